@@ -1,0 +1,77 @@
+"""`python -m app.devcluster`: run the dev cluster until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from app.devcluster.cluster import Config
+from app.devcluster.knative_cluster import build
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.devcluster",
+        description=(
+            "A Kubernetes-compatible API server with Knative Serving's admission rules, a reconciler and a "
+            "traffic-splitting gateway, for running the console without a cluster. It writes a kubeconfig "
+            "into the data directory for kubectl and the console."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; loopback only "
+                        "unless --insecure-allow-remote)")
+    parser.add_argument("--api-port", type=int, default=8001, help="Kubernetes API port (default: %(default)s)")
+    parser.add_argument("--gateway-port", type=int, default=8080,
+                        help="ingress gateway port, advertised by kourier-system/kourier (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=Path(".devcluster"),
+                        help="data directory: store.sqlite3 and kubeconfig (default: %(default)s)")
+    parser.add_argument("--domain", default="example.com",
+                        help="domain seeded into knative-serving/config-domain on first start (default: %(default)s)")
+    parser.add_argument("--revision-start-delay", type=float, default=1.0, metavar="SECONDS",
+                        help="how long a new revision takes to become Ready (default: %(default)s)")
+    parser.add_argument("--bookmark-interval", type=float, default=30.0, metavar="SECONDS",
+                        help="idle time before a watch that allows bookmarks gets one (default: %(default)s)")
+    parser.add_argument("--watch-history", type=int, default=20000, metavar="N",
+                        help="changes kept for watches to resume from; older resourceVersions get 410 Expired "
+                        "(default: %(default)s)")
+    parser.add_argument("--insecure-allow-remote", action="store_true",
+                        help="allow a non-loopback --host; the API has no authentication")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                        help="log level; info logs one line per request (default: %(default)s)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s",
+                        stream=sys.stderr)
+    return Config(
+        host=args.host, api_port=args.api_port, gateway_port=args.gateway_port, data=args.data,
+        domain=args.domain, revision_start_delay=args.revision_start_delay,
+        bookmark_interval=args.bookmark_interval, watch_history=max(args.watch_history, 1),
+        insecure_allow_remote=args.insecure_allow_remote,
+    )
+
+
+async def run(config: Config) -> None:
+    cluster = build(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await cluster.start()
+    await stop.wait()
+    logging.getLogger("devcluster").info("shutting down")
+    await cluster.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    try:
+        asyncio.run(run(config))
+    except OSError as error:
+        sys.exit(f"devcluster: {error}")
+
+
+if __name__ == "__main__":
+    main()

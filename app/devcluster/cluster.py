@@ -1,0 +1,153 @@
+"""Assembles the dev cluster: store, API server, controllers and gateway, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import ipaddress
+import logging
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from app.devcluster import seed
+from app.devcluster.gc import GarbageCollector
+from app.devcluster.resources import Registry
+from app.devcluster.rest import Admission, Rest, Schema
+from app.devcluster.server import ApiServer
+from app.devcluster.store import Store
+from app.devcluster.watch import Watches
+
+log = logging.getLogger("devcluster")
+ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
+
+
+@dataclass
+class Config:
+    host: str = "127.0.0.1"
+    api_port: int = 8001
+    gateway_port: int = 8080
+    data: Path = Path(".devcluster")
+    domain: str = "example.com"
+    revision_start_delay: float = 1.0
+    bookmark_interval: float = 30.0
+    watch_history: int = 20000
+    insecure_allow_remote: bool = False
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class DevCluster:
+    config: Config
+    admission: Admission | None = None
+    schema: Schema | None = None
+    registry: Registry = field(default_factory=Registry)
+    controllers: list[Any] = field(default_factory=list)
+    gateway: Any = None  # an object with `async start(socket)` and `async stop()`
+
+    def __post_init__(self) -> None:
+        self.store = Store(self.config.data / "store.sqlite3", self.config.watch_history)
+        self.rest = Rest(self.store, self.admission, self.schema)
+        self.watches = Watches(self.store, self.config.bookmark_interval)
+        self.gc = GarbageCollector(self.rest, self.registry)
+        self._runners: list[web.AppRunner] = []
+        self.api_port = self.config.api_port
+        self.gateway_port = self.config.gateway_port
+
+    @property
+    def server_url(self) -> str:
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        return f"http://{host}:{self.api_port}"
+
+    async def start(self) -> None:
+        if not is_loopback(self.config.host) and not self.config.insecure_allow_remote:
+            raise SystemExit(
+                f"refusing to serve on {self.config.host}: the dev cluster has no authentication. "
+                "Bind a loopback address, or pass --insecure-allow-remote."
+            )
+        api_socket = bind(self.config.host, self.config.api_port)
+        gateway_socket = bind(self.config.host, self.config.gateway_port)
+        self.api_port = api_socket.getsockname()[1]
+        self.gateway_port = gateway_socket.getsockname()[1]
+        self.store.open()
+        seed.seed(self.rest, self.config.domain, self.config.host, self.gateway_port)
+        self.gc.start()
+        for controller in self.controllers:
+            controller.start()
+        api = ApiServer(self.registry, self.rest, self.watches, f"{self.config.host}:{self.api_port}")
+        await self._serve(api.application(), api_socket)
+        if self.gateway is not None:
+            await self.gateway.start(gateway_socket)
+        else:
+            gateway_socket.close()
+        self.write_kubeconfig()
+        log.info("API server on %s, gateway on http://%s:%d, data in %s", self.server_url, self.config.host,
+                 self.gateway_port, self.config.data)
+
+    async def _serve(self, app: web.Application, sock: socket.socket) -> None:
+        runner = web.AppRunner(app, access_log_format=ACCESS_LOG_FORMAT, handle_signals=False, shutdown_timeout=2)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        self._runners.append(runner)
+
+    async def stop(self) -> None:
+        self.watches.stop()
+        for _ in range(50):
+            if not self.watches.open:
+                break
+            await asyncio.sleep(0.02)
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+        if self.gateway is not None:
+            await self.gateway.stop()
+        for controller in reversed(self.controllers):
+            await controller.stop()
+        await self.gc.stop()
+        self.store.close()
+
+    def kubeconfig(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "devcluster", "cluster": {"server": self.server_url}}],
+            "contexts": [
+                {
+                    "name": "devcluster",
+                    "context": {"cluster": "devcluster", "namespace": "default", "user": "devcluster"},
+                }
+            ],
+            "current-context": "devcluster",
+            "users": [{"name": "devcluster", "user": {}}],
+            "preferences": {},
+        }
+
+    def write_kubeconfig(self) -> Path:
+        path = self.config.data / "kubeconfig"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(copy.deepcopy(self.kubeconfig()), sort_keys=False))
+        tmp.replace(path)
+        return path

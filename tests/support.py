@@ -1,0 +1,188 @@
+"""Shared test helpers: a dev cluster in its own process, and kubectl as a real client of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
+KUBECTL_VERSIONS = ("1.27", "1.33")
+# Loopback requests must never go through a proxy the environment may configure.
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+
+def kubectl_binary(version: str) -> str:
+    path = KUBECTL_DIR / f"kubectl.{version}"
+    if path.exists():
+        return str(path)
+    found = shutil.which("kubectl")
+    if found is None:
+        raise RuntimeError("kubectl is not installed: install the Google Cloud SDK 'kubectl' package")
+    return found
+
+
+@dataclass
+class DevClusterProcess:
+    """`python -m app.devcluster` on free loopback ports with its own data directory."""
+
+    data: Path
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    api_url: str = ""
+    gateway_url: str = ""
+    log_path: Path | None = None
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data / "kubeconfig"
+
+    def start(self, timeout: float = 20.0) -> DevClusterProcess:
+        self.data.mkdir(parents=True, exist_ok=True)
+        if self.kubeconfig.exists():
+            self.kubeconfig.unlink()
+        self.log_path = self.data / "devcluster.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it until stop()
+        args = [
+            sys.executable, "-m", "app.devcluster", "--host", "127.0.0.1", "--api-port", "0",
+            "--gateway-port", "0", "--data", str(self.data), *self.extra_args,
+        ]
+        self.process = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while not self.kubeconfig.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dev cluster did not start:\n{self.log()}")
+            time.sleep(0.05)
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        self.api_url = config["clusters"][0]["cluster"]["server"]
+        wait_ok(self.api_url + "/readyz", deadline)
+        kourier = self.get("/api/v1/namespaces/kourier-system/services/kourier")
+        self.gateway_url = f"http://127.0.0.1:{kourier['spec']['ports'][0]['port']}"
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    # -- raw HTTP ---------------------------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json",
+        headers: dict[str, str] | None = None, raw: bytes | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(self.api_url + path, data=data, method=method)
+        if data is not None and content_type:
+            request.add_header("Content-Type", content_type)
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback test server
+                payload = response.read()
+                code, response_headers = response.status, dict(response.headers)
+        except urllib.error.HTTPError as error:
+            payload, code, response_headers = error.read(), error.code, dict(error.headers)
+        try:
+            decoded: Any = json.loads(payload) if payload else None
+        except ValueError:
+            decoded = payload.decode(errors="replace")
+        return code, response_headers, decoded
+
+    def get(self, path: str) -> Any:
+        code, _, body = self.request("GET", path)
+        assert code == 200, (code, body)
+        return body
+
+    # -- kubectl ----------------------------------------------------------------------------
+
+    def kubectl(self, version: str, *args: str, check: bool = True, timeout: float = 60,
+                input: str | None = None, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig))
+        env["KUBECACHEDIR"] = str(cache) if cache else tempfile.mkdtemp(prefix="kubecache-")
+        result = subprocess.run(
+            [kubectl_binary(version), *args], env=env, capture_output=True, text=True, timeout=timeout, input=input,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+
+def wait_ok(url: str, deadline: float) -> None:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback test server
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer ok")
+        time.sleep(0.05)
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05, message: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        time.sleep(interval)
+
+
+def ksvc_manifest(name: str, namespace: str = "default", image: str = "ghcr.io/knative/helloworld-go:latest",
+                  env: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    container: dict[str, Any] = {"image": image}
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    body: dict[str, Any] = {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"template": {"spec": {"containers": [container]}}, **spec},
+    }
+    return body
+
+
+def start_cluster(data: Path, *extra: str) -> DevClusterProcess:
+    return DevClusterProcess(data, list(extra)).start()
+
+
+__all__ = ["DevClusterProcess", "KUBECTL_VERSIONS", "ksvc_manifest", "start_cluster", "wait_for", "wait_ok"]
+
+
+if __name__ == "__main__":  # pragma: no cover - a manual aid: start one and print where it is
+    cluster = start_cluster(Path(tempfile.mkdtemp()))
+    print(cluster.api_url, cluster.gateway_url, cluster.kubeconfig)
+    try:
+        signal.pause()
+    finally:
+        cluster.stop()
