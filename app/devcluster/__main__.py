@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--watch-history", type=int, default=20000, metavar="N",
                         help="changes kept for watches to resume from; older resourceVersions get 410 Expired "
                         "(default: %(default)s)")
+    parser.add_argument("--without-knative", action="store_true",
+                        help="serve only the core Kubernetes API, like a cluster where Knative is not installed")
     parser.add_argument("--insecure-allow-remote", action="store_true",
                         help="allow a non-loopback --host; the API has no authentication")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
@@ -49,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         host=args.host, api_port=args.api_port, gateway_port=args.gateway_port, data=args.data,
         domain=args.domain, revision_start_delay=args.revision_start_delay,
         bookmark_interval=args.bookmark_interval, watch_history=max(args.watch_history, 1),
-        insecure_allow_remote=args.insecure_allow_remote,
+        insecure_allow_remote=args.insecure_allow_remote, knative=not args.without_knative,
     )
 
 

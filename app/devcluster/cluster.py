@@ -36,6 +36,7 @@ class Config:
     revision_start_delay: float = 1.0
     bookmark_interval: float = 30.0
     watch_history: int = 20000
+    knative: bool = True  # serve serving.knative.dev; off to stand in for a cluster without Knative
     insecure_allow_remote: bool = False
 
 
@@ -92,7 +93,7 @@ class DevCluster:
         self.api_port = api_socket.getsockname()[1]
         self.gateway_port = gateway_socket.getsockname()[1]
         self.store.open()
-        seed.seed(self.rest, self.config.domain, self.config.host, self.gateway_port)
+        seed.seed(self.rest, self.config.domain, self.config.host, self.gateway_port, self.config.knative)
         self.gc.start()
         for controller in self.controllers:
             controller.start()

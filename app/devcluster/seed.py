@@ -22,10 +22,12 @@ def _ensure(rest: Rest, resource: ResourceDef, obj: dict[str, Any]) -> dict[str,
     return rest.system_write(resource, obj, None, MANAGER)
 
 
-def seed(rest: Rest, domain: str, host: str, gateway_port: int) -> None:
+def seed(rest: Rest, domain: str, host: str, gateway_port: int, knative: bool = True) -> None:
     """Create what is missing; keep what users changed, except the gateway's own address."""
-    for name in NAMESPACES:
+    for name in NAMESPACES if knative else NAMESPACES[:1]:
         _ensure(rest, NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    if not knative:
+        return
     _ensure(rest, CONFIGMAP, {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "config-domain", "namespace": "knative-serving",
