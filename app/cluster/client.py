@@ -1,0 +1,142 @@
+"""The console's one door to Kubernetes: a few verbs over declared resources, through kubernetes_asyncio.
+
+Every call has a timeout, names its content type (the generated client would otherwise send a
+dict patch as json-patch), and turns failures into `app.cluster.errors` types.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from app.cluster.errors import ClusterError, KnativeNotInstalled, Unreachable, from_status
+from app.cluster.resources import Resource
+
+PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+FIELD_MANAGER = "knative-console"
+IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+_RESPONSE_TYPES = {200: "object", 201: "object", 202: "object"}
+
+
+class KubeconfigError(Exception):
+    """The kubeconfig (or in-cluster configuration) could not be loaded; the message says which and why."""
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "no answer within the timeout"
+    text = str(error) or type(error).__name__
+    return text.split(" [", 1)[0] if isinstance(error, aiohttp.ClientConnectorError) else text
+
+
+def _locate(kubeconfig: str | None, context: str | None) -> tuple[str, str]:
+    """(existing kubeconfig files joined by os.pathsep, or "" for in-cluster; the in-cluster namespace)."""
+    path = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    existing = [p for p in path.split(os.pathsep) if p and Path(p).exists()]
+    if existing:
+        return os.pathsep.join(existing), ""
+    if kubeconfig or context:
+        raise KubeconfigError(f"kubeconfig {path} does not exist")
+    namespace = IN_CLUSTER_NAMESPACE.read_text().strip() if IN_CLUSTER_NAMESPACE.exists() else ""
+    return "", namespace
+
+
+class Cluster:
+    def __init__(self, api: client.ApiClient, namespace: str, timeout: float) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.timeout = timeout
+
+    @property
+    def server(self) -> str:
+        return str(self.api.configuration.host)
+
+    @classmethod
+    async def connect(
+        cls, kubeconfig: str | None = None, context: str | None = None, request_timeout: float = 10.0
+    ) -> Cluster:
+        """From a kubeconfig (the flag, then KUBECONFIG, then ~/.kube/config), else the pod's service account."""
+        files, namespace_file = _locate(kubeconfig, context)
+        try:
+            if files:
+                api = await config.new_client_from_config(config_file=files, context=context)
+                contexts, current = config.list_kube_config_contexts(config_file=files)
+                chosen = next((c for c in contexts if c["name"] == context), current) if context else current
+                namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
+            else:
+                configuration = client.Configuration()
+                config.load_incluster_config(client_configuration=configuration)
+                api = client.ApiClient(configuration)
+                namespace = namespace_file or "default"
+        except (config.ConfigException, OSError, ValueError, KeyError) as error:
+            where = files or "the in-cluster service account"
+            raise KubeconfigError(f"could not load the cluster configuration from {where}: {error}") from None
+        api.user_agent = "knative-console/0.1"
+        return cls(api, namespace, request_timeout)
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def _call(
+        self, resource: Resource, method: str, path: str, query: list[tuple[str, Any]] | None = None,
+        body: Any = None, content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        try:
+            return await self.api.call_api(
+                path, method, query_params=query or [], header_params=headers, body=body,
+                response_types_map=_RESPONSE_TYPES, auth_settings=["BearerToken"],
+                _return_http_data_only=True, _request_timeout=self.timeout,
+            )
+        except ApiException as error:
+            failure = from_status(error.status, error.body, error.reason)
+            if resource.knative and failure.code == 404 and not failure.details.get("name"):
+                raise KnativeNotInstalled(
+                    404, "NotFound",
+                    f"Knative Serving is not installed in this cluster: {self.server} does not serve "
+                    f"{resource.plural}.{resource.group}/{resource.version}.",
+                ) from None
+            raise failure from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise Unreachable(self.server, _describe(error)) from None
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return await self._call(resource, "GET", resource.path(namespace, name))
+
+    async def list(
+        self, resource: Resource, namespace: str | None = None, label_selector: str = ""
+    ) -> dict[str, Any]:
+        query = [("labelSelector", label_selector)] if label_selector else []
+        return await self._call(resource, "GET", resource.path(namespace), query)
+
+    async def create(self, resource: Resource, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        query = [("fieldManager", FIELD_MANAGER)]
+        return await self._call(resource, "POST", resource.path(namespace), query, body)
+
+    async def patch(
+        self, resource: Resource, name: str, body: Any, namespace: str | None = None, patch_type: str = "merge"
+    ) -> dict[str, Any]:
+        query = [("fieldManager", FIELD_MANAGER)]
+        return await self._call(resource, "PATCH", resource.path(namespace, name), query, body, PATCH_TYPES[patch_type])
+
+    async def delete(
+        self, resource: Resource, name: str, namespace: str | None = None, resource_version: str = ""
+    ) -> dict[str, Any]:
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if resource_version:
+            options["preconditions"] = {"resourceVersion": resource_version}
+        return await self._call(resource, "DELETE", resource.path(namespace, name), body=options)
+
+
+__all__ = ["Cluster", "ClusterError", "KubeconfigError"]

@@ -1,0 +1,132 @@
+"""Manifests and merge patches for the console's writes. Every patch names the resourceVersion the user saw."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from app.knative.forms import ServiceDraft
+from app.knative.models import (
+    ANNOTATION_MAX_SCALE,
+    ANNOTATION_MIN_SCALE,
+    ANNOTATION_TARGET,
+    LABEL_VISIBILITY,
+    SCALING_ALIASES,
+    Template,
+    TrafficTarget,
+)
+
+API_VERSION = "serving.knative.dev/v1"
+UPDATE_TIMESTAMP = "client.knative.dev/updateTimestamp"
+_SCALING_KEYS = (ANNOTATION_MIN_SCALE, ANNOTATION_MAX_SCALE, ANNOTATION_TARGET, *SCALING_ALIASES.values())
+
+
+def _container(template: Template, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+    container = copy.deepcopy(existing) if existing else {}
+    container["image"] = template.image
+    if template.protocol == "grpc":
+        container["ports"] = [{"containerPort": template.port or 8080, "name": "h2c"}]
+    elif template.port:
+        container["ports"] = [{"containerPort": template.port}]
+    else:
+        container.pop("ports", None)
+    kept = [e for e in container.get("env") or [] if isinstance(e, dict) and "valueFrom" in e
+            and e.get("name") not in {v.name for v in template.env}]
+    env = [{"name": v.name, "value": v.value} for v in template.env] + kept
+    if env:
+        container["env"] = env
+    else:
+        container.pop("env", None)
+    resources = copy.deepcopy(container.get("resources") or {})
+    for kind, name, value in (("requests", "cpu", template.cpu_request), ("limits", "cpu", template.cpu_limit),
+                              ("requests", "memory", template.memory_request),
+                              ("limits", "memory", template.memory_limit)):
+        section = resources.setdefault(kind, {})
+        if value:
+            section[name] = value
+        else:
+            section.pop(name, None)
+        if not section:
+            del resources[kind]
+    if resources:
+        container["resources"] = resources
+    else:
+        container.pop("resources", None)
+    return container
+
+
+def _annotations(template: Template, existing: dict[str, Any]) -> dict[str, str]:
+    annotations = {k: v for k, v in existing.items() if k not in _SCALING_KEYS}
+    scaling = template.scaling
+    for key, value in ((ANNOTATION_MIN_SCALE, scaling.min_scale), (ANNOTATION_MAX_SCALE, scaling.max_scale),
+                       (ANNOTATION_TARGET, scaling.target)):
+        if value:
+            annotations[key] = value
+    return annotations
+
+
+def service_manifest(draft: ServiceDraft) -> dict[str, Any]:
+    """A new Service: one container, traffic left to Knative's default (100% to the latest revision)."""
+    metadata: dict[str, Any] = {"name": draft.name, "namespace": draft.namespace}
+    if draft.cluster_local:
+        metadata["labels"] = {LABEL_VISIBILITY: "cluster-local"}
+    template: dict[str, Any] = {"spec": {"containers": [_container(draft.template)]}}
+    annotations = _annotations(draft.template, {})
+    if annotations:
+        template["metadata"] = {"annotations": annotations}
+    return {"apiVersion": API_VERSION, "kind": "Service", "metadata": metadata, "spec": {"template": template}}
+
+
+def desired_template(existing: dict[str, Any], template: Template, now: str) -> dict[str, Any]:
+    """The stored template with the form's values: other containers and fields are kept as they were."""
+    result = copy.deepcopy(existing) if isinstance(existing, dict) else {}
+    metadata = result.setdefault("metadata", {})
+    metadata.pop("name", None)  # a kept BYO name would make Knative refuse the change
+    annotations = _annotations(template, metadata.get("annotations") or {})
+    # Like kn: a new revision even when nothing else changed.
+    annotations[UPDATE_TIMESTAMP] = now
+    metadata["annotations"] = annotations
+    spec = result.setdefault("spec", {})
+    containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
+    serving = next((i for i, c in enumerate(containers) if c.get("ports")), 0)
+    if containers:
+        containers[serving] = _container(template, containers[serving])
+    else:
+        containers = [_container(template)]
+    spec["containers"] = containers
+    return result
+
+
+def merge_diff(old: Any, new: Any) -> Any:
+    """The RFC 7386 merge patch that turns `old` into `new` (lists are replaced whole)."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return copy.deepcopy(new)
+    patch: dict[str, Any] = {}
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    for key, value in new.items():
+        if key not in old:
+            patch[key] = copy.deepcopy(value)
+        elif old[key] != value:
+            patch[key] = merge_diff(old[key], value)
+    return patch
+
+
+def new_revision_patch(
+    service: dict[str, Any], template: Template, targets: Sequence[TrafficTarget], now: str
+) -> dict[str, Any]:
+    """One merge patch for `spec.template` and `spec.traffic` together, guarded by the resourceVersion."""
+    existing = ((service.get("spec") or {}).get("template")) or {}
+    return {
+        "metadata": {"resourceVersion": service["metadata"]["resourceVersion"]},
+        "spec": {
+            "template": merge_diff(existing, desired_template(existing, template, now)),
+            "traffic": [t.to_spec() for t in targets],
+        },
+    }
+
+
+def traffic_patch(resource_version: str, targets: Sequence[TrafficTarget]) -> dict[str, Any]:
+    return {"metadata": {"resourceVersion": resource_version}, "spec": {"traffic": [t.to_spec() for t in targets]}}

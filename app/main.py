@@ -1,0 +1,50 @@
+"""create_app(settings) → the console's FastAPI app; its lifespan opens and closes the cluster client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import PlainTextResponse
+
+from app.cluster.client import Cluster
+from app.settings import Settings
+from app.web import details, errors, revisions, security, services, traffic
+from app.web.lookups import Lookups
+from app.web.render import STATIC, templates
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cluster = await Cluster.connect(settings.kubeconfig, settings.context, settings.request_timeout)
+        app.state.cluster = cluster
+        app.state.lookups = Lookups(cluster, settings)
+        try:
+            yield
+        finally:
+            await cluster.close()
+
+    async def csrf(request: Request) -> None:
+        await security.check(request, settings.secret_key)
+
+    app = FastAPI(
+        title="Knative Console", lifespan=lifespan, dependencies=[Depends(csrf)],
+        docs_url=None, redoc_url=None, openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.templates = templates()
+    app.add_middleware(BaseHTTPMiddleware, dispatch=security.middleware(settings.secret_key))
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    for module in (services, details, revisions, traffic):
+        app.include_router(module.router)
+    errors.install(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return app

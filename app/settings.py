@@ -1,0 +1,45 @@
+"""One Settings dataclass, from environment variables and command-line flags (flags win)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+ENV_PREFIX = "KNATIVE_CONSOLE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    kubeconfig: str | None = None  # None: KUBECONFIG, then ~/.kube/config, then the in-cluster service account
+    context: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    gateway: str = ""  # the ingress gateway's address, when it cannot (or should not) be discovered
+    namespace: str = ""  # the namespace `/` opens; "" means the kubeconfig context's
+    request_timeout: float = 10.0  # seconds, for every call to the cluster
+    poll_seconds: float = 2.0  # how often pages refresh unsettled status
+    dev_cluster: bool = False  # the embedded dev cluster: its gateway's answers are simulated
+    # Signs CSRF tokens. Set the same value on every replica behind a load balancer.
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            raw = env.get(ENV_PREFIX + item.name.upper())
+            if raw is None:
+                continue
+            if item.type in ("int", int):
+                values[item.name] = int(raw)
+            elif item.type in ("float", float):
+                values[item.name] = float(raw)
+            elif item.type in ("bool", bool):
+                values[item.name] = raw.lower() in ("1", "true", "yes", "on")
+            else:
+                values[item.name] = raw
+        settings = cls(**values)
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

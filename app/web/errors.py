@@ -1,0 +1,96 @@
+"""One place that turns failures into pages: unreachable cluster, Knative missing, not found, forbidden."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from app.cluster.errors import ClusterError, Forbidden, KnativeNotInstalled, NotFound, Unreachable
+from app.web.context import BadPath
+from app.web.render import render
+from app.web.security import CsrfRejected
+
+log = logging.getLogger("knative_console.web")
+
+
+@dataclass
+class ErrorPage:
+    title: str
+    message: str
+    hint: str = ""
+    retry: str = ""  # a URL to try again
+    back: str = ""  # where to go instead
+    server: str = ""
+
+
+def _back(request: Request) -> str:
+    namespace = request.path_params.get("namespace")
+    return f"/namespaces/{namespace}/services" if namespace else "/"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Unreachable)
+    async def unreachable(request: Request, error: Unreachable) -> Response:
+        page = ErrorPage("Cannot reach the cluster", error.message,
+                         "Check that the API server is running and that the kubeconfig points at it, then retry.",
+                         retry=str(request.url), server=error.server)
+        return render(request, "error.html", page, status=503)
+
+    @app.exception_handler(KnativeNotInstalled)
+    async def no_knative(request: Request, error: KnativeNotInstalled) -> Response:
+        page = ErrorPage("Knative Serving is not installed in this cluster", error.message,
+                         "Install Knative Serving (https://knative.dev/docs/install/) or point the console at a "
+                         "cluster that has it.", retry=str(request.url))
+        return render(request, "error.html", page, status=503)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, error: NotFound) -> Response:
+        name = request.path_params.get("name")
+        namespace = request.path_params.get("namespace", "")
+        if name and error.details.get("kind") == "services":
+            page = ErrorPage("Service not found",
+                             f'There is no Service "{name}" in the namespace {namespace}. It may have been deleted.',
+                             back=_back(request))
+        else:
+            page = ErrorPage("Not found", error.message, back=_back(request))
+        return render(request, "error.html", page, status=404)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, error: Forbidden) -> Response:
+        page = ErrorPage("Not allowed", error.message,
+                         "The cluster refused this for the console's credentials; README lists the RBAC it needs.",
+                         back=_back(request))
+        return render(request, "error.html", page, status=403)
+
+    @app.exception_handler(ClusterError)
+    async def cluster_error(request: Request, error: ClusterError) -> Response:
+        log.warning("cluster answered %s %s: %s", error.code, error.reason, error.message)
+        page = ErrorPage("The cluster refused the request", f"{error.reason}: {error.message}", back=_back(request),
+                         retry=str(request.url))
+        return render(request, "error.html", page, status=502)
+
+    @app.exception_handler(CsrfRejected)
+    async def csrf(request: Request, error: CsrfRejected) -> Response:
+        page = ErrorPage("Request refused", error.why,
+                         "Reload the page and submit the form again. Nothing was changed.", back=_back(request))
+        return render(request, "error.html", page, status=403)
+
+    @app.exception_handler(BadPath)
+    async def bad_path(request: Request, error: BadPath) -> Response:
+        return render(request, "error.html", ErrorPage("Not found", str(error), back="/"), status=404)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, error: RequestValidationError) -> Response:
+        return render(request, "error.html", ErrorPage("Bad request", "The address or form was not understood.",
+                                                        back=_back(request)), status=400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        title = "Page not found" if error.status_code == 404 else "Request refused"
+        detail = "There is no page at this address." if error.status_code == 404 else str(error.detail)
+        return render(request, "error.html", ErrorPage(title, detail, back="/"), status=error.status_code)

@@ -1,0 +1,100 @@
+"""The reads pages need, gathered concurrently, with short-lived caches for what rarely changes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from app.cluster import resources as r
+from app.cluster.client import Cluster
+from app.cluster.errors import ClusterError, Forbidden, NotFound, Unreachable
+from app.knative import gateway as gw
+from app.knative.models import LABEL_SERVICE, RevisionView, ServiceView, newest_first, revision_from, service_from
+from app.settings import Settings
+
+T = TypeVar("T")
+CACHE_SECONDS = 10.0
+
+
+@dataclass
+class _Cached:
+    value: Any
+    expires: float
+
+
+@dataclass
+class Lookups:
+    """Reads against one cluster. Gateway and namespace answers are cached for a few seconds."""
+
+    cluster: Cluster
+    settings: Settings
+    _cache: dict[str, _Cached] = field(default_factory=dict)
+
+    async def _cached(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and hit.expires > now:
+            return hit.value  # type: ignore[no-any-return]
+        value = await load()
+        self._cache[key] = _Cached(value, now + CACHE_SECONDS)
+        return value
+
+    async def namespaces(self) -> list[str] | None:
+        """Namespace names, or None when this user may not list them (the page then offers a text field)."""
+
+        async def load() -> list[str] | None:
+            try:
+                listed = await self.cluster.list(r.NAMESPACE)
+            except Forbidden:
+                return None
+            return sorted(n["metadata"]["name"] for n in listed.get("items") or [])
+
+        return await self._cached("namespaces", load)
+
+    async def gateway(self) -> gw.Gateway:
+        if self.settings.gateway:
+            return gw.from_override(self.settings.gateway)
+
+        async def load() -> gw.Gateway:
+            try:
+                network = await self.cluster.get(r.CONFIGMAP, "config-network", "knative-serving")
+            except NotFound:
+                network = None
+            except Forbidden:
+                return gw.unknown("The console may not read knative-serving/config-network; set the gateway "
+                                  "address with --gateway or KNATIVE_CONSOLE_GATEWAY.")
+            ingress = gw.ingress_class(network)
+            where = gw.gateway_service(ingress)
+            if where is None:
+                return gw.unknown(f"No known gateway for the ingress class {ingress}; set the gateway address "
+                                  "with --gateway or KNATIVE_CONSOLE_GATEWAY.")
+            try:
+                service = await self.cluster.get(r.CORE_SERVICE, where[1], where[0])
+            except (NotFound, Forbidden) as error:
+                return gw.unknown(f"{where[0]}/{where[1]} could not be read ({error.reason}); set the gateway "
+                                  "address with --gateway or KNATIVE_CONSOLE_GATEWAY.")
+            return gw.from_service(service)
+
+        try:
+            return await self._cached("gateway", load)
+        except Unreachable:
+            raise
+        except ClusterError as error:
+            return gw.unknown(f"The gateway could not be found: {error.message}")
+
+    async def services(self, namespace: str) -> tuple[list[ServiceView], str]:
+        listed = await self.cluster.list(r.SERVICE, namespace)
+        items = [service_from(i) for i in listed.get("items") or []]
+        return sorted(items, key=lambda s: s.name), str((listed.get("metadata") or {}).get("resourceVersion", ""))
+
+    async def service(self, namespace: str, name: str) -> tuple[dict[str, Any], ServiceView, list[RevisionView]]:
+        """The raw Service, its view, and its revisions newest first."""
+        obj, revisions = await asyncio.gather(
+            self.cluster.get(r.SERVICE, name, namespace),
+            self.cluster.list(r.REVISION, namespace, f"{LABEL_SERVICE}={name}"),
+        )
+        views = newest_first([revision_from(i) for i in revisions.get("items") or []])
+        return obj, service_from(obj), views

@@ -1,0 +1,64 @@
+"""Templates: one Jinja environment with autoescaping, filters the pages share, and the render call."""
+
+from __future__ import annotations
+
+from dataclasses import fields, is_dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "static"
+HTMX = "htmx-2.0.11.min.js"
+
+
+def age(timestamp: str) -> str:
+    """`3m`, `2h5m`, `4d` since an RFC 3339 time: what kubectl's AGE column would say."""
+    if not timestamp:
+        return ""
+    try:
+        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return timestamp
+    seconds = int((datetime.now(UTC) - then).total_seconds())
+    if seconds < 120:
+        return f"{max(seconds, 0)}s"
+    minutes = seconds // 60
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours}h{minutes % 60}m" if hours < 8 and minutes % 60 else f"{hours}h"
+    return f"{hours // 24}d"
+
+
+def templates() -> Jinja2Templates:
+    environment = Jinja2Templates(directory=str(TEMPLATES))
+    environment.env.autoescape = True  # every template, whatever its extension
+    environment.env.filters["age"] = age
+    environment.env.globals["htmx"] = HTMX
+    return environment
+
+
+def render(
+    request: Request, name: str, context: Any = None, status: int = 200, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    """Render `name` with a page context (a dataclass, exposed as `page` and by its fields)."""
+    values: dict[str, Any] = {}
+    if context is not None:
+        values["page"] = context
+        if is_dataclass(context):
+            values.update({f.name: getattr(context, f.name) for f in fields(context)})
+        elif isinstance(context, dict):
+            values.update(context)
+    values["settings"] = request.app.state.settings
+    values["csrf_token"] = getattr(request.state, "csrf_token", "")
+    values["is_htmx"] = request.headers.get("HX-Request") == "true"
+    # A page asked for by htmx to fill the <dialog> renders without the surrounding layout.
+    values["is_dialog"] = values["is_htmx"] and request.headers.get("HX-Target") == "dialog"
+    return request.app.state.templates.TemplateResponse(request, name, values, status_code=status, headers=headers)

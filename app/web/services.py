@@ -1,0 +1,131 @@
+"""Service Management: the list, Create Service, and Delete."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from app.cluster import resources as r
+from app.cluster.errors import AlreadyExists, Conflict, Invalid, NotFound, Rejected
+from app.knative import forms as kforms
+from app.knative.gateway import Gateway
+from app.knative.manifests import service_manifest
+from app.knative.models import RevisionView, ServiceView
+from app.knative.traffic import summary
+from app.web import forms
+from app.web.context import checked, cluster, go, lookups, service_url, services_url
+from app.web.render import render
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    service: ServiceView
+    traffic: str
+
+
+@dataclass
+class ListPage:
+    namespace: str
+    namespaces: list[str] | None
+    rows: list[ServiceRow]
+    gateway: Gateway
+    poll: bool
+
+
+@dataclass
+class CreatePage:
+    namespace: str
+    form: kforms.ServiceInput
+    errors: dict[str, str] = field(default_factory=dict)
+    failure: str = ""
+    protocols: dict[str, str] = field(default_factory=lambda: kforms.PROTOCOLS)
+    visibilities: dict[str, str] = field(default_factory=lambda: kforms.VISIBILITIES)
+
+
+@dataclass
+class DeletePage:
+    namespace: str
+    service: ServiceView
+    revisions: list[RevisionView]
+    failure: str = ""
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    namespace = request.app.state.settings.namespace or cluster(request).namespace
+    return RedirectResponse(services_url(namespace), status_code=307)
+
+
+@router.get("/namespace")
+async def choose_namespace(request: Request, namespace: str = "") -> Response:
+    """The namespace selector's target, so that it works without JavaScript."""
+    return RedirectResponse(services_url(checked("namespace", namespace.strip())), status_code=303)
+
+
+@router.get("/namespaces/{namespace}/services")
+async def service_list(request: Request, namespace: str, partial: str = "") -> Response:
+    checked("namespace", namespace)
+    found = lookups(request)
+    (services, _), gateway, namespaces = await asyncio.gather(
+        found.services(namespace), found.gateway(), found.namespaces()
+    )
+    rows = [ServiceRow(s, summary(s.status_traffic, s.name)) for s in services]
+    page = ListPage(namespace, namespaces, rows, gateway, poll=not all(s.status.settled for s in services))
+    return render(request, "_services_rows.html" if partial == "rows" else "services.html", page)
+
+
+@router.get("/namespaces/{namespace}/services/new")
+async def new_service(request: Request, namespace: str) -> Response:
+    form = kforms.ServiceInput(template=kforms.TemplateInput(env=(kforms.EnvInput(),)))
+    return render(request, "service_new.html", CreatePage(checked("namespace", namespace), form))
+
+
+@router.post("/namespaces/{namespace}/services")
+async def create_service(request: Request, namespace: str) -> Response:
+    checked("namespace", namespace)
+    posted = await request.form()
+    form = forms.service_input(posted)
+    if forms.text(posted, "action") == "add-env":
+        more = replace(form, template=replace(form.template, env=(*form.template.env, kforms.EnvInput())))
+        return render(request, "service_new.html", CreatePage(namespace, more))
+    try:
+        draft = kforms.parse_service(form, namespace)
+    except kforms.FormErrors as errors:
+        return render(request, "service_new.html", CreatePage(namespace, form, errors.fields), status=422)
+    try:
+        await cluster(request).create(r.SERVICE, service_manifest(draft), namespace)
+    except AlreadyExists:
+        errors = {"name": f'A Service named "{draft.name}" already exists in {namespace}; choose another name.'}
+        return render(request, "service_new.html", CreatePage(namespace, form, errors), status=409)
+    except (Rejected, Invalid, NotFound) as error:
+        return render(request, "service_new.html", CreatePage(namespace, form, failure=error.message), status=422)
+    return go(request, service_url(namespace, draft.name))
+
+
+@router.get("/namespaces/{namespace}/services/{name}/delete")
+async def confirm_delete(request: Request, namespace: str, name: str) -> Response:
+    _, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
+    return render(request, "delete.html", DeletePage(namespace, service, revisions))
+
+
+@router.post("/namespaces/{namespace}/services/{name}/delete")
+async def delete_service(request: Request, namespace: str, name: str) -> Response:
+    checked("namespace", namespace)
+    checked("Service", name)
+    posted = await request.form()
+    try:
+        await cluster(request).delete(r.SERVICE, name, namespace, forms.text(posted, "resource_version"))
+    except Conflict:
+        _, service, revisions = await lookups(request).service(namespace, name)
+        failure = ("Someone changed this Service after you opened this page. Check what it is now, below, "
+                   "and confirm again if you still want to delete it.")
+        return render(request, "delete.html", DeletePage(namespace, service, revisions, failure), status=409)
+    except NotFound:
+        pass  # already gone: what the user wanted
+    return go(request, services_url(namespace))
+

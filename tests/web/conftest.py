@@ -1,0 +1,90 @@
+"""The console app over httpx (its lifespan started), against the session's dev cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from app.main import create_app
+from app.settings import Settings
+from app.web.security import COOKIE, token_for
+from tests.support import DevClusterProcess, ksvc_manifest
+
+SECRET = "test-secret"
+KSVC = "/apis/serving.knative.dev/v1/namespaces/{ns}/services"
+
+
+@dataclass
+class Console:
+    http: httpx.AsyncClient
+    cluster: DevClusterProcess
+
+    @property
+    def token(self) -> str:
+        return token_for(SECRET, self.http.cookies[COOKIE])
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.http.get(path, **kwargs)
+
+    async def post(self, path: str, data: dict[str, Any] | None = None, csrf: bool = True,
+                   **kwargs: Any) -> httpx.Response:
+        if COOKIE not in self.http.cookies:
+            await self.http.get("/healthz")
+        form = dict(data or {})
+        if csrf:
+            form.setdefault("csrf_token", self.token)
+        return await self.http.post(path, data=form, **kwargs)
+
+    def namespace(self) -> str:
+        name = f"web-{uuid.uuid4().hex[:8]}"
+        code, _, body = self.cluster.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+        assert code == 201, body
+        return name
+
+    def ksvc(self, ns: str, name: str) -> dict[str, Any]:
+        return self.cluster.get(f"{KSVC.format(ns=ns)}/{name}")
+
+    def create_ksvc(self, ns: str, name: str, **kwargs: Any) -> dict[str, Any]:
+        code, _, body = self.cluster.request("POST", KSVC.format(ns=ns), ksvc_manifest(name, ns, **kwargs))
+        assert code == 201, body
+        return body
+
+    async def settled(self, ns: str, name: str, revisions: int = 1, within: float = 15.0) -> dict[str, Any]:
+        """The Service once Ready for its generation with `revisions` Ready revisions."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            obj = self.ksvc(ns, name)
+            status = obj.get("status", {})
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
+            listed = self.cluster.get(f"/apis/serving.knative.dev/v1/namespaces/{ns}/revisions"
+                                      f"?labelSelector=serving.knative.dev/service%3D{name}")["items"]
+            ready_revisions = [r for r in listed if any(c["type"] == "Ready" and c["status"] == "True"
+                                                        for c in r.get("status", {}).get("conditions", []))]
+            if ready and status.get("observedGeneration") == obj["metadata"]["generation"] and \
+                    len(ready_revisions) >= revisions:
+                return obj
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{ns}/{name} did not settle: {status}")
+            await asyncio.sleep(0.05)
+
+
+def form_values(html: str, name: str) -> list[str]:
+    """Every value of the inputs called `name` in a page, in order."""
+    return [v for v in re.findall(rf'name="{re.escape(name)}"[^>]*?value="([^"]*)"', html)]
+
+
+@pytest.fixture
+async def console(devcluster: DevClusterProcess) -> AsyncIterator[Console]:
+    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as http:
+            yield Console(http, devcluster)

@@ -1,0 +1,64 @@
+"""When the cluster is not there: unreachable (a banner with the server address and Retry), too slow (the
+timeout), or without Knative ("Knative Serving is not installed in this cluster"); never a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import httpx
+
+from app.main import create_app
+from app.settings import Settings
+from tests.support import start_cluster
+
+
+async def _get(settings: Settings, path: str) -> httpx.Response:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test") as http:
+            return await http.get(path)
+
+
+async def test_cluster_down_gives_the_banner(tmp_path: Path) -> None:
+    cluster = start_cluster(tmp_path / "down")
+    server = cluster.api_url
+    cluster.stop()
+    response = await _get(Settings(kubeconfig=str(cluster.kubeconfig), request_timeout=2), "/namespaces/default/services")
+    assert response.status_code == 503
+    assert "Cannot reach the cluster" in response.text
+    assert f"Cannot reach the Kubernetes API server at {server}" in response.text
+    assert '>Retry</a>' in response.text and 'href="http://console.test/namespaces/default/services"' in response.text
+
+
+async def test_a_cluster_that_never_answers_times_out(tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        f"apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\n"
+        "contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n"
+        "users:\n- name: u\n  user: {}\n")
+    try:
+        started = asyncio.get_running_loop().time()
+        response = await _get(Settings(kubeconfig=str(kubeconfig), request_timeout=1), "/namespaces/default/services")
+        assert response.status_code == 503
+        assert "no answer within the timeout" in response.text
+        assert asyncio.get_running_loop().time() - started < 10
+    finally:
+        listener.close()
+
+
+async def test_knative_missing(tmp_path: Path) -> None:
+    cluster = start_cluster(tmp_path / "plain", "--without-knative")
+    try:
+        settings = Settings(kubeconfig=str(cluster.kubeconfig))
+        for path in ("/namespaces/default/services", "/namespaces/default/services/x"):
+            response = await _get(settings, path)
+            assert response.status_code == 503
+            assert "Knative Serving is not installed in this cluster" in response.text
+    finally:
+        assert cluster.stop() == 0

@@ -1,0 +1,151 @@
+"""Every console page renders against the dev cluster, with what a user needs on it: the list (and its empty
+state), Create Service, details, the wizard's steps, Split Traffic (page and dialog), promote, delete, 404s."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.conftest import Console, form_values
+
+
+async def test_home_redirects_to_the_default_namespace(console: Console) -> None:
+    response = await console.get("/")
+    assert response.status_code == 307 and response.headers["location"] == "/namespaces/default/services"
+
+
+async def test_empty_list_says_what_to_do(console: Console) -> None:
+    ns = console.namespace()
+    page = await console.get(f"/namespaces/{ns}/services")
+    assert page.status_code == 200
+    assert f"There are no Knative Services in the namespace <strong>{ns}</strong> yet." in page.text
+    assert f'href="/namespaces/{ns}/services/new">Create Service</a>' in page.text
+    assert f'<option value="{ns}" selected>{ns}</option>' in page.text  # the selector lists the namespaces
+
+
+async def test_list_shows_status_domain_gateway_revision_traffic(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "listed")
+    await console.settled(ns, "listed")
+    page = await console.get(f"/namespaces/{ns}/services")
+    row = re.search(r'<tr data-service="listed">(.*?)</tr>', page.text, re.S).group(1)
+    assert "Success" in row
+    assert f"listed.{ns}.example.com" in row
+    assert console.cluster.gateway_url.removeprefix("http://") in row
+    assert "listed-00001" in row and "00001 100%" in row
+    assert 'hx-trigger="every' not in page.text  # settled: no polling
+
+
+async def test_namespace_selector_works_without_javascript(console: Console) -> None:
+    response = await console.get("/namespace?namespace=kourier-system")
+    assert response.status_code == 303 and response.headers["location"] == "/namespaces/kourier-system/services"
+    bad = await console.get("/namespace?namespace=Not_Valid")
+    assert bad.status_code == 404 and "is not a valid namespace name" in bad.text
+
+
+async def test_create_form_labels_every_input(console: Console) -> None:
+    page = await console.get("/namespaces/default/services/new")
+    assert page.status_code == 200
+    for label in ("Service Name", "Image Name", "Access Protocol", "Container Port", "CPU Request", "CPU Limit",
+                  "Memory Request", "Memory Limit", "Min Scale", "Max Scale", "Concurrency Target"):
+        match = re.search(rf'<label for="([^"]+)">{label}</label>', page.text)
+        assert match, label
+        assert f'id="{match.group(1)}"' in page.text
+    ids = set(re.findall(r'<input id="([^"]+)"', page.text)) | set(re.findall(r'<select id="([^"]+)"', page.text))
+    labelled = set(re.findall(r'<label[^>]* for="([^"]+)"', page.text))
+    assert ids <= labelled, ids - labelled
+    assert 'name="csrf_token"' in page.text
+
+
+async def test_details_page(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "shown", env={"TARGET": "Details"})
+    await console.settled(ns, "shown")
+    page = await console.get(f"/namespaces/{ns}/services/shown")
+    assert page.status_code == 200
+    text = page.text
+    assert f"http://shown.{ns}.example.com" in text
+    gateway = console.cluster.gateway_url.removeprefix("http://")
+    assert f'curl -H &#34;Host: shown.{ns}.example.com&#34; http://{gateway}' in text
+    assert "devcluster-admin" in text  # the creator
+    for column in ("Name", "Traffic %", "Tags", "Image", "Environment Variables", "Port/Protocol", "Scaling",
+                   "Created", "Status"):
+        assert f'<th scope="col">{column}</th>' in text
+    assert "TARGET=Details" in text and "shown-00001" in text
+    assert "ConfigurationsReady" in text and "RoutesReady" in text
+    assert "Create Revision" in text and "Split Traffic" in text
+    live = await console.get(f"/namespaces/{ns}/services/shown?partial=live")
+    assert live.text.lstrip().startswith('<div id="live"') and "<html" not in live.text
+
+
+async def test_missing_service_is_a_404_page(console: Console) -> None:
+    page = await console.get("/namespaces/default/services/nothing-here")
+    assert page.status_code == 404
+    assert 'There is no Service &#34;nothing-here&#34; in the namespace default. It may have been deleted.' in page.text
+    unknown = await console.get("/no/such/page")
+    assert unknown.status_code == 404 and "There is no page at this address." in unknown.text
+
+
+async def test_wizard_steps_are_prefilled(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "wiz", image="example.com/app:1", env={"TARGET": "One"})
+    await console.settled(ns, "wiz")
+    first = await console.get(f"/namespaces/{ns}/services/wiz/revisions/new")
+    assert first.status_code == 200 and 'aria-current="step"' in first.text and "Basic Information" in first.text
+    assert form_values(first.text, "image") == ["example.com/app:1"]
+    assert form_values(first.text, "env_name") == ["TARGET"]  # carried as hidden fields
+    assert "wiz-00002" in first.text  # the name the new revision will get
+
+
+async def test_split_page_and_dialog(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "split")
+    await console.settled(ns, "split")
+    page = await console.get(f"/namespaces/{ns}/services/split/traffic")
+    assert page.status_code == 200 and "<html" in page.text
+    assert "Traffic Ratio (%) for split-00001" in page.text and "Total: 100%" in page.text
+    dialog = await console.get(f"/namespaces/{ns}/services/split/traffic",
+                               headers={"HX-Request": "true", "HX-Target": "dialog"})
+    assert "<html" not in dialog.text and 'class="dialog-body"' in dialog.text
+    assert 'hx-post="/namespaces/' in dialog.text and "data-close-dialog" in dialog.text
+
+
+async def test_promote_confirmation_shows_before_and_after(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "promo")
+    await console.settled(ns, "promo")
+    page = await console.get(f"/namespaces/{ns}/services/promo/traffic?revision=promo-00001")
+    assert "Send 100% of traffic to promo-00001" in page.text
+    missing = await console.get(f"/namespaces/{ns}/services/promo/traffic?revision=promo-00009")
+    assert missing.status_code == 404 and "is not one of this Service" in missing.text
+
+
+async def test_delete_confirmation_says_what_goes(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "doomed")
+    await console.settled(ns, "doomed")
+    page = await console.get(f"/namespaces/{ns}/services/doomed/delete")
+    assert "Delete Service doomed?" in page.text
+    assert "its Route, its Configuration and" in page.text and "doomed-00001" in page.text
+    assert f"Requests to http://doomed.{ns}.example.com will stop being served." in page.text
+
+
+async def test_static_assets_and_health(console: Console) -> None:
+    for path in ("/static/app.css", "/static/app.js", "/static/htmx-2.0.11.min.js", "/static/favicon.svg"):
+        response = await console.get(path)
+        assert response.status_code == 200, path
+    assert (await console.get("/healthz")).text == "ok"
+
+
+async def test_status_regions_poll_until_settled(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "moving")
+    listing = await console.get(f"/namespaces/{ns}/services")
+    details = await console.get(f"/namespaces/{ns}/services/moving")
+    assert f'hx-get="/namespaces/{ns}/services?partial=rows" hx-trigger="every 2s"' in listing.text
+    assert "In progress" in listing.text
+    assert f'hx-get="/namespaces/{ns}/services/moving?partial=live" hx-trigger="every 2s"' in details.text
+    await console.settled(ns, "moving")
+    rows = await console.get(f"/namespaces/{ns}/services?partial=rows")
+    assert "hx-trigger" not in rows.text and "Success" in rows.text  # settled: the polling stops
+    live = await console.get(f"/namespaces/{ns}/services/moving?partial=live")
+    assert "hx-trigger" not in live.text

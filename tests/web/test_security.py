@@ -1,0 +1,63 @@
+"""Security: every POST needs the CSRF token (forms or the htmx header) and a same-origin Origin; headers
+(CSP without inline scripts, frame-ancestors 'none', nosniff); everything from the cluster is escaped."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.conftest import KSVC, Console
+from tests.web.test_writes import _create_form
+
+
+async def test_post_without_token_is_refused_and_changes_nothing(console: Console) -> None:
+    ns = console.namespace()
+    response = await console.post(f"/namespaces/{ns}/services", _create_form("sneaky"), csrf=False)
+    assert response.status_code == 403
+    assert "The form is missing its security token or it has expired." in response.text
+    forged = await console.post(f"/namespaces/{ns}/services", dict(_create_form("sneaky"), csrf_token="forged"))
+    assert forged.status_code == 403
+    assert console.cluster.get(KSVC.format(ns=ns))["items"] == []
+
+
+async def test_post_from_another_origin_is_refused(console: Console) -> None:
+    ns = console.namespace()
+    response = await console.post(f"/namespaces/{ns}/services", _create_form("crossed"),
+                                  headers={"Origin": "http://evil.example"})
+    assert response.status_code == 403 and "The request came from another site." in response.text
+    same = await console.post(f"/namespaces/{ns}/services", _create_form("allowed"),
+                              headers={"Origin": "http://console.test"})
+    assert same.status_code == 303
+
+
+async def test_htmx_header_carries_the_token(console: Console) -> None:
+    ns = console.namespace()
+    page = await console.get(f"/namespaces/{ns}/services")
+    token = re.search(r'hx-headers=\'\{"X-CSRF-Token": "([^"]+)"\}\'', page.text).group(1)
+    assert token == console.token
+    response = await console.http.post(f"/namespaces/{ns}/services", data=_create_form("viahtmx"),
+                                       headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == f"/namespaces/{ns}/services/viahtmx"
+
+
+async def test_security_headers(console: Console) -> None:
+    response = await console.get("/namespaces/default/services")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script>" not in response.text.replace('<script src="/static/', "")
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+async def test_cluster_values_are_escaped(console: Console) -> None:
+    ns = console.namespace()
+    payload = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+    console.create_ksvc(ns, "xss", env={"TARGET": payload}, image="ghcr.io/knative/helloworld-go:latest")
+    await console.settled(ns, "xss")
+    for path in (f"/namespaces/{ns}/services/xss", f"/namespaces/{ns}/services/xss/revisions/new",
+                 f"/namespaces/{ns}/services"):
+        page = await console.get(path)
+        assert payload not in page.text
+        assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text
+    details = await console.get(f"/namespaces/{ns}/services/xss")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in details.text

@@ -1,0 +1,209 @@
+"""Every form's success path changes the cluster as intended (read back through the API), and every invalid
+input gets its message, keeps what was typed, and changes nothing."""
+
+from __future__ import annotations
+
+from tests.web.conftest import KSVC, Console, form_values
+
+
+def _create_form(name: str, **fields: str) -> dict:
+    form = {"name": name, "image": "ghcr.io/knative/helloworld-go:latest", "protocol": "http", "port": "8080",
+            "env_name": ["TARGET", ""], "env_value": ["Console", ""], "visibility": "public", "action": "create"}
+    form.update(fields)
+    return form
+
+
+async def test_create_service(console: Console) -> None:
+    ns = console.namespace()
+    response = await console.post(f"/namespaces/{ns}/services", _create_form(
+        "made", protocol="grpc", port="9000", cpu_request="100m", memory_limit="256Mi", min_scale="1",
+        max_scale="3", target="50", visibility="cluster-local"))
+    assert response.status_code == 303 and response.headers["location"] == f"/namespaces/{ns}/services/made"
+    stored = console.ksvc(ns, "made")
+    assert stored["metadata"]["labels"] == {"networking.knative.dev/visibility": "cluster-local"}
+    template = stored["spec"]["template"]
+    assert template["metadata"]["annotations"] == {"autoscaling.knative.dev/min-scale": "1",
+                                                   "autoscaling.knative.dev/max-scale": "3",
+                                                   "autoscaling.knative.dev/target": "50"}
+    container = template["spec"]["containers"][0]
+    assert container["image"] == "ghcr.io/knative/helloworld-go:latest"
+    assert container["ports"] == [{"containerPort": 9000, "name": "h2c", "protocol": "TCP"}]
+    assert container["env"] == [{"name": "TARGET", "value": "Console"}]
+    assert container["resources"] == {"requests": {"cpu": "100m"}, "limits": {"memory": "256Mi"}}
+    settled = await console.settled(ns, "made")
+    assert settled["status"]["url"] == f"http://made.{ns}.svc.cluster.local"
+
+
+async def test_invalid_create_keeps_input_and_sends_nothing(console: Console) -> None:
+    ns = console.namespace()
+    response = await console.post(f"/namespaces/{ns}/services", _create_form(
+        "Bad_Name", image="", port="70000", env_name=["K_SERVICE"], env_value=["x<y"], cpu_request="lots"))
+    assert response.status_code == 422
+    text = response.text
+    assert "Use lowercase letters, digits and &#39;-&#39; in a Service name" in text
+    assert "Enter the container image, for example ghcr.io/knative/helloworld-go:latest." in text
+    assert "Enter a port number from 1 to 65535." in text
+    assert "K_SERVICE is set by Knative itself; use another name." in text
+    assert "Use a Kubernetes quantity for CPU, such as 100m or 0.5." in text
+    assert form_values(text, "name") == ["Bad_Name"] and form_values(text, "port") == ["70000"]
+    assert form_values(text, "env_value") == ["x&lt;y"] and form_values(text, "cpu_request") == ["lots"]
+    assert console.cluster.get(KSVC.format(ns=ns))["items"] == []
+
+
+async def test_add_variable_without_javascript(console: Console) -> None:
+    ns = console.namespace()
+    response = await console.post(f"/namespaces/{ns}/services", _create_form("x", action="add-env"))
+    assert response.status_code == 200
+    assert form_values(response.text, "env_name") == ["TARGET", "", ""]
+    assert form_values(response.text, "name") == ["x"]
+    assert console.cluster.get(KSVC.format(ns=ns))["items"] == []
+
+
+async def test_cluster_rejections_are_shown_in_full(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "taken")
+    response = await console.post(f"/namespaces/{ns}/services", _create_form("taken"))
+    assert response.status_code == 409
+    assert f"A Service named &#34;taken&#34; already exists in {ns}; choose another name." in response.text
+    gone = await console.post("/namespaces/no-such-ns/services", _create_form("lost"))
+    assert gone.status_code == 422
+    assert "The cluster refused the Service." in gone.text and "namespaces &#34;no-such-ns&#34; not found" in gone.text
+
+
+async def _wizard(console: Console, ns: str, name: str, step: int, action: str, rows: list[tuple[str, str, str, str]],
+                  rv: str, **fields: str) -> object:
+    form = {"step": str(step), "action": action, "resource_version": rv,
+            "image": "ghcr.io/knative/helloworld-go:latest", "protocol": "http", "port": "8080",
+            "env_name": ["TARGET"], "env_value": ["Knative"],
+            "row_revision": [r[0] for r in rows], "row_percent": [r[1] for r in rows],
+            "row_tag": [r[2] for r in rows], "row_latest": [r[3] for r in rows]}
+    form.update(fields)
+    return await console.post(f"/namespaces/{ns}/services/{name}/revisions/new", form)
+
+
+async def test_create_revision_at_zero_percent(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "rev")
+    before = await console.settled(ns, "rev")
+    rv = before["metadata"]["resourceVersion"]
+    rows = [("", "0", "", "1"), ("rev-00001", "100", "", "0")]
+    step2 = await _wizard(console, ns, "rev", 1, "next", rows, rv)
+    assert step2.status_code == 200 and 'aria-current="step" class="current">Advanced Settings' in step2.text
+    back = await _wizard(console, ns, "rev", 2, "previous", rows, rv, image="changed:1")
+    assert 'aria-current="step" class="current">Basic Information' in back.text
+    assert form_values(back.text, "image") == ["changed:1"] and form_values(back.text, "env_value") == ["Knative"]
+    step3 = await _wizard(console, ns, "rev", 2, "next", rows, rv)
+    assert "Traffic Ratio (%) for new revision rev-00002" in step3.text
+    created = await _wizard(console, ns, "rev", 3, "create", rows, rv)
+    assert created.status_code == 303
+    stored = console.ksvc(ns, "rev")
+    assert stored["spec"]["traffic"] == [{"latestRevision": True, "percent": 0},
+                                         {"latestRevision": False, "percent": 100, "revisionName": "rev-00001"}]
+    assert stored["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "TARGET", "value": "Knative"}]
+    settled = await console.settled(ns, "rev", revisions=2)
+    assert {(t["revisionName"], t["percent"]) for t in settled["status"]["traffic"]} == {("rev-00002", 0),
+                                                                                          ("rev-00001", 100)}
+
+
+async def test_wizard_errors_stay_on_their_step(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "wz")
+    rv = (await console.settled(ns, "wz"))["metadata"]["resourceVersion"]
+    rows = [("", "0", "", "1"), ("wz-00001", "100", "", "0")]
+    bad_image = await _wizard(console, ns, "wz", 1, "next", rows, rv, image="")
+    assert bad_image.status_code == 422 and 'class="current">Basic Information' in bad_image.text
+    bad_env = await _wizard(console, ns, "wz", 2, "next", rows, rv, env_name=["PORT"])
+    assert bad_env.status_code == 422 and "PORT is set by Knative itself" in bad_env.text
+    bad_sum = await _wizard(console, ns, "wz", 3, "create", [("", "10", "", "1"), ("wz-00001", "80", "", "0")], rv)
+    assert bad_sum.status_code == 422
+    assert "Traffic must add up to 100%; these add up to 90%." in bad_sum.text
+    assert form_values(bad_sum.text, "row_percent") == ["10", "80"]
+    stored = console.ksvc(ns, "wz")
+    assert stored["metadata"]["resourceVersion"] == rv and stored["metadata"]["generation"] == 1
+
+
+def _split_form(rv: str, rows: list[tuple[str, str, str, str]]) -> dict:
+    return {"resource_version": rv, "row_revision": [r[0] for r in rows], "row_percent": [r[1] for r in rows],
+            "row_tag": [r[2] for r in rows], "row_latest": [r[3] for r in rows]}
+
+
+async def _two_revisions(console: Console, ns: str, name: str) -> dict:
+    console.create_ksvc(ns, name)
+    first = await console.settled(ns, name)
+    patch = {"metadata": {"resourceVersion": first["metadata"]["resourceVersion"]},
+             "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:latest",
+                                                             "env": [{"name": "TARGET", "value": "Two"}]}]}},
+                      "traffic": [{"latestRevision": True, "percent": 0},
+                                  {"revisionName": f"{name}-00001", "percent": 100}]}}
+    code, _, body = console.cluster.request("PATCH", f"{KSVC.format(ns=ns)}/{name}", patch,
+                                            content_type="application/merge-patch+json")
+    assert code == 200, body
+    return await console.settled(ns, name, revisions=2)
+
+
+async def test_split_fifty_fifty_with_tags(console: Console) -> None:
+    ns = console.namespace()
+    service = await _two_revisions(console, ns, "sp")
+    rows = [("sp-00002", "50", "candidate", "1"), ("sp-00001", "50", "stable", "0")]
+    response = await console.post(f"/namespaces/{ns}/services/sp/traffic",
+                                  _split_form(service["metadata"]["resourceVersion"], rows))
+    assert response.status_code == 303
+    assert console.ksvc(ns, "sp")["spec"]["traffic"] == [
+        {"latestRevision": True, "percent": 50, "tag": "candidate"},
+        {"latestRevision": False, "percent": 50, "revisionName": "sp-00001", "tag": "stable"},
+    ]
+    settled = await console.settled(ns, "sp", revisions=2)
+    urls = {t.get("tag"): t.get("url") for t in settled["status"]["traffic"]}
+    assert urls["candidate"] == f"http://candidate-sp.{ns}.example.com"
+    details = await console.get(f"/namespaces/{ns}/services/sp")
+    assert "Tag URLs" in details.text and f"http://stable-sp.{ns}.example.com" in details.text
+
+
+async def test_split_that_does_not_add_up_changes_nothing(console: Console) -> None:
+    ns = console.namespace()
+    service = await _two_revisions(console, ns, "sum")
+    rv = service["metadata"]["resourceVersion"]
+    response = await console.post(f"/namespaces/{ns}/services/sum/traffic",
+                                  _split_form(rv, [("sum-00002", "50", "", "1"), ("sum-00001", "40", "", "0")]),
+                                  headers={"HX-Request": "true", "HX-Target": "dialog"})
+    assert response.status_code == 422
+    assert "Traffic must add up to 100%; these add up to 90%." in response.text
+    assert "Total: 90% — must be 100%" in response.text and "<html" not in response.text
+    assert console.ksvc(ns, "sum")["metadata"]["resourceVersion"] == rv
+
+
+async def test_roll_back_and_promote(console: Console) -> None:
+    ns = console.namespace()
+    service = await _two_revisions(console, ns, "rb")
+    preset = await console.get(f"/namespaces/{ns}/services/rb/traffic?revision=rb-00002")
+    assert "Now</dt><dd>00002 0% · 00001 100%" in preset.text
+    assert "After OK</dt><dd>00002 100% · 00001 0%" in preset.text
+    rows = list(zip(form_values(preset.text, "row_revision"), form_values(preset.text, "row_percent"),
+                    form_values(preset.text, "row_tag"), form_values(preset.text, "row_latest"), strict=True))
+    response = await console.post(f"/namespaces/{ns}/services/rb/traffic",
+                                  _split_form(form_values(preset.text, "resource_version")[0], rows),
+                                  headers={"HX-Request": "true", "HX-Target": "dialog"})
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == f"/namespaces/{ns}/services/rb"
+    assert console.ksvc(ns, "rb")["spec"]["traffic"] == [{"latestRevision": True, "percent": 100}]
+    settled = await console.settled(ns, "rb", revisions=2)
+    back = await console.get(f"/namespaces/{ns}/services/rb/traffic?revision=rb-00001")
+    rows = list(zip(form_values(back.text, "row_revision"), form_values(back.text, "row_percent"),
+                    form_values(back.text, "row_tag"), form_values(back.text, "row_latest"), strict=True))
+    await console.post(f"/namespaces/{ns}/services/rb/traffic",
+                       _split_form(settled["metadata"]["resourceVersion"], rows))
+    assert console.ksvc(ns, "rb")["spec"]["traffic"] == [
+        {"latestRevision": True, "percent": 0}, {"latestRevision": False, "percent": 100, "revisionName": "rb-00001"}]
+    del service
+
+
+async def test_delete(console: Console) -> None:
+    ns = console.namespace()
+    created = console.create_ksvc(ns, "bye")
+    await console.settled(ns, "bye")
+    page = await console.get(f"/namespaces/{ns}/services/bye/delete")
+    rv = form_values(page.text, "resource_version")[0]
+    response = await console.post(f"/namespaces/{ns}/services/bye/delete", {"resource_version": rv})
+    assert response.status_code == 303 and response.headers["location"] == f"/namespaces/{ns}/services"
+    code, _, _ = console.cluster.request("GET", f"{KSVC.format(ns=ns)}/bye")
+    assert code == 404
+    del created
