@@ -24,6 +24,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; loopback only "
                         "unless --insecure-allow-remote)")
+    parser.add_argument("--advertise-host", default="", metavar="HOST",
+                        help="host written into the kubeconfig and advertised as the gateway's load-balancer "
+                        "address, when clients reach this server by another name (default: --host)")
     parser.add_argument("--api-port", type=int, default=8001, help="Kubernetes API port (default: %(default)s)")
     parser.add_argument("--gateway-port", type=int, default=8080,
                         help="ingress gateway port, advertised by kourier-system/kourier (default: %(default)s)")
@@ -52,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         domain=args.domain, revision_start_delay=args.revision_start_delay,
         bookmark_interval=args.bookmark_interval, watch_history=max(args.watch_history, 1),
         insecure_allow_remote=args.insecure_allow_remote, knative=not args.without_knative,
+        advertise_host=args.advertise_host,
     )
 
 

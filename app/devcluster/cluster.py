@@ -37,6 +37,7 @@ class Config:
     bookmark_interval: float = 30.0
     watch_history: int = 20000
     knative: bool = True  # serve serving.knative.dev; off to stand in for a cluster without Knative
+    advertise_host: str = ""  # the host clients reach this server by (kubeconfig, gateway address); default: host
     insecure_allow_remote: bool = False
 
 
@@ -78,8 +79,13 @@ class DevCluster:
         self.gateway_port = self.config.gateway_port
 
     @property
+    def advertised_host(self) -> str:
+        return self.config.advertise_host or self.config.host
+
+    @property
     def server_url(self) -> str:
-        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        host = self.advertised_host
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.api_port}"
 
     async def start(self) -> None:
@@ -93,7 +99,7 @@ class DevCluster:
         self.api_port = api_socket.getsockname()[1]
         self.gateway_port = gateway_socket.getsockname()[1]
         self.store.open()
-        seed.seed(self.rest, self.config.domain, self.config.host, self.gateway_port, self.config.knative)
+        seed.seed(self.rest, self.config.domain, self.advertised_host, self.gateway_port, self.config.knative)
         self.gc.start()
         for controller in self.controllers:
             controller.start()
