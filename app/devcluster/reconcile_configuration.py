@@ -28,6 +28,21 @@ def revision_name(configuration: dict[str, Any]) -> str:
     return child_name(configuration["metadata"]["name"], f"-{configuration['metadata'].get('generation', 1):05d}")
 
 
+def made_for(revision: dict[str, Any], configuration: dict[str, Any]) -> bool:
+    """Whether an existing revision with the wanted name may stand for the configuration's generation.
+
+    As Knative's CheckNameAvailability: a BYO name may point back at an older revision of this
+    Configuration only while the template's spec is unchanged; otherwise the name is taken.
+    """
+    if not controlled_by(revision, configuration):
+        return False
+    generation = (revision["metadata"].get("labels") or {}).get(LABEL_GENERATION)
+    if generation == str(configuration["metadata"].get("generation", 1)):
+        return True
+    template = (configuration.get("spec") or {}).get("template") or {}
+    return revision.get("spec") == (template.get("spec") or {})
+
+
 def desired_revision(ctx: Context, configuration: dict[str, Any], name: str) -> dict[str, Any]:
     meta = configuration["metadata"]
     template = copy.deepcopy((configuration.get("spec") or {}).get("template") or {})
@@ -86,7 +101,7 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
                       f'Revision creation failed with message: could not create revision "{name_wanted}".')
         else:
             ctx.record(configuration, "Created", f'Created Revision "{name_wanted}"')
-    elif not controlled_by(revision, configuration):
+    elif not made_for(revision, configuration):
         conds.set("Ready", "False", "RevisionFailed",
                   f'Revision creation failed with message: revisions.serving.knative.dev "{name_wanted}" already '
                   "exists.")

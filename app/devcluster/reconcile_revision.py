@@ -97,7 +97,9 @@ def _sync_routing_labels(ctx: Context, revision: dict[str, Any]) -> dict[str, An
     else:
         wanted = "reserve"
     annotations = revision["metadata"].get("annotations") or {}
-    wanted_routes = ",".join(routes) or annotations.get(ANNOTATION_ROUTES, "")
+    # A pending revision keeps the routes it was created for; a reserve one, like Knative's
+    # labeler leaves it, names no route.
+    wanted_routes = annotations.get(ANNOTATION_ROUTES, "") if wanted == "pending" else ",".join(routes)
     if wanted == state and annotations.get(ANNOTATION_ROUTES, "") == wanted_routes:
         return revision
     new = copy.deepcopy(revision)
@@ -105,6 +107,8 @@ def _sync_routing_labels(ctx: Context, revision: dict[str, Any]) -> dict[str, An
     new_annotations = new["metadata"].setdefault("annotations", {})
     if wanted_routes:
         new_annotations[ANNOTATION_ROUTES] = wanted_routes
+    else:
+        new_annotations.pop(ANNOTATION_ROUTES, None)
     if wanted != state:
         new_annotations[ANNOTATION_ROUTING_MODIFIED] = ctx.now()
     return ctx.write(REVISION, new, revision) or revision

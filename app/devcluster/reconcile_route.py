@@ -121,14 +121,25 @@ def _floating(ctx: Context, route: dict[str, Any], name: str) -> str:
 def resolve(ctx: Context, route: dict[str, Any]) -> list[dict[str, Any]]:
     """status.traffic for the route's spec: concrete revisions, identical entries merged."""
     _check_host(host_for(ctx, route))
-    merged: dict[tuple[str, str, bool], dict[str, Any]] = {}
+    resolved: list[tuple[dict[str, Any], str, bool]] = []
+    failure: TrafficFailure | None = None
     for target in (route.get("spec") or {}).get("traffic") or []:
-        if target.get("revisionName"):
-            revision = _pinned(ctx, route, target["revisionName"])
-            latest = bool(target.get("latestRevision", False))
-        else:
-            revision = _floating(ctx, route, target.get("configurationName", ""))
-            latest = bool(target.get("latestRevision", True))
+        try:
+            if target.get("revisionName"):
+                resolved.append((target, _pinned(ctx, route, target["revisionName"]),
+                                 bool(target.get("latestRevision", False))))
+            else:
+                resolved.append((target, _floating(ctx, route, target.get("configurationName", "")),
+                                 bool(target.get("latestRevision", True))))
+        except TrafficFailure as error:
+            # Like Knative, look at every target: a failure (False) outweighs a target that is only
+            # still starting (Unknown), whatever their order.
+            if failure is None or error.status == "False":
+                failure = error
+    if failure is not None:
+        raise failure
+    merged: dict[tuple[str, str, bool], dict[str, Any]] = {}
+    for target, revision, latest in resolved:
         tag = target.get("tag") or ""
         key = (tag, revision, latest)
         if key in merged:
