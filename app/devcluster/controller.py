@@ -35,7 +35,6 @@ class Context:
     rest: Rest
     start_delay: float
     schedule: Callable[[Key, float], None]
-    component: str = "controller"
     # When each revision (by uid) was first seen, in loop time: readiness follows the start-up delay.
     first_seen: dict[str, float] = field(default_factory=dict)
 
@@ -78,6 +77,7 @@ class Context:
         """A core v1 Event about `involved`, as Knative's controllers record them."""
         metadata = involved["metadata"]
         stamp = self.now()
+        component = f"{str(involved.get('kind', '')).lower()}-controller"  # as Knative names its controllers
         event = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -89,13 +89,13 @@ class Context:
             },
             "reason": reason,
             "message": message,
-            "source": {"component": self.component},
+            "source": {"component": component},
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,
             "count": 1,
             "type": kind,
             "eventTime": None,
-            "reportingComponent": self.component,
+            "reportingComponent": component,
             "reportingInstance": "",
         }
         try:

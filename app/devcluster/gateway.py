@@ -100,6 +100,8 @@ class Gateway:
         for host in self._route_hosts.pop((namespace, name), []):
             if self._hosts.get(host, ("", "", ""))[:2] == (namespace, name):
                 del self._hosts[host]
+        for key in [k for k in self._decks if k[0] == namespace and k[1].split("/", 1)[0] == name]:
+            del self._decks[key]
 
     def _index(self, route: dict[str, Any]) -> None:
         namespace, name = route["metadata"]["namespace"], route["metadata"]["name"]
@@ -118,6 +120,10 @@ class Gateway:
                 if target.get("url"):
                     hosts[_host_of(target["url"])] = tag
         for host, tag in hosts.items():
+            taken = self._hosts.get(host)
+            # A route's own name outranks another route's tag host that happens to spell the same.
+            if tag and taken is not None and not taken[2] and taken[:2] != (namespace, name):
+                continue
             self._hosts[host] = (namespace, name, tag)
         self._route_hosts[(namespace, name)] = list(hosts)
 
