@@ -60,7 +60,8 @@ class DevClusterProcess:
             sys.executable, "-m", "app.devcluster", "--host", "127.0.0.1", "--api-port", "0",
             "--gateway-port", "0", "--data", str(self.data), *self.extra_args,
         ]
-        self.process = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        # Its own session: a terminal's Ctrl+C reaches the caller, which then stops the cluster in order.
+        self.process = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
         while not self.kubeconfig.exists():

@@ -20,6 +20,7 @@ from app.devcluster.protobuf import ProtobufError, decode_namespace
 from app.devcluster.resources import NAMESPACE, Registry, ResourceDef
 from app.devcluster.rest import Call, Rest, kind_list
 from app.devcluster.selectors import FieldSelector, parse_field_selector, parse_label_selector
+from app.devcluster.store import Store
 from app.devcluster.watch import Watches, WatchParams
 
 log = logging.getLogger("devcluster.api")
@@ -238,7 +239,7 @@ class ApiServer:
                 tables.table(resource, items, metadata["resourceVersion"], include,
                              metadata.get("continue", ""), metadata.get("remainingItemCount"))
             )
-        return list_response(resource, items, metadata)
+        return list_response(resource, items, metadata, self.rest.store)
 
     async def _create(self, request: web.Request, call: Call) -> web.StreamResponse:
         body = await read_object(request, call.resource)
@@ -290,7 +291,7 @@ class ApiServer:
                 if error.code != 404:
                     raise
             deleted.append(obj)
-        return list_response(call.resource, deleted, {"resourceVersion": str(self.rest.store.rv)})
+        return list_response(call.resource, deleted, {"resourceVersion": str(self.rest.store.rv)}, self.rest.store)
 
     def _object_response(
         self, request: web.Request, resource: ResourceDef, obj: dict[str, Any], status: int = 200,
@@ -320,12 +321,14 @@ def json_response(body: Any, content_type: str = "application/json", status: int
     )
 
 
-def list_response(resource: ResourceDef, items: list[dict[str, Any]], metadata: dict[str, Any]) -> web.Response:
+def list_response(
+    resource: ResourceDef, items: list[dict[str, Any]], metadata: dict[str, Any], store: Store
+) -> web.Response:
     head = json.dumps(
         {"apiVersion": resource.api_version, "kind": kind_list(resource), "metadata": metadata},
         separators=(",", ":"),
     )[:-1]
-    parts = [json.dumps(item, separators=(",", ":")) for item in items]
+    parts = [store.serialized(resource.key, item) for item in items]
     return web.Response(
         body=(head + ',"items":[' + ",".join(parts) + "]}").encode(),
         headers={"Content-Type": "application/json"},

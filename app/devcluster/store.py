@@ -81,6 +81,8 @@ class Store:
         self._subscriptions: list[Subscription] = []
         self._writes = 0
         self._uids: dict[str, tuple[str, dict[str, Any]]] = {}
+        # The compact JSON each stored object was committed as, so that a LIST does not encode it again.
+        self._json: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._owned: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
         self.rv = 0
 
@@ -113,6 +115,7 @@ class Store:
         for resource, namespace, name, body in db.execute("SELECT resource, namespace, name, body FROM objects"):
             obj = json.loads(body)
             self._objects.setdefault(resource, {})[(namespace, name)] = obj
+            self._json[(resource, namespace, name)] = (obj["metadata"].get("resourceVersion", ""), body)
             self._index(resource, obj, None)
         rows = db.execute(
             "SELECT rv, type, resource, body, old FROM events ORDER BY rv DESC LIMIT ?", (self.history,)
@@ -145,6 +148,14 @@ class Store:
         if namespace is None:
             return items
         return [o for o in items if o["metadata"].get("namespace", "") == namespace]
+
+    def serialized(self, resource: str, obj: dict[str, Any]) -> str:
+        """The object as compact JSON: the committed text when `obj` is the stored version."""
+        metadata = obj["metadata"]
+        cached = self._json.get((resource, metadata.get("namespace", "") or "", metadata["name"]))
+        if cached is not None and cached[0] == metadata.get("resourceVersion"):
+            return cached[1]
+        return json.dumps(obj, separators=(",", ":"))
 
     def count(self, resource: str) -> int:
         return len(self._objects.get(resource, {}))
@@ -214,6 +225,10 @@ class Store:
                 rows_put.append((change.resource, key[0], key[1], rv, body))
             rows_ev.append((rv, change.type, change.resource, body, old))
             events.append(Event(change.type, change.resource, rv, obj, change.old))
+            if change.type == "DELETED":
+                self._json.pop((change.resource, *key), None)
+            else:
+                self._json[(change.resource, *key)] = (str(rv), body)
         if not events:
             return []
         db = self._db
