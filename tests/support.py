@@ -12,6 +12,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,13 @@ class DevClusterProcess:
         except ValueError:
             decoded = payload.decode(errors="replace")
         return code, response_headers, decoded
+
+    def new_namespace(self, prefix: str = "t") -> str:
+        """A fresh namespace, so that tests sharing one cluster never see each other's objects."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        code, _, body = self.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+        assert code == 201, body
+        return name
 
     def get(self, path: str) -> Any:
         code, _, body = self.request("GET", path)

@@ -71,19 +71,15 @@ class ApiServer:
         parts = [p for p in path.split("/") if p]
         if not parts or parts[0] not in ("api", "apis"):
             raise errors.path_not_found()
-        accept = request.headers.get("Accept", "")
-        if parts == ["api"]:
-            version = discovery.aggregated_version(accept)
+        if len(parts) == 1:
+            # /api and /apis answer in the aggregated form only when the client asks for it.
+            core = parts[0] == "api"
+            version = discovery.aggregated_version(request.headers.get("Accept", ""))
             if version:
-                return json_response(discovery.aggregated(self.registry, True, version),
+                return json_response(discovery.aggregated(self.registry, core, version),
                                      discovery.aggregated_content_type(version))
-            return json_response(discovery.api_versions(self.address))
-        if parts == ["apis"]:
-            version = discovery.aggregated_version(accept)
-            if version:
-                return json_response(discovery.aggregated(self.registry, False, version),
-                                     discovery.aggregated_content_type(version))
-            return json_response(discovery.api_group_list(self.registry))
+            return json_response(discovery.api_versions(self.address) if core
+                                 else discovery.api_group_list(self.registry))
         if parts[0] == "api":
             group, version, rest = "", parts[1], parts[2:]
         elif len(parts) == 2:

@@ -7,7 +7,6 @@ HTTP/2 cleartext for an `h2c` revision."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 
@@ -21,10 +20,7 @@ IMAGE = "ghcr.io/knative/helloworld-go:latest"
 
 
 def _ns(cluster: DevClusterProcess) -> str:
-    name = f"g-{uuid.uuid4().hex[:8]}"
-    code, _, body = cluster.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
-    assert code == 201, body
-    return name
+    return cluster.new_namespace("g")
 
 
 def _path(ns: str, plural: str, name: str = "") -> str:

@@ -17,10 +17,7 @@ KSVC = "/apis/serving.knative.dev/v1/namespaces/{ns}/services"
 
 @pytest.fixture
 def ns(devcluster: DevClusterProcess) -> str:
-    name = f"h-{uuid.uuid4().hex[:8]}"
-    code, _, body = devcluster.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
-    assert code == 201, body
-    return name
+    return devcluster.new_namespace("h")
 
 
 def _status(body: dict, code: int, reason: str, message: str) -> None:

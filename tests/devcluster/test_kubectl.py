@@ -19,10 +19,7 @@ pytestmark = pytest.mark.parametrize("version", KUBECTL_VERSIONS)
 
 
 def _ns(devcluster: DevClusterProcess) -> str:
-    name = f"k-{uuid.uuid4().hex[:8]}"
-    code, _, body = devcluster.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
-    assert code == 201, body
-    return name
+    return devcluster.new_namespace("k")
 
 
 def _write(obj: dict | list, tmp: Path) -> str:

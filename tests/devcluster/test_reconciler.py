@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,10 +42,7 @@ ROLLOUT = "serving.knative.dev/rollout-duration"
 
 
 def _ns(cluster: DevClusterProcess) -> str:
-    name = f"r-{uuid.uuid4().hex[:8]}"
-    code, _, body = cluster.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
-    assert code == 201, body
-    return name
+    return cluster.new_namespace("r")
 
 
 def _path(ns: str, plural: str, name: str = "") -> str:

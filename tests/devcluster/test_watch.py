@@ -7,7 +7,6 @@ import asyncio
 import json
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,9 +32,7 @@ def _configmaps(ns: str) -> str:
 
 
 def _ns(cluster: DevClusterProcess) -> str:
-    name = f"w-{uuid.uuid4().hex[:8]}"
-    assert cluster.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})[0] == 201
-    return name
+    return cluster.new_namespace("w")
 
 
 def _stream(cluster: DevClusterProcess, path: str, until: float = 3.0) -> list[dict]:

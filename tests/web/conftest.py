@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -43,10 +42,7 @@ class Console:
         return await self.http.post(path, data=form, **kwargs)
 
     def namespace(self) -> str:
-        name = f"web-{uuid.uuid4().hex[:8]}"
-        code, _, body = self.cluster.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
-        assert code == 201, body
-        return name
+        return self.cluster.new_namespace("web")
 
     def ksvc(self, ns: str, name: str) -> dict[str, Any]:
         return self.cluster.get(f"{KSVC.format(ns=ns)}/{name}")
