@@ -73,12 +73,16 @@ function enhance(root) {
     const go = select.form.querySelector("[data-go]");
     if (go) go.hidden = true;
   });
-  root.querySelectorAll("[data-copy]").forEach((button) => {
+  // Shown only where it can work: without a secure context (plain HTTP off loopback) there is no clipboard API.
+  if (navigator.clipboard) root.querySelectorAll("[data-copy]").forEach((button) => {
+    button.hidden = false;
     button.addEventListener("click", () => {
       const source = document.getElementById(button.dataset.copy);
-      if (source && navigator.clipboard) {
-        navigator.clipboard.writeText(source.textContent).then(() => { button.textContent = "Copied"; });
-      }
+      if (!source) return;
+      navigator.clipboard.writeText(source.textContent).then(
+        () => { button.textContent = "Copied"; },
+        () => { button.textContent = "Copy failed: select the text instead"; },
+      );
     });
   });
   root.querySelectorAll("[data-close-dialog]").forEach((link) => {

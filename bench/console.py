@@ -1,0 +1,544 @@
+"""The console's pages beside the Kubernetes calls they need: list, details and Split Traffic with 500 Services.
+
+Starts its own dev cluster (`python -m app.devcluster`) and console (`python -m app.cli serve`, uvicorn), each in
+its own process on free loopback ports. From this process it loads each page over one keep-alive HTTP connection,
+as a browser would, and makes the bare kubernetes_asyncio call the page needs through the console's own `Cluster`,
+in interleaved pairs so that both see the same machine. After each list pair it also parses and renders that LIST
+as the console does, timing each step here, and at the end it measures what full garbage collections cost with the
+console's imports: where the list page's time goes. Prints a Markdown report on stdout and progress on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from starlette.requests import Request
+
+from app.cluster import resources as r
+from app.cluster.client import Cluster
+from app.knative.gateway import Gateway
+from app.knative.manifests import traffic_patch
+from app.knative.models import service_from
+from app.knative.traffic import RowInput, parse_rows, plan, summary
+from app.settings import Settings
+from app.web.lookups import Lookups
+from app.web.render import render, templates
+from app.web.security import COOKIE, token_for
+from app.web.services import ListPage, ServiceRow
+from bench.clients import MERGE, Api
+from bench.devcluster import CLUSTER_ARGS, SERVICES_PATH, ready, traffic_of, wait_ready
+from bench.report import machine, ms, percentile, table
+from tests.support import DevClusterProcess, wait_ok
+
+NAMESPACE = "bench"  # only the 500 Services
+SERVICES = 500
+CREATE_CONCURRENCY = 16
+WARM_UP = 5  # unmeasured requests of each kind, so that templates are compiled and connections open
+LIST_PAIRS, DETAIL_PAIRS, SPLIT_PAIRS = 200, 300, 100
+GC_PAGES = 30  # page-equivalents (LIST, parse, render) run to count full collections
+LIST_GOAL = 1.5  # the list page's p95 ÷ the bare LIST's p95
+SETTLE_SECONDS = 30
+BROWSER = "bench-browser"  # the kc_csrf cookie this one client sends every time
+IMAGE = "ghcr.io/knative/helloworld-go:latest"
+Traffic = tuple[tuple[str, int], ...]
+
+
+def main() -> None:
+    data = Path(tempfile.mkdtemp(prefix="bench-console-"))
+    cluster = DevClusterProcess(data, list(CLUSTER_ARGS))
+    console = ConsoleProcess(data)
+    started = time.perf_counter()
+    try:
+        progress(f"starting the dev cluster in {data}")
+        cluster.start()
+        results = asyncio.run(measure(cluster, console))
+    except Exception:
+        if cluster.process is not None and cluster.process.poll() == 0:
+            # A Ctrl+C in a terminal reaches the cluster too, and it may stop before this process notices.
+            raise KeyboardInterrupt from None
+        print("\n".join(cluster.log().splitlines()[-20:]), file=sys.stderr)
+        print("\n".join(console.log().splitlines()[-20:]), file=sys.stderr)
+        raise
+    finally:
+        console.stop()
+        cluster.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    results.total_seconds = time.perf_counter() - started
+    print(report(results))
+
+
+def progress(message: str) -> None:
+    print(f"[bench console] {message}", file=sys.stderr, flush=True)
+
+
+# -- the console in its own process ----------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ConsoleProcess:
+    """`python -m app.cli serve` against the dev cluster's kubeconfig, as an operator would run it."""
+
+    data: Path
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    process: subprocess.Popen[bytes] | None = None
+    url: str = ""
+
+    @property
+    def log_path(self) -> Path:
+        return self.data / "console.log"
+
+    def start(self, kubeconfig: Path, timeout: float = 20.0) -> None:
+        port = free_port()
+        env = dict(os.environ, KNATIVE_CONSOLE_SECRET_KEY=self.secret)
+        args = [sys.executable, "-m", "app.cli", "serve", "--kubeconfig", str(kubeconfig),
+                "--host", "127.0.0.1", "--port", str(port)]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(args, cwd=Path(__file__).resolve().parent.parent, env=env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}"
+        wait_ok(self.url + "/healthz", time.monotonic() + timeout)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Browser:
+    """One keep-alive HTTP connection to the console, with a CSRF cookie and its token."""
+
+    def __init__(self, session: aiohttp.ClientSession, console: ConsoleProcess) -> None:
+        self.session, self.url = session, console.url
+        self.token = token_for(console.secret, BROWSER)
+
+    async def get(self, path: str) -> bytes:
+        async with self.session.get(self.url + path) as response:
+            body = await response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path} answered {response.status}: {body[:500]!r}")
+        return body
+
+    async def post(self, path: str, form: list[tuple[str, str]]) -> None:
+        data = [("csrf_token", self.token), *form]
+        async with self.session.post(self.url + path, data=data, allow_redirects=False) as response:
+            body = await response.read()
+        if response.status != 303:
+            raise RuntimeError(f"POST {path} answered {response.status}, not 303: {body[:2000]!r}")
+
+
+# -- results ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Pairs:
+    """Page and bare-call latencies, taken in alternating order, one request at a time."""
+
+    page: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Results:
+    setup_seconds: float = 0.0
+    list_bytes: int = 0
+    list_html_bytes: int = 0
+    pairs: dict[str, Pairs] = field(default_factory=dict)
+    phases: dict[str, list[float]] = field(default_factory=dict)
+    # (objects a full collection walks, seconds per full collection), start-up heap frozen and unfrozen
+    gc_frozen: tuple[int, list[float]] = (0, [])
+    gc_unfrozen: tuple[int, list[float]] = (0, [])
+    gc_pauses: list[float] = field(default_factory=list)  # generation-2 collections in GC_PAGES page-equivalents
+    total_seconds: float = 0.0
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+async def measure(cluster: DevClusterProcess, console: ConsoleProcess) -> Results:
+    results = Results()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        api = Api(session, cluster.api_url)
+        start = time.perf_counter()
+        revisions = await create_services(api)
+        await api.settle()
+        results.setup_seconds = time.perf_counter() - start
+    # This process imports what the console does (kubernetes_asyncio, FastAPI, Jinja): ~100k objects that every
+    # full collection walks. Frozen, its own collections no longer pad the bare calls; the console's still count.
+    gc.collect()
+    gc.freeze()
+    progress("starting the console")
+    console.start(cluster.kubeconfig)
+    k8s = await Cluster.connect(str(cluster.kubeconfig))
+    connector = aiohttp.TCPConnector(limit=1)  # one keep-alive connection, like a browser tab
+    try:
+        steps = await Steps.prepare(k8s, results)
+        async with aiohttp.ClientSession(connector=connector, headers={"Cookie": f"{COOKIE}={BROWSER}"}) as session:
+            browser = Browser(session, console)
+            await measure_list(browser, steps, results)
+            await measure_details(browser, k8s, results)
+            await measure_split(browser, k8s, revisions, results)
+        await measure_gc(steps, results)
+    finally:
+        await k8s.close()
+    return results
+
+
+async def create_services(api: Api) -> dict[str, tuple[str, str]]:
+    """500 Services, each with a second revision sharing traffic 50/50 with the first: {name: (first, second)}."""
+    progress(f"creating {SERVICES} Services in {NAMESPACE}, {CREATE_CONCURRENCY} at a time")
+    await api.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                  "metadata": {"name": NAMESPACE}})
+    path = SERVICES_PATH.format(namespace=NAMESPACE)
+    names = [f"svc-{index:03d}" for index in range(SERVICES)]
+
+    async def each(work: Callable[[str], Awaitable[object]]) -> None:
+        queue = iter(names)
+
+        async def worker() -> None:
+            for name in queue:
+                await work(name)
+
+        await asyncio.gather(*(worker() for _ in range(CREATE_CONCURRENCY)))
+
+    def manifest(name: str) -> dict[str, Any]:
+        container = {"image": IMAGE, "env": [{"name": "TARGET", "value": name}]}
+        return {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "spec": {"template": {"spec": {"containers": [container]}}}}
+
+    await each(lambda name: api.call("POST", path, manifest(name)))
+    await wait_ready(api, NAMESPACE, SERVICES)
+    first = {i["metadata"]["name"]: i["status"]["latestReadyRevisionName"]
+             for i in (await api.call("GET", path))["items"]}
+
+    progress("giving each a second revision, traffic 50/50")
+
+    def second(name: str) -> dict[str, Any]:
+        container = {"image": IMAGE, "env": [{"name": "TARGET", "value": f"{name} v2"}]}
+        return {"spec": {"template": {"spec": {"containers": [container]}},
+                         "traffic": [{"latestRevision": True, "percent": 50},
+                                     {"revisionName": first[name], "percent": 50}]}}
+
+    await each(lambda name: api.call("PATCH", f"{path}/{name}", second(name), MERGE))
+    await wait_ready(api, NAMESPACE, SERVICES)
+    revisions: dict[str, tuple[str, str]] = {}
+    for item in (await api.call("GET", path))["items"]:
+        name, latest = item["metadata"]["name"], item["status"]["latestReadyRevisionName"]
+        if latest == first[name] or traffic_of(item) != tuple(sorted(((first[name], 50), (latest, 50)))):
+            raise RuntimeError(f"{name} did not get a second revision at 50/50: {item['status']}")
+        revisions[name] = (first[name], latest)
+    return revisions
+
+
+async def timed(call: Awaitable[object]) -> float:
+    start = time.perf_counter()
+    await call
+    return time.perf_counter() - start
+
+
+async def pair(pairs: Pairs, index: int, page: Callable[[], Awaitable[object]],
+               bare: Callable[[], Awaitable[object]]) -> None:
+    """One page request and one bare call, the page first on even turns, so neither always follows the other."""
+    if index % 2 == 0:
+        pairs.page.append(await timed(page()))
+        pairs.bare.append(await timed(bare()))
+    else:
+        pairs.bare.append(await timed(bare()))
+        pairs.page.append(await timed(page()))
+
+
+async def measure_list(browser: Browser, steps: Steps, results: Results) -> None:
+    """Pairs of (page, bare LIST); after each, the page's own steps timed here on the bare LIST's answer."""
+    progress(f"list page: {LIST_PAIRS} pairs of GET /namespaces/{NAMESPACE}/services and LIST services, "
+             "then its steps here")
+    path = f"/namespaces/{NAMESPACE}/services"
+    html = await browser.get(path)
+    rows = html.count(b"<tr data-service=")
+    if rows != SERVICES:
+        raise RuntimeError(f"the list page shows {rows} Services, not {SERVICES}")
+    results.list_html_bytes = len(html)
+    for _ in range(WARM_UP):
+        await browser.get(path)
+        steps.time(await steps.list(), {})
+    pairs = results.pairs["list"] = Pairs()
+    answers: list[dict[str, Any]] = []
+
+    async def bare() -> None:
+        answers.append(await steps.list())
+
+    for index in range(LIST_PAIRS):
+        await pair(pairs, index, lambda: browser.get(path), bare)
+        steps.time(answers.pop(), results.phases)
+
+
+async def measure_details(browser: Browser, k8s: Cluster, results: Results) -> None:
+    progress(f"details page: {DETAIL_PAIRS} pairs of GET /namespaces/{NAMESPACE}/services/NAME and GET service")
+    for index in range(WARM_UP):
+        await browser.get(f"/namespaces/{NAMESPACE}/services/svc-{index:03d}")
+    pairs = results.pairs["details"] = Pairs()
+    for index in range(DETAIL_PAIRS):
+        name = f"svc-{index % SERVICES:03d}"
+        await pair(pairs, index, lambda name=name: browser.get(f"/namespaces/{NAMESPACE}/services/{name}"),
+                   lambda name=name: k8s.get(r.SERVICE, name, NAMESPACE))
+
+
+def split_rows(revisions: tuple[str, str], even: bool) -> list[RowInput]:
+    """The Split Traffic form's rows: the second (floating) revision and the first, at 50/50 or 100/0."""
+    first, second = revisions
+    return [RowInput(second, "50" if even else "100", latest=True), RowInput(first, "50" if even else "0")]
+
+
+def wanted(revisions: tuple[str, str], even: bool) -> Traffic:
+    first, second = revisions
+    return tuple(sorted(((first, 50), (second, 50)))) if even else ((second, 100),)
+
+
+def form_of(rows: list[RowInput], resource_version: str) -> list[tuple[str, str]]:
+    form = [("resource_version", resource_version)]
+    for row in rows:
+        form += [("row_revision", row.revision), ("row_percent", row.percent), ("row_tag", row.tag),
+                 ("row_latest", "1" if row.latest else "0")]
+    return form
+
+
+async def settled(k8s: Cluster, name: str, traffic: Traffic) -> dict[str, Any]:
+    """The Service once its status shows `traffic` at its current generation, Ready."""
+    obj: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(SETTLE_SECONDS):
+            while True:
+                obj = await k8s.get(r.SERVICE, name, NAMESPACE)
+                if ready(obj) and traffic_of(obj) == traffic:
+                    return obj
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise RuntimeError(f"{name} did not show the traffic {traffic}: {obj.get('status')}") from None
+
+
+async def measure_split(browser: Browser, k8s: Cluster, revisions: dict[str, tuple[str, str]],
+                        results: Results) -> None:
+    """Each turn changes one Service's split twice, once by the form and once by the bare PATCH, and waits
+    (untimed) for the reconciler to show each change before the next write, which carries the new resourceVersion."""
+    progress(f"Split Traffic: {SPLIT_PAIRS} pairs of POST .../traffic and merge-PATCH spec.traffic")
+    pairs = results.pairs["split"] = Pairs()
+    for index in range(-WARM_UP, SPLIT_PAIRS):
+        name = f"svc-{index % SERVICES:03d}"
+        both = revisions[name]
+        current = await k8s.get(r.SERVICE, name, NAMESPACE)
+        # Every Service starts at 50/50: the first write of the turn makes it 100/0, the second 50/50 again.
+        turn: list[tuple[str, bool]] = [("page", False), ("bare", True)] if index % 2 == 0 else \
+            [("bare", False), ("page", True)]
+        for who, even in turn:
+            rows, rv = split_rows(both, even), current["metadata"]["resourceVersion"]
+            if who == "page":
+                seconds = await timed(browser.post(f"/namespaces/{NAMESPACE}/services/{name}/traffic",
+                                                   form_of(rows, rv)))
+            else:
+                body = traffic_patch(rv, plan(parse_rows(rows, name)))  # what the console sends
+                seconds = await timed(k8s.patch(r.SERVICE, name, body, NAMESPACE, patch_type="merge"))
+            if index >= 0:
+                (pairs.page if who == "page" else pairs.bare).append(seconds)
+            current = await settled(k8s, name, wanted(both, even))
+
+
+@dataclass
+class Steps:
+    """The list page's work, done here one step at a time as the console does it for each request."""
+
+    k8s: Cluster
+    request: Request
+    payload: bytes  # a LIST answer as it came over the wire
+    gateway: Gateway
+    namespaces: list[str] | None
+
+    @classmethod
+    async def prepare(cls, k8s: Cluster, results: Results) -> Steps:
+        settings = Settings(secret_key="bench")
+        app = SimpleNamespace(state=SimpleNamespace(templates=templates(), settings=settings))
+        request = Request({"type": "http", "method": "GET", "path": f"/namespaces/{NAMESPACE}/services",
+                           "headers": [], "query_string": b"", "app": app})
+        request.state.csrf_token = token_for(settings.secret_key, BROWSER)
+        async with aiohttp.ClientSession() as session:
+            url = k8s.server + SERVICES_PATH.format(namespace=NAMESPACE)
+            async with session.get(url, headers={"Accept": "application/json"}) as response:
+                payload = await response.read()
+        results.list_bytes = len(payload)
+        lookups = Lookups(k8s, settings)
+        return cls(k8s, request, payload, await lookups.gateway(), await lookups.namespaces())
+
+    async def list(self) -> dict[str, Any]:
+        return await self.k8s.list(r.SERVICE, NAMESPACE)
+
+    def parse(self, listed: dict[str, Any]) -> ListPage:
+        services = sorted((service_from(i) for i in listed["items"]), key=lambda s: s.name)
+        rows = [ServiceRow(s, summary(s.status_traffic, s.name)) for s in services]
+        settled = all(s.status.settled for s in services)
+        return ListPage(NAMESPACE, self.namespaces, rows, self.gateway, poll=not settled)
+
+    def render(self, page: ListPage) -> bytes:
+        return bytes(render(self.request, "services.html", page).body)
+
+    def time(self, listed: dict[str, Any], phases: dict[str, list[float]]) -> None:
+        """Decode the wire answer, parse `listed` and render it, appending each step's seconds to `phases`."""
+        start = time.perf_counter()
+        json.loads(self.payload)
+        decoded = time.perf_counter()
+        page = self.parse(listed)
+        parsed = time.perf_counter()
+        self.render(page)
+        rendered = time.perf_counter()
+        for key, seconds in (("json", decoded - start), ("parse", parsed - decoded), ("render", rendered - parsed)):
+            phases.setdefault(key, []).append(seconds)
+
+
+async def measure_gc(steps: Steps, results: Results) -> None:
+    """What full collections cost with this process's start-up heap frozen and unfrozen (as in the console),
+    and how often the list page's work sets one off."""
+    progress(f"garbage collection: {GC_PAGES} page-equivalents with the start-up heap unfrozen")
+    results.gc_frozen = (len(gc.get_objects()), full_collections())
+    gc.unfreeze()
+    results.gc_unfrozen = (len(gc.get_objects()), full_collections())
+    pauses: list[float] = []
+    started: list[float] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started.append(time.perf_counter())
+            else:
+                pauses.append(time.perf_counter() - started.pop())
+
+    gc.callbacks.append(watch)
+    try:
+        for _ in range(GC_PAGES):
+            steps.render(steps.parse(await steps.list()))
+    finally:
+        gc.callbacks.remove(watch)
+    results.gc_pauses = pauses
+
+
+def full_collections(samples: int = 5) -> list[float]:
+    """Seconds taken by full collections (gc.collect()) of this process's heap as it stands."""
+    seconds = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        gc.collect()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def report(results: Results) -> str:
+    rows = []
+    for key, label, bare in (
+        ("list", f"`GET /namespaces/{NAMESPACE}/services` ({results.list_html_bytes / 1024:.0f} KiB HTML)",
+         f"LIST services ({results.list_bytes / 1024:.0f} KiB JSON)"),
+        ("details", f"`GET /namespaces/{NAMESPACE}/services/{{name}}`", "GET service"),
+        ("split", f"`POST /namespaces/{NAMESPACE}/services/{{name}}/traffic` → 303", "merge-PATCH spec.traffic"),
+    ):
+        pairs = results.pairs[key]
+        page50, page95 = percentile(pairs.page, 50), percentile(pairs.page, 95)
+        bare50, bare95 = percentile(pairs.bare, 50), percentile(pairs.bare, 95)
+        rows.append([label, str(len(pairs.page)), ms(page50), ms(page95), bare, ms(bare50), ms(bare95),
+                     f"{page50 / bare50:.2f}×", f"{page95 / bare95:.2f}×"])
+
+    listing = results.pairs["list"]
+    ratio = percentile(listing.page, 95) / percentile(listing.bare, 95)
+    verdict = "met" if ratio <= LIST_GOAL else "**missed**"
+
+    page50 = percentile(listing.page, 50)
+    phase = {key: percentile(samples, 50) for key, samples in results.phases.items()}
+    phase["list"] = percentile(listing.bare, 50)
+    rest = page50 - phase["list"] - phase["parse"] - phase["render"]
+
+    def step(label: str, seconds: float) -> list[str]:
+        return [label, ms(seconds), f"{seconds / page50:.0%}"]
+
+    phase_rows = [
+        step("kubernetes_asyncio LIST (the bare call above: HTTP, API server, JSON decode)", phase["list"]),
+        step(f"… of which `json.loads` of the {results.list_bytes / 1024:.0f} KiB answer", phase["json"]),
+        step(f"`service_from` × {SERVICES}, sort, traffic summaries", phase["parse"]),
+        step(f"Jinja render of `services.html` ({results.list_html_bytes / 1024:.0f} KiB)", phase["render"]),
+        step("the rest: HTTP, FastAPI, middleware, cached lookups, GC (page p50 − the above)", rest),
+    ]
+    gc_rows = [
+        ["start-up heap unfrozen, as in the console (kubernetes_asyncio, FastAPI, Jinja)",
+         f"{results.gc_unfrozen[0]:,}", ms(percentile(results.gc_unfrozen[1], 50))],
+        ["start-up heap frozen (`gc.freeze()`)", f"{results.gc_frozen[0]:,}", ms(percentile(results.gc_frozen[1], 50))],
+    ]
+    pauses = results.gc_pauses
+    gc_line = f"With the heap unfrozen, {GC_PAGES} page-equivalents (LIST, parse, render) here set off {len(pauses)}"
+    gc_line += (f" full collections: {ms(percentile(pauses, 50))} each (p50), {ms(sum(pauses) / GC_PAGES)} a page "
+                "on average." if pauses else " full collections.")
+
+    return "\n".join([
+        "## Console benchmark",
+        "",
+        f"{machine()}.",
+        f"`python -m app.devcluster {' '.join(CLUSTER_ARGS)}` and `python -m app.cli serve` (uvicorn), each its own",
+        "process on loopback; this process loads the pages over one keep-alive connection (aiohttp) and makes the",
+        "bare calls with kubernetes_asyncio through the console's `Cluster`, one request at a time, alternating",
+        "page-first and call-first. Percentiles come from this one run. This process freezes its own start-up heap",
+        "(`gc.freeze()`) so that its full collections do not pad the bare calls; the console's are part of the page.",
+        "",
+        f"Setup: {SERVICES} Services in `{NAMESPACE}`, each with 2 Ready revisions at 50/50, in "
+        f"{results.setup_seconds:.1f} s.",
+        "",
+        table([f"Console, {SERVICES} Services", "requests", "p50", "p95", "bare call", "p50", "p95",
+               "p50 ÷ bare", "p95 ÷ bare"], rows),
+        "",
+        "The details page also LISTs the Service's revisions (concurrently with the GET); the Split Traffic POST",
+        "GETs the Service and LISTs its revisions before its PATCH. Each POST and each bare PATCH changes the split",
+        "(100/0 ↔ 50/50) with the resourceVersion read just before, and the next write waits, untimed, until the",
+        "Service's status shows the change. Namespaces and the gateway are cached by the console for 10 s.",
+        "",
+        f"Goal: list page p95 ≤ {LIST_GOAL}× the bare LIST's p95. Measured: {ratio:.2f}× — {verdict}.",
+        "",
+        table([f"List page steps, timed here after each pair (p50 of {LIST_PAIRS})", "p50", "of page p50"],
+              phase_rows),
+        "",
+        table(["Full garbage collection in this process", "objects walked", "p50 of 5"], gc_rows),
+        "",
+        gc_line,
+        "",
+        f"Whole run: {results.total_seconds:.0f} s.",
+    ])
+
+
+if __name__ == "__main__":
+    main()
