@@ -103,6 +103,10 @@ def _dev(args: argparse.Namespace, settings: Settings) -> None:
          "--gateway-port", str(args.gateway_port), "--data", str(args.data), "--domain", args.domain],
         start_new_session=True,
     )
+    # uvicorn re-raises the signal that stopped it once it is done; as SystemExit it runs the
+    # `finally` below, so the dev cluster is stopped too (a bare SIGTERM would leave it running).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: sys.exit(0))
     try:
         server = _wait_ready(child, kubeconfig)
         print(f"\n  Knative Console   http://{settings.host}:{settings.port}\n"

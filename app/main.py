@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,6 +24,10 @@ def create_app(settings: Settings) -> FastAPI:
         cluster = await Cluster.connect(settings.kubeconfig, settings.context, settings.request_timeout)
         app.state.cluster = cluster
         app.state.lookups = Lookups(cluster, settings)
+        # The imports (kubernetes_asyncio's generated models above all) leave ~100k long-lived objects;
+        # without this, every full collection walks them again, ~60 ms in the middle of a page.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -94,7 +94,9 @@ function enhance(root) {
 }
 
 document.addEventListener("DOMContentLoaded", () => enhance(document));
-document.addEventListener("htmx:load", (event) => enhance(event.target));
+document.addEventListener("htmx:load", (event) => {
+  if (event.target !== document.body) enhance(event.target);  // the body was enhanced on DOMContentLoaded
+});
 document.addEventListener("htmx:afterSwap", (event) => {
   const dialog = document.getElementById("dialog");
   if (event.detail.target === dialog && !dialog.open) dialog.showModal();

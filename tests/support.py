@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -36,6 +37,17 @@ def kubectl_binary(version: str) -> str:
     return found
 
 
+_started: list[DevClusterProcess] = []
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """A test that failed or was interrupted must not leave a dev cluster running."""
+    for cluster in _started:
+        if cluster.process is not None and cluster.process.poll() is None:
+            cluster.process.kill()
+
+
 @dataclass
 class DevClusterProcess:
     """`python -m app.devcluster` on free loopback ports with its own data directory."""
@@ -63,6 +75,7 @@ class DevClusterProcess:
         ]
         # Its own session: a terminal's Ctrl+C reaches the caller, which then stops the cluster in order.
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        _started.append(self)
         log.close()
         deadline = time.monotonic() + timeout
         while not self.kubeconfig.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 LABEL_SERVICE = "serving.knative.dev/service"
@@ -117,12 +118,28 @@ class ServiceView:
     conditions: tuple[Condition, ...]
     spec_traffic: tuple[TrafficTarget, ...]
     status_traffic: tuple[TrafficTarget, ...]
-    template: Template
-    template_annotations: dict[str, str] = field(default_factory=dict)
+    # Parsed only when a page shows it: the list of 500 Services never needs it.
+    raw_template: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @property
+    @cached_property
+    def template(self) -> Template:
+        return template_from(self.raw_template.get("metadata"), self.raw_template.get("spec"))
+
+    @cached_property
     def status(self) -> Status:
         return status_of(self.conditions, self.generation, self.observed_generation)
+
+    @cached_property
+    def traffic(self) -> tuple[TrafficTarget, ...]:
+        """Where traffic goes: the Route's resolved targets, or the spec's until the Route has resolved any
+        (the floating entry then counted for the newest revision), so that a form opened early is not all 0%."""
+        if self.status_traffic:
+            return self.status_traffic
+        newest = self.latest_ready or self.latest_created
+        return tuple(
+            TrafficTarget(t.percent, t.revision_name if not t.latest_revision else newest, t.latest_revision, t.tag)
+            for t in self.spec_traffic
+        )
 
     @property
     def default_domain(self) -> str:
@@ -133,10 +150,10 @@ class ServiceView:
         return tuple(t for t in self.status_traffic if t.tag)
 
     def percent_of(self, revision: str) -> int:
-        return sum(t.percent for t in self.status_traffic if t.revision_name == revision)
+        return sum(t.percent for t in self.traffic if t.revision_name == revision)
 
     def tags_of(self, revision: str) -> tuple[str, ...]:
-        return tuple(t.tag for t in self.status_traffic if t.revision_name == revision and t.tag)
+        return tuple(t.tag for t in self.traffic if t.revision_name == revision and t.tag)
 
 
 @dataclass(frozen=True)
@@ -149,7 +166,7 @@ class RevisionView:
     actual_replicas: int | None = None
     desired_replicas: int | None = None
 
-    @property
+    @cached_property
     def status(self) -> Status:
         return status_of(self.conditions, 1, 1)
 
@@ -268,8 +285,7 @@ def service_from(obj: dict[str, Any]) -> ServiceView:
         conditions=_conditions(status),
         spec_traffic=_traffic(spec.get("traffic")),
         status_traffic=_traffic(status.get("traffic")),
-        template=template_from(template.get("metadata"), template.get("spec")),
-        template_annotations={k: _str(v) for k, v in _dict(_dict(template.get("metadata")).get("annotations")).items()},
+        raw_template=template,
     )
 
 

@@ -110,7 +110,7 @@ def plan(rows: Sequence[TrafficRow]) -> tuple[TrafficTarget, ...]:
 
 def floating_revision(service: ServiceView) -> str:
     """The revision the floating entry serves now, or will serve first."""
-    for target in service.status_traffic:
+    for target in service.traffic:
         if target.latest_revision and target.revision_name:
             return target.revision_name
     return service.latest_ready or service.latest_created

@@ -22,9 +22,11 @@ def age(timestamp: str) -> str:
     if not timestamp:
         return ""
     try:
-        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
         return timestamp
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
     seconds = int((datetime.now(UTC) - then).total_seconds())
     if seconds < 120:
         return f"{max(seconds, 0)}s"

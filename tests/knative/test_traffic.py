@@ -139,3 +139,15 @@ def test_summary(targets: list[TrafficTarget], text: str) -> None:
 ])
 def test_typed_total(inputs: list[RowInput], total: int | None) -> None:
     assert traffic.typed_total(inputs) == total
+
+
+def test_rows_before_the_route_has_resolved_anything_follow_the_spec() -> None:
+    # Just created or just changed: status.traffic is still empty, the form must not show everything at 0%.
+    service = svc([{"latestRevision": True, "percent": 100}], [], latest="hello-00001")
+    rows = traffic.current_rows(service, revs("hello-00001"))
+    assert rows == [TrafficRow("hello-00001", 100, latest=True)]
+    assert traffic.typed_total(traffic_inputs(rows)) == 100
+
+
+def traffic_inputs(rows: list[TrafficRow]) -> list[RowInput]:
+    return [RowInput(r.revision, str(r.percent), r.tag, r.latest) for r in rows]

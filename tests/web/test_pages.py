@@ -141,9 +141,9 @@ async def test_status_regions_poll_until_settled(console: Console) -> None:
     console.create_ksvc(ns, "moving")
     listing = await console.get(f"/namespaces/{ns}/services")
     details = await console.get(f"/namespaces/{ns}/services/moving")
-    assert f'hx-get="/namespaces/{ns}/services?partial=rows" hx-trigger="every 2s"' in listing.text
+    assert f'hx-get="/namespaces/{ns}/services?partial=rows" hx-trigger="every 2000ms"' in listing.text
     assert "In progress" in listing.text
-    assert f'hx-get="/namespaces/{ns}/services/moving?partial=live" hx-trigger="every 2s"' in details.text
+    assert f'hx-get="/namespaces/{ns}/services/moving?partial=live" hx-trigger="every 2000ms"' in details.text
     await console.settled(ns, "moving")
     rows = await console.get(f"/namespaces/{ns}/services?partial=rows")
     assert "hx-trigger" not in rows.text and "Success" in rows.text  # settled: the polling stops
