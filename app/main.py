@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import PlainTextResponse
 
 from app.cluster.client import Cluster
@@ -42,7 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.templates = templates()
-    app.add_middleware(BaseHTTPMiddleware, dispatch=security.middleware(settings.secret_key))
+    app.add_middleware(security.SecurityMiddleware, secret=settings.secret_key)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for module in (services, details, revisions, traffic):
         app.include_router(module.router)

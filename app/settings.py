@@ -21,6 +21,7 @@ class Settings:
     namespace: str = ""  # the namespace `/` opens; "" means the kubeconfig context's
     request_timeout: float = 10.0  # seconds, for every call to the cluster
     poll_seconds: float = 2.0  # how often pages refresh unsettled status
+    page_size: int = 50  # Services per page of the list
     dev_cluster: bool = False  # the embedded dev cluster: its gateway's answers are simulated
     # Signs CSRF tokens. Set the same value on every replica behind a load balancer.
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)

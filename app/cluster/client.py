@@ -115,9 +115,15 @@ class Cluster:
         return await self._call(resource, "GET", resource.path(namespace, name))
 
     async def list(
-        self, resource: Resource, namespace: str | None = None, label_selector: str = ""
+        self, resource: Resource, namespace: str | None = None, label_selector: str = "", limit: int = 0,
+        continue_token: str = "",
     ) -> dict[str, Any]:
-        query = [("labelSelector", label_selector)] if label_selector else []
+        """A list; with `limit`, one page of it, `metadata.continue` naming the next."""
+        query: list[tuple[str, Any]] = [("labelSelector", label_selector)] if label_selector else []
+        if limit:
+            query.append(("limit", limit))
+        if continue_token:
+            query.append(("continue", continue_token))
         return await self._call(resource, "GET", resource.path(namespace), query)
 
     async def create(self, resource: Resource, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:

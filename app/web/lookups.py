@@ -85,10 +85,10 @@ class Lookups:
         except ClusterError as error:
             return gw.unknown(f"The gateway could not be found: {error.message}")
 
-    async def services(self, namespace: str) -> tuple[list[ServiceView], str]:
-        listed = await self.cluster.list(r.SERVICE, namespace)
-        items = [service_from(i) for i in listed.get("items") or []]
-        return sorted(items, key=lambda s: s.name), str((listed.get("metadata") or {}).get("resourceVersion", ""))
+    async def services(self, namespace: str, continue_token: str = "") -> dict[str, Any]:
+        """One page of the namespace's Services, as the API lists them (by name)."""
+        return await self.cluster.list(r.SERVICE, namespace, limit=self.settings.page_size,
+                                       continue_token=continue_token)
 
     async def service(self, namespace: str, name: str) -> tuple[dict[str, Any], ServiceView, list[RevisionView]]:
         """The raw Service, its view, and its revisions newest first."""

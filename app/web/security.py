@@ -7,10 +7,9 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
 
 from fastapi import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "kc_csrf"
 FORM_FIELD = "csrf_token"
@@ -59,20 +58,43 @@ async def check(request: Request, secret: str) -> None:
         raise CsrfRejected("The form is missing its security token or it has expired.")
 
 
-def middleware(secret: str) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def dispatch(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        browser_id = request.cookies.get(COOKIE)
-        fresh = not browser_id
-        if fresh:
-            browser_id = secrets.token_urlsafe(18)
-        request.state.csrf_token = token_for(secret, browser_id)
-        response = await call_next(request)
-        if fresh:
-            response.set_cookie(COOKIE, browser_id, httponly=True, samesite="strict", path="/")
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
 
-    return dispatch
+
+class SecurityMiddleware:
+    """Gives each browser its CSRF id (a cookie) and the page its token, and adds the security headers.
+
+    Plain ASGI rather than BaseHTTPMiddleware: it sits on every request, the list page's included.
+    """
+
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        self.app = app
+        self.secret = secret
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        browser_id = Request(scope).cookies.get(COOKIE)
+        cookie = b""
+        if not browser_id:
+            browser_id = secrets.token_urlsafe(18)
+            cookie = f"{COOKIE}={browser_id}; HttpOnly; Path=/; SameSite=strict".encode()
+        scope.setdefault("state", {})["csrf_token"] = token_for(self.secret, browser_id)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in _HEADERS if name not in present]
+                if cookie:
+                    headers.append((b"set-cookie", cookie))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

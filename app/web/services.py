@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.cluster import resources as r
-from app.cluster.errors import AlreadyExists, Conflict, Invalid, NotFound, Rejected
+from app.cluster.errors import AlreadyExists, ClusterError, Conflict, Invalid, NotFound, Rejected
 from app.knative import forms as kforms
 from app.knative.gateway import Gateway
 from app.knative.manifests import service_manifest
-from app.knative.models import RevisionView, ServiceView
+from app.knative.models import RevisionView, ServiceView, service_from
 from app.knative.traffic import summary
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, service_url, services_url
@@ -35,6 +37,34 @@ class ListPage:
     rows: list[ServiceRow]
     gateway: Gateway
     poll: bool
+    start: int = 0  # how many Services come before this page
+    total: int = 0
+    next_token: str = ""  # the API's continue token for the next page
+    token: str = ""  # the token this page was listed with
+
+    @property
+    def query(self) -> str:
+        """This page's place in the list, for links that must come back to it (the poll)."""
+        return urlencode({"continue": self.token, "start": self.start}) if self.token else ""
+
+    @property
+    def next_query(self) -> str:
+        return urlencode({"continue": self.next_token, "start": self.start + len(self.rows)})
+
+
+def list_page(
+    namespace: str, listed: dict[str, Any], gateway: Gateway, namespaces: list[str] | None, start: int = 0,
+    token: str = "",
+) -> ListPage:
+    """The Service Management page for one page of the API's list."""
+    services = [service_from(i) for i in listed.get("items") or []]
+    rows = [ServiceRow(s, summary(s.status_traffic, s.name)) for s in services]
+    metadata = listed.get("metadata") or {}
+    remaining = metadata.get("remainingItemCount")
+    next_token = str(metadata.get("continue") or "")
+    total = start + len(rows) + (remaining if isinstance(remaining, int) else (1 if next_token else 0))
+    return ListPage(namespace, namespaces, rows, gateway, poll=not all(s.status.settled for s in services),
+                    start=start, total=total, next_token=next_token, token=token)
 
 
 @dataclass
@@ -68,14 +98,22 @@ async def choose_namespace(request: Request, namespace: str = "") -> Response:
 
 
 @router.get("/namespaces/{namespace}/services")
-async def service_list(request: Request, namespace: str, partial: str = "") -> Response:
+async def service_list(
+    request: Request, namespace: str, partial: str = "", start: int = 0,
+    token: str = Query("", alias="continue", max_length=4096),
+) -> Response:
     checked("namespace", namespace)
     found = lookups(request)
-    (services, _), gateway, namespaces = await asyncio.gather(
-        found.services(namespace), found.gateway(), found.namespaces()
-    )
-    rows = [ServiceRow(s, summary(s.status_traffic, s.name)) for s in services]
-    page = ListPage(namespace, namespaces, rows, gateway, poll=not all(s.status.settled for s in services))
+    try:
+        listed, gateway, namespaces = await asyncio.gather(
+            found.services(namespace, token), found.gateway(), found.namespaces()
+        )
+    except ClusterError as error:
+        if not token or error.code not in (400, 410):
+            raise
+        # The list changed too much since the first page was shown: start again from the top.
+        return RedirectResponse(services_url(namespace), status_code=303)
+    page = list_page(namespace, listed, gateway, namespaces, max(start, 0) if token else 0, token)
     return render(request, "_services_rows.html" if partial == "rows" else "services.html", page)
 
 

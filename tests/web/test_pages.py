@@ -3,9 +3,14 @@ state), Create Service, details, the wizard's steps, Split Traffic (page and dia
 
 from __future__ import annotations
 
+import html
 import re
 
-from tests.web.conftest import Console, form_values
+import httpx
+
+from app.main import create_app
+from app.settings import Settings
+from tests.web.conftest import SECRET, Console, form_values
 
 
 async def test_home_redirects_to_the_default_namespace(console: Console) -> None:
@@ -149,3 +154,25 @@ async def test_status_regions_poll_until_settled(console: Console) -> None:
     assert "hx-trigger" not in rows.text and "Success" in rows.text  # settled: the polling stops
     live = await console.get(f"/namespaces/{ns}/services/moving?partial=live")
     assert "hx-trigger" not in live.text
+
+
+async def test_the_list_is_paged(console: Console) -> None:
+    ns = console.namespace()
+    for name in ("page-a", "page-b", "page-c"):
+        console.create_ksvc(ns, name)
+    app = create_app(Settings(kubeconfig=str(console.cluster.kubeconfig), secret_key=SECRET, page_size=2))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://console.test"
+    ) as http:
+        first = await http.get(f"/namespaces/{ns}/services")
+        assert re.findall(r'<tr data-service="([^"]+)">', first.text) == ["page-a", "page-b"]
+        assert "Services 1–2 of 3" in first.text
+        following = html.unescape(re.search(r'<a href="([^"]+)" rel="next">Next page', first.text).group(1))
+        second = await http.get(following)
+        assert re.findall(r'<tr data-service="([^"]+)">', second.text) == ["page-c"]
+        assert "Services 3–3 of 3" in second.text and 'rel="next"' not in second.text
+        assert "« First page" in second.text
+        poll = html.unescape(re.search(r'hx-get="([^"]+partial=rows[^"]*)"', second.text).group(1))
+        assert "continue=" in poll  # the refresh stays on this page
+        stale = await http.get(f"/namespaces/{ns}/services?continue=not-a-token&start=2")
+        assert stale.status_code == 303 and stale.headers["location"] == f"/namespaces/{ns}/services"
