@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from app.devcluster.knative import WEBHOOK, AdmissionDenied, default, validate
+from tests.devcluster.admission import defaulted, denial
 
 IMAGE = "ghcr.io/knative/helloworld-go:latest"
 CREATOR = "serving.knative.dev/creator"
@@ -27,18 +28,8 @@ def ksvc(name="hello", template_spec=None, template_meta=None, **metadata):
     return {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": meta, "spec": {"template": template}}
 
 
-def defaulted(kind, obj, operation="CREATE", old=None):
-    default(kind, operation, obj, old, "alice")
-    return obj
 
 
-def denial(kind, obj):
-    default(kind, "CREATE", obj, None, "alice")
-    try:
-        validate(kind, "CREATE", obj, None)
-    except AdmissionDenied as denied:
-        return denied.text
-    return ""
 
 
 def test_a_minimal_service_is_defaulted_like_knative_does():

@@ -3,8 +3,8 @@ template-only keys (networking, progress-deadline, queue sidecar)."""
 
 import pytest
 
-from app.devcluster.knative import AdmissionDenied, default, validate
 from app.devcluster.knative.validation_annotations import validate_autoscaling
+from tests.devcluster.admission import denial
 
 IMAGE = "ghcr.io/knative/helloworld-go:latest"
 A = "spec.template.metadata.annotations.autoscaling.knative.dev/"
@@ -18,13 +18,6 @@ def ksvc(annotations=None, template_annotations=None):
     return {"metadata": metadata, "spec": {"template": template}}
 
 
-def denial(kind, obj):
-    default(kind, "CREATE", obj, None, "alice")
-    try:
-        validate(kind, "CREATE", obj, None)
-    except AdmissionDenied as denied:
-        return denied.text
-    return ""
 
 
 def template_denial(annotations):

@@ -3,6 +3,7 @@
 import pytest
 
 from app.devcluster.knative import AdmissionDenied, default, validate
+from tests.devcluster.admission import denial
 
 DNS1035 = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
@@ -27,13 +28,6 @@ def route(traffic):
     return {"metadata": {"name": "hello", "namespace": "default"}, "spec": {"traffic": traffic}}
 
 
-def denial(kind, obj):
-    default(kind, "CREATE", obj, None, "alice")
-    try:
-        validate(kind, "CREATE", obj, None)
-    except AdmissionDenied as denied:
-        return denied.text
-    return ""
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,12 @@ def no_autoscaling_annotations(annotations: dict) -> FieldError:
 
 
 def rollout_duration(annotations: dict) -> FieldError:
-    key, value = first_key(annotations, ROLLOUT_DURATION)
+    return _whole_seconds(annotations, ROLLOUT_DURATION, "rollout-duration", zero_ok=True)
+
+
+def _whole_seconds(annotations: dict, keys: tuple[str, ...], label: str, zero_ok: bool) -> FieldError:
+    """A duration annotation that must parse, be whole seconds and be positive (or zero, where allowed)."""
+    key, value = first_key(annotations, keys)
     if not value:
         return FieldError()
     try:
@@ -85,9 +90,9 @@ def rollout_duration(annotations: dict) -> FieldError:
     except ValueError:
         return invalid_value(value, key)
     if duration % SECOND:
-        return generic(f"rollout-duration={value} is not at second precision", key)
-    if duration < 0:
-        return generic(f"rollout-duration={value} must be positive", key)
+        return generic(f"{label}={value} is not at second precision", key)
+    if duration < 0 or (duration == 0 and not zero_ok):
+        return generic(f"{label}={value} must be positive", key)
     return FieldError()
 
 
@@ -153,18 +158,7 @@ def template_annotations(annotations: dict) -> FieldError:
 
 
 def _progress_deadline(annotations: dict) -> FieldError:
-    key, value = first_key(annotations, PROGRESS_DEADLINE)
-    if not value:
-        return FieldError()
-    try:
-        duration = parse_duration(value)
-    except ValueError:
-        return invalid_value(value, key)
-    if duration % SECOND:
-        return generic(f"progress-deadline={value} is not at second precision", key)
-    if duration <= 0:
-        return generic(f"progress-deadline={value} must be positive", key)
-    return FieldError()
+    return _whole_seconds(annotations, PROGRESS_DEADLINE, "progress-deadline", zero_ok=False)
 
 
 def _queue_sidecar(annotations: dict) -> FieldError:
