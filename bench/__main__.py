@@ -12,6 +12,7 @@ import sys
 BENCHMARKS = {
     "devcluster": "bench.devcluster",
     "console": "bench.console",
+    "release_safety": "bench.release_safety",
 }
 
 
