@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from app.knative.models import EnvVar, Scaling, Template
 from app.knative.naming import dns1035_problem
+from app.knative.numbers import whole
+from app.knative.quantity import is_quantity, parse_quantity
 
 RESERVED_ENV = ("PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION")
 RESERVED_PORTS = (8012, 8013, 8022, 9090, 9091, 8008)
@@ -20,19 +22,16 @@ VISIBILITIES = {
     "cluster-local": "Cluster-local (inside the cluster only)",
 }
 
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_QUANTITY = re.compile(
-    r"^\+?(?P<number>\d+(\.\d*)?|\.\d+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
-)
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 _IMAGE = re.compile(
     rf"^(?:(?P<domain>(?:[a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+(?::\d+)?)/)?"
     rf"(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
     r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
-    r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$"
+    r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$",
+    re.ASCII,
 )
-_SUFFIX_SCALE = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
-                 "E": 1e18, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60}
 
 
 class FormErrors(Exception):
@@ -121,7 +120,7 @@ def parse_template(form: TemplateInput) -> Template:
     image = form.image.strip()
     if not image:
         problems["image"] = "Enter the container image, for example ghcr.io/knative/helloworld-go:latest."
-    elif not _IMAGE.match(image) or len(image) > 4096:
+    elif len(image) > 4096 or not _IMAGE.fullmatch(image):
         problems["image"] = ("This is not a valid image reference. Use a form such as "
                              "ghcr.io/knative/helloworld-go:latest: a lowercase repository, then an optional "
                              ":tag or @sha256:digest.")
@@ -135,7 +134,7 @@ def parse_template(form: TemplateInput) -> Template:
     memory_limit = _quantity(form.memory_limit, "memory_limit", "memory", "128Mi or 1Gi", problems)
     for resource, request, limit in (("cpu", cpu_request, cpu_limit), ("memory", memory_request, memory_limit)):
         if request and limit and f"{resource}_request" not in problems and f"{resource}_limit" not in problems:
-            if quantity_value(request) > quantity_value(limit):
+            if parse_quantity(request) > parse_quantity(limit):
                 problems[f"{resource}_request"] = (f"The {resource.upper() if resource == 'cpu' else resource} request "
                                                    f"({request}) must not exceed the limit ({limit}).")
     scaling = _scaling(form, problems)
@@ -151,13 +150,14 @@ def _port(text: str, problems: dict[str, str]) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    port = whole(text, 65535)
+    if not port:
         problems["port"] = "Enter a port number from 1 to 65535."
         return None
-    if int(text) in RESERVED_PORTS:
-        problems["port"] = f"Port {int(text)} is reserved by Knative's queue-proxy; choose another port."
+    if port in RESERVED_PORTS:
+        problems["port"] = f"Port {port} is reserved by Knative's queue-proxy; choose another port."
         return None
-    return int(text)
+    return port
 
 
 def _env(rows: tuple[EnvInput, ...], problems: dict[str, str]) -> tuple[EnvVar, ...]:
@@ -170,7 +170,7 @@ def _env(rows: tuple[EnvInput, ...], problems: dict[str, str]) -> tuple[EnvVar, 
         key = f"env-{index}-name"
         if not name:
             problems[key] = "Enter a name for this variable, or remove the row."
-        elif not _ENV_NAME.match(name):
+        elif not _ENV_NAME.fullmatch(name):
             problems[key] = "Use letters, digits, '_', '-' or '.' in a variable name, and do not start with a digit."
         elif name in RESERVED_ENV:
             problems[key] = f"{name} is set by Knative itself; use another name."
@@ -181,19 +181,12 @@ def _env(rows: tuple[EnvInput, ...], problems: dict[str, str]) -> tuple[EnvVar, 
     return tuple(env)
 
 
-def quantity_value(text: str) -> float:
-    match = _QUANTITY.match(text)
-    if match is None:
-        raise ValueError(text)
-    suffix = match.group("suffix") or ""
-    scale = 10.0 ** int(suffix[1:]) if suffix[:1] in ("e", "E") else _SUFFIX_SCALE[suffix]
-    return float(match.group("number")) * scale
-
-
 def _quantity(text: str, key: str, what: str, example: str, problems: dict[str, str]) -> str:
     text = text.strip()
-    if text and not _QUANTITY.match(text):
+    if text and not is_quantity(text):
         problems[key] = f"Use a Kubernetes quantity for {what}, such as {example}."
+    elif text.startswith("-"):
+        problems[key] = f"Use a quantity of 0 or more for {what}, such as {example}."
     return text
 
 
@@ -201,10 +194,10 @@ def _whole(text: str, key: str, label: str, problems: dict[str, str]) -> int | N
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit() or int(text) > 2147483647:
+    value = whole(text, 2147483647)
+    if value is None:
         problems[key] = f"Enter {label} as a whole number of instances, 0 or more."
-        return None
-    return int(text)
+    return value
 
 
 def _scaling(form: TemplateInput, problems: dict[str, str]) -> Scaling:
@@ -214,10 +207,7 @@ def _scaling(form: TemplateInput, problems: dict[str, str]) -> Scaling:
         problems["max_scale"] = f"Max scale must be at least the min scale ({low}), or 0 for no limit."
     target = form.target.strip()
     if target:
-        try:
-            value = float(target)
-        except ValueError:
-            value = -1.0
-        if not value >= 0.01 or value != value or value == float("inf"):
+        value = float(target) if _DECIMAL.fullmatch(target) and len(target) <= 40 else -1.0
+        if not value >= 0.01:
             problems["target"] = "Enter a concurrency target of at least 0.01 requests per instance, for example 100."
     return Scaling(form.min_scale.strip(), form.max_scale.strip(), target)
