@@ -58,4 +58,4 @@ def test_integers_with_suffixes(number: int, suffix: str) -> None:
     if suffix.endswith("i"):
         expected = min(expected, 2**63 - 1)
     assert parse_quantity(f"{number}{suffix}") == Decimal(expected)
-    assert parse_quantity(f"{number}m") == Decimal(number).scaleb(-3)
+    assert parse_quantity(f"{number}m") * 1000 == number  # exact: no float, no 28-digit context
