@@ -34,7 +34,8 @@ def _loopback(host: str) -> bool:
 def _serve(settings: Settings) -> None:
     if not _loopback(settings.host):
         print(f"warning: serving on {settings.host}: the console acts with its kubeconfig's credentials for anyone "
-              "who can reach this address. Put it behind authentication.", file=sys.stderr)
+              "who can reach this address. Put it behind authentication, and set --allowed-hosts to the names it "
+              "is served as.", file=sys.stderr)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
                 proxy_headers=False, server_header=False)
 
@@ -44,6 +45,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="port to serve the console on (default: 8000)")
     parser.add_argument("--gateway", default=None, metavar="HOST:PORT",
                         help="the ingress gateway address to show, instead of discovering it from config-network")
+    parser.add_argument("--allowed-hosts", default=None, metavar="HOST[,HOST...]",
+                        help="the host names the console is served as; requests with any other Host header get 400 "
+                             "(DNS-rebinding protection). Default: the --host address, localhost, 127.0.0.1 and "
+                             "[::1]. '*' accepts any Host: unsafe, only behind a proxy that checks it")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -126,7 +131,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    overrides = {"host": args.host, "port": args.port, "gateway": args.gateway}
+    overrides = {"host": args.host, "port": args.port, "gateway": args.gateway, "allowed_hosts": args.allowed_hosts}
     if args.command == "serve":
         overrides.update(kubeconfig=args.kubeconfig, context=args.context)
     settings = Settings.from_env(os.environ, **overrides)

@@ -9,12 +9,24 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp
 
 from app.cluster.client import Cluster
 from app.settings import Settings
 from app.web import details, errors, revisions, security, services, traffic
 from app.web.lookups import Lookups
 from app.web.render import STATIC, templates
+
+
+class ConsoleApp(FastAPI):
+    """FastAPI with the security layer outside everything, Starlette's own 500 page included."""
+
+    security_secret: str = ""
+    security_hosts: frozenset[str] = frozenset()
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return security.SecurityMiddleware(super().build_middleware_stack(), self.security_secret,
+                                           self.security_hosts)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -35,13 +47,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def csrf(request: Request) -> None:
         await security.check(request, settings.secret_key)
 
-    app = FastAPI(
+    app = ConsoleApp(
         title="Knative Console", lifespan=lifespan, dependencies=[Depends(csrf)],
         docs_url=None, redoc_url=None, openapi_url=None,
     )
+    app.security_secret, app.security_hosts = settings.secret_key, settings.hosts
     app.state.settings = settings
     app.state.templates = templates()
-    app.add_middleware(security.SecurityMiddleware, secret=settings.secret_key)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for module in (services, details, revisions, traffic):
         app.include_router(module.router)

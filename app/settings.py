@@ -23,6 +23,9 @@ class Settings:
     poll_seconds: float = 2.0  # how often pages refresh unsettled status
     page_size: int = 50  # Services per page of the list
     dev_cluster: bool = False  # the embedded dev cluster: its gateway's answers are simulated
+    # Host names the console answers to (DNS-rebinding protection), comma-separated; "" means the bound
+    # address, localhost, 127.0.0.1 and [::1]; "*" answers any Host (unsafe).
+    allowed_hosts: str = ""
     # Signs CSRF tokens. Set the same value on every replica behind a load balancer.
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
@@ -44,3 +47,12 @@ class Settings:
                 values[item.name] = raw
         settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """The Host names (lower case, without port) the console answers to; empty means any."""
+        listed = [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        if "*" in listed:
+            return frozenset()
+        bound = f"[{self.host}]" if ":" in self.host else self.host
+        return frozenset(listed or [bound.lower(), "localhost", "127.0.0.1", "[::1]"])

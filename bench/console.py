@@ -35,7 +35,7 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.knative.gateway import Gateway
 from app.knative.manifests import traffic_patch
-from app.knative.traffic import RowInput, parse_rows, plan
+from app.knative.traffic import NAMED, RowInput, parse_rows, plan
 from app.settings import Settings
 from app.web.lookups import Lookups
 from app.web.render import render, templates
@@ -316,9 +316,9 @@ async def measure_details(browser: Browser, k8s: Cluster, results: Results) -> N
 
 
 def split_rows(revisions: tuple[str, str], even: bool) -> list[RowInput]:
-    """The Split Traffic form's rows: the second (floating) revision and the first, at 50/50 or 100/0."""
+    """The Split Traffic form's rows: both revisions by name, at 50/50 or 100/0."""
     first, second = revisions
-    return [RowInput(second, "50" if even else "100", latest=True), RowInput(first, "50" if even else "0")]
+    return [RowInput(NAMED, second, "50" if even else "100"), RowInput(NAMED, first, "50" if even else "0")]
 
 
 def wanted(revisions: tuple[str, str], even: bool) -> Traffic:
@@ -329,8 +329,8 @@ def wanted(revisions: tuple[str, str], even: bool) -> Traffic:
 def form_of(rows: list[RowInput], resource_version: str) -> list[tuple[str, str]]:
     form = [("resource_version", resource_version)]
     for row in rows:
-        form += [("row_revision", row.revision), ("row_percent", row.percent), ("row_tag", row.tag),
-                 ("row_latest", "1" if row.latest else "0")]
+        form += [("row_kind", row.kind), ("row_revision", row.revision), ("row_percent", row.percent),
+                 ("row_tag", row.tag)]
     return form
 
 

@@ -19,6 +19,8 @@ from app.knative.models import (
 
 API_VERSION = "serving.knative.dev/v1"
 UPDATE_TIMESTAMP = "client.knative.dev/updateTimestamp"
+# Names one Create Service form: a create retried after a timeout recognises the Service it made itself.
+CREATE_ID = "knative-console/create-id"
 _SCALING_KEYS = (ANNOTATION_MIN_SCALE, ANNOTATION_MAX_SCALE, ANNOTATION_TARGET, *SCALING_ALIASES.values())
 
 
@@ -66,9 +68,11 @@ def _annotations(template: Template, existing: dict[str, Any]) -> dict[str, str]
     return annotations
 
 
-def service_manifest(draft: ServiceDraft) -> dict[str, Any]:
+def service_manifest(draft: ServiceDraft, create_id: str = "") -> dict[str, Any]:
     """A new Service: one container, traffic left to Knative's default (100% to the latest revision)."""
     metadata: dict[str, Any] = {"name": draft.name, "namespace": draft.namespace}
+    if create_id:
+        metadata["annotations"] = {CREATE_ID: create_id}
     if draft.cluster_local:
         metadata["labels"] = {LABEL_VISIBILITY: "cluster-local"}
     template: dict[str, Any] = {"spec": {"containers": [_container(draft.template)]}}
@@ -115,14 +119,21 @@ def merge_diff(old: Any, new: Any) -> Any:
 
 
 def new_revision_patch(
-    service: dict[str, Any], template: Template, targets: Sequence[TrafficTarget], now: str
+    service: dict[str, Any], template: Template, targets: Sequence[TrafficTarget], now: str, name: str = "",
 ) -> dict[str, Any]:
-    """One merge patch for `spec.template` and `spec.traffic` together, guarded by the resourceVersion."""
+    """One merge patch for `spec.template` and `spec.traffic` together, guarded by the resourceVersion.
+
+    `name`, when given, becomes the new revision's name (`spec.template.metadata.name`, Knative's "bring your
+    own" name) so that `spec.traffic` can pin the new revision by name in the same write.
+    """
     existing = ((service.get("spec") or {}).get("template")) or {}
+    desired = desired_template(existing, template, now)
+    if name:
+        desired["metadata"]["name"] = name
     return {
         "metadata": {"resourceVersion": service["metadata"]["resourceVersion"]},
         "spec": {
-            "template": merge_diff(existing, desired_template(existing, template, now)),
+            "template": merge_diff(existing, desired),
             "traffic": [t.to_spec() for t in targets],
         },
     }

@@ -132,14 +132,11 @@ class ServiceView:
     @cached_property
     def traffic(self) -> tuple[TrafficTarget, ...]:
         """Where traffic goes: the Route's resolved targets, or the spec's until the Route has resolved any
-        (the floating entry then counted for the newest revision), so that a form opened early is not all 0%."""
+        (a floating entry then shown with the latest ready revision, if there is one yet)."""
         if self.status_traffic:
             return self.status_traffic
-        newest = self.latest_ready or self.latest_created
-        return tuple(
-            TrafficTarget(t.percent, t.revision_name if not t.latest_revision else newest, t.latest_revision, t.tag)
-            for t in self.spec_traffic
-        )
+        return tuple(TrafficTarget(t.percent, self.latest_ready if t.latest_revision else t.revision_name,
+                                   t.latest_revision, t.tag) for t in self.spec_traffic)
 
     @property
     def default_domain(self) -> str:
@@ -149,11 +146,13 @@ class ServiceView:
     def tagged(self) -> tuple[TrafficTarget, ...]:
         return tuple(t for t in self.status_traffic if t.tag)
 
-    def percent_of(self, revision: str) -> int:
-        return sum(t.percent for t in self.traffic if t.revision_name == revision)
+    def pinned_to(self, revision: str) -> tuple[TrafficTarget, ...]:
+        """The entries that name this revision (traffic it keeps whatever happens to newer revisions)."""
+        return tuple(t for t in self.traffic if t.revision_name == revision and not t.latest_revision)
 
-    def tags_of(self, revision: str) -> tuple[str, ...]:
-        return tuple(t.tag for t in self.traffic if t.revision_name == revision and t.tag)
+    def floating_to(self, revision: str) -> tuple[TrafficTarget, ...]:
+        """The floating entries that resolve to this revision now (traffic that moves with the next one)."""
+        return tuple(t for t in self.traffic if t.revision_name == revision and t.latest_revision)
 
 
 @dataclass(frozen=True)
@@ -209,7 +208,7 @@ def _conditions(status: dict[str, Any]) -> tuple[Condition, ...]:
     )
 
 
-def _traffic(entries: Any) -> tuple[TrafficTarget, ...]:
+def parse_traffic(entries: Any) -> tuple[TrafficTarget, ...]:
     targets = []
     for entry in _list(entries):
         if not isinstance(entry, dict):
@@ -283,8 +282,8 @@ def service_from(obj: dict[str, Any]) -> ServiceView:
         latest_created=_str(status.get("latestCreatedRevisionName")),
         latest_ready=_str(status.get("latestReadyRevisionName")),
         conditions=_conditions(status),
-        spec_traffic=_traffic(spec.get("traffic")),
-        status_traffic=_traffic(status.get("traffic")),
+        spec_traffic=parse_traffic(spec.get("traffic")),
+        status_traffic=parse_traffic(status.get("traffic")),
         raw_template=template,
     )
 

@@ -1,20 +1,28 @@
-"""Traffic plans: one row per revision in the UI, `spec.traffic` entries for Knative.
+"""Traffic plans: the rows a form shows, and the `spec.traffic` entries Knative gets for them.
 
-A row marked `latest` writes the floating entry (`latestRevision: true`), which Knative
-moves to each new revision once it is Ready; every other row pins its revision by name.
-Untagged pinned rows at 0% are dropped, as kn drops them; the floating entry is kept even
-at 0% so that a revision created with no traffic stays listed and can be split to next.
+A row is one of three kinds, and a row never changes kind:
+- LATEST, the floating entry (`latestRevision: true`, kn's `@latest`): it follows every new revision once
+  that revision is Ready. It appears when the Service has one, and only the user adds or removes it.
+- NAMED, pinned to one revision by name (`revisionName`), whatever happens to newer revisions.
+- NEW, the revision the Create Revision wizard is about to make, pinned by the name it will get.
+
+Untagged NAMED rows at 0% are dropped from `spec.traffic`, as kn drops them; a LATEST row is kept even at
+0% (the user removes it on purpose), so that nothing a user did not ask for moves between the two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
-from app.knative.models import RevisionView, ServiceView, TrafficTarget
-from app.knative.naming import MAX_NAME, dns1035_problem
+from app.knative.models import ServiceView, TrafficTarget
+from app.knative.naming import MAX_NAME, dns1035_problem, short_name
+from app.knative.numbers import whole
 
 FORM_ERROR = "__all__"
+LATEST, NAMED, NEW = "latest", "revision", "new"
+KINDS = (LATEST, NAMED, NEW)
+NEWEST_SHOWN = 5  # with many revisions, the form shows these newest ones beside every row that has traffic
 
 
 class TrafficError(Exception):
@@ -27,49 +35,65 @@ class TrafficError(Exception):
 
 @dataclass(frozen=True)
 class TrafficRow:
-    revision: str  # "" for the revision the Create Revision wizard is about to create
+    kind: str
+    revision: str  # NAMED, NEW: the revision; LATEST: the one it serves now ("" when none is ready yet)
     percent: int
     tag: str = ""
-    latest: bool = False
-
-    @property
-    def key(self) -> str:
-        return self.revision or "@latest"
 
 
 @dataclass(frozen=True)
 class RowInput:
     """A row as typed in a form, before validation."""
 
+    kind: str
     revision: str
     percent: str
     tag: str = ""
-    latest: bool = False
 
 
-def parse_rows(inputs: Sequence[RowInput], service_name: str) -> list[TrafficRow]:
-    """Typed rows to TrafficRows, with a message for each field that is wrong and for a sum that is not 100."""
+def as_inputs(rows: Sequence[TrafficRow]) -> list[RowInput]:
+    return [RowInput(r.kind, r.revision, str(r.percent), r.tag) for r in rows]
+
+
+def _percent(text: str) -> int | None:
+    return whole(text.strip().removesuffix("%").strip(), 100)
+
+
+def parse_rows(
+    inputs: Sequence[RowInput], service_name: str, revisions: Collection[str] | None = None, new_revision: str = "",
+) -> list[TrafficRow]:
+    """Typed rows to TrafficRows, with a message for each field that is wrong and for a sum that is not 100.
+
+    `revisions` are the Service's revisions (a NAMED row must name one of them); `new_revision` the name a
+    NEW row stands for (the wizard's), "" where there is no NEW row.
+    """
     problems: dict[str, str] = {}
     rows: list[TrafficRow] = []
     for index, row in enumerate(inputs):
-        text = row.percent.strip().rstrip("%").strip()
-        if not text.isdigit() or int(text) > 100:
+        percent = _percent(row.percent)
+        if percent is None:
             problems[f"percent-{index}"] = "Enter a whole number from 0 to 100."
-            percent = 0
-        else:
-            percent = int(text)
         tag = row.tag.strip()
-        if tag:
-            problem = tag_problem(tag, service_name)
-            if problem:
-                problems[f"tag-{index}"] = problem
-        rows.append(TrafficRow(row.revision, percent, tag, row.latest))
-    seen: dict[str, int] = {}
-    for index, row in enumerate(rows):
-        if row.tag and row.tag in seen:
-            problems[f"tag-{index}"] = f'The tag "{row.tag}" is already used above; tags must be unique.'
-        seen.setdefault(row.tag, index)
-    if not any(key.startswith("percent-") for key in problems):
+        problem = tag_problem(tag, service_name) if tag else ""
+        if problem:
+            problems[f"tag-{index}"] = problem
+        revision = row.revision
+        if row.kind == NEW and new_revision:
+            revision = new_revision
+        elif row.kind == LATEST:
+            revision = ""
+        elif row.kind != NAMED or (revisions is not None and revision not in revisions):
+            problems[FORM_ERROR] = ("This form lists a revision that this Service does not have (any more). "
+                                    "Reload the page and enter the split again.")
+        rows.append(TrafficRow(row.kind, revision, percent or 0, tag))
+    seen: set[str] = set()
+    for index, parsed in enumerate(rows):
+        if parsed.tag and parsed.tag in seen:
+            problems[f"tag-{index}"] = f'The tag "{parsed.tag}" is already used above; tags must be unique.'
+        seen.add(parsed.tag)
+    if sum(1 for r in rows if r.kind == NEW) > 1:
+        problems[FORM_ERROR] = "This form has the new revision twice. Reload the page and enter the split again."
+    if not any(key.startswith("percent-") for key in problems) and FORM_ERROR not in problems:
         total = sum(r.percent for r in rows)
         if total != 100:
             problems[FORM_ERROR] = f"Traffic must add up to 100%; these add up to {total}%."
@@ -79,11 +103,9 @@ def parse_rows(inputs: Sequence[RowInput], service_name: str) -> list[TrafficRow
 
 
 def typed_total(inputs: Sequence[RowInput]) -> int | None:
-    """The sum of what was typed, or None while some percentage is not a whole number."""
-    values = [row.percent.strip().rstrip("%").strip() for row in inputs]
-    if not all(v.isdigit() for v in values):
-        return None
-    return sum(int(v) for v in values)
+    """The sum of what was typed, or None while some percentage is not a whole number from 0 to 100."""
+    values = [_percent(row.percent) for row in inputs]
+    return None if any(v is None for v in values) else sum(v or 0 for v in values)
 
 
 def tag_problem(tag: str, service_name: str) -> str:
@@ -101,65 +123,131 @@ def plan(rows: Sequence[TrafficRow]) -> tuple[TrafficTarget, ...]:
     """`spec.traffic` for validated rows, in row order."""
     targets = []
     for row in rows:
-        if row.latest:
+        if row.kind == LATEST:
             targets.append(TrafficTarget(row.percent, latest_revision=True, tag=row.tag))
         elif row.percent or row.tag:
             targets.append(TrafficTarget(row.percent, revision_name=row.revision, tag=row.tag))
     return tuple(targets)
 
 
+def names_new_revision(rows: Sequence[TrafficRow]) -> bool:
+    """Whether the plan refers to the new revision by name (which then has to be given that name)."""
+    return any(r.kind == NEW and (r.percent or r.tag) for r in rows)
+
+
 def floating_revision(service: ServiceView) -> str:
-    """The revision the floating entry serves now, or will serve first."""
-    for target in service.traffic:
+    """The revision the floating entry serves now: the Route's answer, else the latest ready revision."""
+    for target in service.status_traffic:
         if target.latest_revision and target.revision_name:
             return target.revision_name
-    return service.latest_ready or service.latest_created
+    return service.latest_ready
 
 
-def current_rows(service: ServiceView, revisions: Sequence[RevisionView]) -> list[TrafficRow]:
-    """One row per revision, newest first, with what it gets now; `latest` where a floating entry points."""
-    floating = floating_revision(service) if any(t.latest_revision for t in service.spec_traffic) else ""
-    rows = []
-    for revision in revisions:
-        tags = service.tags_of(revision.name)
-        rows.append(TrafficRow(revision.name, service.percent_of(revision.name), tags[0] if tags else "",
-                               latest=revision.name == floating))
-    if floating and not any(r.latest for r in rows):
-        rows.insert(0, TrafficRow(floating, 0, latest=True))
-    return rows
+def current_rows(service: ServiceView, revisions: Sequence[str]) -> list[TrafficRow]:
+    """The Service's `spec.traffic`, one row per entry (floating rows first), then every other revision at 0%.
+
+    `revisions` are the Service's revision names, newest first; named rows follow that order.
+    """
+    floating = floating_revision(service)
+    latest = [TrafficRow(LATEST, floating, t.percent, t.tag) for t in service.spec_traffic if t.latest_revision]
+    pinned = [TrafficRow(NAMED, t.revision_name, t.percent, t.tag) for t in service.spec_traffic
+              if not t.latest_revision]
+    order = {name: index for index, name in enumerate(revisions)}
+    pinned.sort(key=lambda r: order.get(r.revision, len(order)))  # a missing revision stays, last
+    named = {r.revision for r in pinned}
+    rest = [TrafficRow(NAMED, name, 0) for name in revisions if name not in named]
+    return [*latest, *sorted(pinned + rest, key=lambda r: order.get(r.revision, len(order)))]
 
 
-def new_revision_rows(service: ServiceView, revisions: Sequence[RevisionView]) -> list[TrafficRow]:
-    """The wizard's last step: the revision being created (floating, 0%) above every existing one, pinned."""
-    pinned = [replace(row, latest=False) for row in current_rows(service, revisions)]
-    return [TrafficRow("", 0, latest=True), *pinned]
+def latest_row() -> TrafficRow:
+    """The floating row a user adds on purpose: 0% until they give it a share."""
+    return TrafficRow(LATEST, "", 0)
+
+
+@dataclass(frozen=True)
+class NewRevisionPlan:
+    rows: list[TrafficRow]
+    kept_on: str = ""  # the revision the floating entry's share was kept on, or ""
+    kept: int = 0
+
+
+def new_revision_rows(service: ServiceView, revisions: Sequence[str], new_revision: str) -> NewRevisionPlan:
+    """The wizard's Traffic Splitting Settings, prefilled so that nothing moves to the new revision unasked.
+
+    The new revision starts at 0%. A floating entry would hand its share to the new revision as soon as it is
+    Ready, so the prefill keeps that share on the revision the floating entry serves now (the floating row
+    stays, at 0%, with its tag); the page says so, and the user can put it back.
+    """
+    rows = current_rows(service, revisions)
+    floating = floating_revision(service)
+    moved = sum(r.percent for r in rows if r.kind == LATEST)
+    if moved and floating in revisions:
+        first = next(i for i, r in enumerate(rows) if r.kind == NAMED and r.revision == floating)
+        rows[first] = replace(rows[first], percent=rows[first].percent + moved)
+        rows = [replace(r, percent=0) if r.kind == LATEST else r for r in rows]
+    else:
+        moved = 0
+    return NewRevisionPlan([TrafficRow(NEW, new_revision, 0), *rows], floating if moved else "", moved)
 
 
 def send_all_to(rows: Sequence[TrafficRow], revision: str) -> list[TrafficRow]:
-    """Promote or roll back: 100% to one revision, 0% to the rest, tags and the floating entry kept."""
-    if not any(r.revision == revision for r in rows):
+    """Promote or roll back: 100% to that revision's named row, 0% to every other row; tags and rows kept."""
+    target = next((i for i, r in enumerate(rows) if r.kind == NAMED and r.revision == revision), None)
+    if target is None:
         raise TrafficError({FORM_ERROR: f'Revision "{revision}" is not one of this Service\'s revisions.'})
-    return [replace(row, percent=100 if row.revision == revision else 0) for row in rows]
+    return [replace(row, percent=100 if index == target else 0) for index, row in enumerate(rows)]
 
 
-def summary(targets: Sequence[TrafficTarget], service_name: str) -> str:
-    """`00001 50% · 00002 50%`: revisions named by their suffix, as the list shows them."""
-    parts = []
-    for target in targets:
-        name = target.revision_name
-        short = name[len(service_name) + 1:] if name.startswith(f"{service_name}-") else name
-        label = short or "latest"
-        if target.tag:
-            label += f" ({target.tag})"
-        parts.append(f"{label} {target.percent}%")
-    return " · ".join(parts)
+def shown_rows(rows: Sequence[RowInput], revisions: Sequence[str], keep: Collection[str] = (),
+               newest: int = NEWEST_SHOWN) -> tuple[list[RowInput], list[str]]:
+    """The rows a form shows, and the revisions (newest first) that have no row shown, to add with a picker.
+
+    Shown: every floating or new row, every row with a share or a tag (or anything but a plain 0 typed in
+    it), the newest `newest` revisions, and the revisions in `keep`. A row left out is an untagged 0% named
+    row, which `plan` drops anyway.
+    """
+    recent = set(revisions[:newest]) | set(keep)
+    shown = [row for row in rows if row.kind != NAMED or row.tag.strip() or row.percent.strip() not in ("0", "0%")
+             or row.revision in recent]
+    named = {row.revision for row in shown if row.kind == NAMED}
+    return shown, [name for name in revisions if name not in named]
 
 
-def rows_summary(rows: Sequence[TrafficRow], service_name: str) -> str:
-    """`00002 100% · 00001 0%`: every revision's share, for showing a change before it is made."""
-    parts = []
-    for row in rows:
-        name = row.revision or "new revision"
-        short = name[len(service_name) + 1:] if name.startswith(f"{service_name}-") else name
-        parts.append(f"{short} {row.percent}%")
-    return " · ".join(parts)
+def configured_percent(service: ServiceView, kind: str, revision: str) -> int:
+    """What `spec.traffic` gives a row's kind and revision now (the "Now" column)."""
+    if kind == LATEST:
+        return sum(t.percent for t in service.spec_traffic if t.latest_revision)
+    if kind == NAMED:
+        return sum(t.percent for t in service.spec_traffic if not t.latest_revision and t.revision_name == revision)
+    return 0
+
+
+@dataclass(frozen=True)
+class Share:
+    """One part of a split as the pages show it: a revision or the floating entry, its percent and tag."""
+
+    label: str  # the revision's short name; for the floating entry, the short name of the one it serves now
+    percent: int
+    tag: str = ""
+    floating: bool = False
+
+
+def shares(targets: Sequence[TrafficTarget], service_name: str) -> list[Share]:
+    """Traffic targets (spec or status) as shares, floating entries apart from the named revisions."""
+    return [Share(short_name(t.revision_name, service_name), t.percent, t.tag, t.latest_revision) for t in targets]
+
+
+def spec_shares(service: ServiceView, targets: Sequence[TrafficTarget] | None = None) -> list[Share]:
+    """`spec.traffic` (or these planned targets) as shares, floating entries named by the revision they serve now."""
+    floating = short_name(floating_revision(service), service.name)
+    return [Share(floating if t.latest_revision else short_name(t.revision_name, service.name), t.percent, t.tag,
+                  t.latest_revision) for t in (service.spec_traffic if targets is None else targets)]
+
+
+def share_label(part: Share) -> str:
+    return f"latest ready revision (now {part.label or 'none ready'})" if part.floating else part.label
+
+
+def describe(parts: Sequence[Share]) -> str:
+    """`latest ready revision (now 00002) 40% · 00001 60% (tag stable)`: the plain-text form of a split."""
+    return " · ".join(f"{share_label(p)} {p.percent}%" + (f" (tag {p.tag})" if p.tag else "") for p in parts)

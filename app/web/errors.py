@@ -33,64 +33,89 @@ def _back(request: Request) -> str:
     return f"/namespaces/{namespace}/services" if namespace else "/"
 
 
+def unreachable_text(error: Unreachable) -> str:
+    return (f"{error.message}. Nothing you typed is lost: it is all below. Check that the cluster is up, then press "
+            "Retry.")
+
+
+def show(request: Request, page: ErrorPage, status: int) -> Response:
+    """The error as a page; inside the dialog when the dialog asked (with a way out); for a background refresh,
+    an answer htmx does not swap in (the page says the refresh failed and keeps what it shows)."""
+    headers = {"HX-Reswap": "none"} if request.headers.get("HX-Request") == "true" and \
+        request.headers.get("HX-Target") != "dialog" else None
+    return render(request, "error.html", page, status=status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Unreachable)
     async def unreachable(request: Request, error: Unreachable) -> Response:
         page = ErrorPage("Cannot reach the cluster", error.message,
                          "Check that the API server is running and that the kubeconfig points at it, then retry.",
                          retry=str(request.url), server=error.server)
-        return render(request, "error.html", page, status=503)
+        return show(request, page, status=503)
 
     @app.exception_handler(KnativeNotInstalled)
     async def no_knative(request: Request, error: KnativeNotInstalled) -> Response:
         page = ErrorPage("Knative Serving is not installed in this cluster", error.message,
                          "Install Knative Serving (https://knative.dev/docs/install/) or point the console at a "
                          "cluster that has it.", retry=str(request.url))
-        return render(request, "error.html", page, status=503)
+        return show(request, page, status=503)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, error: NotFound) -> Response:
         name = request.path_params.get("name")
         namespace = request.path_params.get("namespace", "")
-        if name and error.details.get("kind") == "services":
+        if error.details.get("kind") == "namespaces":
+            page = ErrorPage("Namespace not found",
+                             f'There is no namespace "{namespace}" in this cluster. Choose another one, or create it '
+                             f"first (kubectl create namespace {namespace}).", back="/")
+        elif name and error.details.get("kind") == "services":
             page = ErrorPage("Service not found",
                              f'There is no Service "{name}" in the namespace {namespace}. It may have been deleted.',
                              back=_back(request))
         else:
             page = ErrorPage("Not found", error.message, back=_back(request))
-        return render(request, "error.html", page, status=404)
+        return show(request, page, status=404)
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, error: Forbidden) -> Response:
         page = ErrorPage("Not allowed", error.message,
                          "The cluster refused this for the console's credentials; README lists the RBAC it needs.",
                          back=_back(request))
-        return render(request, "error.html", page, status=403)
+        return show(request, page, status=403)
 
     @app.exception_handler(ClusterError)
     async def cluster_error(request: Request, error: ClusterError) -> Response:
         log.warning("cluster answered %s %s: %s", error.code, error.reason, error.message)
         page = ErrorPage("The cluster refused the request", f"{error.reason}: {error.message}", back=_back(request),
                          retry=str(request.url))
-        return render(request, "error.html", page, status=502)
+        return show(request, page, status=502)
 
     @app.exception_handler(CsrfRejected)
     async def csrf(request: Request, error: CsrfRejected) -> Response:
         page = ErrorPage("Request refused", error.why,
                          "Reload the page and submit the form again. Nothing was changed.", back=_back(request))
-        return render(request, "error.html", page, status=403)
+        return show(request, page, status=403)
 
     @app.exception_handler(BadPath)
     async def bad_path(request: Request, error: BadPath) -> Response:
-        return render(request, "error.html", ErrorPage("Not found", str(error), back="/"), status=404)
+        return show(request, ErrorPage("Not found", str(error), back="/"), status=404)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> Response:
-        return render(request, "error.html", ErrorPage("Bad request", "The address or form was not understood.",
+        return show(request, ErrorPage("Bad request", "The address or form was not understood.",
                                                         back=_back(request)), status=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+        page = ErrorPage("Something went wrong in the console", "The console could not finish this request. "
+                         "Check the page below before you try again: a change you sent may or may not have been made.",
+                         retry=str(request.url) if request.method == "GET" else "", back=_back(request))
+        return show(request, page, status=500)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
         title = "Page not found" if error.status_code == 404 else "Request refused"
         detail = "There is no page at this address." if error.status_code == 404 else str(error.detail)
-        return render(request, "error.html", ErrorPage(title, detail, back="/"), status=error.status_code)
+        return show(request, ErrorPage(title, detail, back="/"), status=error.status_code)

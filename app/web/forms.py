@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from starlette.datastructures import FormData
 
+from app.knative.basis import Basis
 from app.knative.forms import EnvInput, ServiceInput, TemplateInput
-from app.knative.traffic import RowInput, TrafficRow
+from app.knative.traffic import RowInput
 
 TEMPLATE_FIELDS = ("image", "protocol", "port", "cpu_request", "cpu_limit", "memory_request", "memory_limit",
                    "min_scale", "max_scale", "target")
@@ -37,14 +38,16 @@ def service_input(form: FormData) -> ServiceInput:
 
 
 def row_inputs(form: FormData) -> list[RowInput]:
-    revisions, percents = texts(form, "row_revision"), texts(form, "row_percent")
-    tags, latest = texts(form, "row_tag"), texts(form, "row_latest")
-    count = len(revisions)
+    kinds, revisions = texts(form, "row_kind"), texts(form, "row_revision")
+    percents, tags = texts(form, "row_percent"), texts(form, "row_tag")
+    count = len(kinds)
+    revisions += [""] * (count - len(revisions))
     percents += [""] * (count - len(percents))
     tags += [""] * (count - len(tags))
-    latest += ["0"] * (count - len(latest))
-    return [RowInput(revisions[i], percents[i], tags[i], latest[i] == "1") for i in range(count)]
+    return [RowInput(kinds[i], revisions[i], percents[i], tags[i]) for i in range(count)]
 
 
-def rows_as_inputs(rows: list[TrafficRow]) -> list[RowInput]:
-    return [RowInput(r.revision, str(r.percent), r.tag, r.latest) for r in rows]
+def basis(form: FormData) -> Basis:
+    """What the posted form was built from (its hidden fields)."""
+    return Basis(text(form, "resource_version"), text(form, "basis_uid"), text(form, "basis_generation"),
+                 text(form, "basis_traffic"), text(form, "basis_template"))

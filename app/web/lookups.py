@@ -54,6 +54,17 @@ class Lookups:
 
         return await self._cached("namespaces", load)
 
+    async def require_namespace(self, namespace: str) -> None:
+        """Raise NotFound when the namespace does not exist (an empty list would look like a namespace with
+        no Services yet). Credentials that may not read namespaces get the benefit of the doubt."""
+        listed = await self.namespaces()
+        if listed is not None and namespace in listed:
+            return
+        try:
+            await self.cluster.get(r.NAMESPACE, namespace)
+        except Forbidden:
+            return
+
     async def gateway(self) -> gw.Gateway:
         if self.settings.gateway:
             return gw.from_override(self.settings.gateway)

@@ -39,10 +39,16 @@ def age(timestamp: str) -> str:
     return f"{hours // 24}d"
 
 
+def web_url(url: str) -> bool:
+    """Whether a URL from the cluster may become a link: http and https only (no javascript:, data:, …)."""
+    return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
+
+
 def templates() -> Jinja2Templates:
     environment = Jinja2Templates(directory=str(TEMPLATES))
     environment.env.autoescape = True  # every template, whatever its extension
     environment.env.filters["age"] = age
+    environment.env.filters["web_url"] = web_url
     environment.env.globals["htmx"] = HTMX
     return environment
 

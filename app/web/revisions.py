@@ -6,72 +6,110 @@ fields), so Previous and Next keep everything and no JavaScript is needed.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from app.cluster import resources as r
-from app.cluster.errors import Conflict, Invalid, Rejected
+from app.cluster.errors import Invalid, Rejected, Unreachable
 from app.knative import forms as kforms
 from app.knative import traffic
-from app.knative.manifests import new_revision_patch
-from app.knative.models import ServiceView
+from app.knative.basis import Basis, canonical, what_changed
+from app.knative.manifests import UPDATE_TIMESTAMP, new_revision_patch
+from app.knative.models import RevisionView, ServiceView, Template, TrafficTarget, template_from
 from app.knative.naming import revision_name
+from app.knative.numbers import whole
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, now, service_url
+from app.web.errors import unreachable_text
 from app.web.render import render
+from app.web.traffic import RowsForm, offline_service
+from app.web.writes import SpecChanged, patch_service
 
 router = APIRouter()
 STEPS = ("Basic Information", "Advanced Settings", "Traffic Splitting Settings")
 STEP_FIELDS = ({"image", "protocol", "port"}, None)  # step 2 holds every other template field
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 @dataclass
-class WizardPage:
+class WizardPage(RowsForm):
     namespace: str
     service: ServiceView
+    revisions: list[RevisionView]
     step: int
     form: kforms.TemplateInput
-    rows: list[traffic.RowInput]
-    resource_version: str
+    inputs: list[traffic.RowInput]
+    basis: Basis
     new_revision: str
-    current: dict[str, int]  # what each revision gets now, shown beside the inputs
     errors: dict[str, str] = field(default_factory=dict)
     failure: str = ""
+    changes: list[str] = field(default_factory=list)  # the other writer's change, after a conflict
+    kept_on: str = ""  # the revision the floating entry's share was kept on by the prefill
+    kept: int = 0
+    stamp: str = ""  # the new template's update timestamp, fixed when the wizard opens: a retry writes the same
     steps: tuple[str, ...] = STEPS
     protocols: dict[str, str] = field(default_factory=lambda: kforms.PROTOCOLS)
+    show_all: bool = False
+    offline: bool = False  # the cluster did not answer: everything typed is shown again, with Retry
 
     @property
-    def total(self) -> int | None:
-        return traffic.typed_total(self.rows)
+    def retry_action(self) -> str:
+        return "create" if self.step == 3 else "next"
 
 
 def _step_of(key: str) -> int:
     return 1 if key in STEP_FIELDS[0] else 2
 
 
-def _base(service: ServiceView, revisions: list, namespace: str) -> dict:
+def next_revision_name(service: ServiceView, revisions: list[RevisionView]) -> str:
+    """The name Knative gives the next revision, or the next free one after it (the wizard pins it by name)."""
+    taken = {rev.name for rev in revisions}
     generation = max((rev.generation for rev in revisions), default=0) + 1
-    return {
-        "namespace": namespace,
-        "service": service,
-        "new_revision": revision_name(service.name, generation),
-        "current": {rev.name: service.percent_of(rev.name) for rev in revisions},
-    }
+    while revision_name(service.name, generation) in taken:
+        generation += 1
+    return revision_name(service.name, generation)
 
 
 @router.get("/namespaces/{namespace}/services/{name}/revisions/new")
 async def start(request: Request, namespace: str, name: str) -> Response:
-    _, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
+    obj, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
     latest = revisions[0].template if revisions else service.template
     prefill = kforms.template_input(latest)
     if not prefill.env:
         prefill = replace(prefill, env=(kforms.EnvInput(),))
-    rows = forms.rows_as_inputs(traffic.new_revision_rows(service, revisions))
-    page = WizardPage(step=1, form=prefill, rows=rows, resource_version=service.resource_version,
-                      **_base(service, revisions, namespace))
+    new = next_revision_name(service, revisions)
+    plan = traffic.new_revision_rows(service, [r.name for r in revisions], new)
+    page = WizardPage(namespace, service, revisions, 1, prefill, traffic.as_inputs(plan.rows),
+                      Basis.of(obj, with_template=True), new, kept_on=plan.kept_on, kept=plan.kept, stamp=now())
+    page.trim()
     return render(request, "revision_new.html", page)
+
+
+def _edit(page: WizardPage, posted: FormData, action: str) -> bool:
+    """The buttons that change the form without writing: Previous, Add Variable and the traffic rows'."""
+    if action == "previous":
+        page.step = max(page.step - 1, 1)
+    elif action == "add-env":
+        page.form = replace(page.form, env=(*page.form.env, kforms.EnvInput()))
+        page.step = 2
+    else:
+        return page.edit(posted, action)
+    return True
+
+
+def landed(fresh: dict[str, Any], template: Template, planned: Sequence[TrafficTarget], stamp: str) -> bool:
+    """Whether this very change is already in the Service: a retry after a write that got through."""
+    spec = fresh.get("spec") or {}
+    stored = spec.get("template") or {}
+    annotations = (stored.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(UPDATE_TIMESTAMP) == stamp and \
+        template_from(stored.get("metadata"), stored.get("spec")) == template and \
+        canonical(spec.get("traffic") or []) == canonical([t.to_spec() for t in planned])
 
 
 @router.post("/namespaces/{namespace}/services/{name}/revisions/new")
@@ -79,49 +117,62 @@ async def step(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
     posted = await request.form()
-    obj, service, revisions = await lookups(request).service(namespace, name)
-    form = forms.template_input(posted)
-    rows = forms.row_inputs(posted)
-    raw_step = forms.text(posted, "step", "1")
-    current_step = min(max(int(raw_step), 1), 3) if raw_step.isdigit() else 1
+    basis = forms.basis(posted)
+    new, stamp, raw_step = (forms.text(posted, key) for key in ("new_revision", "stamp", "step"))
+    page = WizardPage(namespace, offline_service(namespace, name), [], int(raw_step) if raw_step in ("1", "2", "3")
+                      else 1, forms.template_input(posted), forms.row_inputs(posted), basis,
+                      new if new.startswith(f"{name}-") and len(new) <= 63 else "",
+                      stamp=stamp if _STAMP.fullmatch(stamp) else now(), show_all=forms.text(posted, "show_all") == "1",
+                      kept_on=forms.text(posted, "kept_on")[:253], kept=whole(forms.text(posted, "kept"), 100) or 0)
     action = forms.text(posted, "action", "next")
-    page = WizardPage(step=current_step, form=form, rows=rows,
-                      resource_version=forms.text(posted, "resource_version") or service.resource_version,
-                      **_base(service, revisions, namespace))
-    if action == "previous":
-        page.step = max(current_step - 1, 1)
-        return render(request, "revision_new.html", page)
-    if action == "add-env":
-        page.form = replace(form, env=(*form.env, kforms.EnvInput()))
-        page.step = 2
-        return render(request, "revision_new.html", page)
     try:
-        template = kforms.parse_template(form)
+        obj, page.service, page.revisions = await lookups(request).service(namespace, name)
+        page.new_revision = page.new_revision or next_revision_name(page.service, page.revisions)
+        return await _step(request, page, obj, posted, action)
+    except Unreachable as error:
+        page.failure, page.offline = unreachable_text(error), True
+        return render(request, "revision_new.html", page, status=503)
+
+
+async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted: FormData, action: str) -> Response:
+    if _edit(page, posted, action):
+        return render(request, "revision_new.html", page)
+    template: Template | None = None
+    try:
+        template = kforms.parse_template(page.form)
     except kforms.FormErrors as errors:
-        template = None
-        mine = {k: v for k, v in errors.fields.items() if action == "create" or _step_of(k) <= current_step}
+        mine = {k: v for k, v in errors.fields.items() if action == "create" or _step_of(k) <= page.step}
         if mine:
             page.errors = mine
             page.step = min(_step_of(k) for k in mine)
             return render(request, "revision_new.html", page, status=422)
-    if action != "create":
-        page.step = min(current_step + 1, 3)
+    if action != "create" or template is None:
+        page.step = min(page.step + 1, 3)
         return render(request, "revision_new.html", page)
+    name, namespace = page.service.name, page.namespace
     try:
-        planned = traffic.plan(traffic.parse_rows(rows, service.name))
+        rows = traffic.parse_rows(page.inputs, name, page.names, page.new_revision)
     except traffic.TrafficError as error:
         page.errors = error.fields
         return render(request, "revision_new.html", page, status=422)
-    assert template is not None
-    obj["metadata"]["resourceVersion"] = page.resource_version
+    planned = traffic.plan(rows)
+    byo = page.new_revision if traffic.names_new_revision(rows) else ""
     try:
-        await cluster(request).patch(r.SERVICE, name, new_revision_patch(obj, template, planned, now()), namespace)
-    except Conflict:
-        page.resource_version = service.resource_version
-        known = {row.revision for row in rows}
-        page.rows = rows + [traffic.RowInput(rev.name, "0") for rev in revisions if rev.name not in known]
-        page.failure = ("Someone else changed this Service while you were working. Its current traffic is shown "
-                        "beside each revision, and what you typed is kept: check the split and press Create again.")
+        await patch_service(cluster(request), namespace, name, page.basis, obj,
+                            lambda fresh: new_revision_patch(fresh, template, planned, page.stamp, byo))
+    except SpecChanged as changed:
+        if landed(changed.fresh, template, planned, page.stamp):
+            return go(request, service_url(namespace, name))
+        basis = page.basis
+        fresh, page.service, page.revisions = await lookups(request).service(namespace, name)
+        page.add_missing_rows()
+        page.basis = Basis.of(fresh, with_template=True)
+        page.changes = what_changed(basis, fresh)
+        page.new_revision = next_revision_name(page.service, page.revisions)
+        page.inputs = [replace(r, revision=page.new_revision) if r.kind == traffic.NEW else r for r in page.inputs]
+        page.failure = ("Someone else changed this Service while you were working. Their change is below, its "
+                        "current traffic is shown beside each row, and what you typed is kept: check the split and "
+                        "press Create again.")
         return render(request, "revision_new.html", page, status=409)
     except (Rejected, Invalid) as error:
         page.failure = error.message

@@ -1,5 +1,5 @@
-"""CSRF protection (a signed token per browser, in forms and in htmx headers, plus an Origin check)
-and the security headers every response carries."""
+"""CSRF protection (a signed token per browser, in forms and in htmx headers, plus an Origin check), the Host
+allow-list against DNS rebinding, and the security headers every response carries, error pages included."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import hmac
 import secrets
 
 from fastapi import Request
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "kc_csrf"
@@ -66,26 +67,35 @@ _HEADERS = [
 ]
 
 
+# Probes (a kubelet's, a load balancer's) send the pod's or the node's address as Host; these answer them anyway.
+PROBES = ("/healthz", "/livez", "/readyz")
+
+
+def host_name(header: str) -> str:
+    """The Host header without its port, lower case: `[::1]:8000` → `[::1]`, `Example.com:80` → `example.com`."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[: header.find("]") + 1] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
 class SecurityMiddleware:
-    """Gives each browser its CSRF id (a cookie) and the page its token, and adds the security headers.
+    """The outermost layer: refuses unknown Hosts (400, before any handler), gives each browser its CSRF id (a
+    cookie) and the page its token, and adds the security headers to every response, a 500 included.
 
     Plain ASGI rather than BaseHTTPMiddleware: it sits on every request, the list page's included.
     """
 
-    def __init__(self, app: ASGIApp, secret: str) -> None:
+    def __init__(self, app: ASGIApp, secret: str, hosts: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.secret = secret
+        self.hosts = hosts  # empty: any Host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        browser_id = Request(scope).cookies.get(COOKIE)
-        cookie = b""
-        if not browser_id:
-            browser_id = secrets.token_urlsafe(18)
-            cookie = f"{COOKIE}={browser_id}; HttpOnly; Path=/; SameSite=strict".encode()
-        scope.setdefault("state", {})["csrf_token"] = token_for(self.secret, browser_id)
+        request = Request(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -97,4 +107,16 @@ class SecurityMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        cookie = b""
+        if self.hosts and scope["path"] not in PROBES and host_name(request.headers.get("host", "")) not in self.hosts:
+            response = PlainTextResponse(
+                "Bad Request: this console does not answer to this host name. If it is served under this name, "
+                "add it to --allowed-hosts (KNATIVE_CONSOLE_ALLOWED_HOSTS).", status_code=400)
+            await response(scope, receive, send_with_headers)
+            return
+        browser_id = request.cookies.get(COOKIE)
+        if not browser_id:
+            browser_id = secrets.token_urlsafe(18)
+            cookie = f"{COOKIE}={browser_id}; HttpOnly; Path=/; SameSite=strict".encode()
+        scope.setdefault("state", {})["csrf_token"] = token_for(self.secret, browser_id)
         await self.app(scope, receive, send_with_headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -11,15 +12,18 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.cluster import resources as r
-from app.cluster.errors import AlreadyExists, ClusterError, Conflict, Invalid, NotFound, Rejected
+from app.cluster.errors import AlreadyExists, ClusterError, Conflict, Invalid, NotFound, Rejected, Unreachable
 from app.knative import forms as kforms
+from app.knative.basis import Basis
 from app.knative.gateway import Gateway
-from app.knative.manifests import service_manifest
+from app.knative.manifests import CREATE_ID, service_manifest
 from app.knative.models import RevisionView, ServiceView, service_from
-from app.knative.traffic import summary
+from app.knative.traffic import Share, shares
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, service_url, services_url
+from app.web.errors import unreachable_text
 from app.web.render import render
+from app.web.writes import ATTEMPTS, resource_version
 
 router = APIRouter()
 
@@ -27,7 +31,7 @@ router = APIRouter()
 @dataclass(frozen=True)
 class ServiceRow:
     service: ServiceView
-    traffic: str
+    traffic: list[Share]
 
 
 @dataclass
@@ -58,7 +62,7 @@ def list_page(
 ) -> ListPage:
     """The Service Management page for one page of the API's list."""
     services = [service_from(i) for i in listed.get("items") or []]
-    rows = [ServiceRow(s, summary(s.status_traffic, s.name)) for s in services]
+    rows = [ServiceRow(s, shares(s.status_traffic, s.name)) for s in services]
     metadata = listed.get("metadata") or {}
     remaining = metadata.get("remainingItemCount")
     next_token = str(metadata.get("continue") or "")
@@ -73,6 +77,8 @@ class CreatePage:
     form: kforms.ServiceInput
     errors: dict[str, str] = field(default_factory=dict)
     failure: str = ""
+    create_id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    retry: bool = False  # the cluster did not answer: offer Retry
     protocols: dict[str, str] = field(default_factory=lambda: kforms.PROTOCOLS)
     visibilities: dict[str, str] = field(default_factory=lambda: kforms.VISIBILITIES)
 
@@ -82,6 +88,7 @@ class DeletePage:
     namespace: str
     service: ServiceView
     revisions: list[RevisionView]
+    basis: Basis
     failure: str = ""
 
 
@@ -99,7 +106,7 @@ async def choose_namespace(request: Request, namespace: str = "") -> Response:
 
 @router.get("/namespaces/{namespace}/services")
 async def service_list(
-    request: Request, namespace: str, partial: str = "", start: int = 0,
+    request: Request, namespace: str, partial: str = "", start: int = Query(0, ge=0, le=10**9),
     token: str = Query("", alias="continue", max_length=4096),
 ) -> Response:
     checked("namespace", namespace)
@@ -113,14 +120,27 @@ async def service_list(
             raise
         # The list changed too much since the first page was shown: start again from the top.
         return RedirectResponse(services_url(namespace), status_code=303)
-    page = list_page(namespace, listed, gateway, namespaces, max(start, 0) if token else 0, token)
+    if not listed.get("items") and not token:
+        await found.require_namespace(namespace)
+    page = list_page(namespace, listed, gateway, namespaces, start if token else 0, token)
     return render(request, "_services_rows.html" if partial == "rows" else "services.html", page)
 
 
 @router.get("/namespaces/{namespace}/services/new")
 async def new_service(request: Request, namespace: str) -> Response:
+    await lookups(request).require_namespace(checked("namespace", namespace))
     form = kforms.ServiceInput(template=kforms.TemplateInput(env=(kforms.EnvInput(),)))
-    return render(request, "service_new.html", CreatePage(checked("namespace", namespace), form))
+    return render(request, "service_new.html", CreatePage(namespace, form))
+
+
+async def _made_by(request: Request, namespace: str, name: str, create_id: str) -> bool:
+    """Whether the Service `name` exists and was created by the form with this id (a retry of our own create)."""
+    try:
+        existing = await cluster(request).get(r.SERVICE, name, namespace)
+    except NotFound:
+        return False
+    annotations = (existing.get("metadata") or {}).get("annotations") or {}
+    return bool(create_id) and annotations.get(CREATE_ID) == create_id
 
 
 @router.post("/namespaces/{namespace}/services")
@@ -128,42 +148,61 @@ async def create_service(request: Request, namespace: str) -> Response:
     checked("namespace", namespace)
     posted = await request.form()
     form = forms.service_input(posted)
+    create_id = forms.text(posted, "create_id")[:64] or secrets.token_urlsafe(12)
     if forms.text(posted, "action") == "add-env":
         more = replace(form, template=replace(form.template, env=(*form.template.env, kforms.EnvInput())))
-        return render(request, "service_new.html", CreatePage(namespace, more))
+        return render(request, "service_new.html", CreatePage(namespace, more, create_id=create_id))
     try:
         draft = kforms.parse_service(form, namespace)
     except kforms.FormErrors as errors:
-        return render(request, "service_new.html", CreatePage(namespace, form, errors.fields), status=422)
+        return render(request, "service_new.html", CreatePage(namespace, form, errors.fields, create_id=create_id),
+                      status=422)
     try:
-        await cluster(request).create(r.SERVICE, service_manifest(draft), namespace)
+        try:
+            await cluster(request).create(r.SERVICE, service_manifest(draft, create_id), namespace)
+        except (AlreadyExists, Unreachable):
+            # After a timeout the create may have landed; a retry then finds it. Ours is not "already there".
+            if await _made_by(request, namespace, draft.name, create_id):
+                return go(request, service_url(namespace, draft.name))
+            raise
     except AlreadyExists:
         errors = {"name": f'A Service named "{draft.name}" already exists in {namespace}; choose another name.'}
-        return render(request, "service_new.html", CreatePage(namespace, form, errors), status=409)
+        return render(request, "service_new.html", CreatePage(namespace, form, errors, create_id=create_id),
+                      status=409)
+    except Unreachable as error:
+        page = CreatePage(namespace, form, failure=unreachable_text(error), create_id=create_id, retry=True)
+        return render(request, "service_new.html", page, status=503)
     except (Rejected, Invalid, NotFound) as error:
-        return render(request, "service_new.html", CreatePage(namespace, form, failure=error.message), status=422)
+        page = CreatePage(namespace, form, failure=error.message, create_id=create_id)
+        return render(request, "service_new.html", page, status=422)
     return go(request, service_url(namespace, draft.name))
 
 
 @router.get("/namespaces/{namespace}/services/{name}/delete")
 async def confirm_delete(request: Request, namespace: str, name: str) -> Response:
-    _, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
-    return render(request, "delete.html", DeletePage(namespace, service, revisions))
+    obj, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
+    return render(request, "delete.html", DeletePage(namespace, service, revisions, Basis.of(obj)))
 
 
 @router.post("/namespaces/{namespace}/services/{name}/delete")
 async def delete_service(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
-    posted = await request.form()
+    basis = forms.basis(await request.form())
     try:
-        await cluster(request).delete(r.SERVICE, name, namespace, forms.text(posted, "resource_version"))
-    except Conflict:
-        _, service, revisions = await lookups(request).service(namespace, name)
-        failure = ("Someone changed this Service after you opened this page. Check what it is now, below, "
-                   "and confirm again if you still want to delete it.")
-        return render(request, "delete.html", DeletePage(namespace, service, revisions, failure), status=409)
+        for _ in range(ATTEMPTS):  # as patch_service: a status update meanwhile is no reason to ask again
+            fresh = await cluster(request).get(r.SERVICE, name, namespace)
+            if not basis.holds_for(fresh):
+                break
+            try:
+                await cluster(request).delete(r.SERVICE, name, namespace, resource_version(fresh))
+                return go(request, services_url(namespace))
+            except Conflict:
+                continue
     except NotFound:
-        pass  # already gone: what the user wanted
-    return go(request, services_url(namespace))
-
+        return go(request, services_url(namespace))  # already gone: what the user wanted
+    obj, service, revisions = await lookups(request).service(namespace, name)
+    failure = ("Someone changed this Service after you opened this page. Check what it is now, below, "
+               "and confirm again if you still want to delete it.")
+    return render(request, "delete.html", DeletePage(namespace, service, revisions, Basis.of(obj), failure),
+                  status=409)

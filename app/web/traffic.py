@@ -1,70 +1,207 @@
-"""Split Traffic: the dialog (and plain page) with one row per revision, and the one-click promote/roll back."""
+"""Split Traffic: the dialog (and plain page) with one row per traffic entry and revision, and the one-click
+promote / roll back, which is the same dialog preset to send one revision 100%."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from app.cluster import resources as r
-from app.cluster.errors import Conflict, Invalid, Rejected
+from app.cluster.errors import Invalid, Rejected, Unreachable
 from app.knative import traffic
+from app.knative.basis import Basis, canonical, what_changed
 from app.knative.manifests import traffic_patch
-from app.knative.models import RevisionView, ServiceView
+from app.knative.models import SUCCESS, RevisionView, ServiceView, TrafficTarget, service_from
+from app.knative.naming import short_name
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, service_url
+from app.web.errors import unreachable_text
 from app.web.render import render
+from app.web.writes import SpecChanged, patch_service, resource_version
 
 router = APIRouter()
 
 
-@dataclass
-class SplitPage:
-    namespace: str
+@dataclass(frozen=True)
+class RowView:
+    """One row of a traffic form, with what the page says about it."""
+
+    kind: str
+    revision: str
+    percent: str
+    tag: str
+    now: int  # what spec.traffic gives it today
+    short: str  # how the "After OK" line names it
+
+    @property
+    def floating(self) -> bool:
+        return self.kind == traffic.LATEST
+
+    @property
+    def new(self) -> bool:
+        return self.kind == traffic.NEW
+
+
+def row_views(rows: Sequence[traffic.RowInput], service: ServiceView) -> list[RowView]:
+    now = traffic.floating_revision(service)
+    views = []
+    for row in rows:
+        revision = now if row.kind == traffic.LATEST else row.revision
+        share = traffic.Share(short_name(revision, service.name), 0, floating=row.kind == traffic.LATEST)
+        views.append(RowView(row.kind, revision, row.percent, row.tag,
+                             traffic.configured_percent(service, row.kind, row.revision), traffic.share_label(share)))
+    return views
+
+
+def planned(inputs: Sequence[traffic.RowInput], service: ServiceView) -> str:
+    """What OK would write, in words ("" while the rows are not valid); the page's script keeps it current."""
+    try:
+        rows = traffic.parse_rows(inputs, service.name)
+    except traffic.TrafficError:
+        return ""
+    return traffic.describe(traffic.spec_shares(service, traffic.plan(rows)))
+
+
+class RowsForm:
+    """What the Split Traffic dialog and the wizard's last step share: the rows shown, the ones left out, the
+    buttons that add or remove rows (no write), and the typed total."""
+
     service: ServiceView
     revisions: list[RevisionView]
-    rows: list[traffic.RowInput]
-    resource_version: str
-    current: dict[str, int]
-    errors: dict[str, str] = field(default_factory=dict)
-    failure: str = ""
-    before: str = ""  # for a promote or roll back: the split now, and after OK
-    after: str = ""
-    target: str = ""
+    inputs: list[traffic.RowInput]
+    show_all: bool
+    keep: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.revisions]
+
+    def trim(self) -> None:
+        """On a fresh form: leave out the old revisions' untagged 0% rows (a picker adds them back)."""
+        if not self.show_all:
+            self.inputs = traffic.shown_rows(self.inputs, self.names, keep=self.keep)[0]
+
+    @property
+    def rows(self) -> list[RowView]:
+        return row_views(self.inputs, self.service)
+
+    @property
+    def hidden(self) -> list[str]:
+        """Revisions without a row in the form, newest first."""
+        named = {row.revision for row in self.inputs if row.kind == traffic.NAMED}
+        return [name for name in self.names if name not in named]
+
+    @property
+    def has_latest(self) -> bool:
+        return any(row.kind == traffic.LATEST for row in self.inputs)
 
     @property
     def total(self) -> int | None:
-        return traffic.typed_total(self.rows)
+        return traffic.typed_total(self.inputs)
+
+    def edit(self, posted: FormData, action: str) -> bool:
+        """Add or remove a row, or show every row, without writing; False when `action` is none of these."""
+        if action == "add-latest" and not self.has_latest:
+            self.inputs.append(traffic.as_inputs([traffic.latest_row()])[0])
+        elif action.startswith("remove-") and action[7:].isascii() and action[7:].isdigit():
+            index = int(action[7:]) if len(action) < 20 else len(self.inputs)
+            if index < len(self.inputs) and self.inputs[index].kind == traffic.LATEST:
+                del self.inputs[index]
+        elif action == "add-row":
+            wanted = forms.text(posted, "add_revision")
+            if wanted in self.names and not any(r.kind == traffic.NAMED and r.revision == wanted for r in self.inputs):
+                self.inputs.append(traffic.RowInput(traffic.NAMED, wanted, "0"))
+        elif action == "show-all":
+            self.show_all = True
+            named = {row.revision for row in self.inputs if row.kind == traffic.NAMED}
+            self.inputs += [traffic.RowInput(traffic.NAMED, name, "0") for name in self.names if name not in named]
+        else:
+            return False
+        return True
+
+    def add_missing_rows(self) -> None:
+        """After a conflict: rows for what the Service has now and the form lacks, at 0% (the user's sum stays)."""
+        def key(kind: str, revision: str) -> tuple[str, str]:
+            return (kind, "" if kind == traffic.LATEST else revision)
+
+        known = {key(row.kind, row.revision) for row in self.inputs}
+        self.inputs += [traffic.RowInput(row.kind, row.revision, "0", row.tag) for row in
+                        traffic.current_rows(self.service, self.names) if key(row.kind, row.revision) not in known
+                        and (row.kind == traffic.LATEST or row.percent or row.tag)]
 
 
-def _page(namespace: str, service: ServiceView, revisions: list[RevisionView], rows: list[traffic.RowInput],
-          resource_version: str) -> SplitPage:
-    current = {rev.name: service.percent_of(rev.name) for rev in revisions}
-    return SplitPage(namespace, service, revisions, rows, resource_version, current)
+@dataclass
+class SplitPage(RowsForm):
+    namespace: str
+    service: ServiceView
+    revisions: list[RevisionView]
+    inputs: list[traffic.RowInput]
+    basis: Basis
+    errors: dict[str, str] = field(default_factory=dict)
+    failure: str = ""
+    changes: list[str] = field(default_factory=list)  # the other writer's change, after a conflict
+    target: str = ""  # for a promote or roll back: the revision to get 100%
+    show_all: bool = False
+    refused: bool = False  # a one-click 100% that cannot be offered: the page says why and offers no form
+    offline: bool = False  # the cluster did not answer: what was typed is shown again, with Retry
+
+    @property
+    def keep(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (self.target,) if self.target else ()
+
+    @property
+    def before(self) -> str:
+        return traffic.describe(traffic.spec_shares(self.service))
+
+    @property
+    def after(self) -> str:
+        return planned(self.inputs, self.service)
+
+
+def offline_service(namespace: str, name: str) -> ServiceView:
+    """A Service known only by name, for showing a form again when the cluster did not answer."""
+    return service_from({"metadata": {"name": name, "namespace": namespace}})
 
 
 def _show(request: Request, page: SplitPage, status: int = 200) -> Response:
     return render(request, "traffic.html", page, status=status)
 
 
+def _not_ready(revision: RevisionView | None, name: str) -> str:
+    """Why a revision gets no one-click 100% ("" when it can)."""
+    if revision is None:
+        return f'Revision "{name}" is not one of this Service\'s revisions.'
+    if revision.status.label == SUCCESS:
+        return ""
+    why = f" ({revision.status.reason}: {revision.status.message})" if revision.status.reason else ""
+    return (f"Revision {name} is not Ready{why}. Send traffic to it once it is Ready, or use Split Traffic to "
+            "give it a share anyway.")
+
+
 @router.get("/namespaces/{namespace}/services/{name}/traffic")
-async def split_form(request: Request, namespace: str, name: str, revision: str = "") -> Response:
+async def split_form(request: Request, namespace: str, name: str, revision: str = "", all: str = "") -> Response:
     """The split as it is now; with `?revision=` the same dialog preset to send that revision 100%."""
-    _, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
-    rows = traffic.current_rows(service, revisions)
-    page = _page(namespace, service, revisions, forms.rows_as_inputs(rows), service.resource_version)
+    obj, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
+    rows = traffic.current_rows(service, [r.name for r in revisions])
+    page = SplitPage(namespace, service, revisions, traffic.as_inputs(rows), Basis.of(obj), show_all=bool(all))
     if revision:
-        try:
-            moved = traffic.send_all_to(rows, revision)
-        except traffic.TrafficError as error:
-            page.failure = error.fields[traffic.FORM_ERROR]
-            return _show(request, page, status=404)
-        page.rows = forms.rows_as_inputs(moved)
-        page.target = revision
-        page.before = traffic.rows_summary(rows, service.name)
-        page.after = traffic.rows_summary(moved, service.name)
+        page.target = revision[:253]
+        problem = _not_ready(next((r for r in revisions if r.name == revision), None), page.target)
+        if problem:
+            page.failure, page.refused = problem, True
+            return _show(request, page, status=404 if "not one of" in problem else 409)
+        page.inputs = traffic.as_inputs(traffic.send_all_to(rows, revision))
+    page.trim()
     return _show(request, page)
+
+
+def landed(fresh: dict[str, Any], planned: Sequence[TrafficTarget]) -> bool:
+    """Whether the Service already has exactly this traffic: a retry of a write that got through."""
+    return canonical((fresh.get("spec") or {}).get("traffic") or []) == canonical([t.to_spec() for t in planned])
 
 
 @router.post("/namespaces/{namespace}/services/{name}/traffic")
@@ -72,24 +209,35 @@ async def split(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
     posted = await request.form()
-    inputs = forms.row_inputs(posted)
-    seen = forms.text(posted, "resource_version")
-    _, service, revisions = await lookups(request).service(namespace, name)
-    page = _page(namespace, service, revisions, inputs, seen or service.resource_version)
+    basis = forms.basis(posted)
+    page = SplitPage(namespace, offline_service(namespace, name), [], forms.row_inputs(posted), basis,
+                     target=forms.text(posted, "target")[:253], show_all=forms.text(posted, "show_all") == "1")
     try:
-        planned = traffic.plan(traffic.parse_rows(inputs, service.name))
-    except traffic.TrafficError as error:
-        page.errors = error.fields
-        return _show(request, page, status=422)
-    try:
-        await cluster(request).patch(r.SERVICE, name, traffic_patch(page.resource_version, planned), namespace)
-    except Conflict:
-        known = {row.revision for row in inputs}
-        page.rows = inputs + [traffic.RowInput(rev.name, "0") for rev in revisions if rev.name not in known]
-        page.resource_version = service.resource_version
-        page.failure = ("Someone else changed this Service while the dialog was open. The current traffic is shown "
-                        "beside each revision and your numbers are kept: check them and press OK again.")
-        return _show(request, page, status=409)
+        obj, page.service, page.revisions = await lookups(request).service(namespace, name)
+        if page.edit(posted, forms.text(posted, "action")):
+            return _show(request, page)
+        try:
+            planned = traffic.plan(traffic.parse_rows(page.inputs, name, page.names))
+        except traffic.TrafficError as error:
+            page.errors = error.fields
+            return _show(request, page, status=422)
+        try:
+            await patch_service(cluster(request), namespace, name, basis, obj,
+                                lambda fresh: traffic_patch(resource_version(fresh), planned))
+        except SpecChanged as changed:
+            if landed(changed.fresh, planned):
+                return go(request, service_url(namespace, name))
+            fresh, page.service, page.revisions = await lookups(request).service(namespace, name)
+            page.add_missing_rows()
+            page.basis = Basis.of(fresh)
+            page.changes = what_changed(basis, fresh)
+            page.failure = ("Someone else changed this Service while the dialog was open. Their change is below, "
+                            "the current traffic is shown beside each row, and your numbers are kept: check them "
+                            "and press OK again.")
+            return _show(request, page, status=409)
+    except Unreachable as error:
+        page.failure, page.offline = unreachable_text(error), True
+        return _show(request, page, status=503)
     except (Rejected, Invalid) as error:
         page.failure = error.message
         return _show(request, page, status=422)

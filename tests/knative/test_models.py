@@ -50,7 +50,8 @@ def test_service_view() -> None:
     assert view.default_domain == "hello.default.svc.cluster.local"
     assert view.template.port_protocol == "9000/gRPC (h2c)"
     assert view.template.scaling.max_scale == "4"
-    assert view.percent_of("hello-00001") == 100 and view.tags_of("hello-00001") == ("v1",)
+    assert [(t.percent, t.tag) for t in view.pinned_to("hello-00001")] == [(40, "v1")]
+    assert [t.percent for t in view.floating_to("hello-00001")] == [60]  # apart: it moves with the next revision
     assert [t.tag for t in view.tagged] == ["v1"]
 
 

@@ -1,16 +1,17 @@
-"""Traffic plans (app.knative.traffic): rows from a Service's state, validation with every message, and the
-spec.traffic built for a new service, a new revision at 0%, 50/50, tags, promote and roll back."""
+"""Traffic plans (app.knative.traffic): rows from a Service's spec (the floating entry its own row, named rows
+pinned), validation with every message, the spec.traffic built for them, the wizard's prefill, promote and roll
+back, the rows a long list shows, and the plain-text form of a split."""
 
 from __future__ import annotations
 
 import pytest
 
 from app.knative import traffic
-from app.knative.models import RevisionView, TrafficTarget, revision_from, service_from
-from app.knative.traffic import FORM_ERROR, RowInput, TrafficRow
+from app.knative.models import ServiceView, TrafficTarget, service_from
+from app.knative.traffic import FORM_ERROR, LATEST, NAMED, NEW, RowInput, TrafficRow
 
 
-def svc(spec_traffic: list[dict], status_traffic: list[dict], latest: str = "hello-00002") -> object:
+def svc(spec_traffic: list[dict], status_traffic: list[dict], latest: str = "hello-00002") -> ServiceView:
     return service_from({
         "metadata": {"name": "hello", "namespace": "default", "generation": 3, "resourceVersion": "9"},
         "spec": {"template": {"spec": {"containers": [{"image": "x"}]}}, "traffic": spec_traffic},
@@ -19,135 +20,176 @@ def svc(spec_traffic: list[dict], status_traffic: list[dict], latest: str = "hel
     })
 
 
-def revs(*names: str) -> list[RevisionView]:
-    return [revision_from({"metadata": {"name": n, "labels": {"serving.knative.dev/configurationGeneration":
-                                                               n.rsplit("-", 1)[1].lstrip("0")}}}) for n in names]
+REVS = ["hello-00002", "hello-00001"]
+MSG_NUMBER = "Enter a whole number from 0 to 100."
 
 
 @pytest.mark.parametrize(("inputs", "errors"), [
-    ([RowInput("a", "50"), RowInput("b", "40")], {FORM_ERROR: "Traffic must add up to 100%; these add up to 90%."}),
-    ([RowInput("a", "100"), RowInput("b", "10")], {FORM_ERROR: "Traffic must add up to 100%; these add up to 110%."}),
-    ([RowInput("a", "0")], {FORM_ERROR: "Traffic must add up to 100%; these add up to 0%."}),
-    ([RowInput("a", "fifty"), RowInput("b", "50")], {"percent-0": "Enter a whole number from 0 to 100."}),
-    ([RowInput("a", "-5"), RowInput("b", "105")], {"percent-0": "Enter a whole number from 0 to 100.",
-                                                   "percent-1": "Enter a whole number from 0 to 100."}),
-    ([RowInput("a", "12.5"), RowInput("b", "87.5")], {"percent-0": "Enter a whole number from 0 to 100.",
-                                                      "percent-1": "Enter a whole number from 0 to 100."}),
-    ([RowInput("a", "50", "Canary"), RowInput("b", "50")],
+    ([RowInput(NAMED, "hello-00001", "50"), RowInput(NAMED, "hello-00002", "40")],
+     {FORM_ERROR: "Traffic must add up to 100%; these add up to 90%."}),
+    ([RowInput(LATEST, "", "100"), RowInput(NAMED, "hello-00001", "10")],
+     {FORM_ERROR: "Traffic must add up to 100%; these add up to 110%."}),
+    ([RowInput(NAMED, "hello-00001", "fifty"), RowInput(NAMED, "hello-00002", "50")], {"percent-0": MSG_NUMBER}),
+    ([RowInput(NAMED, "hello-00001", "-5"), RowInput(NAMED, "hello-00002", "105")],
+     {"percent-0": MSG_NUMBER, "percent-1": MSG_NUMBER}),
+    ([RowInput(NAMED, "hello-00001", "12.5"), RowInput(NAMED, "hello-00002", "87.5")],
+     {"percent-0": MSG_NUMBER, "percent-1": MSG_NUMBER}),
+    # what isdigit() accepts and int() refuses, and integers of 4,300+ digits
+    ([RowInput(NAMED, "hello-00001", "5²"), RowInput(NAMED, "hello-00002", "٥٠")],
+     {"percent-0": MSG_NUMBER, "percent-1": MSG_NUMBER}),
+    ([RowInput(NAMED, "hello-00001", "1" * 4300)], {"percent-0": MSG_NUMBER}),
+    ([RowInput(NAMED, "hello-00001", "50", "Canary"), RowInput(NAMED, "hello-00002", "50")],
      {"tag-0": "Use lowercase letters, digits and '-' in a tag; start with a letter and end with a letter or digit "
                "(for example helloworld-go)."}),
-    ([RowInput("a", "50", "v1"), RowInput("b", "50", "v1")],
+    ([RowInput(NAMED, "hello-00001", "50", "v1"), RowInput(LATEST, "", "50", "v1")],
      {"tag-1": 'The tag "v1" is already used above; tags must be unique.'}),
-    ([RowInput("a", "100", "t" * 60)],
+    ([RowInput(NAMED, "hello-00001", "100", "t" * 60)],
      {"tag-0": 'The tag makes the host name "' + "t" * 60 + '-hello" 66 characters long; the limit is 63. '
                "Use a shorter tag."}),
-    ([RowInput("a", "100", "x" * 64)], {"tag-0": "Use at most 63 characters; this tag has 64."}),
+    ([RowInput(NAMED, "other-00001", "100")],
+     {FORM_ERROR: "This form lists a revision that this Service does not have (any more). Reload the page and enter "
+                  "the split again."}),
+    ([RowInput("floating", "hello-00001", "100")],
+     {FORM_ERROR: "This form lists a revision that this Service does not have (any more). Reload the page and enter "
+                  "the split again."}),
+    ([RowInput(NEW, "hello-00003", "100")],  # no new revision in Split Traffic
+     {FORM_ERROR: "This form lists a revision that this Service does not have (any more). Reload the page and enter "
+                  "the split again."}),
 ])
 def test_invalid_rows(inputs: list[RowInput], errors: dict[str, str]) -> None:
     with pytest.raises(traffic.TrafficError) as raised:
-        traffic.parse_rows(inputs, "hello")
+        traffic.parse_rows(inputs, "hello", REVS)
     assert raised.value.fields == errors
 
 
-@pytest.mark.parametrize(("inputs", "rows"), [
-    ([RowInput("a", " 50 "), RowInput("b", "50%")], [TrafficRow("a", 50), TrafficRow("b", 50)]),
-    ([RowInput("", "0", "", True), RowInput("a", "100", "stable")],
-     [TrafficRow("", 0, "", True), TrafficRow("a", 100, "stable")]),
-])
-def test_valid_rows(inputs: list[RowInput], rows: list[TrafficRow]) -> None:
-    assert traffic.parse_rows(inputs, "hello") == rows
+def test_valid_rows() -> None:
+    inputs = [RowInput(LATEST, "ignored", " 50 "), RowInput(NAMED, "hello-00001", "50%", "stable"),
+              RowInput(NEW, "typed", "0")]
+    assert traffic.parse_rows(inputs, "hello", REVS, new_revision="hello-00003") == [
+        TrafficRow(LATEST, "", 50), TrafficRow(NAMED, "hello-00001", 50, "stable"), TrafficRow(NEW, "hello-00003", 0)]
 
 
 @pytest.mark.parametrize(("rows", "spec"), [
-    # a new revision at 0%: the floating entry stays, the old revision is pinned
-    ([TrafficRow("", 0, latest=True), TrafficRow("hello-00001", 100)],
-     [{"latestRevision": True, "percent": 0}, {"latestRevision": False, "percent": 100, "revisionName": "hello-00001"}]),
-    # 50/50 keeping the floating entry on the latest revision
-    ([TrafficRow("hello-00002", 50, latest=True), TrafficRow("hello-00001", 50)],
-     [{"latestRevision": True, "percent": 50}, {"latestRevision": False, "percent": 50, "revisionName": "hello-00001"}]),
-    # tags travel with their rows; a tagged 0% row is kept, an untagged 0% pinned row dropped
-    ([TrafficRow("hello-00003", 0, "canary"), TrafficRow("hello-00002", 100, "current", latest=True),
-      TrafficRow("hello-00001", 0)],
-     [{"latestRevision": False, "percent": 0, "revisionName": "hello-00003", "tag": "canary"},
-      {"latestRevision": True, "percent": 100, "tag": "current"}]),
-    # all pinned
-    ([TrafficRow("hello-00002", 10), TrafficRow("hello-00001", 90)],
-     [{"latestRevision": False, "percent": 10, "revisionName": "hello-00002"},
-      {"latestRevision": False, "percent": 90, "revisionName": "hello-00001"}]),
+    # a named row is always pinned, even the newest revision's, even next to a floating entry
+    ([TrafficRow(LATEST, "hello-00002", 0), TrafficRow(NAMED, "hello-00002", 40, "candidate"),
+      TrafficRow(NAMED, "hello-00001", 60)],
+     [{"latestRevision": True, "percent": 0},
+      {"latestRevision": False, "percent": 40, "revisionName": "hello-00002", "tag": "candidate"},
+      {"latestRevision": False, "percent": 60, "revisionName": "hello-00001"}]),
+    # the floating row keeps its tag and stays at 0%; untagged 0% named rows are dropped
+    ([TrafficRow(LATEST, "", 0, "current"), TrafficRow(NAMED, "hello-00002", 100), TrafficRow(NAMED, "hello-00001", 0)],
+     [{"latestRevision": True, "percent": 0, "tag": "current"},
+      {"latestRevision": False, "percent": 100, "revisionName": "hello-00002"}]),
+    # the wizard's new revision, pinned by the name it will get when it has a share or a tag
+    ([TrafficRow(NEW, "hello-00003", 10), TrafficRow(NAMED, "hello-00002", 90)],
+     [{"latestRevision": False, "percent": 10, "revisionName": "hello-00003"},
+      {"latestRevision": False, "percent": 90, "revisionName": "hello-00002"}]),
+    ([TrafficRow(NEW, "hello-00003", 0), TrafficRow(NAMED, "hello-00002", 100)],
+     [{"latestRevision": False, "percent": 100, "revisionName": "hello-00002"}]),
 ])
 def test_plan(rows: list[TrafficRow], spec: list[dict]) -> None:
     assert [t.to_spec() for t in traffic.plan(rows)] == spec
 
 
-def test_current_rows_follow_status_and_mark_the_floating_revision() -> None:
+def test_names_new_revision() -> None:
+    assert traffic.names_new_revision([TrafficRow(NEW, "n", 0, "t")])
+    assert not traffic.names_new_revision([TrafficRow(NEW, "n", 0), TrafficRow(NAMED, "a", 100)])
+
+
+def test_current_rows_keep_the_floating_entry_apart() -> None:
     service = svc(
-        [{"latestRevision": True, "percent": 50}, {"revisionName": "hello-00001", "latestRevision": False,
-                                                    "percent": 50, "tag": "old"}],
-        [{"revisionName": "hello-00002", "latestRevision": True, "percent": 50},
-         {"revisionName": "hello-00001", "latestRevision": False, "percent": 50, "tag": "old",
-          "url": "http://old-hello.default.example.com"}],
+        [{"latestRevision": True, "percent": 40, "tag": "candidate"},
+         {"revisionName": "hello-00002", "latestRevision": False, "percent": 10},
+         {"revisionName": "hello-00001", "latestRevision": False, "percent": 50, "tag": "old"}],
+        [{"revisionName": "hello-00002", "latestRevision": True, "percent": 40, "tag": "candidate"},
+         {"revisionName": "hello-00002", "latestRevision": False, "percent": 10},
+         {"revisionName": "hello-00001", "latestRevision": False, "percent": 50, "tag": "old"}],
     )
-    rows = traffic.current_rows(service, revs("hello-00002", "hello-00001"))
-    assert rows == [TrafficRow("hello-00002", 50, latest=True), TrafficRow("hello-00001", 50, "old")]
+    assert traffic.current_rows(service, ["hello-00003", *REVS]) == [
+        TrafficRow(LATEST, "hello-00002", 40, "candidate"), TrafficRow(NAMED, "hello-00003", 0),
+        TrafficRow(NAMED, "hello-00002", 10), TrafficRow(NAMED, "hello-00001", 50, "old")]
 
 
-def test_new_revision_rows_pin_everything_and_add_the_new_one_at_zero() -> None:
+def test_the_default_floating_hundred_percent() -> None:
     service = svc([{"latestRevision": True, "percent": 100}],
                   [{"revisionName": "hello-00001", "latestRevision": True, "percent": 100}], latest="hello-00001")
-    rows = traffic.new_revision_rows(service, revs("hello-00001"))
-    assert rows == [TrafficRow("", 0, latest=True), TrafficRow("hello-00001", 100)]
-    assert [t.to_spec() for t in traffic.plan(rows)] == [
-        {"latestRevision": True, "percent": 0},
-        {"latestRevision": False, "percent": 100, "revisionName": "hello-00001"},
-    ]
+    rows = traffic.current_rows(service, ["hello-00001"])
+    assert rows == [TrafficRow(LATEST, "hello-00001", 100), TrafficRow(NAMED, "hello-00001", 0)]
+    assert [t.to_spec() for t in traffic.plan(rows)] == [{"latestRevision": True, "percent": 100}]
+
+
+def test_a_pinned_revision_that_is_gone_keeps_its_row() -> None:
+    service = svc([{"revisionName": "hello-00001", "percent": 100}], [], latest="hello-00002")
+    assert traffic.current_rows(service, ["hello-00002"]) == [
+        TrafficRow(NAMED, "hello-00002", 0), TrafficRow(NAMED, "hello-00001", 100)]
+
+
+def test_the_wizard_keeps_the_floating_share_where_it_is_served_now() -> None:
+    service = svc([{"latestRevision": True, "percent": 100, "tag": "current"}],
+                  [{"revisionName": "hello-00001", "latestRevision": True, "percent": 100, "tag": "current"}],
+                  latest="hello-00001")
+    plan = traffic.new_revision_rows(service, ["hello-00001"], "hello-00002")
+    assert plan.rows == [TrafficRow(NEW, "hello-00002", 0), TrafficRow(LATEST, "hello-00001", 0, "current"),
+                         TrafficRow(NAMED, "hello-00001", 100)]
+    assert (plan.kept_on, plan.kept) == ("hello-00001", 100)
+
+
+def test_the_wizard_without_a_floating_entry() -> None:
+    service = svc([{"revisionName": "hello-00001", "percent": 100}],
+                  [{"revisionName": "hello-00001", "latestRevision": False, "percent": 100}], latest="hello-00001")
+    plan = traffic.new_revision_rows(service, ["hello-00001"], "hello-00002")
+    assert plan.rows == [TrafficRow(NEW, "hello-00002", 0), TrafficRow(NAMED, "hello-00001", 100)]
+    assert plan.kept_on == ""
 
 
 @pytest.mark.parametrize(("target", "spec"), [
-    # promote the latest: it gets 100% through its floating entry
-    ("hello-00002", [{"latestRevision": True, "percent": 100}]),
-    # roll back: the old revision pinned at 100%, the floating entry kept at 0% so the new one stays listed
+    ("hello-00002", [{"latestRevision": True, "percent": 0},
+                     {"latestRevision": False, "percent": 100, "revisionName": "hello-00002"}]),
     ("hello-00001", [{"latestRevision": True, "percent": 0},
                      {"latestRevision": False, "percent": 100, "revisionName": "hello-00001"}]),
 ])
-def test_promote_and_roll_back(target: str, spec: list[dict]) -> None:
+def test_promote_and_roll_back_pin_by_name(target: str, spec: list[dict]) -> None:
     service = svc([{"latestRevision": True, "percent": 50}, {"revisionName": "hello-00001", "percent": 50}],
                   [{"revisionName": "hello-00002", "latestRevision": True, "percent": 50},
                    {"revisionName": "hello-00001", "latestRevision": False, "percent": 50}])
-    rows = traffic.send_all_to(traffic.current_rows(service, revs("hello-00002", "hello-00001")), target)
+    rows = traffic.send_all_to(traffic.current_rows(service, REVS), target)
     assert [t.to_spec() for t in traffic.plan(rows)] == spec
 
 
 def test_promote_an_unknown_revision() -> None:
     with pytest.raises(traffic.TrafficError) as raised:
-        traffic.send_all_to([TrafficRow("a", 100)], "zzz")
+        traffic.send_all_to([TrafficRow(NAMED, "a", 100)], "zzz")
     assert raised.value.fields == {FORM_ERROR: 'Revision "zzz" is not one of this Service\'s revisions.'}
 
 
+def test_shown_rows_with_many_revisions() -> None:
+    names = [f"hello-{n:05d}" for n in range(300, 0, -1)]
+    rows = [RowInput(LATEST, "", "0"), *(RowInput(NAMED, n, "0") for n in names)]
+    rows[-1] = RowInput(NAMED, "hello-00001", "100")
+    rows[200] = RowInput(NAMED, names[199], "0", "old")
+    shown, hidden = traffic.shown_rows(rows, names, keep=("hello-00150",))
+    assert [(r.kind, r.revision) for r in shown] == [
+        (LATEST, ""), *((NAMED, n) for n in names[:5]), (NAMED, "hello-00150"), (NAMED, names[199]),
+        (NAMED, "hello-00001")]
+    assert len(hidden) == 300 - 8 and hidden[0] == "hello-00295"
+
+
 @pytest.mark.parametrize(("targets", "text"), [
-    ([TrafficTarget(50, "hello-00001"), TrafficTarget(50, "hello-00002", True)], "00001 50% · 00002 50%"),
-    ([TrafficTarget(100, "hello-00003", tag="blue")], "00003 (blue) 100%"),
+    ([TrafficTarget(50, "hello-00001"), TrafficTarget(50, "hello-00002", True)],
+     "00001 50% · latest ready revision (now 00002) 50%"),
+    ([TrafficTarget(100, "hello-00003", tag="latest")], "00003 100% (tag latest)"),
     ([TrafficTarget(100, "other-00001")], "other-00001 100%"),
+    ([TrafficTarget(100, "", True)], "latest ready revision (now none ready) 100%"),
 ])
-def test_summary(targets: list[TrafficTarget], text: str) -> None:
-    assert traffic.summary(targets, "hello") == text
+def test_describe(targets: list[TrafficTarget], text: str) -> None:
+    assert traffic.describe(traffic.shares(targets, "hello")) == text
 
 
 @pytest.mark.parametrize(("inputs", "total"), [
-    ([RowInput("a", "50"), RowInput("b", "40")], 90),
-    ([RowInput("a", "50"), RowInput("b", "x")], None),
+    ([RowInput(NAMED, "a", "50"), RowInput(LATEST, "", "40")], 90),
+    ([RowInput(NAMED, "a", "50"), RowInput(NAMED, "b", "x")], None),
+    ([RowInput(NAMED, "a", "²")], None),
     ([], 0),
 ])
 def test_typed_total(inputs: list[RowInput], total: int | None) -> None:
     assert traffic.typed_total(inputs) == total
-
-
-def test_rows_before_the_route_has_resolved_anything_follow_the_spec() -> None:
-    # Just created or just changed: status.traffic is still empty, the form must not show everything at 0%.
-    service = svc([{"latestRevision": True, "percent": 100}], [], latest="hello-00001")
-    rows = traffic.current_rows(service, revs("hello-00001"))
-    assert rows == [TrafficRow("hello-00001", 100, latest=True)]
-    assert traffic.typed_total(traffic_inputs(rows)) == 100
-
-
-def traffic_inputs(rows: list[TrafficRow]) -> list[RowInput]:
-    return [RowInput(r.revision, str(r.percent), r.tag, r.latest) for r in rows]

@@ -6,7 +6,9 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -41,6 +43,15 @@ class Console:
             form.setdefault("csrf_token", self.token)
         return await self.http.post(path, data=form, **kwargs)
 
+    async def post_fields(self, path: str, fields: list[tuple[str, str]], **kwargs: Any) -> httpx.Response:
+        """A form posted exactly as these (name, value) pairs, in order (repeated names included)."""
+        if COOKIE not in self.http.cookies:
+            await self.http.get("/healthz")
+        if not any(name == "csrf_token" for name, _ in fields):
+            fields = [*fields, ("csrf_token", self.token)]
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **kwargs.pop("headers", {})}
+        return await self.http.post(path, content=urlencode(fields).encode(), headers=headers, **kwargs)
+
     def namespace(self) -> str:
         return self.cluster.new_namespace("web")
 
@@ -71,6 +82,49 @@ class Console:
             await asyncio.sleep(0.05)
 
 
+class _Inputs(HTMLParser):
+    def __init__(self, form_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.form_id, self.inside, self.fields = form_id, False, []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "form":
+            self.inside = values.get("id") == self.form_id
+        elif self.inside and tag == "input" and values.get("name"):
+            if values.get("type") not in ("radio", "checkbox") or "checked" in values:
+                self.fields.append((str(values["name"]), values.get("value") or ""))
+        elif self.inside and tag == "select" and values.get("name"):
+            self.fields.append((str(values["name"]), ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+def form_fields(html: str, form_id: str) -> list[tuple[str, str]]:
+    """The (name, value) pairs a browser would submit from the form with this id (inputs only, no buttons)."""
+    parser = _Inputs(form_id)
+    parser.feed(html)
+    return [(n, v) for n, v in parser.fields if n != "add_revision"]
+
+
+Row = tuple[str, str, str, str]  # kind, revision, percent, tag
+
+
+def rows_in(fields: list[tuple[str, str]]) -> list[Row]:
+    columns = {key: [v for n, v in fields if n == key] for key in ("row_kind", "row_revision", "row_percent", "row_tag")}
+    return list(zip(*columns.values(), strict=True))
+
+
+def with_rows(fields: list[tuple[str, str]], rows: list[Row]) -> list[tuple[str, str]]:
+    """The form's other fields, with these traffic rows instead of the ones it showed."""
+    kept = [(n, v) for n, v in fields if not n.startswith("row_")]
+    for kind, revision, percent, tag in rows:
+        kept += [("row_kind", kind), ("row_revision", revision), ("row_percent", percent), ("row_tag", tag)]
+    return kept
+
+
 def form_values(html: str, name: str) -> list[str]:
     """Every value of the inputs called `name` in a page, in order."""
     return [v for v in re.findall(rf'name="{re.escape(name)}"[^>]*?value="([^"]*)"', html)]
@@ -78,7 +132,8 @@ def form_values(html: str, name: str) -> list[str]:
 
 @pytest.fixture
 async def console(devcluster: DevClusterProcess) -> AsyncIterator[Console]:
-    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0)
+    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
+                        allowed_hosts="console.test")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

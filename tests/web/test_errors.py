@@ -17,7 +17,7 @@ from tests.support import start_cluster
 async def _get(settings: Settings, path: str) -> httpx.Response:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
             return await http.get(path)
 
 
@@ -29,7 +29,7 @@ async def test_cluster_down_gives_the_banner(tmp_path: Path) -> None:
     assert response.status_code == 503
     assert "Cannot reach the cluster" in response.text
     assert f"Cannot reach the Kubernetes API server at {server}" in response.text
-    assert '>Retry</a>' in response.text and 'href="http://console.test/namespaces/default/services"' in response.text
+    assert '>Retry</a>' in response.text and 'href="http://127.0.0.1/namespaces/default/services"' in response.text
 
 
 async def test_a_cluster_that_never_answers_times_out(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@ input gets its message, keeps what was typed, and changes nothing."""
 
 from __future__ import annotations
 
-from tests.web.conftest import KSVC, Console, form_values
+import httpx
+
+from tests.web.conftest import KSVC, Console, Row, form_fields, form_values, rows_in, with_rows
 
 
 def _create_form(name: str, **fields: str) -> dict:
@@ -70,64 +72,106 @@ async def test_cluster_rejections_are_shown_in_full(console: Console) -> None:
     assert "The cluster refused the Service." in gone.text and "namespaces &#34;no-such-ns&#34; not found" in gone.text
 
 
-async def _wizard(console: Console, ns: str, name: str, step: int, action: str, rows: list[tuple[str, str, str, str]],
-                  rv: str, **fields: str) -> object:
-    form = {"step": str(step), "action": action, "resource_version": rv,
-            "image": "ghcr.io/knative/helloworld-go:latest", "protocol": "http", "port": "8080",
-            "env_name": ["TARGET"], "env_value": ["Knative"],
-            "row_revision": [r[0] for r in rows], "row_percent": [r[1] for r in rows],
-            "row_tag": [r[2] for r in rows], "row_latest": [r[3] for r in rows]}
-    form.update(fields)
-    return await console.post(f"/namespaces/{ns}/services/{name}/revisions/new", form)
+async def submit(console: Console, path: str, html: str, form_id: str, action: str,
+                 rows: list[Row] | None = None, headers: dict[str, str] | None = None,
+                 **changes: str) -> httpx.Response:
+    """Press a button of a form as a browser would: what it shows, with `changes` typed in and `rows` set."""
+    fields = form_fields(html, form_id)
+    if rows is not None:
+        fields = with_rows(fields, rows)
+    for name, value in changes.items():
+        index = next(i for i, (n, _) in enumerate(fields) if n == name)
+        fields[index] = (name, value)
+    return await console.post_fields(path, [*fields, ("action", action)], headers=headers or {})
+
+
+def wizard_path(ns: str, name: str) -> str:
+    return f"/namespaces/{ns}/services/{name}/revisions/new"
 
 
 async def test_create_revision_at_zero_percent(console: Console) -> None:
     ns = console.namespace()
     console.create_ksvc(ns, "rev")
-    before = await console.settled(ns, "rev")
-    rv = before["metadata"]["resourceVersion"]
-    rows = [("", "0", "", "1"), ("rev-00001", "100", "", "0")]
-    step2 = await _wizard(console, ns, "rev", 1, "next", rows, rv)
+    await console.settled(ns, "rev")
+    path = wizard_path(ns, "rev")
+    first = await console.get(path)
+    step2 = await submit(console, path, first.text, "wizard", "next")
     assert step2.status_code == 200 and 'aria-current="step" class="current">Advanced Settings' in step2.text
-    back = await _wizard(console, ns, "rev", 2, "previous", rows, rv, image="changed:1")
+    back = await submit(console, path, step2.text, "wizard", "previous", image="changed:1")
     assert 'aria-current="step" class="current">Basic Information' in back.text
-    assert form_values(back.text, "image") == ["changed:1"] and form_values(back.text, "env_value") == ["Knative"]
-    step3 = await _wizard(console, ns, "rev", 2, "next", rows, rv)
+    assert form_values(back.text, "image") == ["changed:1"]
+    step2 = await submit(console, path, back.text, "wizard", "next", image="ghcr.io/knative/helloworld-go:latest")
+    step3 = await submit(console, path, step2.text, "wizard", "next", env_name="TARGET", env_value="Knative")
     assert "Traffic Ratio (%) for new revision rev-00002" in step3.text
-    created = await _wizard(console, ns, "rev", 3, "create", rows, rv)
+    # The floating 100% would move to the new revision once Ready: the prefill keeps it on rev-00001, and says so.
+    assert rows_in(form_fields(step3.text, "wizard")) == [
+        ("new", "rev-00002", "0", ""), ("latest", "", "0", ""), ("revision", "rev-00001", "100", "")]
+    assert "This form keeps that share on rev-00001, the revision it serves now" in step3.text
+    created = await submit(console, path, step3.text, "wizard", "create")
     assert created.status_code == 303
     stored = console.ksvc(ns, "rev")
     assert stored["spec"]["traffic"] == [{"latestRevision": True, "percent": 0},
                                          {"latestRevision": False, "percent": 100, "revisionName": "rev-00001"}]
+    assert "name" not in stored["spec"]["template"]["metadata"]  # not referred to by name: Knative names it
     assert stored["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "TARGET", "value": "Knative"}]
     settled = await console.settled(ns, "rev", revisions=2)
     assert {(t["revisionName"], t["percent"]) for t in settled["status"]["traffic"]} == {("rev-00002", 0),
                                                                                           ("rev-00001", 100)}
 
 
+async def test_a_share_for_the_new_revision_pins_it_by_name(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "pin")
+    await console.settled(ns, "pin")
+    path = wizard_path(ns, "pin")
+    page = await console.get(path)
+    rows = [("new", "pin-00002", "10", "candidate"), ("latest", "", "0", ""), ("revision", "pin-00001", "90", "")]
+    created = await submit(console, path, page.text, "wizard", "create", rows=rows)
+    assert created.status_code == 303, created.text
+    stored = console.ksvc(ns, "pin")
+    assert stored["spec"]["template"]["metadata"]["name"] == "pin-00002"
+    assert stored["spec"]["traffic"] == [
+        {"latestRevision": False, "percent": 10, "revisionName": "pin-00002", "tag": "candidate"},
+        {"latestRevision": True, "percent": 0},
+        {"latestRevision": False, "percent": 90, "revisionName": "pin-00001"}]
+    settled = await console.settled(ns, "pin", revisions=2)
+    assert {(t["revisionName"], t["percent"]) for t in settled["status"]["traffic"]} == {
+        ("pin-00002", 10), ("pin-00002", 0), ("pin-00001", 90)}
+    # The next wizard run clears the name (Knative refuses a template change under the same name).
+    again = await console.get(path)
+    assert "pin-00003" in again.text
+    made = await submit(console, path, again.text, "wizard", "create")
+    assert made.status_code == 303, made.text
+    assert "name" not in console.ksvc(ns, "pin")["spec"]["template"]["metadata"]
+
+
 async def test_wizard_errors_stay_on_their_step(console: Console) -> None:
     ns = console.namespace()
     console.create_ksvc(ns, "wz")
     rv = (await console.settled(ns, "wz"))["metadata"]["resourceVersion"]
-    rows = [("", "0", "", "1"), ("wz-00001", "100", "", "0")]
-    bad_image = await _wizard(console, ns, "wz", 1, "next", rows, rv, image="")
+    path = wizard_path(ns, "wz")
+    page = await console.get(path)
+    bad_image = await submit(console, path, page.text, "wizard", "next", image="")
     assert bad_image.status_code == 422 and 'class="current">Basic Information' in bad_image.text
-    bad_env = await _wizard(console, ns, "wz", 2, "next", rows, rv, env_name=["PORT"])
+    step2 = await submit(console, path, page.text, "wizard", "next")
+    bad_env = await submit(console, path, step2.text, "wizard", "next", env_name="PORT")
     assert bad_env.status_code == 422 and "PORT is set by Knative itself" in bad_env.text
-    bad_sum = await _wizard(console, ns, "wz", 3, "create", [("", "10", "", "1"), ("wz-00001", "80", "", "0")], rv)
+    step3 = await submit(console, path, step2.text, "wizard", "next")
+    rows = [("new", "wz-00002", "10", ""), ("latest", "", "0", ""), ("revision", "wz-00001", "80", "")]
+    bad_sum = await submit(console, path, step3.text, "wizard", "create", rows=rows)
     assert bad_sum.status_code == 422
     assert "Traffic must add up to 100%; these add up to 90%." in bad_sum.text
-    assert form_values(bad_sum.text, "row_percent") == ["10", "80"]
+    assert form_values(bad_sum.text, "row_percent") == ["10", "0", "80"]
     stored = console.ksvc(ns, "wz")
     assert stored["metadata"]["resourceVersion"] == rv and stored["metadata"]["generation"] == 1
 
 
-def _split_form(rv: str, rows: list[tuple[str, str, str, str]]) -> dict:
-    return {"resource_version": rv, "row_revision": [r[0] for r in rows], "row_percent": [r[1] for r in rows],
-            "row_tag": [r[2] for r in rows], "row_latest": [r[3] for r in rows]}
+def split_path(ns: str, name: str) -> str:
+    return f"/namespaces/{ns}/services/{name}/traffic"
 
 
 async def _two_revisions(console: Console, ns: str, name: str) -> dict:
+    """A Service with {name}-00001 (100%, pinned) and {name}-00002 (the floating entry's, at 0%), both Ready."""
     console.create_ksvc(ns, name)
     first = await console.settled(ns, name)
     patch = {"metadata": {"resourceVersion": first["metadata"]["resourceVersion"]},
@@ -143,29 +187,33 @@ async def _two_revisions(console: Console, ns: str, name: str) -> dict:
 
 async def test_split_fifty_fifty_with_tags(console: Console) -> None:
     ns = console.namespace()
-    service = await _two_revisions(console, ns, "sp")
-    rows = [("sp-00002", "50", "candidate", "1"), ("sp-00001", "50", "stable", "0")]
-    response = await console.post(f"/namespaces/{ns}/services/sp/traffic",
-                                  _split_form(service["metadata"]["resourceVersion"], rows))
+    await _two_revisions(console, ns, "sp")
+    page = await console.get(split_path(ns, "sp"))
+    assert rows_in(form_fields(page.text, "split-form")) == [
+        ("latest", "", "0", ""), ("revision", "sp-00002", "0", ""), ("revision", "sp-00001", "100", "")]
+    rows = [("latest", "", "0", ""), ("revision", "sp-00002", "50", "candidate"), ("revision", "sp-00001", "50", "stable")]
+    response = await submit(console, split_path(ns, "sp"), page.text, "split-form", "ok", rows=rows)
     assert response.status_code == 303
     assert console.ksvc(ns, "sp")["spec"]["traffic"] == [
-        {"latestRevision": True, "percent": 50, "tag": "candidate"},
+        {"latestRevision": True, "percent": 0},
+        {"latestRevision": False, "percent": 50, "revisionName": "sp-00002", "tag": "candidate"},
         {"latestRevision": False, "percent": 50, "revisionName": "sp-00001", "tag": "stable"},
     ]
     settled = await console.settled(ns, "sp", revisions=2)
     urls = {t.get("tag"): t.get("url") for t in settled["status"]["traffic"]}
     assert urls["candidate"] == f"http://candidate-sp.{ns}.example.com"
     details = await console.get(f"/namespaces/{ns}/services/sp")
-    assert "Tag URLs" in details.text and f"http://stable-sp.{ns}.example.com" in details.text
+    assert f"http://stable-sp.{ns}.example.com" in details.text
 
 
 async def test_split_that_does_not_add_up_changes_nothing(console: Console) -> None:
     ns = console.namespace()
     service = await _two_revisions(console, ns, "sum")
     rv = service["metadata"]["resourceVersion"]
-    response = await console.post(f"/namespaces/{ns}/services/sum/traffic",
-                                  _split_form(rv, [("sum-00002", "50", "", "1"), ("sum-00001", "40", "", "0")]),
-                                  headers={"HX-Request": "true", "HX-Target": "dialog"})
+    page = await console.get(split_path(ns, "sum"))
+    rows = [("latest", "", "0", ""), ("revision", "sum-00002", "50", ""), ("revision", "sum-00001", "40", "")]
+    response = await submit(console, split_path(ns, "sum"), page.text, "split-form", "ok", rows=rows,
+                            headers={"HX-Request": "true", "HX-Target": "dialog"})
     assert response.status_code == 422
     assert "Traffic must add up to 100%; these add up to 90%." in response.text
     assert "Total: 90% — must be 100%" in response.text and "<html" not in response.text
@@ -174,26 +222,20 @@ async def test_split_that_does_not_add_up_changes_nothing(console: Console) -> N
 
 async def test_roll_back_and_promote(console: Console) -> None:
     ns = console.namespace()
-    service = await _two_revisions(console, ns, "rb")
-    preset = await console.get(f"/namespaces/{ns}/services/rb/traffic?revision=rb-00002")
-    assert "Now</dt><dd>00002 0% · 00001 100%" in preset.text
-    assert "After OK</dt><dd>00002 100% · 00001 0%" in preset.text
-    rows = list(zip(form_values(preset.text, "row_revision"), form_values(preset.text, "row_percent"),
-                    form_values(preset.text, "row_tag"), form_values(preset.text, "row_latest"), strict=True))
-    response = await console.post(f"/namespaces/{ns}/services/rb/traffic",
-                                  _split_form(form_values(preset.text, "resource_version")[0], rows),
-                                  headers={"HX-Request": "true", "HX-Target": "dialog"})
+    await _two_revisions(console, ns, "rb")
+    preset = await console.get(split_path(ns, "rb") + "?revision=rb-00002")
+    assert "Now</dt><dd>latest ready revision (now 00002) 0% · 00001 100%" in preset.text
+    assert "After OK</dt><dd data-after>latest ready revision (now 00002) 0% · 00002 100%" in preset.text
+    response = await submit(console, split_path(ns, "rb"), preset.text, "split-form", "ok",
+                            headers={"HX-Request": "true", "HX-Target": "dialog"})
     assert response.status_code == 204 and response.headers["HX-Redirect"] == f"/namespaces/{ns}/services/rb"
-    assert console.ksvc(ns, "rb")["spec"]["traffic"] == [{"latestRevision": True, "percent": 100}]
-    settled = await console.settled(ns, "rb", revisions=2)
-    back = await console.get(f"/namespaces/{ns}/services/rb/traffic?revision=rb-00001")
-    rows = list(zip(form_values(back.text, "row_revision"), form_values(back.text, "row_percent"),
-                    form_values(back.text, "row_tag"), form_values(back.text, "row_latest"), strict=True))
-    await console.post(f"/namespaces/{ns}/services/rb/traffic",
-                       _split_form(settled["metadata"]["resourceVersion"], rows))
+    assert console.ksvc(ns, "rb")["spec"]["traffic"] == [
+        {"latestRevision": True, "percent": 0}, {"latestRevision": False, "percent": 100, "revisionName": "rb-00002"}]
+    await console.settled(ns, "rb", revisions=2)
+    back = await console.get(split_path(ns, "rb") + "?revision=rb-00001")
+    await submit(console, split_path(ns, "rb"), back.text, "split-form", "ok")
     assert console.ksvc(ns, "rb")["spec"]["traffic"] == [
         {"latestRevision": True, "percent": 0}, {"latestRevision": False, "percent": 100, "revisionName": "rb-00001"}]
-    del service
 
 
 async def test_delete(console: Console) -> None:
