@@ -1,0 +1,135 @@
+"""Every form handler and query string under hypothesis: whatever is typed, no 5xx, the page comes back with a
+message, and nothing is written. Each drawn form has at least one field no valid form has (so a write would be
+a bug); the other fields are anything at all, hostile values included (Unicode digits, 4,300-digit integers,
+1e400, 1Ei, control characters, markup)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from app.web.security import COOKIE, token_for
+from tests.support import DevClusterProcess, ksvc_manifest
+from tests.web.conftest import KSVC, SECRET
+
+HOSTILE = st.sampled_from(["", " ", "²", "٣", "１", "1" * 4300, "1e400", "1Ei", "8Ei", "-1", "NaN", "inf", "0x10",
+                           "\x00", "\t", "<script>x</script>", "50%", "a" * 300, "latest", "@latest", "1_000"])
+ANY = st.one_of(HOSTILE, st.text(max_size=30), st.integers(-10, 10**6).map(str))
+MESSAGE = re.compile(r'role="alert"|class="error"')
+EXAMPLES = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def app(devcluster: DevClusterProcess) -> Iterator[tuple[TestClient, str]]:
+    ns = devcluster.new_namespace("fuzz")
+    code, _, body = devcluster.request("POST", KSVC.format(ns=ns), ksvc_manifest("fz", ns))
+    assert code == 201, body
+    application = create_app(Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET,
+                                      allowed_hosts="testserver"))
+    with TestClient(application, raise_server_exceptions=False) as client:
+        client.get("/healthz")
+        yield client, ns
+
+
+def state(cluster: DevClusterProcess, ns: str) -> list[Any]:
+    return [(i["metadata"]["name"], i["metadata"].get("labels"), i["spec"])
+            for i in cluster.get(KSVC.format(ns=ns))["items"]]
+
+
+def post(client: TestClient, cluster: DevClusterProcess, ns: str, path: str, fields: list[tuple[str, str]]) -> None:
+    before = state(cluster, ns)
+    token = token_for(SECRET, client.cookies[COOKIE])
+    response = client.post(path, content=_encode([*fields, ("csrf_token", token)]),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code < 500, response.text[:2000]
+    assert response.status_code in (200, 400, 404, 409, 422), response.status_code
+    if response.status_code == 200:  # a button that edits the form (Add Variable, Previous, add a row): shown again
+        assert 'method="post"' in response.text, response.text[:2000]
+    else:
+        assert MESSAGE.search(response.text), response.text[:2000]
+    assert state(cluster, ns) == before, "a refused form wrote to the cluster"
+
+
+def _encode(fields: list[tuple[str, str]]) -> bytes:
+    from urllib.parse import urlencode
+
+    return urlencode(fields).encode()
+
+
+def template_fields(draw: Any) -> list[tuple[str, str]]:
+    names = ("image", "protocol", "port", "cpu_request", "cpu_limit", "memory_request", "memory_limit", "min_scale",
+             "max_scale", "target", "env_name", "env_value")
+    return [(name, draw(ANY)) for name in names if draw(st.booleans())]
+
+
+def row_fields(draw: Any) -> list[tuple[str, str]]:
+    fields: list[tuple[str, str]] = []
+    for _ in range(draw(st.integers(0, 4))):
+        fields += [("row_kind", draw(st.one_of(st.sampled_from(["latest", "revision", "new"]), ANY))),
+                   ("row_revision", draw(st.one_of(st.sampled_from(["fz-00001", "fz-00002", ""]), ANY))),
+                   ("row_percent", draw(st.one_of(st.sampled_from(["0", "50", "100"]), ANY))),
+                   ("row_tag", draw(st.one_of(st.just(""), ANY)))]
+    basis = ("resource_version", "basis_uid", "basis_generation", "basis_traffic", "basis_template", "stamp",
+             "new_revision", "target", "show_all", "kept", "kept_on", "add_revision")
+    return fields + [(name, draw(ANY)) for name in basis if draw(st.booleans())]
+
+
+@EXAMPLES
+@given(st.data())
+def test_create_service(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
+    client, ns = app
+    bad_name = data.draw(st.one_of(HOSTILE, st.text(min_size=1, max_size=70).filter(
+        lambda s: not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", s.strip()))))
+    fields = [("name", bad_name), ("visibility", data.draw(ANY)), ("action", data.draw(st.sampled_from(
+        ["create", "add-env", "", "x"]))), *template_fields(data.draw)]
+    post(client, devcluster, ns, f"/namespaces/{ns}/services", fields)
+
+
+@EXAMPLES
+@given(st.data())
+def test_create_revision(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
+    client, ns = app
+    fields = [("step", data.draw(st.one_of(st.sampled_from(["1", "2", "3"]), ANY))),
+              ("action", data.draw(st.one_of(st.sampled_from(["next", "previous", "create", "add-env", "add-latest",
+                                                              "remove-0", "add-row", "show-all"]), ANY))),
+              ("image", data.draw(HOSTILE)),  # never a valid image: nothing may be written
+              *template_fields(data.draw), *row_fields(data.draw)]
+    post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/revisions/new", fields)
+
+
+@EXAMPLES
+@given(st.data())
+def test_split_traffic(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
+    client, ns = app
+    fields = [("row_kind", "revision"), ("row_revision", "fz-00001"), ("row_tag", ""),
+              ("row_percent", data.draw(HOSTILE.filter(lambda s: s.strip().removesuffix("%").strip() != "100"))),
+              *row_fields(data.draw),
+              ("action", data.draw(st.one_of(st.sampled_from(["ok", "add-latest", "remove-0", "add-row"]), ANY)))]
+    post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/traffic", fields)
+
+
+@EXAMPLES
+@given(st.data())
+def test_delete(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
+    client, ns = app
+    fields = [("resource_version", data.draw(ANY)), ("basis_uid", data.draw(ANY)),
+              ("basis_generation", data.draw(ANY.filter(lambda s: s != "1"))), ("basis_traffic", data.draw(ANY))]
+    post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/delete", fields)
+
+
+@EXAMPLES
+@given(st.sampled_from(["", "/traffic", "/revisions/new", "/delete"]),
+       st.sampled_from(["revision", "start", "continue", "partial", "all", "namespace"]), ANY)
+def test_query_strings(app: tuple[TestClient, str], path: str, key: str, value: str) -> None:
+    client, ns = app
+    for page in (f"/namespaces/{ns}/services/fz{path}", f"/namespaces/{ns}/services", "/namespace"):
+        response = client.get(page, params={key: value})
+        assert response.status_code < 500, (page, key, value, response.text[:2000])
