@@ -74,7 +74,7 @@ class Cluster:
                 namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
             else:
                 configuration = client.Configuration()
-                config.load_incluster_config(client_configuration=configuration)
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
                 api = client.ApiClient(configuration)
                 namespace = namespace_file or "default"
         except (config.ConfigException, OSError, ValueError, KeyError) as error:
@@ -94,13 +94,14 @@ class Cluster:
         if body is not None:
             headers["Content-Type"] = content_type
         try:
-            return await self.api.call_api(
+            answer: dict[str, Any] = await self.api.call_api(
                 path, method, query_params=query or [], header_params=headers, body=body,
                 response_types_map=_RESPONSE_TYPES, auth_settings=["BearerToken"],
                 _return_http_data_only=True, _request_timeout=self.timeout,
             )
+            return answer
         except ApiException as error:
-            failure = from_status(error.status, error.body, error.reason)
+            failure = from_status(error.status, error.body, error.reason or "")
             if resource.knative and failure.code == 404 and not failure.details.get("name"):
                 raise KnativeNotInstalled(
                     404, "NotFound",

@@ -69,4 +69,6 @@ def render(
     values["is_htmx"] = request.headers.get("HX-Request") == "true"
     # A page asked for by htmx to fill the <dialog> renders without the surrounding layout.
     values["is_dialog"] = values["is_htmx"] and request.headers.get("HX-Target") == "dialog"
-    return request.app.state.templates.TemplateResponse(request, name, values, status_code=status, headers=headers)
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, name, values, status_code=status, headers=headers)
+    return response

@@ -154,8 +154,8 @@ async def create_service(request: Request, namespace: str) -> Response:
         return render(request, "service_new.html", CreatePage(namespace, more, create_id=create_id))
     try:
         draft = kforms.parse_service(form, namespace)
-    except kforms.FormErrors as errors:
-        return render(request, "service_new.html", CreatePage(namespace, form, errors.fields, create_id=create_id),
+    except kforms.FormErrors as problems:
+        return render(request, "service_new.html", CreatePage(namespace, form, problems.fields, create_id=create_id),
                       status=422)
     try:
         try:
