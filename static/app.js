@@ -18,6 +18,22 @@ function updateTotal(form) {
     label.classList.toggle("invalid", !ok);
   }
   form.querySelectorAll("[data-ok]").forEach((button) => { button.disabled = !ok; });
+  updateAfter(form, ok);
+}
+
+// The promote / roll back dialog's "After OK" line follows the inputs, in the words the server uses.
+function updateAfter(form, ok) {
+  const scope = form.closest(".dialog-body") || document;
+  const after = scope.querySelector("[data-after]");
+  if (!after) return;
+  const parts = [];
+  form.querySelectorAll("tr[data-row]").forEach((row) => {
+    const percent = Number(row.querySelector("[data-percent]").value.trim());
+    const tag = row.querySelector("[data-tag]").value.trim();
+    if (row.dataset.row !== "latest" && percent === 0 && !tag) return;  // not written, as the server plans it
+    parts.push(row.dataset.short + " " + percent + "%" + (tag ? " (tag " + tag + ")" : ""));
+  });
+  after.textContent = ok ? parts.join(" · ") : "— (the shares must add up to 100%)";
 }
 
 function addEnvRow(fieldset) {

@@ -1,9 +1,12 @@
 """The phased-release walkthrough of DESIGN.md in a real browser: create a Service, create a revision at 0%,
 split 50/50, promote, roll back, and a split that does not add up to 100%; all through the UI of
-`knative-console dev`, with the gateway reached over HTTP as curl would reach it."""
+`knative-console dev`, with the gateway reached over HTTP as curl would reach it. Then the floating row: a share
+typed next to a revision stays on it when kubectl makes a newer one."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import time
 from pathlib import Path
@@ -12,10 +15,11 @@ import pytest
 from playwright.async_api import Locator, Page, Request, expect
 
 from tests.browser.conftest import ConsoleProcess, PageProblems, gateway_answers
+from tests.support import kubectl_binary
 
 SERVICE = "helloworld-go"
 IMAGE = "ghcr.io/knative/helloworld-go:latest"
-FIRST, SECOND = f"{SERVICE}-00001", f"{SERVICE}-00002"
+FIRST, SECOND, THIRD = f"{SERVICE}-00001", f"{SERVICE}-00002", f"{SERVICE}-00003"
 WORLD, KNATIVE = "200 Hello World!", "200 Hello Knative!"
 CURL = re.compile(r'^curl -H "Host: (?P<host>[^"]+)" http://(?P<gateway>\S+)$')
 # The one request the walkthrough makes fail on purpose (step 6): Chromium logs its 422 as a console error.
@@ -43,7 +47,8 @@ def revision_row(page: Page, name: str) -> Locator:
 async def expect_split(page: Page, split: dict[str, str]) -> None:
     """The details page shows these Traffic % per revision, the Service has settled on them, and polling stopped."""
     for name, percent in split.items():
-        await expect(revision_row(page, name).locator("td[data-percent]")).to_have_text(percent)
+        await expect(revision_row(page, name).locator("td[data-percent]")).to_have_attribute(
+            "data-percent", percent.removesuffix("%"))
     await expect(page.locator("#live dl.info .status")).to_have_text("Success")
     await expect(page.locator("#live")).not_to_have_attribute("hx-trigger", re.compile("every"))
 
@@ -64,7 +69,7 @@ async def split(page: Page, percents: dict[str, str]) -> None:
     await expect(dialog).to_be_hidden()
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(150)
 async def test_phased_release(console_server: ConsoleProcess, page: tuple[Page, PageProblems],
                               output_dir: Path) -> None:
     tab, problems = page
@@ -163,6 +168,14 @@ async def test_phased_release(console_server: ConsoleProcess, page: tuple[Page, 
     await expect(dialog).to_be_visible()
     await expect(dialog.get_by_label(f"Traffic Ratio (%) for {FIRST}")).to_have_value("100")
     await expect(dialog.get_by_label(f"Traffic Ratio (%) for {SECOND}")).to_have_value("0")
+    after = dialog.locator("[data-after]")
+    await expect(after).to_have_text("latest ready revision (now 00002) 0% · 00001 100%")
+    await dialog.get_by_label(f"Traffic Ratio (%) for {FIRST}").fill("90")
+    await expect(after).to_have_text("— (the shares must add up to 100%)")
+    await dialog.get_by_label(f"Traffic Ratio (%) for {SECOND}").fill("10")
+    await expect(after).to_have_text("latest ready revision (now 00002) 0% · 00002 10% · 00001 90%")
+    await dialog.get_by_label(f"Traffic Ratio (%) for {SECOND}").fill("0")
+    await dialog.get_by_label(f"Traffic Ratio (%) for {FIRST}").fill("100")
     await tab.screenshot(path=output_dir / "step-5.png")
     await dialog.get_by_role("button", name="OK").click()
     await expect(dialog).to_be_hidden()
@@ -186,6 +199,33 @@ async def test_phased_release(console_server: ConsoleProcess, page: tuple[Page, 
     await tab.reload()
     await expect_split(tab, {FIRST: "100%", SECOND: "0%"})
     assert await gateway_answers(gateway, host, 20) == {WORLD: 20}
+
+    # 7. The floating row: 40% typed next to helloworld-go-00002 stays there when a third revision is made behind
+    #    the console's back (kubectl); the floating entry is its own row, at 0%, labelled for what it is.
+    dialog = await open_split_dialog(tab)
+    await expect(dialog.locator("tr.floating-row")).to_contain_text(
+        f"Latest ready revision follows every new revision — now {SECOND}")
+    await expect(dialog.get_by_label("Traffic Ratio (%) for the latest ready revision")).to_have_value("0")
+    await dialog.get_by_label(f"Traffic Ratio (%) for {SECOND}").fill("40")
+    await dialog.get_by_label(f"Tag for {SECOND}").fill("candidate")
+    await dialog.get_by_label(f"Traffic Ratio (%) for {FIRST}").fill("60")
+    await dialog.get_by_role("button", name="OK").click()
+    await expect(dialog).to_be_hidden()
+    await expect_split(tab, {FIRST: "60%", SECOND: "40%"})
+    patch = '{"spec":{"template":{"spec":{"containers":[{"image":"%s","env":[{"name":"TARGET","value":"Unreviewed"}]}]}}}}'
+    kubectl = await asyncio.create_subprocess_exec(
+        kubectl_binary("1.33"), "patch", "ksvc", SERVICE, "--type", "merge", "-p", patch % IMAGE,
+        env={**os.environ, "KUBECONFIG": str(console_server.data / "kubeconfig")}, stderr=asyncio.subprocess.PIPE)
+    _, stderr = await asyncio.wait_for(kubectl.communicate(), 60)
+    assert kubectl.returncode == 0, stderr
+    await tab.reload()  # the page stopped refreshing once settled; a user reloads to see what kubectl did
+    await expect(revision_row(tab, THIRD).locator(".status")).to_have_text("Success")
+    await expect_split(tab, {FIRST: "60%", SECOND: "40%", THIRD: "0%"})
+    await expect(tab.locator('tr[data-entry="latest"]')).to_contain_text(f"now {THIRD}")
+    await tab.screenshot(path=output_dir / "step-7.png", full_page=True)
+    answers = await gateway_answers(gateway, host, 200)
+    assert answers == {WORLD: 120, KNATIVE: 80}, answers  # 0 of 200 on the unreviewed revision
+    assert await gateway_answers(gateway, f"candidate-{host}", 20) == {KNATIVE: 20}
 
     unexpected = [m for m in problems.console if not any(p.match(m) for p in EXPECTED_CONSOLE_ERRORS)]
     assert not unexpected, f"console errors: {unexpected}"
