@@ -16,6 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
+from app import logs
 from app.main import create_app
 from app.settings import Settings
 
@@ -33,10 +34,11 @@ def _loopback(host: str) -> bool:
 
 def _serve(settings: Settings) -> None:
     if not _loopback(settings.host):
-        print(f"warning: serving on {settings.host}: the console acts with its kubeconfig's credentials for anyone "
-              "who can reach this address. Put it behind authentication.", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                proxy_headers=False, server_header=False)
+        log.warning("serving on %s: the console acts with its kubeconfig's credentials for anyone who can reach "
+                    "this address. Put it behind authentication.", settings.host)
+    # uvicorn's own lines go through app.logs' handler; app.access writes the access lines.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", log_config=None,
+                access_log=False, proxy_headers=False, server_header=False)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +46,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="port to serve the console on (default: 8000)")
     parser.add_argument("--gateway", default=None, metavar="HOST:PORT",
                         help="the ingress gateway address to show, instead of discovering it from config-network")
+    parser.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                        help="text (default) or json: one object a line with time, level, logger, message, "
+                             "request_id, route, status, duration_ms and user")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -125,11 +130,14 @@ def _dev(args: argparse.Namespace, settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    overrides = {"host": args.host, "port": args.port, "gateway": args.gateway}
+    overrides = {"host": args.host, "port": args.port, "gateway": args.gateway, "log_format": args.log_format}
     if args.command == "serve":
         overrides.update(kubeconfig=args.kubeconfig, context=args.context)
     settings = Settings.from_env(os.environ, **overrides)
+    try:
+        logs.configure(settings.log_format)
+    except ValueError as error:
+        parser().error(f"{error} (KNATIVE_CONSOLE_LOG_FORMAT)")
     if args.command == "dev":
         _dev(args, settings)
     else:

@@ -1,4 +1,8 @@
-"""create_app(settings) → the console's FastAPI app; its lifespan opens and closes the cluster client."""
+"""create_app(settings) → the console's FastAPI app; its lifespan opens and closes the cluster client.
+
+Besides the pages: /livez, /healthz, /readyz (app.health) and /metrics (app.metrics); every request gets
+an id, is counted and logged (app.access).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import PlainTextResponse
+from starlette.responses import Response
 
+from app import health, metrics
+from app.access import AccessMiddleware
 from app.cluster.client import Cluster
 from app.settings import Settings
 from app.web import details, errors, revisions, security, services, traffic
@@ -23,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
         cluster = await Cluster.connect(settings.kubeconfig, settings.context, settings.request_timeout)
         app.state.cluster = cluster
         app.state.lookups = Lookups(cluster, settings)
+        app.state.readiness = health.Readiness(lambda: health.serves_knative(cluster))
         # The imports (kubernetes_asyncio's generated models above all) leave ~100k long-lived objects;
         # without this, every full collection walks them again, ~60 ms in the middle of a page.
         gc.collect()
@@ -42,13 +49,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.templates = templates()
     app.add_middleware(security.SecurityMiddleware, secret=settings.secret_key)
+    app.add_middleware(AccessMiddleware)  # added last: the outermost, it times everything the others do
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (services, details, revisions, traffic):
+    for module in (services, details, revisions, traffic, health):
         app.include_router(module.router)
     errors.install(app)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> PlainTextResponse:
-        return PlainTextResponse("ok")
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_text() -> Response:
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
     return app

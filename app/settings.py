@@ -23,6 +23,7 @@ class Settings:
     poll_seconds: float = 2.0  # how often pages refresh unsettled status
     page_size: int = 50  # Services per page of the list
     dev_cluster: bool = False  # the embedded dev cluster: its gateway's answers are simulated
+    log_format: str = "text"  # or "json": one JSON object a line, for a log platform
     # Signs CSRF tokens. Set the same value on every replica behind a load balancer.
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 

@@ -21,6 +21,7 @@ from app.knative.naming import revision_name
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, now, service_url
 from app.web.render import render
+from app.web.writes import counted
 
 router = APIRouter()
 STEPS = ("Basic Information", "Advanced Settings", "Traffic Splitting Settings")
@@ -75,6 +76,7 @@ async def start(request: Request, namespace: str, name: str) -> Response:
 
 
 @router.post("/namespaces/{namespace}/services/{name}/revisions/new")
+@counted(lambda form: "revision" if form.get("action") == "create" else None)
 async def step(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)

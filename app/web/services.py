@@ -20,6 +20,7 @@ from app.knative.traffic import summary
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, service_url, services_url
 from app.web.render import render
+from app.web.writes import counted
 
 router = APIRouter()
 
@@ -124,6 +125,7 @@ async def new_service(request: Request, namespace: str) -> Response:
 
 
 @router.post("/namespaces/{namespace}/services")
+@counted("create")
 async def create_service(request: Request, namespace: str) -> Response:
     checked("namespace", namespace)
     posted = await request.form()
@@ -152,6 +154,7 @@ async def confirm_delete(request: Request, namespace: str, name: str) -> Respons
 
 
 @router.post("/namespaces/{namespace}/services/{name}/delete")
+@counted("delete")
 async def delete_service(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)

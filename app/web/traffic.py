@@ -15,6 +15,7 @@ from app.knative.models import RevisionView, ServiceView
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, service_url
 from app.web.render import render
+from app.web.writes import counted
 
 router = APIRouter()
 
@@ -68,6 +69,7 @@ async def split_form(request: Request, namespace: str, name: str, revision: str 
 
 
 @router.post("/namespaces/{namespace}/services/{name}/traffic")
+@counted(lambda form: "promote_rollback" if form.get("action") == "promote" else "split")
 async def split(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)

@@ -1,0 +1,147 @@
+"""/metrics: the Prometheus text the official client writes, with writes counted by kind and outcome, the
+Kubernetes calls behind them, and HTTP requests by route template; X-Request-ID on every answer."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.metrics import write_outcome
+from tests.web.conftest import Console, form_values
+from tests.web.test_writes import _split_form, _two_revisions
+
+TRAFFIC_ROUTE = "/namespaces/{namespace}/services/{name}/traffic"
+KSVC_RESOURCE = "services.serving.knative.dev"
+
+
+async def scrape(console: Console) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of /metrics by name and labels, parsed as Prometheus would parse it."""
+    response = await console.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(response.text) for sample in family.samples}
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def writes(samples: dict, kind: str, outcome: str) -> float:
+    return value(samples, "knative_console_writes_total", kind=kind, outcome=outcome)
+
+
+async def test_a_split_is_counted_with_the_calls_behind_it(console: Console) -> None:
+    ns = console.namespace()
+    service = await _two_revisions(console, ns, "counted")
+    before = await scrape(console)
+    rows = [("counted-00002", "50", "", "1"), ("counted-00001", "50", "", "0")]
+    response = await console.post(f"/namespaces/{ns}/services/counted/traffic",
+                                  _split_form(service["metadata"]["resourceVersion"], rows))
+    assert response.status_code == 303
+    after = await scrape(console)
+    assert writes(after, "split", "ok") == writes(before, "split", "ok") + 1
+    patches = {"verb": "patch", "resource": KSVC_RESOURCE, "outcome": "ok"}
+    assert value(after, "knative_console_kubernetes_requests_total", **patches) == \
+        value(before, "knative_console_kubernetes_requests_total", **patches) + 1
+    latency = {"verb": "patch", "resource": KSVC_RESOURCE}
+    assert value(after, "knative_console_kubernetes_request_duration_seconds_count", **latency) == \
+        value(before, "knative_console_kubernetes_request_duration_seconds_count", **latency) + 1
+    posted = {"route": TRAFFIC_ROUTE, "method": "POST", "status": "303"}
+    assert value(after, "knative_console_http_requests_total", **posted) == \
+        value(before, "knative_console_http_requests_total", **posted) + 1
+    timed = {"route": TRAFFIC_ROUTE, "method": "POST"}
+    assert value(after, "knative_console_http_request_duration_seconds_count", **timed) == \
+        value(before, "knative_console_http_request_duration_seconds_count", **timed) + 1
+
+
+async def test_refused_splits_count_by_outcome(console: Console) -> None:
+    ns = console.namespace()
+    service = await _two_revisions(console, ns, "refused")
+    seen = service["metadata"]["resourceVersion"]
+    before = await scrape(console)
+    bad_sum = await console.post(f"/namespaces/{ns}/services/refused/traffic",
+                                 _split_form(seen, [("refused-00002", "50", "", "1"), ("refused-00001", "40", "", "0")]))
+    assert bad_sum.status_code == 422
+    code, _, _ = console.cluster.request(  # someone else changes it: the console's write is stale
+        "PATCH", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services/refused",
+        {"metadata": {"labels": {"other": "writer"}}}, content_type="application/merge-patch+json")
+    assert code == 200
+    stale = await console.post(f"/namespaces/{ns}/services/refused/traffic",
+                               _split_form(seen, [("refused-00002", "50", "", "1"), ("refused-00001", "50", "", "0")]))
+    assert stale.status_code == 409
+    after = await scrape(console)
+    assert writes(after, "split", "rejected") == writes(before, "split", "rejected") + 1
+    assert writes(after, "split", "conflict") == writes(before, "split", "conflict") + 1
+    assert writes(after, "split", "ok") == writes(before, "split", "ok")
+    conflicts = {"verb": "patch", "resource": KSVC_RESOURCE, "outcome": "conflict"}
+    assert value(after, "knative_console_kubernetes_requests_total", **conflicts) == \
+        value(before, "knative_console_kubernetes_requests_total", **conflicts) + 1
+
+
+async def test_promote_create_and_delete_are_counted_as_such(console: Console) -> None:
+    ns = console.namespace()
+    service = await _two_revisions(console, ns, "kinds")
+    before = await scrape(console)
+    preset = await console.get(f"/namespaces/{ns}/services/kinds/traffic?revision=kinds-00002")
+    rows = list(zip(form_values(preset.text, "row_revision"), form_values(preset.text, "row_percent"),
+                    form_values(preset.text, "row_tag"), form_values(preset.text, "row_latest"), strict=True))
+    promote = {**_split_form(service["metadata"]["resourceVersion"], rows), "action": form_values(preset.text, "action")}
+    assert (await console.post(f"/namespaces/{ns}/services/kinds/traffic", promote)).status_code == 303
+    created = await console.post(f"/namespaces/{ns}/services", {
+        "name": "made", "image": "ghcr.io/knative/helloworld-go:latest", "protocol": "http", "port": "8080",
+        "visibility": "public", "action": "create"})
+    assert created.status_code == 303
+    taken = await console.post(f"/namespaces/{ns}/services", {
+        "name": "made", "image": "ghcr.io/knative/helloworld-go:latest", "protocol": "http", "port": "8080",
+        "visibility": "public", "action": "create"})
+    assert taken.status_code == 409
+    more = await console.post(f"/namespaces/{ns}/services", {"name": "x", "action": "add-env"})
+    assert more.status_code == 200  # a form re-rendered: no write
+    deleted = await console.post(f"/namespaces/{ns}/services/made/delete", {})
+    assert deleted.status_code == 303
+    after = await scrape(console)
+    expected = {("promote_rollback", "ok"): 1, ("split", "ok"): 0, ("create", "ok"): 1, ("create", "conflict"): 1,
+                ("create", "rejected"): 0, ("delete", "ok"): 1}
+    for (kind, outcome), added in expected.items():
+        assert writes(after, kind, outcome) == writes(before, kind, outcome) + added, (kind, outcome)
+
+
+async def test_wizard_steps_are_not_writes(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "steps")
+    await console.settled(ns, "steps")
+    before = await scrape(console)
+    step = await console.post(f"/namespaces/{ns}/services/steps/revisions/new",
+                              {"step": "1", "action": "next", "image": "", "port": "8080", "protocol": "http"})
+    assert step.status_code == 422  # the step's own message, nothing sent
+    after = await scrape(console)
+    for outcome in ("ok", "rejected", "conflict"):
+        assert writes(after, "revision", outcome) == writes(before, "revision", outcome)
+
+
+@pytest.mark.parametrize(("status", "outcome"), [
+    (303, "ok"), (204, "ok"), (200, None), (409, "conflict"), (422, "rejected"), (400, "rejected"),
+    (403, "forbidden"), (404, "not_found"), (502, "error"), (503, "error"),
+])
+def test_write_outcomes(status: int, outcome: str | None) -> None:
+    assert write_outcome(status) == outcome
+
+
+async def test_paths_never_become_labels(console: Console) -> None:
+    secret_looking = uuid.uuid4().hex
+    assert (await console.get(f"/no/such/{secret_looking}")).status_code == 404
+    assert (await console.get(f"/namespaces/{secret_looking}/services")).status_code == 200
+    text = (await console.get("/metrics")).text
+    assert secret_looking not in text
+    assert 'route="unmatched"' in text and 'route="/namespaces/{namespace}/services"' in text
+
+
+async def test_request_ids(console: Console) -> None:
+    given = await console.get("/livez", headers={"X-Request-ID": "from-the-proxy.1"})
+    assert given.headers["X-Request-ID"] == "from-the-proxy.1"
+    made = await console.get("/livez", headers={"X-Request-ID": "not a token <script>"})
+    assert made.headers["X-Request-ID"] != "not a token <script>" and len(made.headers["X-Request-ID"]) == 32
+    assert (await console.get("/livez")).headers["X-Request-ID"] != made.headers["X-Request-ID"]
