@@ -18,6 +18,7 @@ import httpx
 import pytest
 import yaml
 
+from app.cli import main
 from app.logs import JsonFormatter, TextFormatter, bind, unbind
 from app.web.security import COOKIE, token_for
 from tests.browser.conftest import free_port
@@ -120,3 +121,12 @@ def test_bearer_tokens_in_messages_are_masked() -> None:
     for formatted in (JsonFormatter().format(record), TextFormatter().format(record)):
         assert "eyJhbGciOi" not in formatted and "sha256~xyz" not in formatted
         assert formatted.count("[redacted]") == 2
+
+
+def test_an_unknown_log_format_is_refused_with_what_to_use(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("KNATIVE_CONSOLE_LOG_FORMAT", "xml")
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve"])
+    assert stopped.value.code == 2
+    assert "the log format must be text or json, not 'xml' (KNATIVE_CONSOLE_LOG_FORMAT)" in capsys.readouterr().err
