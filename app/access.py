@@ -16,7 +16,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import logs, metrics
 
 log = logging.getLogger("knative_console.access")
-HEADER = "X-Request-ID"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Kubelet and compose ask these every few seconds: their successes are logged at DEBUG, not INFO.
 PROBES = ("/livez", "/healthz", "/readyz", "/metrics")

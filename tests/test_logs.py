@@ -4,6 +4,7 @@ token, cookie, CSRF token or secret key appears anywhere in a run's output. Also
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from app.cli import main
+from app.cluster.client import service_account
 from app.logs import JsonFormatter, TextFormatter, bind, unbind
 from app.web.security import COOKIE, token_for
 from tests.browser.conftest import free_port
@@ -130,3 +132,10 @@ def test_an_unknown_log_format_is_refused_with_what_to_use(monkeypatch: pytest.M
         main(["serve"])
     assert stopped.value.code == 2
     assert "the log format must be text or json, not 'xml' (KNATIVE_CONSOLE_LOG_FORMAT)" in capsys.readouterr().err
+
+
+def test_the_in_cluster_user_is_the_tokens_subject() -> None:
+    claims = base64.urlsafe_b64encode(json.dumps({"sub": "system:serviceaccount:ops:knative-console"}).encode())
+    token = f"eyJhbGciOiJSUzI1NiJ9.{claims.decode().rstrip('=')}.c2lnbmF0dXJl"
+    assert service_account(token) == "system:serviceaccount:ops:knative-console"
+    assert service_account("not-a-jwt") == "in-cluster service account"
