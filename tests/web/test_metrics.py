@@ -1,14 +1,22 @@
 """/metrics: the Prometheus text the official client writes, with writes counted by kind and outcome, the
-Kubernetes calls behind them, and HTTP requests by route template; X-Request-ID on every answer."""
+Kubernetes calls behind them, and HTTP requests by route template; X-Request-ID on every answer. Property
+tests: any path and any X-Request-ID give no 5xx, a well-formed id, and no label made from what was sent."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from app import health
+from app.access import route_template
 from app.metrics import write_outcome
+from app.web import details, revisions, services, traffic
 from tests.web.conftest import Console, form_values
 from tests.web.test_writes import _split_form, _two_revisions
 
@@ -145,3 +153,36 @@ async def test_request_ids(console: Console) -> None:
     made = await console.get("/livez", headers={"X-Request-ID": "not a token <script>"})
     assert made.headers["X-Request-ID"] != "not a token <script>" and len(made.headers["X-Request-ID"]) == 32
     assert (await console.get("/livez")).headers["X-Request-ID"] != made.headers["X-Request-ID"]
+
+
+SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Header values as a client can send them: latin-1 text without line breaks.
+HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=200)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sent=HEADER_TEXT)
+async def test_any_request_id_gives_a_well_formed_one(console: Console, sent: str) -> None:
+    response = await console.get("/livez", headers={"X-Request-ID": sent.encode("latin-1")})
+    assert response.status_code == 200
+    returned = response.headers["X-Request-ID"]
+    assert SANE_ID.match(returned)
+    assert (returned == sent) == bool(SANE_ID.match(sent))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(segments=st.lists(st.text(max_size=30), min_size=1, max_size=4))
+async def test_any_path_is_answered_and_labelled_by_its_route(console: Console, segments: list[str]) -> None:
+    path = "/" + "/".join(quote(segment, safe="") for segment in segments)
+    response = await console.get(path)
+    assert response.status_code < 500, (path, response.text[:500])
+    declared = {getattr(route, "path", "") for module in (services, details, revisions, traffic, health)
+                for route in module.router.routes} | {"/metrics", "/static/{path}", "unmatched"}
+    routes = {sample.labels["route"] for family in text_string_to_metric_families((await console.get("/metrics")).text)
+              for sample in family.samples if sample.name == "knative_console_http_requests_total"}
+    assert routes <= declared, routes - declared
+
+
+def test_route_template_of_a_mount_and_of_nothing() -> None:
+    assert route_template({"endpoint": object(), "root_path": "/static"}) == "/static/{path}"
+    assert route_template({}) == "unmatched"
