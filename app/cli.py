@@ -16,6 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
+from app import logs
 from app.main import create_app
 from app.settings import Settings
 
@@ -33,11 +34,12 @@ def _loopback(host: str) -> bool:
 
 def _serve(settings: Settings) -> None:
     if not _loopback(settings.host):
-        print(f"warning: serving on {settings.host}: the console acts with its kubeconfig's credentials for anyone "
-              "who can reach this address. Put it behind authentication, and set --allowed-hosts to the names it "
-              "is served as.", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                proxy_headers=False, server_header=False)
+        log.warning("serving on %s: the console acts with its kubeconfig's credentials for anyone who can reach "
+                    "this address. Put it behind authentication, and set --allowed-hosts to the names it is served as.",
+                    settings.host)
+    # uvicorn's own lines go through app.logs' handler; app.access writes the access lines.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", log_config=None,
+                access_log=False, proxy_headers=False, server_header=False)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +51,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="the host names the console is served as; requests with any other Host header get 400 "
                              "(DNS-rebinding protection). Default: the --host address, localhost, 127.0.0.1 and "
                              "[::1]. '*' accepts any Host: unsafe, only behind a proxy that checks it")
+    parser.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                        help="text (default) or json: one object a line with time, level, logger, message, "
+                             "request_id, route, status, duration_ms and user")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -130,11 +135,15 @@ def _dev(args: argparse.Namespace, settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    overrides = {"host": args.host, "port": args.port, "gateway": args.gateway, "allowed_hosts": args.allowed_hosts}
+    overrides = {"host": args.host, "port": args.port, "gateway": args.gateway, "log_format": args.log_format,
+                 "allowed_hosts": args.allowed_hosts}
     if args.command == "serve":
         overrides.update(kubeconfig=args.kubeconfig, context=args.context)
     settings = Settings.from_env(os.environ, **overrides)
+    try:
+        logs.configure(settings.log_format)
+    except ValueError as error:
+        parser().error(f"{error} (KNATIVE_CONSOLE_LOG_FORMAT)")
     if args.command == "dev":
         _dev(args, settings)
     else:

@@ -1,4 +1,8 @@
-"""create_app(settings) → the console's FastAPI app; its lifespan opens and closes the cluster client."""
+"""create_app(settings) → the console's FastAPI app; its lifespan opens and closes the cluster client.
+
+Besides the pages: /livez, /healthz, /readyz (app.health) and /metrics (app.metrics); every request gets
+an id, is counted and logged (app.access).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import PlainTextResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from app import health, metrics
+from app.access import AccessMiddleware
 from app.cluster.client import Cluster
 from app.settings import Settings
 from app.web import details, errors, revisions, security, services, traffic
@@ -19,14 +25,16 @@ from app.web.render import STATIC, templates
 
 
 class ConsoleApp(FastAPI):
-    """FastAPI with the security layer outside everything, Starlette's own 500 page included."""
+    """FastAPI with the security layer outside everything, Starlette's own 500 page included, and the access
+    layer (request id, metrics, log line) outside that, so it times and counts every answer."""
 
     security_secret: str = ""
     security_hosts: frozenset[str] = frozenset()
 
     def build_middleware_stack(self) -> ASGIApp:
-        return security.SecurityMiddleware(super().build_middleware_stack(), self.security_secret,
-                                           self.security_hosts)
+        secured = security.SecurityMiddleware(super().build_middleware_stack(), self.security_secret,
+                                              self.security_hosts)
+        return AccessMiddleware(secured)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -35,6 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
         cluster = await Cluster.connect(settings.kubeconfig, settings.context, settings.request_timeout)
         app.state.cluster = cluster
         app.state.lookups = Lookups(cluster, settings)
+        app.state.readiness = health.Readiness(lambda: health.serves_knative(cluster))
         # The imports (kubernetes_asyncio's generated models above all) leave ~100k long-lived objects;
         # without this, every full collection walks them again, ~60 ms in the middle of a page.
         gc.collect()
@@ -55,12 +64,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (services, details, revisions, traffic):
+    for module in (services, details, revisions, traffic, health):
         app.include_router(module.router)
     errors.install(app)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> PlainTextResponse:
-        return PlainTextResponse("ok")
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_text() -> Response:
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
     return app

@@ -26,6 +26,7 @@ class Settings:
     # Host names the console answers to (DNS-rebinding protection), comma-separated; "" means the bound
     # address, localhost, 127.0.0.1 and [::1]; "*" answers any Host (unsafe).
     allowed_hosts: str = ""
+    log_format: str = "text"  # or "json": one JSON object a line, for a log platform
     # Signs CSRF tokens. Set the same value on every replica behind a load balancer.
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 

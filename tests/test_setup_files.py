@@ -32,6 +32,8 @@ def test_compose_file() -> None:
     assert {"devcluster", "console"} <= set(services)
     devcluster, console = services["devcluster"], services["console"]
     assert "/readyz" in " ".join(devcluster["healthcheck"]["test"])
+    for name in ("console", "console-real"):
+        assert "http://127.0.0.1:8000/readyz" in " ".join(services[name]["healthcheck"]["test"]), name
     assert console["depends_on"]["devcluster"]["condition"] == "service_healthy"
     volume = devcluster["volumes"][0].split(":")[0]
     assert volume in compose["volumes"]
@@ -47,13 +49,25 @@ def test_dockerfile() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.\d+-slim$", text, re.M)
     user = re.search(r"^USER (\S+)$", text, re.M)
-    assert user and user.group(1) not in ("root", "0")
-    assert "[test]" not in text and "pytest" not in text
-    for source in re.findall(r"^COPY (\S+) ", text, re.M):
-        assert (ROOT / source).exists(), source
+    assert user and user.group(1).isdigit() and user.group(1) != "0"  # numeric: runAsNonRoot can check it
+    assert "[test]" not in text and "pytest" not in text and "test.txt" not in text
+    assert "pip install --require-hashes -r /tmp/runtime.txt" in text
+    for line in re.findall(r"^COPY (?!--from)(.+)$", text, re.M):
+        for source in line.split()[:-1]:
+            assert (ROOT / source).exists(), source
+    healthcheck = re.search(r"^HEALTHCHECK .*\n(?:.*\n)*?\s+CMD (\[.*\])$", text, re.M)
+    assert healthcheck and "http://127.0.0.1:8000/livez" in healthcheck.group(1)
     cmd = re.search(r"^CMD (\[.*\])$", text, re.M)
     assert cmd
     _check_command(yaml.safe_load(cmd.group(1)))
+
+
+def test_dockerignore_keeps_the_build_context_small() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {".venv", ".devcluster", "tests", ".git", "**/__pycache__", ".pytest_cache", ".mypy_cache"} <= ignored
+    copied = {"app", "templates", "static", "requirements", "pyproject.toml", "README.md", "LICENSE"}
+    assert not copied & ignored
 
 
 def test_readme_gives_the_two_commands_first() -> None:

@@ -6,6 +6,8 @@ dict patch as json-patch), and turns failures into `app.cluster.errors` types.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from app import metrics
 from app.cluster.errors import ClusterError, KnativeNotInstalled, Unreachable, from_status
 from app.cluster.resources import Resource
 
@@ -24,6 +27,8 @@ PATCH_TYPES = {
 }
 FIELD_MANAGER = "knative-console"
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 _RESPONSE_TYPES = {200: "object", 201: "object", 202: "object"}
 
 
@@ -50,11 +55,38 @@ def _locate(kubeconfig: str | None, context: str | None) -> tuple[str, str]:
     return "", namespace
 
 
+def service_account(token: str) -> str:
+    """The user a ServiceAccount token names (its `sub` claim), read without verifying it: for logs only."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims["sub"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return "in-cluster service account"
+
+
+def _in_cluster_user() -> str:
+    return service_account(IN_CLUSTER_TOKEN.read_text()) if IN_CLUSTER_TOKEN.exists() else ""
+
+
+def _verb(method: str, path: str, query: list[tuple[str, Any]], resource: Resource) -> str:
+    if method != "GET":
+        return _VERBS.get(method, method.lower())
+    if any(key == "watch" for key, _ in query):
+        return "watch"
+    return "list" if path.endswith(f"/{resource.plural}") else "get"
+
+
+def _metric_resource(resource: Resource) -> str:
+    return f"{resource.plural}.{resource.group}" if resource.group else resource.plural  # as kubectl names it
+
+
 class Cluster:
-    def __init__(self, api: client.ApiClient, namespace: str, timeout: float) -> None:
+    def __init__(self, api: client.ApiClient, namespace: str, timeout: float, user: str = "") -> None:
         self.api = api
         self.namespace = namespace
         self.timeout = timeout
+        self.user = user  # who the cluster sees: the kubeconfig's user or the pod's service account, for logs
 
     @property
     def server(self) -> str:
@@ -72,23 +104,35 @@ class Cluster:
                 contexts, current = config.list_kube_config_contexts(config_file=files)
                 chosen = next((c for c in contexts if c["name"] == context), current) if context else current
                 namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
+                user = str(((chosen or {}).get("context") or {}).get("user") or "")
             else:
                 configuration = client.Configuration()
                 config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
                 api = client.ApiClient(configuration)
                 namespace = namespace_file or "default"
+                user = _in_cluster_user()
         except (config.ConfigException, OSError, ValueError, KeyError) as error:
             where = files or "the in-cluster service account"
             raise KubeconfigError(f"could not load the cluster configuration from {where}: {error}") from None
         api.user_agent = "knative-console/0.1"
-        return cls(api, namespace, request_timeout)
+        return cls(api, namespace, request_timeout, user)
 
     async def close(self) -> None:
         await self.api.close()
 
     async def _call(
         self, resource: Resource, method: str, path: str, query: list[tuple[str, Any]] | None = None,
-        body: Any = None, content_type: str = "application/json",
+        body: Any = None, content_type: str = "application/json", verb: str = "",
+        request_timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """One API call, timed and counted by verb, resource and outcome (`ok` or our error's type)."""
+        with metrics.kubernetes_call(verb or _verb(method, path, query or [], resource), _metric_resource(resource)):
+            return await self._send(resource, method, path, query, body, content_type,
+                                    request_timeout or self.timeout)
+
+    async def _send(
+        self, resource: Resource, method: str, path: str, query: list[tuple[str, Any]] | None,
+        body: Any, content_type: str, request_timeout: float,
     ) -> dict[str, Any]:
         headers = {"Accept": "application/json"}
         if body is not None:
@@ -97,7 +141,7 @@ class Cluster:
             answer: dict[str, Any] = await self.api.call_api(
                 path, method, query_params=query or [], header_params=headers, body=body,
                 response_types_map=_RESPONSE_TYPES, auth_settings=["BearerToken"],
-                _return_http_data_only=True, _request_timeout=self.timeout,
+                _return_http_data_only=True, _request_timeout=request_timeout,
             )
             return answer
         except ApiException as error:
@@ -111,6 +155,12 @@ class Cluster:
             raise failure from None
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise Unreachable(self.server, _describe(error)) from None
+
+    async def serves(self, resource: Resource, request_timeout: float | None = None) -> bool:
+        """Whether the API server's discovery lists `resource` in its group/version (raises when it cannot say)."""
+        group_version = resource.path().rsplit("/", 1)[0]  # /apis/<group>/<version>, or /api/v1
+        listed = await self._call(resource, "GET", group_version, verb="discover", request_timeout=request_timeout)
+        return any(item.get("name") == resource.plural for item in listed.get("resources") or [])
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
         return await self._call(resource, "GET", resource.path(namespace, name))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-TEMPLATES = ROOT / "templates"
-STATIC = ROOT / "static"
+from app import assets
+
+TEMPLATES = assets.directory("templates")
+STATIC = assets.directory("static")
 HTMX = "htmx-2.0.11.min.js"
 
 

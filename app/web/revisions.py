@@ -25,6 +25,7 @@ from app.knative.naming import revision_name
 from app.knative.numbers import whole
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, now, service_url
+from app.web.counting import counted
 from app.web.errors import unreachable_text
 from app.web.render import render
 from app.web.traffic import RowsForm, offline_service
@@ -113,6 +114,7 @@ def landed(fresh: dict[str, Any], template: Template, planned: Sequence[TrafficT
 
 
 @router.post("/namespaces/{namespace}/services/{name}/revisions/new")
+@counted(lambda form: "revision" if form.get("action") == "create" else None)
 async def step(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)

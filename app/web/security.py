@@ -68,7 +68,7 @@ _HEADERS = [
 
 
 # Probes (a kubelet's, a load balancer's) send the pod's or the node's address as Host; these answer them anyway.
-PROBES = ("/healthz", "/livez", "/readyz")
+PROBES = ("/healthz", "/livez", "/readyz", "/metrics")  # kubelet and Prometheus ask by the pod IP
 
 
 def host_name(header: str) -> str:

@@ -21,6 +21,7 @@ from app.knative.models import RevisionView, ServiceView, service_from
 from app.knative.traffic import Share, shares
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, service_url, services_url
+from app.web.counting import counted
 from app.web.errors import unreachable_text
 from app.web.render import render
 from app.web.writes import ATTEMPTS, resource_version
@@ -144,6 +145,7 @@ async def _made_by(request: Request, namespace: str, name: str, create_id: str) 
 
 
 @router.post("/namespaces/{namespace}/services")
+@counted("create")
 async def create_service(request: Request, namespace: str) -> Response:
     checked("namespace", namespace)
     posted = await request.form()
@@ -185,6 +187,7 @@ async def confirm_delete(request: Request, namespace: str, name: str) -> Respons
 
 
 @router.post("/namespaces/{namespace}/services/{name}/delete")
+@counted("delete")
 async def delete_service(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)

@@ -19,6 +19,7 @@ from app.knative.models import SUCCESS, RevisionView, ServiceView, TrafficTarget
 from app.knative.naming import short_name
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, service_url
+from app.web.counting import counted
 from app.web.errors import unreachable_text
 from app.web.render import render
 from app.web.writes import SpecChanged, patch_service, resource_version
@@ -205,6 +206,7 @@ def landed(fresh: dict[str, Any], planned: Sequence[TrafficTarget]) -> bool:
 
 
 @router.post("/namespaces/{namespace}/services/{name}/traffic")
+@counted(lambda form: "promote_rollback" if form.get("target") else "split")
 async def split(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
