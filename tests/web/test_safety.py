@@ -29,7 +29,8 @@ async def test_unknown_hosts_get_400_before_any_handler(console: Console) -> Non
     assert all(h in rebound.headers for h in HEADERS)
     assert (await console.get("/namespaces/default/services", headers={"Host": "evil.example:8000"})).status_code == 400
     assert console.cluster.get(KSVC.format(ns=ns))["items"] == []
-    assert (await console.get("/healthz", headers={"Host": "10.0.0.7:8000"})).status_code == 200  # probes
+    for probe in ("/healthz", "/livez", "/metrics"):  # kubelet and Prometheus ask by the pod's IP
+        assert (await console.get(probe, headers={"Host": "10.0.0.7:8000"})).status_code == 200, probe
 
 
 async def test_default_hosts_and_the_opt_out(console: Console) -> None:
