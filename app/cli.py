@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
 import logging
 import os
@@ -11,16 +12,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from app import logs
 from app.main import create_app
 from app.settings import Settings
 
 log = logging.getLogger("knative_console")
+SHUTDOWN_SECONDS = 5  # then open responses are cut off
 
 
 def _loopback(host: str) -> bool:
@@ -38,8 +43,27 @@ def _serve(settings: Settings) -> None:
                     "this address. Put it behind authentication, and set --allowed-hosts to the names it is served as.",
                     settings.host)
     # uvicorn's own lines go through app.logs' handler; app.access writes the access lines.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", log_config=None,
-                access_log=False, proxy_headers=False, server_header=False)
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", log_config=None,
+                            access_log=False, proxy_headers=False, server_header=False,
+                            timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+    Server(config, app).run()
+
+
+class Server(uvicorn.Server):
+    """uvicorn, which on Ctrl+C or SIGTERM also ends the live streams: it waits for open responses to finish,
+    and a live page's never would."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.console = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        live = getattr(self.console.state, "live", None)
+        if live is not None:
+            with suppress(RuntimeError):  # no loop running: nothing is streaming
+                asyncio.get_running_loop().call_soon_threadsafe(live.shut)
+        super().handle_exit(sig, frame)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

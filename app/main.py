@@ -19,7 +19,8 @@ from app import health, metrics
 from app.access import AccessMiddleware
 from app.cluster.client import Cluster
 from app.settings import Settings
-from app.web import details, errors, revisions, security, services, traffic
+from app.web import details, errors, revisions, security, services, streams, traffic
+from app.web.live import Live
 from app.web.lookups import Lookups
 from app.web.render import STATIC, templates
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.cluster = cluster
         app.state.lookups = Lookups(cluster, settings)
         app.state.readiness = health.Readiness(lambda: health.serves_knative(cluster))
+        app.state.live = Live(settings.live_max_streams, settings.live_max_streams_per_user, settings.live_heartbeat)
         # The imports (kubernetes_asyncio's generated models above all) leave ~100k long-lived objects;
         # without this, every full collection walks them again, ~60 ms in the middle of a page.
         gc.collect()
@@ -51,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.live.close()
             await cluster.close()
 
     async def csrf(request: Request) -> None:
@@ -64,7 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.templates = templates()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (services, details, revisions, traffic, health):
+    for module in (services, details, revisions, traffic, streams, health):
         app.include_router(module.router)
     errors.install(app)
 

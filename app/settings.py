@@ -20,7 +20,11 @@ class Settings:
     gateway: str = ""  # the ingress gateway's address, when it cannot (or should not) be discovered
     namespace: str = ""  # the namespace `/` opens; "" means the kubeconfig context's
     request_timeout: float = 10.0  # seconds, for every call to the cluster
-    poll_seconds: float = 2.0  # how often pages refresh unsettled status
+    # Live pages (server-sent events fed by watches): open streams allowed in this process and per user, and
+    # the seconds between heartbeats on a quiet stream (they also find the tabs that went away).
+    live_max_streams: int = 1000
+    live_max_streams_per_user: int = 100
+    live_heartbeat: float = 15.0
     page_size: int = 50  # Services per page of the list
     dev_cluster: bool = False  # the embedded dev cluster: its gateway's answers are simulated
     # Host names the console answers to (DNS-rebinding protection), comma-separated; "" means the bound

@@ -78,7 +78,30 @@ function enhanceEnv(fieldset) {
   }
 }
 
+// Times from the cluster are rendered as UTC dates (the same whenever they are rendered); shown here as ages, as
+// kubectl's AGE column says them.
+function age(seconds) {
+  if (seconds < 120) return Math.max(seconds, 0) + "s";
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 180) return minutes + "m";
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return hours < 8 && minutes % 60 ? hours + "h" + (minutes % 60) + "m" : hours + "h";
+  return Math.floor(hours / 24) + "d";
+}
+
+function showAges(root) {
+  const now = Date.now();
+  root.querySelectorAll("time[data-age]").forEach((node) => {
+    const then = Date.parse(node.getAttribute("datetime"));
+    if (Number.isNaN(then)) return;
+    const text = age(Math.floor((now - then) / 1000)) + " ago";
+    node.textContent = node.dataset.age === "absolute" ? node.title + " (" + text + ")" : text;
+  });
+}
+setInterval(() => showAges(document), 10000);
+
 function enhance(root) {
+  showAges(root);
   root.querySelectorAll("[data-traffic-form]").forEach((form) => {
     form.addEventListener("input", () => updateTotal(form));
     updateTotal(form);
@@ -117,18 +140,35 @@ document.addEventListener("htmx:afterSwap", (event) => {
   const dialog = document.getElementById("dialog");
   if (event.detail.target === dialog && !dialog.open) dialog.showModal();
 });
-document.addEventListener("htmx:afterRequest", (event) => {
-  // While a live region polls, say when the console cannot refresh it, and stop saying so once it can.
-  if (event.detail.requestConfig.verb !== "get") return;
+// The connection banner. The server fills it (region "connection") when the cluster does not answer and empties it
+// when it does; the browser fills it when the console itself does not answer, and empties it once it does again.
+function showConnection(text) {
   const note = document.getElementById("connection");
   if (!note) return;
-  if (event.detail.successful) {
-    note.hidden = true;
-  } else {
-    const xhr = event.detail.xhr;
-    const text = xhr && xhr.status ? "The last refresh failed (HTTP " + xhr.status + "); retrying." :
-      "The console did not answer; retrying.";
-    note.querySelector("[data-text]").textContent = text;
-    note.hidden = false;
+  note.replaceChildren();
+  if (!text) return;
+  const span = document.createElement("span");
+  span.dataset.text = "";
+  span.textContent = text;
+  const reload = document.createElement("a");
+  reload.href = "";
+  reload.textContent = "Reload";
+  note.append(span, " ", reload);
+  note.dataset.source = "browser";
+}
+document.addEventListener("htmx:sseError", () => {
+  showConnection("The console does not answer, so this page is not updating; reconnecting.");
+  document.body.classList.remove("is-live");
+});
+document.addEventListener("htmx:sseOpen", () => {
+  const note = document.getElementById("connection");
+  if (note && note.dataset.source === "browser") {  // the server says what it knows once connected
+    delete note.dataset.source;
+    note.replaceChildren();
   }
+  document.body.classList.add("is-live");
+});
+document.addEventListener("htmx:sseBeforeMessage", (event) => {
+  const note = document.getElementById("connection");
+  if (event.detail.type === "connection" && note) delete note.dataset.source;
 });

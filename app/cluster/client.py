@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from app import metrics
-from app.cluster.errors import ClusterError, KnativeNotInstalled, Unreachable, from_status
+from app.cluster.errors import ClusterError, Expired, KnativeNotInstalled, Unreachable, from_status
 from app.cluster.resources import Resource
 
 PATCH_TYPES = {
@@ -29,7 +31,12 @@ FIELD_MANAGER = "knative-console"
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-_RESPONSE_TYPES = {200: "object", 201: "object", 202: "object"}
+# The variables aiohttp reads when trust_env is on (urllib.request.getproxies, and .netrc for credentials).
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "all_proxy", "no_proxy", "netrc")
+WATCH_SECONDS = 300  # the server ends each watch after this long; the caller resumes from its resourceVersion
+READ_BUFFER = 2**21  # kubernetes_asyncio's: a watch event with a large object fits in one read
+
+Event = tuple[str, dict[str, Any]]  # ("ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK", the object)
 
 
 class KubeconfigError(Exception):
@@ -77,6 +84,21 @@ def _verb(method: str, path: str, query: list[tuple[str, Any]], resource: Resour
     return "list" if path.endswith(f"/{resource.plural}") else "get"
 
 
+def proxy_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment names a proxy (or a .netrc): only then must every call consult it."""
+    environ = os.environ if environ is None else environ
+    return any(key.lower() in PROXY_VARIABLES or key.lower().endswith("_proxy") for key in environ)
+
+
+def _without_env_lookups(api: client.ApiClient) -> None:
+    """kubernetes_asyncio opens its session with trust_env=True, which looks up .netrc in a thread on every call
+    (0.74 ms instead of 0.31 ms for a GET). Without proxy variables there is nothing to find: a session without it."""
+    rest = api.rest_client
+    old = rest.pool_manager
+    rest.pool_manager = aiohttp.ClientSession(connector=old.connector, trust_env=False, read_bufsize=READ_BUFFER)
+    old.detach()
+
+
 def _metric_resource(resource: Resource) -> str:
     return f"{resource.plural}.{resource.group}" if resource.group else resource.plural  # as kubectl names it
 
@@ -115,6 +137,8 @@ class Cluster:
             where = files or "the in-cluster service account"
             raise KubeconfigError(f"could not load the cluster configuration from {where}: {error}") from None
         api.user_agent = "knative-console/0.1"
+        if not proxy_configured():
+            _without_env_lookups(api)
         return cls(api, namespace, request_timeout, user)
 
     async def close(self) -> None:
@@ -138,23 +162,86 @@ class Cluster:
         if body is not None:
             headers["Content-Type"] = content_type
         try:
-            answer: dict[str, Any] = await self.api.call_api(
+            # The answer is read and decoded here: the generated client's deserialize adds nothing to a dict.
+            response = await self.api.call_api(
                 path, method, query_params=query or [], header_params=headers, body=body,
-                response_types_map=_RESPONSE_TYPES, auth_settings=["BearerToken"],
-                _return_http_data_only=True, _request_timeout=request_timeout,
+                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=request_timeout,
             )
-            return answer
-        except ApiException as error:
-            failure = from_status(error.status, error.body, error.reason or "")
-            if resource.knative and failure.code == 404 and not failure.details.get("name"):
-                raise KnativeNotInstalled(
-                    404, "NotFound",
-                    f"Knative Serving is not installed in this cluster: {self.server} does not serve "
-                    f"{resource.plural}.{resource.group}/{resource.version}.",
-                ) from None
-            raise failure from None
+            try:
+                payload = await response.read()
+            finally:
+                response.release()
+        except ApiException as error:  # raised before any answer (a request it cannot build)
+            raise from_status(error.status, error.body, error.reason or "") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise Unreachable(self.server, _describe(error)) from None
+        if response.status >= 400:
+            raise self._failure(resource, response.status, payload, response.reason or "")
+        try:
+            answer: dict[str, Any] = json.loads(payload) if payload else {}
+        except ValueError:
+            raise ClusterError(response.status, "BadResponse",
+                               f"{self.server} answered with something that is not JSON") from None
+        return answer
+
+    def _failure(self, resource: Resource, status: int, body: bytes, reason: str) -> ClusterError:
+        failure = from_status(status, body, reason)
+        if resource.knative and failure.code == 404 and not failure.details.get("name"):
+            return KnativeNotInstalled(
+                404, "NotFound",
+                f"Knative Serving is not installed in this cluster: {self.server} does not serve "
+                f"{resource.plural}.{resource.group}/{resource.version}.",
+            )
+        return failure
+
+    @asynccontextmanager
+    async def watch(
+        self, resource: Resource, namespace: str | None = None, resource_version: str = "",
+        timeout_seconds: int = WATCH_SECONDS,
+    ) -> AsyncIterator[AsyncIterator[Event]]:
+        """A watch of a collection from `resource_version`, open once this is entered: its events, bookmarks
+        included, until the server ends it. A 410 (the version is too old), at the start or as an ERROR event,
+        raises Expired; a broken connection raises Unreachable."""
+        query: list[tuple[str, Any]] = [("watch", "true"), ("allowWatchBookmarks", "true"),
+                                        ("timeoutSeconds", timeout_seconds)]
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        # No total: it is a long answer. A silent connection is dead once the server's own timeout has passed.
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=timeout_seconds + self.timeout)
+        with metrics.kubernetes_call("watch", _metric_resource(resource)):
+            try:
+                response = await self.api.call_api(
+                    resource.path(namespace), "GET", query_params=query, header_params={"Accept": "application/json"},
+                    auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
+                )
+            except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                raise Unreachable(self.server, _describe(error)) from None
+            if response.status >= 400:
+                try:
+                    body = await response.read()
+                finally:
+                    response.release()
+                raise self._failure(resource, response.status, body, response.reason or "")
+        try:
+            yield self._events(response)
+        finally:
+            response.close()
+
+    async def _events(self, response: aiohttp.ClientResponse) -> AsyncIterator[Event]:
+        try:
+            async for line in response.content:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                kind, obj = str(event.get("type") or ""), event.get("object") or {}
+                if kind == "ERROR":
+                    failure = from_status(int(obj.get("code") or 500), json.dumps(obj))
+                    raise Expired(failure.code, failure.reason, failure.message) if failure.code == 410 else failure
+                yield kind, obj
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise Unreachable(self.server, _describe(error)) from None
+        except ValueError:
+            raise Unreachable(self.server, "the watch sent a line that is not JSON") from None
 
     async def serves(self, resource: Resource, request_timeout: float | None = None) -> bool:
         """Whether the API server's discovery lists `resource` in its group/version (raises when it cannot say)."""

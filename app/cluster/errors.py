@@ -41,6 +41,10 @@ class Forbidden(ClusterError):
     pass
 
 
+class Expired(ClusterError):
+    """410: the resourceVersion a watch or a continued list asked for is older than the server keeps."""
+
+
 class KnativeNotInstalled(ClusterError):
     """The serving.knative.dev API group is not served by this cluster."""
 
@@ -61,7 +65,11 @@ _BY_REASON: dict[str, type[ClusterError]] = {
     "Invalid": Invalid,
     "BadRequest": Rejected,
     "Forbidden": Forbidden,
+    "Expired": Expired,
+    "Gone": Expired,
 }
+_BY_CODE: dict[int, type[ClusterError]] = {404: NotFound, 409: Conflict, 410: Expired, 422: Invalid, 400: Rejected,
+                                           403: Forbidden}
 
 
 def from_status(code: int, body: str | bytes | None, fallback: str = "") -> ClusterError:
@@ -79,5 +87,5 @@ def from_status(code: int, body: str | bytes | None, fallback: str = "") -> Clus
     details = status.get("details") if isinstance(status.get("details"), dict) else {}
     kind = _BY_REASON.get(reason)
     if kind is None:
-        kind = {404: NotFound, 409: Conflict, 422: Invalid, 400: Rejected, 403: Forbidden}.get(code, ClusterError)
+        kind = _BY_CODE.get(code, ClusterError)
     return kind(code, reason, message, details)

@@ -160,10 +160,16 @@ class RevisionView:
     name: str
     generation: int
     created: str
-    template: Template
     conditions: tuple[Condition, ...]
     actual_replicas: int | None = None
     desired_replicas: int | None = None
+    # Parsed only for the rows a page shows: a Service with 300 revisions shows a few dozen.
+    raw_metadata: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    raw_spec: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def template(self) -> Template:
+        return template_from(self.raw_metadata, self.raw_spec)
 
     @cached_property
     def status(self) -> Status:
@@ -296,10 +302,11 @@ def revision_from(obj: dict[str, Any]) -> RevisionView:
         name=_str(meta.get("name")),
         generation=int(generation) if generation.isdigit() else 0,
         created=_str(meta.get("creationTimestamp")),
-        template=template_from(meta, obj.get("spec")),
         conditions=_conditions(status),
         actual_replicas=actual if isinstance(actual, int) else None,
         desired_replicas=desired if isinstance(desired, int) else None,
+        raw_metadata=meta,
+        raw_spec=_dict(obj.get("spec")),
     )
 
 

@@ -27,6 +27,16 @@ def cluster(request: Request) -> Cluster:
     return request.app.state.cluster  # type: ignore[no-any-return]
 
 
+def identity(request: Request) -> tuple[str, Cluster]:
+    """Who this request acts as, and the client that acts as them: what live pages share watches by.
+
+    Today every request acts as the console's own kubeconfig user. With sign-in, each user's token gives a
+    client of its own and an identity of its own, and nothing else here changes.
+    """
+    own = cluster(request)
+    return f"kubeconfig:{own.user}", own
+
+
 def lookups(request: Request) -> Lookups:
     return request.app.state.lookups  # type: ignore[no-any-return]
 

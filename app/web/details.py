@@ -1,20 +1,39 @@
-"""Service details: basic information, conditions, the traffic entries, and the revision table, refreshed while
-unsettled."""
+"""Service details: basic information, conditions, the traffic entries and the revision table, each a named region
+that the live stream replaces when it changes."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.knative.gateway import Gateway
-from app.knative.models import FAILED, SUCCESS, RevisionView, ServiceView, TrafficTarget
+from app.knative.models import (
+    FAILED,
+    SUCCESS,
+    RevisionView,
+    ServiceView,
+    TrafficTarget,
+    newest_first,
+    revision_from,
+    service_from,
+)
 from app.web.context import checked, lookups
+from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
 router = APIRouter()
+NEWEST_ROWS = 20  # beside every revision with traffic or a tag, the table shows this many of the newest
+# The regions of the details page, in page order. Later work adds its own (rollout progress, instances, history).
+REGIONS = (
+    Region("status", "_service_status.html"),
+    Region("conditions", "_service_conditions.html"),
+    Region("traffic", "_service_traffic.html"),
+    Region("revisions", "_service_revisions.html"),
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,11 @@ class RevisionRow:
         return self.pinned_percent + self.floating_percent
 
     @property
+    def serving(self) -> bool:
+        """Traffic or a tag reaches it: always shown."""
+        return bool(self.pinned or self.floating)
+
+    @property
     def no_action(self) -> str:
         """Why there is no one-click "Send 100%" / "Roll back to this" here ("" when there is one)."""
         status = self.revision.status
@@ -53,22 +77,56 @@ class RevisionRow:
 class DetailPage:
     namespace: str
     service: ServiceView
-    rows: list[RevisionRow]
+    rows: list[RevisionRow]  # the rows shown
+    total: int  # revisions in all
     gateway: Gateway
     curl: str
-    poll: bool
+    show_all: bool = False
+    regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
+
+    @property
+    def newest_rows(self) -> int:
+        return NEWEST_ROWS
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.rows)
+
+    @property
+    def live_url(self) -> str:
+        path = f"/namespaces/{self.namespace}/services/{self.service.name}"
+        return stream_url(path, self.regions, {"revisions": "all"} if self.show_all else {})
 
 
-async def detail_page(request: Request, namespace: str, name: str) -> DetailPage:
+def revision_rows(service: ServiceView, revisions: list[RevisionView], show_all: bool) -> list[RevisionRow]:
+    """The revision table: newest first, each revision with traffic or a tag, and the newest NEWEST_ROWS."""
+    rows = []
+    for index, revision in enumerate(revisions):
+        row = RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
+                          revision.name == service.latest_created)
+        if show_all or index < NEWEST_ROWS or row.serving:
+            rows.append(row)
+    return rows
+
+
+def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
+                show_all: bool = False) -> DetailPage:
+    """The page for a Service and its revisions as the API gives them."""
+    service = service_from(obj)
+    views = newest_first([revision_from(r) for r in revisions])
+    return DetailPage(namespace, service, revision_rows(service, views, show_all), len(views), gateway,
+                      gateway.curl(service.default_domain), show_all)
+
+
+async def read_page(request: Request, namespace: str, name: str, show_all: bool) -> DetailPage:
     found = lookups(request)
-    (_, service, revisions), gateway = await asyncio.gather(found.service(namespace, name), found.gateway())
-    rows = [RevisionRow(r, service.pinned_to(r.name), service.floating_to(r.name), r.name == service.latest_created)
-            for r in revisions]
-    settled = service.status.settled and all(r.status.settled for r in revisions)
-    return DetailPage(namespace, service, rows, gateway, gateway.curl(service.default_domain), poll=not settled)
+    (obj, revisions), gateway = await asyncio.gather(found.service_objects(namespace, name), found.gateway())
+    return detail_page(namespace, obj, revisions, gateway, show_all)
 
 
 @router.get("/namespaces/{namespace}/services/{name}")
-async def service_details(request: Request, namespace: str, name: str, partial: str = "") -> Response:
-    page = await detail_page(request, checked("namespace", namespace), checked("Service", name))
+async def service_details(request: Request, namespace: str, name: str, partial: str = "",
+                          revisions: str = "") -> Response:
+    page = await read_page(request, checked("namespace", namespace), checked("Service", name), revisions == "all")
+    page.regions = render_regions(request.app.state.templates, REGIONS, page, request.app.state.settings)
     return render(request, "_service_live.html" if partial == "live" else "service.html", page)

@@ -101,11 +101,15 @@ class Lookups:
         return await self.cluster.list(r.SERVICE, namespace, limit=self.settings.page_size,
                                        continue_token=continue_token)
 
-    async def service(self, namespace: str, name: str) -> tuple[dict[str, Any], ServiceView, list[RevisionView]]:
-        """The raw Service, its view, and its revisions newest first."""
+    async def service_objects(self, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The Service and its revisions, as the API gives them."""
         obj, revisions = await asyncio.gather(
             self.cluster.get(r.SERVICE, name, namespace),
             self.cluster.list(r.REVISION, namespace, f"{LABEL_SERVICE}={name}"),
         )
-        views = newest_first([revision_from(i) for i in revisions.get("items") or []])
-        return obj, service_from(obj), views
+        return obj, revisions.get("items") or []
+
+    async def service(self, namespace: str, name: str) -> tuple[dict[str, Any], ServiceView, list[RevisionView]]:
+        """The raw Service, its view, and its revisions newest first."""
+        obj, revisions = await self.service_objects(namespace, name)
+        return obj, service_from(obj), newest_first([revision_from(i) for i in revisions])

@@ -15,28 +15,18 @@ from app import assets
 TEMPLATES = assets.directory("templates")
 STATIC = assets.directory("static")
 HTMX = "htmx-2.0.11.min.js"
+HTMX_SSE = "htmx-ext-sse-2.2.4.min.js"  # htmx's SSE extension, from the npm package htmx-ext-sse
 
 
-def age(timestamp: str) -> str:
-    """`3m`, `2h5m`, `4d` since an RFC 3339 time: what kubectl's AGE column would say."""
-    if not timestamp:
-        return ""
+def when(timestamp: str) -> str:
+    """`2025-01-31 14:05 UTC` for an RFC 3339 time (the text without JavaScript); the original when unreadable."""
     try:
         then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
         return timestamp
     if then.tzinfo is None:
         then = then.replace(tzinfo=UTC)
-    seconds = int((datetime.now(UTC) - then).total_seconds())
-    if seconds < 120:
-        return f"{max(seconds, 0)}s"
-    minutes = seconds // 60
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 48:
-        return f"{hours}h{minutes % 60}m" if hours < 8 and minutes % 60 else f"{hours}h"
-    return f"{hours // 24}d"
+    return then.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def web_url(url: str) -> bool:
@@ -47,9 +37,10 @@ def web_url(url: str) -> bool:
 def templates() -> Jinja2Templates:
     environment = Jinja2Templates(directory=str(TEMPLATES))
     environment.env.autoescape = True  # every template, whatever its extension
-    environment.env.filters["age"] = age
+    environment.env.filters["when"] = when
     environment.env.filters["web_url"] = web_url
     environment.env.globals["htmx"] = HTMX
+    environment.env.globals["htmx_sse"] = HTMX_SSE
     return environment
 
 

@@ -23,6 +23,7 @@ from app.web import forms
 from app.web.context import checked, cluster, go, lookups, service_url, services_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
+from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 from app.web.writes import ATTEMPTS, resource_version
 
@@ -35,26 +36,34 @@ class ServiceRow:
     traffic: list[Share]
 
 
+# The regions of the list page; the filter and sort of later work render inside "services".
+REGIONS = (Region("services", "_services_rows.html"),)
+
+
 @dataclass
 class ListPage:
     namespace: str
     namespaces: list[str] | None
     rows: list[ServiceRow]
     gateway: Gateway
-    poll: bool
     start: int = 0  # how many Services come before this page
     total: int = 0
     next_token: str = ""  # the API's continue token for the next page
     token: str = ""  # the token this page was listed with
+    regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
 
     @property
-    def query(self) -> str:
-        """This page's place in the list, for links that must come back to it (the poll)."""
-        return urlencode({"continue": self.token, "start": self.start}) if self.token else ""
+    def place(self) -> dict[str, str]:
+        """This page's place in the list, for links that must come back to it (its live stream)."""
+        return {"continue": self.token, "start": str(self.start)} if self.token else {}
 
     @property
     def next_query(self) -> str:
         return urlencode({"continue": self.next_token, "start": self.start + len(self.rows)})
+
+    @property
+    def live_url(self) -> str:
+        return stream_url(services_url(self.namespace), self.regions, self.place)
 
 
 def list_page(
@@ -68,8 +77,7 @@ def list_page(
     remaining = metadata.get("remainingItemCount")
     next_token = str(metadata.get("continue") or "")
     total = start + len(rows) + (remaining if isinstance(remaining, int) else (1 if next_token else 0))
-    return ListPage(namespace, namespaces, rows, gateway, poll=not all(s.status.settled for s in services),
-                    start=start, total=total, next_token=next_token, token=token)
+    return ListPage(namespace, namespaces, rows, gateway, start=start, total=total, next_token=next_token, token=token)
 
 
 @dataclass
@@ -124,6 +132,7 @@ async def service_list(
     if not listed.get("items") and not token:
         await found.require_namespace(namespace)
     page = list_page(namespace, listed, gateway, namespaces, start if token else 0, token)
+    page.regions = render_regions(request.app.state.templates, REGIONS, page, request.app.state.settings)
     return render(request, "_services_rows.html" if partial == "rows" else "services.html", page)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -12,6 +14,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+import uvicorn
 
 from app.main import create_app
 from app.settings import Settings
@@ -139,3 +142,105 @@ async def console(devcluster: DevClusterProcess) -> AsyncIterator[Console]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as http:
             yield Console(http, devcluster)
+
+
+# -- the console served over real HTTP (uvicorn in this process): live streams need it, as httpx's
+# ASGITransport hands back an answer only once the app has finished it.
+
+
+@dataclass
+class Served:
+    url: str
+    app: Any
+    settings: Settings
+
+    @property
+    def live(self) -> Any:
+        return self.app.state.live
+
+
+@asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[Served]:
+    app = create_app(settings)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield Served(f"http://127.0.0.1:{sock.getsockname()[1]}", app, settings)
+    finally:
+        if hasattr(app.state, "live"):
+            app.state.live.shut()  # as `knative-console serve` does on Ctrl+C
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+def live_settings(cluster: DevClusterProcess, **overrides: Any) -> Settings:
+    return Settings(kubeconfig=str(cluster.kubeconfig), secret_key=SECRET, request_timeout=5.0, live_heartbeat=0.3,
+                    **overrides)
+
+
+@dataclass
+class Event:
+    name: str  # "" for a heartbeat
+    data: str
+    ident: str = ""
+
+
+class EventStream:
+    """A `text/event-stream` answer read event by event (heartbeats as Event("", ""))."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.lines = response.aiter_lines()
+        self.retry = ""
+
+    async def next(self, within: float = 10.0) -> Event:
+        name, data, ident, comment = "", [], "", False
+        async with asyncio.timeout(within):
+            async for line in self.lines:
+                if not line:
+                    if name or data or comment:
+                        return Event(name, "\n".join(data), ident)
+                    continue
+                field_name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field_name == "":
+                    comment = True
+                elif field_name == "event":
+                    name = value
+                elif field_name == "data":
+                    data.append(value)
+                elif field_name == "id":
+                    ident = value
+                elif field_name == "retry":
+                    self.retry = value
+        raise AssertionError("the stream ended")
+
+    async def until(self, predicate: Any, within: float = 15.0) -> list[Event]:
+        """Every event up to and including the first that satisfies `predicate`."""
+        seen: list[Event] = []
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError(f"no such event within {within} s; got {[(e.name, e.data[:80]) for e in seen]}")
+            event = await self.next(left)
+            seen.append(event)
+            if predicate(event):
+                return seen
+
+
+@asynccontextmanager
+async def open_stream(http: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
+                      ) -> AsyncIterator[EventStream]:
+    async with http.stream("GET", url, headers=headers or {}) as response:
+        assert response.status_code == 200, response.status_code
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield EventStream(response)

@@ -137,25 +137,27 @@ async def test_delete_confirmation_says_what_goes(console: Console) -> None:
 
 
 async def test_static_assets_and_health(console: Console) -> None:
-    for path in ("/static/app.css", "/static/app.js", "/static/htmx-2.0.11.min.js", "/static/favicon.svg"):
+    for path in ("/static/app.css", "/static/app.js", "/static/htmx-2.0.11.min.js", "/static/favicon.svg",
+                 "/static/htmx-ext-sse-2.2.4.min.js"):
         response = await console.get(path)
         assert response.status_code == 200, path
     assert (await console.get("/healthz")).text == "ok"
 
 
-async def test_status_regions_poll_until_settled(console: Console) -> None:
+async def test_pages_follow_the_cluster_without_polling_and_keep_a_refresh_link(console: Console) -> None:
     ns = console.namespace()
     console.create_ksvc(ns, "moving")
     listing = await console.get(f"/namespaces/{ns}/services")
     details = await console.get(f"/namespaces/{ns}/services/moving")
-    assert f'hx-get="/namespaces/{ns}/services?partial=rows" hx-trigger="every 2000ms"' in listing.text
+    for page, path in ((listing, f"/namespaces/{ns}/services"), (details, f"/namespaces/{ns}/services/moving")):
+        assert "hx-trigger" not in page.text  # nothing polls: the stream pushes changes
+        assert f'hx-ext="sse" sse-connect="/live{path}?seen=' in page.text
+        assert f'<a class="button secondary" href="{path}" data-refresh' in page.text  # without JavaScript
+        assert '<div id="connection" class="alert" role="status" sse-swap="connection"></div>' in page.text
+    for region in ("status", "conditions", "traffic", "revisions"):
+        assert f'<div id="region-{region}" class="region" sse-swap="{region}">' in details.text
+    assert '<section id="services" aria-live="polite" sse-swap="services">' in listing.text
     assert "In progress" in listing.text
-    assert f'hx-get="/namespaces/{ns}/services/moving?partial=live" hx-trigger="every 2000ms"' in details.text
-    await console.settled(ns, "moving")
-    rows = await console.get(f"/namespaces/{ns}/services?partial=rows")
-    assert "hx-trigger" not in rows.text and "Success" in rows.text  # settled: the polling stops
-    live = await console.get(f"/namespaces/{ns}/services/moving?partial=live")
-    assert "hx-trigger" not in live.text
 
 
 async def test_the_list_is_paged(console: Console) -> None:
@@ -175,7 +177,7 @@ async def test_the_list_is_paged(console: Console) -> None:
         assert re.findall(r'<tr data-service="([^"]+)">', second.text) == ["page-c"]
         assert "Services 3–3 of 3" in second.text and 'rel="next"' not in second.text
         assert "« First page" in second.text
-        poll = html.unescape(re.search(r'hx-get="([^"]+partial=rows[^"]*)"', second.text).group(1))
-        assert "continue=" in poll  # the refresh stays on this page
+        stream = html.unescape(re.search(r'sse-connect="([^"]+)"', second.text).group(1))
+        assert stream.startswith(f"/live/namespaces/{ns}/services?continue=") and "start=2" in stream  # this page
         stale = await http.get(f"/namespaces/{ns}/services?continue=not-a-token&start=2")
         assert stale.status_code == 303 and stale.headers["location"] == f"/namespaces/{ns}/services"

@@ -1,0 +1,177 @@
+"""Kubernetes watches shared by the pages that follow them: one per (identity, namespace, resource kind).
+
+A Feed is one watch, made with the identity's own client, and the queues of everyone who follows it. It
+starts with the first follower at the collection's current resourceVersion, resumes from the last version it
+saw after a dropped connection or the server's timeout, lists again after 410 (and tells followers to read
+again), and ends a short grace period after the last follower leaves. Today the identity is the console's
+own kubeconfig user; with sign-in, each user brings a client with their own token, so what a feed carries is
+what that user's RBAC lets them watch, and no other identity's followers ever see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.cluster.client import Cluster
+from app.cluster.errors import ClusterError, Expired, Unreachable
+from app.cluster.resources import Resource
+
+log = logging.getLogger("knative_console.live")
+GRACE_SECONDS = 5.0  # a page reloaded or a tab moved to another page keeps the watch
+BACKOFF = (0.25, 5.0)  # first and longest wait before connecting again
+
+
+@dataclass(frozen=True)
+class Change:
+    """An object added, modified or deleted."""
+
+    resource: Resource
+    type: str
+    obj: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("name") or "")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return (self.obj.get("metadata") or {}).get("labels") or {}
+
+
+@dataclass(frozen=True)
+class Resync:
+    """Changes may have been missed (410 after a long disconnection): read again what is shown."""
+
+    resource: Resource
+
+
+@dataclass(frozen=True)
+class Health:
+    """The watch is connected (`problem` "") or cannot be, and why."""
+
+    resource: Resource
+    problem: str
+
+
+Message = Change | Resync | Health
+Key = tuple[str, str, Resource]  # identity, namespace, resource
+
+
+@dataclass(eq=False)
+class Feed:
+    key: Key
+    cluster: Cluster
+    followers: set[asyncio.Queue[Message]] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+    stopping: asyncio.TimerHandle | None = None
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # the first version is known (or failed)
+    problem: str = ""  # why it is not connected, "" when it is
+    resource_version: str = ""
+
+    @property
+    def namespace(self) -> str:
+        return self.key[1]
+
+    @property
+    def resource(self) -> Resource:
+        return self.key[2]
+
+    def send(self, message: Message) -> None:
+        for queue in self.followers:
+            queue.put_nowait(message)
+
+    def report(self, problem: str) -> None:
+        if problem != self.problem:
+            self.problem = problem
+            self.send(Health(self.resource, problem))
+
+    async def current_version(self) -> str:
+        listed = await self.cluster.list(self.resource, self.namespace, limit=1)
+        return str((listed.get("metadata") or {}).get("resourceVersion") or "")
+
+    async def run(self) -> None:
+        delay = BACKOFF[0]
+        while True:
+            try:
+                if not self.resource_version:
+                    self.resource_version = await self.current_version()
+                    self.started.set()
+                async with self.cluster.watch(self.resource, self.namespace, self.resource_version) as events:
+                    self.report("")
+                    delay = BACKOFF[0]
+                    async for kind, obj in events:
+                        version = (obj.get("metadata") or {}).get("resourceVersion")
+                        if version:
+                            self.resource_version = str(version)
+                        if kind in ("ADDED", "MODIFIED", "DELETED"):
+                            self.send(Change(self.resource, kind, obj))
+                continue  # the server's timeout: resume from the last version
+            except Expired:
+                log.info("watch of %s in %s expired at %s: listing again", self.resource.plural, self.namespace,
+                         self.resource_version)
+                self.resource_version = ""
+                self.send(Resync(self.resource))
+                continue
+            except Unreachable as error:
+                self.report(f"{error.message}. Live updates resume when it answers again.")
+            except ClusterError as error:
+                self.report(f"The cluster refused to send live updates for {self.resource.plural}: {error.message}")
+            self.started.set()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF[1])
+
+
+class WatchHub:
+    """Every open Feed, keyed by (identity, namespace, resource)."""
+
+    def __init__(self, grace: float = GRACE_SECONDS) -> None:
+        self.grace = grace
+        self.feeds: dict[Key, Feed] = {}
+
+    @asynccontextmanager
+    async def follow(self, identity: str, cluster: Cluster, namespace: str, resource: Resource,
+                     queue: asyncio.Queue[Message]) -> AsyncIterator[Feed]:
+        """Messages about `resource` in `namespace` go to `queue` while inside; entered once the feed knows the
+        version it started from, so that anything read afterwards is at least as new as where it starts."""
+        key = (identity, namespace, resource)
+        feed = self.feeds.get(key)
+        if feed is None:
+            feed = self.feeds[key] = Feed(key, cluster)
+            feed.task = asyncio.get_running_loop().create_task(feed.run(), name=f"watch {resource.plural} {namespace}")
+        if feed.stopping is not None:
+            feed.stopping.cancel()
+            feed.stopping = None
+        feed.followers.add(queue)
+        try:
+            await feed.started.wait()
+            if feed.problem:
+                queue.put_nowait(Health(resource, feed.problem))
+            yield feed
+        finally:
+            feed.followers.discard(queue)
+            if not feed.followers:
+                feed.stopping = asyncio.get_running_loop().call_later(self.grace, self._stop, feed)
+
+    def _stop(self, feed: Feed) -> None:
+        if feed.followers or self.feeds.get(feed.key) is not feed:
+            return
+        del self.feeds[feed.key]
+        if feed.task is not None:
+            feed.task.cancel()
+
+    async def close(self) -> None:
+        feeds, self.feeds = list(self.feeds.values()), {}
+        for feed in feeds:
+            if feed.stopping is not None:
+                feed.stopping.cancel()
+            if feed.task is not None:
+                feed.task.cancel()
+        for feed in feeds:
+            if feed.task is not None:
+                with suppress(asyncio.CancelledError):
+                    await feed.task

@@ -1,0 +1,309 @@
+"""Live pages: what one identity's open tabs of one page show, kept current from shared watches and pushed to
+every such tab as server-sent events.
+
+A View is one page (a Service's details, one page of the Service list) as one identity sees it. It reads what
+the page shows once, follows the watch hub's feeds for the kinds it shows, applies each batch of changes,
+renders its regions once and sends each tab only the regions whose HTML changed. Its tabs are Streams; the
+View ends a grace period after its last Stream closes, and the hub's watches after their last View.
+
+Bounded: a cap on open streams per process and per identity (past it a tab is told so and stays a plain
+page with its Refresh link), a heartbeat on idle streams, queues that drop a tab that stops reading, and
+nothing kept per change: a View holds the objects of one page and the last HTML of each region.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from app import metrics
+from app.cluster.client import Cluster
+from app.cluster.errors import ClusterError, NotFound, Unreachable
+from app.cluster.resources import Resource
+from app.web.hub import Change, Health, Message, Resync, WatchHub
+from app.web.regions import Regions, digest
+
+log = logging.getLogger("knative_console.live")
+CONNECTION = "connection"  # the banner's region: why the page may be out of date, "" when it is not
+STREAM_QUEUE = 64  # messages waiting for one tab; a tab that lets more pile up is cut off (it reconnects)
+RETRY_MS = 2000  # how soon a browser reconnects after a dropped stream
+REFUSED_RETRY_MS = 60_000  # … and after being turned away by the caps
+
+
+def event(name: str, data: str, ident: str = "") -> bytes:
+    """One server-sent event; every line of `data` its own `data:` field, as the format requires."""
+    lines = [f"event: {name}"]
+    if ident:
+        lines.append(f"id: {ident}")
+    lines += [f"data: {line}" for line in data.splitlines() or [""]]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def banner(problem: str) -> str:
+    """The connection banner's inside (empty hides it: `.alert:empty`)."""
+    if not problem:
+        return ""
+    return str(Markup('<span data-text>{}</span> <a href="">Reload</a>').format(problem))
+
+
+class View:
+    """One page as one identity sees it, shared by all of that identity's tabs on it."""
+
+    resources: tuple[Resource, ...] = ()
+
+    def __init__(self, live: Live, identity: str, cluster: Cluster, namespace: str) -> None:
+        self.live, self.identity, self.cluster, self.namespace = live, identity, cluster, namespace
+        self.streams: set[Stream] = set()
+        self.epoch = secrets.token_hex(4)  # a new View numbers its events afresh
+        self.version = 0
+        self.rendered: dict[str, str] = {}
+        self.changed_at: dict[str, int] = {}  # region → the version that last changed it
+        self.health: dict[Resource, str] = {}
+        self.failure = ""  # why the last read failed, "" when it did not
+        self.gone = ""  # the page's object was deleted: what to say
+        self.ready = asyncio.Event()  # the first rendering is there
+        self.task: asyncio.Task[None] | None = None
+        self.stopping: asyncio.TimerHandle | None = None
+
+    # -- what a page kind provides -----------------------------------------------------------
+
+    async def load(self) -> None:
+        """Read what the page shows (raises ClusterError)."""
+        raise NotImplementedError
+
+    def apply(self, change: Change) -> str:
+        """Take one change into the page's state: "" (not shown here), "changed", or "reload"."""
+        raise NotImplementedError
+
+    def regions(self) -> Regions:
+        raise NotImplementedError
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    @property
+    def problem(self) -> str:
+        return self.gone or self.failure or next((p for p in self.health.values() if p), "")
+
+    async def run(self) -> None:
+        inbox: asyncio.Queue[Message] = asyncio.Queue()
+        async with AsyncExitStack() as stack:
+            for resource in self.resources:
+                await stack.enter_async_context(
+                    self.live.hub.follow(self.identity, self.cluster, self.namespace, resource, inbox))
+            await self.reload()
+            self.publish()
+            self.ready.set()
+            while True:
+                batch = [await inbox.get()]
+                while not inbox.empty():
+                    batch.append(inbox.get_nowait())
+                reload = False
+                for message in batch:
+                    if isinstance(message, Change):
+                        reload = self.apply(message) == "reload" or reload
+                    elif isinstance(message, Resync):
+                        reload = True
+                    elif isinstance(message, Health):
+                        reload = reload or (not message.problem and bool(self.failure))
+                        self.health[message.resource] = message.problem
+                if reload:
+                    await self.reload()
+                self.publish()
+
+    async def reload(self) -> None:
+        try:
+            await self.load()
+            self.failure = ""
+        except NotFound as error:
+            self.gone = self.gone_message(error)
+        except Unreachable as error:
+            self.failure = f"{error.message}. The page shows what was last read; it catches up when the cluster " \
+                           "answers again."
+        except ClusterError as error:
+            self.failure = f"The page could not be read again: {error.message}"
+
+    def gone_message(self, error: NotFound) -> str:
+        return error.message
+
+    def publish(self) -> None:
+        """Render every region, and send the ones whose HTML changed to every tab."""
+        regions: dict[str, str] = dict(self.regions()) if not self.gone else {}
+        regions[CONNECTION] = banner(self.problem)
+        changed = {name: html for name, html in regions.items() if self.rendered.get(name) != html}
+        if not changed:
+            return
+        self.version += 1
+        for name in changed:
+            self.changed_at[name] = self.version
+        self.rendered.update(changed)
+        if not self.ready.is_set():  # the first rendering: each tab catches up on what its page lacks
+            return
+        chunk = b"".join(event(name, html, self.ident) for name, html in changed.items())
+        for stream in list(self.streams):
+            stream.put(chunk)
+
+    @property
+    def ident(self) -> str:
+        return f"{self.epoch}-{self.version}"
+
+    def catch_up(self, seen: dict[str, str], last_event_id: str) -> bytes:
+        """What a tab that just connected lacks: after a reconnect, the regions changed since the last event it
+        got; on a first connection, the regions whose HTML differs from what its page showed."""
+        epoch, _, version = last_event_id.partition("-")
+        if epoch == self.epoch and version.isdigit():
+            names = [name for name, at in self.changed_at.items() if at > int(version)]
+        else:
+            names = [name for name, html in self.rendered.items()
+                     if seen.get(name) != digest(html) and (html or name != CONNECTION)]
+        return b"".join(event(name, self.rendered[name], self.ident) for name in names)
+
+
+class Refused(Exception):
+    """Past a cap on open streams: the message says which and what to do."""
+
+
+@dataclass(eq=False)
+class Stream:
+    """One tab's connection: the chunks to send it."""
+
+    view: View
+    queue: asyncio.Queue[bytes | None] = field(default_factory=lambda: asyncio.Queue(STREAM_QUEUE))
+
+    def put(self, chunk: bytes | None) -> None:
+        try:
+            self.queue.put_nowait(chunk)
+        except asyncio.QueueFull:  # it stopped reading: end it, and the browser reconnects and catches up
+            self.view.streams.discard(self)
+            with suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+
+class Live:
+    """Every open View and Stream of one app, the watch hub they share, and the caps."""
+
+    def __init__(self, max_streams: int, max_streams_per_identity: int, heartbeat: float,
+                 grace: float = 5.0) -> None:
+        self.hub = WatchHub(grace)
+        self.max_streams, self.max_per_identity = max_streams, max_streams_per_identity
+        self.heartbeat, self.grace = heartbeat, grace
+        self.views: dict[tuple[str, Any], View] = {}
+        self.open: dict[str, int] = {}  # identity → streams
+        self.closing = asyncio.Event()
+
+    @property
+    def streams(self) -> int:
+        return sum(self.open.values())
+
+    def admit(self, identity: str) -> None:
+        if self.closing.is_set():
+            raise Refused("The console is shutting down; reload the page in a moment.")
+        if self.streams >= self.max_streams:
+            raise Refused(f"This console already keeps {self.max_streams} live pages open, its limit, so this page "
+                          "does not update by itself: use Reload, or close pages you no longer need.")
+        if self.open.get(identity, 0) >= self.max_per_identity:
+            raise Refused(f"You already have {self.max_per_identity} live pages open, the limit per user, so this "
+                          "page does not update by itself: use Reload, or close pages you no longer need.")
+
+    async def attach(self, identity: str, key: Any, make: Callable[[], View]) -> Stream:
+        """A Stream on the View for (identity, key), made and started if there is none."""
+        self.admit(identity)
+        view = self.views.get((identity, key))
+        if view is None or view.task is None or view.task.done():
+            view = self.views[(identity, key)] = make()
+            view.task = asyncio.get_running_loop().create_task(self._run(view, (identity, key)),
+                                                               name=f"live view {key}")
+        if view.stopping is not None:
+            view.stopping.cancel()
+            view.stopping = None
+        stream = Stream(view)
+        view.streams.add(stream)
+        self.open[identity] = self.open.get(identity, 0) + 1
+        metrics.live_streams.inc()
+        return stream
+
+    async def _run(self, view: View, key: tuple[str, Any]) -> None:
+        try:
+            await view.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("live view %s failed", key)
+        finally:
+            if self.views.get(key) is view:
+                del self.views[key]
+            view.ready.set()  # a tab still waiting for the first rendering goes on, to the end of its stream
+            for stream in list(view.streams):
+                stream.put(None)
+
+    def detach(self, stream: Stream) -> None:
+        view = stream.view
+        view.streams.discard(stream)
+        self.open[view.identity] -= 1
+        if not self.open[view.identity]:
+            del self.open[view.identity]
+        metrics.live_streams.dec()
+        if not view.streams and view.task is not None and not view.task.done():
+            view.stopping = asyncio.get_running_loop().call_later(self.grace, self._stop, view)
+
+    def _stop(self, view: View) -> None:
+        if not view.streams and view.task is not None:
+            view.task.cancel()
+
+    async def events(self, stream: Stream, seen: dict[str, str], last_event_id: str) -> AsyncIterator[bytes]:
+        """The bytes of one tab's stream, until the tab goes, the View ends or the console shuts down."""
+        try:
+            yield f"retry: {RETRY_MS}\n\n".encode()
+            await stream.view.ready.wait()
+            first = stream.view.catch_up(seen, last_event_id)
+            if first:
+                yield first
+            closing = asyncio.ensure_future(self.closing.wait())
+            try:
+                while True:
+                    getter = asyncio.ensure_future(stream.queue.get())
+                    done, _ = await asyncio.wait({getter, closing}, timeout=self.heartbeat,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if getter not in done:
+                        getter.cancel()
+                        if closing in done:
+                            return
+                        yield b": heartbeat\n\n"
+                        continue
+                    chunk = getter.result()
+                    if chunk is None:
+                        return
+                    yield chunk
+            finally:
+                closing.cancel()
+        finally:
+            self.detach(stream)
+
+    @staticmethod
+    def refusal(why: str) -> bytes:
+        return f"retry: {REFUSED_RETRY_MS}\n\n".encode() + event(CONNECTION, banner(why))
+
+    def shut(self) -> None:
+        """Called when the server is asked to stop: every stream ends now, so that none holds the shutdown."""
+        self.closing.set()
+
+    async def close(self) -> None:
+        self.closing.set()
+        views, self.views = list(self.views.values()), {}
+        for view in views:
+            if view.stopping is not None:
+                view.stopping.cancel()
+            if view.task is not None:
+                view.task.cancel()
+        for view in views:
+            if view.task is not None:
+                with suppress(asyncio.CancelledError):
+                    await view.task
+        await self.hub.close()

@@ -1,0 +1,146 @@
+"""The live streams of the pages: `/live` + a page's path answers `text/event-stream` with that page's regions as
+they change (htmx's SSE extension swaps each into the element whose `sse-swap` names it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response, StreamingResponse
+
+from app.cluster import resources as r
+from app.cluster.client import Cluster
+from app.cluster.errors import NotFound
+from app.knative.gateway import Gateway
+from app.knative.models import LABEL_SERVICE
+from app.web import details, services
+from app.web.context import checked, identity, lookups
+from app.web.hub import Change
+from app.web.live import Live, Refused, View
+from app.web.lookups import Lookups
+from app.web.regions import Regions, parse_seen, render_regions
+
+router = APIRouter()
+HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy may hold events back
+
+
+class ServicePage(View):
+    """A Service's details page: the Service and its revisions."""
+
+    resources = (r.SERVICE, r.REVISION)
+
+    def __init__(self, live: Live, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
+                 show_all: bool) -> None:
+        super().__init__(live, who, cluster, namespace)
+        self.found: Lookups = lookups(request)
+        self.templates, self.settings = request.app.state.templates, request.app.state.settings
+        self.name, self.show_all = name, show_all
+        self.obj: dict[str, Any] | None = None
+        self.revisions: dict[str, dict[str, Any]] = {}
+        self.gateway: Gateway | None = None
+
+    async def load(self) -> None:
+        (obj, revisions), self.gateway = await asyncio.gather(self.found.service_objects(self.namespace, self.name),
+                                                       self.found.gateway())
+        self.obj, self.gone = obj, ""
+        self.revisions = {str(i["metadata"]["name"]): i for i in revisions}
+
+    def gone_message(self, error: NotFound) -> str:
+        return f"The Service {self.name} no longer exists: it was deleted."
+
+    def apply(self, change: Change) -> str:
+        if change.resource == r.SERVICE and change.name == self.name:
+            if change.type == "DELETED":
+                self.gone = f"The Service {self.name} was deleted."
+            else:
+                self.obj, self.gone = change.obj, ""
+            return "changed"
+        if change.resource == r.REVISION and change.labels.get(LABEL_SERVICE) == self.name:
+            if change.type == "DELETED":
+                self.revisions.pop(change.name, None)
+            else:
+                self.revisions[change.name] = change.obj
+            return "changed"
+        return ""
+
+    def regions(self) -> Regions:
+        if self.obj is None or self.gateway is None:
+            return {}
+        page = details.detail_page(self.namespace, self.obj, list(self.revisions.values()), self.gateway,
+                                   self.show_all)
+        return render_regions(self.templates, details.REGIONS, page, self.settings)
+
+
+class ServiceList(View):
+    """One page of the Service list."""
+
+    resources = (r.SERVICE,)
+
+    def __init__(self, live: Live, who: str, cluster: Cluster, request: Request, namespace: str, token: str,
+                 start: int) -> None:
+        super().__init__(live, who, cluster, namespace)
+        self.found: Lookups = lookups(request)
+        self.templates, self.settings = request.app.state.templates, request.app.state.settings
+        self.token, self.start = token, start
+        self.page: services.ListPage | None = None
+        self.listed: dict[str, Any] = {}
+
+    async def load(self) -> None:
+        listed, gateway, namespaces = await asyncio.gather(self.found.services(self.namespace, self.token),
+                                                    self.found.gateway(), self.found.namespaces())
+        self.listed = listed
+        self.page = services.list_page(self.namespace, listed, gateway, namespaces, self.start, self.token)
+
+    def apply(self, change: Change) -> str:
+        if change.resource != r.SERVICE or self.page is None:
+            return ""
+        items = self.listed.get("items") or []
+        index = next((i for i, item in enumerate(items) if item["metadata"]["name"] == change.name), None)
+        if change.type in ("ADDED", "DELETED"):
+            return "reload"  # the page's members move
+        if index is None:
+            return ""
+        items[index] = change.obj
+        self.page = services.list_page(self.namespace, self.listed, self.page.gateway, self.page.namespaces,
+                                       self.start, self.token)
+        return "changed"
+
+    def regions(self) -> Regions:
+        if self.page is None:
+            return {}
+        return render_regions(self.templates, services.REGIONS, self.page, self.settings)
+
+
+async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Cluster], View], seen: str) -> Response:
+    live: Live = request.app.state.live
+    who, client = identity(request)
+    try:
+        stream = await live.attach(who, key, lambda: make(who, client))
+    except Refused as why:
+        return Response(live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
+    return StreamingResponse(live.events(stream, parse_seen(seen), request.headers.get("last-event-id", "")[:64]),
+                             media_type="text/event-stream", headers=HEADERS)
+
+
+@router.get("/live/namespaces/{namespace}/services/{name}")
+async def service_stream(request: Request, namespace: str, name: str, revisions: str = "",
+                         seen: str = Query("", max_length=2048)) -> Response:
+    checked("namespace", namespace)
+    checked("Service", name)
+    show_all = revisions == "all"
+    return await _open(request, ("service", namespace, name, show_all),
+                       lambda who, client: ServicePage(request.app.state.live, who, client, request, namespace, name,
+                                                       show_all), seen)
+
+
+@router.get("/live/namespaces/{namespace}/services")
+async def list_stream(request: Request, namespace: str, start: int = Query(0, ge=0, le=10**9),
+                      token: str = Query("", alias="continue", max_length=4096),
+                      seen: str = Query("", max_length=2048)) -> Response:
+    checked("namespace", namespace)
+    start = start if token else 0
+    return await _open(request, ("services", namespace, token, start),
+                       lambda who, client: ServiceList(request.app.state.live, who, client, request, namespace, token,
+                                                       start), seen)

@@ -1,0 +1,154 @@
+"""Live pages over real HTTP (the console under uvicorn, the dev cluster in its process): a change made by another
+client reaches an open page as the regions that changed; one watch per (identity, namespace, kind) whoever
+follows it, one rendering per change for all tabs, ending with the last tab; the caps; the live-streams gauge."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from typing import Any
+
+import httpx
+
+from app import metrics
+from tests.web.conftest import KSVC, Console, live_settings, open_stream, served
+
+
+def stream_path(page: httpx.Response) -> str:
+    return html.unescape(re.search(r'sse-connect="([^"]+)"', page.text).group(1))
+
+
+def patch_ksvc(console: Console, ns: str, name: str, body: dict[str, Any]) -> None:
+    code, _, answer = console.cluster.request("PATCH", f"{KSVC.format(ns=ns)}/{name}", body,
+                                              "application/merge-patch+json")
+    assert code == 200, answer
+
+
+def tag_latest(console: Console, ns: str, name: str, tag: str) -> None:
+    """Another client (as kubectl would) gives the latest revision's traffic a tag."""
+    patch_ksvc(console, ns, name, {"spec": {"traffic": [{"latestRevision": True, "percent": 100, "tag": tag}]}})
+
+
+async def wait_until(predicate: Any, within: float = 10.0) -> None:
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 - state inside the app, which has no event to wait on
+            await asyncio.sleep(0.02)
+
+
+async def test_a_change_by_another_client_reaches_an_open_details_page(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "watched")
+    await console.settled(ns, "watched")
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        page = await http.get(f"/namespaces/{ns}/services/watched")
+        async with open_stream(http, stream_path(page)) as events:
+            # The page is current: the stream opens with nothing to send but heartbeats.
+            assert (await events.next()).name == ""
+            assert events.retry == "2000"
+            tag_latest(console, ns, "watched", "blue")
+            got = await events.until(lambda e: e.name == "traffic" and "blue" in e.data)
+            # Only regions are sent, each one once per change, and never the page around them.
+            names = [e.name for e in got if e.name]
+            assert set(names) <= {"status", "conditions", "traffic", "revisions", "connection"}
+            assert "<html" not in "".join(e.data for e in got) and "csrf" not in "".join(e.data for e in got)
+            assert f"http://blue-watched.{ns}.example.com" in got[-1].data
+            assert all(e.ident for e in got if e.name)
+
+
+async def test_the_list_page_follows_services_made_and_deleted_elsewhere(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "first")
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        page = await http.get(f"/namespaces/{ns}/services")
+        async with open_stream(http, stream_path(page)) as events:
+            console.create_ksvc(ns, "second")
+            await events.until(lambda e: e.name == "services" and 'data-service="second"' in e.data)
+            await events.until(lambda e: e.name == "services" and 'data-service="second"' in e.data
+                               and "Success" in e.data.split('data-service="second"')[1].split("</tr>")[0])
+            code, _, _ = console.cluster.request("DELETE", f"{KSVC.format(ns=ns)}/second")
+            assert code == 200
+            await events.until(lambda e: e.name == "services" and 'data-service="second"' not in e.data)
+
+
+async def test_tabs_share_one_watch_per_kind_and_one_rendering_per_change(console: Console) -> None:
+    ns = console.namespace()
+    for name in ("one", "two"):
+        console.create_ksvc(ns, name)
+    await console.settled(ns, "one")
+    await console.settled(ns, "two")
+    before = metrics.live_streams._value.get()
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        live = server.live
+        live.grace = live.hub.grace = 0.2
+        one = stream_path(await http.get(f"/namespaces/{ns}/services/one"))
+        two = stream_path(await http.get(f"/namespaces/{ns}/services/two"))
+        async with open_stream(http, one) as a, open_stream(http, one) as b, open_stream(http, two) as c:
+            for events in (a, b, c):
+                assert (await events.next()).name == ""  # connected, nothing to catch up on
+            assert metrics.live_streams._value.get() == before + 3
+            feeds = sorted(resource.plural for (_, namespace, resource) in live.hub.feeds if namespace == ns)
+            assert feeds == ["revisions", "services"]  # one watch per kind for the three tabs and two pages
+            assert len([key for key in live.views if key[1][1] == ns]) == 2  # one View per page, not per tab
+            tag_latest(console, ns, "one", "green")
+            first = await a.until(lambda e: e.name == "traffic" and "green" in e.data)
+            second = await b.until(lambda e: e.name == "traffic" and "green" in e.data)
+            assert (first[-1].data, first[-1].ident) == (second[-1].data, second[-1].ident)  # rendered once for both
+        await wait_until(lambda: metrics.live_streams._value.get() == before)
+        # The last tab closed: the Views end, and after them the watches.
+        await wait_until(lambda: not any(key[1][1] == ns for key in live.views))
+        await wait_until(lambda: not any(namespace == ns for (_, namespace, _) in live.hub.feeds))
+
+
+async def test_a_tab_that_reconnects_gets_what_it_missed(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "missed")
+    await console.settled(ns, "missed")
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        path = stream_path(await http.get(f"/namespaces/{ns}/services/missed"))
+        async with open_stream(http, path) as events, open_stream(http, path) as keeper:
+            tag_latest(console, ns, "missed", "first")
+            last = (await events.until(lambda e: e.name == "traffic" and "first" in e.data))[-1].ident
+        # This tab is gone (the other keeps the page's View); meanwhile the traffic changes again.
+            tag_latest(console, ns, "missed", "second")
+            await keeper.until(lambda e: e.name == "traffic" and "second" in e.data)
+            async with open_stream(http, path, {"Last-Event-ID": last}) as again:
+                caught = await again.until(lambda e: e.name == "traffic")
+                assert "second" in caught[-1].data
+
+
+async def test_streams_past_the_cap_are_told_so(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "capped")
+    settings = live_settings(console.cluster, live_max_streams_per_user=2)
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as http:
+        path = stream_path(await http.get(f"/namespaces/{ns}/services/capped"))
+        async with open_stream(http, path) as a, open_stream(http, path) as b:
+            for events in (a, b):
+                await events.next()
+            async with open_stream(http, path) as refused:
+                told = await refused.until(lambda e: e.name == "connection")
+                assert "You already have 2 live pages open, the limit per user" in told[-1].data
+                assert "use Reload" in told[-1].data and refused.retry == "60000"
+                assert server.live.streams == 2
+
+
+async def test_a_stream_for_a_bad_path_is_a_404(console: Console) -> None:
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        response = await http.get("/live/namespaces/Not_A_Namespace/services")
+        assert response.status_code == 404
+        response = await http.get("/live/namespaces/default/services/x?seen=" + "a" * 5000)
+        assert response.status_code == 400
+
+
+async def test_the_service_deleted_under_an_open_page(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "doomed")
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        path = stream_path(await http.get(f"/namespaces/{ns}/services/doomed"))
+        async with open_stream(http, path) as events:
+            await events.next()
+            code, _, _ = console.cluster.request("DELETE", f"{KSVC.format(ns=ns)}/doomed")
+            assert code == 200
+            told = await events.until(lambda e: e.name == "connection" and e.data)
+            assert "The Service doomed was deleted." in told[-1].data
