@@ -1,0 +1,95 @@
+"""In a real browser: a change made with kubectl appears on an open details page and on the list without a reload
+and without polling; the connection banner says when the cluster is down and clears once it is back (the dev
+cluster killed and started again on the same ports); without JavaScript the page keeps a Refresh link that works."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+
+import pytest
+from playwright.async_api import Browser, Page, Request, expect
+
+from tests.browser.conftest import ConsoleProcess, PageProblems, _alive
+from tests.support import DevClusterProcess, ksvc_manifest, kubectl_binary, wait_for
+
+SERVICE = "live-demo"
+
+
+def kubectl(server: ConsoleProcess, *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run([kubectl_binary("1.33"), "--kubeconfig", str(server.data / "kubeconfig"), *args],
+                            capture_output=True, text=True, timeout=60, input=stdin)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def traffic_tag(server: ConsoleProcess, tag: str) -> None:
+    patch = {"spec": {"traffic": [{"latestRevision": True, "percent": 100, "tag": tag}]}}
+    kubectl(server, "patch", "ksvc", SERVICE, "-n", "default", "--type", "merge", "-p", json.dumps(patch))
+
+
+@pytest.mark.timeout(150)
+async def test_changes_made_elsewhere_appear_and_the_banner_follows_the_cluster(
+        console_server: ConsoleProcess, page: tuple[Page, PageProblems], browser: Browser) -> None:
+    tab, problems = page
+    kubectl(console_server, "apply", "-f", "-", stdin=json.dumps(ksvc_manifest(SERVICE)))
+    requests: list[str] = []
+
+    def note(request: Request) -> None:
+        if request.resource_type in ("document", "xhr", "fetch"):
+            requests.append(request.url)
+
+    tab.on("request", note)
+    await tab.goto(f"{console_server.url}/namespaces/default/services/{SERVICE}")
+    await tab.evaluate("window.stillTheSamePage = true")
+    await expect(tab.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+    await expect(tab.locator("#region-status .status")).to_have_text("Success", timeout=15_000)
+    requests.clear()
+
+    # A change by another client (kubectl) appears by itself, pushed over the stream: no reload, no request.
+    traffic_tag(console_server, "blue")
+    await expect(tab.locator("#region-traffic")).to_contain_text(f"blue-{SERVICE}.default.example.com")
+    assert await tab.evaluate("window.stillTheSamePage === true")
+    assert requests == [], requests
+    await expect(tab.locator("#connection")).to_be_hidden()
+
+    # The cluster goes away: the banner says so; it comes back on the same ports: the banner clears, and changes
+    # made meanwhile or after show up.
+    assert console_server.process is not None
+    cluster_pid = console_server.cluster_pids[0]
+    os.kill(cluster_pid, signal.SIGKILL)
+    wait_for(lambda: not _alive(cluster_pid), message="the dev cluster to die")
+    banner = tab.locator("#connection")
+    await expect(banner).to_be_visible(timeout=15_000)
+    await expect(banner).to_contain_text("Cannot reach the Kubernetes API server")
+    again = DevClusterProcess(console_server.data, ["--api-port", str(console_server.api_port), "--gateway-port",
+                                                    str(console_server.gateway_port)])
+    again.start()
+    try:
+        await expect(banner).to_be_hidden(timeout=20_000)
+        traffic_tag(console_server, "green")
+        await expect(tab.locator("#region-traffic")).to_contain_text(f"green-{SERVICE}.default.example.com",
+                                                                     timeout=15_000)
+        assert await tab.evaluate("window.stillTheSamePage === true")
+
+        # Without JavaScript: the same page, a Refresh link that shows the change, and no stream.
+        context = await browser.new_context(java_script_enabled=False)
+        try:
+            plain = await context.new_page()
+            await plain.goto(f"{console_server.url}/namespaces/default/services/{SERVICE}")
+            await expect(plain.locator("#region-traffic")).to_contain_text(f"green-{SERVICE}")
+            traffic_tag(console_server, "red")
+            await plain.get_by_role("link", name="Refresh").click()
+            await expect(plain.locator("#region-traffic")).to_contain_text(f"red-{SERVICE}.default.example.com")
+        finally:
+            await context.close()
+        await expect(tab.locator("#region-traffic")).to_contain_text(f"red-{SERVICE}.default.example.com")
+    finally:
+        again.stop()
+        console_server.cluster_pids = []  # the cluster the console started is gone; this one stopped above
+    assert not problems.uncaught, problems.uncaught
+    assert not [m for m in problems.console if "Content Security Policy" in m], problems.console
+
