@@ -3,6 +3,7 @@ promote / roll back, which is the same dialog preset to send one revision 100%."
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,12 +18,12 @@ from app.knative.basis import Basis, canonical, what_changed
 from app.knative.manifests import traffic_patch
 from app.knative.models import SUCCESS, RevisionView, ServiceView, TrafficTarget, service_from
 from app.knative.naming import short_name
-from app.web import forms
+from app.web import forms, security
 from app.web.context import checked, cluster, go, lookups, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
 from app.web.render import render
-from app.web.writes import SpecChanged, patch_service, resource_version
+from app.web.writes import SpecChanged, patch_first, patch_service, resource_version
 
 router = APIRouter()
 
@@ -149,6 +150,7 @@ class SplitPage(RowsForm):
     show_all: bool = False
     refused: bool = False  # a one-click 100% that cannot be offered: the page says why and offers no form
     offline: bool = False  # the cluster did not answer: what was typed is shown again, with Retry
+    rows_signature: str = ""  # `basis_rows`: the named rows are this Service's revisions, as read for this form
 
     @property
     def keep(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -169,6 +171,7 @@ def offline_service(namespace: str, name: str) -> ServiceView:
 
 
 def _show(request: Request, page: SplitPage, status: int = 200) -> Response:
+    page.rows_signature = rows_signature(request.app.state.settings.secret_key, page.basis.uid, page.inputs)
     return render(request, "traffic.html", page, status=status)
 
 
@@ -205,6 +208,26 @@ def landed(fresh: dict[str, Any], planned: Sequence[TrafficTarget]) -> bool:
     return canonical((fresh.get("spec") or {}).get("traffic") or []) == canonical([t.to_spec() for t in planned])
 
 
+def rows_signature(secret: str, uid: str, inputs: Sequence[traffic.RowInput]) -> str:
+    """Vouches that the form's named rows are revisions the console read for the Service with this uid."""
+    names = sorted({row.revision for row in inputs if row.kind == traffic.NAMED})
+    return security.signature(secret, "split-rows", uid, *names)
+
+
+def _quick_plan(request: Request, posted: FormData, page: SplitPage) -> tuple[TrafficTarget, ...] | None:
+    """The plan of an OK whose rows the console vouched for and that is valid as typed; None when the write must
+    read first (an edit button, an unsigned or stale form, a mistake to show with the Service beside it)."""
+    secret = request.app.state.settings.secret_key
+    if forms.text(posted, "action") not in ("", "ok") or not page.basis.resource_version or not page.basis.uid:
+        return None
+    if not hmac.compare_digest(forms.text(posted, "basis_rows"), rows_signature(secret, page.basis.uid, page.inputs)):
+        return None
+    try:
+        return traffic.plan(traffic.parse_rows(page.inputs, page.service.name))
+    except traffic.TrafficError:
+        return None
+
+
 @router.post("/namespaces/{namespace}/services/{name}/traffic")
 @counted(lambda form: "promote_rollback" if form.get("target") else "split")
 async def split(request: Request, namespace: str, name: str) -> Response:
@@ -215,32 +238,48 @@ async def split(request: Request, namespace: str, name: str) -> Response:
     page = SplitPage(namespace, offline_service(namespace, name), [], forms.row_inputs(posted), basis,
                      target=forms.text(posted, "target")[:253], show_all=forms.text(posted, "show_all") == "1")
     try:
-        obj, page.service, page.revisions = await lookups(request).service(namespace, name)
-        if page.edit(posted, forms.text(posted, "action")):
-            return _show(request, page)
         try:
-            planned = traffic.plan(traffic.parse_rows(page.inputs, name, page.names))
-        except traffic.TrafficError as error:
-            page.errors = error.fields
+            planned = _quick_plan(request, posted, page)
+            if planned is not None:  # the common OK: one conditional PATCH, no read before it
+                return await _write(request, page, planned, None)
+            obj, page.service, page.revisions = await lookups(request).service(namespace, name)
+            if page.edit(posted, forms.text(posted, "action")):
+                return _show(request, page)
+            try:
+                planned = traffic.plan(traffic.parse_rows(page.inputs, name, page.names))
+            except traffic.TrafficError as error:
+                page.errors = error.fields
+                return _show(request, page, status=422)
+            return await _write(request, page, planned, obj)
+        except (Rejected, Invalid) as error:
+            if not page.revisions:  # written without reading: read now, to show the form again with the message
+                _, page.service, page.revisions = await lookups(request).service(namespace, name)
+            page.failure = error.message
             return _show(request, page, status=422)
-        try:
-            await patch_service(cluster(request), namespace, name, basis, obj,
-                                lambda fresh: traffic_patch(resource_version(fresh), planned))
-        except SpecChanged as changed:
-            if landed(changed.fresh, planned):
-                return go(request, service_url(namespace, name))
-            fresh, page.service, page.revisions = await lookups(request).service(namespace, name)
-            page.add_missing_rows()
-            page.basis = Basis.of(fresh)
-            page.changes = what_changed(basis, fresh)
-            page.failure = ("Someone else changed this Service while the dialog was open. Their change is below, "
-                            "the current traffic is shown beside each row, and your numbers are kept: check them "
-                            "and press OK again.")
-            return _show(request, page, status=409)
     except Unreachable as error:
         page.failure, page.offline = unreachable_text(error), True
         return _show(request, page, status=503)
-    except (Rejected, Invalid) as error:
-        page.failure = error.message
-        return _show(request, page, status=422)
+
+
+async def _write(request: Request, page: SplitPage, planned: tuple[TrafficTarget, ...],
+                 obj: dict[str, Any] | None) -> Response:
+    """`planned` into spec.traffic while the Service's spec is still the form's; else the conflict, explained."""
+    namespace, name, basis = page.namespace, page.service.name, page.basis
+    try:
+        if obj is None:
+            await patch_first(cluster(request), namespace, name, basis, lambda version: traffic_patch(version, planned))
+        else:
+            await patch_service(cluster(request), namespace, name, basis, obj,
+                                lambda fresh: traffic_patch(resource_version(fresh), planned))
+    except SpecChanged as changed:
+        if landed(changed.fresh, planned):
+            return go(request, service_url(namespace, name))
+        fresh, page.service, page.revisions = await lookups(request).service(namespace, name)
+        page.add_missing_rows()
+        page.basis = Basis.of(fresh)
+        page.changes = what_changed(basis, fresh)
+        page.failure = ("Someone else changed this Service while the dialog was open. Their change is below, "
+                        "the current traffic is shown beside each row, and your numbers are kept: check them "
+                        "and press OK again.")
+        return _show(request, page, status=409)
     return go(request, service_url(namespace, name))

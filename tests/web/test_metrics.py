@@ -85,10 +85,16 @@ async def test_refused_splits_count_by_outcome(console: Console) -> None:
     assert writes(after, "split", "rejected") == writes(before, "split", "rejected") + 1
     assert writes(after, "split", "conflict") == writes(before, "split", "conflict") + 1
     assert writes(after, "split", "ok") == writes(before, "split", "ok")
-    # The form's basis no longer holds, so the console sends no PATCH at all.
+    # Writes go first: one conditional PATCH with the form's resourceVersion, which the API server refuses
+    # (Conflict), then a read that finds the other change, and no second PATCH.
     patches = {"verb": "patch", "resource": KSVC_RESOURCE}
     assert value(after, "knative_console_kubernetes_request_duration_seconds_count", **patches) == \
-        value(before, "knative_console_kubernetes_request_duration_seconds_count", **patches)
+        value(before, "knative_console_kubernetes_request_duration_seconds_count", **patches) + 1
+    for outcome, more in (("conflict", 1), ("ok", 0)):
+        assert value(after, "knative_console_kubernetes_requests_total", outcome=outcome, **patches) == \
+            value(before, "knative_console_kubernetes_requests_total", outcome=outcome, **patches) + more
+    assert console.ksvc(ns, "refused")["spec"]["traffic"] == [
+        {"revisionName": "refused-00002", "percent": 100, "latestRevision": False}]  # theirs, untouched
 
 
 async def test_promote_create_and_delete_are_counted_as_such(console: Console) -> None:
