@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import socket
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from app import metrics
+from tests.support import DevClusterProcess, ksvc_manifest
 from tests.web.conftest import KSVC, Console, live_settings, open_stream, served
 
 
@@ -152,3 +155,30 @@ async def test_the_service_deleted_under_an_open_page(console: Console) -> None:
             assert code == 200
             told = await events.until(lambda e: e.name == "connection" and e.data)
             assert "The Service doomed was deleted." in told[-1].data
+
+
+async def test_the_stream_resumes_after_the_dev_cluster_restarts(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cluster = DevClusterProcess(tmp_path / "restarted", ["--api-port", str(port), "--revision-start-delay", "0.1",
+                                                         "--bookmark-interval", "1"]).start()
+    try:
+        code, _, body = cluster.request("POST", KSVC.format(ns="default"), ksvc_manifest("phoenix"))
+        assert code == 201, body
+        async with served(live_settings(cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+            page = await http.get("/namespaces/default/services/phoenix")
+            async with open_stream(http, stream_path(page)) as events:
+                assert cluster.stop() == 0
+                down = await events.until(lambda e: e.name == "connection" and e.data)
+                assert "Cannot reach the Kubernetes API server" in down[-1].data
+                cluster.start()
+                await events.until(lambda e: e.name == "connection" and not e.data, within=30)
+                code, _, body = cluster.request(
+                    "PATCH", f"{KSVC.format(ns='default')}/phoenix",
+                    {"spec": {"traffic": [{"latestRevision": True, "percent": 100, "tag": "reborn"}]}},
+                    "application/merge-patch+json")
+                assert code == 200, body
+                await events.until(lambda e: e.name == "traffic" and "reborn" in e.data)
+    finally:
+        cluster.stop()
