@@ -10,7 +10,8 @@ import httpx
 
 from app.main import create_app
 from app.settings import Settings
-from tests.web.conftest import SECRET, Console, form_values
+from tests.support import wait_for
+from tests.web.conftest import KSVC, SECRET, Console, form_values
 
 
 async def test_home_redirects_to_the_default_namespace(console: Console) -> None:
@@ -181,3 +182,28 @@ async def test_the_list_is_paged(console: Console) -> None:
         assert stream.startswith(f"/live/namespaces/{ns}/services?continue=") and "start=2" in stream  # this page
         stale = await http.get(f"/namespaces/{ns}/services?continue=not-a-token&start=2")
         assert stale.status_code == 303 and stale.headers["location"] == f"/namespaces/{ns}/services"
+
+
+async def test_many_revisions_show_the_serving_ones_and_the_newest_first(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "many")
+    for index in range(2, 26):  # 25 revisions in all, each made before the next template change
+        patch = {"spec": {"template": {"spec": {"containers": [
+            {"image": "ghcr.io/knative/helloworld-go:latest", "env": [{"name": "TARGET", "value": f"v{index}"}]}]}}}}
+        if index == 25:  # the oldest keeps a share: it stays in the table however old it is
+            patch["spec"]["traffic"] = [{"revisionName": "many-00001", "percent": 10},
+                                        {"latestRevision": True, "percent": 90}]
+        code, _, body = console.cluster.request("PATCH", f"{KSVC.format(ns=ns)}/many", patch,
+                                                content_type="application/merge-patch+json")
+        assert code == 200, body
+        wait_for(lambda index=index: console.ksvc(ns, "many").get("status", {}).get("latestCreatedRevisionName")
+                 == f"many-{index:05d}", message=f"revision {index}")
+    await console.settled(ns, "many", revisions=25, within=30)
+    page = await console.get(f"/namespaces/{ns}/services/many")
+    shown = re.findall(r'<tr data-revision="([^"]+)">', page.text)
+    assert shown == [f"many-{n:05d}" for n in range(25, 5, -1)] + ["many-00001"]  # newest 20, and the serving one
+    assert "Show all 25 revisions" in page.text and "(25)" in page.text
+    everything = await console.get(f"/namespaces/{ns}/services/many?revisions=all")
+    assert len(re.findall(r'<tr data-revision="', everything.text)) == 25
+    assert "Show all 25" not in everything.text and "revisions=all" in html.unescape(
+        re.search(r'sse-connect="([^"]+)"', everything.text).group(1))  # its stream keeps every row
