@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,8 @@ from tests.support import DevClusterProcess, ksvc_manifest, kubectl_binary, wait
 ROLLOUT_SECONDS = 20  # how long a new revision deploys: the window for the mid-rollout samples
 SAMPLES = 20
 LIMIT = 3.0  # seconds a change may take to show before it counts as not shown
-GIVE_UP = 3  # consecutive changes not shown before a kind of page is written off
+GIVE_UP = 3  # changes not shown, none shown yet, before a kind of page is written off
+PHASE = 2.0  # a random pause up to this long before each change: the interval of a page that polls
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
@@ -116,6 +118,7 @@ async def sample(cluster: DevClusterProcess, tab: Page, results: LiveResults, ke
         index = results.tried.get("settled", 0) + results.tried.get("rollout", 0)
         results.tried[key] = results.tried.get(key, 0) + 1
         tag = f"t{index}"
+        await asyncio.sleep(random.uniform(0, PHASE))  # not in step with a page that polls
         await tab.evaluate("text => { window.__watch = text; window.__seen = null; }",
                            f"{tag}-{SERVICE}.default.example.com")
         kubectl(cluster, "patch", "ksvc", SERVICE, "--type", "merge", "-p", json.dumps(

@@ -116,10 +116,14 @@ class ServiceView:
     latest_created: str
     latest_ready: str
     conditions: tuple[Condition, ...]
-    spec_traffic: tuple[TrafficTarget, ...]
     status_traffic: tuple[TrafficTarget, ...]
-    # Parsed only when a page shows it: the list of 500 Services never needs it.
+    # Parsed only when a page shows them: the list of Services needs neither.
     raw_template: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    raw_spec_traffic: Any = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def spec_traffic(self) -> tuple[TrafficTarget, ...]:
+        return parse_traffic(self.raw_spec_traffic)
 
     @cached_property
     def template(self) -> Template:
@@ -288,9 +292,9 @@ def service_from(obj: dict[str, Any]) -> ServiceView:
         latest_created=_str(status.get("latestCreatedRevisionName")),
         latest_ready=_str(status.get("latestReadyRevisionName")),
         conditions=_conditions(status),
-        spec_traffic=parse_traffic(spec.get("traffic")),
         status_traffic=parse_traffic(status.get("traffic")),
         raw_template=template,
+        raw_spec_traffic=spec.get("traffic"),
     )
 
 

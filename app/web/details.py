@@ -10,9 +10,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.cluster import resources as r
 from app.knative.gateway import Gateway
 from app.knative.models import (
     FAILED,
+    LABEL_SERVICE,
     SUCCESS,
     RevisionView,
     ServiceView,
@@ -21,7 +23,7 @@ from app.knative.models import (
     revision_from,
     service_from,
 )
-from app.web.context import checked, lookups
+from app.web.context import checked, identity, lookups
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
@@ -118,9 +120,31 @@ def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, A
                       gateway.curl(service.default_domain), show_all)
 
 
+def complete(obj: dict[str, Any], revisions: list[dict[str, Any]]) -> bool:
+    """Whether `revisions` has every revision the Service names (its latest, and those its traffic names): a cache
+    that lags behind a write that just made one is not used for the page that write leads to."""
+    status, spec = obj.get("status") or {}, obj.get("spec") or {}
+    named = {status.get("latestCreatedRevisionName"), status.get("latestReadyRevisionName")}
+    named |= {t.get("revisionName") for t in [*(spec.get("traffic") or []), *(status.get("traffic") or [])]
+              if isinstance(t, dict)}
+    return not (named - {None, ""}) - {(r.get("metadata") or {}).get("name") for r in revisions}
+
+
+async def read_revisions(request: Request, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The Service, and its revisions from the namespace's watch-fed cache when it has them all, else listed."""
+    who, client = identity(request)
+    informer = request.app.state.live.informers.get(who, client, namespace, r.REVISION, LABEL_SERVICE)
+    cached = informer.labelled(name)
+    if cached is not None:
+        obj = await client.get(r.SERVICE, name, namespace)
+        if complete(obj, cached):
+            return obj, cached
+    return await lookups(request).service_objects(namespace, name)
+
+
 async def read_page(request: Request, namespace: str, name: str, show_all: bool) -> DetailPage:
-    found = lookups(request)
-    (obj, revisions), gateway = await asyncio.gather(found.service_objects(namespace, name), found.gateway())
+    (obj, revisions), gateway = await asyncio.gather(read_revisions(request, namespace, name),
+                                                     lookups(request).gateway())
     return detail_page(namespace, obj, revisions, gateway, show_all)
 
 

@@ -28,6 +28,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, NotFound, Unreachable
 from app.cluster.resources import Resource
 from app.web.hub import Change, Health, Message, Resync, WatchHub
+from app.web.informer import Informers
 from app.web.regions import Regions, digest
 
 log = logging.getLogger("knative_console.live")
@@ -35,6 +36,9 @@ CONNECTION = "connection"  # the banner's region: why the page may be out of dat
 STREAM_QUEUE = 64  # messages waiting for one tab; a tab that lets more pile up is cut off (it reconnects)
 RETRY_MS = 2000  # how soon a browser reconnects after a dropped stream
 REFUSED_RETRY_MS = 60_000  # … and after being turned away by the caps
+# Over HTTP/1.1 a browser opens at most 6 connections to one host, and each live tab holds one: past 4, a
+# browser's other requests (a dialog, a form) would wait for a free connection.
+MAX_PER_BROWSER = 4
 
 
 def event(name: str, data: str, ident: str = "") -> bytes:
@@ -174,6 +178,7 @@ class Stream:
     """One tab's connection: the chunks to send it."""
 
     view: View
+    browser: str = ""  # the browser's id (its CSRF cookie): tabs of one browser share its connections
     queue: asyncio.Queue[bytes | None] = field(default_factory=lambda: asyncio.Queue(STREAM_QUEUE))
 
     def put(self, chunk: bytes | None) -> None:
@@ -192,17 +197,19 @@ class Live:
     def __init__(self, max_streams: int, max_streams_per_identity: int, heartbeat: float,
                  grace: float = 5.0) -> None:
         self.hub = WatchHub(grace)
+        self.informers = Informers(self.hub)
         self.max_streams, self.max_per_identity = max_streams, max_streams_per_identity
         self.heartbeat, self.grace = heartbeat, grace
         self.views: dict[tuple[str, Any], View] = {}
         self.open: dict[str, int] = {}  # identity → streams
+        self.browsers: dict[str, int] = {}  # browser → streams
         self.closing = asyncio.Event()
 
     @property
     def streams(self) -> int:
         return sum(self.open.values())
 
-    def admit(self, identity: str) -> None:
+    def admit(self, identity: str, browser: str = "") -> None:
         if self.closing.is_set():
             raise Refused("The console is shutting down; reload the page in a moment.")
         if self.streams >= self.max_streams:
@@ -211,10 +218,14 @@ class Live:
         if self.open.get(identity, 0) >= self.max_per_identity:
             raise Refused(f"You already have {self.max_per_identity} live pages open, the limit per user, so this "
                           "page does not update by itself: use Reload, or close pages you no longer need.")
+        if browser and self.browsers.get(browser, 0) >= MAX_PER_BROWSER:
+            raise Refused(f"This browser already has {MAX_PER_BROWSER} live pages of this console open, so this one "
+                          "does not update by itself (more would hold up the browser's other requests): use Reload, "
+                          "or close a tab.")
 
-    async def attach(self, identity: str, key: Any, make: Callable[[], View]) -> Stream:
+    async def attach(self, identity: str, key: Any, make: Callable[[], View], browser: str = "") -> Stream:
         """A Stream on the View for (identity, key), made and started if there is none."""
-        self.admit(identity)
+        self.admit(identity, browser)
         view = self.views.get((identity, key))
         if view is None or view.task is None or view.task.done():
             view = self.views[(identity, key)] = make()
@@ -223,9 +234,11 @@ class Live:
         if view.stopping is not None:
             view.stopping.cancel()
             view.stopping = None
-        stream = Stream(view)
+        stream = Stream(view, browser)
         view.streams.add(stream)
         self.open[identity] = self.open.get(identity, 0) + 1
+        if browser:
+            self.browsers[browser] = self.browsers.get(browser, 0) + 1
         metrics.live_streams.inc()
         return stream
 
@@ -249,6 +262,10 @@ class Live:
         self.open[view.identity] -= 1
         if not self.open[view.identity]:
             del self.open[view.identity]
+        if stream.browser:
+            self.browsers[stream.browser] -= 1
+            if not self.browsers[stream.browser]:
+                del self.browsers[stream.browser]
         metrics.live_streams.dec()
         if not view.streams and view.task is not None and not view.task.done():
             view.stopping = asyncio.get_running_loop().call_later(self.grace, self._stop, view)
@@ -306,4 +323,5 @@ class Live:
             if view.task is not None:
                 with suppress(asyncio.CancelledError):
                     await view.task
+        await self.informers.close()
         await self.hub.close()

@@ -21,6 +21,7 @@ from app.web.hub import Change
 from app.web.live import Live, Refused, View
 from app.web.lookups import Lookups
 from app.web.regions import Regions, parse_seen, render_regions
+from app.web.security import COOKIE
 
 router = APIRouter()
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy may hold events back
@@ -117,7 +118,7 @@ async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Clu
     live: Live = request.app.state.live
     who, client = identity(request)
     try:
-        stream = await live.attach(who, key, lambda: make(who, client))
+        stream = await live.attach(who, key, lambda: make(who, client), request.cookies.get(COOKIE, "")[:64])
     except Refused as why:
         return Response(live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
     return StreamingResponse(live.events(stream, parse_seen(seen), request.headers.get("last-event-id", "")[:64]),

@@ -8,12 +8,14 @@ import asyncio
 import html
 import re
 import socket
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from app import metrics
+from app.web.live import MAX_PER_BROWSER
 from tests.support import DevClusterProcess, ksvc_manifest
 from tests.web.conftest import KSVC, Console, live_settings, open_stream, served
 
@@ -83,7 +85,7 @@ async def test_tabs_share_one_watch_per_kind_and_one_rendering_per_change(consol
     before = metrics.live_streams._value.get()
     async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
         live = server.live
-        live.grace = live.hub.grace = 0.2
+        live.grace = live.hub.grace = live.informers.idle = 0.2
         one = stream_path(await http.get(f"/namespaces/{ns}/services/one"))
         two = stream_path(await http.get(f"/namespaces/{ns}/services/two"))
         async with open_stream(http, one) as a, open_stream(http, one) as b, open_stream(http, two) as c:
@@ -98,7 +100,7 @@ async def test_tabs_share_one_watch_per_kind_and_one_rendering_per_change(consol
             second = await b.until(lambda e: e.name == "traffic" and "green" in e.data)
             assert (first[-1].data, first[-1].ident) == (second[-1].data, second[-1].ident)  # rendered once for both
         await wait_until(lambda: metrics.live_streams._value.get() == before)
-        # The last tab closed: the Views end, and after them the watches.
+        # The last tab closed: the Views end, and after them (and the idle revision cache) the watches.
         await wait_until(lambda: not any(key[1][1] == ns for key in live.views))
         await wait_until(lambda: not any(namespace == ns for (_, namespace, _) in live.hub.feeds))
 
@@ -134,6 +136,23 @@ async def test_streams_past_the_cap_are_told_so(console: Console) -> None:
                 assert "You already have 2 live pages open, the limit per user" in told[-1].data
                 assert "use Reload" in told[-1].data and refused.retry == "60000"
                 assert server.live.streams == 2
+
+
+async def test_one_browser_keeps_connections_for_its_other_requests(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "tabs")
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        path = stream_path(await http.get(f"/namespaces/{ns}/services/tabs"))  # sets this browser's cookie
+        async with AsyncExitStack() as stack:
+            tabs = [await stack.enter_async_context(open_stream(http, path)) for _ in range(MAX_PER_BROWSER)]
+            for tab in tabs:  # kept referenced: a stream's reader, once collected, closes it
+                await tab.next()
+            async with open_stream(http, path) as refused:
+                told = await refused.until(lambda e: e.name == "connection")
+                assert f"This browser already has {MAX_PER_BROWSER} live pages of this console open" in told[-1].data
+            async with httpx.AsyncClient(base_url=server.url) as other, open_stream(other, path) as elsewhere:
+                got = await elsewhere.until(lambda e: e.name == "")  # another browser is not held back
+                assert not [e for e in got if e.name == "connection" and e.data], got
 
 
 async def test_a_stream_for_a_bad_path_is_a_404(console: Console) -> None:
@@ -182,3 +201,31 @@ async def test_the_stream_resumes_after_the_dev_cluster_restarts(tmp_path: Path)
                 await events.until(lambda e: e.name == "traffic" and "reborn" in e.data)
     finally:
         cluster.stop()
+
+
+async def test_details_pages_read_revisions_from_the_watch_fed_cache(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "cached")
+    await console.settled(ns, "cached")
+    path = f"/namespaces/{ns}/services/cached"
+    await console.get(path)  # the first page lists, and starts the namespace's revision cache
+    informers = console.http._transport.app.state.live.informers.informers  # type: ignore[attr-defined]
+    informer = next(i for (_, namespace, _), i in informers.items() if namespace == ns)
+    await wait_until(lambda: informer.fresh)
+
+    async def revision_lists() -> float:
+        scraped = (await console.get("/metrics")).text
+        found = re.search(r'knative_console_kubernetes_requests_total\{outcome="ok",resource="revisions\.serving\.'
+                          r'knative\.dev",verb="list"\} ([0-9.e+]+)', scraped)
+        return float(found.group(1)) if found else 0.0
+
+    before = await revision_lists()
+    for _ in range(3):
+        assert "cached-00001" in (await console.get(path)).text
+    assert await revision_lists() == before  # no LIST: the cache answered
+    # A revision made elsewhere: once the Service names it, the page has it (from the cache or, if the cache
+    # has not caught up yet, from a LIST).
+    patch_ksvc(console, ns, "cached", {"spec": {"template": {"spec": {"containers": [
+        {"image": "ghcr.io/knative/helloworld-go:latest", "env": [{"name": "TARGET", "value": "two"}]}]}}}})
+    await console.settled(ns, "cached", revisions=2)
+    assert "cached-00002" in (await console.get(path)).text
