@@ -164,16 +164,20 @@ class RevisionView:
     name: str
     generation: int
     created: str
-    conditions: tuple[Condition, ...]
     actual_replicas: int | None = None
     desired_replicas: int | None = None
     # Parsed only for the rows a page shows: a Service with 300 revisions shows a few dozen.
     raw_metadata: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     raw_spec: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    raw_status: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def template(self) -> Template:
         return template_from(self.raw_metadata, self.raw_spec)
+
+    @cached_property
+    def conditions(self) -> tuple[Condition, ...]:
+        return _conditions(self.raw_status)
 
     @cached_property
     def status(self) -> Status:
@@ -306,11 +310,11 @@ def revision_from(obj: dict[str, Any]) -> RevisionView:
         name=_str(meta.get("name")),
         generation=int(generation) if generation.isdigit() else 0,
         created=_str(meta.get("creationTimestamp")),
-        conditions=_conditions(status),
         actual_replicas=actual if isinstance(actual, int) else None,
         desired_replicas=desired if isinstance(desired, int) else None,
         raw_metadata=meta,
         raw_spec=_dict(obj.get("spec")),
+        raw_status=status,
     )
 
 

@@ -102,13 +102,11 @@ class DetailPage:
 
 def revision_rows(service: ServiceView, revisions: list[RevisionView], show_all: bool) -> list[RevisionRow]:
     """The revision table: newest first, each revision with traffic or a tag, and the newest NEWEST_ROWS."""
-    rows = []
-    for index, revision in enumerate(revisions):
-        row = RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
-                          revision.name == service.latest_created)
-        if show_all or index < NEWEST_ROWS or row.serving:
-            rows.append(row)
-    return rows
+    serving = {t.revision_name for t in service.traffic}
+    return [RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
+                        revision.name == service.latest_created)
+            for index, revision in enumerate(revisions)
+            if show_all or index < NEWEST_ROWS or revision.name in serving]
 
 
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
