@@ -31,8 +31,8 @@ FIELD_MANAGER = "knative-console"
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-# The variables aiohttp reads when trust_env is on (urllib.request.getproxies, and .netrc for credentials).
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "all_proxy", "no_proxy", "netrc")
+# What makes aiohttp's trust_env matter: a proxy variable (urllib.request.getproxies reads any `*_proxy`;
+# `no_proxy` alone only takes exceptions out of nothing), or NETRC naming a credentials file.
 WATCH_SECONDS = 300  # the server ends each watch after this long; the caller resumes from its resourceVersion
 READ_BUFFER = 2**21  # kubernetes_asyncio's: a watch event with a large object fits in one read
 
@@ -87,7 +87,8 @@ def _verb(method: str, path: str, query: list[tuple[str, Any]], resource: Resour
 def proxy_configured(environ: Mapping[str, str] | None = None) -> bool:
     """Whether the environment names a proxy (or a .netrc): only then must every call consult it."""
     environ = os.environ if environ is None else environ
-    return any(key.lower() in PROXY_VARIABLES or key.lower().endswith("_proxy") for key in environ)
+    return any((key.lower().endswith("_proxy") and key.lower() != "no_proxy" or key.lower() == "netrc") and value
+               for key, value in environ.items())
 
 
 def _without_env_lookups(api: client.ApiClient) -> None:

@@ -304,11 +304,10 @@ def service_from(obj: dict[str, Any]) -> ServiceView:
 
 def revision_from(obj: dict[str, Any]) -> RevisionView:
     meta, status = _dict(obj.get("metadata")), _dict(obj.get("status"))
-    generation = _str(_dict(meta.get("labels")).get(LABEL_GENERATION))
     actual, desired = status.get("actualReplicas"), status.get("desiredReplicas")
     return RevisionView(
         name=_str(meta.get("name")),
-        generation=int(generation) if generation.isdigit() else 0,
+        generation=generation_of(meta),
         created=_str(meta.get("creationTimestamp")),
         actual_replicas=actual if isinstance(actual, int) else None,
         desired_replicas=desired if isinstance(desired, int) else None,
@@ -318,6 +317,21 @@ def revision_from(obj: dict[str, Any]) -> RevisionView:
     )
 
 
+def generation_of(metadata: dict[str, Any]) -> int:
+    """A revision's configuration generation, from its label (0 when it has none)."""
+    generation = _str(_dict(metadata.get("labels")).get(LABEL_GENERATION))
+    return int(generation) if generation.isdigit() else 0
+
+
 def newest_first(revisions: list[RevisionView]) -> list[RevisionView]:
     """As kn lists them: by generation, newest first, then by name."""
     return sorted(revisions, key=lambda r: (-r.generation, r.name))
+
+
+def newest_first_raw(revisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Revisions as the API gives them, in `newest_first`'s order, without parsing them."""
+    def key(obj: dict[str, Any]) -> tuple[int, str]:
+        meta = _dict(obj.get("metadata"))
+        return -generation_of(meta), _str(meta.get("name"))
+
+    return sorted(revisions, key=key)

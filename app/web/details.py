@@ -19,7 +19,7 @@ from app.knative.models import (
     RevisionView,
     ServiceView,
     TrafficTarget,
-    newest_first,
+    newest_first_raw,
     revision_from,
     service_from,
 )
@@ -100,21 +100,22 @@ class DetailPage:
         return stream_url(path, self.regions, {"revisions": "all"} if self.show_all else {})
 
 
-def revision_rows(service: ServiceView, revisions: list[RevisionView], show_all: bool) -> list[RevisionRow]:
-    """The revision table: newest first, each revision with traffic or a tag, and the newest NEWEST_ROWS."""
+def revision_rows(service: ServiceView, revisions: list[dict[str, Any]], show_all: bool) -> list[RevisionRow]:
+    """The revision table: newest first, each revision with traffic or a tag, and the newest NEWEST_ROWS; only the
+    rows shown are parsed."""
     serving = {t.revision_name for t in service.traffic}
+    shown = [obj for index, obj in enumerate(newest_first_raw(revisions))
+             if show_all or index < NEWEST_ROWS or (obj.get("metadata") or {}).get("name") in serving]
     return [RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
                         revision.name == service.latest_created)
-            for index, revision in enumerate(revisions)
-            if show_all or index < NEWEST_ROWS or revision.name in serving]
+            for revision in map(revision_from, shown)]
 
 
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
                 show_all: bool = False) -> DetailPage:
     """The page for a Service and its revisions as the API gives them."""
     service = service_from(obj)
-    views = newest_first([revision_from(r) for r in revisions])
-    return DetailPage(namespace, service, revision_rows(service, views, show_all), len(views), gateway,
+    return DetailPage(namespace, service, revision_rows(service, revisions, show_all), len(revisions), gateway,
                       gateway.curl(service.default_domain), show_all)
 
 

@@ -96,11 +96,15 @@ class Feed:
 
     async def run(self) -> None:
         delay = BACKOFF[0]
+        resync = False
         while True:
             try:
                 if not self.resource_version:
                     self.resource_version = await self.current_version()
                     self.started.set()
+                    if resync:  # only now: whatever a follower reads again is at least this new
+                        self.send(Resync(self.resource))
+                        resync = False
                 async with self.cluster.watch(self.resource, self.namespace, self.resource_version) as events:
                     self.report("")
                     delay = BACKOFF[0]
@@ -114,8 +118,7 @@ class Feed:
             except Expired:
                 log.info("watch of %s in %s expired at %s: listing again", self.resource.plural, self.namespace,
                          self.resource_version)
-                self.resource_version = ""
-                self.send(Resync(self.resource))
+                self.resource_version, resync = "", True
                 continue
             except Unreachable as error:
                 self.report(f"{error.message}. Live updates resume when it answers again.")

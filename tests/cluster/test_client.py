@@ -3,6 +3,7 @@ and errors as our own types built from the server's Status; kubeconfig, context 
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,8 +12,8 @@ import pytest
 import yaml
 
 from app.cluster import resources as r
-from app.cluster.client import Cluster, KubeconfigError
-from app.cluster.errors import AlreadyExists, Conflict, Forbidden, Invalid, NotFound, Rejected, Unreachable
+from app.cluster.client import Cluster, KubeconfigError, proxy_configured
+from app.cluster.errors import AlreadyExists, Conflict, Expired, Forbidden, Invalid, NotFound, Rejected, Unreachable
 from tests.support import DevClusterProcess, ksvc_manifest
 
 
@@ -93,3 +94,57 @@ async def test_unreachable_and_kubeconfig_problems(tmp_path: Path, devcluster: D
     assert "does not exist" in str(missing.value)
     with pytest.raises(KubeconfigError):
         await Cluster.connect(str(path), context="no-such-context")
+
+
+def test_proxy_variables_decide_whether_calls_consult_the_environment() -> None:
+    assert not proxy_configured({"NO_PROXY": "127.0.0.1", "PATH": "/bin"})
+    assert not proxy_configured({"HTTPS_PROXY": ""})
+    assert proxy_configured({"HTTPS_PROXY": "http://proxy:3128"})
+    assert proxy_configured({"all_proxy": "socks5://proxy"})
+    assert proxy_configured({"NETRC": "/home/me/.netrc"})
+
+
+async def test_without_proxy_variables_the_session_skips_env_lookups(
+        devcluster: DevClusterProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [k for k in os.environ if k.lower().endswith("_proxy") or k.lower() == "netrc"]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    plain = await Cluster.connect(str(devcluster.kubeconfig), request_timeout=5)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # never used: the dev cluster is plain HTTP
+    proxied = await Cluster.connect(str(devcluster.kubeconfig), request_timeout=5)
+    try:
+        assert plain.api.rest_client.pool_manager.trust_env is False
+        assert proxied.api.rest_client.pool_manager.trust_env is True
+        assert (await plain.get(r.NAMESPACE, "default"))["metadata"]["name"] == "default"
+        assert (await proxied.get(r.NAMESPACE, "default"))["metadata"]["name"] == "default"
+    finally:
+        await plain.close()
+        await proxied.close()
+
+
+async def test_watch_events_and_expiry(tmp_path: Path) -> None:
+    """Watch opens, carries the changes after its version (bookmarks too), and 410 after the server's history
+    has moved past that version raises Expired."""
+    small = DevClusterProcess(tmp_path / "small", ["--watch-history", "5", "--bookmark-interval", "0.2"]).start()
+    client = await Cluster.connect(str(small.kubeconfig), request_timeout=5)
+    try:
+        listed = await client.list(r.CONFIGMAP, "default", limit=1)
+        start = listed["metadata"]["resourceVersion"]
+        seen: list[str] = []
+        async with client.watch(r.CONFIGMAP, "default", start) as events:
+            await client.create(r.CONFIGMAP, {"metadata": {"name": "watched"}, "data": {"a": "1"}}, "default")
+            async for kind, obj in events:
+                seen.append(kind)
+                if kind == "ADDED":
+                    assert obj["metadata"]["name"] == "watched"
+                if "ADDED" in seen and "BOOKMARK" in seen:
+                    break
+        for index in range(10):
+            await client.patch(r.CONFIGMAP, "watched", {"data": {"a": str(index)}}, "default")
+        with pytest.raises(Expired):
+            async with client.watch(r.CONFIGMAP, "default", start) as events:
+                async for _ in events:
+                    pass
+    finally:
+        await client.close()
+        small.stop()

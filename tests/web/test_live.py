@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 
 from app import metrics
+from app.cluster import resources as r
+from app.cluster.client import Cluster
+from app.web.hub import Change, Feed, Health, Message, Resync
 from app.web.live import MAX_PER_BROWSER
 from tests.support import DevClusterProcess, ksvc_manifest
 from tests.web.conftest import KSVC, Console, live_settings, open_stream, served
@@ -229,3 +232,32 @@ async def test_details_pages_read_revisions_from_the_watch_fed_cache(console: Co
         {"image": "ghcr.io/knative/helloworld-go:latest", "env": [{"name": "TARGET", "value": "two"}]}]}}}})
     await console.settled(ns, "cached", revisions=2)
     assert "cached-00002" in (await console.get(path)).text
+
+
+async def test_a_watch_whose_version_expired_lists_again_and_tells_its_followers(tmp_path: Path) -> None:
+    small = DevClusterProcess(tmp_path / "small", ["--watch-history", "5"]).start()
+    client = await Cluster.connect(str(small.kubeconfig), request_timeout=5)
+    task = None
+    try:
+        old = (await client.list(r.CONFIGMAP, "default", limit=1))["metadata"]["resourceVersion"]
+        for index in range(10):  # the server's history moves past `old`
+            await client.create(r.CONFIGMAP, {"metadata": {"name": f"c{index}"}}, "default")
+        feed = Feed(("someone", "default", r.CONFIGMAP), client, resource_version=old)
+        inbox: asyncio.Queue[Message] = asyncio.Queue()
+        feed.followers.add(inbox)
+        task = asyncio.get_running_loop().create_task(feed.run())
+        async with asyncio.timeout(10):
+            first = await inbox.get()
+            while isinstance(first, Health):
+                first = await inbox.get()
+        assert isinstance(first, Resync)  # read again: what happened meanwhile is not in the watch
+        assert feed.resource_version != old
+        await client.create(r.CONFIGMAP, {"metadata": {"name": "after"}}, "default")
+        async with asyncio.timeout(10):
+            while not ((change := await inbox.get()) and isinstance(change, Change) and change.name == "after"):
+                pass
+    finally:
+        if task is not None:
+            task.cancel()
+        await client.close()
+        small.stop()
