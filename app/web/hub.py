@@ -124,6 +124,10 @@ class Feed:
                 self.report(f"{error.message}. Live updates resume when it answers again.")
             except ClusterError as error:
                 self.report(f"The cluster refused to send live updates for {self.resource.plural}: {error.message}")
+            except (ValueError, TypeError, KeyError, AttributeError):  # an answer not shaped like Kubernetes'
+                log.exception("watch of %s in %s failed", self.resource.plural, self.namespace)
+                self.report(f"Live updates for {self.resource.plural} stopped on an answer the console could not "
+                            "read; they are retried.")
             self.started.set()
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF[1])

@@ -27,16 +27,23 @@ router = APIRouter()
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy may hold events back
 
 
-class ServicePage(View):
+class PageView(View):
+    """A View of one of the console's pages: reads through the app's lookups, renders with its templates."""
+
+    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str) -> None:
+        super().__init__(request.app.state.live, who, cluster, namespace)
+        self.found: Lookups = lookups(request)
+        self.templates, self.settings = request.app.state.templates, request.app.state.settings
+
+
+class ServicePage(PageView):
     """A Service's details page: the Service and its revisions."""
 
     resources = (r.SERVICE, r.REVISION)
 
-    def __init__(self, live: Live, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
+    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
                  show_all: bool) -> None:
-        super().__init__(live, who, cluster, namespace)
-        self.found: Lookups = lookups(request)
-        self.templates, self.settings = request.app.state.templates, request.app.state.settings
+        super().__init__(who, cluster, request, namespace)
         self.name, self.show_all = name, show_all
         self.obj: dict[str, Any] | None = None
         self.revisions: dict[str, dict[str, Any]] = {}
@@ -74,16 +81,13 @@ class ServicePage(View):
         return render_regions(self.templates, details.REGIONS, page, self.settings)
 
 
-class ServiceList(View):
+class ServiceList(PageView):
     """One page of the Service list."""
 
     resources = (r.SERVICE,)
 
-    def __init__(self, live: Live, who: str, cluster: Cluster, request: Request, namespace: str, token: str,
-                 start: int) -> None:
-        super().__init__(live, who, cluster, namespace)
-        self.found: Lookups = lookups(request)
-        self.templates, self.settings = request.app.state.templates, request.app.state.settings
+    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, token: str, start: int) -> None:
+        super().__init__(who, cluster, request, namespace)
         self.token, self.start = token, start
         self.page: services.ListPage | None = None
         self.listed: dict[str, Any] = {}
@@ -132,8 +136,7 @@ async def service_stream(request: Request, namespace: str, name: str, revisions:
     checked("Service", name)
     show_all = revisions == "all"
     return await _open(request, ("service", namespace, name, show_all),
-                       lambda who, client: ServicePage(request.app.state.live, who, client, request, namespace, name,
-                                                       show_all), seen)
+                       lambda who, client: ServicePage(who, client, request, namespace, name, show_all), seen)
 
 
 @router.get("/live/namespaces/{namespace}/services")
@@ -143,5 +146,4 @@ async def list_stream(request: Request, namespace: str, start: int = Query(0, ge
     checked("namespace", namespace)
     start = start if token else 0
     return await _open(request, ("services", namespace, token, start),
-                       lambda who, client: ServiceList(request.app.state.live, who, client, request, namespace, token,
-                                                       start), seen)
+                       lambda who, client: ServiceList(who, client, request, namespace, token, start), seen)
