@@ -44,7 +44,7 @@ kubernetes_duration = Histogram(
     "knative_console_kubernetes_request_duration_seconds", "Time a call to the Kubernetes API took, failures included.",
     ["verb", "resource"], buckets=LATENCY_BUCKETS,
 )
-# Nothing opens such a stream yet: the live-update work drives it, `with metrics.live_streams.track_inprogress():`.
+# app.web.live counts a stream when a tab attaches and uncounts it when the stream ends, however it ends.
 live_streams = Gauge(
     "knative_console_live_streams", "Live-update streams (server-sent events) open to browsers now.",
 )
