@@ -17,7 +17,7 @@ import httpx
 from app import metrics
 from app.cluster import resources as r
 from app.cluster.client import Cluster
-from app.web.hub import Change, Feed, Health, Message, Resync
+from app.web.hub import Change, Feed, Health, Message, Resync, WatchHub
 from app.web.live import MAX_PER_BROWSER
 from tests.support import DevClusterProcess, ksvc_manifest
 from tests.web.conftest import KSVC, Console, live_settings, open_stream, served
@@ -261,3 +261,37 @@ async def test_a_watch_whose_version_expired_lists_again_and_tells_its_followers
             task.cancel()
         await client.close()
         small.stop()
+
+
+async def test_identities_never_share_a_watch(console: Console) -> None:
+    """Each identity's feed is its own watch, made with its own client: what one identity's watch carries (what its
+    RBAC lets it see, once sign-in brings per-user tokens) reaches only that identity's followers."""
+    ns = console.namespace()
+    alice = await Cluster.connect(str(console.cluster.kubeconfig), request_timeout=5)
+    bob = await Cluster.connect(str(console.cluster.kubeconfig), request_timeout=5)
+    hub = WatchHub(grace=0.1)
+    to_alice: asyncio.Queue[Message] = asyncio.Queue()
+    to_bob: asyncio.Queue[Message] = asyncio.Queue()
+    try:
+        async with hub.follow("alice", alice, ns, r.SERVICE, to_alice) as for_alice, \
+                hub.follow("bob", bob, ns, r.SERVICE, to_bob) as for_bob:
+            assert for_alice is not for_bob and (for_alice.cluster, for_bob.cluster) == (alice, bob)
+            console.create_ksvc(ns, "seen-by-both")
+            async with asyncio.timeout(10):
+                while not isinstance(change := await to_alice.get(), Change):
+                    pass
+            assert change.name == "seen-by-both"
+            for_alice.followers.discard(to_alice)  # what alice's watch sends now reaches nobody else
+            for_alice.send(Change(r.SERVICE, "ADDED", {"metadata": {"name": "alice-only"}}))
+            async with asyncio.timeout(10):
+                names = set()
+                while "seen-by-both" not in names:
+                    message = await to_bob.get()
+                    if isinstance(message, Change):
+                        names.add(message.name)
+            assert "alice-only" not in names
+            for_alice.followers.add(to_alice)
+    finally:
+        await hub.close()
+        await alice.close()
+        await bob.close()
