@@ -23,6 +23,7 @@ from app.web import details, errors, revisions, security, services, streams, tra
 from app.web.live import Live
 from app.web.lookups import Lookups
 from app.web.render import STATIC, templates
+from app.web.rows import RowCache
 
 
 class ConsoleApp(FastAPI):
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.security_secret, app.security_hosts = settings.secret_key, settings.hosts
     app.state.settings = settings
     app.state.templates = templates()
+    app.state.rows = RowCache()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for module in (services, details, revisions, traffic, streams, health):
         app.include_router(module.router)

@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
 from app.cluster import resources as r
@@ -17,23 +19,18 @@ from app.knative import forms as kforms
 from app.knative.basis import Basis
 from app.knative.gateway import Gateway
 from app.knative.manifests import CREATE_ID, service_manifest
-from app.knative.models import RevisionView, ServiceView, service_from
-from app.knative.traffic import Share, shares
+from app.knative.models import RevisionView, ServiceView
+from app.settings import Settings
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, service_url, services_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
+from app.web.rows import RowCache, render_rows
 from app.web.writes import ATTEMPTS, resource_version
 
 router = APIRouter()
-
-
-@dataclass(frozen=True)
-class ServiceRow:
-    service: ServiceView
-    traffic: list[Share]
 
 
 # The regions of the list page; the filter and sort of later work render inside "services".
@@ -44,13 +41,14 @@ REGIONS = (Region("services", "_services_rows.html"),)
 class ListPage:
     namespace: str
     namespaces: list[str] | None
-    rows: list[ServiceRow]
+    items: list[dict[str, Any]]  # the Services of this page, as the API lists them
     gateway: Gateway
     start: int = 0  # how many Services come before this page
     total: int = 0
     next_token: str = ""  # the API's continue token for the next page
     token: str = ""  # the token this page was listed with
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
+    row_html: list[Markup] = field(default_factory=list)  # each item's row, rendered (app.web.rows)
 
     @property
     def place(self) -> dict[str, str]:
@@ -59,7 +57,7 @@ class ListPage:
 
     @property
     def next_query(self) -> str:
-        return urlencode({"continue": self.next_token, "start": self.start + len(self.rows)})
+        return urlencode({"continue": self.next_token, "start": self.start + len(self.items)})
 
     @property
     def live_url(self) -> str:
@@ -70,14 +68,20 @@ def list_page(
     namespace: str, listed: dict[str, Any], gateway: Gateway, namespaces: list[str] | None, start: int = 0,
     token: str = "",
 ) -> ListPage:
-    """The Service Management page for one page of the API's list."""
-    services = [service_from(i) for i in listed.get("items") or []]
-    rows = [ServiceRow(s, shares(s.status_traffic, s.name)) for s in services]
+    """The Service Management page for one page of the API's list (its rows are rendered by `render_list`)."""
+    items = [i for i in listed.get("items") or [] if isinstance(i, dict)]
     metadata = listed.get("metadata") or {}
     remaining = metadata.get("remainingItemCount")
     next_token = str(metadata.get("continue") or "")
-    total = start + len(rows) + (remaining if isinstance(remaining, int) else (1 if next_token else 0))
-    return ListPage(namespace, namespaces, rows, gateway, start=start, total=total, next_token=next_token, token=token)
+    total = start + len(items) + (remaining if isinstance(remaining, int) else (1 if next_token else 0))
+    return ListPage(namespace, namespaces, items, gateway, start=start, total=total, next_token=next_token,
+                    token=token)
+
+
+def render_list(templates: Jinja2Templates, settings: Settings, cache: RowCache, page: ListPage) -> Regions:
+    """The list page's regions, its rows taken from the cache where their Service has not changed."""
+    page.row_html = render_rows(templates, cache, page.namespace, page.gateway, page.items)
+    return render_regions(templates, REGIONS, page, settings)
 
 
 @dataclass
@@ -132,7 +136,8 @@ async def service_list(
     if not listed.get("items") and not token:
         await found.require_namespace(namespace)
     page = list_page(namespace, listed, gateway, namespaces, start if token else 0, token)
-    page.regions = render_regions(request.app.state.templates, REGIONS, page, request.app.state.settings)
+    state = request.app.state
+    page.regions = render_list(state.templates, state.settings, state.rows, page)
     return render(request, "_services_rows.html" if partial == "rows" else "services.html", page)
 
 

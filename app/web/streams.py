@@ -33,7 +33,8 @@ class PageView(View):
     def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str) -> None:
         super().__init__(request.app.state.live, who, cluster, namespace)
         self.found: Lookups = lookups(request)
-        self.templates, self.settings = request.app.state.templates, request.app.state.settings
+        self.templates, self.settings, self.rows = request.app.state.templates, request.app.state.settings, \
+            request.app.state.rows
 
 
 class ServicePage(PageView):
@@ -115,7 +116,7 @@ class ServiceList(PageView):
     def regions(self) -> Regions:
         if self.page is None:
             return {}
-        return render_regions(self.templates, services.REGIONS, self.page, self.settings)
+        return services.render_list(self.templates, self.settings, self.rows, self.page)
 
 
 async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Cluster], View], seen: str) -> Response:

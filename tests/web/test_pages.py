@@ -207,3 +207,27 @@ async def test_many_revisions_show_the_serving_ones_and_the_newest_first(console
     assert len(re.findall(r'<tr data-revision="', everything.text)) == 25
     assert "Show all 25" not in everything.text and "revisions=all" in html.unescape(
         re.search(r'sse-connect="([^"]+)"', everything.text).group(1))  # its stream keeps every row
+
+
+async def test_list_rows_come_from_the_row_cache_until_their_service_changes(console: Console) -> None:
+    ns = console.namespace()
+    for name in ("row-a", "row-b"):
+        console.create_ksvc(ns, name)
+    await console.settled(ns, "row-a")
+    await console.settled(ns, "row-b")
+    cache = console.http._transport.app.state.rows  # type: ignore[attr-defined]
+    first = await console.get(f"/namespaces/{ns}/services")
+    keys = {key for key in cache.rows if key[0] == ns}
+    assert {key[1] for key in keys} == {"row-a", "row-b"}
+    again = await console.get(f"/namespaces/{ns}/services")
+    assert again.text == first.text  # the same page from cached rows
+    code, _, _ = console.cluster.request("PATCH", f"{KSVC.format(ns=ns)}/row-b",
+                                         {"spec": {"traffic": [{"latestRevision": True, "percent": 100,
+                                                                "tag": "fresh"}]}},
+                                         content_type="application/merge-patch+json")
+    assert code == 200
+    await console.settled(ns, "row-b")
+    changed = await console.get(f"/namespaces/{ns}/services")
+    assert '<code class="tag" title="Traffic tag">fresh</code>' in changed.text  # the changed row, rendered anew
+    cache.rows.clear()
+    assert (await console.get(f"/namespaces/{ns}/services")).text == changed.text  # cached = freshly rendered

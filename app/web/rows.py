@@ -1,0 +1,73 @@
+"""The Service list's rows, rendered once per version of each Service and kept: a list page that is loaded
+again (or a live list that changes one row) renders only the rows whose Service changed.
+
+A row's HTML depends only on its Service object, the namespace and the gateway shown, never on the time or
+the browser (ages are shown by the page's script), so (namespace, uid, resourceVersion, gateway) is a
+complete key. Rows that will depend on the user (the actions sign-in will allow or not) must add that to it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from app.knative.gateway import Gateway
+from app.knative.models import ServiceView, service_from
+from app.knative.traffic import Share, shares
+
+ROWS_TEMPLATE = "_service_rows_render.html"
+END_OF_ROW = "<!--/row-->"  # what the rows template writes after each row, to cut its output into rows
+CAPACITY = 4096  # rows kept, the least recently shown dropped first: a few MB
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    service: ServiceView
+    traffic: list[Share]
+
+
+class RowCache:
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self.rows: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> Markup | None:
+        html = self.rows.get(key)
+        if html is not None:
+            self.rows.move_to_end(key)
+        return html
+
+    def put(self, key: tuple[Any, ...], html: Markup) -> None:
+        self.rows[key] = html
+        self.rows.move_to_end(key)
+        while len(self.rows) > self.capacity:
+            self.rows.popitem(last=False)
+
+
+def row_key(namespace: str, gateway: Gateway, obj: dict[str, Any]) -> tuple[Any, ...]:
+    meta = obj.get("metadata") or {}
+    return (namespace, meta.get("name"), meta.get("uid"), meta.get("resourceVersion"), gateway.known,
+            gateway.address, gateway.source, gateway.hint)
+
+
+def render_rows(templates: Jinja2Templates, cache: RowCache, namespace: str, gateway: Gateway,
+                items: Sequence[dict[str, Any]]) -> list[Markup]:
+    """Each item's row: from the cache, or (all the missing ones in one rendering) parsed and rendered now."""
+    keys = [row_key(namespace, gateway, obj) for obj in items]
+    found = [cache.get(key) for key in keys]
+    missing = [index for index, html in enumerate(found) if html is None]
+    if missing:
+        views = [service_from(items[index]) for index in missing]
+        rows = [ServiceRow(view, shares(view.status_traffic, view.name)) for view in views]
+        text = templates.get_template(ROWS_TEMPLATE).render(namespace=namespace, gateway=gateway, rows=rows)
+        # Markup: the rows template autoescapes; each piece is a whole <tr> it wrote.
+        pieces = [Markup(piece.strip()) for piece in text.split(END_OF_ROW)[:-1]]  # noqa: S704
+        for index, html in zip(missing, pieces, strict=True):
+            found[index] = html
+            cache.put(keys[index], html)
+    return [html for html in found if html is not None]
