@@ -9,8 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from app.devcluster.cluster import Config
-from app.devcluster.knative_cluster import build
+from app.devcluster.cluster import Config, build
 
 
 def parse_args(argv: list[str] | None = None) -> Config:

@@ -1,4 +1,4 @@
-"""Assembles the dev cluster: store, API server, controllers and gateway, started and stopped together."""
+"""Assembles the dev cluster: store, API server, admission, controllers and gateway, started and stopped together."""
 
 from __future__ import annotations
 
@@ -14,13 +14,23 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from app.devcluster import seed
-from app.devcluster.gc import GarbageCollector
-from app.devcluster.resources import Registry
-from app.devcluster.rest import Admission, Rest, Schema
-from app.devcluster.server import ApiServer
-from app.devcluster.store import Store
-from app.devcluster.watch import Watches
+from app.devcluster.admission.webhooks import KnativeWebhooks
+from app.devcluster.apiserver import seed
+from app.devcluster.apiserver.gc import GarbageCollector
+from app.devcluster.apiserver.http import ApiServer
+from app.devcluster.apiserver.openapi import OpenApi
+from app.devcluster.apiserver.resources import CORE_RESOURCES, Registry
+from app.devcluster.apiserver.rest import Admission, Rest, Schema
+from app.devcluster.apiserver.schema import Schemas
+from app.devcluster.apiserver.schema_check import SchemaCheck
+from app.devcluster.apiserver.schema_core import CORE_KINDS
+from app.devcluster.apiserver.store import Store
+from app.devcluster.apiserver.watch import Watches
+from app.devcluster.controllers import install
+from app.devcluster.controllers.loop import KnativeController
+from app.devcluster.crds.resources import KNATIVE_RESOURCES
+from app.devcluster.crds.schemas import KNATIVE_KINDS
+from app.devcluster.gateway.gateway import Gateway
 
 log = logging.getLogger("devcluster")
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
@@ -64,14 +74,15 @@ def bind(host: str, port: int) -> socket.socket:
 class DevCluster:
     config: Config
     admission: Admission | None = None
-    schema: Schema | None = None
+    schemas: Schemas = field(default_factory=Schemas)
     registry: Registry = field(default_factory=Registry)
     controllers: list[Any] = field(default_factory=list)
     gateway: Any = None  # an object with `async start(socket)` and `async stop()`
 
     def __post_init__(self) -> None:
         self.store = Store(self.config.data / "store.sqlite3", self.config.watch_history)
-        self.rest = Rest(self.store, self.admission, self.schema)
+        schema: Schema = SchemaCheck(self.schemas)
+        self.rest = Rest(self.store, self.admission, schema)
         self.watches = Watches(self.store, self.config.bookmark_interval)
         self.gc = GarbageCollector(self.rest, self.registry)
         self._runners: list[web.AppRunner] = []
@@ -99,11 +110,15 @@ class DevCluster:
         self.api_port = api_socket.getsockname()[1]
         self.gateway_port = gateway_socket.getsockname()[1]
         self.store.open()
-        seed.seed(self.rest, self.config.domain, self.advertised_host, self.gateway_port, self.config.knative)
+        seed.seed(self.rest)
+        if self.config.knative:
+            install.install(self.rest, self.config.domain, self.advertised_host, self.gateway_port)
         self.gc.start()
         for controller in self.controllers:
             controller.start()
-        api = ApiServer(self.registry, self.rest, self.watches, f"{self.config.host}:{self.api_port}")
+        api = ApiServer(
+            self.registry, self.rest, self.watches, OpenApi(self.schemas.kinds), f"{self.config.host}:{self.api_port}"
+        )
         await self._serve(api.application(), api_socket)
         if self.gateway is not None:
             await self.gateway.start(gateway_socket)
@@ -158,3 +173,17 @@ class DevCluster:
         tmp.write_text(yaml.safe_dump(copy.deepcopy(self.kubeconfig()), sort_keys=False))
         tmp.replace(path)
         return path
+
+
+def build(config: Config) -> DevCluster:
+    """The dev cluster as `python -m app.devcluster` runs it: the API server plus Knative Serving."""
+    if not config.knative:
+        # A plain Kubernetes API: what a cluster without Knative Serving looks like to a client.
+        return DevCluster(config)
+    cluster = DevCluster(
+        config, admission=KnativeWebhooks(), schemas=Schemas(KNATIVE_KINDS + CORE_KINDS),
+        registry=Registry(CORE_RESOURCES + KNATIVE_RESOURCES),
+    )
+    cluster.controllers.append(KnativeController(cluster.rest, config.revision_start_delay))
+    cluster.gateway = Gateway(cluster.store)
+    return cluster
