@@ -23,6 +23,7 @@ run: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check app tests bench
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy app/devcluster
 
 test: $(VENV)/.installed-test lint
 	bash scripts/ensure-chromium.sh

@@ -8,6 +8,8 @@ apiserver returns as a 400 `BadRequest` Status (kubernetes-api.md section 3).
 
 from __future__ import annotations
 
+from typing import Any
+
 from .defaults import default_object, owned_by_service
 from .diff import REVISION_SPEC_ROOT, short_diff
 from .fielderror import ERROR, WARNING, FieldError
@@ -85,7 +87,7 @@ def _validate(kind: str, updating: bool, obj: dict, old: dict) -> FieldError:
     if kind in ("Service", "Configuration"):
         errs = errs.also(_template(_dict(spec.get("template")), meta).via_field("spec.template"))
     if kind in ("Service", "Route"):
-        traffic = spec.get("traffic") if isinstance(spec.get("traffic"), list) else []
+        traffic: list[Any] = spec["traffic"] if isinstance(spec.get("traffic"), list) else []
         errs = errs.also(validate_traffic(traffic, in_service=kind == "Service").via_field("spec"))
 
     if updating:

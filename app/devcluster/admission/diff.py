@@ -68,7 +68,7 @@ def normalized(value: Any) -> Any:
 
 def short_diff(old: Any, new: Any, root: str) -> str:
     """The diff text, empty when the normalized values are equal; ends with a newline."""
-    blocks: list[str] = []
+    blocks: list[tuple[list[str], bool, Any, Any]] = []
     parent = "spec" if root == REVISION_SPEC_ROOT else ""
     _walk(normalized(old), normalized(new), [], parent, blocks)
     out = []
@@ -86,7 +86,7 @@ def short_diff(old: Any, new: Any, root: str) -> str:
 _ABSENT = object()
 
 
-def _walk(old: Any, new: Any, steps: list[str], parent: str, blocks: list) -> None:
+def _walk(old: Any, new: Any, steps: list[str], parent: str, blocks: list[tuple[list[str], bool, Any, Any]]) -> None:
     if old == new:
         return
     if isinstance(old, dict) and isinstance(new, dict):

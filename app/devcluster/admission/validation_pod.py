@@ -8,6 +8,8 @@ relative to the revision spec.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .fielderror import (
     CURRENT_FIELD,
     WARNING,
@@ -59,7 +61,7 @@ def validate_revision_spec(spec: dict) -> FieldError:
 def pod_spec(spec: dict) -> FieldError:
     errs = disallowed_keys(spec, POD_FIELDS | REVISION_FIELDS)
     containers = _dicts(spec.get("containers"))
-    pod_context = spec.get("securityContext") if isinstance(spec.get("securityContext"), dict) else {}
+    pod_context: dict[str, Any] = spec["securityContext"] if isinstance(spec.get("securityContext"), dict) else {}
     for i, container in enumerate(containers):
         warnings = _security_context_warnings(pod_context, container.get("securityContext"))
         errs = errs.also(warnings.via_field("securityContext").via_field_index("containers", i))
@@ -174,7 +176,7 @@ def _key_to_path(item: dict) -> FieldError:
     return errs
 
 
-def _security_context_warnings(pod: dict, container: object) -> FieldError:
+def _security_context_warnings(pod: dict[str, Any], container: object) -> FieldError:
     """Warnings for Kubernetes defaults the `restricted` pod security profile forbids."""
     context = container if isinstance(container, dict) else {}
     errs = FieldError()

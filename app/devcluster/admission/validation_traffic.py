@@ -7,6 +7,8 @@ caller adds `spec`. Within a Service the route has a default configuration, so
 
 from __future__ import annotations
 
+from typing import Any
+
 from .fielderror import (
     CURRENT_FIELD,
     FieldError,
@@ -22,7 +24,7 @@ from .fielderror import (
 from .names import dns1035_label, qualified_name
 
 
-def validate_traffic(traffic: list, in_service: bool) -> FieldError:
+def validate_traffic(traffic: list[Any], in_service: bool) -> FieldError:
     errs = FieldError()
     first_by_tag: dict[str, int] = {}
     total = 0

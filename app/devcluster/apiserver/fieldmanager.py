@@ -179,10 +179,11 @@ def record_update(
             if not any(_overlaps(p, c) for c in changed) and not any(p[: len(r)] == r for r in removed)
         }
     if changed:
-        entry = _find(entries, manager, "Update", subresource)
-        if entry is None:
-            entry = Entry(manager, "Update", api_version, now, subresource, set())
-            entries.append(entry)
+        found = _find(entries, manager, "Update", subresource)
+        if found is None:
+            found = Entry(manager, "Update", api_version, now, subresource, set())
+            entries.append(found)
+        entry = found
         entry.paths |= changed
         entry.time = now
         entry.api_version = api_version

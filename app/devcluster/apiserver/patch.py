@@ -102,7 +102,7 @@ def _index(container: list[Any], token: str, op: str, path: str, allow_end: bool
     return index
 
 
-def _get(doc: Any, path: str, op: str) -> Any:
+def _get(doc: Any, path: Any, op: str) -> Any:
     parts = _split(path)
     if not parts:
         return doc
@@ -117,7 +117,7 @@ def _get(doc: Any, path: str, op: str) -> Any:
     raise _PatchFailed(f"{op} operation does not apply: doc is missing key: {path}: missing value")
 
 
-def _remove(doc: Any, path: str, op: str = "remove") -> Any:
+def _remove(doc: Any, path: Any, op: str = "remove") -> Any:
     parts = _split(path)
     if not parts:
         raise _PatchFailed(f"{op} operation does not apply: doc is missing path: \"{path}\": missing value")
@@ -132,7 +132,7 @@ def _remove(doc: Any, path: str, op: str = "remove") -> Any:
     raise _PatchFailed(f"{op} operation does not apply: doc is missing path: \"{path}\": missing value")
 
 
-def _add(doc: Any, path: str, value: Any, op: str = "add") -> Any:
+def _add(doc: Any, path: Any, value: Any, op: str = "add") -> Any:
     parts = _split(path)
     if not parts:
         return copy.deepcopy(value)

@@ -55,27 +55,25 @@ class ResourceDef:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
-_CORE = dict(group="", version="v1")
-
 NAMESPACE = ResourceDef(
     plural="namespaces", singular="namespace", kind="Namespace", namespaced=False, short_names=("ns",),
     subresources=("status", "finalize"),
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
     field_labels=("metadata.name", "status.phase"),
     has_generation=False,
-    **_CORE,
+    group="", version="v1",
 )
 CONFIGMAP = ResourceDef(
     plural="configmaps", singular="configmap", kind="ConfigMap", namespaced=True, short_names=("cm",),
     has_generation=False, has_status=False,
-    **_CORE,
+    group="", version="v1",
 )
 CORE_SERVICE = ResourceDef(
     plural="services", singular="service", kind="Service", namespaced=True, short_names=("svc",),
     categories=("all",), subresources=("status",),
     field_labels=("metadata.name", "metadata.namespace", "spec.clusterIP", "spec.type"),
     has_generation=False,
-    **_CORE,
+    group="", version="v1",
 )
 EVENT = ResourceDef(
     plural="events", singular="event", kind="Event", namespaced=True, short_names=("ev",),
@@ -86,7 +84,7 @@ EVENT = ResourceDef(
         "source", "type",
     ),
     has_generation=False, has_status=False,
-    **_CORE,
+    group="", version="v1",
 )
 
 CORE_RESOURCES = (NAMESPACE, CONFIGMAP, CORE_SERVICE, EVENT)

@@ -63,7 +63,7 @@ class ConditionSet:
         )
         false = [c for c in unhappy if c["status"] == "False"]
         unknown = [c for c in unhappy if c["status"] != "False"]
-        first = (false or unknown or [None])[0]
+        first = (false or unknown)[0] if false or unknown else None
         if first is not None:
             self.set(self.happy, first["status"], first.get("reason", ""), first.get("message", ""))
         elif None in states:

@@ -14,43 +14,35 @@ def _ready_columns() -> tuple[Column, ...]:
     )
 
 
-_KNATIVE = dict(group=KNATIVE_GROUP, version="v1", namespaced=True, categories=("all", "knative", "serving"),
-                subresources=("status",), custom=True)
+def _knative(plural: str, singular: str, kind: str, short_names: tuple[str, ...], *columns: Column) -> ResourceDef:
+    return ResourceDef(
+        group=KNATIVE_GROUP, version="v1", plural=plural, singular=singular, kind=kind, namespaced=True,
+        short_names=short_names, categories=("all", "knative", "serving"), subresources=("status",),
+        columns=columns, custom=True,
+    )
 
-SERVICE = ResourceDef(
-    plural="services", singular="service", kind="Service", short_names=("kservice", "ksvc"),
-    columns=(
-        Column("URL", "string", ".status.url"),
-        Column("LatestCreated", "string", ".status.latestCreatedRevisionName"),
-        Column("LatestReady", "string", ".status.latestReadyRevisionName"),
-        *_ready_columns(),
-    ),
-    **_KNATIVE,
+
+SERVICE = _knative(
+    "services", "service", "Service", ("kservice", "ksvc"),
+    Column("URL", "string", ".status.url"),
+    Column("LatestCreated", "string", ".status.latestCreatedRevisionName"),
+    Column("LatestReady", "string", ".status.latestReadyRevisionName"),
+    *_ready_columns(),
 )
-CONFIGURATION = ResourceDef(
-    plural="configurations", singular="configuration", kind="Configuration", short_names=("config", "cfg"),
-    columns=(
-        Column("LatestCreated", "string", ".status.latestCreatedRevisionName"),
-        Column("LatestReady", "string", ".status.latestReadyRevisionName"),
-        *_ready_columns(),
-    ),
-    **_KNATIVE,
+CONFIGURATION = _knative(
+    "configurations", "configuration", "Configuration", ("config", "cfg"),
+    Column("LatestCreated", "string", ".status.latestCreatedRevisionName"),
+    Column("LatestReady", "string", ".status.latestReadyRevisionName"),
+    *_ready_columns(),
 )
-REVISION = ResourceDef(
-    plural="revisions", singular="revision", kind="Revision", short_names=("rev",),
-    columns=(
-        Column("Config Name", "string", ".metadata.labels['serving\\.knative\\.dev/configuration']"),
-        Column("Generation", "string", ".metadata.labels['serving\\.knative\\.dev/configurationGeneration']"),
-        *_ready_columns(),
-        Column("Actual Replicas", "integer", ".status.actualReplicas"),
-        Column("Desired Replicas", "integer", ".status.desiredReplicas"),
-    ),
-    **_KNATIVE,
+REVISION = _knative(
+    "revisions", "revision", "Revision", ("rev",),
+    Column("Config Name", "string", ".metadata.labels['serving\\.knative\\.dev/configuration']"),
+    Column("Generation", "string", ".metadata.labels['serving\\.knative\\.dev/configurationGeneration']"),
+    *_ready_columns(),
+    Column("Actual Replicas", "integer", ".status.actualReplicas"),
+    Column("Desired Replicas", "integer", ".status.desiredReplicas"),
 )
-ROUTE = ResourceDef(
-    plural="routes", singular="route", kind="Route", short_names=("rt",),
-    columns=(Column("URL", "string", ".status.url"), *_ready_columns()),
-    **_KNATIVE,
-)
+ROUTE = _knative("routes", "route", "Route", ("rt",), Column("URL", "string", ".status.url"), *_ready_columns())
 
 KNATIVE_RESOURCES = (SERVICE, CONFIGURATION, REVISION, ROUTE)
