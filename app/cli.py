@@ -16,6 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
+from app.header_timeout import HeaderTimeoutProtocol
 from app.main import create_app
 from app.settings import Settings
 
@@ -36,7 +37,7 @@ def _serve(settings: Settings) -> None:
         print(f"warning: serving on {settings.host}: the console acts with its kubeconfig's credentials for anyone "
               "who can reach this address. Put it behind authentication.", file=sys.stderr)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                proxy_headers=False, server_header=False)
+                proxy_headers=False, server_header=False, http=HeaderTimeoutProtocol)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
