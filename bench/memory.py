@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import shutil
 import sqlite3
 import sys
@@ -37,28 +38,57 @@ def deep_size(value: Any, seen: set[int]) -> int:
 
 
 def census(store: Any) -> list[tuple[str, int, int]]:
-    """(what, count, bytes) for the parts of a loaded store, shared parts counted once in the first row."""
+    """(what, count, bytes) for the parts of a loaded store, shared parts counted once in the first row.
+
+    Knows both layouts: objects kept decoded with their JSON and a decoded history (before issue 9), and
+    objects kept as their JSON with a cache of decoded ones and the history on disk (after).
+    """
     seen: set[int] = set()
     rows = []
-    objects = [obj for bucket in store._objects.values() for obj in bucket.values()]
+    if hasattr(store, "_objects"):
+        objects = [obj for bucket in store._objects.values() for obj in bucket.values()]
+    else:
+        objects = [json.loads(body) for bucket in store._bodies.values() for body in bucket.values()]
     events = [obj for obj in objects if obj.get("kind") == "Event"]
     managed = [obj["metadata"].get("managedFields") for obj in objects]
-    rows.append(("managedFields of the stored objects", len(objects), sum(deep_size(m, seen) for m in managed)))
-    rows.append(("Events (stored objects)", len(events), sum(deep_size(e, seen) for e in events)))
-    rows.append(("other stored objects", len(objects) - len(events), sum(deep_size(o, seen) for o in objects)))
-    serialized = getattr(store, "_json", {})
-    rows.append(("serialized JSON kept per object", len(serialized), deep_size(serialized, seen)))
-    history = getattr(store, "_history", [])
-    rows.append(("change history (objects and their previous versions)", len(history),
-                 sum(deep_size(e.obj, seen) + deep_size(e.old, seen) for e in history)))
+    if hasattr(store, "_objects"):
+        rows.append(("managedFields of the stored objects", len(objects), sum(deep_size(m, seen) for m in managed)))
+        rows.append(("Events (stored objects)", len(events), sum(deep_size(e, seen) for e in events)))
+        rows.append(("other stored objects", len(objects) - len(events), sum(deep_size(o, seen) for o in objects)))
+        rows.append(("serialized JSON kept per object", len(store._json), deep_size(store._json, seen)))
+        rows.append(("change history (objects and their previous versions)", len(store._history),
+                     sum(deep_size(e.obj, seen) + deep_size(e.old, seen) for e in store._history)))
+        return rows
+    bodies = [body for bucket in store._bodies.values() for body in bucket.values()]
+    event_bodies = [b for b in store._bodies.get("/events", {}).values()]
+    rows.append(("JSON of Events", len(event_bodies), sum(deep_size(b, seen) for b in event_bodies)))
+    rows.append(("JSON of the other objects", len(bodies) - len(event_bodies), sum(deep_size(b, seen) for b in bodies)))
+    rows.append(("decoded objects cached", len(store._decoded), deep_size(store._decoded, seen)))
+    rows.append(("indexes", len(store.indexes._entries), deep_size(vars(store.indexes), seen)))
+    rows.append(("key order", sum(len(o) for o in store._order.values()), deep_size(store._order, seen)))
     return rows
+
+
+def first_frames(snapshot: tracemalloc.Snapshot) -> list[tuple[str, int, int]]:
+    """(the dev cluster's line that led to an allocation, bytes, blocks), largest first."""
+    totals: dict[str, list[int]] = {}
+    for stat in snapshot.statistics("traceback"):
+        frame = next((f for f in stat.traceback if "app/devcluster/" in f.filename), None)
+        where = f"{frame.filename.split('app/devcluster/')[-1]}:{frame.lineno}" if frame else "(elsewhere)"
+        total = totals.setdefault(where, [0, 0])
+        total[0] += stat.size
+        total[1] += stat.count
+    return sorted(((w, size, count) for w, (size, count) in totals.items()), key=lambda r: -r[1])
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="a dev cluster data directory (with store.sqlite3)")
     args = parser.parse_args(argv)
-    from app.devcluster.apiserver.store import Store
+    try:
+        from app.devcluster.apiserver.store import Store
+    except ImportError:  # the flat layout before issue 9, to measure the same way before and after
+        from app.devcluster.store import Store  # type: ignore[no-redef]
 
     work = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     try:
@@ -68,15 +98,14 @@ def main(argv: list[str] | None = None) -> None:
                  for table_name in ("objects", "events")}
         db.close()
         gc.collect()
-        tracemalloc.start(1)
+        tracemalloc.start(8)
         store = Store(work / "store.sqlite3")
         store.open()
         snapshot = tracemalloc.take_snapshot()
         total = sum(stat.size for stat in snapshot.statistics("filename"))
-        by_line = [stat for stat in snapshot.statistics("lineno") if "devcluster" in str(stat.traceback)]
+        by_line = first_frames(snapshot)
         tracemalloc.stop()
-        line_rows = [[f"{stat.traceback[0].filename.split('app/devcluster/')[-1]}:{stat.traceback[0].lineno}",
-                      f"{stat.size / 2**20:.1f} MiB", f"{stat.count:,}"] for stat in by_line[:TOP]]
+        line_rows = [[where, f"{size / 2**20:.1f} MiB", f"{count:,}"] for where, size, count in by_line[:TOP]]
         census_rows = [[what, f"{count:,}", f"{size / 2**20:.1f} MiB"] for what, count, size in census(store)]
         store.close()
     finally:

@@ -345,7 +345,7 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 
 async def writes(api: Api, count: int) -> float:
-    """`count` merge-patches of 1 KiB of ConfigMap data, spread over CONFIGMAPS ConfigMaps; writes per second."""
+    """`count` merge-patches of 8 KiB of ConfigMap data, spread over CONFIGMAPS ConfigMaps; writes per second."""
     path = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
     for index in range(CONFIGMAPS):
         await api.call("POST", path, {"metadata": {"name": f"cm-{index}"}, "data": {"v": ""}})
@@ -354,7 +354,7 @@ async def writes(api: Api, count: int) -> float:
 
     async def worker() -> None:
         for index in sequence:
-            body = {"data": {"v": f"{index:08d}" * 128}}
+            body = {"data": {"v": f"{index:08d}" * 1024}}
             await api.call("PATCH", f"{path}/cm-{index % CONFIGMAPS}", body, MERGE)
 
     await asyncio.gather(*(worker() for _ in range(WRITE_CONCURRENCY)))

@@ -58,6 +58,7 @@ class DevClusterProcess:
     api_url: str = ""
     gateway_url: str = ""
     log_path: Path | None = None
+    connect_host: str = ""  # reach the API here rather than at the kubeconfig's host (e.g. an --advertise-host)
 
     @property
     def kubeconfig(self) -> Path:
@@ -84,6 +85,8 @@ class DevClusterProcess:
             time.sleep(0.05)
         config = yaml.safe_load(self.kubeconfig.read_text())
         self.api_url = config["clusters"][0]["cluster"]["server"]
+        if self.connect_host:
+            self.api_url = f"http://{self.connect_host}:{self.api_url.rsplit(':', 1)[1]}"
         wait_ok(self.api_url + "/readyz", deadline)
         code, _, kourier = self.request("GET", "/api/v1/namespaces/kourier-system/services/kourier")
         if code == 200:  # absent when started --without-knative

@@ -16,21 +16,23 @@ from aiohttp import web
 
 from app.devcluster.admission.webhooks import KnativeWebhooks
 from app.devcluster.apiserver import seed
+from app.devcluster.apiserver.expiry import Expiry
 from app.devcluster.apiserver.gc import GarbageCollector
-from app.devcluster.apiserver.http import ApiServer
+from app.devcluster.apiserver.hosts import own_names
+from app.devcluster.apiserver.http import HEADER_TIMEOUT, ApiServer
 from app.devcluster.apiserver.openapi import OpenApi
-from app.devcluster.apiserver.resources import CORE_RESOURCES, Registry
+from app.devcluster.apiserver.resources import CORE_RESOURCES, EVENT, Registry
 from app.devcluster.apiserver.rest import Admission, Rest, Schema
 from app.devcluster.apiserver.schema import Schemas
 from app.devcluster.apiserver.schema_check import SchemaCheck
 from app.devcluster.apiserver.schema_core import CORE_KINDS
 from app.devcluster.apiserver.store import Store
-from app.devcluster.apiserver.watch import Watches
+from app.devcluster.apiserver.watch import BUFFER, Watches
 from app.devcluster.controllers import install
 from app.devcluster.controllers.loop import KnativeController
 from app.devcluster.crds.resources import KNATIVE_RESOURCES
 from app.devcluster.crds.schemas import KNATIVE_KINDS
-from app.devcluster.gateway.gateway import Gateway
+from app.devcluster.gateway.gateway import KEEP_ALIVE_TIMEOUT, Gateway
 
 log = logging.getLogger("devcluster")
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
@@ -46,6 +48,9 @@ class Config:
     revision_start_delay: float = 1.0
     bookmark_interval: float = 30.0
     watch_history: int = 20000
+    watch_buffer: int = BUFFER  # events a watcher may fall behind before it is cut off
+    event_ttl: float = 3600.0  # seconds an Event lives after its last write, as kube-apiserver's --event-ttl
+    header_timeout: float = HEADER_TIMEOUT  # seconds a client gets to send a request's headers
     knative: bool = True  # serve serving.knative.dev; off to stand in for a cluster without Knative
     advertise_host: str = ""  # the host clients reach this server by (kubeconfig, gateway address); default: host
     insecure_allow_remote: bool = False
@@ -80,11 +85,14 @@ class DevCluster:
     gateway: Any = None  # an object with `async start(socket)` and `async stop()`
 
     def __post_init__(self) -> None:
-        self.store = Store(self.config.data / "store.sqlite3", self.config.watch_history)
+        self.store = Store(
+            self.config.data / "store.sqlite3", self.config.watch_history, ttls={EVENT.key: self.config.event_ttl}
+        )
         schema: Schema = SchemaCheck(self.schemas)
         self.rest = Rest(self.store, self.admission, schema)
-        self.watches = Watches(self.store, self.config.bookmark_interval)
+        self.watches = Watches(self.store, self.config.bookmark_interval, self.config.watch_buffer)
         self.gc = GarbageCollector(self.rest, self.registry)
+        self.expiry = Expiry(self.store)
         self._runners: list[web.AppRunner] = []
         self.api_port = self.config.api_port
         self.gateway_port = self.config.gateway_port
@@ -92,6 +100,11 @@ class DevCluster:
     @property
     def advertised_host(self) -> str:
         return self.config.advertise_host or self.config.host
+
+    @property
+    def own_names(self) -> frozenset[str]:
+        """The Host names the API and the gateway answer to: their bound address, loopback, the advertised host."""
+        return own_names(self.config.host, self.config.advertise_host)
 
     @property
     def server_url(self) -> str:
@@ -114,10 +127,12 @@ class DevCluster:
         if self.config.knative:
             install.install(self.rest, self.config.domain, self.advertised_host, self.gateway_port)
         self.gc.start()
+        self.expiry.start()
         for controller in self.controllers:
             controller.start()
         api = ApiServer(
-            self.registry, self.rest, self.watches, OpenApi(self.schemas.kinds), f"{self.config.host}:{self.api_port}"
+            self.registry, self.rest, self.watches, OpenApi(self.schemas.kinds), f"{self.config.host}:{self.api_port}",
+            allowed_hosts=self.own_names, header_timeout=self.config.header_timeout,
         )
         await self._serve(api.application(), api_socket)
         if self.gateway is not None:
@@ -147,6 +162,7 @@ class DevCluster:
             await self.gateway.stop()
         for controller in reversed(self.controllers):
             await controller.stop()
+        await self.expiry.stop()
         await self.gc.stop()
         self.store.close()
 
@@ -185,5 +201,5 @@ def build(config: Config) -> DevCluster:
         registry=Registry(CORE_RESOURCES + KNATIVE_RESOURCES),
     )
     cluster.controllers.append(KnativeController(cluster.rest, config.revision_start_delay))
-    cluster.gateway = Gateway(cluster.store)
+    cluster.gateway = Gateway(cluster.store, cluster.own_names, min(config.header_timeout, KEEP_ALIVE_TIMEOUT))
     return cluster

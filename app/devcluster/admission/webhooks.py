@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from app.devcluster.admission import admission
+from app.devcluster.admission.decoding import Undecodable, check_decodable
 from app.devcluster.apiserver.errors import ApiError
 from app.devcluster.apiserver.resources import ResourceDef
 from app.devcluster.crds.resources import KNATIVE_GROUP
@@ -32,6 +33,14 @@ class KnativeWebhooks:
     ) -> None:
         if resource.group != KNATIVE_GROUP:
             return
+        try:
+            check_decodable(resource.kind, obj)
+        except Undecodable as error:
+            raise ApiError(
+                400, "BadRequest",
+                f'admission webhook "{DEFAULTING}" denied the request: mutation failed: cannot decode incoming new '
+                f"object: {error}",
+            ) from None
         try:
             admission.default(resource.kind, operation, obj, old, user)
         except (TypeError, AttributeError, ValueError, KeyError, IndexError) as error:

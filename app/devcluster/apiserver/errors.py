@@ -129,5 +129,10 @@ def expired(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
 
 
+def timeout(message: str) -> ApiError:
+    """apierrors.NewTimeoutError, as the apiserver's request timeout answers (504, details without a retry)."""
+    return ApiError(504, "Timeout", f"Timeout: {message}", {})
+
+
 def internal(message: str) -> ApiError:
     return ApiError(500, "InternalError", f"Internal error occurred: {message}", {"causes": [{"message": message}]})

@@ -19,6 +19,7 @@ from app.devcluster.apiserver.store import Event
 
 log = logging.getLogger("devcluster.gc")
 MANAGER = "generic-garbage-collector"
+NAMESPACE_BATCH = 200  # objects a terminating namespace loses in one turn
 
 
 class GarbageCollector:
@@ -49,15 +50,19 @@ class GarbageCollector:
                 self.handle(event)
             except Exception:
                 log.exception("garbage collection after %s %s failed", event.type, event.name)
+            await asyncio.sleep(0)  # one change at a time, however many a deletion sets off
 
     def sweep(self) -> None:
         """Finish what a restart interrupted: dangling dependents and pending finalizers."""
-        for resource in self.registry.resources:
-            for obj in list(self.rest.store.list(resource.key)):
-                if obj["metadata"].get("deletionTimestamp"):
-                    self._finalize(resource, obj)
-                else:
-                    self._collect_if_orphaned(resource, obj)
+        store = self.rest.store
+        for resource_key, key in store.indexes.deleting():
+            obj = store.load(resource_key, key)
+            if obj is not None:
+                self._finalize(self.registry.by_key(resource_key), obj)
+        for owner in store.indexes.owners():
+            if not store.has_uid(owner):
+                for resource_key, obj in store.dependents(owner):
+                    self._collect_if_orphaned(self.registry.by_key(resource_key), obj)
 
     def handle(self, event: Event) -> None:
         resource = self.registry.by_key(event.resource)
@@ -79,7 +84,7 @@ class GarbageCollector:
         ]
 
     def _exists(self, uid: str) -> bool:
-        return self.rest.store.by_uid(uid) is not None
+        return self.rest.store.has_uid(uid)
 
     def _owner_gone(self, uid: str, namespace: str) -> None:
         for resource, obj in self._dependents(uid, namespace):
@@ -161,16 +166,19 @@ class GarbageCollector:
 
     def _empty_namespace(self, namespace: dict[str, Any]) -> None:
         name = namespace["metadata"]["name"]
-        remaining = 0
-        for resource in self.registry.resources:
-            if not resource.namespaced:
-                continue
-            for obj in list(self.rest.store.list(resource.key, name)):
-                remaining += 1
-                if not obj["metadata"].get("deletionTimestamp"):
+        store, deleted = self.rest.store, 0
+        namespaced = [r for r in self.registry.resources if r.namespaced]
+        for resource in namespaced:
+            for key in store.keys(resource.key, name):
+                if deleted >= NAMESPACE_BATCH:
+                    # The rest after other work has had its turn: a big namespace must not stall the server.
+                    asyncio.get_running_loop().call_soon(self._continue_emptying, name)
+                    return
+                if not store.indexes.is_deleting(resource.key, key) and (obj := store.load(resource.key, key)):
                     self._delete(resource, obj)
-        if remaining and any(self.rest.store.list(r.key, name) for r in self.registry.resources if r.namespaced):
-            return
+                    deleted += 1
+        if any(store.keys(r.key, name) for r in namespaced):
+            return  # objects with finalizers: their deletion brings this namespace back here
         current = self.rest.store.get(NAMESPACE.key, "", name)
         if current is None:
             return
@@ -181,6 +189,14 @@ class GarbageCollector:
             self._write(NAMESPACE, new, current, subresource="finalize")
             return
         self.rest.system_delete(NAMESPACE, current)
+
+    def _continue_emptying(self, name: str) -> None:
+        namespace = self.rest.store.get(NAMESPACE.key, "", name)
+        if namespace is not None and namespace["metadata"].get("deletionTimestamp"):
+            try:
+                self._empty_namespace(namespace)
+            except Exception:
+                log.exception("emptying namespace %s failed", name)
 
     # -- writes -----------------------------------------------------------------------------
 

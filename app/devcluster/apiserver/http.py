@@ -1,4 +1,4 @@
-"""The HTTP face of the dev cluster: routing, content negotiation and Status errors.
+"""The HTTP face of the API server: routing paths to discovery, OpenAPI and the REST verbs.
 
 Every path answers like a Kubernetes apiserver: unknown paths are 404 Status bodies, errors
 are `kind: Status`, and nothing a client sends produces a framework error page.
@@ -6,27 +6,39 @@ are `kind: Status`, and nothing a client sends produces a framework error page.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from app.devcluster.apiserver import discovery, errors, tables
 from app.devcluster.apiserver.errors import ApiError
+from app.devcluster.apiserver.hosts import LOOPBACK_NAMES, hostname, refusal
 from app.devcluster.apiserver.openapi import OpenApi, openapi_v2_protobuf
-from app.devcluster.apiserver.protobuf import ProtobufError, decode_namespace
+from app.devcluster.apiserver.requests import (
+    BODY_LIMIT,
+    delete_options,
+    go_bool,
+    go_int,
+    media_type,
+    parse_body,
+    quote_warning,
+    read_body,
+    read_object,
+    table_request,
+)
 from app.devcluster.apiserver.resources import NAMESPACE, Registry, ResourceDef
-from app.devcluster.apiserver.rest import Call, Rest, kind_list
+from app.devcluster.apiserver.responses import json_response, list_response, status_response, text_response
+from app.devcluster.apiserver.rest import Call, Rest
 from app.devcluster.apiserver.selectors import FieldSelector, parse_field_selector, parse_label_selector
-from app.devcluster.apiserver.store import Store
+from app.devcluster.apiserver.store import key_of, split_key
 from app.devcluster.apiserver.watch import Watches, WatchParams
 
 log = logging.getLogger("devcluster.api")
 
-BODY_LIMIT = 3 * 1024 * 1024
 DEFAULT_USER = "devcluster-admin"
 _PATCH_TYPES = {
     "application/merge-patch+json": "merge",
@@ -34,8 +46,9 @@ _PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
     "application/strategic-merge-patch+json": "strategic",
 }
-_BODY_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
 _HEALTH = ("/healthz", "/livez", "/readyz")
+DELETE_BATCH = 50
+HEADER_TIMEOUT = 32.0  # kube-apiserver's ReadHeaderTimeout
 
 
 @dataclass
@@ -45,11 +58,29 @@ class ApiServer:
     watches: Watches
     openapi: OpenApi
     address: str  # host:port, for /api's serverAddressByClientCIDRs
+    allowed_hosts: frozenset[str] = frozenset(LOOPBACK_NAMES)  # names the server is reached by
+    header_timeout: float = HEADER_TIMEOUT
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=BODY_LIMIT * 4, handler_args={"max_field_size": 65536})
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        # aiohttp's keep-alive timer starts with the connection and only a complete request stops it, so it is
+        # also the time a client gets to send a request's headers: a slow or partial one (slowloris) is closed.
+        app = web.Application(
+            client_max_size=BODY_LIMIT * 4, middlewares=[self._check_host],
+            handler_args={"max_field_size": 65536, "keepalive_timeout": self.header_timeout},
+        )
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)  # any path, control characters included
         return app
+
+    @web.middleware
+    async def _check_host(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """A Host that is not one of the server's own names gets 400 before anything else (DNS rebinding)."""
+        host = request.headers.get("Host")
+        if host is not None and hostname(host) not in self.allowed_hosts:
+            return status_response(errors.bad_request(refusal(host, self.allowed_hosts)))
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            return status_response(errors.path_not_found())  # what the router itself refuses, as a Status too
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -153,8 +184,11 @@ class ApiServer:
         if subresource == "finalize" and method != "PUT":
             raise errors.method_not_allowed(method)
         if method == "GET":
-            if _bool(request.query.get("watch")):
+            if go_bool(request.query.get("watch")):
                 return await self._list_or_watch(request, call)
+            stored = self.rest.store.body(resource.key, key_of(namespace, name))
+            if stored is not None and not table_request(request)[0]:
+                return text_response(stored)  # as committed, without decoding it
             return self._object_response(request, resource, self.rest.get(call))
         if method == "PUT":
             body = await read_object(request, resource)
@@ -188,7 +222,7 @@ class ApiServer:
             raise errors.bad_request(
                 f'fieldValidation parameter unsupported: "{validation}". Must be one of: "Ignore", "Warn", "Strict"'
             )
-        force = _bool(query.get("force")) if "force" in query else None
+        force = go_bool(query.get("force")) if "force" in query else None
         return Call(
             resource=resource,
             namespace=namespace,
@@ -211,33 +245,35 @@ class ApiServer:
             if fields.terms and selected != call.name:
                 raise errors.bad_request("fieldSelector metadata.name doesn't match requested name")
             fields = FieldSelector((*fields.terms, ("metadata.name", "=", call.name)))
-        table, include = _table_request(request)
-        if _bool(query.get("watch")):
+        table, include = table_request(request)
+        if go_bool(query.get("watch")):
             params = WatchParams(
                 resource=resource,
                 namespace=call.namespace,
                 labels=labels,
                 fields=fields,
                 resource_version=query.get("resourceVersion", ""),
-                timeout_seconds=_int(query.get("timeoutSeconds"), "timeoutSeconds"),
-                bookmarks=_bool(query.get("allowWatchBookmarks")),
+                timeout_seconds=go_int(query.get("timeoutSeconds"), "timeoutSeconds"),
+                bookmarks=go_bool(query.get("allowWatchBookmarks")),
                 table=table,
                 include_object=include,
             )
             return await self.watches.serve(request, params)
-        items, metadata = self.rest.list(
+        keys, metadata = self.rest.list(
             resource, call.namespace, labels, fields,
-            limit=_int(query.get("limit"), "limit") or 0,
+            limit=go_int(query.get("limit"), "limit") or 0,
             continue_token=query.get("continue", ""),
             rv_match=query.get("resourceVersionMatch", ""),
             rv=query.get("resourceVersion", ""),
         )
+        store = self.rest.store
         if table:
+            items = [obj for key in keys if (obj := store.load(resource.key, key)) is not None]
             return json_response(
                 tables.table(resource, items, metadata["resourceVersion"], include,
                              metadata.get("continue", ""), metadata.get("remainingItemCount"))
             )
-        return list_response(resource, items, metadata, self.rest.store)
+        return list_response(resource, [body for key in keys if (body := store.body(resource.key, key))], metadata)
 
     async def _create(self, request: web.Request, call: Call) -> web.StreamResponse:
         body = await read_object(request, call.resource)
@@ -245,7 +281,7 @@ class ApiServer:
         return self._object_response(request, call.resource, obj, status=201, call=call)
 
     async def _patch(self, request: web.Request, call: Call) -> web.StreamResponse:
-        media = _media_type(request.headers.get("Content-Type", ""))
+        media = media_type(request.headers.get("Content-Type", ""))
         patch_type = _PATCH_TYPES.get(media)
         accepted = errors.PATCH_TYPES
         if call.resource is NAMESPACE or not call.resource.custom:
@@ -264,182 +300,48 @@ class ApiServer:
                 [("FieldValueForbidden", "force", "Forbidden: may not be specified for non-apply patch")],
             )
         raw = await read_body(request)
-        body = _parse(raw, yaml_ok=patch_type == "apply")
+        body = parse_body(raw, yaml_ok=patch_type == "apply")
         status, obj = self.rest.patch(call, patch_type, body)
         return self._object_response(request, call.resource, obj, status=status, call=call)
 
     async def _delete(self, request: web.Request, call: Call) -> web.StreamResponse:
-        options = await _delete_options(request)
+        options = await delete_options(request)
         status, obj = self.rest.delete(call, options)
         if obj.get("kind") == "Status":
             return json_response(obj, status=status)
         return self._object_response(request, call.resource, obj, status=status)
 
     async def _delete_collection(self, request: web.Request, call: Call) -> web.StreamResponse:
-        options = await _delete_options(request)
+        options = await delete_options(request)
         labels = parse_label_selector(request.query.get("labelSelector"))
         fields = parse_field_selector(request.query.get("fieldSelector"), call.resource.field_labels)
-        deleted = []
-        for obj in list(self.rest.select(call.resource, call.namespace, labels, fields)):
-            one = Call(call.resource, obj["metadata"].get("namespace", ""), obj["metadata"]["name"],
-                       user=call.user, manager=call.manager, dry_run=call.dry_run)
+        store, deleted = self.rest.store, []
+        for index, key in enumerate(self.rest.select(call.resource, call.namespace, labels, fields)):
+            body = store.body(call.resource.key, key)
+            if body is None:
+                continue  # gone while this request yielded
+            namespace, name = split_key(key)
+            one = Call(call.resource, namespace, name, user=call.user, manager=call.manager, dry_run=call.dry_run)
             try:
                 self.rest.delete(one, options)
             except ApiError as error:
                 if error.code != 404:
                     raise
-            deleted.append(obj)
-        return list_response(call.resource, deleted, {"resourceVersion": str(self.rest.store.rv)}, self.rest.store)
+            deleted.append(body)
+            if index % DELETE_BATCH == DELETE_BATCH - 1:
+                await asyncio.sleep(0)  # a large collection must not hold up every other request
+        return list_response(call.resource, deleted, {"resourceVersion": str(store.rv)})
 
     def _object_response(
         self, request: web.Request, resource: ResourceDef, obj: dict[str, Any], status: int = 200,
         call: Call | None = None,
     ) -> web.Response:
-        table, include = _table_request(request)
-        body = tables.table(resource, [obj], obj["metadata"].get("resourceVersion", ""), include) if table else obj
-        response = json_response(body, status=status)
+        table, include = table_request(request)
+        if table:
+            response = json_response(tables.table(resource, [obj], obj["metadata"].get("resourceVersion", ""), include),
+                                     status=status)
+        else:
+            response = text_response(self.rest.store.serialized(resource.key, obj), status=status)
         for warning in (call.warnings if call else []):
-            response.headers.add("Warning", f'299 - "{_quote(warning)}"')
+            response.headers.add("Warning", f'299 - "{quote_warning(warning)}"')
         return response
-
-
-# -- request and response helpers ------------------------------------------------------------
-
-
-def status_response(error: ApiError) -> web.Response:
-    response = json_response(error.status(), status=error.code)
-    for key, value in error.headers.items():
-        response.headers[key] = value
-    return response
-
-
-def json_response(body: Any, content_type: str = "application/json", status: int = 200) -> web.Response:
-    return web.Response(
-        body=json.dumps(body, separators=(",", ":")).encode(), status=status, headers={"Content-Type": content_type}
-    )
-
-
-def list_response(
-    resource: ResourceDef, items: list[dict[str, Any]], metadata: dict[str, Any], store: Store
-) -> web.Response:
-    head = json.dumps(
-        {"apiVersion": resource.api_version, "kind": kind_list(resource), "metadata": metadata},
-        separators=(",", ":"),
-    )[:-1]
-    parts = [store.serialized(resource.key, item) for item in items]
-    return web.Response(
-        body=(head + ',"items":[' + ",".join(parts) + "]}").encode(),
-        headers={"Content-Type": "application/json"},
-    )
-
-
-async def read_body(request: web.Request) -> bytes:
-    length = request.content_length
-    if length is not None and length > BODY_LIMIT:
-        raise errors.too_large(BODY_LIMIT)
-    data = bytearray()
-    async for chunk in request.content.iter_chunked(65536):
-        data += chunk
-        if len(data) > BODY_LIMIT:
-            raise errors.too_large(BODY_LIMIT)
-    return bytes(data)
-
-
-async def read_object(request: web.Request, resource: ResourceDef) -> Any:
-    media = _media_type(request.headers.get("Content-Type", ""))
-    raw = await read_body(request)
-    if media == "application/vnd.kubernetes.protobuf":
-        if resource is not NAMESPACE or request.method != "POST":
-            raise errors.unsupported_media_type(media, "application/json, application/yaml")
-        try:
-            return decode_namespace(raw)
-        except (ProtobufError, UnicodeDecodeError) as exc:
-            raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None
-    if media not in ("", "application/json", "application/yaml", "*/*"):
-        raise errors.unsupported_media_type(media, _BODY_TYPES)
-    return _parse(raw, yaml_ok=media == "application/yaml")
-
-
-def _parse(raw: bytes, yaml_ok: bool) -> Any:
-    if not raw.strip():
-        raise errors.bad_request("the body of the request is empty: send a JSON object")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise errors.bad_request("the body of the request is not valid UTF-8") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        if not yaml_ok:
-            raise errors.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise errors.bad_request(f"error converting YAML to JSON: {exc}") from None
-
-
-async def _delete_options(request: web.Request) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    raw = await read_body(request)
-    if raw.strip():
-        body = _parse(raw, yaml_ok=False)
-        if not isinstance(body, dict):
-            raise errors.bad_request("DeleteOptions must be a JSON object")
-        options.update(body)
-    query = request.query
-    if "propagationPolicy" in query:
-        options["propagationPolicy"] = query["propagationPolicy"]
-    if "orphanDependents" in query:
-        options["orphanDependents"] = _bool(query["orphanDependents"])
-    if "gracePeriodSeconds" in query:
-        options["gracePeriodSeconds"] = _int(query["gracePeriodSeconds"], "gracePeriodSeconds")
-    return options
-
-
-def _media_type(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip().lower()
-
-
-def _table_request(request: web.Request) -> tuple[bool, str]:
-    accept = request.headers.get("Accept", "")
-    for media in accept.split(","):
-        params = {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in media.split(";")[1:])}
-        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
-            include = request.query.get("includeObject", "Metadata")
-            if include not in ("None", "Metadata", "Object"):
-                raise errors.bad_request(f'invalid includeObject "{include}"')
-            return True, include
-        if media.split(";")[0].strip() in ("application/json", "*/*") and "as=" not in media:
-            return False, "Metadata"
-    return False, "Metadata"
-
-
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
-def _bool(value: str | None) -> bool:
-    """Go's strconv.ParseBool: kubernetes_asyncio sends `True`, kubectl `true`."""
-    if value is None or value == "":
-        return False
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise errors.bad_request(f'strconv.ParseBool: parsing "{value}": invalid syntax')
-
-
-def _int(value: str | None, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise errors.bad_request(f'strconv.ParseInt: parsing "{value}": invalid syntax') from None
-    if number < 0:
-        raise errors.bad_request(f"{name} must not be negative")
-    return number
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")

@@ -8,29 +8,17 @@ object and committing the change, so a write is atomic on the event loop.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import bisect
 import copy
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from app.devcluster.apiserver import builtins, errors, fieldmanager, objects
-from app.devcluster.apiserver.errors import ApiError
+from app.devcluster.apiserver import builtins, decode, deletion, errors, fieldmanager, objects, paging, selection
 from app.devcluster.apiserver.patch import json_patch, merge_patch, not_an_object, strategic_merge_patch
 from app.devcluster.apiserver.resources import NAMESPACE, ResourceDef
-from app.devcluster.apiserver.selectors import FieldSelector, LabelSelector, field_value
+from app.devcluster.apiserver.selectors import FieldSelector, LabelSelector
 from app.devcluster.apiserver.store import Change, Store
-
-IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
-CONTINUE_TOO_OLD = (
-    "The provided continue parameter is too old to display a consistent list result. You can start a new "
-    "list without the continue parameter, or use the continue token in this response to retrieve the "
-    "remainder of the results. Continuing with the provided token results in an inconsistent list - objects "
-    "that were created, modified, or deleted between the time the first chunk was returned and now may show "
-    "up in the list."
-)
 
 
 class Admission(Protocol):
@@ -99,18 +87,9 @@ class Rest:
 
     def select(
         self, resource: ResourceDef, namespace: str, labels: LabelSelector, fields: FieldSelector
-    ) -> list[dict[str, Any]]:
-        name = fields.value_of("metadata.name")
-        if name is not None and resource.namespaced and namespace:
-            one = self.store.get(resource.key, namespace, name)
-            candidates = [one] if one is not None else []
-        else:
-            candidates = self.store.list(resource.key, namespace or None)
-        if labels.requirements:
-            candidates = [o for o in candidates if labels.matches(o)]
-        if fields.terms:
-            candidates = [o for o in candidates if fields.matches(o, field_value)]
-        return candidates
+    ) -> list[str]:
+        """Keys of the selected objects, in etcd's order."""
+        return selection.select(self.store, resource, namespace, labels, fields)
 
     def list(
         self,
@@ -122,30 +101,31 @@ class Rest:
         continue_token: str = "",
         rv_match: str = "",
         rv: str = "",
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    ) -> tuple[list[str], dict[str, Any]]:
+        """One page of the selected objects' keys, and the list's metadata."""
         current = self.store.rv
         if rv_match == "Exact" and rv and rv != str(current):
             raise errors.expired(f"too old resource version: {rv} ({self.store.oldest_retained + 1})")
-        items = self.select(resource, namespace, labels, fields)
+        keys = self.select(resource, namespace, labels, fields)
         list_rv = current
         if continue_token:
-            token_rv, start = _decode_continue(continue_token)
+            token_rv, start = paging.decode_continue(continue_token)
             if token_rv < self.store.oldest_retained:
-                raise errors.expired(CONTINUE_TOO_OLD)
+                raise errors.expired(paging.CONTINUE_TOO_OLD)
             list_rv = token_rv
-            items = [o for o in items if _sort_key(o) > start]
+            keys = keys[bisect.bisect_right(keys, start):]
         metadata: dict[str, Any] = {"resourceVersion": str(list_rv)}
-        if limit and len(items) > limit:
-            metadata["continue"] = _encode_continue(list_rv, _sort_key(items[limit - 1]))
-            metadata["remainingItemCount"] = len(items) - limit
-            items = items[:limit]
-        return items, metadata
+        if limit and len(keys) > limit:
+            metadata["continue"] = paging.encode_continue(list_rv, keys[limit - 1])
+            metadata["remainingItemCount"] = len(keys) - limit
+            keys = keys[:limit]
+        return keys, metadata
 
     # -- create -----------------------------------------------------------------------------
 
     def create(self, call: Call, body: Any, managed: bool = False, admit: bool = True) -> dict[str, Any]:
         resource = call.resource
-        obj = self._decoded(resource, body)
+        obj = decode.decoded(resource, body)
         metadata = obj["metadata"]
         if resource.namespaced:
             if metadata.get("namespace") and metadata["namespace"] != call.namespace:
@@ -187,8 +167,8 @@ class Rest:
 
     def update(self, call: Call, body: Any) -> dict[str, Any]:
         resource = call.resource
-        new = self._decoded(resource, body)
-        self._check_identity(call, new)
+        new = decode.decoded(resource, body)
+        decode.check_identity(resource, call.namespace, call.name, new)
         old = self.get(call)
         rv = new["metadata"].get("resourceVersion")
         if not rv and resource.custom and call.subresource == "":
@@ -221,7 +201,7 @@ class Rest:
             new = fieldmanager.apply(
                 old, body, call.manager, resource.api_version, self.now(), bool(call.force), call.subresource
             )
-            self._check_identity(call, new, patching=True)
+            decode.check_identity(resource, call.namespace, call.name, new, patching=True)
             return 200, self._update(call, old, new, managed=True)
         if old is None:
             raise errors.not_found(resource.plural, resource.group, call.name)
@@ -237,8 +217,11 @@ class Rest:
             new = json_patch(old, body)
         if not isinstance(new, dict):
             raise not_an_object(new)
+        if decode.deeper_than(new, decode.MAX_DEPTH):
+            raise decode.too_deep()
+        decode.check_metadata_types(resource, new)
         new = copy.deepcopy(new)
-        self._check_identity(call, new, patching=True)
+        decode.check_identity(resource, call.namespace, call.name, new, patching=True)
         return 200, self._update(call, old, new)
 
     def _update(
@@ -305,62 +288,11 @@ class Rest:
     # -- delete -----------------------------------------------------------------------------
 
     def delete(self, call: Call, options: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        resource = call.resource
         old = self.get(call)
-        preconditions = options.get("preconditions") or {}
-        if not isinstance(preconditions, dict):
-            raise errors.bad_request("preconditions must be an object")
-        for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
-            wanted = preconditions.get(key)
-            if wanted and wanted != old["metadata"].get(key):
-                raise errors.conflict(
-                    resource.plural, resource.group, call.name,
-                    f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: "
-                    f"{old['metadata'].get(key)}",
-                )
-        if resource is NAMESPACE and call.name in IMMORTAL_NAMESPACES:
-            raise errors.forbidden("namespaces", "", call.name, "this namespace may not be deleted")
-        policy = options.get("propagationPolicy")
-        if policy is None and options.get("orphanDependents") is True:
-            policy = "Orphan"
-        if policy not in (None, "Background", "Foreground", "Orphan"):
-            raise errors.invalid(
-                "DeleteOptions", "meta.k8s.io", "",
-                [("FieldValueNotSupported", "propagationPolicy",
-                  f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"')],
-            )
-        new = copy.deepcopy(old)
-        metadata = new["metadata"]
-        finalizers = list(metadata.get("finalizers") or [])
-        if policy == "Orphan" and "orphan" not in finalizers:
-            finalizers.append("orphan")
-        if policy == "Foreground" and "foregroundDeletion" not in finalizers:
-            finalizers.append("foregroundDeletion")
-        if resource is NAMESPACE:
-            new.setdefault("status", {})["phase"] = "Terminating"
-        pending = finalizers or (resource is NAMESPACE and (new.get("spec") or {}).get("finalizers"))
-        if pending:
-            if old["metadata"].get("deletionTimestamp") and finalizers == list(old["metadata"].get("finalizers") or []):
-                return 200, old
-            metadata["finalizers"] = finalizers
-            if not finalizers:
-                metadata.pop("finalizers")
-            metadata.setdefault("deletionTimestamp", self.now())
-            metadata.setdefault("deletionGracePeriodSeconds", 0)
-            if resource.has_generation:
-                metadata["generation"] = int(metadata.get("generation", 0)) + 1
-            if not call.dry_run:
-                self.store.commit([Change("MODIFIED", resource.key, new, old)])
-            code = 202 if options.get("orphanDependents") is False else 200
-            return code, new
-        if not call.dry_run:
-            self.store.commit([Change("DELETED", resource.key, new, old)])
-        details: dict[str, Any] = {"name": call.name}
-        if resource.group:
-            details["group"] = resource.group
-        details["kind"] = resource.plural
-        details["uid"] = old["metadata"]["uid"]
-        return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+        planned = deletion.plan(call.resource, old, options, self.now())
+        if planned.change and not call.dry_run:
+            self.store.commit([Change(planned.change, call.resource.key, planned.obj, old)])
+        return planned.code, planned.body
 
     # -- writes the cluster's own controllers make -----------------------------------------
 
@@ -394,63 +326,6 @@ class Rest:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _decoded(self, resource: ResourceDef, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise errors.bad_request(
-                f"couldn't get version/kind; json parse error: json: cannot unmarshal "
-                f"{'array' if isinstance(body, list) else 'string' if isinstance(body, str) else 'number'} into Go "
-                'value of type struct { APIVersion string "json:\\"apiVersion,omitempty\\""; '
-                'Kind string "json:\\"kind,omitempty\\"" }'
-            )
-        obj = copy.deepcopy(body)
-        api_version, kind = obj.get("apiVersion"), obj.get("kind")
-        if resource.custom:
-            compact = json.dumps(body, separators=(",", ":"))
-            if not kind:
-                raise errors.bad_request(f"Object 'Kind' is missing in '{compact}'")
-            if not api_version:
-                raise errors.bad_request(f"Object 'apiVersion' is missing in '{compact}'")
-        if api_version and api_version != resource.api_version:
-            raise errors.bad_request(
-                f"the API version in the data ({api_version}) does not match the expected API version "
-                f"({resource.api_version})"
-            )
-        if kind and kind != resource.kind:
-            raise errors.bad_request(
-                f"the kind in the data ({kind}) does not match the expected kind ({resource.kind})"
-            )
-        obj["apiVersion"], obj["kind"] = resource.api_version, resource.kind
-        metadata = obj.get("metadata")
-        if metadata is None:
-            obj["metadata"] = {}
-        elif not isinstance(metadata, dict):
-            raise errors.bad_request(
-                f"{resource.kind} in version \"{resource.version}\" cannot be handled as a {resource.kind}: "
-                "json: cannot unmarshal into Go struct field .metadata of type v1.ObjectMeta"
-            )
-        return obj
-
-    def _check_identity(self, call: Call, new: dict[str, Any], patching: bool = False) -> None:
-        metadata = new.get("metadata")
-        if not isinstance(metadata, dict):
-            raise errors.bad_request("metadata must be an object")
-        name = metadata.get("name")
-        if patching and name != call.name:
-            raise errors.bad_request(
-                f"the name of the object ({name}) does not match the name on the URL ({call.name})"
-            )
-        if not patching and name and name != call.name:
-            raise errors.bad_request(
-                f"the name of the object ({name}) does not match the name on the URL ({call.name})"
-            )
-        metadata["name"] = call.name
-        namespace = metadata.get("namespace")
-        if call.resource.namespaced and namespace and namespace != call.namespace:
-            raise errors.bad_request(
-                f"the namespace of the object ({namespace}) does not match the namespace on the request "
-                f"({call.namespace})"
-            )
-
     def _check_namespace_open(self, call: Call) -> None:
         namespace = self.store.get(NAMESPACE.key, "", call.namespace)
         if namespace is None:
@@ -476,32 +351,3 @@ class Rest:
             str((o.get("spec") or {}).get("clusterIP"))
             for o in self.store.list("/services")
         }
-
-
-def _sort_key(obj: dict[str, Any]) -> str:
-    metadata = obj["metadata"]
-    return f"{metadata.get('namespace', '')}/{metadata['name']}"
-
-
-def _encode_continue(rv: int, start: str) -> str:
-    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_continue(token: str) -> tuple[int, str]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(token.encode() + b"==="))
-        return int(raw["rv"]), str(raw["start"])
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
-        raise errors.bad_request(f"continue key is not valid: {token}") from None
-
-
-def is_terminating(obj: dict[str, Any]) -> bool:
-    return bool(obj["metadata"].get("deletionTimestamp"))
-
-
-def owned_by(obj: dict[str, Any], uid: str) -> bool:
-    return any(isinstance(r, dict) and r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or [])
-
-
-__all__ = ["Admission", "ApiError", "Call", "Rest", "is_terminating", "kind_list", "owned_by"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +29,7 @@ class Context:
     schedule: Callable[[Key, float], None]
     # When each revision (by uid) was first seen, in loop time: readiness follows the start-up delay.
     first_seen: dict[str, float] = field(default_factory=dict)
+    last_event_nanos: int = 0
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()
@@ -43,8 +44,11 @@ class Context:
     def get(self, resource: ResourceDef, namespace: str, name: str) -> dict[str, Any] | None:
         return self.rest.store.get(resource.key, namespace, name)
 
-    def list(self, resource: ResourceDef, namespace: str) -> list[dict[str, Any]]:
-        return self.rest.store.list(resource.key, namespace)
+    def indexed(self, resource: ResourceDef, index: str, value: str, namespace: str) -> list[dict[str, Any]]:
+        """The objects an index of the store finds under `value` in one namespace."""
+        store = self.rest.store
+        found = (store.load(resource.key, key) for key in store.indexed(resource.key, index, value, namespace))
+        return [obj for obj in found if obj is not None]
 
     def write(
         self, resource: ResourceDef, new: dict[str, Any], old: dict[str, Any] | None, subresource: str = ""
@@ -73,7 +77,7 @@ class Context:
         event = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": f"{metadata['name']}.{secrets.token_hex(8)}", "namespace": metadata["namespace"]},
+            "metadata": {"name": self._event_name(metadata["name"]), "namespace": metadata["namespace"]},
             "involvedObject": {
                 "kind": involved["kind"], "namespace": metadata["namespace"], "name": metadata["name"],
                 "uid": metadata.get("uid", ""), "apiVersion": involved["apiVersion"],
@@ -94,6 +98,12 @@ class Context:
             self.rest.system_write(EVENT, event, None, MANAGER)
         except ApiError as error:
             log.info("could not record event %s: %s", message, error.message)
+
+
+    def _event_name(self, involved: str) -> str:
+        """client-go's `<object>.<hex of UnixNano>` (record.makeEvent), so names sort in time order per object."""
+        self.last_event_nanos = max(time.time_ns(), self.last_event_nanos + 1)  # unique even within one tick
+        return f"{involved}.{self.last_event_nanos:x}"
 
 
 def controller_reference(owner: dict[str, Any]) -> dict[str, Any]:

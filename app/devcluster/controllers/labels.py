@@ -5,6 +5,7 @@ from __future__ import annotations
 LABEL_SERVICE = "serving.knative.dev/service"
 LABEL_SERVICE_UID = "serving.knative.dev/serviceUID"
 LABEL_CONFIGURATION = "serving.knative.dev/configuration"
+LABEL_ROUTE = "serving.knative.dev/route"
 LABEL_CONFIGURATION_UID = "serving.knative.dev/configurationUID"
 LABEL_GENERATION = "serving.knative.dev/configurationGeneration"
 LABEL_ROUTING_STATE = "serving.knative.dev/routingState"

@@ -15,9 +15,10 @@ from typing import Any
 
 from app.devcluster.apiserver.resources import CONFIGMAP
 from app.devcluster.apiserver.rest import Rest
-from app.devcluster.apiserver.store import Event
+from app.devcluster.apiserver.store import Event, split_key
 from app.devcluster.controllers.configuration import reconcile as reconcile_configuration
 from app.devcluster.controllers.context import Context, Key
+from app.devcluster.controllers.indexes import SPEC_TRAFFIC, add_indexes
 from app.devcluster.controllers.labels import LABEL_CONFIGURATION, LABEL_SERVICE
 from app.devcluster.controllers.revision import reconcile as reconcile_revision
 from app.devcluster.controllers.route import reconcile as reconcile_route
@@ -31,6 +32,7 @@ class KnativeController:
     """Runs the Service, Configuration, Revision and Route reconcilers."""
 
     def __init__(self, rest: Rest, start_delay: float = 1.0) -> None:
+        add_indexes(rest.store)
         self.rest = rest
         self.context = Context(rest, start_delay, self.schedule)
         self.reconcilers: dict[str, Callable[[Context, str, str], None]] = {
@@ -50,8 +52,8 @@ class KnativeController:
             [SERVICE.key, CONFIGURATION.key, REVISION.key, ROUTE.key, CONFIGMAP.key]
         )
         for resource in (SERVICE, CONFIGURATION, REVISION, ROUTE):
-            for obj in self.rest.store.list(resource.key):
-                self._add((resource.key, obj["metadata"]["namespace"], obj["metadata"]["name"]))
+            for key in self.rest.store.keys(resource.key):
+                self._add((resource.key, *split_key(key)))
         self._feed = asyncio.create_task(self._follow(subscription.queue))
         self._task = asyncio.create_task(self._work())
 
@@ -89,8 +91,7 @@ class KnativeController:
         obj = event.obj
         if event.resource == CONFIGMAP.key:
             if namespace == "knative-serving" and name in ("config-domain", "config-network"):
-                return [(ROUTE.key, r["metadata"]["namespace"], r["metadata"]["name"])
-                        for r in self.rest.store.list(ROUTE.key)]
+                return [(ROUTE.key, *split_key(key)) for key in self.rest.store.keys(ROUTE.key)]
             return []
         keys: list[Key] = [(event.resource, namespace, name)]
         labels = obj["metadata"].get("labels") or {}
@@ -108,17 +109,13 @@ class KnativeController:
         return keys
 
     def _routes_referencing(self, namespace: str, revision: str = "", configuration: str = "") -> list[str]:
-        names = []
-        for route in self.rest.store.list(ROUTE.key, namespace):
-            for target in (route.get("spec") or {}).get("traffic") or []:
-                if not isinstance(target, dict):
-                    continue
-                if (revision and target.get("revisionName") == revision) or (
-                    configuration and target.get("configurationName") == configuration
-                ):
-                    names.append(route["metadata"]["name"])
-                    break
-        return names
+        """Routes whose spec sends traffic to the revision, or to the configuration's latest revision."""
+        store, keys = self.rest.store, set()
+        if revision:
+            keys.update(store.indexed(ROUTE.key, SPEC_TRAFFIC, f"revision/{revision}", namespace))
+        if configuration:
+            keys.update(store.indexed(ROUTE.key, SPEC_TRAFFIC, f"configuration/{configuration}", namespace))
+        return sorted(split_key(key)[1] for key in keys)
 
     async def _work(self) -> None:
         while True:
@@ -134,8 +131,8 @@ class KnativeController:
                     self.reconcilers[resource_key](self.context, namespace, name)
                 except Exception:
                     log.exception("reconciling %s %s/%s failed", resource_key, namespace, name)
-                if len(self._pending) > 0 and not self._wake.is_set():
-                    await asyncio.sleep(0)
+                # Whatever is pending, the API and the gateway get their turn between two keys.
+                await asyncio.sleep(0)
 
 
 def referenced_revisions(*routes: dict[str, Any] | None) -> set[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from app.devcluster.controllers import conditions
 from app.devcluster.controllers.context import Context
+from app.devcluster.controllers.indexes import STATUS_TRAFFIC
 from app.devcluster.controllers.labels import ANNOTATION_ROUTES, ANNOTATION_ROUTING_MODIFIED, LABEL_ROUTING_STATE
 from app.devcluster.crds.resources import REVISION, ROUTE
 
@@ -34,7 +35,7 @@ def routing(ctx: Context, revision: dict[str, Any]) -> tuple[list[str], int]:
     """Routes whose status sends this revision traffic (at any percent), and the total percent."""
     name = revision["metadata"]["name"]
     routes, percent = [], 0
-    for route in ctx.list(ROUTE, revision["metadata"]["namespace"]):
+    for route in ctx.indexed(ROUTE, STATUS_TRAFFIC, name, revision["metadata"]["namespace"]):
         hits = [t for t in (route.get("status") or {}).get("traffic") or [] if t.get("revisionName") == name]
         if hits:
             routes.append(route["metadata"]["name"])

@@ -7,6 +7,10 @@ and HTTP/2 cleartext (prior knowledge or Upgrade: h2c) are both served, via hype
 The split is random per request, drawn from a shuffled deck of 100 cards per traffic
 configuration, so that every 100 requests follow the percentages exactly and a share never
 drifts; a change of the Route's traffic starts a new deck at once.
+
+It reads Routes, Revisions and Knative's config-domain from the store's change feed and never
+writes. A Host that is neither a Knative host form nor the gateway's own address is refused with
+400 before any route is looked at (a page on another site, resolved to loopback, gets nothing).
 """
 
 from __future__ import annotations
@@ -15,45 +19,35 @@ import asyncio
 import logging
 import random
 import socket
-from typing import Any
+from typing import Any, cast
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
+from hypercorn.typing import ASGIFramework
 
-from app.devcluster.apiserver.store import Store
+from app.devcluster.apiserver.hosts import hostname
+from app.devcluster.apiserver.store import Event, Reader
 from app.devcluster.crds.resources import REVISION, ROUTE
+from app.devcluster.gateway.deck import Deck, Traffic
+from app.devcluster.gateway.hosts import HostIndex, knative_shaped
 
 log = logging.getLogger("devcluster.gateway")
-CLUSTER_SUFFIXES = (".svc.cluster.local", ".svc", "")
-Traffic = tuple[tuple[str, int], ...]
-
-
-class Deck:
-    """A shuffled deck of revision names, one card per percent."""
-
-    def __init__(self, traffic: Traffic, rng: random.Random) -> None:
-        self.cards = [name for name, percent in traffic for _ in range(percent)]
-        self.rng = rng
-        self.position = len(self.cards)
-
-    def draw(self) -> str | None:
-        if not self.cards:
-            return None
-        if self.position >= len(self.cards):
-            self.rng.shuffle(self.cards)
-            self.position = 0
-        card = self.cards[self.position]
-        self.position += 1
-        return card
+CONFIGMAPS = "/configmaps"
+KEEP_ALIVE_TIMEOUT = 5.0  # hypercorn's default: also how long a request's headers may take
 
 
 class Gateway:
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Reader, own_hosts: frozenset[str] = frozenset(), header_timeout: float = KEEP_ALIVE_TIMEOUT
+    ) -> None:
         self.store = store
+        self.own_hosts = own_hosts  # names the gateway itself is reached by (lower case, no port)
+        self.header_timeout = header_timeout
         self.rng = random.Random()  # noqa: S311 - traffic splitting, not security
-        self._decks: dict[tuple[str, str], tuple[Traffic, Deck]] = {}
-        self._hosts: dict[str, tuple[str, str, str]] = {}  # host -> (namespace, route, tag)
-        self._route_hosts: dict[tuple[str, str], list[str]] = {}
+        self.hosts = HostIndex()
+        self._decks: dict[tuple[str, str, str], tuple[Traffic, Deck]] = {}
+        self._targets: dict[tuple[str, str], str] = {}  # revision -> its TARGET, read once (a spec never changes)
+        self._domains: set[str] = set()
         self._shutdown = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._feed: asyncio.Task[None] | None = None
@@ -62,15 +56,19 @@ class Gateway:
 
     async def start(self, sock: socket.socket) -> None:
         for route in self.store.list(ROUTE.key):
-            self._index(route)
-        subscription = self.store.subscribe([ROUTE.key])
+            self.hosts.add(route)
+        self._read_domains(self.store.get(CONFIGMAPS, "knative-serving", "config-domain"))
+        subscription = self.store.subscribe([ROUTE.key, REVISION.key, CONFIGMAPS])
         self._feed = asyncio.create_task(self._follow(subscription.queue))
         config = HypercornConfig()
         config.bind = [f"fd://{sock.detach()}"]
         config.accesslog = None
         config.errorlog = logging.getLogger("devcluster.gateway.server")
         config.graceful_timeout = 1
-        self._task = asyncio.create_task(serve(self, config, shutdown_trigger=self._shutdown.wait, mode="asgi"))
+        # hypercorn's keep-alive timer runs until a request's headers are complete, so a slowloris is closed too.
+        config.keep_alive_timeout = self.header_timeout
+        app = cast(ASGIFramework, self)
+        self._task = asyncio.create_task(serve(app, config, shutdown_trigger=self._shutdown.wait, mode="asgi"))
         await asyncio.sleep(0)
 
     async def stop(self) -> None:
@@ -84,78 +82,76 @@ class Gateway:
             except asyncio.CancelledError:
                 pass
 
-    async def _follow(self, queue: asyncio.Queue[Any]) -> None:
+    async def _follow(self, queue: asyncio.Queue[Event | None]) -> None:
         while True:
             event = await queue.get()
             if event is None:
                 return
-            if event.type == "DELETED":
-                self._unindex(event.namespace, event.name)
+            if event.resource == CONFIGMAPS:
+                if (event.namespace, event.name) == ("knative-serving", "config-domain"):
+                    self._read_domains(None if event.type == "DELETED" else event.obj)
+            elif event.resource == REVISION.key:
+                self._targets.pop((event.namespace, event.name), None)
+            elif event.type == "DELETED":
+                self.hosts.remove(event.namespace, event.name)
+                self._drop_decks(event.namespace, event.name)
             else:
-                self._index(event.obj)
+                self.hosts.add(event.obj)
 
-    # -- hosts ------------------------------------------------------------------------------
+    def _read_domains(self, config: dict[str, Any] | None) -> None:
+        data = (config or {}).get("data") or {}
+        self._domains = {domain.lower() for domain in data if isinstance(domain, str) and not domain.startswith("_")}
 
-    def _unindex(self, namespace: str, name: str) -> None:
-        for host in self._route_hosts.pop((namespace, name), []):
-            if self._hosts.get(host, ("", "", ""))[:2] == (namespace, name):
-                del self._hosts[host]
-        for key in [k for k in self._decks if k[0] == namespace and k[1].split("/", 1)[0] == name]:
+    def _drop_decks(self, namespace: str, route: str) -> None:
+        for key in [k for k in self._decks if k[:2] == (namespace, route)]:
             del self._decks[key]
-
-    def _index(self, route: dict[str, Any]) -> None:
-        namespace, name = route["metadata"]["namespace"], route["metadata"]["name"]
-        self._unindex(namespace, name)
-        status = route.get("status") or {}
-        hosts: dict[str, str] = {}
-        for suffix in CLUSTER_SUFFIXES:
-            hosts[f"{name}.{namespace}{suffix}"] = ""
-        if status.get("url"):
-            hosts[_host_of(status["url"])] = ""
-        for target in status.get("traffic") or []:
-            tag = target.get("tag")
-            if tag:
-                for suffix in CLUSTER_SUFFIXES:
-                    hosts[f"{tag}-{name}.{namespace}{suffix}"] = tag
-                if target.get("url"):
-                    hosts[_host_of(target["url"])] = tag
-        for host, tag in hosts.items():
-            taken = self._hosts.get(host)
-            # A route's own name outranks another route's tag host that happens to spell the same.
-            if tag and taken is not None and not taken[2] and taken[:2] != (namespace, name):
-                continue
-            self._hosts[host] = (namespace, name, tag)
-        self._route_hosts[(namespace, name)] = list(hosts)
 
     # -- requests ---------------------------------------------------------------------------
 
-    def pick(self, host: str) -> tuple[int, str, str | None, str]:
-        """(status, body, revision, target) for a request to `host`."""
-        found = self._hosts.get(host.split(":", 1)[0].lower().rstrip("."))
+    def pick(self, host: str) -> tuple[int, str, str | None]:
+        """(status, body, revision) for a request to `host`."""
+        name = hostname(host)
+        found = self.hosts.find(name) if name is not None else None
         if found is None:
-            return 404, f"no Knative route serves the host {host!r}\n", None, ""
-        namespace, name, tag = found
-        route = self.store.get(ROUTE.key, namespace, name)
+            if name is not None and (name in self.own_hosts or knative_shaped(name, self._domains) or not name):
+                return 404, f"no Knative route serves the host {host!r}\n", None
+            return 400, (
+                f"the gateway does not serve the host {host!r}: send a Knative route's host, such as "
+                "<service>.<namespace>.<domain> or <service>.<namespace>.svc.cluster.local\n"
+            ), None
+        route = self.store.get(ROUTE.key, found.namespace, found.route)
         if route is None:
-            return 404, f"no Knative route serves the host {host!r}\n", None, ""
-        status = route.get("status") or {}
-        traffic = [t for t in status.get("traffic") or [] if t.get("revisionName")]
-        if tag:
-            traffic = [dict(t, percent=100) for t in traffic if t.get("tag") == tag][:1]
+            return 404, f"no Knative route serves the host {host!r}\n", None
+        traffic = [t for t in (route.get("status") or {}).get("traffic") or [] if t.get("revisionName")]
+        if found.tag:
+            traffic = [dict(t, percent=100) for t in traffic if t.get("tag") == found.tag][:1]
+        where = f"{found.namespace}/{found.route}"
         if not traffic:
-            return 503, f'Route "{namespace}/{name}" has no ready revision: {_reason(route)}\n', None, ""
+            return 503, f'Route "{where}" has no ready revision: {_reason(route)}\n', None
+        revision_name = self._draw(found.namespace, found.route, found.tag, traffic)
+        if revision_name is None:
+            return 503, f'Route "{where}" sends no traffic to any revision (every percent is 0)\n', None
+        target = self._target(found.namespace, revision_name)
+        if target is None:
+            return 503, f'Revision "{found.namespace}/{revision_name}" is gone\n', None
+        return 200, f"Hello {target}!\n", revision_name
+
+    def _draw(self, namespace: str, route: str, tag: str, traffic: list[dict[str, Any]]) -> str | None:
         key: Traffic = tuple((t["revisionName"], int(t.get("percent") or 0)) for t in traffic)
-        cached = self._decks.get((namespace, f"{name}/{tag}"))
+        cached = self._decks.get((namespace, route, tag))
         if cached is None or cached[0] != key:
             cached = (key, Deck(key, self.rng))
-            self._decks[(namespace, f"{name}/{tag}")] = cached
-        revision_name = cached[1].draw()
-        if revision_name is None:
-            return 503, f'Route "{namespace}/{name}" sends no traffic to any revision (every percent is 0)\n', None, ""
-        revision = self.store.get(REVISION.key, namespace, revision_name)
-        if revision is None:
-            return 503, f'Revision "{namespace}/{revision_name}" is gone\n', None, ""
-        return 200, f"Hello {_target(revision)}!\n", revision_name, ""
+            self._decks[(namespace, route, tag)] = cached
+        return cached[1].draw()
+
+    def _target(self, namespace: str, name: str) -> str | None:
+        target = self._targets.get((namespace, name))
+        if target is None:
+            revision = self.store.get(REVISION.key, namespace, name)
+            if revision is None:
+                return None
+            target = self._targets[(namespace, name)] = _target(revision)
+        return target
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -174,7 +170,7 @@ class Gateway:
                 break
         headers = dict(scope.get("headers") or [])
         host = (headers.get(b"host") or headers.get(b":authority") or b"").decode("latin-1")
-        code, body, revision, _ = self.pick(host)
+        code, body, revision = self.pick(host)
         response_headers = [(b"content-type", b"text/plain; charset=utf-8")]
         if revision:
             response_headers.append((b"x-knative-revision", revision.encode()))
@@ -183,17 +179,13 @@ class Gateway:
         await send({"type": "http.response.body", "body": body.encode()})
 
 
-def _host_of(url: str) -> str:
-    return url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
-
-
 def _target(revision: dict[str, Any]) -> str:
     containers = (revision.get("spec") or {}).get("containers") or []
     serving = next((c for c in containers if isinstance(c, dict) and c.get("ports")), None)
     serving = serving or (containers[0] if containers and isinstance(containers[0], dict) else {})
     for env in serving.get("env") or []:
         if isinstance(env, dict) and env.get("name") == "TARGET" and isinstance(env.get("value"), str):
-            return env["value"] or "World"
+            return str(env["value"]) or "World"
     return "World"
 
 
