@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, DevClusterProcess, wait_ok
+from tests.support import ROOT, DevClusterProcess, closed_by_peer, hold_connections, wait_ok
 
 HELD = 300
 
@@ -46,31 +46,17 @@ def console(devcluster: DevClusterProcess, tmp_path: Path) -> Iterator[str]:
             process.wait()
 
 
-def _closed(sock: socket.socket) -> bool:
-    try:
-        return sock.recv(1024) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-
-
 def test_connections_that_never_finish_their_headers_are_released(console: str) -> None:
     port = int(console.rsplit(":", 1)[1])
-    held = []
+    # Half of them send part of a request; the other half send nothing at all.
+    held = hold_connections(port, HELD // 2, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    held += hold_connections(port, HELD // 2, b"")
     try:
-        for index in range(HELD):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-            # Half of them send part of a request; the other half send nothing at all.
-            if index % 2:
-                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-            sock.setblocking(False)
-            held.append(sock)
         deadline = time.monotonic() + 30
         open_ones = list(held)
         while open_ones and time.monotonic() < deadline:
             time.sleep(0.2)
-            open_ones = [sock for sock in open_ones if not _closed(sock)]
+            open_ones = [sock for sock in open_ones if not closed_by_peer(sock)]
         assert open_ones == [], f"{len(open_ones)} of {HELD} held connections still open"
     finally:
         for sock in held:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc as python_gc
 import ipaddress
 import logging
 import socket
@@ -140,6 +141,9 @@ class DevCluster:
         else:
             gateway_socket.close()
         self.write_kubeconfig()
+        # What start-up built (the store's indexes, schemas, modules) lives as long as the process: keep the
+        # collector from walking it again and again, as every full collection would.
+        python_gc.freeze()
         log.info("API server on %s, gateway on http://%s:%d, data in %s", self.server_url, self.config.host,
                  self.gateway_port, self.config.data)
 

@@ -5,7 +5,6 @@ request headers (slowloris) are closed by both within the header timeout, while 
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import DevClusterProcess, ksvc_manifest, wait_for
+from tests.support import DevClusterProcess, closed_by_peer, hold_connections, ksvc_manifest, wait_for
 
 HELD = 300
 KSVC = "/apis/serving.knative.dev/v1/namespaces/{ns}/services"
@@ -68,35 +67,15 @@ def test_the_gateway_answers_knative_hosts_and_its_own_address(cluster: DevClust
             assert response.text.startswith(f"the gateway does not serve the host {host!r}")
 
 
-def _held(port: int) -> list[socket.socket]:
-    """Connections that send half a request's headers and then nothing."""
-    held = []
-    for _ in range(HELD):
-        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-        held.append(sock)
-    return held
-
-
-def _closed(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        return sock.recv(1024) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-
-
 @pytest.mark.parametrize("listener", ["api", "gateway"])
 def test_connections_that_never_finish_their_headers_are_closed(cluster: DevClusterProcess, listener: str) -> None:
     url = cluster.api_url if listener == "api" else cluster.gateway_url
-    held = _held(_port(url))
+    held = hold_connections(_port(url), HELD, b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
     started = time.monotonic()
     try:
         open_ones = list(held)
         while open_ones and time.monotonic() - started < 30:
-            open_ones = [sock for sock in open_ones if not _closed(sock)]
+            open_ones = [sock for sock in open_ones if not closed_by_peer(sock)]
             time.sleep(0.1)
         assert open_ones == [], f"{len(open_ones)} of {HELD} held connections still open"
     finally:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from app.devcluster.apiserver.store import Store
+from app.devcluster.apiserver.tasks import cancel
 
 log = logging.getLogger("devcluster.expiry")
 BATCH = 100
@@ -22,12 +23,7 @@ class Expiry:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -16,10 +16,12 @@ from app.devcluster.apiserver.errors import ApiError
 from app.devcluster.apiserver.resources import NAMESPACE, Registry, ResourceDef
 from app.devcluster.apiserver.rest import Rest
 from app.devcluster.apiserver.store import Event
+from app.devcluster.apiserver.tasks import cancel
 
 log = logging.getLogger("devcluster.gc")
 MANAGER = "generic-garbage-collector"
 NAMESPACE_BATCH = 200  # objects a terminating namespace loses in one turn
+FEED_BATCH = 100  # changes looked at in one turn
 
 
 class GarbageCollector:
@@ -34,14 +36,10 @@ class GarbageCollector:
         self.sweep()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
 
     async def _run(self, queue: asyncio.Queue[Event | None]) -> None:
+        handled = 0
         while True:
             event = await queue.get()
             if event is None:
@@ -50,7 +48,10 @@ class GarbageCollector:
                 self.handle(event)
             except Exception:
                 log.exception("garbage collection after %s %s failed", event.type, event.name)
-            await asyncio.sleep(0)  # one change at a time, however many a deletion sets off
+            handled += 1
+            if handled % FEED_BATCH == 0:
+                # Keep up with the feed (a backlog holds every change it has not seen), but let the rest run.
+                await asyncio.sleep(0)
 
     def sweep(self) -> None:
         """Finish what a restart interrupted: dangling dependents and pending finalizers."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.devcluster.apiserver.indexes import label_index
 from app.devcluster.apiserver.resources import ResourceDef
 from app.devcluster.apiserver.selectors import FieldSelector, LabelSelector, field_value
 from app.devcluster.apiserver.store import Store, key_of, split_key
@@ -16,7 +17,8 @@ def select(store: Store, resource: ResourceDef, namespace: str, labels: LabelSel
            fields: FieldSelector) -> list[str]:
     """Keys of the objects the selectors match, in key order."""
     keys = _candidates(store, resource, namespace, labels, fields)
-    keys = [key for key in keys if _key_matches(fields, key)]
+    if any(term[0] in _KEY_FIELDS for term in fields.terms):
+        keys = [key for key in keys if _key_matches(fields, key)]
     other_fields = FieldSelector(tuple(t for t in fields.terms if t[0] not in _KEY_FIELDS))
     if not labels.requirements and not other_fields.terms:
         return keys
@@ -48,7 +50,7 @@ def _candidates(store: Store, resource: ResourceDef, namespace: str, labels: Lab
         if requirement.op in ("=", "in") and store.label_indexed(resource.key, requirement.key):
             keys: set[str] = set()
             for value in requirement.values:
-                keys.update(store.indexed(resource.key, f"label:{requirement.key}", value, namespace or None))
+                keys.update(store.indexed(resource.key, label_index(requirement.key), value, namespace or None))
             found = keys if found is None else found & keys
     if found is not None:
         return sorted(found)

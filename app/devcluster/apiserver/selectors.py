@@ -80,79 +80,96 @@ def _check_value(key: str, value: str) -> None:
 def parse_label_selector(text: str | None) -> LabelSelector:
     if not text or not text.strip():
         return LabelSelector()
-    tokens = [m.group(1) for m in _TOKEN.finditer(text)]
-    requirements: list[Requirement] = []
-    pos = 0
+    return _LabelParser(text).parse()
 
-    def take() -> str:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise bad_request(f"unable to parse requirement: found '', expected: identifier in '{text}'")
-        pos += 1
-        return tokens[pos - 1]
 
-    def peek() -> str | None:
-        return tokens[pos] if pos < len(tokens) else None
+_OPERATORS = ("=", "==", "!=", "(", ")", ",", ">", "<")
 
-    while pos < len(tokens):
-        token = take()
+
+class _LabelParser:
+    """apimachinery's labels.Parser: comma-separated requirements, each `!key`, `key`, or `key <op> <values>`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = [m.group(1) for m in _TOKEN.finditer(text)]
+        self.pos = 0
+
+    def take(self) -> str:
+        if self.pos >= len(self.tokens):
+            raise bad_request(f"unable to parse requirement: found '', expected: identifier in '{self.text}'")
+        self.pos += 1
+        return self.tokens[self.pos - 1]
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def parse(self) -> LabelSelector:
+        requirements: list[Requirement] = []
+        while self.pos < len(self.tokens):
+            requirements.append(self.requirement())
+            nxt = self.peek()
+            if nxt is not None:
+                if nxt != ",":
+                    raise bad_request(f"unable to parse requirement: found '{nxt}', expected: ',' or 'end of string'")
+                self.take()
+                if self.peek() is None:
+                    raise bad_request("unable to parse requirement: found '', expected: identifier")
+        return LabelSelector(tuple(requirements))
+
+    def requirement(self) -> Requirement:
+        token = self.take()
         if token == "!":
-            key = take()
+            key = self.take()
             _check_key(key)
-            requirements.append(Requirement(key, "!"))
+            return Requirement(key, "!")
+        if token in _OPERATORS:
+            raise bad_request(f"unable to parse requirement: found '{token}', expected: identifier")
+        key = token
+        _check_key(key)
+        nxt = self.peek()
+        if nxt is None or nxt == ",":
+            return Requirement(key, "exists")
+        if nxt in ("=", "==", "!="):
+            return self.equality(key, nxt)
+        if nxt in (">", "<"):
+            return self.comparison(key, nxt)
+        if nxt in ("in", "notin"):
+            return self.set_of(key, nxt)
+        raise bad_request(f"unable to parse requirement: found '{nxt}', expected: in, notin, =, ==, !=, gt, lt")
+
+    def equality(self, key: str, op: str) -> Requirement:
+        self.take()
+        value = self.peek()
+        if value is None or value == ",":
+            value = ""
         else:
-            if token in ("=", "==", "!=", "(", ")", ",", ">", "<"):
-                raise bad_request(f"unable to parse requirement: found '{token}', expected: identifier")
-            key = token
-            _check_key(key)
-            nxt = peek()
-            if nxt is None or nxt == ",":
-                requirements.append(Requirement(key, "exists"))
-            elif nxt in ("=", "==", "!="):
-                take()
-                value = peek()
-                if value is None or value == ",":
-                    value = ""
-                else:
-                    value = take()
-                    if value in ("=", "==", "!=", "(", ")", "!", ">", "<"):
-                        raise bad_request(f"unable to parse requirement: found '{value}', expected: identifier")
-                _check_value(key, value)
-                requirements.append(Requirement(key, "!=" if nxt == "!=" else "=", (value,)))
-            elif nxt in (">", "<"):
-                take()
-                value = take()
-                if not re.fullmatch(r"-?\d+", value):
-                    raise bad_request(
-                        "unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer"
-                    )
-                requirements.append(Requirement(key, "gt" if nxt == ">" else "lt", (value,)))
-            elif nxt in ("in", "notin"):
-                take()
-                if take() != "(":
-                    raise bad_request("unable to parse requirement: found '', expected: '('")
-                values: list[str] = []
-                while True:
-                    item = take()
-                    if item == ")":
-                        break
-                    if item == ",":
-                        continue
-                    _check_value(key, item)
-                    values.append(item)
-                requirements.append(Requirement(key, nxt, tuple(values)))
-            else:
-                raise bad_request(
-                    f"unable to parse requirement: found '{nxt}', expected: in, notin, =, ==, !=, gt, lt"
-                )
-        nxt = peek()
-        if nxt is not None:
-            if nxt != ",":
-                raise bad_request(f"unable to parse requirement: found '{nxt}', expected: ',' or 'end of string'")
-            take()
-            if peek() is None:
-                raise bad_request("unable to parse requirement: found '', expected: identifier")
-    return LabelSelector(tuple(requirements))
+            value = self.take()
+            if value in (*_OPERATORS[:5], "!", ">", "<"):
+                raise bad_request(f"unable to parse requirement: found '{value}', expected: identifier")
+        _check_value(key, value)
+        return Requirement(key, "!=" if op == "!=" else "=", (value,))
+
+    def comparison(self, key: str, op: str) -> Requirement:
+        self.take()
+        value = self.take()
+        if not re.fullmatch(r"-?\d+", value):
+            raise bad_request("unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer")
+        return Requirement(key, "gt" if op == ">" else "lt", (value,))
+
+    def set_of(self, key: str, op: str) -> Requirement:
+        self.take()
+        if self.take() != "(":
+            raise bad_request("unable to parse requirement: found '', expected: '('")
+        values: list[str] = []
+        while True:
+            item = self.take()
+            if item == ")":
+                break
+            if item == ",":
+                continue
+            _check_value(key, item)
+            values.append(item)
+        return Requirement(key, op, tuple(values))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from app.devcluster.apiserver.indexes import Entry, Indexes, IndexFunc, label_index
 
 HISTORY = 20000
-CACHE = 4096  # decoded objects kept
+CACHE = 1024  # decoded objects kept
 _PRUNE_EVERY = 1000
 _HISTORY_PAGE = 500
 
@@ -321,7 +321,8 @@ class Store:
                 rows_del.append((change.resource, namespace, name))
             else:
                 rows_put.append((change.resource, namespace, name, rv, body, now + ttl if ttl else None))
-            rows_ev.append((rv, change.type, change.resource, body, dumps(change.old) if change.old else None))
+            old = self.serialized(change.resource, change.old) if change.old else None  # as stored, when it is
+            rows_ev.append((rv, change.type, change.resource, body, old))
             events.append(Event(change.type, change.resource, rv, obj, change.old, body))
         if not events:
             return []

@@ -16,6 +16,7 @@ from typing import Any
 from app.devcluster.apiserver.resources import CONFIGMAP
 from app.devcluster.apiserver.rest import Rest
 from app.devcluster.apiserver.store import Event, split_key
+from app.devcluster.apiserver.tasks import cancel
 from app.devcluster.controllers.configuration import reconcile as reconcile_configuration
 from app.devcluster.controllers.context import Context, Key
 from app.devcluster.controllers.indexes import SPEC_TRAFFIC, add_indexes
@@ -60,13 +61,7 @@ class KnativeController:
     async def stop(self) -> None:
         for timer in self._timers:
             timer.cancel()
-        for task in (self._feed, self._task):
-            if task is not None:
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
+        await cancel(self._feed, self._task)
 
     def schedule(self, key: Key, delay: float) -> None:
         loop = asyncio.get_running_loop()

@@ -17,6 +17,7 @@ from app.devcluster.controllers.labels import (
 from app.devcluster.crds.resources import CONFIGURATION, ROUTE, SERVICE
 
 OUT_OF_DATE = "OutOfDate"
+_ABSENT = object()
 
 
 def desired_configuration(service: dict[str, Any]) -> dict[str, Any]:
@@ -74,14 +75,14 @@ def _sync_child(ctx: Context, service: dict[str, Any], desired: dict[str, Any]) 
         return existing, False
     if existing["metadata"].get("deletionTimestamp"):
         return existing, True
+    wanted = (desired["metadata"]["labels"], desired["metadata"]["annotations"], desired["spec"])
+    if (existing["metadata"].get("labels", _ABSENT), existing["metadata"].get("annotations", _ABSENT),
+            existing.get("spec", _ABSENT)) == wanted:
+        return existing, True  # compared before copying: most reconciles change nothing
     updated = copy.deepcopy(existing)
-    updated["metadata"]["labels"] = desired["metadata"]["labels"]
-    updated["metadata"]["annotations"] = desired["metadata"]["annotations"]
-    updated["spec"] = desired["spec"]
-    if updated != existing:
-        written = ctx.write(resource, updated, existing)
-        return written or existing, True
-    return existing, True
+    updated["metadata"]["labels"], updated["metadata"]["annotations"], updated["spec"] = wanted
+    written = ctx.write(resource, updated, existing)
+    return written or existing, True
 
 
 def reconcile(ctx: Context, namespace: str, name: str) -> None:

@@ -27,6 +27,7 @@ from hypercorn.typing import ASGIFramework
 
 from app.devcluster.apiserver.hosts import hostname
 from app.devcluster.apiserver.store import Event, Reader
+from app.devcluster.apiserver.tasks import cancel
 from app.devcluster.crds.resources import REVISION, ROUTE
 from app.devcluster.gateway.deck import Deck, Traffic
 from app.devcluster.gateway.hosts import HostIndex, knative_shaped
@@ -75,12 +76,7 @@ class Gateway:
         self._shutdown.set()
         if self._task is not None:
             await self._task
-        if self._feed is not None:
-            self._feed.cancel()
-            try:
-                await self._feed
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._feed)
 
     async def _follow(self, queue: asyncio.Queue[Event | None]) -> None:
         while True:
