@@ -75,7 +75,7 @@ class Watches:
         self.open += 1
         try:
             await stream.run(subscription, backlog, last_rv)
-        except (ConnectionResetError, asyncio.CancelledError):
+        except (ConnectionError, asyncio.CancelledError):
             if not subscription.cut_off:
                 log.info("watch of %s from %s ended: the client went away", params.resource.qualified,
                          request.remote)
@@ -91,7 +91,7 @@ class Watches:
             store, resource = self.store, params.resource.key
             keys = selection.select(store, params.resource, params.namespace, params.labels, params.fields)
             bodies = [body for key in keys if (body := store.body(resource, key)) is not None]
-            return _pages([("ADDED", json.loads(body) if params.table else {}, body) for body in bodies])
+            return _added(bodies, params.table)
         try:
             start = int(rv)
         except ValueError:
@@ -103,9 +103,10 @@ class Watches:
 Seen = tuple[str, dict[str, Any], str]  # (event type as this watcher sees it, object, its JSON)
 
 
-def _pages(items: list[Seen], size: int = 500) -> Iterator[list[Seen]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _added(bodies: list[str], table: bool, size: int = 500) -> Iterator[list[Seen]]:
+    """The current objects as ADDED events, a page at a time (decoded only for Table output)."""
+    for start in range(0, len(bodies), size):
+        yield [("ADDED", json.loads(body) if table else {}, body) for body in bodies[start:start + size]]
 
 
 class _Stream:
