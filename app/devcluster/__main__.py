@@ -46,7 +46,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         "unless --insecure-allow-remote)")
     parser.add_argument("--advertise-host", default="", metavar="HOST",
                         help="host written into the kubeconfig and advertised as the gateway's load-balancer "
-                        "address, when clients reach this server by another name (default: --host)")
+                        "address, when clients reach this server by another name; the API and the gateway accept it "
+                        "as a request's Host besides --host and loopback's names (default: --host)")
     parser.add_argument("--api-port", type=int, default=8001, help="Kubernetes API port (default: %(default)s)")
     parser.add_argument("--gateway-port", type=int, default=8080,
                         help="ingress gateway port, advertised by kourier-system/kourier (default: %(default)s)")
@@ -69,7 +70,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         "seconds or a duration such as 90s, 30m, 1h (default: 1h)")
     parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT, metavar="SECONDS",
                         help="how long a client may take to send a request's headers, and stay idle between "
-                        "requests, before the API closes the connection (default: %(default)s)")
+                        "requests, before the API closes the connection; the gateway allows at most 5 "
+                        "(default: %(default)s)")
     parser.add_argument("--without-knative", action="store_true",
                         help="serve only the core Kubernetes API, like a cluster where Knative is not installed")
     parser.add_argument("--insecure-allow-remote", action="store_true",

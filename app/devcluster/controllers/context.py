@@ -99,7 +99,6 @@ class Context:
         except ApiError as error:
             log.info("could not record event %s: %s", message, error.message)
 
-
     def _event_name(self, involved: str) -> str:
         """client-go's `<object>.<hex of UnixNano>` (record.makeEvent), so names sort in time order per object."""
         self.last_event_nanos = max(time.time_ns(), self.last_event_nanos + 1)  # unique even within one tick
