@@ -12,8 +12,7 @@ _SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
 
 def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: set[str]) -> None:
     if resource is NAMESPACE:
-        name = obj["metadata"].get("name", "")
-        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+        _name_label(obj)
         spec = obj.setdefault("spec", {})
         if not isinstance(spec, dict):
             return
@@ -41,15 +40,20 @@ def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: set[st
 
 def prepare_update(resource: ResourceDef, obj: dict[str, Any], old: dict[str, Any]) -> None:
     if resource is NAMESPACE:
-        # The namespace's own name label is kept whatever the client sends.
-        labels = obj.setdefault("metadata", {}).setdefault("labels", {})
-        if isinstance(labels, dict):
-            labels["kubernetes.io/metadata.name"] = obj["metadata"].get("name", "")
+        _name_label(obj)  # kept whatever the client sends
     elif resource is CORE_SERVICE:
         spec, old_spec = obj.get("spec"), old.get("spec") or {}
         if isinstance(spec, dict) and not spec.get("clusterIP") and old_spec.get("clusterIP"):
             spec["clusterIP"] = old_spec["clusterIP"]
             spec["clusterIPs"] = old_spec.get("clusterIPs", [old_spec["clusterIP"]])
+
+
+def _name_label(namespace: dict[str, Any]) -> None:
+    """The label every namespace carries with its own name (null labels become a map, as Go's nil map does)."""
+    metadata = namespace.setdefault("metadata", {})
+    if not isinstance(metadata.get("labels"), dict):
+        metadata["labels"] = {}
+    metadata["labels"]["kubernetes.io/metadata.name"] = metadata.get("name", "")
 
 
 def _free_ip(taken: set[str]) -> str:

@@ -54,6 +54,7 @@ def decoded(resource: ResourceDef, body: Any) -> dict[str, Any]:
 _META_TYPES = {
     **dict.fromkeys(("name", "generateName", "namespace", "uid", "resourceVersion", "selfLink"), "string"),
     **dict.fromkeys(("generation", "deletionGracePeriodSeconds"), "int64"),
+    **dict.fromkeys(("labels", "annotations"), "map[string]string"),
 }
 
 
@@ -85,6 +86,8 @@ def _json_kind(value: Any, go_type: str) -> str | None:
         return None  # null leaves a Go field as it is
     if go_type == "string":
         return None if isinstance(value, str) else _kind(value)
+    if go_type.startswith("map["):
+        return None if isinstance(value, dict) else _kind(value)  # values of the wrong type: validation's 422
     if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
         return None
     return f"number {value}" if isinstance(value, (int, float)) and not isinstance(value, bool) else _kind(value)

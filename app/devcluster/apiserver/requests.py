@@ -164,4 +164,7 @@ def go_int(value: str | None, name: str) -> int | None:
 
 
 def quote_warning(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    """A warning's text as a quoted-string of a header: control characters (a field a client named
+    `a\r\nb`, say) become spaces, since no header may carry them."""
+    printable = "".join(c if c.isprintable() else " " for c in text)
+    return printable.replace("\\", "\\\\").replace('"', '\\"')

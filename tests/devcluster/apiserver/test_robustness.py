@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -144,6 +145,15 @@ def test_a_cpu_quantity_kubernetes_refuses_is_refused_with_its_message(cluster: 
     assert http.post(KSVC.format(ns=ns), json=service).status_code == 201
 
 
+def test_a_warning_about_a_field_named_with_control_characters(cluster: DevClusterProcess, http: httpx.Client) -> None:
+    ns = cluster.new_namespace("warn")
+    response = http.post(CONFIGMAPS.format(ns=ns), json={"metadata": {"name": "w"}, "a\r\nX-Injected: 1": "b"})
+    assert response.status_code == 201
+    assert response.headers["Warning"] == '299 - "unknown field \\"a  X-Injected: 1\\""'
+    assert "X-Injected" not in response.headers
+    assert http.get("/readyz").text == "ok"  # the same connection, still open
+
+
 # -- property-based ----------------------------------------------------------------------------------
 
 SEGMENTS = ["api", "apis", "v1", "serving.knative.dev", "namespaces", "{ns}", "services", "configmaps", "events",
@@ -208,8 +218,30 @@ def knative_bodies(draw: st.DrawFn) -> dict[str, Any]:
     return service
 
 
+KINDS = {  # collection path, apiVersion, kind
+    "configmaps": ("/api/v1/namespaces/{ns}/configmaps", "v1", "ConfigMap"),
+    "namespaces": ("/api/v1/namespaces", "v1", "Namespace"),
+    "services": ("/apis/serving.knative.dev/v1/namespaces/{ns}/services", "serving.knative.dev/v1", "Service"),
+    "routes": ("/apis/serving.knative.dev/v1/namespaces/{ns}/routes", "serving.knative.dev/v1", "Route"),
+}
+WRITE_TYPES = ["application/json", "application/yaml"]
+PATCH_TYPES = ["application/merge-patch+json", "application/json-patch+json", "application/apply-patch+yaml",
+               "application/strategic-merge-patch+json"]
+
+
+def nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+def encode(value: Any, content_type: str) -> bytes:
+    if content_type.endswith("yaml"):
+        return yaml.safe_dump(value).encode()
+    return json.dumps(value).encode()
+
+
 @st.composite
-def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes, str]:
+def anything(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes, str]:
+    """Any method on any path, with any query, body and content type."""
     method = draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]))
     if draw(st.booleans()):
         segments = draw(st.lists(st.sampled_from(SEGMENTS) | TEXT.map(lambda s: quote(s, safe="")), max_size=7))
@@ -227,11 +259,43 @@ def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes, str]:
             knative_bodies().map(lambda o: json.dumps(o).encode()),
             OBJECTS.map(lambda o: json.dumps(o).encode()),
             JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+            st.integers(50, 3000).map(nested),
             st.binary(max_size=60),
             TEXT.map(str.encode),
         )
     )
     return method, path, query, body, draw(st.sampled_from(CONTENT_TYPES))
+
+
+@st.composite
+def writes(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes, str]:
+    """A create, replace or patch of a real kind that is right but for what hypothesis puts in it."""
+    plural = draw(st.sampled_from(sorted(KINDS)))
+    collection, api_version, kind = KINDS[plural]
+    obj: dict[str, Any]
+    if plural == "services":
+        obj = draw(knative_bodies())
+    else:
+        obj = {"apiVersion": api_version, "kind": kind, "metadata": draw(METADATA),
+               "data": draw(JSON_VALUES), "spec": draw(JSON_VALUES)}
+    method = draw(st.sampled_from(["POST", "PUT", "PATCH"]))
+    name = "/fuzz" if method != "POST" else ""
+    if method == "PATCH":
+        content_type = draw(st.sampled_from(PATCH_TYPES))
+        patch: Any = obj if content_type != "application/json-patch+json" else [
+            {"op": draw(st.sampled_from(["add", "replace", "remove", "move", "copy", "test"]) | TEXT),
+             "path": draw(st.sampled_from(["/metadata/name", "/metadata/labels", "/spec", "/data/x", "/-"]) | TEXT),
+             "value": draw(JSON_VALUES)}]
+        query = {"fieldManager": "fuzz"} if content_type.endswith("yaml") else {}
+        return method, collection + name, query, encode(patch, content_type), content_type
+    content_type = draw(st.sampled_from(WRITE_TYPES))
+    if content_type.endswith("yaml") and draw(st.booleans()):
+        return method, collection + name, {}, encode(obj, content_type) + b"\nextra: " + b"9" * 5000, content_type
+    return method, collection + name, {}, encode(obj, content_type), content_type
+
+
+def requests() -> st.SearchStrategy[tuple[str, str, dict[str, str], bytes, str]]:
+    return anything() | writes()
 
 
 @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
