@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from app import logs
+from app.header_timeout import HeaderTimeoutProtocol
 from app.main import create_app
 from app.settings import Settings
 
@@ -46,7 +47,7 @@ def _serve(settings: Settings) -> None:
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", log_config=None,
                             access_log=False, proxy_headers=False, server_header=False,
-                            timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+                            timeout_graceful_shutdown=SHUTDOWN_SECONDS, http=HeaderTimeoutProtocol)
     Server(config, app).run()
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,7 @@ class DevClusterProcess:
     api_url: str = ""
     gateway_url: str = ""
     log_path: Path | None = None
+    connect_host: str = ""  # reach the API here rather than at the kubeconfig's host (e.g. an --advertise-host)
 
     @property
     def kubeconfig(self) -> Path:
@@ -84,6 +86,8 @@ class DevClusterProcess:
             time.sleep(0.05)
         config = yaml.safe_load(self.kubeconfig.read_text())
         self.api_url = config["clusters"][0]["cluster"]["server"]
+        if self.connect_host:
+            self.api_url = f"http://{self.connect_host}:{self.api_url.rsplit(':', 1)[1]}"
         wait_ok(self.api_url + "/readyz", deadline)
         code, _, kourier = self.request("GET", "/api/v1/namespaces/kourier-system/services/kourier")
         if code == 200:  # absent when started --without-knative
@@ -168,6 +172,28 @@ def wait_ok(url: str, deadline: float) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not answer ok")
         time.sleep(0.05)
+
+
+def hold_connections(port: int, count: int, first_bytes: bytes) -> list[socket.socket]:
+    """`count` connections to a loopback port that send `first_bytes` (part of a request, or nothing) and wait."""
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if first_bytes:
+            sock.sendall(first_bytes)
+        sock.setblocking(False)
+        held.append(sock)
+    return held
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the other end has closed a non-blocking connection (anything it sent is read and dropped)."""
+    try:
+        return sock.recv(1024) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05, message: str = "condition") -> Any:

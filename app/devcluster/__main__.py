@@ -5,12 +5,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
+import re
 import signal
 import sys
 from pathlib import Path
 
-from app.devcluster.cluster import Config
-from app.devcluster.knative_cluster import build
+from app.devcluster.apiserver.http import HEADER_TIMEOUT
+from app.devcluster.apiserver.watch import BUFFER
+from app.devcluster.cluster import Config, build
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def duration(text: str) -> float:
+    """Seconds from `90`, or from a Go duration such as `1h0m0s`, `30m` or `1.5s`."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = _DURATION.findall(text)
+        if not parts or "".join(number + unit for number, unit in parts) != text:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a duration: use seconds, or e.g. 90s, 30m, 1h") from None
+        seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
+    return seconds
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -26,7 +46,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         "unless --insecure-allow-remote)")
     parser.add_argument("--advertise-host", default="", metavar="HOST",
                         help="host written into the kubeconfig and advertised as the gateway's load-balancer "
-                        "address, when clients reach this server by another name (default: --host)")
+                        "address, when clients reach this server by another name; the API and the gateway accept it "
+                        "as a request's Host besides --host and loopback's names (default: --host)")
     parser.add_argument("--api-port", type=int, default=8001, help="Kubernetes API port (default: %(default)s)")
     parser.add_argument("--gateway-port", type=int, default=8080,
                         help="ingress gateway port, advertised by kourier-system/kourier (default: %(default)s)")
@@ -40,6 +61,16 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="idle time before a watch that allows bookmarks gets one (default: %(default)s)")
     parser.add_argument("--watch-history", type=int, default=20000, metavar="N",
                         help="changes kept for watches to resume from; older resourceVersions get 410 Expired "
+                        "(default: %(default)s)")
+    parser.add_argument("--watch-buffer", type=int, default=BUFFER, metavar="N",
+                        help="events a watch client may fall behind before it is cut off and has to list again "
+                        "(default: %(default)s)")
+    parser.add_argument("--event-ttl", type=duration, default="1h", metavar="DURATION",
+                        help="how long an Event is kept after its last update, like kube-apiserver's --event-ttl: "
+                        "seconds or a duration such as 90s, 30m, 1h (default: 1h)")
+    parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT, metavar="SECONDS",
+                        help="how long a client may take to send a request's headers, and stay idle between "
+                        "requests, before the API closes the connection; the gateway allows at most 5 "
                         "(default: %(default)s)")
     parser.add_argument("--without-knative", action="store_true",
                         help="serve only the core Kubernetes API, like a cluster where Knative is not installed")
@@ -55,7 +86,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         domain=args.domain, revision_start_delay=args.revision_start_delay,
         bookmark_interval=args.bookmark_interval, watch_history=max(args.watch_history, 1),
         insecure_allow_remote=args.insecure_allow_remote, knative=not args.without_knative,
-        advertise_host=args.advertise_host,
+        advertise_host=args.advertise_host, watch_buffer=max(args.watch_buffer, 1), event_ttl=args.event_ttl,
+        header_timeout=args.header_timeout,
     )
 
 

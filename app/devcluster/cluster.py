@@ -1,9 +1,10 @@
-"""Assembles the dev cluster: store, API server, controllers and gateway, started and stopped together."""
+"""Assembles the dev cluster: store, API server, admission, controllers and gateway, started and stopped together."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import gc as python_gc
 import ipaddress
 import logging
 import socket
@@ -14,13 +15,25 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from app.devcluster import seed
-from app.devcluster.gc import GarbageCollector
-from app.devcluster.resources import Registry
-from app.devcluster.rest import Admission, Rest, Schema
-from app.devcluster.server import ApiServer
-from app.devcluster.store import Store
-from app.devcluster.watch import Watches
+from app.devcluster.admission.webhooks import KnativeWebhooks
+from app.devcluster.apiserver import seed
+from app.devcluster.apiserver.expiry import Expiry
+from app.devcluster.apiserver.gc import GarbageCollector
+from app.devcluster.apiserver.hosts import own_names
+from app.devcluster.apiserver.http import HEADER_TIMEOUT, ApiServer
+from app.devcluster.apiserver.openapi import OpenApi
+from app.devcluster.apiserver.resources import CORE_RESOURCES, EVENT, Registry
+from app.devcluster.apiserver.rest import Admission, Rest, Schema
+from app.devcluster.apiserver.schema import Schemas
+from app.devcluster.apiserver.schema_check import SchemaCheck
+from app.devcluster.apiserver.schema_core import CORE_KINDS
+from app.devcluster.apiserver.store import Store
+from app.devcluster.apiserver.watch import BUFFER, Watches
+from app.devcluster.controllers import install
+from app.devcluster.controllers.loop import KnativeController
+from app.devcluster.crds.resources import KNATIVE_RESOURCES
+from app.devcluster.crds.schemas import KNATIVE_KINDS
+from app.devcluster.gateway.gateway import KEEP_ALIVE_TIMEOUT, Gateway
 
 log = logging.getLogger("devcluster")
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
@@ -36,6 +49,9 @@ class Config:
     revision_start_delay: float = 1.0
     bookmark_interval: float = 30.0
     watch_history: int = 20000
+    watch_buffer: int = BUFFER  # events a watcher may fall behind before it is cut off
+    event_ttl: float = 3600.0  # seconds an Event lives after its last write, as kube-apiserver's --event-ttl
+    header_timeout: float = HEADER_TIMEOUT  # seconds a client gets to send a request's headers
     knative: bool = True  # serve serving.knative.dev; off to stand in for a cluster without Knative
     advertise_host: str = ""  # the host clients reach this server by (kubeconfig, gateway address); default: host
     insecure_allow_remote: bool = False
@@ -64,16 +80,20 @@ def bind(host: str, port: int) -> socket.socket:
 class DevCluster:
     config: Config
     admission: Admission | None = None
-    schema: Schema | None = None
+    schemas: Schemas = field(default_factory=Schemas)
     registry: Registry = field(default_factory=Registry)
     controllers: list[Any] = field(default_factory=list)
     gateway: Any = None  # an object with `async start(socket)` and `async stop()`
 
     def __post_init__(self) -> None:
-        self.store = Store(self.config.data / "store.sqlite3", self.config.watch_history)
-        self.rest = Rest(self.store, self.admission, self.schema)
-        self.watches = Watches(self.store, self.config.bookmark_interval)
+        self.store = Store(
+            self.config.data / "store.sqlite3", self.config.watch_history, ttls={EVENT.key: self.config.event_ttl}
+        )
+        schema: Schema = SchemaCheck(self.schemas)
+        self.rest = Rest(self.store, self.admission, schema)
+        self.watches = Watches(self.store, self.config.bookmark_interval, self.config.watch_buffer)
         self.gc = GarbageCollector(self.rest, self.registry)
+        self.expiry = Expiry(self.store)
         self._runners: list[web.AppRunner] = []
         self.api_port = self.config.api_port
         self.gateway_port = self.config.gateway_port
@@ -81,6 +101,11 @@ class DevCluster:
     @property
     def advertised_host(self) -> str:
         return self.config.advertise_host or self.config.host
+
+    @property
+    def own_names(self) -> frozenset[str]:
+        """The Host names the API and the gateway answer to: their bound address, loopback, the advertised host."""
+        return own_names(self.config.host, self.config.advertise_host)
 
     @property
     def server_url(self) -> str:
@@ -99,17 +124,26 @@ class DevCluster:
         self.api_port = api_socket.getsockname()[1]
         self.gateway_port = gateway_socket.getsockname()[1]
         self.store.open()
-        seed.seed(self.rest, self.config.domain, self.advertised_host, self.gateway_port, self.config.knative)
+        seed.seed(self.rest)
+        if self.config.knative:
+            install.install(self.rest, self.config.domain, self.advertised_host, self.gateway_port)
         self.gc.start()
+        self.expiry.start()
         for controller in self.controllers:
             controller.start()
-        api = ApiServer(self.registry, self.rest, self.watches, f"{self.config.host}:{self.api_port}")
+        api = ApiServer(
+            self.registry, self.rest, self.watches, OpenApi(self.schemas.kinds), f"{self.config.host}:{self.api_port}",
+            allowed_hosts=self.own_names, header_timeout=self.config.header_timeout,
+        )
         await self._serve(api.application(), api_socket)
         if self.gateway is not None:
             await self.gateway.start(gateway_socket)
         else:
             gateway_socket.close()
         self.write_kubeconfig()
+        # What start-up built (the store's indexes, schemas, modules) lives as long as the process: keep the
+        # collector from walking it again and again, as every full collection would.
+        python_gc.freeze()
         log.info("API server on %s, gateway on http://%s:%d, data in %s", self.server_url, self.config.host,
                  self.gateway_port, self.config.data)
 
@@ -132,6 +166,7 @@ class DevCluster:
             await self.gateway.stop()
         for controller in reversed(self.controllers):
             await controller.stop()
+        await self.expiry.stop()
         await self.gc.stop()
         self.store.close()
 
@@ -158,3 +193,17 @@ class DevCluster:
         tmp.write_text(yaml.safe_dump(copy.deepcopy(self.kubeconfig()), sort_keys=False))
         tmp.replace(path)
         return path
+
+
+def build(config: Config) -> DevCluster:
+    """The dev cluster as `python -m app.devcluster` runs it: the API server plus Knative Serving."""
+    if not config.knative:
+        # A plain Kubernetes API: what a cluster without Knative Serving looks like to a client.
+        return DevCluster(config)
+    cluster = DevCluster(
+        config, admission=KnativeWebhooks(), schemas=Schemas(KNATIVE_KINDS + CORE_KINDS),
+        registry=Registry(CORE_RESOURCES + KNATIVE_RESOURCES),
+    )
+    cluster.controllers.append(KnativeController(cluster.rest, config.revision_start_delay))
+    cluster.gateway = Gateway(cluster.store, cluster.own_names, min(config.header_timeout, KEEP_ALIVE_TIMEOUT))
+    return cluster
