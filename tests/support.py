@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -60,10 +61,25 @@ class DevClusterProcess:
     gateway_url: str = ""
     log_path: Path | None = None
     connect_host: str = ""  # reach the API here rather than at the kubeconfig's host (e.g. an --advertise-host)
+    token: str = ""  # the admin's bearer token, from the kubeconfig the cluster writes
 
     @property
     def kubeconfig(self) -> Path:
         return self.data / "kubeconfig"
+
+    @property
+    def ca_file(self) -> Path:
+        """The cluster CA: the API is served over TLS (kubectl sends a kubeconfig's token only over https)."""
+        return self.data / "pki" / "ca.crt"
+
+    def tls(self) -> ssl.SSLContext:
+        """A client context that trusts the cluster's CA, for raw HTTP clients (httpx `verify=`, aiohttp `ssl=`)."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The admin's Authorization header, for raw HTTP clients."""
+        return {"Authorization": f"Bearer {self.token}"}
 
     def start(self, timeout: float = 20.0) -> DevClusterProcess:
         self.data.mkdir(parents=True, exist_ok=True)
@@ -86,9 +102,10 @@ class DevClusterProcess:
             time.sleep(0.05)
         config = yaml.safe_load(self.kubeconfig.read_text())
         self.api_url = config["clusters"][0]["cluster"]["server"]
+        self.token = config["users"][0]["user"]["token"]
         if self.connect_host:
-            self.api_url = f"http://{self.connect_host}:{self.api_url.rsplit(':', 1)[1]}"
-        wait_ok(self.api_url + "/readyz", deadline)
+            self.api_url = f"https://{self.connect_host}:{self.api_url.rsplit(':', 1)[1]}"
+        wait_ok(self.api_url + "/readyz", deadline, self.tls())
         code, _, kourier = self.request("GET", "/api/v1/namespaces/kourier-system/services/kourier")
         if code == 200:  # absent when started --without-knative
             self.gateway_url = f"http://127.0.0.1:{kourier['spec']['ports'][0]['port']}"
@@ -115,16 +132,20 @@ class DevClusterProcess:
 
     def request(
         self, method: str, path: str, body: Any = None, content_type: str = "application/json",
-        headers: dict[str, str] | None = None, raw: bytes | None = None,
+        headers: dict[str, str] | None = None, raw: bytes | None = None, token: str | None = None,
     ) -> tuple[int, dict[str, str], Any]:
+        """One request as the admin (or with `token`; "" sends none: anonymous)."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(self.api_url + path, data=data, method=method)
         if data is not None and content_type:
             request.add_header("Content-Type", content_type)
+        token = self.token if token is None else token
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
         for key, value in (headers or {}).items():
             request.add_header(key, value)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback test server
+            with urllib.request.urlopen(request, timeout=30, context=self.tls()) as response:  # noqa: S310
                 payload = response.read()
                 code, response_headers = response.status, dict(response.headers)
         except urllib.error.HTTPError as error:
@@ -161,10 +182,10 @@ class DevClusterProcess:
         return result
 
 
-def wait_ok(url: str, deadline: float) -> None:
+def wait_ok(url: str, deadline: float, context: ssl.SSLContext | None = None) -> None:
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback test server
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310 - loopback
                 if response.status == 200:
                     return
         except OSError:
@@ -174,11 +195,15 @@ def wait_ok(url: str, deadline: float) -> None:
         time.sleep(0.05)
 
 
-def hold_connections(port: int, count: int, first_bytes: bytes) -> list[socket.socket]:
-    """`count` connections to a loopback port that send `first_bytes` (part of a request, or nothing) and wait."""
+def hold_connections(port: int, count: int, first_bytes: bytes, tls: ssl.SSLContext | None = None
+                     ) -> list[socket.socket]:
+    """`count` connections to a loopback port that send `first_bytes` (part of a request, or nothing) and wait;
+    over TLS (the handshake done) when given a context."""
     held = []
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if tls is not None:
+            sock = tls.wrap_socket(sock, server_hostname="127.0.0.1")
         if first_bytes:
             sock.sendall(first_bytes)
         sock.setblocking(False)
@@ -190,7 +215,7 @@ def closed_by_peer(sock: socket.socket) -> bool:
     """Whether the other end has closed a non-blocking connection (anything it sent is read and dropped)."""
     try:
         return sock.recv(1024) == b""
-    except BlockingIOError:
+    except (BlockingIOError, ssl.SSLWantReadError):
         return False
     except OSError:
         return True

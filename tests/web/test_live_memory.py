@@ -113,7 +113,8 @@ async def test_200_streams_through_2000_changes_keep_memory_flat(devcluster: Dev
             name = names[index % SERVICES]
             patch = {"spec": {"traffic": [{"latestRevision": True, "percent": 100, "tag": f"t{index}"}]}}
             async with session.patch(f"{devcluster.api_url}{KSVC.format(ns=ns)}/{name}", data=json.dumps(patch),
-                                     headers={"Content-Type": "application/merge-patch+json"}) as answer:
+                                     headers={"Content-Type": "application/merge-patch+json", **devcluster.auth},
+                                     ssl=devcluster.tls()) as answer:
                 assert answer.status == 200, await answer.text()
 
         async def changes(first: int, last: int) -> None:
