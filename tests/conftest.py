@@ -14,7 +14,8 @@ from tests.support import DevClusterProcess
 def devcluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevClusterProcess]:
     """A dev cluster shared by the session; tests use their own names or namespaces in it."""
     cluster = DevClusterProcess(
-        Path(tmp_path_factory.mktemp("devcluster")), ["--revision-start-delay", "0.3", "--bookmark-interval", "1"]
+        Path(tmp_path_factory.mktemp("devcluster")), ["--revision-start-delay", "0.3", "--bookmark-interval", "1"],
+        users=("alice", "bob", "carol"),
     ).start()
     yield cluster
     code = cluster.stop()

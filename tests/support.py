@@ -62,6 +62,8 @@ class DevClusterProcess:
     log_path: Path | None = None
     connect_host: str = ""  # reach the API here rather than at the kubeconfig's host (e.g. an --advertise-host)
     token: str = ""  # the admin's bearer token, from the kubeconfig the cluster writes
+    users: tuple[str, ...] = ()  # users of a token file (--token-auth-file), each with a token of their own
+    user_tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def kubeconfig(self) -> Path:
@@ -91,6 +93,11 @@ class DevClusterProcess:
             sys.executable, "-m", "app.devcluster", "--host", "127.0.0.1", "--api-port", "0",
             "--gateway-port", "0", "--data", str(self.data), *self.extra_args,
         ]
+        if self.users:
+            self.user_tokens = self.user_tokens or {user: f"{user}-{uuid.uuid4().hex}" for user in self.users}
+            token_file = self.data / "users.csv"
+            token_file.write_text("".join(f"{token},{user},{user}-uid\n" for user, token in self.user_tokens.items()))
+            args += ["--token-auth-file", str(token_file)]
         # Its own session: a terminal's Ctrl+C reaches the caller, which then stops the cluster in order.
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _started.append(self)
@@ -167,6 +174,37 @@ class DevClusterProcess:
         code, _, body = self.request("GET", path)
         assert code == 200, (code, body)
         return body
+
+    def bind(self, namespace: str, cluster_role: str, user: str = "", service_account: str = "") -> None:
+        """A RoleBinding in `namespace` of `cluster_role` to a user or to a service account of that namespace."""
+        subject = ({"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user} if user else
+                   {"kind": "ServiceAccount", "name": service_account, "namespace": namespace})
+        name = f"{user or service_account}-{cluster_role}-{uuid.uuid4().hex[:6]}"
+        code, _, body = self.request("POST", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
+                                     {"metadata": {"name": name}, "subjects": [subject],
+                                      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                                  "name": cluster_role}})
+        assert code == 201, body
+
+    def service_account_token(self, namespace: str, name: str, cluster_role: str = "") -> str:
+        """A token of a new service account (TokenRequest), bound to `cluster_role` in its namespace if given."""
+        code, _, body = self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
+                                     {"metadata": {"name": name}})
+        assert code == 201, body
+        if cluster_role:
+            self.bind(namespace, cluster_role, service_account=name)
+        code, _, body = self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+                                     {"spec": {}})
+        assert code == 201, body
+        return str(body["status"]["token"])
+
+    def kubeconfig_for(self, path: Path, token: str) -> Path:
+        """The cluster's kubeconfig with another user's token in it."""
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["users"] = [{"name": "someone", "user": {"token": token}}]
+        config["contexts"][0]["context"]["user"] = "someone"
+        path.write_text(yaml.safe_dump(config))
+        return path
 
     # -- kubectl ----------------------------------------------------------------------------
 
