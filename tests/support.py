@@ -198,6 +198,12 @@ class DevClusterProcess:
         assert code == 201, body
         return str(body["status"]["token"])
 
+    def audit_events(self, username: str = "") -> list[dict[str, Any]]:
+        """The audit log's events (a cluster started with --audit-log-path), of one user if named."""
+        path = self.data / "audit.log"
+        events = [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+        return [e for e in events if not username or e["user"]["username"] == username]
+
     def kubeconfig_for(self, path: Path, token: str) -> Path:
         """The cluster's kubeconfig with another user's token in it."""
         config = yaml.safe_load(self.kubeconfig.read_text())

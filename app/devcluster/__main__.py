@@ -99,6 +99,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="more users, in kube-apiserver's --token-auth-file format: CSV lines "
                         "'token,user,uid,\"group1,group2\"'. The admin token (user devcluster-admin, group "
                         "system:masters) is kept in the data directory and written into the kubeconfig")
+    parser.add_argument("--audit-log-path", type=Path, default=None, metavar="FILE",
+                        help="write one audit.k8s.io/v1 Event a line for each request (level Metadata: who, what, "
+                        "the authorization decision, the response code), like kube-apiserver's --audit-log-path")
     parser.add_argument("--insecure-allow-remote", action="store_true",
                         help="allow a non-loopback --host; the API speaks plain HTTP, so tokens cross the network "
                         "unencrypted")
@@ -115,7 +118,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         bookmark_interval=args.bookmark_interval, watch_history=max(args.watch_history, 1),
         insecure_allow_remote=args.insecure_allow_remote, knative=not args.without_knative,
         advertise_host=args.advertise_host, watch_buffer=max(args.watch_buffer, 1), event_ttl=args.event_ttl,
-        header_timeout=args.header_timeout, token_auth_file=args.token_auth_file,
+        header_timeout=args.header_timeout, token_auth_file=args.token_auth_file, audit_log_path=args.audit_log_path,
     )
 
 

@@ -22,6 +22,7 @@ from aiohttp import web
 from app.devcluster.admission.webhooks import KnativeWebhooks
 from app.devcluster.apiserver import bootstrap, seed
 from app.devcluster.apiserver.aggregation import Aggregation
+from app.devcluster.apiserver.audit import AuditLog
 from app.devcluster.apiserver.authn import Authenticator, TokenFileError, read_token_file
 from app.devcluster.apiserver.certs import Certificates
 from app.devcluster.apiserver.escalation import Escalation
@@ -69,6 +70,7 @@ class Config:
     advertise_host: str = ""  # the host clients reach this server by (kubeconfig, gateway address); default: host
     insecure_allow_remote: bool = False
     token_auth_file: Path | None = None  # more users, as kube-apiserver's --token-auth-file (CSV)
+    audit_log_path: Path | None = None  # one audit.k8s.io Event a line per request (kube-apiserver's --audit-log-path)
 
 
 def is_loopback(host: str) -> bool:
@@ -113,6 +115,7 @@ class DevCluster:
         self.aggregation = Aggregation(self.rest)
         self.admin_token = ""
         self.accounts: ServiceAccounts | None = None
+        self._audit: AuditLog | None = None
         self._runners: list[web.AppRunner] = []
         self.api_port = self.config.api_port
         self.gateway_port = self.config.gateway_port
@@ -162,7 +165,9 @@ class DevCluster:
             Authenticator(signer, StoreLookup(self.rest), tokens), self.authorizer, self.accounts,
             ApiMetrics(self.store, self.registry), allowed_hosts=self.own_names,
             header_timeout=self.config.header_timeout,
+            audit=AuditLog(self.config.audit_log_path) if self.config.audit_log_path else None,
         )
+        self._audit = api.audit
         await self._serve(api.application(), api_socket, self.certificates.server_context())
         if self.gateway is not None:
             await self.gateway.start(gateway_socket)
@@ -217,6 +222,8 @@ class DevCluster:
         await self.aggregation.stop()
         if self.accounts is not None:
             await self.accounts.stop()
+        if self._audit is not None:
+            self._audit.close()
         self.store.close()
 
     def kubeconfig(self) -> dict[str, Any]:

@@ -10,12 +10,14 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from app.devcluster.apiserver import discovery, errors, tables
+from app.devcluster.apiserver.audit import AuditLog
 from app.devcluster.apiserver.authn import Authenticator, impersonate
 from app.devcluster.apiserver.errors import ApiError
 from app.devcluster.apiserver.hosts import LOOPBACK_NAMES, hostname, refusal
@@ -73,6 +75,7 @@ class ApiServer:
     metrics: ApiMetrics
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_NAMES)  # names the server is reached by
     header_timeout: float = HEADER_TIMEOUT
+    audit: AuditLog | None = None
 
     def __post_init__(self) -> None:
         self.reviews = Reviews(self.authorizer, self.authenticator.user_for_token)
@@ -100,7 +103,7 @@ class ApiServer:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve one request, counted for /metrics by what it asked for and how it was answered."""
-        started = time.perf_counter()
+        started, received = time.perf_counter(), datetime.now(UTC)
         attrs = request_info(request.method, request.path, request.query, anonymous())
         labels = self.metrics.labels(attrs, metric_verb(attrs, request.method, self._patch_type(request)),
                                      "dryRun" in request.query)
@@ -114,6 +117,10 @@ class ApiServer:
             raise
         finally:
             self.metrics.observe(labels, code, time.perf_counter() - started)
+            if self.audit is not None:
+                decision, reason = request.get("decision", ("", ""))
+                self.audit.record(request.get("attrs", attrs), request.method, request.path_qs, code, received,
+                                  request.remote or "", request.headers.get("User-Agent", ""), decision, reason)
 
     async def _serve(self, request: web.Request, attrs: Attributes, labels: dict[str, Any]) -> web.StreamResponse:
         """Authenticate, impersonate and authorize, as kube-apiserver's filters do in that order, then route."""
@@ -122,7 +129,9 @@ class ApiServer:
             user = self.authenticator.authenticate(request.headers)
             user = impersonate(request.headers, user, self.authorizer.authorize, request.path_qs)
             attrs = replace(attrs, user=user)
+            request["attrs"] = attrs
             allowed, reason = self.authorizer.authorize(attrs)
+            request["decision"] = ("allow" if allowed else "forbid", reason)
             if not allowed:
                 raise forbidden(attrs, reason)
             request["user"] = user
