@@ -24,11 +24,12 @@ class AuditLog:
         self.out: IO[str] = open(path, "a", buffering=1)  # noqa: SIM115 - open for the server's life; line buffered
 
     def record(self, attrs: Attributes, method: str, uri: str, code: int, received: datetime, source: str,
-               user_agent: str, decision: str, reason: str) -> None:
+               user_agent: str, decision: str, reason: str, stage: str = "ResponseComplete") -> None:
+        """One event; a watch also gets one at ResponseStarted, as kube-apiserver logs long-running requests."""
         user = attrs.user
         event: dict[str, Any] = {
             "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": str(uuid.uuid4()),
-            "stage": "ResponseComplete", "requestURI": uri, "verb": attrs.verb,
+            "stage": stage, "requestURI": uri, "verb": attrs.verb,
             "user": {"username": user.name, **({"uid": user.uid} if user.uid else {}),
                      "groups": list(user.groups)},
             "sourceIPs": [source], "userAgent": user_agent,

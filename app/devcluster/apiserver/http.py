@@ -137,6 +137,10 @@ class ApiServer:
             request["user"] = user
             if watching:
                 self.metrics.watches.labels(**labels).inc()
+                if self.audit is not None:
+                    self.audit.record(attrs, request.method, request.path_qs, 200, datetime.now(UTC),
+                                      request.remote or "", request.headers.get("User-Agent", ""), "allow", reason,
+                                      stage="ResponseStarted")
             try:
                 return await self._route(request)
             finally:
