@@ -145,7 +145,7 @@ def test_creator_and_last_modifier_are_the_authenticated_users(devcluster: DevCl
     annotations = body["metadata"]["annotations"]
     assert (annotations["serving.knative.dev/creator"], annotations["serving.knative.dev/lastModifier"]) == \
         ("alice", "carol")
-    revisions = "/apis/serving.knative.dev/v1/namespaces/{ns}/revisions/who-00002".format(ns=ns)
+    revisions = f"/apis/serving.knative.dev/v1/namespaces/{ns}/revisions/who-00002"
     revision = wait_for(lambda: devcluster.request("GET", revisions)[2] if devcluster.request("GET", revisions)[0] == 200
                         else None, message="the second revision")
     assert revision["metadata"]["annotations"]["serving.knative.dev/creator"] == "carol"
