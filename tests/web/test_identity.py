@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app import cli
 from app.cluster import resources as r
@@ -247,3 +249,16 @@ async def test_a_newer_client_of_the_same_identity_takes_over_the_watch(devclust
     finally:
         await hub.close()
         await own.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(token=st.text(max_size=200) | st.text(alphabet="abc.-_", min_size=1, max_size=30).map(lambda t: t * 700),
+       next_page=st.text(max_size=40))
+async def test_whatever_is_typed_into_sign_in_gets_a_message_and_no_session(
+        devcluster: DevClusterProcess, token: str, next_page: str) -> None:
+    async with console_as(devcluster, auth="token") as http:
+        await http.get("/signin")
+        answer = await http.post("/signin", data={"csrf_token": token_for(SECRET, http.cookies[COOKIE]),
+                                                  "token": token, "next": next_page})
+        assert answer.status_code in (401, 422), answer.status_code
+        assert 'role="alert" data-signin-message' in answer.text and SESSION not in http.cookies

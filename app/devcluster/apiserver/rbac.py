@@ -105,24 +105,16 @@ class Resolver:
         return [rule for rule in rules if isinstance(rule, dict)] if isinstance(rules, list) else []
 
     def visit(self, user: UserInfo, namespace: str) -> Iterator[tuple[str, Rule | None, str]]:
-        """(where the rule comes from, the rule, "") for each rule that applies, or ("", None, error)."""
-        for binding in self.store.list(CLUSTER_ROLE_BINDING.key):
-            subject = self._applying(user, binding, "")
-            if subject is None:
-                continue
-            try:
-                rules = self.role_rules(binding.get("roleRef"), "")
-            except LookupError as error:
-                yield "", None, str(error)
-                continue
-            ref = binding.get("roleRef") or {}
-            source = (f"ClusterRoleBinding {quote(binding['metadata']['name'])} of {ref.get('kind')} "
-                      f"{quote(str(ref.get('name')))} to {_describe_subject(subject, '')}")
-            for rule in rules:
-                yield source, rule, ""
-        if not namespace:
-            return
-        for binding in self.store.list(ROLE_BINDING.key, namespace):
+        """(where the rule comes from, the rule, "") for each rule that applies, or ("", None, error):
+        ClusterRoleBindings first, then the RoleBindings of the request's namespace."""
+        yield from self._bound(user, self.store.list(CLUSTER_ROLE_BINDING.key), "")
+        if namespace:
+            yield from self._bound(user, self.store.list(ROLE_BINDING.key, namespace), namespace)
+
+    def _bound(self, user: UserInfo, bindings: list[dict[str, Any]],
+               namespace: str) -> Iterator[tuple[str, Rule | None, str]]:
+        kind = "RoleBinding" if namespace else "ClusterRoleBinding"
+        for binding in bindings:
             subject = self._applying(user, binding, namespace)
             if subject is None:
                 continue
@@ -132,8 +124,9 @@ class Resolver:
                 yield "", None, str(error)
                 continue
             ref = binding.get("roleRef") or {}
-            source = (f"RoleBinding {quote(binding['metadata']['name'] + '/' + namespace)} of {ref.get('kind')} "
-                      f"{quote(str(ref.get('name')))} to {_describe_subject(subject, namespace)}")
+            name = binding["metadata"]["name"] + (f"/{namespace}" if namespace else "")
+            source = (f"{kind} {quote(name)} of {ref.get('kind')} {quote(str(ref.get('name')))} to "
+                      f"{_describe_subject(subject, namespace)}")
             for rule in rules:
                 yield source, rule, ""
 
