@@ -141,8 +141,12 @@ async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess
                                            token=devcluster.user_tokens["alice"])
         assert code == 200, body
         await admin.settled(ns, "shared", revisions=2)
-        promote = (await bob.get(f"/namespaces/{ns}/services/shared")).text
-        assert f'title="bob may not patch Services in {ns}: ask for the edit role" data-not-allowed>Send 100%' in promote
+        disabled = f'title="bob may not patch Services in {ns}: ask for the edit role" data-not-allowed>Send 100%'
+        deadline = asyncio.get_running_loop().time() + 10
+        while disabled not in (promote := (await bob.get(f"/namespaces/{ns}/services/shared")).text):
+            # bob's cached revisions follow a watch: the new one's Ready status may take a moment to arrive
+            assert asyncio.get_running_loop().time() < deadline, promote
+            await asyncio.sleep(0.05)
         assert "data-creator>by alice</div>" in promote  # the second revision is alice's
     await admin.http.aclose()
 

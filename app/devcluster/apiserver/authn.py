@@ -12,8 +12,7 @@ import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from multidict import CIMultiDictProxy
+from typing import Any
 
 from app.devcluster.apiserver.errors import ApiError
 from app.devcluster.apiserver.rbac import Attributes, forbidden
@@ -112,9 +111,10 @@ class _Request:
     subresource: str = ""
 
 
-def impersonate(headers: CIMultiDictProxy[str], requester: UserInfo, authorize: Authorize, uri: str) -> UserInfo:
+def impersonate(headers: Any, requester: UserInfo, authorize: Authorize, uri: str) -> UserInfo:
     """The user the Impersonate-* headers ask for, once `requester` may impersonate each part of it
-    (filters/impersonation.go); `requester` itself when there are none."""
+    (filters/impersonation.go); `requester` itself when there are none. `headers` are aiohttp's (a
+    CIMultiDictProxy: Impersonate-Group may repeat)."""
     user_name = headers.get(IMPERSONATE_USER, "")
     uid = headers.get(IMPERSONATE_UID, "")
     groups = list(headers.getall(IMPERSONATE_GROUP, []))
