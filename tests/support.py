@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import http.client
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -64,6 +66,8 @@ class DevClusterProcess:
     token: str = ""  # the admin's bearer token, from the kubeconfig the cluster writes
     users: tuple[str, ...] = ()  # users of a token file (--token-auth-file), each with a token of their own
     user_tokens: dict[str, str] = field(default_factory=dict)
+    _tls: ssl.SSLContext | None = field(default=None, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     @property
     def kubeconfig(self) -> Path:
@@ -75,8 +79,11 @@ class DevClusterProcess:
         return self.data / "pki" / "ca.crt"
 
     def tls(self) -> ssl.SSLContext:
-        """A client context that trusts the cluster's CA, for raw HTTP clients (httpx `verify=`, aiohttp `ssl=`)."""
-        return ssl.create_default_context(cafile=str(self.ca_file))
+        """A client context that trusts the cluster's CA, for raw HTTP clients (httpx `verify=`, aiohttp `ssl=`):
+        one per cluster, so that aiohttp's pool keeps reusing connections made with it."""
+        if self._tls is None:
+            self._tls = ssl.create_default_context(cafile=str(self.ca_file))
+        return self._tls
 
     @property
     def auth(self) -> dict[str, str]:
@@ -84,6 +91,7 @@ class DevClusterProcess:
         return {"Authorization": f"Bearer {self.token}"}
 
     def start(self, timeout: float = 20.0) -> DevClusterProcess:
+        self._local = threading.local()  # connections to a cluster that ran before are gone
         self.data.mkdir(parents=True, exist_ok=True)
         if self.kubeconfig.exists():
             self.kubeconfig.unlink()
@@ -141,27 +149,49 @@ class DevClusterProcess:
         self, method: str, path: str, body: Any = None, content_type: str = "application/json",
         headers: dict[str, str] | None = None, raw: bytes | None = None, token: str | None = None,
     ) -> tuple[int, dict[str, str], Any]:
-        """One request as the admin (or with `token`; "" sends none: anonymous)."""
+        """One request as the admin (or with `token`; "" sends none: anonymous), over a kept-alive TLS connection
+        of this thread's."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        request = urllib.request.Request(self.api_url + path, data=data, method=method)
+        sent = {"Accept-Encoding": "identity"}
         if data is not None and content_type:
-            request.add_header("Content-Type", content_type)
+            sent["Content-Type"] = content_type
         token = self.token if token is None else token
         if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        for key, value in (headers or {}).items():
-            request.add_header(key, value)
-        try:
-            with urllib.request.urlopen(request, timeout=30, context=self.tls()) as response:  # noqa: S310
+            sent["Authorization"] = f"Bearer {token}"
+        sent.update(headers or {})
+        for attempt in range(2):
+            connection, reused = self._connection()
+            try:
+                connection.request(method, path, body=data, headers=sent)
+                response = connection.getresponse()
                 payload = response.read()
-                code, response_headers = response.status, dict(response.headers)
-        except urllib.error.HTTPError as error:
-            payload, code, response_headers = error.read(), error.code, dict(error.headers)
+                break
+            except TimeoutError:
+                connection.close()
+                self._local.connection = None
+                raise
+            except (http.client.HTTPException, OSError):
+                connection.close()
+                self._local.connection = None
+                if attempt or not reused:  # a kept-alive connection the server had closed: send it once more
+                    raise
+        code, response_headers = response.status, dict(response.getheaders())
         try:
             decoded: Any = json.loads(payload) if payload else None
         except ValueError:
             decoded = payload.decode(errors="replace")
         return code, response_headers, decoded
+
+    def _connection(self) -> tuple[http.client.HTTPSConnection, bool]:
+        """This thread's connection to the API, and whether it has been used before."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and connection.host_port == self.api_url:
+            return connection, True
+        host, port = self.api_url.removeprefix("https://").rsplit(":", 1)
+        connection = http.client.HTTPSConnection(host.strip("[]"), int(port), context=self.tls(), timeout=30)
+        connection.host_port = self.api_url
+        self._local.connection = connection
+        return connection, False
 
     def new_namespace(self, prefix: str = "t") -> str:
         """A fresh namespace, so that tests sharing one cluster never see each other's objects."""

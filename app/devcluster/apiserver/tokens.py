@@ -1,5 +1,6 @@
-"""Service account tokens: signed JWTs (RS256), issued by the TokenRequest API and for legacy token Secrets, and
-checked again on every request, as kube-apiserver's serviceaccount authenticator does.
+"""Service account tokens: signed JWTs (ES256, a signing key kube-apiserver accepts as it does RSA), issued by the
+TokenRequest API and for legacy token Secrets, and checked again on every request, as kube-apiserver's
+serviceaccount authenticator does.
 
 Claims as `pkg/serviceaccount/claims.go` writes them: bound tokens carry `iss`, `aud`, `exp`, `iat`, `nbf`, `jti`,
 `sub` and `kubernetes.io: {namespace, serviceaccount: {name, uid}, secret?}`; legacy ones the flat
@@ -21,7 +22,8 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from app.devcluster.apiserver.users import (
     CREDENTIAL_ID,
@@ -57,10 +59,10 @@ class Signer:
     def __init__(self, path: Path) -> None:
         if path.exists():
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise ValueError(f"{path} does not hold an RSA private key")
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise ValueError(f"{path} does not hold an EC private key")
         else:
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            key = ec.generate_private_key(ec.SECP256R1())
             path.parent.mkdir(parents=True, exist_ok=True)
             pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
@@ -73,9 +75,10 @@ class Signer:
         self.kid = _b64(hashlib.sha256(public).digest())  # keyIDFromPublicKey
 
     def sign(self, claims: dict[str, Any]) -> str:
-        header = _b64(json.dumps({"alg": "RS256", "kid": self.kid}, separators=(",", ":")).encode())
+        header = _b64(json.dumps({"alg": "ES256", "kid": self.kid}, separators=(",", ":")).encode())
         payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-        signature = self.key.sign(f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        r, s = decode_dss_signature(self.key.sign(f"{header}.{payload}".encode(), ec.ECDSA(hashes.SHA256())))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")  # JWS: r and s, 32 bytes each, not DER
         return f"{header}.{payload}.{_b64(signature)}"
 
     def claims(self, token: str) -> dict[str, Any] | None:
@@ -85,10 +88,11 @@ class Signer:
             return None
         try:
             header = json.loads(_unb64(parts[0]))
-            if not isinstance(header, dict) or header.get("alg") != "RS256":
+            signature = _unb64(parts[2])
+            if not isinstance(header, dict) or header.get("alg") != "ES256" or len(signature) != 64:
                 return None
-            self.key.public_key().verify(_unb64(parts[2]), f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(),
-                                         hashes.SHA256())
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+            self.key.public_key().verify(der, f"{parts[0]}.{parts[1]}".encode(), ec.ECDSA(hashes.SHA256()))
             claims = json.loads(_unb64(parts[1]))
         except (ValueError, InvalidSignature, UnicodeDecodeError):
             return None
