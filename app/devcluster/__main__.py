@@ -103,8 +103,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="write one audit.k8s.io/v1 Event a line for each request (level Metadata: who, what, "
                         "the authorization decision, the response code), like kube-apiserver's --audit-log-path")
     parser.add_argument("--insecure-allow-remote", action="store_true",
-                        help="allow a non-loopback --host; the API speaks plain HTTP, so tokens cross the network "
-                        "unencrypted")
+                        help="allow a non-loopback --host; the API is HTTPS with a CA made on the spot, but the tokens "
+                        "sit in plain files and the gateway speaks plain HTTP")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="log level; info logs one line per request (default: %(default)s)")
     parser.add_argument("--log-format", default="text", choices=["text", "json"],

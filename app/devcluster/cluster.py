@@ -138,8 +138,9 @@ class DevCluster:
     async def start(self) -> None:
         if not is_loopback(self.config.host) and not self.config.insecure_allow_remote:
             raise SystemExit(
-                f"refusing to serve on {self.config.host}: the dev cluster speaks plain HTTP, so its tokens would "
-                "cross the network unencrypted. Bind a loopback address, or pass --insecure-allow-remote."
+                f"refusing to serve on {self.config.host}: the dev cluster is for development (its admin token and "
+                "users' tokens sit in plain files, its gateway speaks plain HTTP). Bind a loopback address, or pass "
+                "--insecure-allow-remote."
             )
         tokens = self._tokens()
         self.certificates = Certificates(self.config.data / "pki", [self.config.host, self.advertised_host])
