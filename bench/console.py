@@ -298,6 +298,9 @@ async def create_revisions(api: Api) -> None:
         await api.call("POST", path, {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
                                       "metadata": {"name": name, "namespace": REVISIONS_NAMESPACE},
                                       "spec": {"template": {"spec": {"containers": [{"image": IMAGE}]}}}})
+        # A change that reaches the Service before its Configuration exists makes no revision of its own.
+        await api.poll(f"{path}/{name}", lambda obj: (obj.get("status") or {}).get(
+            "latestCreatedRevisionName") == f"{name}-00001", "revision 1")
         for generation in range(2, count + 1):
             body: dict[str, Any] = {"spec": {"template": {"spec": {"containers": [
                 {"image": IMAGE, "env": [{"name": "TARGET", "value": f"v{generation}"}]}]}}}}
