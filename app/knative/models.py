@@ -10,6 +10,7 @@ LABEL_SERVICE = "serving.knative.dev/service"
 LABEL_GENERATION = "serving.knative.dev/configurationGeneration"
 LABEL_VISIBILITY = "networking.knative.dev/visibility"
 ANNOTATION_CREATOR = "serving.knative.dev/creator"
+ANNOTATION_LAST_MODIFIER = "serving.knative.dev/lastModifier"
 ANNOTATION_MIN_SCALE = "autoscaling.knative.dev/min-scale"
 ANNOTATION_MAX_SCALE = "autoscaling.knative.dev/max-scale"
 ANNOTATION_TARGET = "autoscaling.knative.dev/target"
@@ -110,6 +111,7 @@ class ServiceView:
     observed_generation: int | None
     created: str
     creator: str
+    last_modifier: str
     url: str
     address_url: str
     cluster_local: bool
@@ -182,6 +184,11 @@ class RevisionView:
     @cached_property
     def status(self) -> Status:
         return status_of(self.conditions, 1, 1)
+
+    @property
+    def creator(self) -> str:
+        """Who made the change that created this revision (Knative copies the Configuration's lastModifier)."""
+        return _str(_dict(self.raw_metadata.get("annotations")).get(ANNOTATION_CREATOR))
 
 
 def host_of(url: str) -> str:
@@ -290,6 +297,7 @@ def service_from(obj: dict[str, Any]) -> ServiceView:
         observed_generation=observed if isinstance(observed, int) else None,
         created=_str(meta.get("creationTimestamp")),
         creator=_str(_dict(meta.get("annotations")).get(ANNOTATION_CREATOR)),
+        last_modifier=_str(_dict(meta.get("annotations")).get(ANNOTATION_LAST_MODIFIER)),
         url=_str(status.get("url")),
         address_url=_str(_dict(status.get("address")).get("url")),
         cluster_local=_dict(meta.get("labels")).get(LABEL_VISIBILITY) == "cluster-local",

@@ -23,7 +23,8 @@ from app.knative.models import (
     revision_from,
     service_from,
 )
-from app.web.context import checked, identity, lookups
+from app.web.context import allowed, checked, identity, lookups
+from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
@@ -85,6 +86,7 @@ class DetailPage:
     curl: str
     show_all: bool = False
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
+    allowed: Allowed = EVERYTHING  # what the user may do to this Service (the actions offered)
 
     @property
     def newest_rows(self) -> int:
@@ -112,11 +114,11 @@ def revision_rows(service: ServiceView, revisions: list[dict[str, Any]], show_al
 
 
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
-                show_all: bool = False) -> DetailPage:
+                show_all: bool = False, allowed: Allowed = EVERYTHING) -> DetailPage:
     """The page for a Service and its revisions as the API gives them."""
     service = service_from(obj)
     return DetailPage(namespace, service, revision_rows(service, revisions, show_all), len(revisions), gateway,
-                      gateway.curl(service.default_domain), show_all)
+                      gateway.curl(service.default_domain), show_all, allowed=allowed)
 
 
 def complete(obj: dict[str, Any], revisions: list[dict[str, Any]]) -> bool:
@@ -142,9 +144,9 @@ async def read_revisions(request: Request, namespace: str, name: str) -> tuple[d
 
 
 async def read_page(request: Request, namespace: str, name: str, show_all: bool) -> DetailPage:
-    (obj, revisions), gateway = await asyncio.gather(read_revisions(request, namespace, name),
-                                                     lookups(request).gateway())
-    return detail_page(namespace, obj, revisions, gateway, show_all)
+    (obj, revisions), gateway, may = await asyncio.gather(read_revisions(request, namespace, name),
+                                                          lookups(request).gateway(), allowed(request, namespace))
+    return detail_page(namespace, obj, revisions, gateway, show_all, may)
 
 
 @router.get("/namespaces/{namespace}/services/{name}")
