@@ -68,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.templates = templates()
     app.state.rows = RowCache()
+    app.state.actors = {}  # identity → the user name the cluster knows it by (app.web.recording)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for module in (services, details, revisions, traffic, streams, health):
         app.include_router(module.router)

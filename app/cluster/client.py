@@ -19,8 +19,18 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from app import metrics
-from app.cluster.errors import ClusterError, Expired, KnativeNotInstalled, Unreachable, from_status
-from app.cluster.resources import Resource
+from app.cluster.errors import (
+    ClusterError,
+    Expired,
+    Forbidden,
+    Invalid,
+    KnativeNotInstalled,
+    NotFound,
+    Rejected,
+    Unreachable,
+    from_status,
+)
+from app.cluster.resources import SELF_SUBJECT_REVIEW, SERVICE, Resource
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -35,6 +45,7 @@ _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete
 # `no_proxy` alone only takes exceptions out of nothing), or NETRC naming a credentials file.
 WATCH_SECONDS = 300  # the server ends each watch after this long; the caller resumes from its resourceVersion
 READ_BUFFER = 2**21  # kubernetes_asyncio's: a watch event with a large object fits in one read
+ANNOTATION_CREATOR = "serving.knative.dev/creator"  # set by Knative's webhook to the user who created an object
 
 Event = tuple[str, dict[str, Any]]  # ("ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK", the object)
 
@@ -255,19 +266,46 @@ class Cluster:
 
     async def list(
         self, resource: Resource, namespace: str | None = None, label_selector: str = "", limit: int = 0,
-        continue_token: str = "",
+        continue_token: str = "", field_selector: str = "",
     ) -> dict[str, Any]:
         """A list; with `limit`, one page of it, `metadata.continue` naming the next."""
         query: list[tuple[str, Any]] = [("labelSelector", label_selector)] if label_selector else []
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
         if limit:
             query.append(("limit", limit))
         if continue_token:
             query.append(("continue", continue_token))
         return await self._call(resource, "GET", resource.path(namespace), query)
 
-    async def create(self, resource: Resource, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
-        query = [("fieldManager", FIELD_MANAGER)]
+    async def create(self, resource: Resource, body: dict[str, Any], namespace: str | None = None,
+                     dry_run: bool = False) -> dict[str, Any]:
+        query = [("fieldManager", FIELD_MANAGER)] + ([("dryRun", "All")] if dry_run else [])
         return await self._call(resource, "POST", resource.path(namespace), query, body)
+
+    async def whoami(self, namespace: str) -> str:
+        """The user name the cluster knows these credentials by, as Knative's creator annotation records it.
+
+        SelfSubjectReview (authentication.k8s.io/v1, Kubernetes 1.28+) answers directly. Where it is not served,
+        a dry-run create of a Knative Service asks Knative's webhook, which writes the requester's name into
+        `serving.knative.dev/creator`; nothing is stored. "" when neither can say.
+        """
+        try:
+            review = await self.create(SELF_SUBJECT_REVIEW, {"apiVersion": SELF_SUBJECT_REVIEW.api_version,
+                                                             "kind": SELF_SUBJECT_REVIEW.kind})
+            return str(((review.get("status") or {}).get("userInfo") or {}).get("username") or "")
+        except (NotFound, Forbidden, Rejected, Invalid):
+            pass
+        probe = {"apiVersion": SERVICE.api_version, "kind": SERVICE.kind,
+                 "metadata": {"generateName": "knative-console-whoami-", "namespace": namespace},
+                 "spec": {"template": {"spec": {"containers": [{"image": "whoami.invalid/none"}]}}}}
+        try:
+            made = await self.create(SERVICE, probe, namespace, dry_run=True)
+        except ClusterError as error:
+            if isinstance(error, Unreachable):
+                raise
+            return ""
+        return str(((made.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_CREATOR) or "")
 
     async def patch(
         self, resource: Resource, name: str, body: Any, namespace: str | None = None, patch_type: str = "merge"
@@ -276,11 +314,15 @@ class Cluster:
         return await self._call(resource, "PATCH", resource.path(namespace, name), query, body, PATCH_TYPES[patch_type])
 
     async def delete(
-        self, resource: Resource, name: str, namespace: str | None = None, resource_version: str = ""
+        self, resource: Resource, name: str, namespace: str | None = None, resource_version: str = "",
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-        if resource_version:
-            options["preconditions"] = {"resourceVersion": resource_version}
+        """Delete, its children in the background; only that version of it with `resource_version`. `options`,
+        when given, is the DeleteOptions body as it is sent."""
+        if options is None:
+            options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+            if resource_version:
+                options["preconditions"] = {"resourceVersion": resource_version}
         return await self._call(resource, "DELETE", resource.path(namespace, name), body=options)
 
 

@@ -17,14 +17,17 @@ from app.cluster import resources as r
 from app.cluster.errors import AlreadyExists, ClusterError, Conflict, Invalid, NotFound, Rejected, Unreachable
 from app.knative import forms as kforms
 from app.knative.basis import Basis
+from app.knative.commands import Preview
 from app.knative.gateway import Gateway
-from app.knative.manifests import CREATE_ID, service_manifest
-from app.knative.models import RevisionView, ServiceView
+from app.knative.manifests import CREATE_ID, delete_options, service_manifest
+from app.knative.models import RevisionView, ServiceView, TrafficTarget
+from app.knative.naming import revision_name
 from app.settings import Settings
-from app.web import forms
+from app.web import forms, preview, recording
 from app.web.context import checked, cluster, go, lookups, service_url, services_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
+from app.web.recording import Change
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 from app.web.rows import RowCache, render_rows
@@ -94,6 +97,8 @@ class CreatePage:
     retry: bool = False  # the cluster did not answer: offer Retry
     protocols: dict[str, str] = field(default_factory=lambda: kforms.PROTOCOLS)
     visibilities: dict[str, str] = field(default_factory=lambda: kforms.VISIBILITIES)
+    preview: Preview | None = None
+    preview_problem: str = ""
 
 
 @dataclass
@@ -103,6 +108,32 @@ class DeletePage:
     revisions: list[RevisionView]
     basis: Basis
     failure: str = ""
+
+    @property
+    def preview(self) -> Preview:
+        return preview.delete(self.namespace, self.service.name, self.basis.resource_version)
+
+
+CREATED = (TrafficTarget(100, latest_revision=True),)  # Knative's default split for a new Service
+
+
+async def _creation(request: Request, draft: kforms.ServiceDraft) -> Change:
+    return await recording.change(request, draft.namespace, "create", CREATED, template_changes=True,
+                                  revision=revision_name(draft.name, 1))
+
+
+async def _show_create(request: Request, page: CreatePage, status: int = 200, only_preview: bool = False) -> Response:
+    """The Create Service form, with what Create would send (or what is missing for it)."""
+    try:
+        draft = kforms.parse_service(page.form, page.namespace)
+    except kforms.FormErrors as errors:
+        typed = page.form.name or page.form.template.image
+        page.preview_problem = "Fill in the form to see the request" + (
+            ": " + "; ".join(errors.fields.values()) if typed else ".")
+    else:
+        made = await _creation(request, draft)
+        page.preview = preview.create(draft, page.create_id, made.history_for(Basis(generation="0")))
+    return render(request, "_preview.html" if only_preview else "service_new.html", page, status=status)
 
 
 @router.get("/")
@@ -145,7 +176,7 @@ async def service_list(
 async def new_service(request: Request, namespace: str) -> Response:
     await lookups(request).require_namespace(checked("namespace", namespace))
     form = kforms.ServiceInput(template=kforms.TemplateInput(env=(kforms.EnvInput(),)))
-    return render(request, "service_new.html", CreatePage(namespace, form))
+    return await _show_create(request, CreatePage(namespace, form))
 
 
 async def _made_by(request: Request, namespace: str, name: str, create_id: str) -> bool:
@@ -165,17 +196,22 @@ async def create_service(request: Request, namespace: str) -> Response:
     posted = await request.form()
     form = forms.service_input(posted)
     create_id = forms.text(posted, "create_id")[:64] or secrets.token_urlsafe(12)
-    if forms.text(posted, "action") == "add-env":
+    action = forms.text(posted, "action")
+    if action == "preview":
+        return await _show_create(request, CreatePage(namespace, form, create_id=create_id), only_preview=True)
+    if action == "add-env":
         more = replace(form, template=replace(form.template, env=(*form.template.env, kforms.EnvInput())))
-        return render(request, "service_new.html", CreatePage(namespace, more, create_id=create_id))
+        return await _show_create(request, CreatePage(namespace, more, create_id=create_id))
     try:
         draft = kforms.parse_service(form, namespace)
     except kforms.FormErrors as problems:
-        return render(request, "service_new.html", CreatePage(namespace, form, problems.fields, create_id=create_id),
-                      status=422)
+        return await _show_create(request, CreatePage(namespace, form, problems.fields, create_id=create_id),
+                                  status=422)
     try:
+        made = await _creation(request, draft)
         try:
-            await cluster(request).create(r.SERVICE, service_manifest(draft, create_id), namespace)
+            created = await cluster(request).create(
+                r.SERVICE, service_manifest(draft, create_id, made.history_for(Basis(generation="0"))), namespace)
         except (AlreadyExists, Unreachable):
             # After a timeout the create may have landed; a retry then finds it. Ours is not "already there".
             if await _made_by(request, namespace, draft.name, create_id):
@@ -183,15 +219,14 @@ async def create_service(request: Request, namespace: str) -> Response:
             raise
     except AlreadyExists:
         errors = {"name": f'A Service named "{draft.name}" already exists in {namespace}; choose another name.'}
-        return render(request, "service_new.html", CreatePage(namespace, form, errors, create_id=create_id),
-                      status=409)
+        return await _show_create(request, CreatePage(namespace, form, errors, create_id=create_id), status=409)
     except Unreachable as error:
         page = CreatePage(namespace, form, failure=unreachable_text(error), create_id=create_id, retry=True)
         return render(request, "service_new.html", page, status=503)
     except (Rejected, Invalid, NotFound) as error:
         page = CreatePage(namespace, form, failure=error.message, create_id=create_id)
-        return render(request, "service_new.html", page, status=422)
-    return go(request, service_url(namespace, draft.name))
+        return await _show_create(request, page, status=422)
+    return recording.with_event(request, go(request, service_url(namespace, draft.name)), created, made)
 
 
 @router.get("/namespaces/{namespace}/services/{name}/delete")
@@ -206,16 +241,19 @@ async def delete_service(request: Request, namespace: str, name: str) -> Respons
     checked("namespace", namespace)
     checked("Service", name)
     basis = forms.basis(await request.form())
+    made = await recording.change(request, namespace, "delete", ())
     try:
         for _ in range(ATTEMPTS):  # as patch_service: a status update meanwhile is no reason to ask again
             fresh = await cluster(request).get(r.SERVICE, name, namespace)
             if not basis.holds_for(fresh):
                 break
             try:
-                await cluster(request).delete(r.SERVICE, name, namespace, resource_version(fresh))
-                return go(request, services_url(namespace))
+                await cluster(request).delete(r.SERVICE, name, namespace,
+                                              options=delete_options(resource_version(fresh)))
             except Conflict:
                 continue
+            made.history_for(Basis.of(fresh))
+            return recording.with_event(request, go(request, services_url(namespace)), fresh, made)
     except NotFound:
         return go(request, services_url(namespace))  # already gone: what the user wanted
     obj, service, revisions = await lookups(request).service(namespace, name)
