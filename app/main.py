@@ -19,7 +19,20 @@ from app import health, metrics
 from app.access import AccessMiddleware
 from app.cluster.client import Cluster
 from app.settings import Settings
-from app.web import details, errors, revisions, security, services, streams, traffic
+from app.web import (
+    check,
+    details,
+    diff,
+    errors,
+    history_page,
+    revision_page,
+    revisions,
+    security,
+    service_writes,
+    services,
+    streams,
+    traffic,
+)
 from app.web.live import Live
 from app.web.lookups import Lookups
 from app.web.render import STATIC, templates
@@ -69,8 +82,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = templates()
     app.state.rows = RowCache()
     app.state.actors = {}  # identity → the user name the cluster knows it by (app.web.recording)
+    app.state.checks = check.Running()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (services, details, revisions, traffic, streams, health):
+    # revisions (the wizard's /revisions/new) before revision_page (/revisions/{name}).
+    for module in (services, service_writes, details, revisions, revision_page, diff, history_page, traffic, check,
+                   streams, health):
         app.include_router(module.router)
     errors.install(app)
 

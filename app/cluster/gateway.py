@@ -4,7 +4,7 @@ in the Host header. For the traffic check; the gateway is the only thing here th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -31,7 +31,7 @@ def _why(error: BaseException) -> str:
 
 
 async def replies(address: str, host: str, count: int, concurrency: int = 8,
-                  request_timeout: float = 5.0) -> AsyncIterator[Reply]:
+                  request_timeout: float = 5.0) -> AsyncGenerator[Reply, None]:
     """`count` answers of the gateway at `address` (host:port) for `host`, as they come, `concurrency` at a time.
     Closing the iterator cancels the requests still out."""
     url = f"http://{address}/"

@@ -48,8 +48,8 @@ class Basis:
     @classmethod
     def of(cls, obj: dict[str, Any], with_template: bool = False) -> Basis:
         meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
-        annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
-        history = annotations.get(HISTORY)
+        annotations = meta.get("annotations")
+        history = annotations.get(HISTORY) if isinstance(annotations, dict) else None
         return cls(str(meta.get("resourceVersion") or ""), str(meta.get("uid") or ""),
                    str(meta.get("generation") or ""), canonical(spec.get("traffic") or []),
                    canonical(spec.get("template") or {}) if with_template else "",

@@ -16,8 +16,8 @@ latest one, and revisions no entry made are listed with their creator.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +67,11 @@ class Entry:
         action = ACTIONS.get(self.action)
         return action.title if action else self.action
 
+    @property
+    def after_spec(self) -> list[dict[str, Any]]:
+        """The split it set, as spec.traffic (to compare with `normalized` traffic)."""
+        return [t.to_spec() for t in self.after]
+
     def encoded(self) -> dict[str, Any]:
         value: dict[str, Any] = {"id": self.id, "at": self.at, "by": self.by, "do": self.action,
                                  "g": list(self.generations), "from": _targets_out(self.before),
@@ -103,7 +108,7 @@ def _entry(value: Any) -> Entry | None:
     if not (isinstance(generations, list) and len(generations) == 2 and
             all(isinstance(g, int) and not isinstance(g, bool) for g in generations)):
         generations = [0, 0]
-    texts = {key: value.get(key) if isinstance(value.get(key), str) else "" for key in
+    texts = {key: str(value[key]) if isinstance(value.get(key), str) else "" for key in
              ("id", "at", "by", "do", "rev", "of")}
     if not texts["id"] or not texts["do"]:
         return None
@@ -235,6 +240,7 @@ class Item:
     count: int = 1
     recorded: bool = False  # a console change whose Event is still there
     order: int = 0  # breaks ties between items of the same time, newest first
+    revision: str = ""  # the revision it made, whose changes `with_summaries` adds to the detail
 
     @property
     def restorable(self) -> bool:
@@ -257,6 +263,11 @@ def _event_time(obj: dict[str, Any]) -> str:
         if isinstance(value, str) and value:
             return value
     return str((obj.get("metadata") or {}).get("creationTimestamp") or "")
+
+
+def event_items(events: Sequence[dict[str, Any]]) -> list[Item]:
+    """Events as history items, newest first."""
+    return sorted(_event_items(events, set())[0], key=_newest_first)
 
 
 def _event_items(events: Sequence[dict[str, Any]], recorded: set[str]) -> tuple[list[Item], set[str]]:
@@ -295,16 +306,16 @@ class _Gap:
     revisions: list[str] = field(default_factory=list)
 
 
-def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (), events: Sequence[dict[str, Any]] = (),
-             summaries: dict[str, str] | None = None) -> list[Item]:
+def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
+             events: Sequence[dict[str, Any]] = ()) -> list[Item]:
     """Everything known about the Service's changes, newest first: the console's entries, the changes made
-    outside it, revisions with their creators, and Events. `summaries` maps a revision to what it changed."""
+    outside it, revisions with their creators, and Events."""
     meta = service.get("metadata") or {}
     name = str(meta.get("name") or "")
     annotations = meta.get("annotations") or {}
-    generation = meta.get("generation") if isinstance(meta.get("generation"), int) else 0
+    stored = meta.get("generation")
+    generation = stored if isinstance(stored, int) else 0
     recorded = sorted(entries_of(service), key=lambda e: (e.generations[1], e.at))  # oldest first
-    summaries = summaries or {}
     items: list[Item] = []
     made = {e.revision for e in recorded if e.revision}
     oldest = moment(recorded[0].at) if recorded else None
@@ -334,9 +345,8 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (), 
                 break
     event_items, seen = _event_items(events, {e.id for e in recorded})
     for revision, created, creator in outside_revisions:
-        change = summaries.get(revision, "")
         items.append(Item(created, OUTSIDE, f"Revision {short_name(revision, name)} created outside the console",
-                          change, creator, order=1))
+                          "", creator, order=1, revision=revision))
     last_modifier = str(annotations.get(ANNOTATION_LAST_MODIFIER) or "") if isinstance(annotations, dict) else ""
     for gap in gaps:
         unexplained = gap.count - len(gap.revisions)
@@ -353,14 +363,22 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (), 
         items.append(Item(str(meta.get("creationTimestamp") or ""), OUTSIDE, "Service created outside the console",
                           "", creator, order=-2))
     for entry in recorded:
-        detail = change_text(entry, name)
-        if entry.action == "revision" and summaries.get(entry.revision):
-            detail = f"{summaries[entry.revision]}; {detail}"
-        title = entry.title + (f" {short_name(entry.revision, name)}" if entry.action == "revision" and entry.revision
-                               else "")
-        items.append(Item(entry.at, CONSOLE, title, detail, entry.by, entry, recorded=entry.id in seen))
+        made_one = entry.action == "revision" and entry.revision
+        title = entry.title + (f" {short_name(entry.revision, name)}" if made_one else "")
+        items.append(Item(entry.at, CONSOLE, title, change_text(entry, name), entry.by, entry,
+                          recorded=entry.id in seen, revision=entry.revision if made_one else ""))
     items += event_items
     return sorted(items, key=_newest_first)
+
+
+def with_summaries(items: Sequence[Item], summary_of: Callable[[str], str]) -> list[Item]:
+    """The items with what each new revision changed (from the one before it) in front of their detail; asked only
+    for these items, as a page shows a few of a long history."""
+    result = []
+    for item in items:
+        change = summary_of(item.revision) if item.revision else ""
+        result.append(replace(item, detail="; ".join(p for p in (change, item.detail) if p)) if change else item)
+    return result
 
 
 def _newest_first(item: Item) -> tuple[int, float, int]:

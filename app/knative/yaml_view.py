@@ -74,7 +74,8 @@ def _clean_pod_spec(spec: Any) -> None:
     for key, default in (("timeoutSeconds", 300), ("containerConcurrency", 0), ("enableServiceLinks", False)):
         if type(spec.get(key)) is type(default) and spec[key] == default:  # 0 is not False
             del spec[key]
-    containers = spec.get("containers") if isinstance(spec.get("containers"), list) else []
+    found = spec.get("containers")
+    containers = found if isinstance(found, list) else []
     for container in containers:
         _clean_container(container, len(containers) == 1)
 
@@ -122,7 +123,8 @@ _Dumper.add_representer(str, _string)
 
 
 def to_yaml(obj: Any) -> str:
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096)
+    return str(yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                         width=4096))
 
 
 def document(obj: dict[str, Any], everything: bool = False) -> str:

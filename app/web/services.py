@@ -1,10 +1,10 @@
-"""Service Management: the list, Create Service, and Delete."""
+"""Service Management: the list of Services of a namespace (or of all namespaces), 50 to a page, with a filter
+(name, image, label) and sortable columns."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,36 +13,59 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
-from app.cluster import resources as r
-from app.cluster.errors import AlreadyExists, ClusterError, Conflict, Invalid, NotFound, Rejected, Unreachable
-from app.knative import forms as kforms
-from app.knative.basis import Basis
-from app.knative.commands import Preview
+from app.cluster.errors import ClusterError, Forbidden
+from app.knative import finding
 from app.knative.gateway import Gateway
-from app.knative.manifests import CREATE_ID, delete_options, service_manifest
-from app.knative.models import RevisionView, ServiceView, TrafficTarget
-from app.knative.naming import revision_name
 from app.settings import Settings
-from app.web import forms, preview, recording
-from app.web.context import checked, cluster, go, lookups, service_url, services_url
-from app.web.counting import counted
-from app.web.errors import unreachable_text
-from app.web.recording import Change
+from app.web.context import checked, cluster, lookups, services_url
+from app.web.lookups import Lookups
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 from app.web.rows import RowCache, render_rows
-from app.web.writes import ATTEMPTS, resource_version
 
 router = APIRouter()
+ALL = "*"  # the namespace selector's choice for every namespace
 
-
-# The regions of the list page; the filter and sort of later work render inside "services".
+# The regions of the list page: the table with its pager (the filter box stays outside, so that a live update
+# never takes what is being typed).
 REGIONS = (Region("services", "_services_rows.html"),)
+
+
+def list_url(namespace: str) -> str:
+    """A namespace's list, or ("") the list of all namespaces."""
+    return services_url(namespace) if namespace else "/services"
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What the user asked to see: the filter as typed, and the order."""
+
+    text: str = ""
+    found: finding.Filter = field(default_factory=finding.Filter)
+    order: finding.Sort = field(default_factory=finding.Sort)
+    problem: str = ""  # why the filter cannot be applied
+
+    @property
+    def complete(self) -> bool:
+        """Whether the list must be read whole (to filter or sort it) rather than a page at a time."""
+        return not self.found.empty or self.order != finding.Sort() or bool(self.problem)
+
+    @property
+    def params(self) -> dict[str, str]:
+        return ({"filter": self.text} if self.text else {}) | \
+            ({"sort": self.order.text} if self.order != finding.Sort() else {})
+
+
+def list_query(text: str, order: str) -> ListQuery:
+    try:
+        return ListQuery(text, finding.parse_filter(text), finding.parse_sort(order))
+    except finding.FilterError as error:
+        return ListQuery(text, finding.Filter(), finding.parse_sort(order), str(error))
 
 
 @dataclass
 class ListPage:
-    namespace: str
+    namespace: str  # "" for all namespaces
     namespaces: list[str] | None
     items: list[dict[str, Any]]  # the Services of this page, as the API lists them
     gateway: Gateway
@@ -50,21 +73,57 @@ class ListPage:
     total: int = 0
     next_token: str = ""  # the API's continue token for the next page
     token: str = ""  # the token this page was listed with
+    query: ListQuery = field(default_factory=ListQuery)
+    problem: str = ""  # why nothing can be listed (a filter that cannot be applied, a list not allowed)
+    page_size: int = 50
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
     row_html: list[Markup] = field(default_factory=list)  # each item's row, rendered (app.web.rows)
 
     @property
+    def all_namespaces(self) -> bool:
+        return not self.namespace
+
+    @property
+    def url(self) -> str:
+        return list_url(self.namespace)
+
+    @property
     def place(self) -> dict[str, str]:
         """This page's place in the list, for links that must come back to it (its live stream)."""
+        if self.query.complete:
+            return self.query.params | ({"start": str(self.start)} if self.start else {})
         return {"continue": self.token, "start": str(self.start)} if self.token else {}
 
     @property
     def next_query(self) -> str:
+        if self.query.complete:
+            return urlencode(self.query.params | {"start": self.start + len(self.items)})
         return urlencode({"continue": self.next_token, "start": self.start + len(self.items)})
 
     @property
+    def has_next(self) -> bool:
+        return bool(self.next_token) or (self.query.complete and self.start + len(self.items) < self.total)
+
+    @property
+    def first_query(self) -> str:
+        return urlencode(self.query.params)
+
+    def sort_link(self, key: str) -> str:
+        """A column heading's link: sorted by that column (the other way round if it already is)."""
+        order = self.query.order.toggled(key)
+        params = ({"filter": self.query.text} if self.query.text else {}) | \
+            ({"sort": order.text} if order != finding.Sort() else {})
+        return self.url + (f"?{urlencode(params)}" if params else "")
+
+    def sorted_by(self, key: str) -> str:
+        """`ascending` / `descending` for the column the list is sorted by, "none" for the others (aria-sort)."""
+        if self.query.order.key != key:
+            return "none"
+        return "descending" if self.query.order.descending else "ascending"
+
+    @property
     def live_url(self) -> str:
-        return stream_url(services_url(self.namespace), self.regions, self.place)
+        return stream_url(self.url, self.regions, self.place)
 
 
 def list_page(
@@ -81,59 +140,20 @@ def list_page(
                     token=token)
 
 
+def found_page(namespace: str, items: list[dict[str, Any]], gateway: Gateway, namespaces: list[str] | None,
+               query: ListQuery, start: int, page_size: int) -> ListPage:
+    """One page of the Services that match the filter, in the order asked for (from the whole list)."""
+    matching = [] if query.problem else finding.sort_services(
+        [i for i in items if isinstance(i, dict) and finding.matches(query.found, i)], query.order)
+    start = min(start, max(len(matching) - 1, 0) // page_size * page_size) if matching else 0
+    return ListPage(namespace, namespaces, matching[start:start + page_size], gateway, start=start,
+                    total=len(matching), query=query, problem=query.problem, page_size=page_size)
+
+
 def render_list(templates: Jinja2Templates, settings: Settings, cache: RowCache, page: ListPage) -> Regions:
     """The list page's regions, its rows taken from the cache where their Service has not changed."""
     page.row_html = render_rows(templates, cache, page.namespace, page.gateway, page.items)
     return render_regions(templates, REGIONS, page, settings)
-
-
-@dataclass
-class CreatePage:
-    namespace: str
-    form: kforms.ServiceInput
-    errors: dict[str, str] = field(default_factory=dict)
-    failure: str = ""
-    create_id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
-    retry: bool = False  # the cluster did not answer: offer Retry
-    protocols: dict[str, str] = field(default_factory=lambda: kforms.PROTOCOLS)
-    visibilities: dict[str, str] = field(default_factory=lambda: kforms.VISIBILITIES)
-    preview: Preview | None = None
-    preview_problem: str = ""
-
-
-@dataclass
-class DeletePage:
-    namespace: str
-    service: ServiceView
-    revisions: list[RevisionView]
-    basis: Basis
-    failure: str = ""
-
-    @property
-    def preview(self) -> Preview:
-        return preview.delete(self.namespace, self.service.name, self.basis.resource_version)
-
-
-CREATED = (TrafficTarget(100, latest_revision=True),)  # Knative's default split for a new Service
-
-
-async def _creation(request: Request, draft: kforms.ServiceDraft) -> Change:
-    return await recording.change(request, draft.namespace, "create", CREATED, template_changes=True,
-                                  revision=revision_name(draft.name, 1))
-
-
-async def _show_create(request: Request, page: CreatePage, status: int = 200, only_preview: bool = False) -> Response:
-    """The Create Service form, with what Create would send (or what is missing for it)."""
-    try:
-        draft = kforms.parse_service(page.form, page.namespace)
-    except kforms.FormErrors as errors:
-        typed = page.form.name or page.form.template.image
-        page.preview_problem = "Fill in the form to see the request" + (
-            ": " + "; ".join(errors.fields.values()) if typed else ".")
-    else:
-        made = await _creation(request, draft)
-        page.preview = preview.create(draft, page.create_id, made.history_for(Basis(generation="0")))
-    return render(request, "_preview.html" if only_preview else "service_new.html", page, status=status)
 
 
 @router.get("/")
@@ -145,119 +165,85 @@ async def home(request: Request) -> Response:
 @router.get("/namespace")
 async def choose_namespace(request: Request, namespace: str = "") -> Response:
     """The namespace selector's target, so that it works without JavaScript."""
+    if namespace.strip() == ALL:
+        return RedirectResponse(list_url(""), status_code=303)
     return RedirectResponse(services_url(checked("namespace", namespace.strip())), status_code=303)
+
+
+async def read_complete(found: Lookups, namespace: str, query: ListQuery, start: int,
+                        page_size: int) -> tuple[ListPage, list[dict[str, Any]]]:
+    """The page asked for of the Services that match (read whole, to filter and sort), and all that were read."""
+    try:
+        items, gateway, namespaces = await asyncio.gather(
+            found.all_services(namespace, "" if query.problem else query.found.label_selector),
+            found.gateway(), found.namespaces())
+    except Forbidden as error:
+        if namespace:
+            raise
+        gateway, namespaces = await asyncio.gather(found.gateway(), found.namespaces())
+        return ListPage(namespace, namespaces, [], gateway, query=query, problem=not_allowed(error)), []
+    return found_page(namespace, items, gateway, namespaces, query, start, page_size), items
+
+
+async def read_paged(found: Lookups, namespace: str, start: int, token: str) -> ListPage:
+    """One page of the API's list, as it orders it (by name; by namespace and name for all namespaces)."""
+    try:
+        listed, gateway, namespaces = await asyncio.gather(
+            found.services(namespace, token), found.gateway(), found.namespaces())
+    except Forbidden as error:
+        if namespace:
+            raise
+        gateway, namespaces = await asyncio.gather(found.gateway(), found.namespaces())
+        return ListPage(namespace, namespaces, [], gateway, problem=not_allowed(error))
+    if namespace and not listed.get("items") and not token:
+        await found.require_namespace(namespace)
+    return list_page(namespace, listed, gateway, namespaces, start if token else 0, token)
+
+
+async def read_list(request: Request, namespace: str, query: ListQuery, start: int, token: str) -> ListPage | Response:
+    """The page of the list asked for; a redirect when a page token has expired."""
+    found = lookups(request)
+    if query.complete:
+        return (await read_complete(found, namespace, query, start, request.app.state.settings.page_size))[0]
+    try:
+        return await read_paged(found, namespace, start, token)
+    except ClusterError as error:
+        if not token or error.code not in (400, 410):
+            raise
+        # The list changed too much since the first page was shown: start again from the top.
+        return RedirectResponse(list_url(namespace), status_code=303)
+
+
+def not_allowed(error: Forbidden) -> str:
+    return ("These credentials may not list Services in all namespaces; choose a namespace above. "
+            f"({error.message})")
+
+
+async def _list(request: Request, namespace: str, partial: str, start: int, token: str, text: str,
+                order: str) -> Response:
+    page = await read_list(request, namespace, list_query(text, order), start, token)
+    if isinstance(page, Response):
+        return page
+    state = request.app.state
+    page.regions = render_list(state.templates, state.settings, state.rows, page)
+    status = 403 if page.problem and not page.query.problem else 400 if page.problem else 200
+    return render(request, "_services_rows.html" if partial == "rows" else "services.html", page, status=status)
 
 
 @router.get("/namespaces/{namespace}/services")
 async def service_list(
     request: Request, namespace: str, partial: str = "", start: int = Query(0, ge=0, le=10**9),
-    token: str = Query("", alias="continue", max_length=4096),
+    token: str = Query("", alias="continue", max_length=4096), text: str = Query("", alias="filter", max_length=4096),
+    sort: str = Query("", max_length=64),
 ) -> Response:
-    checked("namespace", namespace)
-    found = lookups(request)
-    try:
-        listed, gateway, namespaces = await asyncio.gather(
-            found.services(namespace, token), found.gateway(), found.namespaces()
-        )
-    except ClusterError as error:
-        if not token or error.code not in (400, 410):
-            raise
-        # The list changed too much since the first page was shown: start again from the top.
-        return RedirectResponse(services_url(namespace), status_code=303)
-    if not listed.get("items") and not token:
-        await found.require_namespace(namespace)
-    page = list_page(namespace, listed, gateway, namespaces, start if token else 0, token)
-    state = request.app.state
-    page.regions = render_list(state.templates, state.settings, state.rows, page)
-    return render(request, "_services_rows.html" if partial == "rows" else "services.html", page)
+    return await _list(request, checked("namespace", namespace), partial, start, token, text, sort)
 
 
-@router.get("/namespaces/{namespace}/services/new")
-async def new_service(request: Request, namespace: str) -> Response:
-    await lookups(request).require_namespace(checked("namespace", namespace))
-    form = kforms.ServiceInput(template=kforms.TemplateInput(env=(kforms.EnvInput(),)))
-    return await _show_create(request, CreatePage(namespace, form))
-
-
-async def _made_by(request: Request, namespace: str, name: str, create_id: str) -> bool:
-    """Whether the Service `name` exists and was created by the form with this id (a retry of our own create)."""
-    try:
-        existing = await cluster(request).get(r.SERVICE, name, namespace)
-    except NotFound:
-        return False
-    annotations = (existing.get("metadata") or {}).get("annotations") or {}
-    return bool(create_id) and annotations.get(CREATE_ID) == create_id
-
-
-@router.post("/namespaces/{namespace}/services")
-@counted("create")
-async def create_service(request: Request, namespace: str) -> Response:
-    checked("namespace", namespace)
-    posted = await request.form()
-    form = forms.service_input(posted)
-    create_id = forms.text(posted, "create_id")[:64] or secrets.token_urlsafe(12)
-    action = forms.text(posted, "action")
-    if action == "preview":
-        return await _show_create(request, CreatePage(namespace, form, create_id=create_id), only_preview=True)
-    if action == "add-env":
-        more = replace(form, template=replace(form.template, env=(*form.template.env, kforms.EnvInput())))
-        return await _show_create(request, CreatePage(namespace, more, create_id=create_id))
-    try:
-        draft = kforms.parse_service(form, namespace)
-    except kforms.FormErrors as problems:
-        return await _show_create(request, CreatePage(namespace, form, problems.fields, create_id=create_id),
-                                  status=422)
-    try:
-        made = await _creation(request, draft)
-        try:
-            created = await cluster(request).create(
-                r.SERVICE, service_manifest(draft, create_id, made.history_for(Basis(generation="0"))), namespace)
-        except (AlreadyExists, Unreachable):
-            # After a timeout the create may have landed; a retry then finds it. Ours is not "already there".
-            if await _made_by(request, namespace, draft.name, create_id):
-                return go(request, service_url(namespace, draft.name))
-            raise
-    except AlreadyExists:
-        errors = {"name": f'A Service named "{draft.name}" already exists in {namespace}; choose another name.'}
-        return await _show_create(request, CreatePage(namespace, form, errors, create_id=create_id), status=409)
-    except Unreachable as error:
-        page = CreatePage(namespace, form, failure=unreachable_text(error), create_id=create_id, retry=True)
-        return render(request, "service_new.html", page, status=503)
-    except (Rejected, Invalid, NotFound) as error:
-        page = CreatePage(namespace, form, failure=error.message, create_id=create_id)
-        return await _show_create(request, page, status=422)
-    return recording.with_event(request, go(request, service_url(namespace, draft.name)), created, made)
-
-
-@router.get("/namespaces/{namespace}/services/{name}/delete")
-async def confirm_delete(request: Request, namespace: str, name: str) -> Response:
-    obj, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
-    return render(request, "delete.html", DeletePage(namespace, service, revisions, Basis.of(obj)))
-
-
-@router.post("/namespaces/{namespace}/services/{name}/delete")
-@counted("delete")
-async def delete_service(request: Request, namespace: str, name: str) -> Response:
-    checked("namespace", namespace)
-    checked("Service", name)
-    basis = forms.basis(await request.form())
-    made = await recording.change(request, namespace, "delete", ())
-    try:
-        for _ in range(ATTEMPTS):  # as patch_service: a status update meanwhile is no reason to ask again
-            fresh = await cluster(request).get(r.SERVICE, name, namespace)
-            if not basis.holds_for(fresh):
-                break
-            try:
-                await cluster(request).delete(r.SERVICE, name, namespace,
-                                              options=delete_options(resource_version(fresh)))
-            except Conflict:
-                continue
-            made.history_for(Basis.of(fresh))
-            return recording.with_event(request, go(request, services_url(namespace)), fresh, made)
-    except NotFound:
-        return go(request, services_url(namespace))  # already gone: what the user wanted
-    obj, service, revisions = await lookups(request).service(namespace, name)
-    failure = ("Someone changed this Service after you opened this page. Check what it is now, below, "
-               "and confirm again if you still want to delete it.")
-    return render(request, "delete.html", DeletePage(namespace, service, revisions, Basis.of(obj), failure),
-                  status=409)
+@router.get("/services")
+async def all_services(
+    request: Request, partial: str = "", start: int = Query(0, ge=0, le=10**9),
+    token: str = Query("", alias="continue", max_length=4096), text: str = Query("", alias="filter", max_length=4096),
+    sort: str = Query("", max_length=64),
+) -> Response:
+    """The Services of every namespace, with a Namespace column (for credentials that may list them all)."""
+    return await _list(request, "", partial, start, token, text, sort)
