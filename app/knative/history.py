@@ -240,6 +240,7 @@ class Item:
     count: int = 1
     recorded: bool = False  # a console change whose Event is still there
     order: int = 0  # breaks ties between items of the same time, newest first
+    seq: int = 0  # … and then between the console's own changes: the later one first
     revision: str = ""  # the revision it made, whose changes `with_summaries` adds to the detail
 
     @property
@@ -362,11 +363,11 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
         creator = str(annotations.get(ANNOTATION_CREATOR) or "") if isinstance(annotations, dict) else ""
         items.append(Item(str(meta.get("creationTimestamp") or ""), OUTSIDE, "Service created outside the console",
                           "", creator, order=-2))
-    for entry in recorded:
+    for seq, entry in enumerate(recorded):
         made_one = entry.action == "revision" and entry.revision
         title = entry.title + (f" {short_name(entry.revision, name)}" if made_one else "")
         items.append(Item(entry.at, CONSOLE, title, change_text(entry, name), entry.by, entry,
-                          recorded=entry.id in seen, revision=entry.revision if made_one else ""))
+                          recorded=entry.id in seen, seq=seq, revision=entry.revision if made_one else ""))
     items += event_items
     return sorted(items, key=_newest_first)
 
@@ -381,8 +382,8 @@ def with_summaries(items: Sequence[Item], summary_of: Callable[[str], str]) -> l
     return result
 
 
-def _newest_first(item: Item) -> tuple[int, float, int]:
+def _newest_first(item: Item) -> tuple[int, float, int, int]:
     when = moment(item.at)
     if when is None:
-        return (0, 0.0, -item.order)  # unknown times are the latest changes (after the last entry)
-    return (1, -when.timestamp(), -item.order)
+        return (0, 0.0, -item.order, -item.seq)  # unknown times are the latest changes (after the last entry)
+    return (1, -when.timestamp(), -item.order, -item.seq)

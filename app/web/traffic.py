@@ -193,8 +193,11 @@ def write_kind(service: ServiceView, target: str, restore: str) -> str:
 
 async def _preview(request: Request, page: SplitPage) -> None:
     """What OK would send now, or why nothing can be sent yet."""
-    if page.offline or not page.basis.resource_version:
+    if page.offline:
         page.preview_problem = "The request can be shown once the cluster answers."
+        return
+    if not page.basis.resource_version:
+        page.preview_problem = "This form does not say which version of the Service it was made from: reload the page."
         return
     try:
         targets = traffic.plan(traffic.parse_rows(page.inputs, page.service.name))
