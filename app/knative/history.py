@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from app.knative.models import ANNOTATION_CREATOR, TrafficTarget, parse_traffic
+from app.knative.models import ANNOTATION_CREATOR, TrafficTarget, generation_of, parse_traffic
 from app.knative.naming import short_name
 
 HISTORY = "knative-console/history"
@@ -327,6 +327,8 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
         if revision in made or (oldest is not None and (when is None or when < oldest)):
             continue  # the console's own, or older than what the history remembers
         outside_revisions.append((revision, created, creator))
+    first_revision = next((str((o.get("metadata") or {}).get("name") or "") for o in revisions
+                           if generation_of(o.get("metadata") or {}) == 1), "")
     gaps: list[_Gap] = []
     previous: Entry | None = None
     for entry in recorded:
@@ -339,6 +341,8 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
         gaps.append(_Gap(generation - 1, str(meta.get("creationTimestamp") or ""), ""))
     for revision, created, _ in outside_revisions:
         when = moment(created)
+        if previous is None and revision == first_revision:
+            continue  # made by the creation, not by a change after it
         for gap in gaps:
             since, until = moment(gap.since), moment(gap.until)
             if when is not None and (since is None or when >= since) and (until is None or when <= until):
@@ -365,7 +369,7 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
                           "", creator, order=-2))
     for seq, entry in enumerate(recorded):
         made_one = entry.action == "revision" and entry.revision
-        title = entry.title + (f" {short_name(entry.revision, name)}" if made_one else "")
+        title = f"Revision {short_name(entry.revision, name)} created" if made_one else entry.title
         items.append(Item(entry.at, CONSOLE, title, change_text(entry, name), entry.by, entry,
                           recorded=entry.id in seen, seq=seq, revision=entry.revision if made_one else ""))
     items += event_items

@@ -15,6 +15,7 @@ from app.cluster import resources as r
 from app.knative import changes, history
 from app.knative.gateway import Gateway
 from app.knative.models import (
+    ANNOTATION_CREATOR,
     FAILED,
     LABEL_SERVICE,
     SUCCESS,
@@ -52,6 +53,11 @@ class RevisionRow:
     newest: bool
     previous: str = ""  # the revision before it ("" for the first)
     changes: str = ""  # what it changed from `previous`, in a few words
+
+    @property
+    def creator(self) -> str:
+        """Who made it, as Knative's webhook recorded it (the Service's last modifier then)."""
+        return str((self.revision.raw_metadata.get("annotations") or {}).get(ANNOTATION_CREATOR) or "")
 
     @property
     def pinned_percent(self) -> int:

@@ -125,3 +125,12 @@ def test_the_consoles_own_event_is_merged_with_its_entry() -> None:
     summarized = history.with_summaries([item, history.Item("", "outside", "x", "detail", revision="hw-2")],
                                         lambda name: "image v1 → v2" if name == "hw-2" else "")
     assert summarized[0] == item and summarized[1].detail == "image v1 → v2; detail"
+
+
+def test_a_change_after_an_outside_creation_is_not_explained_by_the_first_revision() -> None:
+    first = revision("hw-00001", "2026-01-01T00:00:00Z", "alice")
+    first["metadata"]["labels"] = {"serving.knative.dev/configurationGeneration": "1"}  # type: ignore[index]
+    items = history.timeline(service([], generation=2), [first])
+    assert [(i.title, i.by) for i in items] == [("Changed outside the console", "bob"),
+                                                ("Revision 00001 created outside the console", "alice"),
+                                                ("Service created outside the console", "alice")]
