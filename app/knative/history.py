@@ -21,12 +21,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from app.knative.models import ANNOTATION_CREATOR, TrafficTarget, generation_of, parse_traffic
+from app.knative.models import (
+    ANNOTATION_CREATOR,
+    ANNOTATION_LAST_MODIFIER,
+    TrafficTarget,
+    generation_of,
+    parse_traffic,
+)
 from app.knative.naming import short_name
 
 HISTORY = "knative-console/history"
 CHANGE = "knative-console/change"  # on the console's Events: the id of the entry they record
-ANNOTATION_LAST_MODIFIER = "serving.knative.dev/lastModifier"
 COMPONENT = "knative-console"  # the Events' reportingComponent and source.component
 LIMIT = 50
 MAX_BYTES = 64 * 1024  # a Service's annotations may take 256 KiB in all; the history keeps to a quarter of that

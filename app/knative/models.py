@@ -10,6 +10,7 @@ LABEL_SERVICE = "serving.knative.dev/service"
 LABEL_GENERATION = "serving.knative.dev/configurationGeneration"
 LABEL_VISIBILITY = "networking.knative.dev/visibility"
 ANNOTATION_CREATOR = "serving.knative.dev/creator"
+ANNOTATION_LAST_MODIFIER = "serving.knative.dev/lastModifier"  # Knative's webhook: who last changed the spec
 ANNOTATION_MIN_SCALE = "autoscaling.knative.dev/min-scale"
 ANNOTATION_MAX_SCALE = "autoscaling.knative.dev/max-scale"
 ANNOTATION_TARGET = "autoscaling.knative.dev/target"
@@ -120,6 +121,7 @@ class ServiceView:
     # Parsed only when a page shows them: the list of Services needs neither.
     raw_template: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     raw_spec_traffic: Any = field(default=None, repr=False, compare=False)
+    last_modifier: str = ""
 
     @cached_property
     def spec_traffic(self) -> tuple[TrafficTarget, ...]:
@@ -299,6 +301,7 @@ def service_from(obj: dict[str, Any]) -> ServiceView:
         status_traffic=parse_traffic(status.get("traffic")),
         raw_template=template,
         raw_spec_traffic=spec.get("traffic"),
+        last_modifier=_str(_dict(meta.get("annotations")).get(ANNOTATION_LAST_MODIFIER)),
     )
 
 

@@ -37,27 +37,36 @@ class PageView(View):
             request.app.state.rows
 
 
-class ServicePage(PageView):
-    """A Service's details page: the Service and its revisions."""
+class ServiceFamily(PageView):
+    """A page about one Service: the Service and its revisions, and the Events the page shows (`about`)."""
 
-    resources = (r.SERVICE, r.REVISION)
-
-    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
-                 shown: str) -> None:
+    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str) -> None:
         super().__init__(who, cluster, request, namespace)
-        self.name, self.shown = name, shown
+        self.name = name
         self.obj: dict[str, Any] | None = None
         self.revisions: dict[str, dict[str, Any]] = {}
-        self.gateway: Gateway | None = None
+        self.events: dict[str, dict[str, Any]] = {}
+        self.events_problem = ""
 
-    async def load(self) -> None:
-        (obj, revisions), self.gateway = await asyncio.gather(self.found.service_objects(self.namespace, self.name),
-                                                       self.found.gateway())
+    def loaded(self, obj: dict[str, Any], revisions: list[dict[str, Any]],
+               events: list[dict[str, Any]] | None = None) -> None:
         self.obj, self.gone = obj, ""
         self.revisions = {str(i["metadata"]["name"]): i for i in revisions}
+        self.events = {str(e["metadata"]["name"]): e for e in events or []}
 
     def gone_message(self, error: NotFound) -> str:
         return f"The Service {self.name} no longer exists: it was deleted."
+
+    def about(self, event: dict[str, Any]) -> bool:
+        """Whether the page shows this Event."""
+        return False
+
+    @staticmethod
+    def _keep(objects: dict[str, dict[str, Any]], change: Change) -> None:
+        if change.type == "DELETED":
+            objects.pop(change.name, None)
+        else:
+            objects[change.name] = change.obj
 
     def apply(self, change: Change) -> str:
         if change.resource == r.SERVICE and change.name == self.name:
@@ -65,14 +74,30 @@ class ServicePage(PageView):
                 self.gone = f"The Service {self.name} was deleted."
             else:
                 self.obj, self.gone = change.obj, ""
-            return "changed"
-        if change.resource == r.REVISION and change.labels.get(LABEL_SERVICE) == self.name:
-            if change.type == "DELETED":
-                self.revisions.pop(change.name, None)
-            else:
-                self.revisions[change.name] = change.obj
-            return "changed"
-        return ""
+        elif change.resource == r.REVISION and change.labels.get(LABEL_SERVICE) == self.name:
+            self._keep(self.revisions, change)
+        elif change.resource == r.EVENT and self.about(change.obj):
+            self._keep(self.events, change)
+        else:
+            return ""
+        return "changed"
+
+
+class ServicePage(ServiceFamily):
+    """A Service's details page: the Service and its revisions."""
+
+    resources = (r.SERVICE, r.REVISION)
+
+    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
+                 shown: str) -> None:
+        super().__init__(who, cluster, request, namespace, name)
+        self.shown = shown
+        self.gateway: Gateway | None = None
+
+    async def load(self) -> None:
+        (obj, revisions), self.gateway = await asyncio.gather(self.found.service_objects(self.namespace, self.name),
+                                                       self.found.gateway())
+        self.loaded(obj, revisions)
 
     def regions(self) -> Regions:
         if self.obj is None or self.gateway is None:
@@ -82,112 +107,55 @@ class ServicePage(PageView):
         return render_regions(self.templates, details.REGIONS, page, self.settings)
 
 
-class RevisionLive(PageView):
+class RevisionLive(ServiceFamily):
     """A revision's page: the Service, its revisions and the revision's Events (its Pods are read with the page)."""
 
     resources = (r.SERVICE, r.REVISION, r.EVENT)
 
     def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, service: str, name: str) -> None:
-        super().__init__(who, cluster, request, namespace)
-        self.service, self.name = service, name
-        self.request = request
-        self.obj: dict[str, Any] | None = None
-        self.revisions: dict[str, dict[str, Any]] = {}
-        self.events: dict[str, dict[str, Any]] = {}
-        self.events_problem = ""
+        super().__init__(who, cluster, request, namespace, service)
+        self.revision = name
         self.instances = revision_page.Instances()
 
     async def load(self) -> None:
         (obj, revisions), (events, self.events_problem), self.instances = await asyncio.gather(
-            self.found.service_objects(self.namespace, self.service),
-            revision_page.read_events(self.cluster, self.namespace, self.name),
-            revision_page.read_instances(self.cluster, self.namespace, self.name))
-        self.obj, self.gone = obj, ""
-        self.revisions = {str(i["metadata"]["name"]): i for i in revisions}
-        self.events = {str(e["metadata"]["name"]): e for e in events}
-        if self.name not in self.revisions:
-            self.gone = f"The revision {self.name} no longer exists."
+            self.found.service_objects(self.namespace, self.name),
+            revision_page.read_events(self.cluster, self.namespace, self.revision),
+            revision_page.read_instances(self.cluster, self.namespace, self.revision))
+        self.loaded(obj, revisions, events)
 
-    def gone_message(self, error: NotFound) -> str:
-        return f"The Service {self.service} no longer exists: it was deleted."
-
-    def apply(self, change: Change) -> str:
-        if change.resource == r.SERVICE and change.name == self.service:
-            if change.type == "DELETED":
-                self.gone = f"The Service {self.service} was deleted."
-            else:
-                self.obj = change.obj
-            return "changed"
-        if change.resource == r.REVISION and change.labels.get(LABEL_SERVICE) == self.service:
-            if change.type == "DELETED":
-                self.revisions.pop(change.name, None)
-                if change.name == self.name:
-                    self.gone = f"The revision {self.name} was deleted."
-            else:
-                self.revisions[change.name] = change.obj
-            return "changed"
-        involved = change.obj.get("involvedObject") or {}
-        if change.resource == r.EVENT and involved.get("name") == self.name and involved.get("kind") == "Revision":
-            if change.type == "DELETED":
-                self.events.pop(change.name, None)
-            else:
-                self.events[change.name] = change.obj
-            return "changed"
-        return ""
+    def about(self, event: dict[str, Any]) -> bool:
+        involved = event.get("involvedObject") or {}
+        return bool(involved.get("name") == self.revision and involved.get("kind") == "Revision")
 
     def regions(self) -> Regions:
-        if self.obj is None or self.name not in self.revisions:
+        if self.obj is not None and self.revision not in self.revisions:
+            self.gone = self.gone or f"The revision {self.revision} no longer exists."
+        if self.obj is None or self.gone:
             return {}
-        page = revision_page.revision_page(self.namespace, self.obj, list(self.revisions.values()), self.name,
+        page = revision_page.revision_page(self.namespace, self.obj, list(self.revisions.values()), self.revision,
                                            list(self.events.values()), self.instances, self.events_problem)
         return render_regions(self.templates, revision_page.REGIONS, page, self.settings)
 
 
-class HistoryLive(PageView):
+class HistoryLive(ServiceFamily):
     """A Service's history: the Service, its revisions and the Events about it."""
 
     resources = (r.SERVICE, r.REVISION, r.EVENT)
 
     def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
                  show_all: bool) -> None:
-        super().__init__(who, cluster, request, namespace)
-        self.name, self.show_all = name, show_all
-        self.obj: dict[str, Any] | None = None
-        self.revisions: dict[str, dict[str, Any]] = {}
-        self.events: dict[str, dict[str, Any]] = {}
-        self.events_problem = ""
+        super().__init__(who, cluster, request, namespace, name)
+        self.show_all = show_all
 
     async def load(self) -> None:
         (obj, revisions), (events, self.events_problem) = await asyncio.gather(
             self.found.service_objects(self.namespace, self.name),
             history_page.read_events(self.cluster, self.namespace, self.name))
-        self.obj, self.gone = obj, ""
-        self.revisions = {str(i["metadata"]["name"]): i for i in revisions}
-        self.events = {str(e["metadata"]["name"]): e for e in events}
+        self.loaded(obj, revisions, events)
 
-    def gone_message(self, error: NotFound) -> str:
-        return f"The Service {self.name} no longer exists: it was deleted."
-
-    def apply(self, change: Change) -> str:
-        if change.resource == r.SERVICE and change.name == self.name:
-            if change.type == "DELETED":
-                self.gone = f"The Service {self.name} was deleted."
-            else:
-                self.obj = change.obj
-            return "changed"
-        if change.resource == r.REVISION and change.labels.get(LABEL_SERVICE) == self.name:
-            if change.type == "DELETED":
-                self.revisions.pop(change.name, None)
-            else:
-                self.revisions[change.name] = change.obj
-            return "changed"
-        if change.resource == r.EVENT and history_page.about(change.obj, self.name):
-            if change.type == "DELETED":
-                self.events.pop(change.name, None)
-            else:
-                self.events[change.name] = change.obj
-            return "changed"
-        return ""
+    def about(self, event: dict[str, Any]) -> bool:
+        return history_page.about(event, self.name)
 
     def regions(self) -> Regions:
         if self.obj is None:

@@ -154,6 +154,8 @@ async def test_restore_is_safe(console: Console) -> None:
     row = re.search(r'<tr data-source="outside">(.*?)</tr>', outside.text, re.S)
     assert row and "Changed outside the console" in row.group(1) and "carol" in row.group(1)
     assert "traffic now: 00002 100%" in text(row.group(1))
+    details = await console.get(f"/namespaces/{ns}/services/safe")
+    assert "<dd data-last-modifier>carol " in details.text and f"<dt>Creator</dt><dd>{USER}</dd>" in details.text
 
     unknown = await console.get(f"{split_path(ns, 'safe')}?restore=nope")
     assert unknown.status_code == 404 and "not in the Service&#39;s history" in unknown.text

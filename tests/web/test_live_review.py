@@ -4,16 +4,12 @@ the console reaches the open history page, and the details page's History sectio
 from __future__ import annotations
 
 import html
-import re
 import uuid
 
 import httpx
 
 from tests.web.conftest import KSVC, Console, live_settings, open_stream, served
-
-
-def stream_of(page: httpx.Response) -> str:
-    return html.unescape(re.search(r'sse-connect="([^"]+)"', page.text).group(1))
+from tests.web.test_live import stream_path
 
 
 async def test_revision_and_history_pages_follow_the_cluster(console: Console) -> None:
@@ -23,8 +19,8 @@ async def test_revision_and_history_pages_follow_the_cluster(console: Console) -
     async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
         revision = await http.get(f"/namespaces/{ns}/services/lv/revisions/lv-00001")
         history = await http.get(f"/namespaces/{ns}/services/lv/history")
-        async with open_stream(http, stream_of(revision)) as revision_events, \
-                open_stream(http, stream_of(history)) as history_events:
+        async with open_stream(http, stream_path(revision)) as revision_events, \
+                open_stream(http, stream_path(history)) as history_events:
             assert (await revision_events.next()).name == ""  # current: heartbeats only
             event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"lv-00001.{uuid.uuid4().hex[:8]}"},
                      "involvedObject": {"kind": "Revision", "name": "lv-00001", "namespace": ns},
