@@ -321,7 +321,7 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
     annotations = meta.get("annotations") or {}
     stored = meta.get("generation")
     generation = stored if isinstance(stored, int) else 0
-    recorded = sorted(entries_of(service), key=lambda e: (e.generations[1], e.at))  # oldest first
+    recorded = sorted(reversed(entries_of(service)), key=lambda e: e.generations[1])  # oldest first
     items: list[Item] = []
     made = {e.revision for e in recorded if e.revision}
     oldest = moment(recorded[0].at) if recorded else None

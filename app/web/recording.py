@@ -33,7 +33,10 @@ async def actor(request: Request, namespace: str) -> str:
     who, client = identity(request)
     names: dict[str, str] = request.app.state.actors
     if who not in names:
-        names[who] = await client.whoami(namespace) or client.user or "unknown"
+        name = await client.whoami(namespace)
+        if not name:  # not known here (no SelfSubjectReview, no right to create in this namespace): ask next time
+            return client.user or "unknown"
+        names[who] = name
     return names[who]
 
 
