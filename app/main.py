@@ -81,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.templates = templates()
     app.state.rows = RowCache()
+    app.state.summaries = details.SummaryCache()
     app.state.actors = {}  # identity → the user name the cluster knows it by (app.web.recording)
     app.state.checks = check.Running()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

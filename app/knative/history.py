@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from app.knative.models import (
@@ -253,6 +254,7 @@ class Item:
         return self.entry is not None and bool(self.entry.after) and self.entry.action != "delete"
 
 
+@lru_cache(maxsize=4096)  # a page reads the same few hundred timestamps again on every change
 def moment(text: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
@@ -313,9 +315,10 @@ class _Gap:
 
 
 def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
-             events: Sequence[dict[str, Any]] = ()) -> list[Item]:
+             events: Sequence[dict[str, Any]] = (), newest: int | None = None) -> list[Item]:
     """Everything known about the Service's changes, newest first: the console's entries, the changes made
-    outside it, revisions with their creators, and Events."""
+    outside it, revisions (given newest first) with their creators, and Events. With `newest`, only that many of
+    the revisions made outside the console become items (a page that shows the latest few needs no more)."""
     meta = service.get("metadata") or {}
     name = str(meta.get("name") or "")
     annotations = meta.get("annotations") or {}
@@ -326,14 +329,15 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
     made = {e.revision for e in recorded if e.revision}
     oldest = moment(recorded[0].at) if recorded else None
     outside_revisions = []
+    first_revision = ""
     for obj in revisions:
         revision, created, creator = _revision_meta(obj)
+        if not recorded and generation_of(obj.get("metadata") or {}) == 1:
+            first_revision = revision  # made by the creation, which no entry records either
         when = moment(created)
         if revision in made or (oldest is not None and (when is None or when < oldest)):
             continue  # the console's own, or older than what the history remembers
         outside_revisions.append((revision, created, creator))
-    first_revision = next((str((o.get("metadata") or {}).get("name") or "") for o in revisions
-                           if generation_of(o.get("metadata") or {}) == 1), "")
     gaps: list[_Gap] = []
     previous: Entry | None = None
     for entry in recorded:
@@ -354,7 +358,7 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
                 gap.revisions.append(revision)
                 break
     event_items, seen = _event_items(events, {e.id for e in recorded})
-    for revision, created, creator in outside_revisions:
+    for revision, created, creator in outside_revisions[:newest]:
         items.append(Item(created, OUTSIDE, f"Revision {short_name(revision, name)} created outside the console",
                           "", creator, order=1, revision=revision))
     last_modifier = str(annotations.get(ANNOTATION_LAST_MODIFIER) or "") if isinstance(annotations, dict) else ""

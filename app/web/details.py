@@ -4,6 +4,7 @@ that the live stream replaces when it changes."""
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +100,6 @@ class DetailPage:
     curl: str
     shown: str = ""  # which revisions the table shows: "" (the newest and the serving ones), "all", "serving"
     history: list[history.Item] = field(default_factory=list)  # the latest few changes
-    history_total: int = 0
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
 
     @property
@@ -133,9 +133,36 @@ def shown_mode(revisions: str) -> str:
     return revisions if revisions in SHOWN else ""
 
 
-def summaries(ordered: list[dict[str, Any]]) -> Callable[[str], str]:
+class SummaryCache:
+    """What a revision changed from the one before it, kept by both revisions' uid and resourceVersion (a revision's
+    template never changes): a page that is rendered again, or a live page after a change, compares none again."""
+
+    def __init__(self, capacity: int = 8192) -> None:
+        self.capacity = capacity
+        self.summaries: OrderedDict[tuple[str, ...], str] = OrderedDict()
+
+    def get(self, older: dict[str, Any], newer: dict[str, Any]) -> str:
+        key = (*_version(older), *_version(newer))
+        found = self.summaries.get(key)
+        if found is None:
+            found = self.summaries[key] = changes.summary(changes.compare(changes.revision_fields(older),
+                                                                          changes.revision_fields(newer)))
+            while len(self.summaries) > self.capacity:
+                self.summaries.popitem(last=False)
+        else:
+            self.summaries.move_to_end(key)
+        return found
+
+
+def _version(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("uid") or meta.get("name") or ""), str(meta.get("resourceVersion") or "")
+
+
+def summaries(ordered: list[dict[str, Any]], cache: SummaryCache | None = None) -> Callable[[str], str]:
     """What each revision changed from the one before it (revisions newest first), computed when asked for."""
     index = {str((o.get("metadata") or {}).get("name") or ""): i for i, o in enumerate(ordered)}
+    kept = cache or SummaryCache()
 
     def summary_of(name: str) -> str:
         at = index.get(name)
@@ -143,17 +170,16 @@ def summaries(ordered: list[dict[str, Any]]) -> Callable[[str], str]:
             return ""
         if at + 1 >= len(ordered):
             return "first revision"
-        return changes.summary(changes.compare(changes.revision_fields(ordered[at + 1]),
-                                               changes.revision_fields(ordered[at])))
+        return kept.get(ordered[at + 1], ordered[at])
 
     return summary_of
 
 
-def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: str) -> list[RevisionRow]:
+def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: str,
+                  summary_of: Callable[[str], str]) -> list[RevisionRow]:
     """The revision table: newest first, each revision with traffic or a tag, and (unless only those are asked for)
     the newest NEWEST_ROWS or all; only the rows shown are parsed."""
     serving = {t.revision_name for t in service.traffic}
-    summary_of = summaries(ordered)
     rows = []
     for index, obj in enumerate(ordered):
         name = (obj.get("metadata") or {}).get("name")
@@ -168,14 +194,15 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
 
 
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
-                shown: str = "") -> DetailPage:
+                shown: str = "", cache: SummaryCache | None = None) -> DetailPage:
     """The page for a Service and its revisions as the API gives them."""
     service = service_from(obj)
     ordered = newest_first_raw(revisions)
-    changed = history.timeline(obj, ordered)
-    latest = history.with_summaries(changed[:HISTORY_ROWS], summaries(ordered))
-    return DetailPage(namespace, service, revision_rows(service, ordered, shown), len(revisions), gateway,
-                      gateway.curl(service.default_domain), shown, latest, len(changed))
+    summary_of = summaries(ordered, cache)
+    changed = history.timeline(obj, ordered, newest=HISTORY_ROWS)
+    latest = history.with_summaries(changed[:HISTORY_ROWS], summary_of)
+    return DetailPage(namespace, service, revision_rows(service, ordered, shown, summary_of), len(revisions), gateway,
+                      gateway.curl(service.default_domain), shown, latest)
 
 
 def complete(obj: dict[str, Any], revisions: list[dict[str, Any]]) -> bool:
@@ -203,7 +230,7 @@ async def read_revisions(request: Request, namespace: str, name: str) -> tuple[d
 async def read_page(request: Request, namespace: str, name: str, shown: str) -> DetailPage:
     (obj, revisions), gateway = await asyncio.gather(read_revisions(request, namespace, name),
                                                      lookups(request).gateway())
-    return detail_page(namespace, obj, revisions, gateway, shown)
+    return detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries)
 
 
 @router.get("/namespaces/{namespace}/services/{name}")

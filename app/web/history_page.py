@@ -16,7 +16,7 @@ from app.cluster.errors import Forbidden
 from app.knative import history
 from app.knative.models import ServiceView, newest_first_raw, service_from
 from app.web.context import checked, identity, service_url
-from app.web.details import read_revisions, summaries
+from app.web.details import SummaryCache, read_revisions, summaries
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
@@ -50,11 +50,12 @@ class HistoryPage:
 
 
 def history_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], events: list[dict[str, Any]],
-                 show_all: bool = False, events_problem: str = "") -> HistoryPage:
+                 show_all: bool = False, events_problem: str = "", cache: SummaryCache | None = None) -> HistoryPage:
     ordered = newest_first_raw(revisions)
     items = history.timeline(obj, ordered, events)
     shown = items if show_all else items[:SHOWN]
-    return HistoryPage(namespace, service_from(obj), history.with_summaries(shown, summaries(ordered)), len(items),
+    return HistoryPage(namespace, service_from(obj), history.with_summaries(shown, summaries(ordered, cache)),
+                       len(items),
                        history.normalized((obj.get("spec") or {}).get("traffic")), show_all, events_problem)
 
 
@@ -80,7 +81,7 @@ async def read_page(request: Request, namespace: str, name: str, show_all: bool)
     _, client = identity(request)
     (obj, revisions), (events, problem) = await asyncio.gather(read_revisions(request, namespace, name),
                                                                read_events(client, namespace, name))
-    return history_page(namespace, obj, revisions, events, show_all, problem)
+    return history_page(namespace, obj, revisions, events, show_all, problem, request.app.state.summaries)
 
 
 @router.get("/namespaces/{namespace}/services/{name}/history")

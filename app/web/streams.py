@@ -33,8 +33,9 @@ class PageView(View):
     def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str) -> None:
         super().__init__(request.app.state.live, who, cluster, namespace)
         self.found: Lookups = lookups(request)
-        self.templates, self.settings, self.rows = request.app.state.templates, request.app.state.settings, \
-            request.app.state.rows
+        state = request.app.state
+        self.templates, self.settings, self.rows, self.summaries = state.templates, state.settings, state.rows, \
+            state.summaries
 
 
 class ServiceFamily(PageView):
@@ -103,7 +104,7 @@ class ServicePage(ServiceFamily):
         if self.obj is None or self.gateway is None:
             return {}
         page = details.detail_page(self.namespace, self.obj, list(self.revisions.values()), self.gateway,
-                                   self.shown)
+                                   self.shown, self.summaries)
         return render_regions(self.templates, details.REGIONS, page, self.settings)
 
 
@@ -161,7 +162,8 @@ class HistoryLive(ServiceFamily):
         if self.obj is None:
             return {}
         page = history_page.history_page(self.namespace, self.obj, list(self.revisions.values()),
-                                         list(self.events.values()), self.show_all, self.events_problem)
+                                         list(self.events.values()), self.show_all, self.events_problem,
+                                         self.summaries)
         return render_regions(self.templates, history_page.REGIONS, page, self.settings)
 
 
