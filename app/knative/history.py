@@ -142,19 +142,30 @@ def find(obj: dict[str, Any], ident: str) -> Entry | None:
     return next((e for e in entries_of(obj) if e.id == ident), None)
 
 
-def encode(recorded: Sequence[Entry]) -> str:
-    """The annotation's value: at most LIMIT entries, newest first, and at most MAX_BYTES."""
-    kept = list(recorded[:LIMIT])
+def _bounded(items: list[Any]) -> str:
+    """Encoded items (newest first): at most LIMIT, and at most MAX_BYTES."""
+    kept = items[:LIMIT]
     while True:
-        text = json.dumps([e.encoded() for e in kept], separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
         if len(text.encode()) <= MAX_BYTES or len(kept) <= 1:
             return text
         kept.pop()
 
 
+def encode(recorded: Sequence[Entry]) -> str:
+    """The annotation's value for these entries, newest first."""
+    return _bounded([e.encoded() for e in recorded])
+
+
 def record(annotation: str, entry: Entry) -> str:
-    """The annotation's new value with `entry` as the newest change."""
-    return encode([entry, *entries(annotation)])
+    """The annotation's new value with `entry` as the newest change; the older entries are carried over as they
+    are (a write reads them without parsing each)."""
+    try:
+        older = json.loads(annotation) if annotation else []
+    except ValueError:
+        older = []
+    return _bounded([entry.encoded(), *(item for item in older if isinstance(item, dict))] if isinstance(older, list)
+                    else [entry.encoded()])
 
 
 def normalized(targets: Any) -> list[dict[str, Any]]:
