@@ -1,15 +1,17 @@
 """Check traffic: N requests through the gateway to the Service's host (or a tag's), counted per revision against the
 configured split, shown as bars while they run.
 
-With JavaScript the results come over a server-sent event stream (`/live/…/check`), a few times a second, and
-Cancel closes it, which cancels the requests still out. Without JavaScript the form's GET runs the whole check and
-answers with the results. Either way a check ends within CHECK_SECONDS, stops early when the gateway cannot be
+The form is a POST (CSRF-checked like every write). With JavaScript its answer is a frame whose server-sent event
+stream (`/live/…/check`, signed for this browser) brings the results a few times a second, and Cancel closes it,
+which cancels the requests still out. Without JavaScript the POST runs the whole check and answers with the
+results. Either way a check ends within CHECK_SECONDS, stops early when the gateway cannot be
 reached from where the console runs, and at most MAX_RUNNING checks run at once in a console.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -22,9 +24,11 @@ from app.cluster import resources as r
 from app.knative import observed
 from app.knative.gateway import Gateway
 from app.knative.models import ServiceView, service_from
+from app.web import forms, security
 from app.web.context import checked, cluster, lookups, service_url
 from app.web.live import event
 from app.web.render import render
+from app.web.security import COOKIE
 
 router = APIRouter()
 CHECK_SECONDS = 30.0  # a check ends by then, whatever the gateway does
@@ -45,6 +49,7 @@ class CheckPage:
     target: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     result: Result | None = None
+    signature: str = ""  # for the stream: this browser started this check (stream_signature)
 
     @property
     def base(self) -> str:
@@ -65,7 +70,8 @@ class CheckPage:
         return observed.curl_loop(self.gateway.address, host, int(count)) if self.gateway.known and host else ""
 
     def stream_url(self) -> str:
-        return f"/live{self.base}/check?" + urlencode({"requests": self.requests, "target": self.target})
+        return f"/live{self.base}/check?" + urlencode({"requests": self.requests, "target": self.target,
+                                                       "sig": self.signature})
 
 
 @dataclass
@@ -155,17 +161,32 @@ def _plan(page: CheckPage) -> observed.Plan | None:
 
 
 @router.get("/namespaces/{namespace}/services/{name}/check")
-async def check(request: Request, namespace: str, name: str, requests: str = str(observed.DEFAULT_REQUESTS),
-                target: str = "", run: str = "") -> Response:
-    """The form; with `run`, the check itself: a stream's frame for htmx, or the whole run without JavaScript."""
+async def check_form(request: Request, namespace: str, name: str, requests: str = str(observed.DEFAULT_REQUESTS),
+                     target: str = "") -> Response:
     page = await _page(request, checked("namespace", namespace), checked("Service", name), requests, target)
-    if not run:
-        return render(request, "check.html", page)
+    return render(request, "check.html", page)
+
+
+def stream_signature(request: Request, page: CheckPage) -> str:
+    """Vouches that this browser started this check from the console's own form (a POST, CSRF-checked): a page on
+    another site cannot make the console send requests through the gateway by linking to the stream."""
+    browser = request.cookies.get(COOKIE, "")
+    return security.signature(request.app.state.settings.secret_key, "check", browser, page.namespace,
+                              page.service.name, page.requests, page.target)
+
+
+@router.post("/namespaces/{namespace}/services/{name}/check")
+async def run_check(request: Request, namespace: str, name: str) -> Response:
+    """The check: for htmx, the frame its stream fills; without JavaScript, the whole run and its result."""
+    posted = await request.form()
+    page = await _page(request, checked("namespace", namespace), checked("Service", name),
+                       forms.text(posted, "requests"), forms.text(posted, "target"))
     plan = _plan(page)
     htmx = request.headers.get("HX-Request") == "true"
     if plan is None:
         return render(request, "_check_errors.html" if htmx else "check.html", page, status=422)
     if htmx:
+        page.signature = stream_signature(request, page)
         return render(request, "_check_stream.html", page)
     async for result in progress(request, page, plan):
         page.result = result
@@ -173,8 +194,8 @@ async def check(request: Request, namespace: str, name: str, requests: str = str
 
 
 @router.get("/live/namespaces/{namespace}/services/{name}/check")
-async def check_stream(request: Request, namespace: str, name: str, requests: str = "",
-                       target: str = "") -> Response:
+async def check_stream(request: Request, namespace: str, name: str, requests: str = "", target: str = "",
+                       sig: str = "") -> Response:
     page = await _page(request, checked("namespace", namespace), checked("Service", name), requests, target)
     template = request.app.state.templates.get_template("_check_result.html")
     settings = request.app.state.settings
@@ -185,8 +206,12 @@ async def check_stream(request: Request, namespace: str, name: str, requests: st
     async def events() -> AsyncIterator[bytes]:
         yield f"retry: {RETRY_MS}\n\n".encode()
         plan = _plan(page)
-        if plan is None or request.headers.get("last-event-id"):
-            why = "; ".join(page.errors.values()) or "The check was interrupted; start it again."
+        why = "; ".join(page.errors.values())
+        if not hmac.compare_digest(sig[:64], stream_signature(request, page)):
+            why = "This check was not started from this console's page: start it again with Start."
+        elif request.headers.get("last-event-id"):
+            why = "The check was interrupted; start it again."
+        if plan is None or why:
             yield frame("done", _refusal(plan or observed.Plan(0, "", "", {}), name, why), 1)
             return
         count = 0

@@ -56,23 +56,29 @@ async def test_the_counts_follow_the_split(console: Console) -> None:
     gateway = console.cluster.gateway_url.removeprefix("http://")
     assert f'for i in $(seq 200); do curl -s -H &#34;Host: chk.{ns}.example.com&#34; http://{gateway}; echo; done' \
            in form.text
-    done = await console.get(f"/namespaces/{ns}/services/chk/check?requests=200&run=1")
+    done = await console.post(f"/namespaces/{ns}/services/chk/check", {"requests": "200"})
     assert done.status_code == 200 and "200 of 200 requests" in done.text and "Done." in done.text
     # The dev cluster's gateway deals a fresh deck of 100 cards per split: 200 requests are two whole decks.
     assert rows(done.text) == {"00001": ("50", "50.0", "100"), "00002": ("50", "50.0", "100")}
     assert "Attributed by the gateway's X-Knative-Revision header." in done.text
-    tagged = await console.get(f"/namespaces/{ns}/services/chk/check?requests=30&target=candidate&run=1")
+    tagged = await console.post(f"/namespaces/{ns}/services/chk/check", {"requests": "30", "target": "candidate"})
     assert rows(tagged.text) == {"00002": ("100", "100.0", "30")}
 
 
 async def test_progress_comes_as_events_until_done(console: Console) -> None:
     ns = console.namespace()
     await fifty_fifty(console, ns, "ev")
-    frame = await console.get(f"/namespaces/{ns}/services/ev/check?requests=400&run=1",
-                              headers={"HX-Request": "true"})
+    frame = await console.post(f"/namespaces/{ns}/services/ev/check", {"requests": "400"},
+                               headers={"HX-Request": "true"})
     stream = html.unescape(re.search(r'sse-connect="([^"]+)"', frame.text).group(1))
-    assert stream == f"/live/namespaces/{ns}/services/ev/check?requests=400&target="
+    assert stream.startswith(f"/live/namespaces/{ns}/services/ev/check?requests=400&target=&sig=")
     assert 'sse-swap="check,done" sse-close="done"' in frame.text
+    running = console.http._transport.app.state.checks  # type: ignore[attr-defined]
+    for forged in (stream.split("&sig=")[0], stream.replace("requests=400", "requests=2000")):
+        # Linked to from elsewhere, or changed: the console sends nothing through the gateway.
+        refused = events((await console.get(forged)).text)
+        assert [name for name, _ in refused] == ["done"] and "not started from this console" in refused[0][1]
+        assert running.count == 0 and "requests to" not in refused[0][1]
     answer = await console.get(stream)
     assert answer.headers["content-type"].startswith("text/event-stream")
     got = events(answer.text)
@@ -89,16 +95,17 @@ async def test_bad_parameters_and_the_cap(console: Console) -> None:
     ns = console.namespace()
     console.create_ksvc(ns, "bad")
     await console.settled(ns, "bad")
-    page = await console.get(f"/namespaces/{ns}/services/bad/check?requests=5000&target=nope&run=1")
+    page = await console.post(f"/namespaces/{ns}/services/bad/check", {"requests": "5000", "target": "nope"})
     assert page.status_code == 422
     assert "Enter a number of requests from 1 to 2,000." in page.text and 'value="5000"' in page.text
     assert "The Service has no tag &#34;nope&#34;" in page.text
-    partial = await console.get(f"/namespaces/{ns}/services/bad/check?requests=0&run=1", headers={"HX-Request": "true"})
+    partial = await console.post(f"/namespaces/{ns}/services/bad/check", {"requests": "0"},
+                                 headers={"HX-Request": "true"})
     assert partial.status_code == 422 and "<html" not in partial.text and "Nothing was sent." in partial.text
     running = console.http._transport.app.state.checks  # type: ignore[attr-defined]
     running.count = MAX_RUNNING
     try:
-        full = await console.get(f"/namespaces/{ns}/services/bad/check?requests=5&run=1")
+        full = await console.post(f"/namespaces/{ns}/services/bad/check", {"requests": "5"})
         assert f"{MAX_RUNNING} traffic checks are running in this console already" in full.text
     finally:
         running.count = 0
@@ -113,7 +120,9 @@ async def test_a_gateway_out_of_reach_is_said_so_and_cancelling_stops_the_reques
         closed = sock.getsockname()[1]
     settings = Settings(kubeconfig=str(console.cluster.kubeconfig), secret_key=SECRET, gateway=f"127.0.0.1:{closed}")
     async with served(settings) as server, httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        page = await http.get(f"/namespaces/{ns}/services/far/check?requests=50&run=1")
+        form = await http.get(f"/namespaces/{ns}/services/far/check")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        page = await http.post(f"/namespaces/{ns}/services/far/check", data={"requests": "50", "csrf_token": token})
         assert page.status_code == 200
         assert f"The console could not reach the gateway at 127.0.0.1:{closed} from where it runs" in page.text
         assert "run the curl loop below from inside its network" in page.text and "8 of 50 requests" in page.text
@@ -132,7 +141,12 @@ async def test_a_gateway_out_of_reach_is_said_so_and_cancelling_stops_the_reques
     try:
         async with served(settings) as server, httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             running = server.app.state.checks
-            async with http.stream("GET", f"/live/namespaces/{ns}/services/far/check?requests=100"):
+            form = await http.get(f"/namespaces/{ns}/services/far/check")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+            frame = await http.post(f"/namespaces/{ns}/services/far/check", data={"requests": "100", "csrf_token": token},
+                                    headers={"HX-Request": "true"})
+            stream = html.unescape(re.search(r'sse-connect="([^"]+)"', frame.text).group(1))
+            async with http.stream("GET", stream):
                 await asyncio.wait_for(accepted.wait(), 10)
                 assert running.count == 1
             for _ in range(200):  # the browser went: the check ends and its requests with it, well before 5 s each

@@ -175,3 +175,11 @@ def test_restore(app: tuple[TestClient, str], devcluster: DevClusterProcess, dat
               ("row_percent", data.draw(HOSTILE.filter(lambda s: s.strip().removesuffix("%").strip() != "100"))),
               *row_fields(data.draw), ("action", data.draw(st.sampled_from(["ok", "preview", ""])))]
     post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/traffic", fields)
+
+
+@EXAMPLES
+@given(st.one_of(ANY, SMALL), st.one_of(ANY, st.sampled_from(["", "candidate"])))
+def test_check_traffic(app: tuple[TestClient, str], devcluster: DevClusterProcess, requests: str, target: str) -> None:
+    """The traffic check's form, whatever it holds: no 5xx, a message when it cannot run, nothing written."""
+    client, ns = app
+    post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/check", [("requests", requests), ("target", target)])
