@@ -185,6 +185,11 @@ class RevisionView:
     def status(self) -> Status:
         return status_of(self.conditions, 1, 1)
 
+    @property
+    def creator(self) -> str:
+        """Who made it, as Knative's webhook recorded it (the Service's last modifier at the time)."""
+        return _str(_dict(self.raw_metadata.get("annotations")).get(ANNOTATION_CREATOR))
+
 
 def host_of(url: str) -> str:
     return url.split("://", 1)[-1].split("/", 1)[0] if url else ""

@@ -16,7 +16,6 @@ from app.cluster import resources as r
 from app.knative import changes, history
 from app.knative.gateway import Gateway
 from app.knative.models import (
-    ANNOTATION_CREATOR,
     FAILED,
     LABEL_SERVICE,
     SUCCESS,
@@ -43,7 +42,7 @@ REGIONS = (
     Region("revisions", "_service_revisions.html"),
     Region("history", "_service_history.html"),
 )
-SHOWN = {"": "the newest, and those with traffic or a tag", "all": "all", "serving": "those with traffic or a tag"}
+SHOWN = ("", "all", "serving")  # the revision table: the newest and the serving ones, all, the serving ones
 
 
 @dataclass(frozen=True)
@@ -54,11 +53,6 @@ class RevisionRow:
     newest: bool
     previous: str = ""  # the revision before it ("" for the first)
     changes: str = ""  # what it changed from `previous`, in a few words
-
-    @property
-    def creator(self) -> str:
-        """Who made it, as Knative's webhook recorded it (the Service's last modifier then)."""
-        return str((self.revision.raw_metadata.get("annotations") or {}).get(ANNOTATION_CREATOR) or "")
 
     @property
     def pinned_percent(self) -> int:

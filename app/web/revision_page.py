@@ -21,20 +21,15 @@ from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unreachable
 from app.knative import changes, history
 from app.knative.models import (
-    ANNOTATION_CREATOR,
-    FAILED,
-    SUCCESS,
     RevisionView,
     ServiceView,
-    TrafficTarget,
     newest_first_raw,
     revision_from,
     service_from,
 )
-from app.knative.naming import short_name
 from app.web import yaml_views
 from app.web.context import checked, identity, service_url
-from app.web.details import read_revisions
+from app.web.details import RevisionRow, read_revisions
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
@@ -111,8 +106,10 @@ class RevisionPage:
         return self.revision.name
 
     @property
-    def short(self) -> str:
-        return short_name(self.revision.name, self.service.name)
+    def row(self) -> RevisionRow:
+        """Its traffic and what can be done with it, as its row in the revision table says them."""
+        return RevisionRow(self.revision, self.service.pinned_to(self.name), self.service.floating_to(self.name),
+                           self.name == self.service.latest_created)
 
     @property
     def url(self) -> str:
@@ -140,22 +137,6 @@ class RevisionPage:
         return str(found.get("imageDigest") or "")
 
     @property
-    def creator(self) -> str:
-        return str((self.revision.raw_metadata.get("annotations") or {}).get(ANNOTATION_CREATOR) or "")
-
-    @property
-    def pinned(self) -> tuple[TrafficTarget, ...]:
-        return self.service.pinned_to(self.name)
-
-    @property
-    def floating(self) -> tuple[TrafficTarget, ...]:
-        return self.service.floating_to(self.name)
-
-    @property
-    def percent(self) -> int:
-        return sum(t.percent for t in self.pinned + self.floating)
-
-    @property
     def options(self) -> list[Setting]:
         """Scaling, concurrency, timeout and the other knobs, as set on this revision (Knative's defaults shown)."""
         spec, annotations = self.spec, self.revision.raw_metadata.get("annotations") or {}
@@ -178,15 +159,6 @@ class RevisionPage:
         return [Setting(f"{name} {word}", str(amount)) for section, word in (("requests", "request"),
                                                                               ("limits", "limit"))
                 for name, amount in sorted((resources.get(section) or {}).items())]
-
-    @property
-    def no_action(self) -> str:
-        status = self.revision.status
-        if status.label == FAILED:
-            return f"Failed: {status.reason or 'not Ready'}"
-        if status.label != SUCCESS:
-            return "Deploying: can take traffic once Ready"
-        return "Serving 100%" if self.percent == 100 else ""
 
     @property
     def logs_command(self) -> str:
