@@ -79,7 +79,6 @@ class Result:
     """A check's state as the page shows it: while it runs and when it has ended."""
 
     tally: observed.Tally
-    gateway: str
     running: bool = True
     stopped: str = ""  # why it ended early, "" when all requests were sent
     problem: str = ""  # why it could not run at all
@@ -101,7 +100,7 @@ class Running:
 
 
 def _refusal(plan: observed.Plan, service: str, why: str) -> Result:
-    return Result(observed.Tally(plan, service), "", running=False, problem=why)
+    return Result(observed.Tally(plan, service), running=False, problem=why)
 
 
 async def progress(request: Request, page: CheckPage, plan: observed.Plan) -> AsyncIterator[Result]:
@@ -117,7 +116,7 @@ async def progress(request: Request, page: CheckPage, plan: observed.Plan) -> As
                                    "one again in a moment.")
         return
     running.count += 1
-    result = Result(observed.Tally(plan, name), page.gateway.address)
+    result = Result(observed.Tally(plan, name))
     loop = asyncio.get_running_loop()
     deadline, shown = loop.time() + CHECK_SECONDS, 0.0
     first_error = ""
