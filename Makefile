@@ -32,6 +32,7 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check app tests bench
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy --strict --exclude '^app/devcluster/' app
+	$(VENV)/bin/mypy app/devcluster
 
 test: $(VENV)/.installed-test lint
 	bash scripts/ensure-chromium.sh

@@ -20,6 +20,7 @@ from app.access import AccessMiddleware
 from app.cluster.client import Cluster
 from app.settings import Settings
 from app.web import (
+    auth,
     check,
     details,
     diff,
@@ -35,8 +36,10 @@ from app.web import (
 )
 from app.web.live import Live
 from app.web.lookups import Lookups
+from app.web.permissions import Permissions
 from app.web.render import STATIC, templates
 from app.web.rows import RowCache
+from app.web.sessions import Sessions
 
 
 class ConsoleApp(FastAPI):
@@ -57,6 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cluster = await Cluster.connect(settings.kubeconfig, settings.context, settings.request_timeout)
         app.state.cluster = cluster
+        app.state.own_identity = auth.OwnIdentity(cluster)
+        if settings.auth == "kubeconfig":
+            app.state.own_identity.name()  # ask the cluster who the console is, without waiting for it
         app.state.lookups = Lookups(cluster, settings)
         app.state.readiness = health.Readiness(lambda: health.serves_knative(cluster))
         app.state.live = Live(settings.live_max_streams, settings.live_max_streams_per_user, settings.live_heartbeat)
@@ -74,7 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
         await security.check(request, settings.secret_key)
 
     app = ConsoleApp(
-        title="Knative Console", lifespan=lifespan, dependencies=[Depends(csrf)],
+        title="Knative Console", lifespan=lifespan, dependencies=[Depends(csrf), Depends(auth.authenticate)],
         docs_url=None, redoc_url=None, openapi_url=None,
     )
     app.security_secret, app.security_hosts = settings.secret_key, settings.hosts
@@ -82,12 +88,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = templates()
     app.state.rows = RowCache()
     app.state.summaries = details.SummaryCache()
-    app.state.actors = {}  # identity → the user name the cluster knows it by (app.web.recording)
     app.state.checks = check.Running()
+    app.state.sessions = Sessions(settings.secret_key, settings.session_idle)
+    app.state.proxy_identities = auth.ProxyIdentities()
+    app.state.permissions = Permissions()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # revisions (the wizard's /revisions/new) before revision_page (/revisions/{name}).
-    for module in (services, service_writes, details, revisions, revision_page, diff, history_page, traffic, check,
-                   streams, health):
+    for module in (auth, services, service_writes, details, revisions, revision_page, diff, history_page, traffic,
+                   check, streams, health):
         app.include_router(module.router)
     errors.install(app)
 

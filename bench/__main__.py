@@ -11,6 +11,7 @@ import sys
 
 BENCHMARKS = {
     "devcluster": "bench.devcluster",
+    "scale": "bench.scale",
     "console": "bench.console",
     "release_safety": "bench.release_safety",
 }

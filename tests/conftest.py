@@ -13,8 +13,10 @@ from tests.support import DevClusterProcess
 @pytest.fixture(scope="session")
 def devcluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevClusterProcess]:
     """A dev cluster shared by the session; tests use their own names or namespaces in it."""
+    data = Path(tmp_path_factory.mktemp("devcluster"))
     cluster = DevClusterProcess(
-        Path(tmp_path_factory.mktemp("devcluster")), ["--revision-start-delay", "0.3", "--bookmark-interval", "1"]
+        data, ["--revision-start-delay", "0.3", "--bookmark-interval", "1", "--audit-log-path", str(data / "audit.log")],
+        users=("alice", "bob", "carol"),
     ).start()
     yield cluster
     code = cluster.stop()

@@ -44,3 +44,5 @@ EVENT = Resource("", "v1", "events", "Event")
 POD = Resource("", "v1", "pods", "Pod")
 SELF_SUBJECT_REVIEW = Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
                                namespaced=False)
+SELF_SUBJECT_ACCESS_REVIEW = Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews",
+                                      "SelfSubjectAccessReview", namespaced=False)

@@ -4,13 +4,54 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import math
+import re
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
-from app.devcluster.cluster import Config
-from app.devcluster.knative_cluster import build
+from app.devcluster.apiserver.http import HEADER_TIMEOUT
+from app.devcluster.apiserver.watch import BUFFER
+from app.devcluster.cluster import Config, build
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def duration(text: str) -> float:
+    """Seconds from `90`, or from a Go duration such as `1h0m0s`, `30m` or `1.5s`."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = _DURATION.findall(text)
+        if not parts or "".join(number + unit for number, unit in parts) != text:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a duration: use seconds, or e.g. 90s, 30m, 1h") from None
+        seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
+    return seconds
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line: time (UTC), level, logger and message (and the exception, when there is one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"), "level": record.levelname.lower(), "logger": record.name,
+                "message": record.getMessage()}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def log_to_stderr(level: str, log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if log_format == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -26,7 +67,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         "unless --insecure-allow-remote)")
     parser.add_argument("--advertise-host", default="", metavar="HOST",
                         help="host written into the kubeconfig and advertised as the gateway's load-balancer "
-                        "address, when clients reach this server by another name (default: --host)")
+                        "address, when clients reach this server by another name; the API and the gateway accept it "
+                        "as a request's Host besides --host and loopback's names (default: --host)")
     parser.add_argument("--api-port", type=int, default=8001, help="Kubernetes API port (default: %(default)s)")
     parser.add_argument("--gateway-port", type=int, default=8080,
                         help="ingress gateway port, advertised by kourier-system/kourier (default: %(default)s)")
@@ -41,21 +83,42 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--watch-history", type=int, default=20000, metavar="N",
                         help="changes kept for watches to resume from; older resourceVersions get 410 Expired "
                         "(default: %(default)s)")
+    parser.add_argument("--watch-buffer", type=int, default=BUFFER, metavar="N",
+                        help="events a watch client may fall behind before it is cut off and has to list again "
+                        "(default: %(default)s)")
+    parser.add_argument("--event-ttl", type=duration, default="1h", metavar="DURATION",
+                        help="how long an Event is kept after its last update, like kube-apiserver's --event-ttl: "
+                        "seconds or a duration such as 90s, 30m, 1h (default: 1h)")
+    parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT, metavar="SECONDS",
+                        help="how long a client may take to send a request's headers, and stay idle between "
+                        "requests, before the API closes the connection; the gateway allows at most 5 "
+                        "(default: %(default)s)")
     parser.add_argument("--without-knative", action="store_true",
                         help="serve only the core Kubernetes API, like a cluster where Knative is not installed")
+    parser.add_argument("--token-auth-file", type=Path, default=None, metavar="FILE",
+                        help="more users, in kube-apiserver's --token-auth-file format: CSV lines "
+                        "'token,user,uid,\"group1,group2\"'. The admin token (user devcluster-admin, group "
+                        "system:masters) is kept in the data directory and written into the kubeconfig")
+    parser.add_argument("--audit-log-path", type=Path, default=None, metavar="FILE",
+                        help="write one audit.k8s.io/v1 Event a line for each request (level Metadata: who, what, "
+                        "the authorization decision, the response code), like kube-apiserver's --audit-log-path")
     parser.add_argument("--insecure-allow-remote", action="store_true",
-                        help="allow a non-loopback --host; the API has no authentication")
+                        help="allow a non-loopback --host; the API is HTTPS with a CA made on the spot, but the tokens "
+                        "sit in plain files and the gateway speaks plain HTTP")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="log level; info logs one line per request (default: %(default)s)")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="text, or json: one object a line with time, level, logger and message "
+                        "(default: %(default)s)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s",
-                        stream=sys.stderr)
+    log_to_stderr(args.log_level, args.log_format)
     return Config(
         host=args.host, api_port=args.api_port, gateway_port=args.gateway_port, data=args.data,
         domain=args.domain, revision_start_delay=args.revision_start_delay,
         bookmark_interval=args.bookmark_interval, watch_history=max(args.watch_history, 1),
         insecure_allow_remote=args.insecure_allow_remote, knative=not args.without_knative,
-        advertise_host=args.advertise_host,
+        advertise_host=args.advertise_host, watch_buffer=max(args.watch_buffer, 1), event_ttl=args.event_ttl,
+        header_timeout=args.header_timeout, token_auth_file=args.token_auth_file, audit_log_path=args.audit_log_path,
     )
 
 

@@ -111,6 +111,7 @@ class ServiceView:
     observed_generation: int | None
     created: str
     creator: str
+    last_modifier: str
     url: str
     address_url: str
     cluster_local: bool
@@ -121,7 +122,6 @@ class ServiceView:
     # Parsed only when a page shows them: the list of Services needs neither.
     raw_template: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     raw_spec_traffic: Any = field(default=None, repr=False, compare=False)
-    last_modifier: str = ""
 
     @cached_property
     def spec_traffic(self) -> tuple[TrafficTarget, ...]:
@@ -187,7 +187,7 @@ class RevisionView:
 
     @property
     def creator(self) -> str:
-        """Who made it, as Knative's webhook recorded it (the Service's last modifier at the time)."""
+        """Who made the change that created this revision (Knative copies the Configuration's lastModifier)."""
         return _str(_dict(self.raw_metadata.get("annotations")).get(ANNOTATION_CREATOR))
 
 
@@ -297,6 +297,7 @@ def service_from(obj: dict[str, Any]) -> ServiceView:
         observed_generation=observed if isinstance(observed, int) else None,
         created=_str(meta.get("creationTimestamp")),
         creator=_str(_dict(meta.get("annotations")).get(ANNOTATION_CREATOR)),
+        last_modifier=_str(_dict(meta.get("annotations")).get(ANNOTATION_LAST_MODIFIER)),
         url=_str(status.get("url")),
         address_url=_str(_dict(status.get("address")).get("url")),
         cluster_local=_dict(meta.get("labels")).get(LABEL_VISIBILITY) == "cluster-local",
@@ -306,7 +307,6 @@ def service_from(obj: dict[str, Any]) -> ServiceView:
         status_traffic=parse_traffic(status.get("traffic")),
         raw_template=template,
         raw_spec_traffic=spec.get("traffic"),
-        last_modifier=_str(_dict(meta.get("annotations")).get(ANNOTATION_LAST_MODIFIER)),
     )
 
 

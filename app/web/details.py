@@ -27,7 +27,8 @@ from app.knative.models import (
     service_from,
 )
 from app.web import yaml_views
-from app.web.context import checked, cluster, identity, lookups, service_url
+from app.web.context import allowed, checked, cluster, identity, lookups, service_url
+from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
@@ -95,6 +96,7 @@ class DetailPage:
     shown: str = ""  # which revisions the table shows: "" (the newest and the serving ones), "all", "serving"
     history: list[history.Item] = field(default_factory=list)  # the latest few changes
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
+    allowed: Allowed = EVERYTHING  # what the user may do to this Service (the actions offered)
 
     @property
     def show_all(self) -> bool:
@@ -188,7 +190,7 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
 
 
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
-                shown: str = "", cache: SummaryCache | None = None) -> DetailPage:
+                shown: str = "", cache: SummaryCache | None = None, allowed: Allowed = EVERYTHING) -> DetailPage:
     """The page for a Service and its revisions as the API gives them."""
     service = service_from(obj)
     ordered = newest_first_raw(revisions)
@@ -196,7 +198,7 @@ def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, A
     changed = history.timeline(obj, ordered, newest=HISTORY_ROWS)
     latest = history.with_summaries(changed[:HISTORY_ROWS], summary_of)
     return DetailPage(namespace, service, revision_rows(service, ordered, shown, summary_of), len(revisions), gateway,
-                      gateway.curl(service.default_domain), shown, latest)
+                      gateway.curl(service.default_domain), shown, latest, allowed=allowed)
 
 
 def complete(obj: dict[str, Any], revisions: list[dict[str, Any]]) -> bool:
@@ -222,9 +224,9 @@ async def read_revisions(request: Request, namespace: str, name: str) -> tuple[d
 
 
 async def read_page(request: Request, namespace: str, name: str, shown: str) -> DetailPage:
-    (obj, revisions), gateway = await asyncio.gather(read_revisions(request, namespace, name),
-                                                     lookups(request).gateway())
-    return detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries)
+    (obj, revisions), gateway, may = await asyncio.gather(read_revisions(request, namespace, name),
+                                                          lookups(request).gateway(), allowed(request, namespace))
+    return detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries, may)
 
 
 @router.get("/namespaces/{namespace}/services/{name}")

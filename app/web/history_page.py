@@ -15,8 +15,9 @@ from app.cluster.client import Cluster
 from app.cluster.errors import Forbidden
 from app.knative import history
 from app.knative.models import ServiceView, newest_first_raw, service_from
-from app.web.context import checked, identity, service_url
+from app.web.context import acting, allowed, checked, service_url
 from app.web.details import SummaryCache, read_revisions, summaries
+from app.web.permissions import EVERYTHING, Allowed, refusal
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
@@ -35,6 +36,7 @@ class HistoryPage:
     show_all: bool = False
     events_problem: str = ""
     regions: Regions = field(default_factory=dict)
+    allowed: Allowed = EVERYTHING  # what the user may do to this Service (Restore this split)
 
     @property
     def url(self) -> str:
@@ -50,22 +52,25 @@ class HistoryPage:
 
 
 def history_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], events: list[dict[str, Any]],
-                 show_all: bool = False, events_problem: str = "", cache: SummaryCache | None = None) -> HistoryPage:
+                 show_all: bool = False, events_problem: str = "", cache: SummaryCache | None = None,
+                 allowed: Allowed = EVERYTHING) -> HistoryPage:
     ordered = newest_first_raw(revisions)
     items = history.timeline(obj, ordered, events)
     shown = items if show_all else items[:SHOWN]
     return HistoryPage(namespace, service_from(obj), history.with_summaries(shown, summaries(ordered, cache)),
                        len(items),
-                       history.normalized((obj.get("spec") or {}).get("traffic")), show_all, events_problem)
+                       history.normalized((obj.get("spec") or {}).get("traffic")), show_all, events_problem,
+                       allowed=allowed)
 
 
-async def read_events(client: Cluster, namespace: str, name: str) -> tuple[list[dict[str, Any]], str]:
-    """Events about the Service and the Configuration and Route Knative made for it (they share its name)."""
+async def read_events(client: Cluster, namespace: str, name: str, who: str) -> tuple[list[dict[str, Any]], str]:
+    """Events about the Service and the Configuration and Route Knative made for it (they share its name), read as
+    the user `who`; or why they cannot be."""
     try:
         listed = await client.list(r.EVENT, namespace, field_selector=f"involvedObject.name={name}")
     except Forbidden:
-        return [], "The console may not list Events in this namespace (RBAC: list events), so only its own record " \
-                   "and the revisions are shown."
+        return [], f"{refusal(who, 'list', 'events', namespace)}. Only the console's own record and the revisions " \
+                   "are shown."
     return [e for e in listed.get("items") or [] if (e.get("involvedObject") or {}).get("kind") in KINDS], ""
 
 
@@ -78,10 +83,11 @@ def about(event: dict[str, Any], name: str) -> bool:
 
 
 async def read_page(request: Request, namespace: str, name: str, show_all: bool) -> HistoryPage:
-    _, client = identity(request)
-    (obj, revisions), (events, problem) = await asyncio.gather(read_revisions(request, namespace, name),
-                                                               read_events(client, namespace, name))
-    return history_page(namespace, obj, revisions, events, show_all, problem, request.app.state.summaries)
+    who = acting(request)
+    (obj, revisions), (events, problem), may = await asyncio.gather(
+        read_revisions(request, namespace, name), read_events(who.cluster, namespace, name, who.name),
+        allowed(request, namespace))
+    return history_page(namespace, obj, revisions, events, show_all, problem, request.app.state.summaries, may)
 
 
 @router.get("/namespaces/{namespace}/services/{name}/history")

@@ -21,23 +21,10 @@ from app.knative import history
 from app.knative.basis import Basis
 from app.knative.history import Entry
 from app.knative.models import TrafficTarget
-from app.web.context import identity, now
+from app.web.context import acting, cluster, now
 
 log = logging.getLogger("knative_console.web")
 INSTANCE = socket.gethostname()  # the Events' reportingInstance: which replica wrote them
-
-
-async def actor(request: Request, namespace: str) -> str:
-    """Who the cluster knows this request's credentials as (learned once per identity): the name the history and
-    the Events give. With sign-in, each user's own name."""
-    who, client = identity(request)
-    names: dict[str, str] = request.app.state.actors
-    if who not in names:
-        name = await client.whoami(namespace)
-        if not name:  # not known here (no SelfSubjectReview, no right to create in this namespace): ask next time
-            return client.user or "unknown"
-        names[who] = name
-    return names[who]
 
 
 @dataclass
@@ -62,17 +49,27 @@ class Change:
         return history.record(base.history, self.entry)
 
 
-async def change(request: Request, namespace: str, action: str, after: Sequence[TrafficTarget], *,
-                 template_changes: bool = False, revision: str = "", restored: str = "") -> Change:
-    return Change(action, await actor(request, namespace), tuple(after), secrets.token_hex(8), now(),
-                  template_changes, revision, restored)
+async def actor(request: Request) -> str:
+    """Who makes this request's change, by the name the cluster knows them by (app.web.auth): the signed-in user,
+    or in kubeconfig mode the console's own user, once the cluster has said who that is."""
+    who = acting(request)
+    if who.via == "kubeconfig":
+        return await request.app.state.own_identity.confirmed()  # type: ignore[no-any-return]
+    return who.name
+
+
+async def change(request: Request, action: str, after: Sequence[TrafficTarget], *, template_changes: bool = False,
+                 revision: str = "", restored: str = "") -> Change:
+    """A change made by this request's user, as the history and the Events give it."""
+    return Change(action, await actor(request), tuple(after), secrets.token_hex(8), now(), template_changes,
+                  revision, restored)
 
 
 def with_event(request: Request, response: Response, service: dict[str, Any], made: Change, what: str = "") -> Response:
     """`response`, with the Event recording `made` written after it has been sent (a failure is logged: the change
     itself is made and in the history)."""
     if made.entry is not None:
-        _, client = identity(request)
+        client = cluster(request)
         name = str((service.get("metadata") or {}).get("name") or "")
         message = history.event_message(made.entry, name, what)
         response.background = BackgroundTask(write_event, client, service, made.entry, message)

@@ -28,8 +28,9 @@ from app.knative.models import (
     service_from,
 )
 from app.web import yaml_views
-from app.web.context import checked, identity, service_url
+from app.web.context import acting, allowed, checked, service_url
 from app.web.details import RevisionRow, read_revisions
+from app.web.permissions import EVERYTHING, Allowed, refusal
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
@@ -100,6 +101,7 @@ class RevisionPage:
     instances: Instances
     events_problem: str = ""
     regions: Regions = field(default_factory=dict)
+    allowed: Allowed = EVERYTHING  # what the user may do to the Service (its one-click 100%)
 
     @property
     def name(self) -> str:
@@ -175,7 +177,8 @@ def revision_url(namespace: str, service: str, revision: str) -> str:
 
 
 def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[dict[str, Any]], name: str,
-                  events: list[dict[str, Any]], instances: Instances, events_problem: str = "") -> RevisionPage:
+                  events: list[dict[str, Any]], instances: Instances, events_problem: str = "",
+                  allowed: Allowed = EVERYTHING) -> RevisionPage:
     ordered = newest_first_raw(revisions)
     names = [str((o.get("metadata") or {}).get("name") or "") for o in ordered]
     if name not in names:
@@ -187,26 +190,27 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
     diffs = changes.compare(changes.revision_fields(older), changes.revision_fields(obj)) if older else []
     return RevisionPage(namespace, service_from(service_obj), revision_from(obj), obj,
                         names[index + 1] if older else "", names[index - 1] if index else "", diffs,
-                        history.event_items(events), instances, events_problem)
+                        history.event_items(events), instances, events_problem, allowed=allowed)
 
 
-async def read_events(client: Cluster, namespace: str, name: str) -> tuple[list[dict[str, Any]], str]:
-    """The revision's Events, or why they cannot be read."""
+async def read_events(client: Cluster, namespace: str, name: str, who: str) -> tuple[list[dict[str, Any]], str]:
+    """The revision's Events, read as the user `who`; or why they cannot be."""
     try:
         listed = await client.list(r.EVENT, namespace, field_selector=f"involvedObject.kind=Revision,"
                                                                        f"involvedObject.name={name}")
     except Forbidden:
-        return [], "The console may not list Events in this namespace (RBAC: list events)."
+        return [], f"{refusal(who, 'list', 'events', namespace)}."
     return list(listed.get("items") or []), ""
 
 
-async def read_instances(client: Cluster, namespace: str, name: str) -> Instances:
+async def read_instances(client: Cluster, namespace: str, name: str, who: str) -> Instances:
+    """The revision's Pods, read as the user `who`; or why there are none to show."""
     try:
         listed = await client.list(r.POD, namespace, label_selector=f"{LABEL_REVISION}={name}")
     except NotFound:
         return Instances(reported=False, why="This cluster does not report Pods.")
     except Forbidden:
-        return Instances(reported=False, why="The console may not list Pods in this namespace (RBAC: list pods).")
+        return Instances(reported=False, why=f"{refusal(who, 'list', 'pods', namespace)}.")
     except Unreachable:
         raise
     except ClusterError as error:
@@ -214,13 +218,12 @@ async def read_instances(client: Cluster, namespace: str, name: str) -> Instance
     return Instances(pods_of(listed))
 
 
-async def read_page(request: Request, namespace: str, service: str, name: str) -> tuple[
-        dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], str, Instances]:
-    _, client = identity(request)
-    (obj, revisions), (events, problem), instances = await asyncio.gather(
-        read_revisions(request, namespace, service), read_events(client, namespace, name),
-        read_instances(client, namespace, name))
-    return obj, revisions, events, problem, instances
+async def read_page(request: Request, namespace: str, service: str, name: str) -> RevisionPage:
+    who = acting(request)
+    (obj, revisions), (events, problem), instances, may = await asyncio.gather(
+        read_revisions(request, namespace, service), read_events(who.cluster, namespace, name, who.name),
+        read_instances(who.cluster, namespace, name, who.name), allowed(request, namespace))
+    return revision_page(namespace, obj, revisions, name, events, instances, problem, may)
 
 
 def render_page(request: Request, page: RevisionPage) -> Regions:
@@ -233,11 +236,11 @@ async def revision_details(request: Request, namespace: str, service: str, name:
     checked("namespace", namespace)
     checked("Service", service)
     checked("revision", name)
-    kind = yaml_views.requested(format)
-    obj, revisions, events, problem, instances = await read_page(request, namespace, service, name)
-    page = revision_page(namespace, obj, revisions, name, events, instances, problem)
-    if kind == "yaml":
-        return yaml_views.respond(request, page.obj, yaml_views.Place(namespace, service, name, page.url),
+    if yaml_views.requested(format) == "yaml":  # the revision alone: no Events, no Pods
+        obj, revisions = await read_revisions(request, namespace, service)
+        found = revision_page(namespace, obj, revisions, name, [], Instances())
+        return yaml_views.respond(request, found.obj, yaml_views.Place(namespace, service, name, found.url),
                                   everything, download)
+    page = await read_page(request, namespace, service, name)
     page.regions = render_page(request, page)
     return render(request, "_revision_live.html" if partial == "live" else "revision.html", page)

@@ -6,6 +6,7 @@ fields), so Previous and Next keep everything and no JavaScript is needed.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from app.cluster.errors import Invalid, Rejected, Unreachable
+from app.cluster.errors import Forbidden, Invalid, Rejected, Unreachable
 from app.knative import changes, traffic
 from app.knative import forms as kforms
 from app.knative.basis import Basis, canonical, what_changed
@@ -25,9 +26,10 @@ from app.knative.models import RevisionView, ServiceView, Template, TrafficTarge
 from app.knative.naming import revision_name
 from app.knative.numbers import whole
 from app.web import forms, preview, recording
-from app.web.context import checked, cluster, go, lookups, now, service_url
+from app.web.context import acting, allowed, checked, cluster, go, lookups, now, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
+from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
 from app.web.traffic import RowsForm, offline_service
 from app.web.writes import SpecChanged, patch_service
@@ -61,6 +63,7 @@ class WizardPage(RowsForm):
     obj: dict[str, Any] = field(default_factory=dict, repr=False)  # the Service as read, for the preview
     preview: Preview | None = None
     preview_problem: str = ""
+    allowed: Allowed = EVERYTHING  # whether the user may change the Service (Create is disabled when not)
 
     @property
     def retry_action(self) -> str:
@@ -97,7 +100,7 @@ async def _show(request: Request, page: WizardPage, status: int = 200, only_prev
         else:
             planned = traffic.plan(rows)
             byo = page.new_revision if traffic.names_new_revision(rows) else ""
-            made = await recording.change(request, page.namespace, "revision", planned, template_changes=True,
+            made = await recording.change(request, "revision", planned, template_changes=True,
                                           revision=page.new_revision)
             page.preview = preview.new_revision(page.namespace, page.obj, page.service.template, template, planned,
                                                 page.service.spec_traffic, page.stamp, byo,
@@ -116,7 +119,7 @@ async def start(request: Request, namespace: str, name: str) -> Response:
     plan = traffic.new_revision_rows(service, [r.name for r in revisions], new)
     page = WizardPage(namespace, service, revisions, 1, prefill, traffic.as_inputs(plan.rows),
                       Basis.of(obj, with_template=True), new, kept_on=plan.kept_on, kept=plan.kept, stamp=now(),
-                      obj=obj)
+                      obj=obj, allowed=await allowed(request, namespace))
     page.trim()
     return await _show(request, page)
 
@@ -158,7 +161,8 @@ async def step(request: Request, namespace: str, name: str) -> Response:
                       kept_on=forms.text(posted, "kept_on")[:253], kept=whole(forms.text(posted, "kept"), 100) or 0)
     action = forms.text(posted, "action", "next")
     try:
-        page.obj, page.service, page.revisions = await lookups(request).service(namespace, name)
+        (page.obj, page.service, page.revisions), page.allowed = await asyncio.gather(
+            lookups(request).service(namespace, name), allowed(request, namespace))
         page.new_revision = page.new_revision or next_revision_name(page.service, page.revisions)
         if action == "preview":
             return await _show(request, page, only_preview=True)
@@ -191,8 +195,7 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
         return await _show(request, page, status=422)
     planned = traffic.plan(rows)
     byo = page.new_revision if traffic.names_new_revision(rows) else ""
-    made = await recording.change(request, namespace, "revision", planned, template_changes=True,
-                                  revision=page.new_revision)
+    made = await recording.change(request, "revision", planned, template_changes=True, revision=page.new_revision)
     existing = (obj.get("spec") or {}).get("template") or {}
     what = changes.summary(changes.template_diffs(existing, desired_template(existing, template, page.stamp)))
     try:
@@ -216,5 +219,7 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
     except (Rejected, Invalid) as error:
         page.failure = error.message
         return await _show(request, page, status=422)
+    except Forbidden as error:  # nothing was changed; everything typed is kept
+        page.failure = forbidden_text(error, acting(request).name)
+        return await _show(request, page, status=403)
     return recording.with_event(request, go(request, service_url(namespace, name)), written, made, what)
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass, field, replace
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.cluster import resources as r
-from app.cluster.errors import AlreadyExists, Conflict, Invalid, NotFound, Rejected, Unreachable
+from app.cluster.errors import AlreadyExists, Conflict, Forbidden, Invalid, NotFound, Rejected, Unreachable
 from app.knative import forms as kforms
 from app.knative.basis import Basis
 from app.knative.commands import Preview
@@ -17,9 +18,10 @@ from app.knative.manifests import CREATE_ID, delete_options, service_manifest
 from app.knative.models import RevisionView, ServiceView, TrafficTarget
 from app.knative.naming import revision_name
 from app.web import forms, preview, recording
-from app.web.context import checked, cluster, go, lookups, service_url, services_url
+from app.web.context import acting, allowed, checked, cluster, go, lookups, service_url, services_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
+from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.recording import Change
 from app.web.render import render
 from app.web.writes import ATTEMPTS, resource_version
@@ -39,6 +41,7 @@ class CreatePage:
     visibilities: dict[str, str] = field(default_factory=lambda: kforms.VISIBILITIES)
     preview: Preview | None = None
     preview_problem: str = ""
+    allowed: Allowed = EVERYTHING
 
 
 @dataclass
@@ -48,6 +51,7 @@ class DeletePage:
     revisions: list[RevisionView]
     basis: Basis
     failure: str = ""
+    allowed: Allowed = EVERYTHING
 
     @property
     def preview(self) -> Preview:
@@ -58,7 +62,7 @@ CREATED = (TrafficTarget(100, latest_revision=True),)  # Knative's default split
 
 
 async def _creation(request: Request, draft: kforms.ServiceDraft) -> Change:
-    return await recording.change(request, draft.namespace, "create", CREATED, template_changes=True,
+    return await recording.change(request, "create", CREATED, template_changes=True,
                                   revision=revision_name(draft.name, 1))
 
 
@@ -80,7 +84,7 @@ async def _show_create(request: Request, page: CreatePage, status: int = 200, on
 async def new_service(request: Request, namespace: str) -> Response:
     await lookups(request).require_namespace(checked("namespace", namespace))
     form = kforms.ServiceInput(template=kforms.TemplateInput(env=(kforms.EnvInput(),)))
-    return await _show_create(request, CreatePage(namespace, form))
+    return await _show_create(request, CreatePage(namespace, form, allowed=await allowed(request, namespace)))
 
 
 async def _made_by(request: Request, namespace: str, name: str, create_id: str) -> bool:
@@ -130,13 +134,18 @@ async def create_service(request: Request, namespace: str) -> Response:
     except (Rejected, Invalid, NotFound) as error:
         page = CreatePage(namespace, form, failure=error.message, create_id=create_id)
         return await _show_create(request, page, status=422)
+    except Forbidden as error:  # nothing was created; what was typed is kept
+        page = CreatePage(namespace, form, failure=forbidden_text(error, acting(request).name), create_id=create_id,
+                          allowed=await allowed(request, namespace))
+        return await _show_create(request, page, status=403)
     return recording.with_event(request, go(request, service_url(namespace, draft.name)), created, made)
 
 
 @router.get("/namespaces/{namespace}/services/{name}/delete")
 async def confirm_delete(request: Request, namespace: str, name: str) -> Response:
     obj, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
-    return render(request, "delete.html", DeletePage(namespace, service, revisions, Basis.of(obj)))
+    page = DeletePage(namespace, service, revisions, Basis.of(obj), allowed=await allowed(request, namespace))
+    return render(request, "delete.html", page)
 
 
 @router.post("/namespaces/{namespace}/services/{name}/delete")
@@ -145,7 +154,7 @@ async def delete_service(request: Request, namespace: str, name: str) -> Respons
     checked("namespace", namespace)
     checked("Service", name)
     basis = forms.basis(await request.form())
-    made = await recording.change(request, namespace, "delete", ())
+    made = await recording.change(request, "delete", ())
     try:
         for _ in range(ATTEMPTS):  # as patch_service: a status update meanwhile is no reason to ask again
             fresh = await cluster(request).get(r.SERVICE, name, namespace)
@@ -160,6 +169,12 @@ async def delete_service(request: Request, namespace: str, name: str) -> Respons
             return recording.with_event(request, go(request, services_url(namespace)), fresh, made)
     except NotFound:
         return go(request, services_url(namespace))  # already gone: what the user wanted
+    except Forbidden as error:  # nothing was deleted
+        (obj, service, revisions), may = await asyncio.gather(lookups(request).service(namespace, name),
+                                                              allowed(request, namespace))
+        page = DeletePage(namespace, service, revisions, Basis.of(obj), forbidden_text(error, acting(request).name),
+                          may)
+        return render(request, "delete.html", page, status=403)
     obj, service, revisions = await lookups(request).service(namespace, name)
     failure = ("Someone changed this Service after you opened this page. Check what it is now, below, "
                "and confirm again if you still want to delete it.")

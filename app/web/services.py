@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -17,8 +18,9 @@ from app.cluster.errors import ClusterError, Forbidden
 from app.knative import finding
 from app.knative.gateway import Gateway
 from app.settings import Settings
-from app.web.context import checked, cluster, lookups, services_url
+from app.web.context import allowed, checked, cluster, lookups, services_url
 from app.web.lookups import Lookups
+from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 from app.web.rows import RowCache, render_rows
@@ -78,6 +80,12 @@ class ListPage:
     page_size: int = 50
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
     row_html: list[Markup] = field(default_factory=list)  # each item's row, rendered (app.web.rows)
+    allowed: Allowed = EVERYTHING  # what the user may do here (Create Service, Delete); everywhere, for all namespaces
+    delete_in: dict[str, str] = field(default_factory=dict)  # all namespaces: why not Delete in each row's namespace
+
+    def no_delete(self, namespace: str) -> str:
+        """Why the user may not delete a Service of `namespace` ("" when they may)."""
+        return self.delete_in.get(namespace, self.allowed.delete)
 
     @property
     def all_namespaces(self) -> bool:
@@ -128,7 +136,7 @@ class ListPage:
 
 def list_page(
     namespace: str, listed: dict[str, Any], gateway: Gateway, namespaces: list[str] | None, start: int = 0,
-    token: str = "",
+    token: str = "", allowed: Allowed = EVERYTHING,
 ) -> ListPage:
     """The Service Management page for one page of the API's list (its rows are rendered by `render_list`)."""
     items = [i for i in listed.get("items") or [] if isinstance(i, dict)]
@@ -137,7 +145,7 @@ def list_page(
     next_token = str(metadata.get("continue") or "")
     total = start + len(items) + (remaining if isinstance(remaining, int) else (1 if next_token else 0))
     return ListPage(namespace, namespaces, items, gateway, start=start, total=total, next_token=next_token,
-                    token=token)
+                    token=token, allowed=allowed)
 
 
 def found_page(namespace: str, items: list[dict[str, Any]], gateway: Gateway, namespaces: list[str] | None,
@@ -152,7 +160,7 @@ def found_page(namespace: str, items: list[dict[str, Any]], gateway: Gateway, na
 
 def render_list(templates: Jinja2Templates, settings: Settings, cache: RowCache, page: ListPage) -> Regions:
     """The list page's regions, its rows taken from the cache where their Service has not changed."""
-    page.row_html = render_rows(templates, cache, page.namespace, page.gateway, page.items)
+    page.row_html = render_rows(templates, cache, page.namespace, page.gateway, page.items, page.no_delete)
     return render_regions(templates, REGIONS, page, settings)
 
 
@@ -170,26 +178,41 @@ async def choose_namespace(request: Request, namespace: str = "") -> Response:
     return RedirectResponse(services_url(checked("namespace", namespace.strip())), status_code=303)
 
 
-async def read_complete(found: Lookups, namespace: str, query: ListQuery, start: int,
+May = Callable[[str], Awaitable[Allowed]]  # what the user may do to Services in a namespace ("": everywhere)
+
+
+async def permitted(page: ListPage, may: May) -> ListPage:
+    """`page`, with why its rows' Delete is not offered in each namespace shown: for all namespaces, asked per
+    namespace of the page's rows unless the user may delete everywhere."""
+    if page.all_namespaces and page.allowed.delete:
+        shown = sorted({str((item.get("metadata") or {}).get("namespace") or "") for item in page.items})
+        answers = await asyncio.gather(*(may(namespace) for namespace in shown))
+        page.delete_in = {namespace: answer.delete for namespace, answer in zip(shown, answers, strict=True)}
+    return page
+
+
+async def read_complete(found: Lookups, may: May, namespace: str, query: ListQuery, start: int,
                         page_size: int) -> tuple[ListPage, list[dict[str, Any]]]:
     """The page asked for of the Services that match (read whole, to filter and sort), and all that were read."""
     try:
-        items, gateway, namespaces = await asyncio.gather(
+        items, gateway, namespaces, allows = await asyncio.gather(
             found.all_services(namespace, "" if query.problem else query.found.label_selector),
-            found.gateway(), found.namespaces())
+            found.gateway(), found.namespaces(), may(namespace))
     except Forbidden as error:
         if namespace:
             raise
         gateway, namespaces = await asyncio.gather(found.gateway(), found.namespaces())
         return ListPage(namespace, namespaces, [], gateway, query=query, problem=not_allowed(error)), []
-    return found_page(namespace, items, gateway, namespaces, query, start, page_size), items
+    page = found_page(namespace, items, gateway, namespaces, query, start, page_size)
+    page.allowed = allows
+    return await permitted(page, may), items
 
 
-async def read_paged(found: Lookups, namespace: str, start: int, token: str) -> ListPage:
+async def read_paged(found: Lookups, may: May, namespace: str, start: int, token: str) -> ListPage:
     """One page of the API's list, as it orders it (by name; by namespace and name for all namespaces)."""
     try:
-        listed, gateway, namespaces = await asyncio.gather(
-            found.services(namespace, token), found.gateway(), found.namespaces())
+        listed, gateway, namespaces, allows = await asyncio.gather(
+            found.services(namespace, token), found.gateway(), found.namespaces(), may(namespace))
     except Forbidden as error:
         if namespace:
             raise
@@ -197,16 +220,20 @@ async def read_paged(found: Lookups, namespace: str, start: int, token: str) -> 
         return ListPage(namespace, namespaces, [], gateway, problem=not_allowed(error))
     if namespace and not listed.get("items") and not token:
         await found.require_namespace(namespace)
-    return list_page(namespace, listed, gateway, namespaces, start if token else 0, token)
+    return await permitted(list_page(namespace, listed, gateway, namespaces, start if token else 0, token, allows), may)
 
 
 async def read_list(request: Request, namespace: str, query: ListQuery, start: int, token: str) -> ListPage | Response:
     """The page of the list asked for; a redirect when a page token has expired."""
     found = lookups(request)
+
+    async def may(where: str) -> Allowed:
+        return await allowed(request, where)
+
     if query.complete:
-        return (await read_complete(found, namespace, query, start, request.app.state.settings.page_size))[0]
+        return (await read_complete(found, may, namespace, query, start, request.app.state.settings.page_size))[0]
     try:
-        return await read_paged(found, namespace, start, token)
+        return await read_paged(found, may, namespace, start, token)
     except ClusterError as error:
         if not token or error.code not in (400, 410):
             raise

@@ -16,10 +16,11 @@ from app.cluster.errors import NotFound
 from app.knative.gateway import Gateway
 from app.knative.models import LABEL_SERVICE
 from app.web import details, history_page, revision_page, services
-from app.web.context import checked, identity, lookups
+from app.web.context import acting, checked, identity, lookups
 from app.web.hub import Change
 from app.web.live import Live, Refused, View
 from app.web.lookups import Lookups
+from app.web.permissions import EVERYTHING, Allowed, Permissions
 from app.web.regions import Regions, parse_seen, render_regions
 from app.web.security import COOKIE
 
@@ -33,9 +34,21 @@ class PageView(View):
     def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str) -> None:
         super().__init__(request.app.state.live, who, cluster, namespace)
         self.found: Lookups = lookups(request)
+        self.principal = acting(request)
         state = request.app.state
+        self.permissions: Permissions = state.permissions
+        self.allowed: Allowed = EVERYTHING
         self.templates, self.settings, self.rows, self.summaries = state.templates, state.settings, state.rows, \
             state.summaries
+
+    async def may(self, namespace: str) -> Allowed:
+        """What this view's user may do to Services in `namespace` (asked of the cluster, kept a short while)."""
+        return await self.permissions.services(self.principal, namespace)
+
+    def use_request(self, request: Request) -> None:
+        """Read with the client of the newest tab of this identity (a user's refreshed token, say)."""
+        self.use(acting(request).cluster)
+        self.found, self.principal = lookups(request), acting(request)
 
 
 class ServiceFamily(PageView):
@@ -96,15 +109,15 @@ class ServicePage(ServiceFamily):
         self.gateway: Gateway | None = None
 
     async def load(self) -> None:
-        (obj, revisions), self.gateway = await asyncio.gather(self.found.service_objects(self.namespace, self.name),
-                                                       self.found.gateway())
+        (obj, revisions), self.gateway, self.allowed = await asyncio.gather(
+            self.found.service_objects(self.namespace, self.name), self.found.gateway(), self.may(self.namespace))
         self.loaded(obj, revisions)
 
     def regions(self) -> Regions:
         if self.obj is None or self.gateway is None:
             return {}
         page = details.detail_page(self.namespace, self.obj, list(self.revisions.values()), self.gateway,
-                                   self.shown, self.summaries)
+                                   self.shown, self.summaries, self.allowed)
         return render_regions(self.templates, details.REGIONS, page, self.settings)
 
 
@@ -119,10 +132,11 @@ class RevisionLive(ServiceFamily):
         self.instances = revision_page.Instances()
 
     async def load(self) -> None:
-        (obj, revisions), (events, self.events_problem), self.instances = await asyncio.gather(
+        (obj, revisions), (events, self.events_problem), self.instances, self.allowed = await asyncio.gather(
             self.found.service_objects(self.namespace, self.name),
-            revision_page.read_events(self.cluster, self.namespace, self.revision),
-            revision_page.read_instances(self.cluster, self.namespace, self.revision))
+            revision_page.read_events(self.cluster, self.namespace, self.revision, self.principal.name),
+            revision_page.read_instances(self.cluster, self.namespace, self.revision, self.principal.name),
+            self.may(self.namespace))
         self.loaded(obj, revisions, events)
 
     def about(self, event: dict[str, Any]) -> bool:
@@ -135,7 +149,8 @@ class RevisionLive(ServiceFamily):
         if self.obj is None or self.gone:
             return {}
         page = revision_page.revision_page(self.namespace, self.obj, list(self.revisions.values()), self.revision,
-                                           list(self.events.values()), self.instances, self.events_problem)
+                                           list(self.events.values()), self.instances, self.events_problem,
+                                           self.allowed)
         return render_regions(self.templates, revision_page.REGIONS, page, self.settings)
 
 
@@ -150,9 +165,10 @@ class HistoryLive(ServiceFamily):
         self.show_all = show_all
 
     async def load(self) -> None:
-        (obj, revisions), (events, self.events_problem) = await asyncio.gather(
+        (obj, revisions), (events, self.events_problem), self.allowed = await asyncio.gather(
             self.found.service_objects(self.namespace, self.name),
-            history_page.read_events(self.cluster, self.namespace, self.name))
+            history_page.read_events(self.cluster, self.namespace, self.name, self.principal.name),
+            self.may(self.namespace))
         self.loaded(obj, revisions, events)
 
     def about(self, event: dict[str, Any]) -> bool:
@@ -163,7 +179,7 @@ class HistoryLive(ServiceFamily):
             return {}
         page = history_page.history_page(self.namespace, self.obj, list(self.revisions.values()),
                                          list(self.events.values()), self.show_all, self.events_problem,
-                                         self.summaries)
+                                         self.summaries, self.allowed)
         return render_regions(self.templates, history_page.REGIONS, page, self.settings)
 
 
@@ -181,11 +197,11 @@ class ServiceList(PageView):
 
     async def load(self) -> None:
         if self.query.complete:
-            self.page, items = await services.read_complete(self.found, self.namespace, self.query, self.start,
-                                                            self.settings.page_size)
+            self.page, items = await services.read_complete(self.found, self.may, self.namespace, self.query,
+                                                            self.start, self.settings.page_size)
             self.everything = {_key(item): item for item in items}
             return
-        self.page = await services.read_paged(self.found, self.namespace, self.start, self.token)
+        self.page = await services.read_paged(self.found, self.may, self.namespace, self.start, self.token)
 
     def apply(self, change: Change) -> str:
         if change.resource != r.SERVICE or self.page is None:
@@ -195,8 +211,13 @@ class ServiceList(PageView):
                 self.everything.pop(_key(change.obj), None)
             else:
                 self.everything[_key(change.obj)] = change.obj
-            self.page = services.found_page(self.namespace, list(self.everything.values()), self.page.gateway,
-                                            self.page.namespaces, self.query, self.start, self.settings.page_size)
+            shown = self.page
+            self.page = services.found_page(self.namespace, list(self.everything.values()), shown.gateway,
+                                            shown.namespaces, self.query, self.start, self.settings.page_size)
+            self.page.allowed, self.page.delete_in = shown.allowed, shown.delete_in
+            if self.page.all_namespaces and self.page.allowed.delete and \
+                    any(_key(item)[0] not in shown.delete_in for item in self.page.items):
+                return "reload"  # a row of a namespace whose permissions were not asked yet
             return "changed"
         items = self.page.items
         index = next((i for i, item in enumerate(items) if _key(item) == _key(change.obj)), None)
@@ -223,6 +244,8 @@ async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Clu
     who, client = identity(request)
     try:
         stream = await live.attach(who, key, lambda: make(who, client), request.cookies.get(COOKIE, "")[:64])
+        if stream.view.cluster is not client and isinstance(stream.view, PageView):
+            stream.view.use_request(request)
     except Refused as why:
         return Response(live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
     return StreamingResponse(live.events(stream, parse_seen(seen), request.headers.get("last-event-id", "")[:64]),

@@ -3,6 +3,7 @@ promote / roll back, which is the same dialog preset to send one revision 100%."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from app.cluster.errors import Invalid, Rejected, Unreachable
+from app.cluster.errors import Forbidden, Invalid, Rejected, Unreachable
 from app.knative import history, traffic
 from app.knative.basis import Basis, canonical, what_changed
 from app.knative.commands import Preview
@@ -21,9 +22,10 @@ from app.knative.manifests import traffic_patch
 from app.knative.models import SUCCESS, RevisionView, ServiceView, TrafficTarget, service_from
 from app.knative.naming import short_name
 from app.web import forms, preview, recording, security
-from app.web.context import checked, cluster, go, lookups, service_url
+from app.web.context import acting, allowed, checked, cluster, go, lookups, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
+from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
 from app.web.writes import SpecChanged, patch_first, patch_service, resource_version
 
@@ -159,6 +161,7 @@ class SplitPage(RowsForm):
     rows_signature: str = ""  # `basis_rows`: the named rows are this Service's revisions, as read for this form
     preview: Preview | None = None
     preview_problem: str = ""
+    allowed: Allowed = EVERYTHING  # whether the user may change the Service (OK is disabled when not)
 
     @property
     def keep(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -204,7 +207,7 @@ async def _preview(request: Request, page: SplitPage) -> None:
     except traffic.TrafficError as error:
         page.preview_problem = f"Nothing can be sent yet: {error}"
         return
-    made = await recording.change(request, page.namespace, page.kind, targets, restored=page.restore)
+    made = await recording.change(request, page.kind, targets, restored=page.restore)
     page.preview = preview.split(page.namespace, page.service.name, page.basis.resource_version,
                                  page.basis.shown_traffic(), targets, made.history_for(page.basis))
 
@@ -250,7 +253,7 @@ async def split_form(request: Request, namespace: str, name: str, revision: str 
     names = [r.name for r in revisions]
     rows = traffic.current_rows(service, names)
     page = SplitPage(namespace, service, revisions, traffic.as_inputs(rows), Basis.of(obj), show_all=bool(all),
-                     verified=True)
+                     verified=True, allowed=await allowed(request, namespace))
     if restore:
         entry, problem, status = _restorable(obj, restore, names)
         page.restore = restore[:64]
@@ -326,7 +329,8 @@ async def split(request: Request, namespace: str, name: str) -> Response:
             planned = _quick_plan(request, posted, page)
             if planned is not None:  # the common OK: one conditional PATCH, no read before it
                 return await _write(request, page, planned, None)
-            obj, page.service, page.revisions = await lookups(request).service(namespace, name)
+            (obj, page.service, page.revisions), page.allowed = await asyncio.gather(
+                lookups(request).service(namespace, name), allowed(request, namespace))
             page.kind = write_kind(page.service, page.target, page.restore)
             if page.basis.resource_version == str(obj["metadata"].get("resourceVersion")):
                 page.basis, page.verified = Basis.of(obj), True  # the very version the form showed, history and all
@@ -340,10 +344,15 @@ async def split(request: Request, namespace: str, name: str) -> Response:
                 page.errors = error.fields
                 return await _show(request, page, status=422)
             return await _write(request, page, planned, obj)
-        except (Rejected, Invalid) as error:
+        except (Rejected, Invalid, Forbidden) as error:
             if not page.revisions:  # written without reading: read now, to show the form again with the message
                 _, page.service, page.revisions = await lookups(request).service(namespace, name)
-            page.failure, page.verified = error.message, False
+            page.verified = False
+            if isinstance(error, Forbidden):  # nothing was changed; what was typed is kept
+                page.failure = forbidden_text(error, acting(request).name)
+                page.allowed = await allowed(request, namespace)
+                return await _show(request, page, status=403)
+            page.failure = error.message
             return await _show(request, page, status=422)
     except Unreachable as error:
         page.failure, page.offline, page.verified = unreachable_text(error), True, False
@@ -355,7 +364,7 @@ async def _write(request: Request, page: SplitPage, planned: tuple[TrafficTarget
     """`planned` into spec.traffic, with its history entry, while the Service's spec is still the form's; else the
     conflict, explained."""
     namespace, name, basis = page.namespace, page.service.name, page.basis
-    made = await recording.change(request, namespace, page.kind, planned, restored=page.restore)
+    made = await recording.change(request, page.kind, planned, restored=page.restore)
     try:
         if obj is None:
             written = await patch_first(cluster(request), namespace, name, basis,

@@ -14,7 +14,7 @@ from tests.support import wait_for
 from tests.web.conftest import KSVC, Console, form_fields, rows_in
 from tests.web.test_writes import _create_form, split_path, submit, wizard_path
 
-USER = "devcluster-admin"  # who the dev cluster says every request comes from
+USER = "devcluster-admin"  # who the dev cluster says the console's kubeconfig is
 
 
 def entries(console: Console, ns: str, name: str) -> list[history.Entry]:
@@ -142,9 +142,10 @@ async def test_restore_is_safe(console: Console) -> None:
     assert restore.status_code == 200
     # Someone else changes the traffic while the dialog is open: OK shows their change and writes nothing.
     theirs = [{"revisionName": "safe-00002", "percent": 100}]
+    console.cluster.bind(ns, "edit", user="carol")
     code, _, _ = console.cluster.request("PATCH", f"{KSVC.format(ns=ns)}/safe", {"spec": {"traffic": theirs}},
                                          content_type="application/merge-patch+json",
-                                         headers={"Impersonate-User": "carol"})
+                                         token=console.cluster.user_tokens["carol"])
     assert code == 200
     stale = await submit(console, split_path(ns, "safe"), restore.text, "split-form", "ok")
     assert stale.status_code == 409 and "Someone else changed this Service" in stale.text
@@ -155,7 +156,7 @@ async def test_restore_is_safe(console: Console) -> None:
     assert row and "Changed outside the console" in row.group(1) and "carol" in row.group(1)
     assert "traffic now: 00002 100%" in text(row.group(1))
     details = await console.get(f"/namespaces/{ns}/services/safe")
-    assert "<dd data-last-modifier>carol " in details.text and f"<dt>Creator</dt><dd>{USER}</dd>" in details.text
+    assert "<dd data-last-modifier>carol</dd>" in details.text and f"<dd data-creator>{USER}</dd>" in details.text
 
     unknown = await console.get(f"{split_path(ns, 'safe')}?restore=nope")
     assert unknown.status_code == 404 and "not in the Service&#39;s history" in unknown.text

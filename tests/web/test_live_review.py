@@ -29,10 +29,11 @@ async def test_revision_and_history_pages_follow_the_cluster(console: Console) -
             assert code == 201
             got = await revision_events.until(lambda e: e.name == "events" and "Image pulled" in e.data)
             assert {e.name for e in got if e.name} <= {"events"}  # only the region that changed
+            console.cluster.bind(ns, "edit", user="carol")
             code, _, _ = console.cluster.request(
                 "PATCH", f"{KSVC.format(ns=ns)}/lv", {"spec": {"traffic": [{"revisionName": "lv-00001",
                                                                              "percent": 100, "tag": "pin"}]}},
-                content_type="application/merge-patch+json", headers={"Impersonate-User": "carol"})
+                content_type="application/merge-patch+json", token=console.cluster.user_tokens["carol"])
             assert code == 200
             seen = await history_events.until(lambda e: e.name == "history" and "Changed outside the console"
                                               in e.data and "carol" in e.data)

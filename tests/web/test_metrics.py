@@ -17,6 +17,7 @@ from app import health
 from app.access import route_template
 from app.metrics import write_outcome
 from app.web import (
+    auth,
     check,
     details,
     diff,
@@ -193,8 +194,8 @@ async def test_any_path_is_answered_and_labelled_by_its_route(console: Console, 
     path = "/" + "/".join(quote(segment, safe="") for segment in segments)
     response = await console.get(path)
     assert response.status_code < 500, (path, response.text[:500])
-    modules = (services, service_writes, details, revisions, revision_page, diff, history_page, traffic, check, streams,
-               health)
+    modules = (auth, services, service_writes, details, revisions, revision_page, diff, history_page, traffic, check,
+               streams, health)
     declared = {getattr(route, "path", "") for module in modules
                 for route in module.router.routes} | {"/metrics", "/static/{path}", "unmatched"}
     routes = {sample.labels["route"] for family in text_string_to_metric_families((await console.get("/metrics")).text)

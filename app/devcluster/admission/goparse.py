@@ -1,0 +1,200 @@
+"""The Go parsers Knative's validation leans on, with the same accept/reject behaviour.
+
+Annotation values are strings that Knative reads with `time.ParseDuration`,
+`strconv.ParseInt`, `strconv.Atoi`, `strconv.ParseFloat` and `resource.ParseQuantity`;
+Python's own parsers accept different spellings (spaces, underscores, `1_000`), so these
+follow Go instead.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+SECOND = 1_000_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "\u00b5s": 1_000,
+    "\u03bcs": 1_000,
+    "ms": 1_000_000,
+    "s": SECOND,
+    "m": MINUTE,
+    "h": HOUR,
+}
+_MAX_INT64 = (1 << 63) - 1
+_DURATION_PART = re.compile(r"([0-9]*)(\.[0-9]*)?([^0-9.]+)")
+
+
+def parse_duration(text: str) -> int:
+    """time.ParseDuration, returning nanoseconds; ValueError when Go would return an error."""
+    s = text
+    negative = False
+    if s and s[0] in "+-":
+        negative = s[0] == "-"
+        s = s[1:]
+    if s == "0":
+        return 0
+    if not s:
+        raise ValueError(f"time: invalid duration {text!r}")
+    total = 0
+    pos = 0
+    while pos < len(s):
+        match = _DURATION_PART.match(s, pos)
+        if not match:
+            raise ValueError(f"time: invalid duration {text!r}")
+        whole, fraction, unit = match.groups()
+        fraction = (fraction or "")[1:]
+        if not whole and not fraction:
+            raise ValueError(f"time: invalid duration {text!r}")
+        # The unit ends at the next digit or dot; Go rejects unknown units.
+        if unit not in _UNITS:
+            raise ValueError(f"time: unknown unit {unit!r} in duration {text!r}")
+        scale = _UNITS[unit]
+        value = int(whole or "0") * scale
+        if fraction:
+            value += int(fraction) * scale // 10 ** len(fraction)
+        total += value
+        if total > _MAX_INT64 + (1 if negative else 0):
+            raise ValueError(f"time: invalid duration {text!r}")
+        pos = match.end()
+    return -total if negative else total
+
+
+class RangeError(ValueError):
+    """strconv's ErrRange: the text is a number, but out of range."""
+
+
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_int(text: str, bits: int = 64) -> int:
+    """strconv.ParseInt(text, 10, bits); RangeError for overflow, ValueError for bad syntax."""
+    if not _GO_INT.fullmatch(text):
+        raise ValueError(f"strconv.ParseInt: parsing {text!r}: invalid syntax")
+    value = int(text)
+    limit = 1 << (bits - 1)
+    if not -limit <= value < limit:
+        raise RangeError(f"strconv.ParseInt: parsing {text!r}: value out of range")
+    return value
+
+
+_GO_FLOAT = re.compile(r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE)
+_GO_HEX_FLOAT = re.compile(r"[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+")
+
+
+def parse_float(text: str) -> float:
+    """strconv.ParseFloat(text, 64): ValueError for bad syntax and for values beyond float64."""
+    if _GO_HEX_FLOAT.fullmatch(text):
+        sign = -1.0 if text.startswith("-") else 1.0
+        value = sign * float.fromhex(text.lstrip("+-"))
+    elif _GO_FLOAT.fullmatch(text):
+        value = float(text)
+        if math.isinf(value) and "inf" not in text.lower():
+            raise RangeError(f"strconv.ParseFloat: parsing {text!r}: value out of range")
+    else:
+        raise ValueError(f"strconv.ParseFloat: parsing {text!r}: invalid syntax")
+    return value
+
+
+def is_quantity(text: str) -> bool:
+    """Whether k8s.io/apimachinery resource.ParseQuantity accepts the text."""
+    return quantity_error(text) is None
+
+
+# apimachinery pkg/api/resource/quantity.go: ErrFormatWrong, ErrSuffix and ErrNumeric.
+QUANTITY_FORMAT = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+QUANTITY_SUFFIX = "unable to parse quantity's suffix"
+QUANTITY_NUMERIC = "unable to parse numeric part of quantity"
+_DECIMAL_SUFFIXES = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_BINARY_SUFFIXES = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_DIGITS = frozenset("0123456789")
+
+
+def quantity_error(text: str) -> str | None:
+    """resource.ParseQuantity's error for the text, or None when it parses."""
+    if not text:
+        return QUANTITY_FORMAT
+    if text == "0":
+        return None
+    parsed = _quantity_parts(text)
+    if parsed is None:
+        return QUANTITY_FORMAT
+    value, num, denom, suffix = parsed
+    if suffix in _BINARY_SUFFIXES:
+        exponent = _BINARY_SUFFIXES[suffix]
+        precision = 15 - len(num) - int(exponent * 3 / 10) - 1 if not denom else -1
+        scale = 0
+    elif suffix in _DECIMAL_SUFFIXES or _exponent(suffix) is not None:
+        scale = _DECIMAL_SUFFIXES[suffix] if suffix in _DECIMAL_SUFFIXES else int(_exponent(suffix) or 0)
+        precision = 18 - len(num) - len(denom)
+        scale -= len(denom)
+    else:
+        return QUANTITY_SUFFIX
+    fast = precision >= 0 and scale >= -9  # the int64 path, which never fails on digits
+    if not fast and not any(c in _DIGITS for c in value):
+        return QUANTITY_NUMERIC  # the decimal fallback (inf.Dec.SetString) needs a number
+    return None
+
+
+def _quantity_parts(text: str) -> tuple[str, str, str, str] | None:
+    """parseQuantityString: (value, numerator, denominator, suffix), or None for ErrFormatWrong."""
+    pos, end = (1 if text[0] in "+-" else 0), len(text)
+    while pos < end and text[pos] == "0":  # leading zeros go, and all-zero is 0
+        pos += 1
+    start = pos
+    while pos < end and text[pos] in _DIGITS:
+        pos += 1
+    num, denom = text[start:pos] or "0", ""
+    if pos < end and text[pos] == ".":
+        pos += 1
+        start = pos
+        while pos < end and text[pos] in _DIGITS:
+            pos += 1
+        denom = text[start:pos]
+    value, suffix_start = text[:pos], pos
+    while pos < end and text[pos] in "eEinumkKMGTP":
+        pos += 1
+    if pos < end and text[pos] in "+-":
+        pos += 1
+    while pos < end and text[pos] in _DIGITS:
+        pos += 1
+    if pos < end:
+        return None
+    return value, num, denom, text[suffix_start:]
+
+
+def _exponent(suffix: str) -> int | None:
+    """The exponent of an `e<int>` or `E<int>` suffix that strconv.ParseInt(…, 10, 64) reads."""
+    if len(suffix) < 2 or suffix[0] not in "eE":
+        return None
+    number = suffix[1:]
+    body = number[1:] if number[0] in "+-" else number
+    if not body or not set(body) <= _DIGITS or len(body) > 19 or not -(2**63) <= int(number) < 2**63:
+        return None
+    return int(number)
+
+
+def clean_path(path: str) -> str:
+    """Go's path.Clean (Python's normpath keeps a leading `//`, Go does not)."""
+    if not path:
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(part)
+    cleaned = "/".join(parts)
+    if rooted:
+        return "/" + cleaned
+    return cleaned or "."

@@ -1,0 +1,133 @@
+"""What the built-in types do on create and update (their registry strategies) and what their validation refuses
+beyond object metadata: core v1 Namespaces, Services and Secrets, and the RBAC kinds."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from typing import Any
+
+from app.devcluster.apiserver import errors, rbac_objects
+from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, RBAC_GROUP, SECRET, ResourceDef
+from app.devcluster.apiserver.tokens import SA_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
+
+_SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
+
+
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: set[str]) -> None:
+    if resource is SECRET:
+        _secret(obj)
+    elif resource.group == RBAC_GROUP:
+        rbac_objects.set_defaults(obj)
+    elif resource is NAMESPACE:
+        _name_label(obj)
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
+            return
+        spec.setdefault("finalizers", ["kubernetes"])
+        obj["status"] = {"phase": "Active"}
+    elif resource is CORE_SERVICE:
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
+            return
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if spec.get("type") != "ExternalName" and not spec.get("clusterIP"):
+            spec["clusterIP"] = _free_ip(taken_ips)
+        if spec.get("clusterIP") and spec.get("clusterIP") != "None":
+            spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                if "port" in port:
+                    port.setdefault("targetPort", port["port"])
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        obj["status"] = {"loadBalancer": {}}
+
+
+def prepare_update(resource: ResourceDef, obj: dict[str, Any], old: dict[str, Any]) -> None:
+    if resource is SECRET:
+        _secret(obj)
+    elif resource.group == RBAC_GROUP:
+        rbac_objects.set_defaults(obj)
+    elif resource is NAMESPACE:
+        _name_label(obj)  # kept whatever the client sends
+    elif resource is CORE_SERVICE:
+        spec, old_spec = obj.get("spec"), old.get("spec") or {}
+        if isinstance(spec, dict) and not spec.get("clusterIP") and old_spec.get("clusterIP"):
+            spec["clusterIP"] = old_spec["clusterIP"]
+            spec["clusterIPs"] = old_spec.get("clusterIPs", [old_spec["clusterIP"]])
+
+
+def validate(resource: ResourceDef, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """422 Invalid for what the type's own validation refuses (object metadata is checked before)."""
+    causes: list[tuple[str, str, str]] = []
+    if resource.group == RBAC_GROUP:
+        causes = rbac_objects.validate(resource, obj, old)
+    elif resource is SECRET:
+        causes = _secret_problems(obj, old)
+    if causes:
+        raise errors.invalid(resource.kind, resource.group, str(obj["metadata"].get("name") or ""), causes)
+
+
+def _secret(secret: dict[str, Any]) -> None:
+    """stringData merged into data (it is write-only), the data decoded as Go decodes []byte, type defaulted."""
+    data = secret.get("data")
+    if data is not None and not isinstance(data, dict):
+        return  # the schema check refuses it
+    data = dict(data or {})
+    for value in data.values():
+        if isinstance(value, str):
+            try:
+                base64.b64decode(value, validate=True)
+            except binascii.Error:
+                at = next((i for i, c in enumerate(value) if not (c.isascii() and (c.isalnum() or c in "+/="))),
+                          len(value) - len(value) % 4)
+                raise errors.bad_request('Secret in version "v1" cannot be handled as a Secret: illegal base64 data '
+                                         f"at input byte {at}") from None
+    plain = secret.pop("stringData", None)
+    if isinstance(plain, dict):
+        for key, value in plain.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+    if data or "data" in secret:
+        secret["data"] = data
+    secret.setdefault("type", "Opaque")
+
+
+def _secret_problems(secret: dict[str, Any], old: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    causes = [
+        ("FieldValueInvalid", f"data[{key}]", f'Invalid value: "{key}": a valid config key must consist of '
+         "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
+         "validation is '[-._a-zA-Z0-9]+')")
+        for key in (secret.get("data") or {}) if not _CONFIG_KEY.match(key)
+    ]
+    annotations = secret["metadata"].get("annotations") or {}
+    if secret.get("type") == SERVICE_ACCOUNT_TOKEN and not annotations.get(SA_NAME_ANNOTATION):
+        causes.append(("FieldValueRequired", f"metadata.annotations[{SA_NAME_ANNOTATION}]", "Required value"))
+    if old is not None and old.get("type") != secret.get("type"):
+        causes.append(("FieldValueInvalid", "type", f'Invalid value: "{secret.get("type")}": field is immutable'))
+    if old is not None and old.get("immutable") and old.get("data") != secret.get("data"):
+        causes.append(("FieldValueForbidden", "data", "Forbidden: field is immutable when `immutable` is set"))
+    return causes
+
+
+def _name_label(namespace: dict[str, Any]) -> None:
+    """The label every namespace carries with its own name (null labels become a map, as Go's nil map does)."""
+    metadata = namespace.setdefault("metadata", {})
+    if not isinstance(metadata.get("labels"), dict):
+        metadata["labels"] = {}
+    metadata["labels"]["kubernetes.io/metadata.name"] = metadata.get("name", "")
+
+
+def _free_ip(taken: set[str]) -> str:
+    for host in _SERVICE_CIDR.hosts():
+        candidate = str(host)
+        if candidate not in taken and not candidate.endswith(".0") and candidate != "10.96.0.1":
+            return candidate
+    raise RuntimeError("service IP range exhausted")

@@ -1,0 +1,123 @@
+"""What reconcilers work with: the store, writes, Events, timers and the clock, and owner references."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.devcluster.apiserver.errors import ApiError
+from app.devcluster.apiserver.resources import EVENT, ResourceDef
+from app.devcluster.apiserver.rest import Rest
+from app.devcluster.apiserver.store import Store
+
+log = logging.getLogger("devcluster.controller")
+MANAGER = "controller"
+Key = tuple[str, str, str]  # (resource key, namespace, name)
+
+
+@dataclass
+class Context:
+    """What reconcilers may use: the store, writes, events, timers and the clock."""
+
+    rest: Rest
+    start_delay: float
+    schedule: Callable[[Key, float], None]
+    # When each revision (by uid) was first seen, in loop time: readiness follows the start-up delay.
+    first_seen: dict[str, float] = field(default_factory=dict)
+    last_event_nanos: int = 0
+
+    def clock(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    @property
+    def store(self) -> Store:
+        return self.rest.store
+
+    def now(self) -> str:
+        return self.rest.now()
+
+    def get(self, resource: ResourceDef, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.rest.store.get(resource.key, namespace, name)
+
+    def indexed(self, resource: ResourceDef, index: str, value: str, namespace: str) -> list[dict[str, Any]]:
+        """The objects an index of the store finds under `value` in one namespace."""
+        store = self.rest.store
+        found = (store.load(resource.key, key) for key in store.indexed(resource.key, index, value, namespace))
+        return [obj for obj in found if obj is not None]
+
+    def write(
+        self, resource: ResourceDef, new: dict[str, Any], old: dict[str, Any] | None, subresource: str = ""
+    ) -> dict[str, Any] | None:
+        try:
+            return self.rest.system_write(resource, new, old, MANAGER, subresource)
+        except ApiError as error:
+            # A concurrent user write won the race, or the namespace is going away: the
+            # change feed brings the object back for another pass.
+            log.info("%s %s/%s: %s", resource.kind, new["metadata"].get("namespace"), new["metadata"].get("name"),
+                     error.message)
+            return None
+
+    def write_status(self, resource: ResourceDef, obj: dict[str, Any], status: dict[str, Any]) -> None:
+        if obj.get("status") == status:
+            return
+        new = copy.deepcopy(obj)
+        new["status"] = status
+        self.write(resource, new, obj, "status")
+
+    def record(self, involved: dict[str, Any], reason: str, message: str, kind: str = "Normal") -> None:
+        """A core v1 Event about `involved`, as Knative's controllers record them."""
+        metadata = involved["metadata"]
+        stamp = self.now()
+        component = f"{str(involved.get('kind', '')).lower()}-controller"  # as Knative names its controllers
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": self._event_name(metadata["name"]), "namespace": metadata["namespace"]},
+            "involvedObject": {
+                "kind": involved["kind"], "namespace": metadata["namespace"], "name": metadata["name"],
+                "uid": metadata.get("uid", ""), "apiVersion": involved["apiVersion"],
+                "resourceVersion": metadata.get("resourceVersion", ""),
+            },
+            "reason": reason,
+            "message": message,
+            "source": {"component": component},
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+            "type": kind,
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": "",
+        }
+        try:
+            self.rest.system_write(EVENT, event, None, MANAGER)
+        except ApiError as error:
+            log.info("could not record event %s: %s", message, error.message)
+
+    def _event_name(self, involved: str) -> str:
+        """client-go's `<object>.<hex of UnixNano>` (record.makeEvent), so names sort in time order per object."""
+        self.last_event_nanos = max(time.time_ns(), self.last_event_nanos + 1)  # unique even within one tick
+        return f"{involved}.{self.last_event_nanos:x}"
+
+
+def controller_reference(owner: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def controlled_by(obj: dict[str, Any], owner: dict[str, Any]) -> bool:
+    return any(
+        isinstance(r, dict) and r.get("controller") and r.get("uid") == owner["metadata"]["uid"]
+        for r in obj["metadata"].get("ownerReferences") or []
+    )

@@ -1,0 +1,143 @@
+"""Knative Serving's controllers in the dev cluster, driven by the store's change feed.
+
+Each change becomes keys to reconcile (the object, its owner, what routes to it); keys are
+de-duplicated and reconciled in order. Reconcilers are plain functions over the current
+state that write only what differs, so a reconcile that changes nothing writes nothing and
+the loop settles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from app.devcluster.apiserver.resources import CONFIGMAP
+from app.devcluster.apiserver.rest import Rest
+from app.devcluster.apiserver.store import Event, split_key
+from app.devcluster.apiserver.tasks import cancel
+from app.devcluster.controllers.configuration import reconcile as reconcile_configuration
+from app.devcluster.controllers.context import Context, Key
+from app.devcluster.controllers.indexes import SPEC_TRAFFIC, add_indexes
+from app.devcluster.controllers.labels import LABEL_CONFIGURATION, LABEL_SERVICE
+from app.devcluster.controllers.revision import reconcile as reconcile_revision
+from app.devcluster.controllers.route import reconcile as reconcile_route
+from app.devcluster.controllers.service import reconcile as reconcile_service
+from app.devcluster.crds.resources import CONFIGURATION, REVISION, ROUTE, SERVICE
+
+log = logging.getLogger("devcluster.controller")
+
+
+class KnativeController:
+    """Runs the Service, Configuration, Revision and Route reconcilers."""
+
+    def __init__(self, rest: Rest, start_delay: float = 1.0) -> None:
+        add_indexes(rest.store)
+        self.rest = rest
+        self.context = Context(rest, start_delay, self.schedule)
+        self.reconcilers: dict[str, Callable[[Context, str, str], None]] = {
+            SERVICE.key: reconcile_service,
+            CONFIGURATION.key: reconcile_configuration,
+            REVISION.key: reconcile_revision,
+            ROUTE.key: reconcile_route,
+        }
+        self._pending: dict[Key, None] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._feed: asyncio.Task[None] | None = None
+        self._timers: list[asyncio.TimerHandle] = []
+
+    def start(self) -> None:
+        subscription = self.rest.store.subscribe(
+            [SERVICE.key, CONFIGURATION.key, REVISION.key, ROUTE.key, CONFIGMAP.key]
+        )
+        for resource in (SERVICE, CONFIGURATION, REVISION, ROUTE):
+            for key in self.rest.store.keys(resource.key):
+                self._add((resource.key, *split_key(key)))
+        self._feed = asyncio.create_task(self._follow(subscription.queue))
+        self._task = asyncio.create_task(self._work())
+
+    async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        await cancel(self._feed, self._task)
+
+    def schedule(self, key: Key, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._timers = [t for t in self._timers if not t.cancelled() and t.when() > loop.time()]
+        self._timers.append(loop.call_later(delay, self._add, key))
+
+    def _add(self, key: Key) -> None:
+        self._pending[key] = None
+        self._wake.set()
+
+    async def _follow(self, queue: asyncio.Queue[Event | None]) -> None:
+        while True:
+            event = await queue.get()
+            if event is None:
+                return
+            for key in self.keys_for(event):
+                self._add(key)
+
+    def keys_for(self, event: Event) -> list[Key]:
+        """What must be looked at again after this change."""
+        namespace, name = event.namespace, event.name
+        obj = event.obj
+        if event.resource == CONFIGMAP.key:
+            if namespace == "knative-serving" and name in ("config-domain", "config-network"):
+                return [(ROUTE.key, *split_key(key)) for key in self.rest.store.keys(ROUTE.key)]
+            return []
+        keys: list[Key] = [(event.resource, namespace, name)]
+        labels = obj["metadata"].get("labels") or {}
+        if event.resource in (CONFIGURATION.key, ROUTE.key) and labels.get(LABEL_SERVICE):
+            keys.append((SERVICE.key, namespace, labels[LABEL_SERVICE]))
+        if event.resource == CONFIGURATION.key:
+            keys += [(ROUTE.key, namespace, r) for r in self._routes_referencing(namespace, configuration=name)]
+        if event.resource == REVISION.key:
+            if labels.get(LABEL_CONFIGURATION):
+                keys.append((CONFIGURATION.key, namespace, labels[LABEL_CONFIGURATION]))
+            keys += [(ROUTE.key, namespace, r) for r in self._routes_referencing(
+                namespace, revision=name, configuration=labels.get(LABEL_CONFIGURATION, ""))]
+        if event.resource == ROUTE.key:
+            keys += [(REVISION.key, namespace, r) for r in sorted(referenced_revisions(obj, event.old))]
+        return keys
+
+    def _routes_referencing(self, namespace: str, revision: str = "", configuration: str = "") -> list[str]:
+        """Routes whose spec sends traffic to the revision, or to the configuration's latest revision."""
+        store, keys = self.rest.store, set()
+        if revision:
+            keys.update(store.indexed(ROUTE.key, SPEC_TRAFFIC, f"revision/{revision}", namespace))
+        if configuration:
+            keys.update(store.indexed(ROUTE.key, SPEC_TRAFFIC, f"configuration/{configuration}", namespace))
+        return sorted(split_key(key)[1] for key in keys)
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            # Let the feed deliver everything a burst of writes produced before reconciling.
+            await asyncio.sleep(0)
+            while self._pending:
+                key = next(iter(self._pending))
+                del self._pending[key]
+                resource_key, namespace, name = key
+                try:
+                    self.reconcilers[resource_key](self.context, namespace, name)
+                except Exception:
+                    log.exception("reconciling %s %s/%s failed", resource_key, namespace, name)
+                # Whatever is pending, the API and the gateway get their turn between two keys.
+                await asyncio.sleep(0)
+
+
+def referenced_revisions(*routes: dict[str, Any] | None) -> set[str]:
+    """Revision names a route's spec or status traffic points at."""
+    names: set[str] = set()
+    for route in routes:
+        if route is None:
+            continue
+        for part in ("spec", "status"):
+            for target in (route.get(part) or {}).get("traffic") or []:
+                if isinstance(target, dict) and isinstance(target.get("revisionName"), str):
+                    names.add(target["revisionName"])
+    return names

@@ -1,0 +1,1 @@
+"""Knative Serving's CustomResourceDefinitions: the four kinds, their printer columns and their schemas."""

@@ -1,0 +1,1 @@
+"""The ingress gateway: routes by Host, splits traffic by the Route's percentages, answers as each revision."""

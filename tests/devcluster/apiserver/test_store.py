@@ -1,0 +1,191 @@
+"""The store in one process: etcd's key order and namespace ranges, indexes kept in step with writes, the
+change history read from disk after a restart, the committed JSON served only for the stored object itself,
+time-to-live expiry with DELETED events, a bounded subscriber cut off, and a store written before any of this
+opening as it is."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.devcluster.apiserver.store import Change, Event, Store, TooOld
+
+CONFIGMAPS = "/configmaps"
+EVENTS = "/events"
+
+
+def configmap(namespace: str, name: str, **labels: str) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "uid": f"uid-{namespace}-{name}"}
+    if labels:
+        metadata["labels"] = labels
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {"k": "v"}}
+
+
+def put(store: Store, obj: dict[str, Any], resource: str = CONFIGMAPS) -> dict[str, Any]:
+    old = store.get(resource, obj["metadata"]["namespace"], obj["metadata"]["name"])
+    store.commit([Change("MODIFIED" if old else "ADDED", resource, obj, old)])
+    return obj
+
+
+def delete(store: Store, namespace: str, name: str, resource: str = CONFIGMAPS) -> None:
+    old = store.get(resource, namespace, name)
+    assert old is not None
+    store.commit([Change("DELETED", resource, json.loads(json.dumps(old)), old)])
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "store.sqlite3", history=50)
+    opened.add_label_index(CONFIGMAPS, "app")
+    opened.open()
+    yield opened
+    opened.close()
+
+
+def test_keys_follow_etcd_order_and_a_namespace_is_a_range(store: Store) -> None:
+    for namespace, name in [("a-b", "x"), ("a", "y"), ("ab", "z"), ("a", "x"), ("a0", "w")]:
+        put(store, configmap(namespace, name))
+    assert store.keys(CONFIGMAPS) == ["a-b/x", "a/x", "a/y", "a0/w", "ab/z"]  # byte order of "namespace/name"
+    assert store.keys(CONFIGMAPS, "a") == ["a/x", "a/y"]
+    assert store.keys(CONFIGMAPS, "a-b") == ["a-b/x"]
+    assert store.keys(CONFIGMAPS, "nope") == []
+    delete(store, "a", "x")
+    assert store.keys(CONFIGMAPS, "a") == ["a/y"]
+
+
+def test_label_index_follows_every_write(store: Store) -> None:
+    put(store, configmap("ns", "one", app="blue"))
+    put(store, configmap("ns", "two", app="blue"))
+    put(store, configmap("other", "three", app="blue"))
+    assert store.indexed(CONFIGMAPS, "label:app", "blue", "ns") == ["ns/one", "ns/two"]
+    assert store.indexed(CONFIGMAPS, "label:app", "blue") == ["ns/one", "ns/two", "other/three"]
+    put(store, configmap("ns", "one", app="green"))
+    assert store.indexed(CONFIGMAPS, "label:app", "blue", "ns") == ["ns/two"]
+    assert store.indexed(CONFIGMAPS, "label:app", "green", "ns") == ["ns/one"]
+    delete(store, "ns", "two")
+    assert store.indexed(CONFIGMAPS, "label:app", "blue", "ns") == []
+    assert store.label_indexed(CONFIGMAPS, "app") and not store.label_indexed(CONFIGMAPS, "tier")
+
+
+def test_an_index_of_any_function_and_the_uid_and_owner_indexes(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.sqlite3")
+    store.add_index(CONFIGMAPS, "keys", lambda obj: sorted((obj.get("data") or {}).keys()))
+    store.open()
+    owner = put(store, configmap("ns", "owner"))
+    child = configmap("ns", "child")
+    child["metadata"]["ownerReferences"] = [{"uid": owner["metadata"]["uid"], "kind": "ConfigMap", "name": "owner"}]
+    child["data"] = {"a": "1", "b": "2"}
+    put(store, child)
+    assert store.indexed(CONFIGMAPS, "keys", "b") == ["ns/child"]
+    assert [obj["metadata"]["name"] for _, obj in store.dependents(owner["metadata"]["uid"])] == ["child"]
+    assert store.has_uid(child["metadata"]["uid"]) and store.by_uid(child["metadata"]["uid"])[0] == CONFIGMAPS
+    delete(store, "ns", "child")
+    assert store.indexed(CONFIGMAPS, "keys", "b") == [] and store.dependents(owner["metadata"]["uid"]) == []
+    store.close()
+
+
+def test_history_is_read_from_disk_after_a_restart(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.sqlite3", history=10)
+    store.open()
+    for index in range(25):
+        put(store, configmap("ns", f"cm-{index % 5}"))
+    store.close()
+
+    reopened = Store(tmp_path / "store.sqlite3", history=10)
+    reopened.open()
+    assert reopened.rv == 25
+    events = [event for page in reopened.history_since(20) for event in page]
+    assert [event.rv for event in events] == [21, 22, 23, 24, 25]
+    assert events[0].type == "MODIFIED" and events[0].old is not None
+    assert json.loads(events[0].body) == events[0].obj
+    with pytest.raises(TooOld):
+        reopened.history_since(14)
+    assert [e.rv for page in reopened.history_since(15) for e in page][0] == 16
+    reopened.close()
+
+
+def test_committed_json_is_served_only_for_the_stored_object(store: Store) -> None:
+    stored = put(store, configmap("ns", "cm"))
+    assert store.serialized(CONFIGMAPS, stored) == store.body(CONFIGMAPS, "ns/cm")
+    # A dry run's object has the stored resourceVersion but not the stored content.
+    dry_run = json.loads(json.dumps(stored))
+    dry_run["data"] = {"k": "changed"}
+    assert json.loads(store.serialized(CONFIGMAPS, dry_run))["data"] == {"k": "changed"}
+
+
+def test_objects_with_a_time_to_live_are_deleted_with_an_event(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.sqlite3", ttls={EVENTS: 60.0})
+    store.open()
+    subscription = store.subscribe([EVENTS])
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e.1", "namespace": "ns"}, "reason": "R"}
+    put(store, event, EVENTS)
+    put(store, configmap("ns", "kept"))
+    due = store.next_expiry()
+    assert due is not None
+    assert store.expire(due - 1) == 0
+    assert store.expire(due + 1) == 1
+    assert store.get(EVENTS, "ns", "e.1") is None and store.get(CONFIGMAPS, "ns", "kept") is not None
+    seen = [subscription.queue.get_nowait().type for _ in range(2)]
+    assert seen == ["ADDED", "DELETED"]
+    store.close()
+
+
+def test_a_rewrite_renews_the_time_to_live_and_a_restart_keeps_it(tmp_path: Path) -> None:
+    now = [1000.0]
+    store = Store(tmp_path / "store.sqlite3", ttls={EVENTS: 60.0}, clock=lambda: now[0])
+    store.open()
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e.1", "namespace": "ns"}, "count": 1}
+    put(store, event, EVENTS)
+    now[0] = 1030.0
+    put(store, dict(event, count=2), EVENTS)
+    assert store.expire(1061.0) == 0  # the first deadline (1060) no longer stands for it
+    store.close()
+    reopened = Store(tmp_path / "store.sqlite3", ttls={EVENTS: 60.0}, clock=lambda: now[0])
+    reopened.open()
+    assert reopened.next_expiry() == 1090.0
+    assert reopened.expire(1089.0) == 0 and reopened.expire(1090.0) == 1
+    reopened.close()
+
+
+async def test_a_subscriber_with_a_limit_is_cut_off_once() -> None:
+    store = Store(Path("/nonexistent"))  # subscriptions need no open database
+    cut: list[bool] = []
+    subscription = store.subscribe([CONFIGMAPS], limit=3, on_cut_off=lambda: cut.append(True))
+    for rv in range(5):
+        obj = configmap("ns", f"cm-{rv}")
+        subscription.deliver(Event("ADDED", CONFIGMAPS, rv + 1, obj, None, json.dumps(obj)))
+    assert subscription.cut_off and cut == [True]
+    assert await asyncio.wait_for(subscription.queue.get(), 1) is None
+    assert subscription.queue.empty()
+
+
+def test_a_store_written_before_expiry_opens_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE objects (resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+            rv INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (resource, namespace, name)) WITHOUT ROWID;
+        CREATE TABLE events (rv INTEGER PRIMARY KEY, type TEXT NOT NULL, resource TEXT NOT NULL,
+            body TEXT NOT NULL, old TEXT);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """
+    )
+    body = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e.1", "namespace": "ns", "resourceVersion": "7"}}
+    db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?)", (EVENTS, "ns", "e.1", 7, json.dumps(body)))
+    db.execute("INSERT INTO meta VALUES ('rv', '7')")
+    db.commit()
+    db.close()
+    store = Store(path, ttls={EVENTS: 30.0})
+    store.open()
+    assert store.rv == 7 and store.get(EVENTS, "ns", "e.1")["metadata"]["resourceVersion"] == "7"
+    assert store.next_expiry() is not None  # an Event of an old store expires like any other
+    put(store, configmap("ns", "new"))
+    assert store.rv == 8
+    store.close()
