@@ -24,6 +24,7 @@ from app.cluster import resources as r
 from app.knative import observed
 from app.knative.gateway import Gateway
 from app.knative.models import ServiceView, service_from
+from app.knative.numbers import whole
 from app.web import forms, security
 from app.web.context import checked, cluster, lookups, service_url
 from app.web.live import event
@@ -66,8 +67,8 @@ class CheckPage:
     @property
     def curl(self) -> str:
         host = self.hosts.get(self.target) or self.service.default_domain
-        count = self.requests if self.requests.isdigit() and len(self.requests) < 6 else observed.DEFAULT_REQUESTS
-        return observed.curl_loop(self.gateway.address, host, int(count)) if self.gateway.known and host else ""
+        count = whole(self.requests.strip().replace(",", ""), observed.MAX_REQUESTS) or observed.DEFAULT_REQUESTS
+        return observed.curl_loop(self.gateway.address, host, count) if self.gateway.known and host else ""
 
     def stream_url(self) -> str:
         return f"/live{self.base}/check?" + urlencode({"requests": self.requests, "target": self.target,

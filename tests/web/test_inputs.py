@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -179,6 +179,7 @@ def test_restore(app: tuple[TestClient, str], devcluster: DevClusterProcess, dat
 
 @EXAMPLES
 @given(st.one_of(ANY, SMALL), st.one_of(ANY, st.sampled_from(["", "candidate"])))
+@example("²", "")  # isdigit() says yes, int() says no: found by hypothesis
 def test_check_traffic(app: tuple[TestClient, str], devcluster: DevClusterProcess, requests: str, target: str) -> None:
     """The traffic check's form, whatever it holds: no 5xx, a message when it cannot run, nothing written."""
     client, ns = app
