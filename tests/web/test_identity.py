@@ -96,13 +96,20 @@ async def test_signing_in_with_a_token(devcluster: DevClusterProcess) -> None:
         assert "; Secure" in behind_tls.headers["set-cookie"]
 
 
-async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess) -> None:
-    ns = devcluster.new_namespace("team")
+async def team(devcluster: DevClusterProcess, prefix: str, name: str) -> tuple[str, Console]:
+    """A new namespace where alice may edit and bob may only look, with the Service `name` the admin made in it (the
+    admin's Console is returned: close its client)."""
+    ns = devcluster.new_namespace(prefix)
     devcluster.bind(ns, "edit", user="alice")
     devcluster.bind(ns, "view", user="bob")
     admin = Console(httpx.AsyncClient(), devcluster)
-    admin.create_ksvc(ns, "shared")
-    await admin.settled(ns, "shared")
+    admin.create_ksvc(ns, name)
+    await admin.settled(ns, name)
+    return ns, admin
+
+
+async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess) -> None:
+    ns, admin = await team(devcluster, "team", "shared")
     async with console_as(devcluster, auth="token") as alice, console_as(devcluster, auth="token") as bob:
         await sign_in(alice, devcluster.user_tokens["alice"])
         await sign_in(bob, devcluster.user_tokens["bob"])
@@ -156,12 +163,7 @@ async def test_the_review_pages_act_as_each_user(devcluster: DevClusterProcess) 
     """History, Restore and the revision page with sign-in: alice's changes are recorded (history entry and Event)
     under her name and written with her token; bob (view) sees Restore this split and the one-click 100% disabled
     with the reason, and a forced restore gets the 403 message with nothing changed."""
-    ns = devcluster.new_namespace("review")
-    devcluster.bind(ns, "edit", user="alice")
-    devcluster.bind(ns, "view", user="bob")
-    admin = Console(httpx.AsyncClient(), devcluster)
-    admin.create_ksvc(ns, "rv")
-    await admin.settled(ns, "rv")
+    ns, admin = await team(devcluster, "review", "rv")
     code, _, body = devcluster.request(
         "PATCH", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services/rv",
         {"spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:v2"}]}}}},
