@@ -395,10 +395,12 @@ class Cluster:
 
     async def list(
         self, resource: Resource, namespace: str | None = None, label_selector: str = "", limit: int = 0,
-        continue_token: str = "",
+        continue_token: str = "", field_selector: str = "",
     ) -> dict[str, Any]:
         """A list; with `limit`, one page of it, `metadata.continue` naming the next."""
         query: list[tuple[str, Any]] = [("labelSelector", label_selector)] if label_selector else []
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
         if limit:
             query.append(("limit", limit))
         if continue_token:
@@ -416,11 +418,15 @@ class Cluster:
         return await self._call(resource, "PATCH", resource.path(namespace, name), query, body, PATCH_TYPES[patch_type])
 
     async def delete(
-        self, resource: Resource, name: str, namespace: str | None = None, resource_version: str = ""
+        self, resource: Resource, name: str, namespace: str | None = None, resource_version: str = "",
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-        if resource_version:
-            options["preconditions"] = {"resourceVersion": resource_version}
+        """Delete, its children in the background; only that version of it with `resource_version`. `options`,
+        when given, is the DeleteOptions body as it is sent."""
+        if options is None:
+            options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+            if resource_version:
+                options["preconditions"] = {"resourceVersion": resource_version}
         return await self._call(resource, "DELETE", resource.path(namespace, name), body=options)
 
 

@@ -21,7 +21,7 @@ ROLE_FOR = {"get": "view", "list": "view", "watch": "view"}  # the default role 
 _DENIED = re.compile(r'User "(?P<user>(?:[^"\\]|\\.)*)" cannot (?P<verb>\S+) resource "(?P<resource>[^"]+)"'
                      r'(?: in API group "[^"]*")?(?: in the namespace "(?P<namespace>[^"]*)")?')
 _KINDS = {"services": "Services", "revisions": "Revisions", "namespaces": "namespaces", "configmaps": "ConfigMaps",
-          "events": "Events"}
+          "events": "Events", "pods": "Pods"}
 
 
 def refusal(user: str, verb: str, resource: str, namespace: str) -> str:
