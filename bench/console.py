@@ -7,7 +7,7 @@ in interleaved pairs so that both see the same machine. After each list pair it 
 as the console does, timing each step here, and at the end it measures what full garbage collections cost with the
 console's imports: where the list page's time goes. Prints a Markdown report on stdout and progress on stderr.
 `--only list` measures just the list page beside its LIST (at 500, then 5,000 Services) and where its time goes:
-no revisions, details, Split Traffic or browser, in about half the time.
+no revisions, details, Split Traffic or browser, in about 70 s instead of about 6 minutes.
 """
 
 from __future__ import annotations
