@@ -52,10 +52,11 @@ def _serve(settings: Settings) -> None:
         log.warning("serving on %s without authentication (--insecure-allow-unauthenticated): the console acts with "
                     "its kubeconfig's credentials for anyone who can reach this address. Set --allowed-hosts to the "
                     "names it is served as.", settings.host)
-    # uvicorn's own lines go through app.logs' handler; app.access writes the access lines.
+    # uvicorn's own lines go through app.logs' handler; app.access writes the access lines. The loop is uvloop
+    # where that is installed (a dependency except on Windows), the parser httptools'.
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", log_config=None,
-                            access_log=False, proxy_headers=False, server_header=False,
+                            access_log=False, proxy_headers=False, server_header=False, loop="auto",
                             timeout_graceful_shutdown=SHUTDOWN_SECONDS, http=HeaderTimeoutProtocol)
     Server(config, app).run()
 

@@ -1,4 +1,4 @@
-"""uvicorn's HTTP/1.1 protocol with a deadline for each request's headers (slowloris).
+"""uvicorn's HTTP/1.1 protocol (httptools' C parser) with a deadline for each request's headers (slowloris).
 
 uvicorn starts no timer when a connection opens, and any byte that arrives stops its keep-alive
 timer: a client that sends a request's headers a byte at a time, or never finishes them, holds a
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
-class HeaderTimeoutProtocol(H11Protocol):
+class HeaderTimeoutProtocol(HttpToolsProtocol):
     _header_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

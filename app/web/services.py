@@ -88,6 +88,13 @@ class ListPage:
         return self.delete_in.get(namespace, self.allowed.delete)
 
     @property
+    def rows(self) -> Markup:
+        """The rows as one piece of HTML, laid out as a template loop over them would lay them out."""
+        # Markup: each row is a whole <tr> that the autoescaped rows template wrote (app.web.rows); str.join does
+        # not escape them again, as a template loop (or Markup's own join) would, row by row.
+        return Markup("".join(["\n    " + str(html) + "\n  " for html in self.row_html]))  # noqa: S704
+
+    @property
     def all_namespaces(self) -> bool:
         return not self.namespace
 

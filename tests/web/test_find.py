@@ -84,7 +84,8 @@ async def test_a_filtered_list_is_paged_and_live(console: Console) -> None:
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://console.test") as http:
         first = await http.get(f"/namespaces/{ns}/services?filter=item&sort=-name")
-        assert names(first.text) == ["item-4", "item-3"] and "Services 1–2 of 5 matching the filter" in first.text
+        assert names(first.text) == ["item-4", "item-3"] and "Services 1–2 of 5 matching the filter" in \
+            html.unescape(first.text)
         following = html.unescape(re.search(r'<a href="([^"]+)" rel="next">', first.text).group(1))
         assert following == f"/namespaces/{ns}/services?filter=item&sort=-name&start=2"
         assert names((await http.get(following)).text) == ["item-2", "item-1"]
