@@ -22,6 +22,7 @@ from app.devcluster.apiserver.gc import GarbageCollector
 from app.devcluster.apiserver.hosts import own_names
 from app.devcluster.apiserver.http import HEADER_TIMEOUT, ApiServer
 from app.devcluster.apiserver.openapi import OpenApi
+from app.devcluster.apiserver.podlogs import ContainerLogs
 from app.devcluster.apiserver.resources import CORE_RESOURCES, EVENT, Registry
 from app.devcluster.apiserver.rest import Admission, Rest, Schema
 from app.devcluster.apiserver.schema import Schemas
@@ -44,9 +45,12 @@ class Config:
     host: str = "127.0.0.1"
     api_port: int = 8001
     gateway_port: int = 8080
+    internal_gateway_port: int = 8081
     data: Path = Path(".devcluster")
     domain: str = "example.com"
     revision_start_delay: float = 1.0
+    cold_start_delay: float = 1.0  # a revision that had been Ready starts an instance in this long (from zero too)
+    restart_backoff: float = 10.0  # the kubelet's first back-off before restarting a container that exited
     bookmark_interval: float = 30.0
     watch_history: int = 20000
     watch_buffer: int = BUFFER  # events a watcher may fall behind before it is cut off
@@ -94,9 +98,11 @@ class DevCluster:
         self.watches = Watches(self.store, self.config.bookmark_interval, self.config.watch_buffer)
         self.gc = GarbageCollector(self.rest, self.registry)
         self.expiry = Expiry(self.store)
+        self.logs = ContainerLogs()
         self._runners: list[web.AppRunner] = []
         self.api_port = self.config.api_port
         self.gateway_port = self.config.gateway_port
+        self.internal_gateway_port = self.config.internal_gateway_port
 
     @property
     def advertised_host(self) -> str:
@@ -121,31 +127,35 @@ class DevCluster:
             )
         api_socket = bind(self.config.host, self.config.api_port)
         gateway_socket = bind(self.config.host, self.config.gateway_port)
+        internal_socket = bind(self.config.host, self.config.internal_gateway_port)
         self.api_port = api_socket.getsockname()[1]
         self.gateway_port = gateway_socket.getsockname()[1]
+        self.internal_gateway_port = internal_socket.getsockname()[1]
         self.store.open()
         seed.seed(self.rest)
         if self.config.knative:
-            install.install(self.rest, self.config.domain, self.advertised_host, self.gateway_port)
+            install.install(self.rest, self.config.domain, self.advertised_host, self.gateway_port,
+                            self.internal_gateway_port)
         self.gc.start()
         self.expiry.start()
         for controller in self.controllers:
             controller.start()
         api = ApiServer(
             self.registry, self.rest, self.watches, OpenApi(self.schemas.kinds), f"{self.config.host}:{self.api_port}",
-            allowed_hosts=self.own_names, header_timeout=self.config.header_timeout,
+            allowed_hosts=self.own_names, header_timeout=self.config.header_timeout, logs=self.logs,
         )
         await self._serve(api.application(), api_socket)
         if self.gateway is not None:
-            await self.gateway.start(gateway_socket)
+            await self.gateway.start(gateway_socket, internal_socket)
         else:
             gateway_socket.close()
+            internal_socket.close()
         self.write_kubeconfig()
         # What start-up built (the store's indexes, schemas, modules) lives as long as the process: keep the
         # collector from walking it again and again, as every full collection would.
         python_gc.freeze()
-        log.info("API server on %s, gateway on http://%s:%d, data in %s", self.server_url, self.config.host,
-                 self.gateway_port, self.config.data)
+        log.info("API server on %s, gateway on http://%s:%d (internal: %d), data in %s", self.server_url,
+                 self.config.host, self.gateway_port, self.internal_gateway_port, self.config.data)
 
     async def _serve(self, app: web.Application, sock: socket.socket) -> None:
         runner = web.AppRunner(app, access_log_format=ACCESS_LOG_FORMAT, handle_signals=False, shutdown_timeout=2)
@@ -155,6 +165,7 @@ class DevCluster:
 
     async def stop(self) -> None:
         self.watches.stop()
+        self.logs.close()  # `kubectl logs -f` streams end, as they do when a node goes away
         for _ in range(50):
             if not self.watches.open:
                 break
@@ -204,6 +215,10 @@ def build(config: Config) -> DevCluster:
         config, admission=KnativeWebhooks(), schemas=Schemas(KNATIVE_KINDS + CORE_KINDS),
         registry=Registry(CORE_RESOURCES + KNATIVE_RESOURCES),
     )
-    cluster.controllers.append(KnativeController(cluster.rest, config.revision_start_delay))
-    cluster.gateway = Gateway(cluster.store, cluster.own_names, min(config.header_timeout, KEEP_ALIVE_TIMEOUT))
+    controller = KnativeController(cluster.rest, config.revision_start_delay, config.cold_start_delay, cluster.logs,
+                                   config.restart_backoff)
+    cluster.controllers.append(controller)
+    # The gateway only reads; what a request does to the cluster goes through the autoscaler (the activator's part).
+    cluster.gateway = Gateway(cluster.store, cluster.own_names, min(config.header_timeout, KEEP_ALIVE_TIMEOUT),
+                              backends=controller.autoscaler)
     return cluster

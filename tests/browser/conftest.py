@@ -66,6 +66,7 @@ class ConsoleProcess:
     port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
+    internal_gateway_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     cluster_pids: list[int] = field(default_factory=list)
 
@@ -86,7 +87,8 @@ class ConsoleProcess:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [executable, "dev", "--port", str(self.port), "--api-port", str(self.api_port),
-                 "--gateway-port", str(self.gateway_port), "--data", str(self.data)],
+                 "--gateway-port", str(self.gateway_port), "--internal-gateway-port", str(self.internal_gateway_port),
+                 "--data", str(self.data)],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
@@ -127,7 +129,7 @@ class ConsoleProcess:
             if _alive(pid):
                 problems.append(f"the dev cluster (pid {pid}) outlived the console; killed it")
                 os.kill(pid, signal.SIGKILL)
-        for port in (self.port, self.api_port, self.gateway_port):
+        for port in (self.port, self.api_port, self.gateway_port, self.internal_gateway_port):
             if listening(port):
                 problems.append(f"port {port} still answers after the console stopped")
         self.process = None

@@ -36,6 +36,14 @@ def aggregated_version(accept: str) -> str | None:
     return None
 
 
+def subresource_verbs(subresource: str) -> list[str]:
+    if subresource == "finalize":
+        return ["update"]
+    if subresource == "log":
+        return ["get"]
+    return ["get", "patch", "update"]
+
+
 def _legacy_entries(resource: ResourceDef) -> list[dict[str, Any]]:
     main: dict[str, Any] = {
         "name": resource.plural,
@@ -51,7 +59,7 @@ def _legacy_entries(resource: ResourceDef) -> list[dict[str, Any]]:
     main["storageVersionHash"] = resource.storage_version_hash
     entries = [main]
     for sub in resource.subresources:
-        verbs = ["update"] if sub == "finalize" else ["get", "patch", "update"]
+        verbs = subresource_verbs(sub)
         entries.append(
             {"name": f"{resource.plural}/{sub}", "singularName": "", "namespaced": resource.namespaced,
              "kind": resource.kind, "verbs": verbs}
@@ -111,8 +119,7 @@ def _aggregated_resource(resource: ResourceDef) -> dict[str, Any]:
         entry["categories"] = list(resource.categories)
     if resource.subresources:
         entry["subresources"] = [
-            {"subresource": sub, "responseKind": kind,
-             "verbs": ["update"] if sub == "finalize" else ["get", "patch", "update"]}
+            {"subresource": sub, "responseKind": kind, "verbs": subresource_verbs(sub)}
             for sub in resource.subresources
         ]
     return entry

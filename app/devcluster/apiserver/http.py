@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from app.devcluster.apiserver import discovery, errors, tables
 from app.devcluster.apiserver.errors import ApiError
 from app.devcluster.apiserver.hosts import LOOPBACK_NAMES, hostname, refusal
 from app.devcluster.apiserver.openapi import OpenApi, openapi_v2_protobuf
+from app.devcluster.apiserver.podlogs import ContainerLogs, LogOptions, container_of, run_for, stream
 from app.devcluster.apiserver.requests import (
     BODY_LIMIT,
     delete_options,
@@ -60,6 +62,7 @@ class ApiServer:
     address: str  # host:port, for /api's serverAddressByClientCIDRs
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_NAMES)  # names the server is reached by
     header_timeout: float = HEADER_TIMEOUT
+    logs: ContainerLogs = field(default_factory=ContainerLogs)  # what the node's containers wrote
 
     def application(self) -> web.Application:
         # aiohttp's keep-alive timer starts with the connection and only a complete request stops it, so it is
@@ -183,6 +186,10 @@ class ApiServer:
             raise errors.method_not_allowed(method)
         if subresource == "finalize" and method != "PUT":
             raise errors.method_not_allowed(method)
+        if subresource == "log":
+            if method != "GET":
+                raise errors.method_not_allowed(method)
+            return await self._pod_log(request, call)
         if method == "GET":
             if go_bool(request.query.get("watch")):
                 return await self._list_or_watch(request, call)
@@ -200,6 +207,25 @@ class ApiServer:
         if method == "DELETE" and not subresource:
             return await self._delete(request, call)
         raise errors.method_not_allowed(method)
+
+    async def _pod_log(self, request: web.Request, call: Call) -> web.StreamResponse:
+        """A container's output, as kube-apiserver proxies it from the pod's kubelet; `follow` streams it."""
+        query = request.query
+        options = LogOptions(
+            follow=go_bool(query.get("follow")), timestamps=go_bool(query.get("timestamps")),
+            tail_lines=go_int(query.get("tailLines"), "tailLines"),
+            since_seconds=go_int(query.get("sinceSeconds"), "sinceSeconds"),
+            limit_bytes=go_int(query.get("limitBytes"), "limitBytes"),
+        )
+        pod = self.rest.get(call)
+        container = container_of(pod, query.get("container", ""))
+        run = run_for(self.logs, pod, container, go_bool(query.get("previous")))
+        response = web.StreamResponse(headers={"Content-Type": "text/plain", "Cache-Control": "no-cache, private"})
+        await response.prepare(request)
+        async for text in stream(run, options, time.time()):
+            await response.write(text.encode())
+        await response.write_eof()
+        return response
 
     def _call(self, request: web.Request, resource: ResourceDef, namespace: str, name: str, sub: str) -> Call:
         query = request.query

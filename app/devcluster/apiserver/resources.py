@@ -87,7 +87,28 @@ EVENT = ResourceDef(
     group="", version="v1",
 )
 
-CORE_RESOURCES = (NAMESPACE, CONFIGMAP, CORE_SERVICE, EVENT)
+POD = ResourceDef(
+    plural="pods", singular="pod", kind="Pod", namespaced=True, short_names=("po",), categories=("all",),
+    subresources=("status", "log"),
+    field_labels=(
+        "metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+        "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
+    ),
+    has_generation=False,
+    group="", version="v1",
+)
+DEPLOYMENT = ResourceDef(
+    plural="deployments", singular="deployment", kind="Deployment", namespaced=True, short_names=("deploy",),
+    categories=("all",), subresources=("status",),
+    group="apps", version="v1",
+)
+REPLICASET = ResourceDef(
+    plural="replicasets", singular="replicaset", kind="ReplicaSet", namespaced=True, short_names=("rs",),
+    categories=("all",), subresources=("status",),
+    group="apps", version="v1",
+)
+
+CORE_RESOURCES = (NAMESPACE, CONFIGMAP, CORE_SERVICE, EVENT, POD, DEPLOYMENT, REPLICASET)
 
 
 @dataclass
