@@ -17,7 +17,8 @@ def devcluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevClusterP
     """A dev cluster shared by the session; tests use their own names or namespaces in it."""
     cluster = DevClusterProcess(
         Path(tmp_path_factory.mktemp("devcluster")),
-        ["--revision-start-delay", "0.3", "--cold-start-delay", "0.2", "--bookmark-interval", "1"],
+        ["--revision-start-delay", "0.3", "--cold-start-delay", "0.2", "--restart-backoff", "0.5",
+         "--bookmark-interval", "1"],
     ).start()
     cluster.configure_autoscaler(**{"stable-window": "6s", "scale-to-zero-grace-period": "1s"})
     yield cluster

@@ -142,6 +142,7 @@ class State:
     active: str = "Unknown"  # the PA's Active: True, False (NoTraffic) or Unknown (Deploying, Queued)
     since: float = 0.0  # wall time of Active's last change
     activating: bool = False  # a request waits for an instance
+    born: float = field(default_factory=time.time)  # when metrics began to be collected for it
 
     def become(self, status: str, now: float) -> None:
         if status != self.active:
@@ -314,6 +315,10 @@ class Autoscaler:
             state.become("True", now)
         elif state.activating or state.active == "False":
             state.become("Unknown", now)
+        if apply and replicas is not None and want < replicas and now - state.born < scaling.window:
+            # Not a whole stable window of metrics yet: Knative's decider has no answer, and nothing scales down.
+            apply, want = False, replicas
+            recheck = min(recheck or scaling.window, state.born + scaling.window - now)
         if state.active == "True":
             active = ("True", "", "")
         elif state.active == "False":

@@ -94,8 +94,11 @@ AUTOSCALER_SEED = {
 
 def _go_duration(value: float) -> str:
     """time.Duration's String() for whole and fractional seconds (enough for the messages below)."""
-    seconds = value
-    hours, rest = divmod(seconds, 3600)
+    if value < 0:
+        return "-" + _go_duration(-value)
+    if value == 0:
+        return "0s"
+    hours, rest = divmod(value, 3600)
     minutes, secs = divmod(rest, 60)
     text = f"{secs:g}s"
     if hours:
