@@ -19,7 +19,7 @@ from app import health, metrics
 from app.access import AccessMiddleware
 from app.cluster.client import Cluster
 from app.settings import Settings
-from app.web import details, errors, revisions, security, services, streams, traffic
+from app.web import details, errors, logs, revisions, security, services, streams, traffic
 from app.web.live import Live
 from app.web.lookups import Lookups
 from app.web.render import STATIC, templates
@@ -69,7 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = templates()
     app.state.rows = RowCache()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (services, details, revisions, traffic, streams, health):
+    for module in (services, details, revisions, traffic, streams, logs, health):
         app.include_router(module.router)
     errors.install(app)
 

@@ -20,7 +20,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from app import metrics
 from app.cluster.errors import ClusterError, Expired, KnativeNotInstalled, Unreachable, from_status
-from app.cluster.resources import Resource
+from app.cluster.resources import POD, Resource
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -255,15 +255,60 @@ class Cluster:
 
     async def list(
         self, resource: Resource, namespace: str | None = None, label_selector: str = "", limit: int = 0,
-        continue_token: str = "",
+        continue_token: str = "", field_selector: str = "",
     ) -> dict[str, Any]:
         """A list; with `limit`, one page of it, `metadata.continue` naming the next."""
         query: list[tuple[str, Any]] = [("labelSelector", label_selector)] if label_selector else []
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
         if limit:
             query.append(("limit", limit))
         if continue_token:
             query.append(("continue", continue_token))
         return await self._call(resource, "GET", resource.path(namespace), query)
+
+    @asynccontextmanager
+    async def log(
+        self, pod: str, namespace: str, container: str, tail_lines: int | None = None, follow: bool = False,
+        previous: bool = False,
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        """A container's output (GET pods/{name}/log), line by line; with `follow`, each new line as it is written,
+        until the container stops or the pod goes. Raises our error types as the other verbs do."""
+        query: list[tuple[str, Any]] = [("container", container)]
+        if tail_lines is not None:
+            query.append(("tailLines", tail_lines))
+        if follow:
+            query.append(("follow", "true"))
+        if previous:
+            query.append(("previous", "true"))
+        path = POD.path(namespace, pod, "log")
+        timeout = aiohttp.ClientTimeout(total=None if follow else self.timeout, sock_connect=self.timeout,
+                                        sock_read=None if follow else self.timeout)
+        with metrics.kubernetes_call("get", "pods/log"):
+            try:
+                response = await self.api.call_api(
+                    path, "GET", query_params=query, header_params={"Accept": "text/plain"},
+                    auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
+                )
+            except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                raise Unreachable(self.server, _describe(error)) from None
+            if response.status >= 400:
+                try:
+                    body = await response.read()
+                finally:
+                    response.release()
+                raise self._failure(POD, response.status, body, response.reason or "")
+        try:
+            yield self._lines(response)
+        finally:
+            response.close()
+
+    async def _lines(self, response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+        try:
+            async for line in response.content:
+                yield line.decode("utf-8", errors="replace").rstrip("\n")
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise Unreachable(self.server, _describe(error)) from None
 
     async def create(self, resource: Resource, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         query = [("fieldManager", FIELD_MANAGER)]

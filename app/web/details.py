@@ -1,5 +1,6 @@
-"""Service details: basic information, conditions, the traffic entries and the revision table, each a named region
-that the live stream replaces when it changes."""
+"""Service details: basic information, a gradual rollout's progress, what went wrong with a failed revision (and what to
+do), conditions, the traffic entries and the revision table with each revision's instances, each a named region that
+the live stream replaces when it changes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.cluster import resources as r
+from app.knative import instances as inst
+from app.knative.diagnosis import Diagnosis, diagnose
 from app.knative.gateway import Gateway
 from app.knative.models import (
     FAILED,
@@ -23,15 +26,20 @@ from app.knative.models import (
     revision_from,
     service_from,
 )
+from app.knative.rollout import RolloutProgress, rollout_progress
 from app.web.context import checked, identity, lookups
+from app.web.evidence import Evidence, gather_evidence, service_pods
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
 router = APIRouter()
 NEWEST_ROWS = 20  # beside every revision with traffic or a tag, the table shows this many of the newest
-# The regions of the details page, in page order. Later work adds its own (rollout progress, instances, history).
+EXPLAINED = 3  # failed revisions explained at most on the page (the newest first)
+# The regions of the details page, in page order. Later work adds its own (history).
 REGIONS = (
     Region("status", "_service_status.html"),
+    Region("rollout", "_service_rollout.html"),
+    Region("failures", "_service_failures.html"),
     Region("conditions", "_service_conditions.html"),
     Region("traffic", "_service_traffic.html"),
     Region("revisions", "_service_revisions.html"),
@@ -44,6 +52,12 @@ class RevisionRow:
     pinned: tuple[TrafficTarget, ...]  # entries that name this revision
     floating: tuple[TrafficTarget, ...]  # floating entries that resolve to it now
     newest: bool
+    instances: inst.Instances = inst.Instances("", inst.NONE)
+    diagnosis: Diagnosis | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.revision.status.label == FAILED
 
     @property
     def pinned_percent(self) -> int:
@@ -75,6 +89,15 @@ class RevisionRow:
         return ""
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A failed revision, explained: the diagnosis, and the conditions, events and last log lines behind it."""
+
+    row: RevisionRow
+    diagnosis: Diagnosis
+    evidence: Evidence | None
+
+
 @dataclass
 class DetailPage:
     namespace: str
@@ -85,6 +108,9 @@ class DetailPage:
     curl: str
     show_all: bool = False
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
+    rollout: RolloutProgress | None = None
+    failures: list[Failure] = field(default_factory=list)
+    pods_known: bool = True  # False: this identity may not list pods; instances come from the revisions' status
 
     @property
     def newest_rows(self) -> int:
@@ -100,23 +126,51 @@ class DetailPage:
         return stream_url(path, self.regions, {"revisions": "all"} if self.show_all else {})
 
 
-def revision_rows(service: ServiceView, revisions: list[dict[str, Any]], show_all: bool) -> list[RevisionRow]:
+def revision_rows(service: ServiceView, revisions: list[dict[str, Any]], show_all: bool,
+                  pods: dict[str, list[inst.Instance]] | None = None) -> list[RevisionRow]:
     """The revision table: newest first, each revision with traffic or a tag, and the newest NEWEST_ROWS; only the
-    rows shown are parsed."""
+    rows shown are parsed. `pods` by revision, None when unknown (the instances then come from the status)."""
     serving = {t.revision_name for t in service.traffic}
     shown = [obj for index, obj in enumerate(newest_first_raw(revisions))
              if show_all or index < NEWEST_ROWS or (obj.get("metadata") or {}).get("name") in serving]
-    return [RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
-                        revision.name == service.latest_created)
-            for revision in map(revision_from, shown)]
+    rows = []
+    for revision in map(revision_from, shown):
+        mine = None if pods is None else pods.get(revision.name, [])
+        rows.append(RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
+                                revision.name == service.latest_created, inst.describe(revision, mine),
+                                diagnose(revision, mine or ())))
+    return rows
+
+
+def explained(service: ServiceView, rows: list[RevisionRow]) -> list[RevisionRow]:
+    """The failed revisions the page explains: the newest, and any the Service's traffic names."""
+    named = {t.revision_name for t in service.spec_traffic}
+    chosen = [row for row in rows if row.diagnosis is not None and
+              (row.revision.name == service.latest_created or row.revision.name in named)]
+    return chosen[:EXPLAINED]
 
 
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
-                show_all: bool = False) -> DetailPage:
-    """The page for a Service and its revisions as the API gives them."""
+                show_all: bool = False, pods: list[dict[str, Any]] | None = None,
+                evidence: dict[str, Evidence] | None = None) -> DetailPage:
+    """The page for a Service, its revisions and their pods as the API gives them (pods None: not readable)."""
     service = service_from(obj)
-    return DetailPage(namespace, service, revision_rows(service, revisions, show_all), len(revisions), gateway,
-                      gateway.curl(service.default_domain), show_all)
+    rows = revision_rows(service, revisions, show_all, None if pods is None else inst.by_revision(pods))
+    failures = [Failure(row, row.diagnosis, (evidence or {}).get(row.revision.name))
+                for row in explained(service, rows) if row.diagnosis is not None]
+    return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
+                      show_all, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None)
+
+
+async def read_evidence(client: Any, namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]],
+                        pods: list[dict[str, Any]] | None) -> dict[str, Evidence]:
+    """Events and last log lines for the failed revisions the page explains (few; usually none)."""
+    service = service_from(obj)
+    grouped = {} if pods is None else inst.by_revision(pods)
+    rows = explained(service, revision_rows(service, revisions, False, grouped))
+    found = await asyncio.gather(*(gather_evidence(client, namespace, row.revision.name,
+                                                   grouped.get(row.revision.name, [])) for row in rows))
+    return {e.revision: e for e in found}
 
 
 def complete(obj: dict[str, Any], revisions: list[dict[str, Any]]) -> bool:
@@ -142,9 +196,12 @@ async def read_revisions(request: Request, namespace: str, name: str) -> tuple[d
 
 
 async def read_page(request: Request, namespace: str, name: str, show_all: bool) -> DetailPage:
-    (obj, revisions), gateway = await asyncio.gather(read_revisions(request, namespace, name),
-                                                     lookups(request).gateway())
-    return detail_page(namespace, obj, revisions, gateway, show_all)
+    _, client = identity(request)
+    (obj, revisions), gateway, pods = await asyncio.gather(read_revisions(request, namespace, name),
+                                                           lookups(request).gateway(),
+                                                           service_pods(client, namespace, name))
+    evidence = await read_evidence(client, namespace, obj, revisions, pods)
+    return detail_page(namespace, obj, revisions, gateway, show_all, pods, evidence)
 
 
 @router.get("/namespaces/{namespace}/services/{name}")

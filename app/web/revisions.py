@@ -23,6 +23,7 @@ from app.knative.manifests import UPDATE_TIMESTAMP, new_revision_patch
 from app.knative.models import RevisionView, ServiceView, Template, TrafficTarget, template_from
 from app.knative.naming import revision_name
 from app.knative.numbers import whole
+from app.knative.rollout import RolloutError, rollout_request, seconds_of
 from app.web import forms
 from app.web.context import checked, cluster, go, lookups, now, service_url
 from app.web.counting import counted
@@ -57,6 +58,7 @@ class WizardPage(RowsForm):
     protocols: dict[str, str] = field(default_factory=lambda: kforms.PROTOCOLS)
     show_all: bool = False
     offline: bool = False  # the cluster did not answer: everything typed is shown again, with Retry
+    rollout: str = ""  # "Roll out gradually over … seconds", as typed ("" moves traffic at once)
 
     @property
     def retry_action(self) -> str:
@@ -85,8 +87,10 @@ async def start(request: Request, namespace: str, name: str) -> Response:
         prefill = replace(prefill, env=(kforms.EnvInput(),))
     new = next_revision_name(service, revisions)
     plan = traffic.new_revision_rows(service, [r.name for r in revisions], new)
+    seconds = seconds_of(service.rollout_duration)
     page = WizardPage(namespace, service, revisions, 1, prefill, traffic.as_inputs(plan.rows),
-                      Basis.of(obj, with_template=True), new, kept_on=plan.kept_on, kept=plan.kept, stamp=now())
+                      Basis.of(obj, with_template=True), new, kept_on=plan.kept_on, kept=plan.kept, stamp=now(),
+                      rollout=str(seconds) if seconds else "")
     page.trim()
     return render(request, "revision_new.html", page)
 
@@ -125,7 +129,8 @@ async def step(request: Request, namespace: str, name: str) -> Response:
                       else 1, forms.template_input(posted), forms.row_inputs(posted), basis,
                       new if new.startswith(f"{name}-") and len(new) <= 63 else "",
                       stamp=stamp if _STAMP.fullmatch(stamp) else now(), show_all=forms.text(posted, "show_all") == "1",
-                      kept_on=forms.text(posted, "kept_on")[:253], kept=whole(forms.text(posted, "kept"), 100) or 0)
+                      kept_on=forms.text(posted, "kept_on")[:253], kept=whole(forms.text(posted, "kept"), 100) or 0,
+                      rollout=forms.text(posted, "rollout")[:20])
     action = forms.text(posted, "action", "next")
     try:
         obj, page.service, page.revisions = await lookups(request).service(namespace, name)
@@ -153,15 +158,20 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
         return render(request, "revision_new.html", page)
     name, namespace = page.service.name, page.namespace
     try:
-        rows = traffic.parse_rows(page.inputs, name, page.names, page.new_revision)
+        rows = traffic.parse_rows(page.inputs, name, page.names, page.new_revision, not_ready=page.not_ready)
     except traffic.TrafficError as error:
         page.errors = error.fields
+        return render(request, "revision_new.html", page, status=422)
+    try:
+        rollout = rollout_request(page.rollout, sum(r.percent for r in rows if r.kind == traffic.LATEST))
+    except RolloutError as error:
+        page.errors = {"rollout": str(error)}
         return render(request, "revision_new.html", page, status=422)
     planned = traffic.plan(rows)
     byo = page.new_revision if traffic.names_new_revision(rows) else ""
     try:
         await patch_service(cluster(request), namespace, name, page.basis, obj,
-                            lambda fresh: new_revision_patch(fresh, template, planned, page.stamp, byo))
+                            lambda fresh: new_revision_patch(fresh, template, planned, page.stamp, byo, rollout))
     except SpecChanged as changed:
         if landed(changed.fresh, template, planned, page.stamp):
             return go(request, service_url(namespace, name))

@@ -14,9 +14,11 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import NotFound
 from app.knative.gateway import Gateway
-from app.knative.models import LABEL_SERVICE
+from app.knative.instances import LABEL_REVISION
+from app.knative.models import FAILED, LABEL_SERVICE, revision_from
 from app.web import details, services
 from app.web.context import checked, identity, lookups
+from app.web.evidence import Evidence, service_pods
 from app.web.hub import Change
 from app.web.live import Live, Refused, View
 from app.web.lookups import Lookups
@@ -38,9 +40,9 @@ class PageView(View):
 
 
 class ServicePage(PageView):
-    """A Service's details page: the Service and its revisions."""
+    """A Service's details page: the Service, its revisions and their pods."""
 
-    resources = (r.SERVICE, r.REVISION)
+    resources = (r.SERVICE, r.REVISION, r.POD)
 
     def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
                  show_all: bool) -> None:
@@ -48,13 +50,28 @@ class ServicePage(PageView):
         self.name, self.show_all = name, show_all
         self.obj: dict[str, Any] | None = None
         self.revisions: dict[str, dict[str, Any]] = {}
+        self.pods: dict[str, dict[str, Any]] | None = {}  # None: this identity may not list pods
+        self.evidence: dict[str, Evidence] = {}
         self.gateway: Gateway | None = None
 
     async def load(self) -> None:
-        (obj, revisions), self.gateway = await asyncio.gather(self.found.service_objects(self.namespace, self.name),
-                                                       self.found.gateway())
+        (obj, revisions), self.gateway, pods = await asyncio.gather(
+            self.found.service_objects(self.namespace, self.name), self.found.gateway(),
+            service_pods(self.cluster, self.namespace, self.name))
         self.obj, self.gone = obj, ""
         self.revisions = {str(i["metadata"]["name"]): i for i in revisions}
+        self.pods = None if pods is None else {str(p["metadata"]["name"]): p for p in pods}
+        self.evidence = await details.read_evidence(self.cluster, self.namespace, obj, revisions, pods)
+
+    @property
+    def problem(self) -> str:
+        if self.pods is None:  # pods are not readable for this identity: their feed's refusal is no news
+            health = {k: v for k, v in self.health.items() if k != r.POD}
+            return self.gone or self.failure or next((p for p in health.values() if p), "")
+        return super().problem
+
+    def _failed(self) -> set[str]:
+        return {name for name, obj in self.revisions.items() if revision_from(obj).status.label == FAILED}
 
     def gone_message(self, error: NotFound) -> str:
         return f"The Service {self.name} no longer exists: it was deleted."
@@ -67,18 +84,28 @@ class ServicePage(PageView):
                 self.obj, self.gone = change.obj, ""
             return "changed"
         if change.resource == r.REVISION and change.labels.get(LABEL_SERVICE) == self.name:
+            failed = self._failed()
             if change.type == "DELETED":
                 self.revisions.pop(change.name, None)
             else:
                 self.revisions[change.name] = change.obj
-            return "changed"
+            # A revision that just failed: its events and last log lines are read for the page.
+            return "reload" if self._failed() - failed else "changed"
+        if change.resource == r.POD and change.labels.get(LABEL_SERVICE) == self.name and self.pods is not None:
+            if change.type == "DELETED":
+                self.pods.pop(change.name, None)
+            else:
+                self.pods[change.name] = change.obj
+            # An instance of a failed revision restarted: its events and logs moved on.
+            return "reload" if change.labels.get(LABEL_REVISION) in self._failed() else "changed"
         return ""
 
     def regions(self) -> Regions:
         if self.obj is None or self.gateway is None:
             return {}
         page = details.detail_page(self.namespace, self.obj, list(self.revisions.values()), self.gateway,
-                                   self.show_all)
+                                   self.show_all, None if self.pods is None else list(self.pods.values()),
+                                   self.evidence)
         return render_regions(self.templates, details.REGIONS, page, self.settings)
 
 

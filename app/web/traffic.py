@@ -16,7 +16,7 @@ from app.cluster.errors import Invalid, Rejected, Unreachable
 from app.knative import traffic
 from app.knative.basis import Basis, canonical, what_changed
 from app.knative.manifests import traffic_patch
-from app.knative.models import SUCCESS, RevisionView, ServiceView, TrafficTarget, service_from
+from app.knative.models import SUCCESS, RevisionView, ServiceView, Status, TrafficTarget, service_from
 from app.knative.naming import short_name
 from app.web import forms, security
 from app.web.context import checked, cluster, go, lookups, service_url
@@ -38,6 +38,7 @@ class RowView:
     tag: str
     now: int  # what spec.traffic gives it today
     short: str  # how the "After OK" line names it
+    status: Status | None = None  # a named revision's (None while unknown), to mark one that is not Ready
 
     @property
     def floating(self) -> bool:
@@ -48,14 +49,17 @@ class RowView:
         return self.kind == traffic.NEW
 
 
-def row_views(rows: Sequence[traffic.RowInput], service: ServiceView) -> list[RowView]:
+def row_views(rows: Sequence[traffic.RowInput], service: ServiceView,
+              revisions: Sequence[RevisionView] = ()) -> list[RowView]:
     now = traffic.floating_revision(service)
+    statuses = {r.name: r.status for r in revisions}
     views = []
     for row in rows:
         revision = now if row.kind == traffic.LATEST else row.revision
         share = traffic.Share(short_name(revision, service.name), 0, floating=row.kind == traffic.LATEST)
         views.append(RowView(row.kind, revision, row.percent, row.tag,
-                             traffic.configured_percent(service, row.kind, row.revision), traffic.share_label(share)))
+                             traffic.configured_percent(service, row.kind, row.revision), traffic.share_label(share),
+                             statuses.get(row.revision) if row.kind == traffic.NAMED else None))
     return views
 
 
@@ -89,7 +93,11 @@ class RowsForm:
 
     @property
     def rows(self) -> list[RowView]:
-        return row_views(self.inputs, self.service)
+        return row_views(self.inputs, self.service, self.revisions)
+
+    @property
+    def not_ready(self) -> dict[str, str]:
+        return traffic.unready(self.revisions)
 
     @property
     def hidden(self) -> list[str]:
@@ -151,6 +159,7 @@ class SplitPage(RowsForm):
     refused: bool = False  # a one-click 100% that cannot be offered: the page says why and offers no form
     offline: bool = False  # the cluster did not answer: what was typed is shown again, with Retry
     rows_signature: str = ""  # `basis_rows`: the named rows are this Service's revisions, as read for this form
+    ready: str = ""  # `basis_ready`: which of them were Ready then (signed with the rows)
 
     @property
     def keep(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -171,7 +180,9 @@ def offline_service(namespace: str, name: str) -> ServiceView:
 
 
 def _show(request: Request, page: SplitPage, status: int = 200) -> Response:
-    page.rows_signature = rows_signature(request.app.state.settings.secret_key, page.basis.uid, page.inputs)
+    page.ready = ",".join(sorted(r.name for r in page.revisions if r.status.label == SUCCESS))
+    page.rows_signature = rows_signature(request.app.state.settings.secret_key, page.basis.uid, page.inputs,
+                                         page.ready)
     return render(request, "traffic.html", page, status=status)
 
 
@@ -208,10 +219,11 @@ def landed(fresh: dict[str, Any], planned: Sequence[TrafficTarget]) -> bool:
     return canonical((fresh.get("spec") or {}).get("traffic") or []) == canonical([t.to_spec() for t in planned])
 
 
-def rows_signature(secret: str, uid: str, inputs: Sequence[traffic.RowInput]) -> str:
-    """Vouches that the form's named rows are revisions the console read for the Service with this uid."""
+def rows_signature(secret: str, uid: str, inputs: Sequence[traffic.RowInput], ready: str = "") -> str:
+    """Vouches that the form's named rows are revisions the console read for the Service with this uid, and that
+    those in `ready` were Ready then."""
     names = sorted({row.revision for row in inputs if row.kind == traffic.NAMED})
-    return security.signature(secret, "split-rows", uid, *names)
+    return security.signature(secret, "split-rows", uid, *names, "ready:" + ready)
 
 
 def _quick_plan(request: Request, posted: FormData, page: SplitPage) -> tuple[TrafficTarget, ...] | None:
@@ -220,8 +232,14 @@ def _quick_plan(request: Request, posted: FormData, page: SplitPage) -> tuple[Tr
     secret = request.app.state.settings.secret_key
     if forms.text(posted, "action") not in ("", "ok") or not page.basis.resource_version or not page.basis.uid:
         return None
-    if not hmac.compare_digest(forms.text(posted, "basis_rows"), rows_signature(secret, page.basis.uid, page.inputs)):
+    ready = forms.text(posted, "basis_ready")
+    if not hmac.compare_digest(forms.text(posted, "basis_rows"), rows_signature(secret, page.basis.uid, page.inputs,
+                                                                                ready)):
         return None
+    ready_names = set(ready.split(","))
+    if any(row.kind == traffic.NAMED and row.revision not in ready_names and row.percent.strip() not in ("0", "0%")
+           for row in page.inputs):
+        return None  # a share for a revision that was not Ready: read it again, to refuse it or to let it through
     try:
         return traffic.plan(traffic.parse_rows(page.inputs, page.service.name))
     except traffic.TrafficError:
@@ -246,7 +264,7 @@ async def split(request: Request, namespace: str, name: str) -> Response:
             if page.edit(posted, forms.text(posted, "action")):
                 return _show(request, page)
             try:
-                planned = traffic.plan(traffic.parse_rows(page.inputs, name, page.names))
+                planned = traffic.plan(traffic.parse_rows(page.inputs, name, page.names, not_ready=page.not_ready))
             except traffic.TrafficError as error:
                 page.errors = error.fields
                 return _show(request, page, status=422)
