@@ -81,7 +81,7 @@ class RevisionRow:
         """Why there is no one-click "Send 100%" / "Roll back to this" here ("" when there is one)."""
         status = self.revision.status
         if status.label == FAILED:
-            return f"Failed: {status.reason or 'not Ready'}" + (f" ({status.message})" if status.message else "")
+            return "Failed: it cannot take traffic"
         if status.label != SUCCESS:
             return "Deploying: can take traffic once Ready"
         if self.percent == 100:

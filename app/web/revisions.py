@@ -160,12 +160,12 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
     try:
         rows = traffic.parse_rows(page.inputs, name, page.names, page.new_revision, not_ready=page.not_ready)
     except traffic.TrafficError as error:
-        page.errors = error.fields
+        page.errors, page.step = error.fields, 3
         return render(request, "revision_new.html", page, status=422)
     try:
         rollout = rollout_request(page.rollout, sum(r.percent for r in rows if r.kind == traffic.LATEST))
     except RolloutError as error:
-        page.errors = {"rollout": str(error)}
+        page.errors, page.step = {"rollout": str(error)}, 3
         return render(request, "revision_new.html", page, status=422)
     planned = traffic.plan(rows)
     byo = page.new_revision if traffic.names_new_revision(rows) else ""
