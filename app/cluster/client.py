@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -210,19 +210,7 @@ class Cluster:
         # No total: it is a long answer. A silent connection is dead once the server's own timeout has passed.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=timeout_seconds + self.timeout)
         with metrics.kubernetes_call("watch", _metric_resource(resource)):
-            try:
-                response = await self.api.call_api(
-                    resource.path(namespace), "GET", query_params=query, header_params={"Accept": "application/json"},
-                    auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
-                )
-            except (aiohttp.ClientError, TimeoutError, OSError) as error:
-                raise Unreachable(self.server, _describe(error)) from None
-            if response.status >= 400:
-                try:
-                    body = await response.read()
-                finally:
-                    response.release()
-                raise self._failure(resource, response.status, body, response.reason or "")
+            response = await self._open(resource, resource.path(namespace), query, "application/json", timeout)
         try:
             yield self._events(response)
         finally:
@@ -285,23 +273,29 @@ class Cluster:
         timeout = aiohttp.ClientTimeout(total=None if follow else self.timeout, sock_connect=self.timeout,
                                         sock_read=None if follow else self.timeout)
         with metrics.kubernetes_call("get", "pods/log"):
-            try:
-                response = await self.api.call_api(
-                    path, "GET", query_params=query, header_params={"Accept": "text/plain"},
-                    auth_settings=["BearerToken"], _preload_content=False, _request_timeout=timeout,
-                )
-            except (aiohttp.ClientError, TimeoutError, OSError) as error:
-                raise Unreachable(self.server, _describe(error)) from None
-            if response.status >= 400:
-                try:
-                    body = await response.read()
-                finally:
-                    response.release()
-                raise self._failure(POD, response.status, body, response.reason or "")
+            response = await self._open(POD, path, query, "text/plain", timeout)
         try:
             yield self._lines(response)
         finally:
             response.close()
+
+    async def _open(self, resource: Resource, path: str, query: Sequence[tuple[str, Any]], accept: str,
+                    limits: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
+        """A long answer's response (a watch, a followed log), not yet read; Unreachable or the API's refusal."""
+        try:
+            response: aiohttp.ClientResponse = await self.api.call_api(
+                path, "GET", query_params=query, header_params={"Accept": accept},
+                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=limits,
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise Unreachable(self.server, _describe(error)) from None
+        if response.status >= 400:
+            try:
+                body = await response.read()
+            finally:
+                response.release()
+            raise self._failure(resource, response.status, body, response.reason or "")
+        return response
 
     async def _lines(self, response: aiohttp.ClientResponse) -> AsyncIterator[str]:
         try:

@@ -38,13 +38,17 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def instance_from(pod: dict[str, Any]) -> Instance:
     meta, status = _dict(pod.get("metadata")), _dict(pod.get("status"))
-    statuses = [s for s in status.get("containerStatuses") or [] if isinstance(s, dict)]
+    statuses = [s for s in _list(status.get("containerStatuses")) if isinstance(s, dict)]
     user = next((s for s in statuses if s.get("name") == USER_CONTAINER), statuses[0] if statuses else {})
     state, last = _dict(user.get("state")), _dict(_dict(user.get("lastState")).get("terminated"))
     ready = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
-                for c in status.get("conditions") or [])
+                for c in _list(status.get("conditions")))
     code = last.get("exitCode")
     restarts = user.get("restartCount")
     return Instance(

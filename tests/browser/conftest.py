@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
 
-from tests.support import ROOT
+from tests.support import ROOT, kubectl_binary
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -80,6 +80,13 @@ class ConsoleProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        """kubectl 1.33 against its dev cluster, through the kubeconfig `dev` wrote; its output."""
+        result = subprocess.run([kubectl_binary("1.33"), "--kubeconfig", str(self.data / "kubeconfig"), *args],
+                                capture_output=True, text=True, timeout=60, input=stdin)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
 
     def start(self, timeout: float = 30.0) -> ConsoleProcess:
         executable = str(CONSOLE_BIN) if CONSOLE_BIN.exists() else shutil.which("knative-console")

@@ -1,5 +1,5 @@
 """In a real browser against `knative-console dev`, with config-autoscaler at Knative's smallest settings: a Service
-with an unresolvable image gets its diagnosis; a revision created with a 20 s gradual rollout takes the traffic step
+with an unresolvable image gets its diagnosis; a revision created with a 10 s gradual rollout takes the traffic step
 by step while the details page shows the share moving; an idle revision goes to zero and comes back on a request;
 and its logs page shows its lines, new ones as they are written."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,16 +15,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import ConsoleProcess, PageProblems
-from tests.support import ksvc_manifest, kubectl_binary
+from tests.support import ksvc_manifest
 
 expect.set_options(timeout=20_000)
-
-
-def kubectl(server: ConsoleProcess, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run([kubectl_binary("1.33"), "--kubeconfig", str(server.data / "kubeconfig"), *args],
-                            capture_output=True, text=True, timeout=60, input=stdin)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def revision_row(page: Page, name: str) -> object:
@@ -36,11 +28,11 @@ def revision_row(page: Page, name: str) -> object:
 async def test_failure_rollout_scale_to_zero_and_logs(console_server: ConsoleProcess,
                                                       page: tuple[Page, PageProblems], output_dir: Path) -> None:
     tab, problems = page
-    kubectl(console_server, "-n", "knative-serving", "patch", "configmap", "config-autoscaler", "--type", "merge",
+    console_server.kubectl("-n", "knative-serving", "patch", "configmap", "config-autoscaler", "--type", "merge",
             "-p", json.dumps({"data": {"stable-window": "6s", "scale-to-zero-grace-period": "1s"}}))
     # Idle from the start: it will have gone to zero by the time the page looks at it.
-    kubectl(console_server, "apply", "-f", "-", stdin=json.dumps(ksvc_manifest("sleepy", env={"TARGET": "again"})))
-    kubectl(console_server, "apply", "-f", "-", stdin=json.dumps(ksvc_manifest("rollme", env={"TARGET": "one"})))
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest("sleepy", env={"TARGET": "again"})))
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest("rollme", env={"TARGET": "one"})))
 
     # 1. A Service whose image no registry has: the details page says what happened and what to do.
     await tab.goto(console_server.url + "/namespaces/default/services/new")
@@ -58,7 +50,7 @@ async def test_failure_rollout_scale_to_zero_and_logs(console_server: ConsolePro
     await expect(tab.locator("#region-failures table.events")).to_contain_text("InternalError")
     await tab.screenshot(path=output_dir / "failure.png", full_page=True)
 
-    # 2. A revision rolled out over 20 s: the share moves on the details page by itself.
+    # 2. A revision rolled out over 10 s: the share moves on the details page by itself.
     await tab.goto(console_server.url + "/namespaces/default/services/rollme")
     await expect(tab.locator("#region-status .status")).to_have_text("Success")
     await tab.get_by_role("link", name="Create Revision").click()
@@ -68,7 +60,7 @@ async def test_failure_rollout_scale_to_zero_and_logs(console_server: ConsolePro
     await tab.get_by_role("button", name="Next").click()
     await tab.get_by_label("Traffic Ratio (%) for the latest ready revision").fill("100")
     await tab.get_by_label("Traffic Ratio (%) for rollme-00001").fill("0")
-    await tab.get_by_label("Roll out gradually over … seconds").fill("20")
+    await tab.get_by_label("Roll out gradually over … seconds").fill("10")
     await tab.get_by_role("button", name="Create", exact=True).click()
     await expect(tab).to_have_url(re.compile(r"/namespaces/default/services/rollme$"))
     panel = tab.locator("#region-rollout [data-rollout]")

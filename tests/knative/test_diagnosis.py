@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.knative import traffic
 from app.knative.diagnosis import diagnose, service_problem
+from app.knative.events import newest_first
 from app.knative.instances import Instance, describe, instance_from
 from app.knative.models import revision_from, service_from
 from app.knative.rollout import RolloutError, rollout_progress, rollout_request, seconds_of
@@ -179,3 +182,44 @@ def test_no_share_for_a_revision_that_is_not_ready() -> None:
     rows[2] = traffic.RowInput(traffic.NAMED, "app-00003", "0", tag="next")  # a tag without a share is fine
     rows[0] = traffic.RowInput(traffic.NAMED, "app-00001", "100")
     assert [r.percent for r in traffic.parse_rows(rows, "app", None, not_ready=why)] == [100, 0, 0]
+
+
+# -- property-based: whatever the cluster or the user hands these rules ---------------------------------------------
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=12),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner,
+                                                                                max_size=3), max_leaves=12)
+STATUS_KEYS = ["phase", "conditions", "containerStatuses", "state", "waiting", "running", "terminated", "lastState",
+               "restartCount", "exitCode", "reason", "message", "ready", "name", "type", "status"]
+SHAPED = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(
+    ["user-container", "True", "False", "Running", "CrashLoopBackOff", "Ready"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(STATUS_KEYS), inner, max_size=4),
+    max_leaves=16)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["metadata", "status", "spec"]), SHAPED | JSON, max_size=3))
+def test_any_pod_is_an_instance_in_words(pod: dict[str, Any]) -> None:
+    instance = instance_from(pod)
+    described = describe(_revision(actual=1, desired=1), [instance])
+    assert described.words and described.tone
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30) | st.sampled_from(["30", "30s", "1h2m", "-5", "1e9", "٣", "9" * 400]), st.integers(0, 100))
+def test_any_rollout_text_is_whole_seconds_or_a_message(text: str, share: int) -> None:
+    try:
+        seconds = rollout_request(text, share)
+    except RolloutError as error:
+        assert str(error)
+    else:
+        assert seconds is None or 1 <= seconds <= 86400
+    assert seconds_of(text) >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(JSON | st.dictionaries(st.sampled_from(["type", "reason", "message", "involvedObject", "count",
+                                                         "lastTimestamp", "source", "metadata"]), JSON, max_size=5),
+                max_size=4))
+def test_any_events_are_listed_newest_first(events: list[Any]) -> None:
+    assert all(view.about and view.kind for view in newest_first(events))

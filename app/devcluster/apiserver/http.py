@@ -19,7 +19,7 @@ from app.devcluster.apiserver import discovery, errors, tables
 from app.devcluster.apiserver.errors import ApiError
 from app.devcluster.apiserver.hosts import LOOPBACK_NAMES, hostname, refusal
 from app.devcluster.apiserver.openapi import OpenApi, openapi_v2_protobuf
-from app.devcluster.apiserver.podlogs import ContainerLogs, LogOptions, container_of, run_for, stream
+from app.devcluster.apiserver.podlogs import ContainerLogs, LogOptions, container_of, run_for, stream, validate
 from app.devcluster.apiserver.requests import (
     BODY_LIMIT,
     delete_options,
@@ -213,10 +213,11 @@ class ApiServer:
         query = request.query
         options = LogOptions(
             follow=go_bool(query.get("follow")), timestamps=go_bool(query.get("timestamps")),
-            tail_lines=go_int(query.get("tailLines"), "tailLines"),
-            since_seconds=go_int(query.get("sinceSeconds"), "sinceSeconds"),
-            limit_bytes=go_int(query.get("limitBytes"), "limitBytes"),
+            tail_lines=go_int(query.get("tailLines"), "tailLines", signed=True),
+            since_seconds=go_int(query.get("sinceSeconds"), "sinceSeconds", signed=True),
+            limit_bytes=go_int(query.get("limitBytes"), "limitBytes", signed=True),
         )
+        validate(options, call.name, bool(query.get("sinceTime")))
         pod = self.rest.get(call)
         container = container_of(pod, query.get("container", ""))
         run = run_for(self.logs, pod, container, go_bool(query.get("previous")))

@@ -121,6 +121,25 @@ class LogOptions:
     limit_bytes: int | None = None
 
 
+def validate(options: LogOptions, name: str, since_time: bool) -> None:
+    """kube-apiserver's ValidatePodLogOptions (pkg/apis/core/validation), before it looks for the pod."""
+    causes: list[tuple[str, str, str]] = []
+    if options.tail_lines is not None and options.tail_lines < 0:
+        causes.append(("FieldValueInvalid", "tailLines",
+                       f"Invalid value: {options.tail_lines}: must be greater than or equal to 0"))
+    if options.limit_bytes is not None and options.limit_bytes < 1:
+        causes.append(("FieldValueInvalid", "limitBytes",
+                       f"Invalid value: {options.limit_bytes}: must be greater than 0"))
+    if options.since_seconds is not None and since_time:
+        causes.append(("FieldValueForbidden", "",
+                       "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"))
+    elif options.since_seconds is not None and options.since_seconds < 1:
+        causes.append(("FieldValueInvalid", "sinceSeconds",
+                       f"Invalid value: {options.since_seconds}: must be greater than 0"))
+    if causes:
+        raise errors.invalid("PodLogOptions", "", name, causes)
+
+
 async def stream(run: Run, options: LogOptions, now: float) -> AsyncIterator[str]:
     """The run's lines as the options select them, then, when following, each new line until the run ends."""
     lines = run.since(0)
@@ -130,28 +149,21 @@ async def stream(run: Run, options: LogOptions, now: float) -> AsyncIterator[str
         lines = lines[len(lines) - options.tail_lines:] if options.tail_lines else []
     position = run.written
     sent = 0
-    for line in lines:
-        text = line.render(options.timestamps)
-        sent += len(text.encode())
-        yield text
-        if options.limit_bytes is not None and sent >= options.limit_bytes:
-            return
-    while options.follow and not run.ended:
-        changed = run.changed
-        new = run.since(position)
-        if not new:
-            await changed.wait()
-            continue
-        position = run.written
-        for line in new:
+    while True:
+        for line in lines:
             text = line.render(options.timestamps)
-            sent += len(text.encode())
             yield text
+            sent += len(text.encode())
             if options.limit_bytes is not None and sent >= options.limit_bytes:
                 return
-    for line in run.since(position):  # what the run wrote as it ended
-        if options.follow:
-            yield line.render(options.timestamps)
+        if not options.follow:
+            return
+        changed = run.changed  # taken before reading, so that a line written meanwhile wakes it
+        lines, position = run.since(position), run.written
+        if not lines:
+            if run.ended:
+                return
+            await changed.wait()
 
 
 def container_of(pod: dict[str, Any], requested: str) -> str:

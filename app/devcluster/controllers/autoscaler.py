@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.devcluster.admission.goparse import RangeError, parse_duration, parse_float, parse_int
+from app.devcluster.admission.goparse import RangeError, parse_duration, parse_int
 from app.devcluster.admission.validation_annotations import (
     INITIAL_SCALE,
     MAX_SCALE,
@@ -33,7 +33,7 @@ from app.devcluster.admission.validation_annotations import (
 from app.devcluster.admission.validation_meta import first_key
 from app.devcluster.apiserver.podlogs import ContainerLogs
 from app.devcluster.controllers import conditions
-from app.devcluster.controllers.config import SECOND, AutoscalerConfig
+from app.devcluster.controllers.config import SECOND, WINDOW_MAX, WINDOW_MIN, AutoscalerConfig, finite_float
 from app.devcluster.controllers.kubelet import USER_CONTAINER, go_log
 
 NO_TRAFFIC = ("NoTraffic", "The target is not receiving traffic.")
@@ -76,14 +76,18 @@ def scaling_of(revision: dict[str, Any], config: AutoscalerConfig) -> Scaling:
     int32 = lambda text: parse_int(text, 32)  # noqa: E731
     concurrency = spec.get("containerConcurrency")
     concurrency = concurrency if isinstance(concurrency, int) and concurrency > 0 else 0
-    target = _annotation(annotations, TARGET, parse_float, 0.0) or (
+    target = _annotation(annotations, TARGET, finite_float, 0.0) or (
         float(concurrency) if concurrency else config.container_concurrency_target_default)
     if concurrency:
         target = min(target, float(concurrency))
-    utilization = _annotation(annotations, TARGET_UTILIZATION, parse_float, 0.0) / 100 or \
-        config.container_concurrency_target_fraction
-    window = _annotation(annotations, WINDOW, seconds, config.stable_window)
-    panic_percentage = _annotation(annotations, PANIC_WINDOW, parse_float, config.panic_window_percentage)
+    utilization = min(_annotation(annotations, TARGET_UTILIZATION, finite_float, 0.0), 100.0) / 100
+    if utilization <= 0:
+        utilization = config.container_concurrency_target_fraction
+    # Admission's ranges, for an object stored before it checked them.
+    window = min(max(_annotation(annotations, WINDOW, seconds, config.stable_window), WINDOW_MIN / SECOND),
+                 WINDOW_MAX / SECOND)
+    panic_percentage = min(max(_annotation(annotations, PANIC_WINDOW, finite_float, config.panic_window_percentage),
+                               1.0), 100.0)
     return Scaling(
         min_scale=max(_annotation(annotations, MIN_SCALE, int32, config.min_scale), 0),
         max_scale=max(_annotation(annotations, MAX_SCALE, int32, config.max_scale), 0),
@@ -91,8 +95,9 @@ def scaling_of(revision: dict[str, Any], config: AutoscalerConfig) -> Scaling:
         window=window,
         target=max(target * utilization, 0.01),
         panic_window=max(1.0, round(window * panic_percentage / 100)),
-        panic_threshold=_annotation(annotations, PANIC_THRESHOLD, parse_float, config.panic_threshold_percentage) / 100,
-        retention=_annotation(annotations, RETENTION, seconds, config.scale_to_zero_pod_retention_period),
+        panic_threshold=_annotation(annotations, PANIC_THRESHOLD, finite_float,
+                                    config.panic_threshold_percentage) / 100,
+        retention=max(_annotation(annotations, RETENTION, seconds, config.scale_to_zero_pod_retention_period), 0.0),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -108,12 +109,22 @@ def _go_duration(value: float) -> str:
     return text
 
 
+def finite_float(text: str) -> float:
+    """Go's strconv.ParseFloat, without NaN and the infinities: Go's validation compares them and lets NaN through
+    (every comparison with it is false), which would leave the autoscaler nothing to divide by. Refusing them is the
+    dev cluster's own choice."""
+    value = parse_float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
 def _parse_value(key: str, kind: str, raw: str) -> Any:
     try:
         if kind == "bool":
             return raw.lower() == "true"  # configmap.AsBool: strings.EqualFold(raw, "true")
         if kind == "float":
-            return parse_float(raw)
+            return finite_float(raw)
         if kind == "int32":
             return parse_int(raw, 32)
         if kind == "duration":
@@ -234,7 +245,7 @@ def parse_images(data: dict[str, Any]) -> Images:
     for line in _lines(data.get("failing")):
         pattern, _, code = line.partition(" ")
         code = code.strip() or "1"
-        if not code.isdigit() or not 1 <= int(code) <= 255:
+        if not (code.isascii() and code.isdigit()) or not 1 <= int(code) <= 255:
             log.warning("devcluster-system/images: ignoring the failing line %r: the exit code must be 1 to 255", line)
             continue
         failing.append((pattern, int(code)))

@@ -39,6 +39,15 @@ def _create(cluster: DevClusterProcess, ns: str, name: str, annotations: dict[st
 def test_an_idle_revision_goes_to_zero_and_a_request_brings_it_back(devcluster: DevClusterProcess) -> None:
     ns = devcluster.new_namespace("a")
     _create(devcluster, ns, "idle", {})
+    # Meanwhile, a revision with min-scale that no route sends traffic to any more: it goes to zero too (Knative's
+    # KPA ignores min-scale for an unreachable revision), while its successor keeps its minimum.
+    _create(devcluster, ns, "kept", {"autoscaling.knative.dev/min-scale": "1"})
+    wait_for(lambda: _revision(devcluster, ns, "kept-00001")["status"].get("actualReplicas") == 1, message="kept")
+    code, _, body = devcluster.request(
+        "PATCH", SERVING.format(ns=ns, plural="services") + "/kept",
+        {"spec": {"template": {"metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1", "v": "2"}}}}},
+        content_type="application/merge-patch+json")
+    assert code == 200, body
     wait_for(lambda: _revision(devcluster, ns, "idle-00001")["status"].get("actualReplicas") == 1, message="one pod")
     # No request for the stable window: inactive, its pod kept for the grace period, then gone.
     idle = wait_for(lambda: (r := _revision(devcluster, ns, "idle-00001")) and _active(r).get("status") == "False"
@@ -51,6 +60,12 @@ def test_an_idle_revision_goes_to_zero_and_a_request_brings_it_back(devcluster: 
     assert next(c for c in gone["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
     deployment = devcluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments/idle-00001-deployment")
     assert deployment["spec"]["replicas"] == 0
+    reserve = wait_for(lambda: (r := _revision(devcluster, ns, "kept-00001")) and r["status"]["actualReplicas"] == 0
+                       and r, timeout=10, message="the unrouted revision at zero, min-scale or not")
+    assert reserve["metadata"]["labels"]["serving.knative.dev/routingState"] == "reserve"
+    assert (_active(reserve)["status"], _active(reserve)["reason"]) == ("False", "NoTraffic")
+    assert next(c for c in reserve["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
+    assert _revision(devcluster, ns, "kept-00002")["status"]["actualReplicas"] == 1  # its minimum, while routed
 
     # The next request waits while an instance starts (the session's cold start is 0.2 s), then answers.
     with httpx.Client(base_url=devcluster.gateway_url, trust_env=False, timeout=30) as gateway:

@@ -4,8 +4,13 @@ Knative's keys, defaults, parsers and validation messages (knative/serving pkg/a
 
 from __future__ import annotations
 
-import pytest
+import math
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.devcluster.controllers.autoscaler import scaling_of
 from app.devcluster.controllers.config import (
     AUTOSCALER_SEED,
     AutoscalerConfig,
@@ -88,3 +93,54 @@ def test_images_patterns() -> None:
                                                ({"rollout-duration": "-5"}, 0), ({"rollout-duration": "2m"}, 0)])
 def test_rollout_duration_of_config_network(data: dict[str, str], seconds: int) -> None:
     assert rollout_seconds(data) == seconds
+
+
+# -- property-based: whatever a user writes into the ConfigMaps or the annotations ----------------------------------
+
+NUMBERS = st.sampled_from(["0", "1", "-1", "0.5", "100", "1e308", "1e400", "NaN", "+Inf", "-inf", "0x10", "1_0",
+                           "6s", "1h", "-1s", "1.5s", "9223372036854775807", "2147483648", "", " ", "true", "²",
+                           "٣"]) | st.text(max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(AUTOSCALER_SEED) + ["max-scale-limit", "panic-window-percentage",
+                                                                  "scale-down-delay", "activator-capacity"]),
+                       NUMBERS, max_size=5))
+def test_any_config_autoscaler_is_settings_or_knatives_refusal(data: dict[str, str]) -> None:
+    try:
+        config = parse_autoscaler(data)
+    except ValueError as refused:
+        assert str(refused)
+        return
+    numbers = [value for value in vars(config).values() if isinstance(value, float)]
+    assert all(math.isfinite(value) for value in numbers), config
+
+
+ANNOTATIONS = ["autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/max-scale",
+               "autoscaling.knative.dev/initial-scale", "autoscaling.knative.dev/window",
+               "autoscaling.knative.dev/target", "autoscaling.knative.dev/target-utilization-percentage",
+               "autoscaling.knative.dev/panic-window-percentage", "autoscaling.knative.dev/panic-threshold-percentage",
+               "autoscaling.knative.dev/scale-to-zero-pod-retention-period"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(ANNOTATIONS), NUMBERS, max_size=5), st.integers(-5, 10**6) | st.none())
+def test_any_annotations_give_a_scaling_the_decider_can_divide_by(annotations: dict[str, str],
+                                                                  concurrency: int | None) -> None:
+    revision = {"metadata": {"annotations": annotations}, "spec": {"containerConcurrency": concurrency}}
+    scaling = scaling_of(revision, AutoscalerConfig())
+    assert scaling.target >= 0.01 and math.isfinite(scaling.target)
+    assert scaling.panic_window >= 1 and math.isfinite(scaling.window) and scaling.window >= 0
+    assert min(scaling.min_scale, scaling.max_scale, scaling.initial_scale) >= 0
+    assert math.ceil(1000 / scaling.target) >= 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["unresolvable", "failing", "x"]),
+                       st.text(max_size=40) | st.sampled_from(["a 2", "b ²", "c ٣", "d 256", "e 0", "*\t3", " 7"]),
+                       max_size=3))
+def test_any_images_configmap_is_patterns(data: dict[str, str]) -> None:
+    images = parse_images(data)
+    assert all(1 <= code <= 255 for _, code in images.failing)
+    images.exit_code("ghcr.io/x/y:v1")
+    images.unresolvable_pattern("ghcr.io/x/y:v1")

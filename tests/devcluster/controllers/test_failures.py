@@ -169,6 +169,17 @@ def test_a_failing_image_crash_loops(devcluster: DevClusterProcess, images: dict
     code, _, text = devcluster.request("GET", f"/api/v1/namespaces/{ns}/pods/{pod['metadata']['name']}/log"
                                               "?container=user-container&previous=true")
     assert code == 200 and "helloworld: exiting with code 4" in text, text
+    # PodLogOptions are checked as kube-apiserver checks them, before it looks for the pod.
+    log = f"/api/v1/namespaces/{ns}/pods/{pod['metadata']['name']}/log?container=user-container&previous=true"
+    code, _, text = devcluster.request("GET", log + "&tailLines=1&limitBytes=1000")
+    assert code == 200 and text.count("\n") == 1 and "exiting with code 4" in text, text
+    for query, message in [
+        ("tailLines=-1", "tailLines: Invalid value: -1: must be greater than or equal to 0"),
+        ("limitBytes=0", "limitBytes: Invalid value: 0: must be greater than 0"),
+        ("sinceSeconds=0", "sinceSeconds: Invalid value: 0: must be greater than 0"),
+    ]:
+        code, _, status = devcluster.request("GET", f"/api/v1/namespaces/{ns}/pods/nothing/log?{query}")
+        assert code == 422 and status["message"] == f'PodLogOptions "nothing" is invalid: {message}', status
 
 
 def test_configmap_edits_apply_to_revisions_created_afterwards(devcluster: DevClusterProcess, images: dict) -> None:

@@ -629,15 +629,7 @@ def test_routing_state_follows_the_routes(devcluster: DevClusterProcess) -> None
     # No route sends it traffic any more, so it names none (Knative's labeler drops the annotation).
     assert first["metadata"]["annotations"][ROUTES] == "rs"
     assert ROUTES not in reserved["metadata"]["annotations"], reserved["metadata"]["annotations"]
-    # No traffic for the stable window, then the grace period: scaled to zero, still Ready.
-    idle = wait_for(lambda: (r := _get(devcluster, ns, "revisions", "rs-00001")) and
-                    _conditions(r)["Active"]["status"] == "False" and r["status"]["actualReplicas"] == 0 and r,
-                    timeout=30, message="rs-00001 scaled to zero")
-    active = _conditions(idle)["Active"]
-    assert (active["reason"], active["message"], active["severity"]) == \
-        ("NoTraffic", "The target is not receiving traffic.", "Info")
-    assert _conditions(idle)["Ready"]["status"] == "True"
-    assert (idle["status"]["actualReplicas"], idle["status"]["desiredReplicas"]) == (0, 0)
+    # (That it then scales to zero, whatever its min-scale, is test_autoscaling's.)
 
     _patch(devcluster, ns, "rs", _traffic({"revisionName": "rs-00001", "percent": 50},
                                          {"latestRevision": True, "percent": 50}))
