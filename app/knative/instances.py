@@ -33,6 +33,21 @@ class Instance:
     terminating: bool = False
     created: str = ""
 
+    @property
+    def state(self) -> str:
+        """In words: "ready", "starting", "waiting to restart (CrashLoopBackOff)", "stopping"."""
+        if self.terminating:
+            return "stopping"
+        if self.ready:
+            return "ready"
+        if self.waiting in CRASHING:
+            return f"waiting to restart ({self.waiting})"
+        if self.waiting in NOT_PULLED:
+            return f"its image cannot be pulled ({self.waiting})"
+        if self.phase in ("Succeeded", "Failed"):
+            return f"ended ({self.phase})"
+        return "starting" + (f" ({self.waiting})" if self.waiting else "")
+
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}

@@ -21,7 +21,8 @@ from starlette.responses import Response, StreamingResponse
 from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound
-from app.knative.instances import LABEL_REVISION, USER_CONTAINER, Instance, instance_from
+from app.knative.instances import LABEL_REVISION, NONE, USER_CONTAINER, Instance, Instances, describe, instance_from
+from app.knative.models import revision_from
 from app.web.context import checked, identity
 from app.web.evidence import last_lines
 from app.web.hub import Change, Message
@@ -51,6 +52,8 @@ class LogsPage:
     logs: list[InstanceLog]
     more: int = 0  # instances not shown
     problem: str = ""  # why no instance could be listed
+    instances: Instances = Instances("", NONE)  # in words, for _revision_instances.html
+    pods: list[Instance] | None = None  # each instance; None when this identity may not list pods
 
     @property
     def path(self) -> str:
@@ -89,13 +92,15 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
     checked("Service", name)
     checked("revision", revision)
     _, client = identity(request)
-    await client.get(r.REVISION, revision, namespace)  # a revision that does not exist is a 404 page
+    view = revision_from(await client.get(r.REVISION, revision, namespace))  # none: a 404 page
     page = LogsPage(namespace, name, revision, [])
     try:
         instances = await revision_instances(client, namespace, revision)
     except Forbidden as error:
         page.problem = f"The console may not list this namespace's pods ({error.message}), so it cannot show logs."
+        page.instances = describe(view, None)
         return render(request, "revision_logs.html", page)
+    page.pods, page.instances = instances, describe(view, instances)
     page.logs = list(await asyncio.gather(*(_read(client, namespace, i) for i in instances[:INSTANCES])))
     page.more = max(len(instances) - INSTANCES, 0)
     return render(request, "revision_logs.html", page)

@@ -117,6 +117,16 @@ def _service(conditions: dict[str, tuple[str, str, str]], traffic: list[dict[str
     })
 
 
+@pytest.mark.parametrize(("pod", "state"), [
+    (_pod("a", True), "ready"),
+    (_pod("a", False, waiting="ContainerCreating"), "starting (ContainerCreating)"),
+    (_pod("a", False, restarts=3, waiting="CrashLoopBackOff", code=2), "waiting to restart (CrashLoopBackOff)"),
+    (_pod("a", False, waiting="ErrImagePull"), "its image cannot be pulled (ErrImagePull)"),
+])
+def test_each_instance_in_words(pod: Instance, state: str) -> None:
+    assert pod.state == state
+
+
 def test_a_failed_service_in_one_line() -> None:
     failed = f'Revision "app-00002" failed with message: {MISSING}.'
     service = _service({"Ready": ("False", "RevisionFailed", failed)})

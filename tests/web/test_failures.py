@@ -105,6 +105,10 @@ async def test_a_crash_loop_shows_its_restarts_and_last_words(console: Console, 
     assert "read its last log lines below for the cause" in page
     assert "helloworld: exiting with code 2" in page  # the last log lines
     assert "BackOff" in page  # the instance's events
+    # Its logs page: each instance, its restarts and last exit code, and what it wrote.
+    logs = html.unescape((await console.get(f"/namespaces/{ns}/services/loops/revisions/loops-00001/logs")).text)
+    assert "Instances: " in logs and "crash-looping (" in logs and "(last exit code 2)" in logs
+    assert "helloworld: exiting with code 2" in logs
 
 
 async def test_the_wizard_rolls_a_revision_out_gradually(console: Console) -> None:
@@ -152,6 +156,8 @@ async def test_the_logs_page_follows_new_lines(devcluster: DevClusterProcess) ->
         page = await http.get(f"/namespaces/{ns}/services/talk/revisions/talk-00001/logs")
         assert page.status_code == 200
         assert "helloworld: starting server..." in page.text and "helloworld: listening on port 8080" in page.text
+        assert 'data-instances>1 running<' in page.text and 'data-instance="talk-00001-deployment-' in page.text
+        assert "<td>ready</td>" in page.text
         assert f'sse-connect="/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs"' in page.text
         missing = await http.get(f"/namespaces/{ns}/services/talk/revisions/talk-00009/logs")
         assert missing.status_code == 404
