@@ -23,7 +23,15 @@ from app.devcluster.apiserver.hosts import own_names
 from app.devcluster.apiserver.http import HEADER_TIMEOUT, ApiServer
 from app.devcluster.apiserver.openapi import OpenApi
 from app.devcluster.apiserver.podlogs import ContainerLogs
-from app.devcluster.apiserver.resources import CORE_RESOURCES, EVENT, Registry
+from app.devcluster.apiserver.resources import (
+    CORE_RESOURCES,
+    CORE_SERVICE,
+    DEPLOYMENT,
+    EVENT,
+    POD,
+    REPLICASET,
+    Registry,
+)
 from app.devcluster.apiserver.rest import Admission, Rest, Schema
 from app.devcluster.apiserver.schema import Schemas
 from app.devcluster.apiserver.schema_check import SchemaCheck
@@ -32,12 +40,14 @@ from app.devcluster.apiserver.store import Store
 from app.devcluster.apiserver.watch import BUFFER, Watches
 from app.devcluster.controllers import install
 from app.devcluster.controllers.loop import KnativeController
-from app.devcluster.crds.resources import KNATIVE_RESOURCES
+from app.devcluster.crds.resources import INGRESS, KNATIVE_RESOURCES
 from app.devcluster.crds.schemas import KNATIVE_KINDS
 from app.devcluster.gateway.gateway import KEEP_ALIVE_TIMEOUT, Gateway
 
 log = logging.getLogger("devcluster")
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
+# Held compressed in memory: several of each per revision, alike, and seldom listed whole (see store.py).
+PACKED = tuple(r.key for r in (EVENT, POD, REPLICASET, DEPLOYMENT, CORE_SERVICE, INGRESS))
 
 
 @dataclass
@@ -91,7 +101,8 @@ class DevCluster:
 
     def __post_init__(self) -> None:
         self.store = Store(
-            self.config.data / "store.sqlite3", self.config.watch_history, ttls={EVENT.key: self.config.event_ttl}
+            self.config.data / "store.sqlite3", self.config.watch_history, ttls={EVENT.key: self.config.event_ttl},
+            packed=PACKED,
         )
         schema: Schema = SchemaCheck(self.schemas)
         self.rest = Rest(self.store, self.admission, schema)
