@@ -61,7 +61,7 @@ class KnativeController:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._feed: asyncio.Task[None] | None = None
-        self._timers: list[asyncio.TimerHandle] = []
+        self._timers: dict[Key, asyncio.TimerHandle] = {}  # the next wake-up of each key that has one
 
     def start(self) -> None:
         subscription = self.rest.store.subscribe([*(r.key for r in RESOURCES), CONFIGMAP.key, INGRESS.key])
@@ -74,17 +74,28 @@ class KnativeController:
         self._task = asyncio.create_task(self._work())
 
     async def stop(self) -> None:
-        for timer in self._timers:
+        for timer in self._timers.values():
             timer.cancel()
         await cancel(self._feed, self._task)
 
     def schedule(self, key: Key, delay: float) -> None:
+        """Reconcile `key` in `delay` seconds. One timer per key, the earliest: each reconcile schedules again
+        whatever it still waits for, so a later wake-up asked for meanwhile is not lost."""
         if delay <= 0:
             self._add(key)
             return
         loop = asyncio.get_running_loop()
-        self._timers = [t for t in self._timers if not t.cancelled() and t.when() > loop.time()]
-        self._timers.append(loop.call_later(delay, self._add, key))
+        when = loop.time() + delay
+        timer = self._timers.get(key)
+        if timer is not None:
+            if timer.when() <= when:
+                return
+            timer.cancel()
+        self._timers[key] = loop.call_at(when, self._fire, key)
+
+    def _fire(self, key: Key) -> None:
+        self._timers.pop(key, None)
+        self._add(key)
 
     def _add(self, key: Key) -> None:
         self._pending[key] = None
