@@ -16,7 +16,10 @@ SERVING = "/apis/serving.knative.dev/v1/namespaces/{ns}/{plural}"
 
 
 def _revision(cluster: DevClusterProcess, ns: str, name: str) -> dict:
-    revision = cluster.get(SERVING.format(ns=ns, plural="revisions") + f"/{name}")
+    """The revision, or an empty one while it does not exist yet."""
+    code, _, revision = cluster.request("GET", SERVING.format(ns=ns, plural="revisions") + f"/{name}")
+    assert code in (200, 404), revision
+    revision = revision if code == 200 else {"metadata": {}}
     revision.setdefault("status", {})
     return revision
 
