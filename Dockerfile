@@ -25,4 +25,5 @@ EXPOSE 8000 8001 8080
 # Liveness only: a cluster that is down must not get the console restarted (compose checks /readyz for that).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/livez', timeout=2)"]
-CMD ["python", "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", "8000"]
+# Users sign in with their own tokens (--auth token): a console reachable from elsewhere never acts as itself.
+CMD ["python", "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", "8000", "--auth", "token"]

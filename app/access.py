@@ -48,9 +48,9 @@ def route_template(scope: Scope) -> str:
 
 
 def acting_user(scope: Scope) -> str:
-    """Who the cluster sees for this request. Today every request acts as the console's own user."""
-    cluster: Any = getattr(getattr(scope.get("app"), "state", None), "cluster", None)
-    return str(getattr(cluster, "user", "") or "")
+    """Who the cluster saw for this request (app.web.auth found it); "" for probes and the sign-in page."""
+    principal: Any = scope.get("state", {}).get("principal")
+    return str(getattr(principal, "name", "") or "")
 
 
 class AccessMiddleware:
@@ -65,7 +65,7 @@ class AccessMiddleware:
         method = scope["method"] if scope["method"] in METHODS else "other"
         status = 500  # unless the app starts a response
         started = time.perf_counter()
-        token = logs.bind(request_id=rid, method=method, path=scope["path"], user=acting_user(scope))
+        token = logs.bind(request_id=rid, method=method, path=scope["path"])
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -83,5 +83,6 @@ class AccessMiddleware:
             metrics.http_duration.labels(route, method).observe(elapsed)
             level = logging.DEBUG if route in PROBES and status < 400 else logging.INFO
             log.log(level, "%s %s %s %.1f ms", method, printable(scope["path"]), status, elapsed * 1000,
-                    extra={"route": route, "status": status, "duration_ms": round(elapsed * 1000, 1)})
+                    extra={"route": route, "status": status, "duration_ms": round(elapsed * 1000, 1),
+                           "user": acting_user(scope)})
             logs.unbind(token)

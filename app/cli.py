@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import ipaddress
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -18,12 +20,14 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
+import yaml
 from fastapi import FastAPI
 
 from app import logs
 from app.header_timeout import HeaderTimeoutProtocol
 from app.main import create_app
 from app.settings import Settings
+from app.web.auth import MODES
 
 log = logging.getLogger("knative_console")
 SHUTDOWN_SECONDS = 5  # then open responses are cut off
@@ -39,10 +43,15 @@ def _loopback(host: str) -> bool:
 
 
 def _serve(settings: Settings) -> None:
-    if not _loopback(settings.host):
-        log.warning("serving on %s: the console acts with its kubeconfig's credentials for anyone who can reach "
-                    "this address. Put it behind authentication, and set --allowed-hosts to the names it is served as.",
-                    settings.host)
+    if settings.auth == "kubeconfig" and not _loopback(settings.host):
+        if not settings.insecure_allow_unauthenticated:
+            raise SystemExit(
+                f"refusing to serve on {settings.host} with --auth kubeconfig: anyone who reaches this address would "
+                "act with the console's own credentials. Use --auth token (users sign in with their own tokens) or "
+                "--auth proxy (behind an authenticating proxy), or pass --insecure-allow-unauthenticated.")
+        log.warning("serving on %s without authentication (--insecure-allow-unauthenticated): the console acts with "
+                    "its kubeconfig's credentials for anyone who can reach this address. Set --allowed-hosts to the "
+                    "names it is served as.", settings.host)
     # uvicorn's own lines go through app.logs' handler; app.access writes the access lines.
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", log_config=None,
@@ -78,7 +87,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "[::1]. '*' accepts any Host: unsafe, only behind a proxy that checks it")
     parser.add_argument("--log-format", choices=logs.FORMATS, default=None,
                         help="text (default) or json: one object a line with time, level, logger, message, "
-                             "request_id, route, status, duration_ms and user")
+                             "request_id, route, status, duration_ms and user (passed on to the dev cluster by `dev`)")
+    parser.add_argument("--auth", choices=MODES, default=None,
+                        help="how users are known. kubeconfig (default): everyone acts as the console's own "
+                             "credentials, shown in the top bar; only on a loopback address unless "
+                             "--insecure-allow-unauthenticated. token: a sign-in page takes each user's bearer token "
+                             "(a ServiceAccount or OIDC token), kept only in an encrypted cookie; every call is made "
+                             "with it. proxy: behind an authenticating proxy that sends each request's token as "
+                             "Authorization: Bearer or X-Forwarded-Access-Token")
+    parser.add_argument("--insecure-allow-unauthenticated", action="store_true", default=None,
+                        help="with --auth kubeconfig, serve on a non-loopback --host anyway: anyone who reaches it "
+                             "acts with the console's credentials")
+    parser.add_argument("--session-idle", type=float, default=None, metavar="SECONDS",
+                        help="--auth token: a session ends after this long without a request (default: 1800). Set "
+                             "KNATIVE_CONSOLE_SECRET_KEY, the same on every replica, so that sessions outlive a "
+                             "restart")
+    parser.add_argument("--sign-out-url", default=None, metavar="URL",
+                        help="--auth proxy: where Sign out leads, e.g. /oauth2/sign_out for oauth2-proxy "
+                             "(default: no Sign out)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -113,20 +139,25 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def _server_of(kubeconfig: Path) -> tuple[str, ssl.SSLContext]:
+    """The dev cluster's API address and a TLS context that trusts its CA, from the kubeconfig it wrote."""
+    cluster = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]
+    ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
+    return cluster["server"], ssl.create_default_context(cadata=ca)
+
+
 def _wait_ready(process: subprocess.Popen[bytes], kubeconfig: Path, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"the dev cluster exited with code {process.returncode}; see its output above")
-        if kubeconfig.exists():
-            server = next((line.split("server:", 1)[1].strip() for line in kubeconfig.read_text().splitlines()
-                           if "server:" in line), "")
-            try:
-                with urllib.request.urlopen(f"{server}/readyz", timeout=2) as response:  # noqa: S310 - loopback
-                    if response.status == 200:
-                        return server
-            except OSError:
-                pass
+        try:
+            server, tls = _server_of(kubeconfig)
+            with urllib.request.urlopen(f"{server}/readyz", timeout=2, context=tls) as response:  # noqa: S310
+                if response.status == 200:
+                    return server
+        except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+            pass  # not written yet, or not serving yet
         time.sleep(0.1)
     raise SystemExit(f"the dev cluster was not ready within {timeout:.0f} s")
 
@@ -138,7 +169,7 @@ def _dev(args: argparse.Namespace, settings: Settings) -> None:
     child = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "app.devcluster", "--host", "127.0.0.1", "--api-port", str(args.api_port),
          "--gateway-port", str(args.gateway_port), "--internal-gateway-port", str(args.internal_gateway_port),
-         "--data", str(args.data), "--domain", args.domain],
+         "--data", str(args.data), "--domain", args.domain, "--log-format", settings.log_format],
         start_new_session=True,
     )
     # uvicorn re-raises the signal that stopped it once it is done; as SystemExit it runs the
@@ -165,7 +196,9 @@ def _dev(args: argparse.Namespace, settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     overrides = {"host": args.host, "port": args.port, "gateway": args.gateway, "log_format": args.log_format,
-                 "allowed_hosts": args.allowed_hosts}
+                 "allowed_hosts": args.allowed_hosts, "auth": args.auth,
+                 "insecure_allow_unauthenticated": args.insecure_allow_unauthenticated,
+                 "session_idle": args.session_idle, "sign_out_url": args.sign_out_url}
     if args.command == "serve":
         overrides.update(kubeconfig=args.kubeconfig, context=args.context)
     settings = Settings.from_env(os.environ, **overrides)
@@ -173,6 +206,10 @@ def main(argv: list[str] | None = None) -> None:
         logs.configure(settings.log_format)
     except ValueError as error:
         parser().error(f"{error} (KNATIVE_CONSOLE_LOG_FORMAT)")
+    if settings.auth not in MODES:
+        parser().error(f"the auth mode must be one of {', '.join(MODES)}, not {settings.auth!r} (KNATIVE_CONSOLE_AUTH)")
+    if settings.session_idle <= 0:
+        parser().error("--session-idle must be a positive number of seconds")
     if args.command == "dev":
         _dev(args, settings)
     else:

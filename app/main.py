@@ -19,11 +19,13 @@ from app import health, metrics
 from app.access import AccessMiddleware
 from app.cluster.client import Cluster
 from app.settings import Settings
-from app.web import details, errors, logs, revisions, security, services, streams, traffic
+from app.web import auth, details, errors, logs, revisions, security, services, streams, traffic
 from app.web.live import Live
 from app.web.lookups import Lookups
+from app.web.permissions import Permissions
 from app.web.render import STATIC, templates
 from app.web.rows import RowCache
+from app.web.sessions import Sessions
 
 
 class ConsoleApp(FastAPI):
@@ -44,6 +46,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cluster = await Cluster.connect(settings.kubeconfig, settings.context, settings.request_timeout)
         app.state.cluster = cluster
+        app.state.own_identity = auth.OwnIdentity(cluster)
+        if settings.auth == "kubeconfig":
+            app.state.own_identity.name()  # ask the cluster who the console is, without waiting for it
         app.state.lookups = Lookups(cluster, settings)
         app.state.readiness = health.Readiness(lambda: health.serves_knative(cluster))
         app.state.live = Live(settings.live_max_streams, settings.live_max_streams_per_user, settings.live_heartbeat)
@@ -61,15 +66,18 @@ def create_app(settings: Settings) -> FastAPI:
         await security.check(request, settings.secret_key)
 
     app = ConsoleApp(
-        title="Knative Console", lifespan=lifespan, dependencies=[Depends(csrf)],
+        title="Knative Console", lifespan=lifespan, dependencies=[Depends(csrf), Depends(auth.authenticate)],
         docs_url=None, redoc_url=None, openapi_url=None,
     )
     app.security_secret, app.security_hosts = settings.secret_key, settings.hosts
     app.state.settings = settings
     app.state.templates = templates()
     app.state.rows = RowCache()
+    app.state.sessions = Sessions(settings.secret_key, settings.session_idle)
+    app.state.proxy_identities = auth.ProxyIdentities()
+    app.state.permissions = Permissions()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (services, details, revisions, traffic, streams, logs, health):
+    for module in (auth, services, details, revisions, traffic, streams, logs, health):
         app.include_router(module.router)
     errors.install(app)
 

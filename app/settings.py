@@ -31,7 +31,13 @@ class Settings:
     # address, localhost, 127.0.0.1 and [::1]; "*" answers any Host (unsafe).
     allowed_hosts: str = ""
     log_format: str = "text"  # or "json": one JSON object a line, for a log platform
-    # Signs CSRF tokens. Set the same value on every replica behind a load balancer.
+    # How users are known: "kubeconfig" (everyone acts as the console's own credentials), "token" (a sign-in page
+    # takes each user's bearer token) or "proxy" (an authenticating proxy sends each request's token).
+    auth: str = "kubeconfig"
+    insecure_allow_unauthenticated: bool = False  # kubeconfig mode on a non-loopback address
+    session_idle: float = 1800.0  # seconds a signed-in session lasts without a request (token mode)
+    sign_out_url: str = ""  # proxy mode: where Sign out goes (oauth2-proxy's /oauth2/sign_out); "" shows none
+    # Signs CSRF tokens and encrypts sessions. Set the same value on every replica behind a load balancer.
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     @classmethod

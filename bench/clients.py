@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import time
 from collections import Counter
@@ -18,17 +19,26 @@ WAIT_SECONDS = 30
 
 
 class Api:
-    """A Kubernetes API over one keep-alive session; every request must succeed."""
+    """A Kubernetes API over one keep-alive session, as the dev cluster's admin (its token, its CA); every request
+    must succeed."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session, self.url = session, url
+    def __init__(self, session: aiohttp.ClientSession, cluster: Any) -> None:
+        self.session, self.url = session, cluster.api_url
+        self.auth, self.tls = cluster.auth, cluster.tls()
+
+    def acting_as(self, token: str) -> Api:
+        """The same API, as the user of another bearer token."""
+        other = copy.copy(self)
+        other.auth = {"Authorization": f"Bearer {token}"}
+        return other
 
     async def timed(self, method: str, path: str, body: Any = None, content_type: str = JSON) -> tuple[float, bytes]:
         """(seconds from sending to the last byte of the answer, the answer)."""
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"Accept": JSON, **({"Content-Type": content_type} if data is not None else {})}
+        headers = {"Accept": JSON, **self.auth, **({"Content-Type": content_type} if data is not None else {})}
         start = time.perf_counter()
-        async with self.session.request(method, self.url + path, data=data, headers=headers) as response:
+        async with self.session.request(method, self.url + path, data=data, headers=headers,
+                                        ssl=self.tls) as response:
             payload = await response.read()
         elapsed = time.perf_counter() - start
         if response.status >= 300:
@@ -80,7 +90,8 @@ class ObjectWatch:
 
     async def __aenter__(self) -> ObjectWatch:
         self._response = await self.api.session.get(
-            self.url, params=self.params, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)
+            self.url, params=self.params, timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
+            headers=self.api.auth, ssl=self.api.tls,
         )
         self._response.raise_for_status()
         self._reader = asyncio.create_task(self._read(self._response))

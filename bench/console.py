@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -201,7 +202,7 @@ class Results:
 async def measure(cluster: DevClusterProcess, console: ConsoleProcess) -> Results:
     results = Results()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        api = Api(session, cluster.api_url)
+        api = Api(session, cluster)
         start = time.perf_counter()
         revisions = await create_services(api)
         await create_revisions(api)
@@ -226,7 +227,7 @@ async def measure(cluster: DevClusterProcess, console: ConsoleProcess) -> Result
         await measure_gc(steps, results)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             start = time.perf_counter()
-            await create_more_services(Api(session, cluster.api_url))
+            await create_more_services(Api(session, cluster))
             results.more_seconds = time.perf_counter() - start
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1),
                                          headers={"Cookie": f"{COOKIE}={BROWSER}"}) as session:
@@ -297,6 +298,9 @@ async def create_revisions(api: Api) -> None:
         await api.call("POST", path, {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
                                       "metadata": {"name": name, "namespace": REVISIONS_NAMESPACE},
                                       "spec": {"template": {"spec": {"containers": [{"image": IMAGE}]}}}})
+        # A change that reaches the Service before its Configuration exists makes no revision of its own.
+        await api.poll(f"{path}/{name}", lambda obj: (obj.get("status") or {}).get(
+            "latestCreatedRevisionName") == f"{name}-00001", "revision 1")
         for generation in range(2, count + 1):
             body: dict[str, Any] = {"spec": {"template": {"spec": {"containers": [
                 {"image": IMAGE, "env": [{"name": "TARGET", "value": f"v{generation}"}]}]}}}}
@@ -494,9 +498,12 @@ class Steps:
         request = Request({"type": "http", "method": "GET", "path": f"/namespaces/{NAMESPACE}/services",
                            "headers": [], "query_string": b"", "app": app})
         request.state.csrf_token = token_for(settings.secret_key, BROWSER)
+        config = k8s.api.configuration  # the dev cluster's CA and the admin's token, as the console has them
+        headers = {"Accept": "application/json", "Authorization": config.api_key["BearerToken"]}
         async with aiohttp.ClientSession() as session:
             url = k8s.server + SERVICES_PATH.format(namespace=NAMESPACE) + f"?limit={PAGE_SIZE}"
-            async with session.get(url, headers={"Accept": "application/json"}) as response:
+            async with session.get(url, headers=headers,
+                                   ssl=ssl.create_default_context(cafile=config.ssl_ca_cert)) as response:
                 payload = await response.read()
         results.list_bytes = len(payload)
         lookups = Lookups(k8s, settings)

@@ -123,7 +123,7 @@ async def wait_ready(api: Api, namespace: str, count: int) -> None:
 async def measure(cluster: DevClusterProcess) -> Results:
     results = Results()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        api = Api(session, cluster.api_url)
+        api = Api(session, cluster)
         for namespace in (NAMESPACE, TRAFFIC_NAMESPACE):
             await api.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                           "metadata": {"name": namespace}})
@@ -170,6 +170,16 @@ async def two_revisions(api: Api, name: str) -> tuple[str, str]:
     return first, service["status"]["latestReadyRevisionName"]
 
 
+async def reader_token(api: Api) -> str:
+    """A token of a ServiceAccount with the view role in the namespace (RoleBinding) and nothing else."""
+    await api.call("POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts", {"metadata": {"name": "reader"}})
+    await api.call("POST", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{NAMESPACE}/rolebindings", {
+        "metadata": {"name": "reader-view"}, "subjects": [{"kind": "ServiceAccount", "name": "reader"}],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}})
+    answer = await api.call("POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/reader/token", {"spec": {}})
+    return str(answer["status"]["token"])
+
+
 async def measure_api(api: Api, results: Results) -> None:
     path = SERVICES_PATH.format(namespace=NAMESPACE)
     progress(f"API: {LISTS} LISTs, {GETS} GETs, {PATCHES} merge-PATCHes, {WATCHED_PATCHES} watched PATCHes")
@@ -184,6 +194,9 @@ async def measure_api(api: Api, results: Results) -> None:
             results.list_bytes = len(payload)
     results.api["list"] = samples
     results.api["get"] = [(await api.timed("GET", f"{path}/svc-{i % SERVICES:03d}"))[0] for i in range(GETS)]
+    reader = api.acting_as(await reader_token(api))  # a user RBAC decides for: view in the namespace
+    results.api["get_rbac"] = [(await reader.timed("GET", f"{path}/svc-{i % SERVICES:03d}"))[0]
+                               for i in range(GETS)]
     results.api["patch"] = [
         (await api.timed("PATCH", f"{path}/svc-{i % SERVICES:03d}", label_patch(i), MERGE))[0] for i in range(PATCHES)
     ]
@@ -265,7 +278,8 @@ def render(results: Results) -> str:
     api_rows = []
     for key, label in (
         ("list", f"LIST all {SERVICES} (JSON, {results.list_bytes / 1024:.0f} KiB)"),
-        ("get", "GET one Service"),
+        ("get", "GET one Service (as the admin, system:masters)"),
+        ("get_rbac", "GET one Service, as a ServiceAccount: token verified, RBAC evaluated"),
         ("patch", "merge-PATCH a label"),
         ("watch", "PATCH sent → MODIFIED on an open watch"),
     ):

@@ -24,6 +24,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import sys
 import tempfile
 import time
@@ -260,7 +261,7 @@ class Level:
 async def measure_level(cluster: DevClusterProcess, level: int, loaded: int) -> tuple[Level, DevClusterProcess]:
     result = Level(level)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        api = Api(session, cluster.api_url)
+        api = Api(session, cluster)
         if loaded == 0:
             await api.call("POST", "/api/v1/namespaces", {"metadata": {"name": NAMESPACE}})
         bulk = [service_name(i) for i in range(loaded, level - CREATE_PROBE)]
@@ -288,7 +289,7 @@ async def measure_level(cluster: DevClusterProcess, level: int, loaded: int) -> 
     cluster = DevClusterProcess(cluster.data, cluster.extra_args).start(timeout=300)
     result.restart = time.perf_counter() - started
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        api = Api(session, cluster.api_url)
+        api = Api(session, cluster)
         idle = asyncio.Event()
 
         async def watch_cpu() -> None:
@@ -337,13 +338,15 @@ class Watchers:
     write_rate: float = 0.0
 
 
-def stalled_watch(api_url: str, path: str) -> socket.socket:
-    """A watch whose client sends its request and never reads a byte of the answer."""
-    host, port = api_url.removeprefix("http://").rsplit(":", 1)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect((host, int(port)))
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: application/json\r\n\r\n".encode())
+def stalled_watch(cluster: DevClusterProcess, path: str) -> socket.socket:
+    """A watch whose client sends its request (over TLS, as the admin) and never reads a byte of the answer."""
+    host, port = cluster.api_url.removeprefix("https://").rsplit(":", 1)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect((host, int(port)))
+    sock = cluster.tls().wrap_socket(raw, server_hostname=host)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: application/json\r\n"
+                 f"Authorization: Bearer {cluster.token}\r\n\r\n".encode())
     return sock
 
 
@@ -354,7 +357,7 @@ def closed_by_server(sock: socket.socket) -> bool:
         while True:
             if not sock.recv(1 << 20):
                 return True
-    except (TimeoutError, BlockingIOError):
+    except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
         return False
     except OSError:
         return True
@@ -381,10 +384,10 @@ async def writes(api: Api, count: int) -> float:
 
 async def slow_watcher_run(cluster: DevClusterProcess, watchers: int) -> tuple[float, int, float]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        api = Api(session, cluster.api_url)
+        api = Api(session, cluster)
         await api.call("POST", "/api/v1/namespaces", {"metadata": {"name": NAMESPACE}})
         path = f"/api/v1/namespaces/{NAMESPACE}/configmaps?watch=true"
-        socks = [stalled_watch(cluster.api_url, path) for _ in range(watchers)]
+        socks = [stalled_watch(cluster, path) for _ in range(watchers)]
         rate = await writes(api, WRITES)
         await api.settle()
         rss = rss_mb(pid_of(cluster))

@@ -17,7 +17,8 @@ function updateTotal(form) {
     label.textContent = "Total: " + (valid ? total : "?") + "%" + (ok ? "" : " — must be 100%");
     label.classList.toggle("invalid", !ok);
   }
-  form.querySelectorAll("[data-ok]").forEach((button) => { button.disabled = !ok; });
+  // A button the user may not press (their RBAC forbids the write) stays disabled whatever the sum.
+  form.querySelectorAll("[data-ok]").forEach((button) => { button.disabled = !ok || button.hasAttribute("data-not-allowed"); });
   updateAfter(form, ok);
 }
 

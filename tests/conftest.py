@@ -15,10 +15,11 @@ from tests.support import DevClusterProcess
 @pytest.fixture(scope="session")
 def devcluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevClusterProcess]:
     """A dev cluster shared by the session; tests use their own names or namespaces in it."""
+    data = Path(tmp_path_factory.mktemp("devcluster"))
     cluster = DevClusterProcess(
-        Path(tmp_path_factory.mktemp("devcluster")),
-        ["--revision-start-delay", "0.3", "--cold-start-delay", "0.2", "--restart-backoff", "0.5",
-         "--bookmark-interval", "1"],
+        data, ["--revision-start-delay", "0.3", "--cold-start-delay", "0.2", "--restart-backoff", "0.5",
+               "--bookmark-interval", "1", "--audit-log-path", str(data / "audit.log")],
+        users=("alice", "bob", "carol"),
     ).start()
     cluster.configure_autoscaler(**{"stable-window": "6s", "scale-to-zero-grace-period": "1s"})
     yield cluster

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import atexit
+import http.client
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -61,12 +64,35 @@ class DevClusterProcess:
     internal_gateway_url: str = ""  # the cluster-local gateway (kourier-internal)
     log_path: Path | None = None
     connect_host: str = ""  # reach the API here rather than at the kubeconfig's host (e.g. an --advertise-host)
+    token: str = ""  # the admin's bearer token, from the kubeconfig the cluster writes
+    users: tuple[str, ...] = ()  # users of a token file (--token-auth-file), each with a token of their own
+    user_tokens: dict[str, str] = field(default_factory=dict)
+    _tls: ssl.SSLContext | None = field(default=None, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     @property
     def kubeconfig(self) -> Path:
         return self.data / "kubeconfig"
 
+    @property
+    def ca_file(self) -> Path:
+        """The cluster CA: the API is served over TLS (kubectl sends a kubeconfig's token only over https)."""
+        return self.data / "pki" / "ca.crt"
+
+    def tls(self) -> ssl.SSLContext:
+        """A client context that trusts the cluster's CA, for raw HTTP clients (httpx `verify=`, aiohttp `ssl=`):
+        one per cluster, so that aiohttp's pool keeps reusing connections made with it."""
+        if self._tls is None:
+            self._tls = ssl.create_default_context(cafile=str(self.ca_file))
+        return self._tls
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The admin's Authorization header, for raw HTTP clients."""
+        return {"Authorization": f"Bearer {self.token}"}
+
     def start(self, timeout: float = 20.0) -> DevClusterProcess:
+        self._local = threading.local()  # connections to a cluster that ran before are gone
         self.data.mkdir(parents=True, exist_ok=True)
         if self.kubeconfig.exists():
             self.kubeconfig.unlink()
@@ -76,6 +102,11 @@ class DevClusterProcess:
             sys.executable, "-m", "app.devcluster", "--host", "127.0.0.1", "--api-port", "0",
             "--gateway-port", "0", "--internal-gateway-port", "0", "--data", str(self.data), *self.extra_args,
         ]
+        if self.users:
+            self.user_tokens = self.user_tokens or {user: f"{user}-{uuid.uuid4().hex}" for user in self.users}
+            token_file = self.data / "users.csv"
+            token_file.write_text("".join(f"{token},{user},{user}-uid\n" for user, token in self.user_tokens.items()))
+            args += ["--token-auth-file", str(token_file)]
         # Its own session: a terminal's Ctrl+C reaches the caller, which then stops the cluster in order.
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _started.append(self)
@@ -87,9 +118,10 @@ class DevClusterProcess:
             time.sleep(0.05)
         config = yaml.safe_load(self.kubeconfig.read_text())
         self.api_url = config["clusters"][0]["cluster"]["server"]
+        self.token = config["users"][0]["user"]["token"]
         if self.connect_host:
-            self.api_url = f"http://{self.connect_host}:{self.api_url.rsplit(':', 1)[1]}"
-        wait_ok(self.api_url + "/readyz", deadline)
+            self.api_url = f"https://{self.connect_host}:{self.api_url.rsplit(':', 1)[1]}"
+        wait_ok(self.api_url + "/readyz", deadline, self.tls())
         code, _, kourier = self.request("GET", "/api/v1/namespaces/kourier-system/services/kourier")
         if code == 200:  # absent when started --without-knative
             self.gateway_url = f"http://127.0.0.1:{kourier['spec']['ports'][0]['port']}"
@@ -124,25 +156,51 @@ class DevClusterProcess:
 
     def request(
         self, method: str, path: str, body: Any = None, content_type: str = "application/json",
-        headers: dict[str, str] | None = None, raw: bytes | None = None,
+        headers: dict[str, str] | None = None, raw: bytes | None = None, token: str | None = None,
     ) -> tuple[int, dict[str, str], Any]:
+        """One request as the admin (or with `token`; "" sends none: anonymous), over a kept-alive TLS connection
+        of this thread's."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        request = urllib.request.Request(self.api_url + path, data=data, method=method)
+        sent = {"Accept-Encoding": "identity"}
         if data is not None and content_type:
-            request.add_header("Content-Type", content_type)
-        for key, value in (headers or {}).items():
-            request.add_header(key, value)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback test server
+            sent["Content-Type"] = content_type
+        token = self.token if token is None else token
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        sent.update(headers or {})
+        for attempt in range(2):
+            connection, reused = self._connection()
+            try:
+                connection.request(method, path, body=data, headers=sent)
+                response = connection.getresponse()
                 payload = response.read()
-                code, response_headers = response.status, dict(response.headers)
-        except urllib.error.HTTPError as error:
-            payload, code, response_headers = error.read(), error.code, dict(error.headers)
+                break
+            except TimeoutError:
+                connection.close()
+                self._local.connection = None
+                raise
+            except (http.client.HTTPException, OSError):
+                connection.close()
+                self._local.connection = None
+                if attempt or not reused:  # a kept-alive connection the server had closed: send it once more
+                    raise
+        code, response_headers = response.status, dict(response.getheaders())
         try:
             decoded: Any = json.loads(payload) if payload else None
         except ValueError:
             decoded = payload.decode(errors="replace")
         return code, response_headers, decoded
+
+    def _connection(self) -> tuple[http.client.HTTPSConnection, bool]:
+        """This thread's connection to the API, and whether it has been used before."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and connection.host_port == self.api_url:
+            return connection, True
+        host, port = self.api_url.removeprefix("https://").rsplit(":", 1)
+        connection = http.client.HTTPSConnection(host.strip("[]"), int(port), context=self.tls(), timeout=30)
+        connection.host_port = self.api_url
+        self._local.connection = connection
+        return connection, False
 
     def new_namespace(self, prefix: str = "t") -> str:
         """A fresh namespace, so that tests sharing one cluster never see each other's objects."""
@@ -155,6 +213,43 @@ class DevClusterProcess:
         code, _, body = self.request("GET", path)
         assert code == 200, (code, body)
         return body
+
+    def bind(self, namespace: str, cluster_role: str, user: str = "", service_account: str = "") -> None:
+        """A RoleBinding in `namespace` of `cluster_role` to a user or to a service account of that namespace."""
+        subject = ({"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user} if user else
+                   {"kind": "ServiceAccount", "name": service_account, "namespace": namespace})
+        name = f"{user or service_account}-{cluster_role}-{uuid.uuid4().hex[:6]}"
+        code, _, body = self.request("POST", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
+                                     {"metadata": {"name": name}, "subjects": [subject],
+                                      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                                  "name": cluster_role}})
+        assert code == 201, body
+
+    def service_account_token(self, namespace: str, name: str, cluster_role: str = "") -> str:
+        """A token of a new service account (TokenRequest), bound to `cluster_role` in its namespace if given."""
+        code, _, body = self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts",
+                                     {"metadata": {"name": name}})
+        assert code == 201, body
+        if cluster_role:
+            self.bind(namespace, cluster_role, service_account=name)
+        code, _, body = self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+                                     {"spec": {}})
+        assert code == 201, body
+        return str(body["status"]["token"])
+
+    def audit_events(self, username: str = "") -> list[dict[str, Any]]:
+        """The audit log's events (a cluster started with --audit-log-path), of one user if named."""
+        path = self.data / "audit.log"
+        events = [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+        return [e for e in events if not username or e["user"]["username"] == username]
+
+    def kubeconfig_for(self, path: Path, token: str) -> Path:
+        """The cluster's kubeconfig with another user's token in it."""
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["users"] = [{"name": "someone", "user": {"token": token}}]
+        config["contexts"][0]["context"]["user"] = "someone"
+        path.write_text(yaml.safe_dump(config))
+        return path
 
     # -- kubectl ----------------------------------------------------------------------------
 
@@ -170,10 +265,10 @@ class DevClusterProcess:
         return result
 
 
-def wait_ok(url: str, deadline: float) -> None:
+def wait_ok(url: str, deadline: float, context: ssl.SSLContext | None = None) -> None:
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback test server
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310 - loopback
                 if response.status == 200:
                     return
         except OSError:
@@ -183,11 +278,15 @@ def wait_ok(url: str, deadline: float) -> None:
         time.sleep(0.05)
 
 
-def hold_connections(port: int, count: int, first_bytes: bytes) -> list[socket.socket]:
-    """`count` connections to a loopback port that send `first_bytes` (part of a request, or nothing) and wait."""
+def hold_connections(port: int, count: int, first_bytes: bytes, tls: ssl.SSLContext | None = None
+                     ) -> list[socket.socket]:
+    """`count` connections to a loopback port that send `first_bytes` (part of a request, or nothing) and wait;
+    over TLS (the handshake done) when given a context."""
     held = []
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if tls is not None:
+            sock = tls.wrap_socket(sock, server_hostname="127.0.0.1")
         if first_bytes:
             sock.sendall(first_bytes)
         sock.setblocking(False)
@@ -199,7 +298,7 @@ def closed_by_peer(sock: socket.socket) -> bool:
     """Whether the other end has closed a non-blocking connection (anything it sent is read and dropped)."""
     try:
         return sock.recv(1024) == b""
-    except BlockingIOError:
+    except (BlockingIOError, ssl.SSLWantReadError):
         return False
     except OSError:
         return True

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from app.cli import main
 from app.cluster.client import service_account
@@ -27,20 +26,12 @@ from tests.browser.conftest import free_port
 from tests.support import ROOT, DevClusterProcess
 
 
-def _kubeconfig_with_token(cluster: DevClusterProcess, path: Path, token: str) -> Path:
-    """The dev cluster's kubeconfig, its user given a bearer token (the dev cluster does not check it)."""
-    config = yaml.safe_load(cluster.kubeconfig.read_text())
-    config["users"] = [{"name": "ci-robot", "user": {"token": token}}]
-    config["contexts"][0]["context"]["user"] = "ci-robot"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_a_run_logs_requests_and_no_secrets(devcluster: DevClusterProcess, tmp_path: Path, log_format: str) -> None:
-    token, secret_key, client_token = (f"{what}-{uuid.uuid4().hex}" for what in ("kubetoken", "secretkey", "bearer"))
-    kubeconfig = _kubeconfig_with_token(devcluster, tmp_path / "kubeconfig", token)
+    secret_key, client_token = (f"{what}-{uuid.uuid4().hex}" for what in ("secretkey", "bearer"))
     namespace = devcluster.new_namespace("logs")
+    token = devcluster.service_account_token(namespace, "ci-robot", "edit")
+    kubeconfig = devcluster.kubeconfig_for(tmp_path / "kubeconfig", token)
     port = free_port()
     output = tmp_path / "console.log"
     with open(output, "wb") as sink:
@@ -82,7 +73,8 @@ def test_a_run_logs_requests_and_no_secrets(devcluster: DevClusterProcess, tmp_p
     for secret in (token, secret_key, client_token, cookie, csrf):
         assert secret not in text, f"a secret is in the logs:\n{text}"
     if log_format == "text":
-        assert "request_id=log-test-page route=/namespaces/{namespace}/services user=ci-robot" in text
+        assert (f"request_id=log-test-page route=/namespaces/{{namespace}}/services "
+                f"user=system:serviceaccount:{namespace}:ci-robot") in text
         assert f"POST /namespaces/{namespace}/services 303" in text
         return
     lines = [json.loads(line) for line in text.splitlines()]  # every line is JSON, uvicorn's too
@@ -92,7 +84,8 @@ def test_a_run_logs_requests_and_no_secrets(devcluster: DevClusterProcess, tmp_p
     page_line = by_id["log-test-page"]
     assert page_line["route"] == "/namespaces/{namespace}/services" and page_line["status"] == 200
     assert page_line["method"] == "GET" and page_line["path"] == f"/namespaces/{namespace}/services"
-    assert page_line["user"] == "ci-robot" and page_line["level"] == "info"
+    assert page_line["user"] == f"system:serviceaccount:{namespace}:ci-robot"  # who the cluster sees
+    assert page_line["level"] == "info"
     assert isinstance(page_line["duration_ms"], float) and page_line["duration_ms"] > 0
     assert page_line["time"].endswith("Z")
     assert (by_id["log-test-write"]["status"], by_id["log-test-forged"]["status"]) == (303, 403)

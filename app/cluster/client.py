@@ -2,25 +2,34 @@
 
 Every call has a timeout, names its content type (the generated client would otherwise send a
 dict patch as json-patch), and turns failures into `app.cluster.errors` types.
+
+One Cluster acts with the kubeconfig's (or the pod's) credentials; `as_user(token)` gives a Cluster that acts
+with a user's bearer token instead, over a connection that carries no credentials of the console's own (no
+client certificate, no token), so the cluster sees only that user.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import copy
+import datetime
 import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from app import metrics
-from app.cluster.errors import ClusterError, Expired, KnativeNotInstalled, Unreachable, from_status
-from app.cluster.resources import POD, Resource
+from app.cluster.errors import ClusterError, Expired, KnativeNotInstalled, Unauthorized, Unreachable, from_status
+from app.cluster.resources import POD, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_REVIEW, Resource
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -48,6 +57,61 @@ def _describe(error: BaseException) -> str:
         return "no answer within the timeout"
     text = str(error) or type(error).__name__
     return text.split(" [", 1)[0] if isinstance(error, aiohttp.ClientConnectorError) else text
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the cluster says a set of credentials is (a SelfSubjectReview's userInfo)."""
+
+    name: str
+    groups: tuple[str, ...] = ()
+    uid: str = ""
+
+
+def current_context(files: str) -> str | None:
+    """The current-context of several kubeconfig files as kubectl reads them: the first file that sets one wins
+    (kubernetes_asyncio's merger lets the last one win)."""
+    for path in files.split(os.pathsep):
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(loaded, dict) and loaded.get("current-context"):
+            return str(loaded["current-context"])
+    return None
+
+
+class ExecCredentials:
+    """A kubeconfig user's exec credential plugin, run again when the token it gave expires (client-go's exec
+    authenticator does the same; kubernetes_asyncio by itself runs the plugin once, so EKS, GKE or kubelogin
+    tokens would end in 401s) and when the cluster answers 401."""
+
+    def __init__(self, loader: Any, configuration: client.Configuration) -> None:
+        self.loader = loader
+        self.configuration = configuration
+        self.lock = asyncio.Lock()
+
+    @property
+    def expiry(self) -> datetime.datetime | None:
+        return getattr(self.loader, "exec_plugin_expiry", None)
+
+    def expired(self) -> bool:
+        expiry = self.expiry
+        return expiry is not None and datetime.datetime.now(datetime.UTC) >= expiry
+
+    async def refresh(self, force: bool = False) -> None:
+        async with self.lock:
+            if not force and not self.expired():
+                return
+            if hasattr(self.loader, "exec_plugin_expiry"):
+                del self.loader.exec_plugin_expiry  # makes the loader run the plugin again
+            await self.loader.load_from_exec_plugin()
+            self.configuration.api_key["BearerToken"] = self.loader.token
+
+    async def hook(self, _: client.Configuration) -> None:
+        """Configuration.refresh_api_key_hook: asked before every request's credentials are read."""
+        if self.expired():
+            await self.refresh()
 
 
 def _locate(kubeconfig: str | None, context: str | None) -> tuple[str, str]:
@@ -105,15 +169,40 @@ def _metric_resource(resource: Resource) -> str:
 
 
 class Cluster:
-    def __init__(self, api: client.ApiClient, namespace: str, timeout: float, user: str = "") -> None:
+    def __init__(self, api: client.ApiClient, namespace: str, timeout: float, user: str = "",
+                 bearer: str = "", exec_credentials: ExecCredentials | None = None) -> None:
         self.api = api
         self.namespace = namespace
         self.timeout = timeout
-        self.user = user  # who the cluster sees: the kubeconfig's user or the pod's service account, for logs
+        self.user = user  # who the cluster sees, for logs: the kubeconfig's user, the pod's service account, a user
+        self.bearer = bearer  # a user's token: sent instead of any credentials of the console's own
+        self.exec_credentials = exec_credentials
+        self._anonymous: client.ApiClient | None = None  # credential-less, for users' tokens; made when first needed
 
     @property
     def server(self) -> str:
         return str(self.api.configuration.host)
+
+    def as_user(self, token: str, user: str = "") -> Cluster:
+        """The same cluster, acting with a user's bearer token (and no credentials of the console's own)."""
+        if self._anonymous is None:
+            configuration = copy.deepcopy(self.api.configuration)
+            configuration.api_key, configuration.api_key_prefix = {}, {}
+            configuration.cert_file = configuration.key_file = None
+            configuration.username = configuration.password = None
+            configuration.refresh_api_key_hook = None
+            self._anonymous = client.ApiClient(configuration)
+            self._anonymous.user_agent = str(self.api.user_agent)
+            if not proxy_configured():
+                _without_env_lookups(self._anonymous)
+        return Cluster(self._anonymous, self.namespace, self.timeout, user, bearer=token)
+
+    def _auth(self, headers: dict[str, str]) -> list[str]:
+        """The auth settings for a call (and its Authorization header when it acts for a user)."""
+        if self.bearer:
+            headers["Authorization"] = f"Bearer {self.bearer}"
+            return []
+        return ["BearerToken"]
 
     @classmethod
     async def connect(
@@ -121,11 +210,19 @@ class Cluster:
     ) -> Cluster:
         """From a kubeconfig (the flag, then KUBECONFIG, then ~/.kube/config), else the pod's service account."""
         files, namespace_file = _locate(kubeconfig, context)
+        exec_credentials = None
         try:
             if files:
-                api = await config.new_client_from_config(config_file=files, context=context)
-                contexts, current = config.list_kube_config_contexts(config_file=files)
-                chosen = next((c for c in contexts if c["name"] == context), current) if context else current
+                context = context or current_context(files)
+                configuration = client.Configuration()
+                loader = await config.load_kube_config(config_file=files, context=context,
+                                                       client_configuration=configuration, persist_config=False)
+                if "exec" in (loader._user or {}):  # noqa: SLF001 - the loader keeps what the plugin needs
+                    exec_credentials = ExecCredentials(loader, configuration)
+                    configuration.refresh_api_key_hook = exec_credentials.hook
+                api = client.ApiClient(configuration)
+                contexts, _ = config.list_kube_config_contexts(config_file=files)
+                chosen = next((c for c in contexts if c["name"] == context), None)
                 namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"
                 user = str(((chosen or {}).get("context") or {}).get("user") or "")
             else:
@@ -140,10 +237,15 @@ class Cluster:
         api.user_agent = "knative-console/0.1"
         if not proxy_configured():
             _without_env_lookups(api)
-        return cls(api, namespace, request_timeout, user)
+        return cls(api, namespace, request_timeout, user, exec_credentials=exec_credentials)
 
     async def close(self) -> None:
+        """Close this cluster's connections (a user's Cluster shares its parent's: closing it does nothing)."""
+        if self.bearer:
+            return
         await self.api.close()
+        if self._anonymous is not None:
+            await self._anonymous.close()
 
     async def _call(
         self, resource: Resource, method: str, path: str, query: list[tuple[str, Any]] | None = None,
@@ -152,8 +254,16 @@ class Cluster:
     ) -> dict[str, Any]:
         """One API call, timed and counted by verb, resource and outcome (`ok` or our error's type)."""
         with metrics.kubernetes_call(verb or _verb(method, path, query or [], resource), _metric_resource(resource)):
-            return await self._send(resource, method, path, query, body, content_type,
-                                    request_timeout or self.timeout)
+            try:
+                return await self._send(resource, method, path, query, body, content_type,
+                                        request_timeout or self.timeout)
+            except Unauthorized:
+                if self.exec_credentials is None:
+                    raise
+                # The plugin's token was revoked or expired early: as client-go does, get a new one and try again.
+                await self.exec_credentials.refresh(force=True)
+                return await self._send(resource, method, path, query, body, content_type,
+                                        request_timeout or self.timeout)
 
     async def _send(
         self, resource: Resource, method: str, path: str, query: list[tuple[str, Any]] | None,
@@ -162,11 +272,12 @@ class Cluster:
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
+        auth = self._auth(headers)
         try:
             # The answer is read and decoded here: the generated client's deserialize adds nothing to a dict.
             response = await self.api.call_api(
                 path, method, query_params=query or [], header_params=headers, body=body,
-                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=request_timeout,
+                auth_settings=auth, _preload_content=False, _request_timeout=request_timeout,
             )
             try:
                 payload = await response.read()
@@ -174,6 +285,8 @@ class Cluster:
                 response.release()
         except ApiException as error:  # raised before any answer (a request it cannot build)
             raise from_status(error.status, error.body, error.reason or "") from None
+        except config.ConfigException as error:  # the kubeconfig's credential plugin failed when run again
+            raise Unauthorized(401, "Unauthorized", f"The kubeconfig's credential plugin failed: {error}") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise Unreachable(self.server, _describe(error)) from None
         if response.status >= 400:
@@ -238,6 +351,34 @@ class Cluster:
         listed = await self._call(resource, "GET", group_version, verb="discover", request_timeout=request_timeout)
         return any(item.get("name") == resource.plural for item in listed.get("resources") or [])
 
+    async def whoami(self) -> Identity:
+        """Who the cluster sees these credentials as (SelfSubjectReview, authentication.k8s.io/v1)."""
+        answer = await self._call(SELF_SUBJECT_REVIEW, "POST", SELF_SUBJECT_REVIEW.path(),
+                                  body={"apiVersion": SELF_SUBJECT_REVIEW.api_version, "kind": "SelfSubjectReview"},
+                                  verb="create")
+        info = (answer.get("status") or {}).get("userInfo") or {}
+        groups = info.get("groups")
+        groups = groups if isinstance(groups, list) else []
+        return Identity(str(info.get("username") or ""), tuple(str(g) for g in groups), str(info.get("uid") or ""))
+
+    async def can_i(self, verb: str, resource: Resource, namespace: str = "", name: str = "",
+                    subresource: str = "") -> tuple[bool, str]:
+        """Whether these credentials may do `verb` on `resource` (SelfSubjectAccessReview), and the reason given."""
+        attributes = {"verb": verb, "group": resource.group, "version": resource.version,
+                      "resource": resource.plural}
+        if namespace:
+            attributes["namespace"] = namespace
+        if name:
+            attributes["name"] = name
+        if subresource:
+            attributes["subresource"] = subresource
+        answer = await self._call(SELF_SUBJECT_ACCESS_REVIEW, "POST", SELF_SUBJECT_ACCESS_REVIEW.path(),
+                                  body={"apiVersion": SELF_SUBJECT_ACCESS_REVIEW.api_version,
+                                        "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attributes}},
+                                  verb="create")
+        status = answer.get("status") or {}
+        return bool(status.get("allowed")), str(status.get("reason") or "")
+
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
         return await self._call(resource, "GET", resource.path(namespace, name))
 
@@ -282,10 +423,12 @@ class Cluster:
     async def _open(self, resource: Resource, path: str, query: Sequence[tuple[str, Any]], accept: str,
                     limits: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
         """A long answer's response (a watch, a followed log), not yet read; Unreachable or the API's refusal."""
+        headers = {"Accept": accept}
+        auth = self._auth(headers)
         try:
             response: aiohttp.ClientResponse = await self.api.call_api(
-                path, "GET", query_params=query, header_params={"Accept": accept},
-                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=limits,
+                path, "GET", query_params=query, header_params=headers,
+                auth_settings=auth, _preload_content=False, _request_timeout=limits,
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise Unreachable(self.server, _describe(error)) from None

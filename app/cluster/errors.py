@@ -41,6 +41,10 @@ class Forbidden(ClusterError):
     pass
 
 
+class Unauthorized(ClusterError):
+    """401: the cluster does not accept these credentials (a token that expired, was revoked, or never was)."""
+
+
 class Expired(ClusterError):
     """410: the resourceVersion a watch or a continued list asked for is older than the server keeps."""
 
@@ -65,11 +69,12 @@ _BY_REASON: dict[str, type[ClusterError]] = {
     "Invalid": Invalid,
     "BadRequest": Rejected,
     "Forbidden": Forbidden,
+    "Unauthorized": Unauthorized,
     "Expired": Expired,
     "Gone": Expired,
 }
 _BY_CODE: dict[int, type[ClusterError]] = {404: NotFound, 409: Conflict, 410: Expired, 422: Invalid, 400: Rejected,
-                                           403: Forbidden}
+                                           403: Forbidden, 401: Unauthorized}
 
 
 def from_status(code: int, body: str | bytes | None, fallback: str = "") -> ClusterError:

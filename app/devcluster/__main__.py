@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import math
 import re
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.devcluster.apiserver.http import HEADER_TIMEOUT
@@ -31,6 +33,25 @@ def duration(text: str) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
     return seconds
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line: time (UTC), level, logger and message (and the exception, when there is one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"), "level": record.levelname.lower(), "logger": record.name,
+                "message": record.getMessage()}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def log_to_stderr(level: str, log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if log_format == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -87,13 +108,23 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         "(default: %(default)s)")
     parser.add_argument("--without-knative", action="store_true",
                         help="serve only the core Kubernetes API, like a cluster where Knative is not installed")
+    parser.add_argument("--token-auth-file", type=Path, default=None, metavar="FILE",
+                        help="more users, in kube-apiserver's --token-auth-file format: CSV lines "
+                        "'token,user,uid,\"group1,group2\"'. The admin token (user devcluster-admin, group "
+                        "system:masters) is kept in the data directory and written into the kubeconfig")
+    parser.add_argument("--audit-log-path", type=Path, default=None, metavar="FILE",
+                        help="write one audit.k8s.io/v1 Event a line for each request (level Metadata: who, what, "
+                        "the authorization decision, the response code), like kube-apiserver's --audit-log-path")
     parser.add_argument("--insecure-allow-remote", action="store_true",
-                        help="allow a non-loopback --host; the API has no authentication")
+                        help="allow a non-loopback --host; the API is HTTPS with a CA made on the spot, but the tokens "
+                        "sit in plain files and the gateway speaks plain HTTP")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="log level; info logs one line per request (default: %(default)s)")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="text, or json: one object a line with time, level, logger and message "
+                        "(default: %(default)s)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s",
-                        stream=sys.stderr)
+    log_to_stderr(args.log_level, args.log_format)
     return Config(
         host=args.host, api_port=args.api_port, gateway_port=args.gateway_port,
         internal_gateway_port=args.internal_gateway_port, data=args.data,
@@ -102,7 +133,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         bookmark_interval=args.bookmark_interval, watch_history=max(args.watch_history, 1),
         insecure_allow_remote=args.insecure_allow_remote, knative=not args.without_knative,
         advertise_host=args.advertise_host, watch_buffer=max(args.watch_buffer, 1), event_ttl=args.event_ttl,
-        header_timeout=args.header_timeout,
+        header_timeout=args.header_timeout, token_auth_file=args.token_auth_file, audit_log_path=args.audit_log_path,
     )
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import gc as python_gc
 import ipaddress
 import logging
+import os
+import secrets
 import socket
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,13 +20,20 @@ import yaml
 from aiohttp import web
 
 from app.devcluster.admission.webhooks import KnativeWebhooks
-from app.devcluster.apiserver import seed
+from app.devcluster.apiserver import bootstrap, seed
+from app.devcluster.apiserver.aggregation import Aggregation
+from app.devcluster.apiserver.audit import AuditLog
+from app.devcluster.apiserver.authn import Authenticator, TokenFileError, read_token_file
+from app.devcluster.apiserver.certs import Certificates
+from app.devcluster.apiserver.escalation import Escalation
 from app.devcluster.apiserver.expiry import Expiry
 from app.devcluster.apiserver.gc import GarbageCollector
 from app.devcluster.apiserver.hosts import own_names
 from app.devcluster.apiserver.http import HEADER_TIMEOUT, ApiServer
+from app.devcluster.apiserver.metrics import ApiMetrics
 from app.devcluster.apiserver.openapi import OpenApi
 from app.devcluster.apiserver.podlogs import ContainerLogs
+from app.devcluster.apiserver.rbac import Authorizer
 from app.devcluster.apiserver.resources import (
     CORE_RESOURCES,
     CORE_SERVICE,
@@ -36,7 +47,10 @@ from app.devcluster.apiserver.rest import Admission, Rest, Schema
 from app.devcluster.apiserver.schema import Schemas
 from app.devcluster.apiserver.schema_check import SchemaCheck
 from app.devcluster.apiserver.schema_core import CORE_KINDS
+from app.devcluster.apiserver.serviceaccounts import ServiceAccounts, StoreLookup
 from app.devcluster.apiserver.store import Store
+from app.devcluster.apiserver.tokens import Signer
+from app.devcluster.apiserver.users import ADMIN, PRIVILEGED_GROUP, UserInfo
 from app.devcluster.apiserver.watch import BUFFER, Watches
 from app.devcluster.controllers import install
 from app.devcluster.controllers.loop import KnativeController
@@ -69,6 +83,8 @@ class Config:
     knative: bool = True  # serve serving.knative.dev; off to stand in for a cluster without Knative
     advertise_host: str = ""  # the host clients reach this server by (kubeconfig, gateway address); default: host
     insecure_allow_remote: bool = False
+    token_auth_file: Path | None = None  # more users, as kube-apiserver's --token-auth-file (CSV)
+    audit_log_path: Path | None = None  # one audit.k8s.io Event a line per request (kube-apiserver's --audit-log-path)
 
 
 def is_loopback(host: str) -> bool:
@@ -110,6 +126,12 @@ class DevCluster:
         self.gc = GarbageCollector(self.rest, self.registry)
         self.expiry = Expiry(self.store)
         self.logs = ContainerLogs()
+        self.authorizer = Authorizer(self.store)
+        self.rest.guards.append(Escalation(self.authorizer))
+        self.aggregation = Aggregation(self.rest)
+        self.admin_token = ""
+        self.accounts: ServiceAccounts | None = None
+        self._audit: AuditLog | None = None
         self._runners: list[web.AppRunner] = []
         self.api_port = self.config.api_port
         self.gateway_port = self.config.gateway_port
@@ -128,14 +150,17 @@ class DevCluster:
     def server_url(self) -> str:
         host = self.advertised_host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.api_port}"
+        return f"https://{host}:{self.api_port}"
 
     async def start(self) -> None:
         if not is_loopback(self.config.host) and not self.config.insecure_allow_remote:
             raise SystemExit(
-                f"refusing to serve on {self.config.host}: the dev cluster has no authentication. "
-                "Bind a loopback address, or pass --insecure-allow-remote."
+                f"refusing to serve on {self.config.host}: the dev cluster is for development (its admin token and "
+                "users' tokens sit in plain files, its gateway speaks plain HTTP). Bind a loopback address, or pass "
+                "--insecure-allow-remote."
             )
+        tokens = self._tokens()
+        self.certificates = Certificates(self.config.data / "pki", [self.config.host, self.advertised_host])
         api_socket = bind(self.config.host, self.config.api_port)
         gateway_socket = bind(self.config.host, self.config.gateway_port)
         internal_socket = bind(self.config.host, self.config.internal_gateway_port)
@@ -144,18 +169,27 @@ class DevCluster:
         self.internal_gateway_port = internal_socket.getsockname()[1]
         self.store.open()
         seed.seed(self.rest)
+        bootstrap.install(self.rest)
         if self.config.knative:
             install.install(self.rest, self.config.domain, self.advertised_host, self.gateway_port,
                             self.internal_gateway_port)
+        signer = Signer(self.config.data / "service-account.key")
+        self.accounts = ServiceAccounts(self.rest, signer)
+        self.accounts.start()
+        self.aggregation.start()
         self.gc.start()
         self.expiry.start()
         for controller in self.controllers:
             controller.start()
         api = ApiServer(
             self.registry, self.rest, self.watches, OpenApi(self.schemas.kinds), f"{self.config.host}:{self.api_port}",
-            allowed_hosts=self.own_names, header_timeout=self.config.header_timeout, logs=self.logs,
+            Authenticator(signer, StoreLookup(self.rest), tokens), self.authorizer, self.accounts,
+            ApiMetrics(self.store, self.registry), allowed_hosts=self.own_names,
+            header_timeout=self.config.header_timeout, logs=self.logs,
+            audit=AuditLog(self.config.audit_log_path) if self.config.audit_log_path else None,
         )
-        await self._serve(api.application(), api_socket)
+        self._audit = api.audit
+        await self._serve(api.application(), api_socket, self.certificates.server_context())
         if self.gateway is not None:
             await self.gateway.start(gateway_socket, internal_socket)
         else:
@@ -168,10 +202,28 @@ class DevCluster:
         log.info("API server on %s, gateway on http://%s:%d (internal: %d), data in %s", self.server_url,
                  self.config.host, self.gateway_port, self.internal_gateway_port, self.config.data)
 
-    async def _serve(self, app: web.Application, sock: socket.socket) -> None:
+    def _tokens(self) -> dict[str, UserInfo]:
+        """The admin's token (kept in the data directory, made on first start) and the --token-auth-file's."""
+        path = self.config.data / "admin-token"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32) + "\n")
+        self.admin_token = path.read_text().strip()
+        tokens: dict[str, UserInfo] = {}
+        if self.config.token_auth_file is not None:
+            try:
+                tokens = read_token_file(self.config.token_auth_file)
+            except TokenFileError as error:
+                raise SystemExit(f"devcluster: {error}") from None
+        tokens[self.admin_token] = UserInfo(ADMIN, ADMIN, (PRIVILEGED_GROUP,))
+        return tokens
+
+    async def _serve(self, app: web.Application, sock: socket.socket, tls: ssl.SSLContext) -> None:
         runner = web.AppRunner(app, access_log_format=ACCESS_LOG_FORMAT, handle_signals=False, shutdown_timeout=2)
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        await TlsSite(runner, sock, ssl_context=tls, handshake_timeout=self.config.header_timeout).start()
         self._runners.append(runner)
 
     async def stop(self) -> None:
@@ -190,13 +242,21 @@ class DevCluster:
             await controller.stop()
         await self.expiry.stop()
         await self.gc.stop()
+        await self.aggregation.stop()
+        if self.accounts is not None:
+            await self.accounts.stop()
+        if self._audit is not None:
+            self._audit.close()
         self.store.close()
 
     def kubeconfig(self) -> dict[str, Any]:
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "devcluster", "cluster": {"server": self.server_url}}],
+            "clusters": [{"name": "devcluster", "cluster": {
+                "server": self.server_url,
+                "certificate-authority-data": base64.b64encode(self.certificates.ca_pem).decode(),
+            }}],
             "contexts": [
                 {
                     "name": "devcluster",
@@ -204,7 +264,7 @@ class DevCluster:
                 }
             ],
             "current-context": "devcluster",
-            "users": [{"name": "devcluster", "user": {}}],
+            "users": [{"name": "devcluster", "user": {"token": self.admin_token}}],
             "preferences": {},
         }
 
@@ -212,9 +272,30 @@ class DevCluster:
         path = self.config.data / "kubeconfig"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(yaml.safe_dump(copy.deepcopy(self.kubeconfig()), sort_keys=False))
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it carries the admin's token
+        with os.fdopen(fd, "w") as out:
+            out.write(yaml.safe_dump(copy.deepcopy(self.kubeconfig()), sort_keys=False))
         tmp.replace(path)
         return path
+
+
+class TlsSite(web.SockSite):
+    """A listening socket served over TLS, whose handshake must also finish within the header timeout (asyncio's
+    own default is 60 s: a client that connects and says nothing would hold the connection that long)."""
+
+    def __init__(self, runner: web.AppRunner, sock: socket.socket, *, ssl_context: ssl.SSLContext,
+                 handshake_timeout: float) -> None:
+        super().__init__(runner, sock, ssl_context=ssl_context, shutdown_timeout=2)
+        self.handshake_timeout = handshake_timeout
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        assert self._runner.server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            self._runner.server, sock=self._sock, ssl=self._ssl_context, backlog=self._backlog,
+            ssl_handshake_timeout=self.handshake_timeout,
+        )
 
 
 def build(config: Config) -> DevCluster:

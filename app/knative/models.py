@@ -10,6 +10,7 @@ LABEL_SERVICE = "serving.knative.dev/service"
 LABEL_GENERATION = "serving.knative.dev/configurationGeneration"
 LABEL_VISIBILITY = "networking.knative.dev/visibility"
 ANNOTATION_CREATOR = "serving.knative.dev/creator"
+ANNOTATION_LAST_MODIFIER = "serving.knative.dev/lastModifier"
 ANNOTATION_ROLLOUT = "serving.knative.dev/rollout-duration"
 ROLLOUT_ALIASES = (ANNOTATION_ROLLOUT, "serving.knative.dev/rolloutDuration")
 ANNOTATION_MIN_SCALE = "autoscaling.knative.dev/min-scale"
@@ -112,6 +113,7 @@ class ServiceView:
     observed_generation: int | None
     created: str
     creator: str
+    last_modifier: str
     url: str
     address_url: str
     cluster_local: bool
@@ -188,6 +190,11 @@ class RevisionView:
 
     def condition(self, kind: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == kind), None)
+
+    @property
+    def creator(self) -> str:
+        """Who made the change that created this revision (Knative copies the Configuration's lastModifier)."""
+        return _str(_dict(self.raw_metadata.get("annotations")).get(ANNOTATION_CREATOR))
 
 
 def host_of(url: str) -> str:
@@ -296,6 +303,7 @@ def service_from(obj: dict[str, Any]) -> ServiceView:
         observed_generation=observed if isinstance(observed, int) else None,
         created=_str(meta.get("creationTimestamp")),
         creator=_str(_dict(meta.get("annotations")).get(ANNOTATION_CREATOR)),
+        last_modifier=_str(_dict(meta.get("annotations")).get(ANNOTATION_LAST_MODIFIER)),
         url=_str(status.get("url")),
         address_url=_str(_dict(status.get("address")).get("url")),
         cluster_local=_dict(meta.get("labels")).get(LABEL_VISIBILITY) == "cluster-local",

@@ -9,7 +9,9 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.cluster.client import Cluster
+from app.web.auth import Principal
 from app.web.lookups import Lookups
+from app.web.permissions import Allowed
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -23,22 +25,33 @@ class BadPath(Exception):
         self.value = value
 
 
+def acting(request: Request) -> Principal:
+    """Who this request acts as (app.web.auth found it before the handler ran)."""
+    return request.state.principal  # type: ignore[no-any-return]
+
+
 def cluster(request: Request) -> Cluster:
-    return request.app.state.cluster  # type: ignore[no-any-return]
+    """The client that acts as this request's user: the console's own credentials, or the user's token."""
+    return acting(request).cluster
 
 
 def identity(request: Request) -> tuple[str, Cluster]:
-    """Who this request acts as, and the client that acts as them: what live pages share watches by.
-
-    Today every request acts as the console's own kubeconfig user. With sign-in, each user's token gives a
-    client of its own and an identity of its own, and nothing else here changes.
-    """
-    own = cluster(request)
-    return f"kubeconfig:{own.user}", own
+    """Who this request acts as, and the client that acts as them: what live pages share watches by. Each user
+    (name and groups) has an identity of their own and brings a client with their own token."""
+    who = acting(request)
+    return who.key, who.cluster
 
 
 def lookups(request: Request) -> Lookups:
-    return request.app.state.lookups  # type: ignore[no-any-return]
+    """Reads as this request's user; what is cached is cached for them alone (the gateway's address, read with the
+    console's own credentials, for everyone)."""
+    who = acting(request)
+    return request.app.state.lookups.acting_as(who.cluster, who.key)  # type: ignore[no-any-return]
+
+
+async def allowed(request: Request, namespace: str) -> Allowed:
+    """What this request's user may do to Services in `namespace` (asked of the cluster, kept a short while)."""
+    return await request.app.state.permissions.services(acting(request), namespace)  # type: ignore[no-any-return]
 
 
 def checked(what: str, value: str) -> str:

@@ -27,8 +27,9 @@ from app.knative.models import (
     service_from,
 )
 from app.knative.rollout import RolloutProgress, rollout_progress
-from app.web.context import checked, identity, lookups
+from app.web.context import acting, allowed, checked, identity, lookups
 from app.web.evidence import Evidence, gather_evidence, service_pods
+from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
@@ -111,6 +112,7 @@ class DetailPage:
     rollout: RolloutProgress | None = None
     failures: list[Failure] = field(default_factory=list)
     pods_known: bool = True  # False: this identity may not list pods; instances come from the revisions' status
+    allowed: Allowed = EVERYTHING  # what the user may do to this Service (the actions offered)
 
     @property
     def newest_rows(self) -> int:
@@ -152,23 +154,24 @@ def explained(service: ServiceView, rows: list[RevisionRow]) -> list[RevisionRow
 
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
                 show_all: bool = False, pods: list[dict[str, Any]] | None = None,
-                evidence: dict[str, Evidence] | None = None) -> DetailPage:
+                evidence: dict[str, Evidence] | None = None, allowed: Allowed = EVERYTHING) -> DetailPage:
     """The page for a Service, its revisions and their pods as the API gives them (pods None: not readable)."""
     service = service_from(obj)
     rows = revision_rows(service, revisions, show_all, None if pods is None else inst.by_revision(pods))
     failures = [Failure(row, row.diagnosis, (evidence or {}).get(row.revision.name))
                 for row in explained(service, rows) if row.diagnosis is not None]
     return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
-                      show_all, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None)
+                      show_all, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None,
+                      allowed=allowed)
 
 
-async def read_evidence(client: Any, namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]],
+async def read_evidence(client: Any, user: str, namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]],
                         pods: list[dict[str, Any]] | None) -> dict[str, Evidence]:
     """Events and last log lines for the failed revisions the page explains (few; usually none)."""
     service = service_from(obj)
     grouped = {} if pods is None else inst.by_revision(pods)
     rows = explained(service, revision_rows(service, revisions, False, grouped))
-    found = await asyncio.gather(*(gather_evidence(client, namespace, row.revision.name,
+    found = await asyncio.gather(*(gather_evidence(client, user, namespace, row.revision.name,
                                                    grouped.get(row.revision.name, [])) for row in rows))
     return {e.revision: e for e in found}
 
@@ -197,11 +200,12 @@ async def read_revisions(request: Request, namespace: str, name: str) -> tuple[d
 
 async def read_page(request: Request, namespace: str, name: str, show_all: bool) -> DetailPage:
     _, client = identity(request)
-    (obj, revisions), gateway, pods = await asyncio.gather(read_revisions(request, namespace, name),
-                                                           lookups(request).gateway(),
-                                                           service_pods(client, namespace, name))
-    evidence = await read_evidence(client, namespace, obj, revisions, pods)
-    return detail_page(namespace, obj, revisions, gateway, show_all, pods, evidence)
+    (obj, revisions), gateway, pods, may = await asyncio.gather(read_revisions(request, namespace, name),
+                                                                lookups(request).gateway(),
+                                                                service_pods(client, namespace, name),
+                                                                allowed(request, namespace))
+    evidence = await read_evidence(client, acting(request).name, namespace, obj, revisions, pods)
+    return detail_page(namespace, obj, revisions, gateway, show_all, pods, evidence, may)
 
 
 @router.get("/namespaces/{namespace}/services/{name}")

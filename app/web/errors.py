@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from app.cluster.errors import ClusterError, Forbidden, KnativeNotInstalled, NotFound, Unreachable
+from app.cluster.errors import ClusterError, Forbidden, KnativeNotInstalled, NotFound, Unauthorized, Unreachable
+from app.web.auth import ProxyCredentialsMissing, SignInRequired, secure, sign_in_url
 from app.web.context import BadPath
+from app.web.permissions import forbidden_text
 from app.web.render import render
 from app.web.security import CsrfRejected
+from app.web.sessions import cookie_header
 
 log = logging.getLogger("knative_console.web")
 
@@ -46,7 +49,57 @@ def show(request: Request, page: ErrorPage, status: int) -> Response:
     return render(request, "error.html", page, status=status, headers=headers)
 
 
+LIVE_PREFIX = "/live/"
+
+
+def _live_refusal(request: Request, why: str) -> Response:
+    """A live stream that cannot act for anyone: one banner event, and the browser not back for a minute."""
+    return Response(request.app.state.live.refusal(why), media_type="text/event-stream",
+                    headers={"Cache-Control": "no-store"})
+
+
+def _to_sign_in(request: Request, why: str) -> Response:
+    """To the sign-in page (and back here after it); htmx requests follow with HX-Redirect."""
+    url = sign_in_url(request, why)
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, error: SignInRequired) -> Response:
+        if request.url.path.startswith(LIVE_PREFIX):
+            return _live_refusal(request, "You are signed out, so this page no longer updates by itself: reload it "
+                                          "to sign in again.")
+        response = _to_sign_in(request, error.why)
+        if error.why:  # a cookie that did not open: forget it
+            response.headers.append("set-cookie", cookie_header("", secure(request), max_age=0))
+        return response
+
+    @app.exception_handler(ProxyCredentialsMissing)
+    async def proxy_missing(request: Request, error: ProxyCredentialsMissing) -> Response:
+        if request.url.path.startswith(LIVE_PREFIX):
+            return _live_refusal(request, error.why)
+        return show(request, ErrorPage("Not signed in", error.why, "Open the console through the sign-in proxy.",
+                                       retry=str(request.url)), status=401)
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, error: Unauthorized) -> Response:
+        mode = request.app.state.settings.auth
+        if mode == "token":
+            why = "The cluster no longer accepts your token (it expired or was revoked): sign in again."
+            if request.url.path.startswith(LIVE_PREFIX):
+                return _live_refusal(request, why)
+            response = _to_sign_in(request, why)
+            response.headers.append("set-cookie", cookie_header("", secure(request), max_age=0))
+            return response
+        hint = ("Sign in again through the proxy." if mode == "proxy" else
+                "The console's own credentials were refused: check the kubeconfig (or the pod's service account), "
+                "then retry.")
+        return show(request, ErrorPage("The cluster did not accept the credentials", error.message, hint,
+                                       retry=str(request.url)), status=401)
+
     @app.exception_handler(Unreachable)
     async def unreachable(request: Request, error: Unreachable) -> Response:
         page = ErrorPage("Cannot reach the cluster", error.message,
@@ -79,8 +132,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, error: Forbidden) -> Response:
-        page = ErrorPage("Not allowed", error.message,
-                         "The cluster refused this for the console's credentials; README lists the RBAC it needs.",
+        who = getattr(request.state, "principal", None)
+        if who is None or who.via == "kubeconfig":
+            hint = "The cluster refused this for the console's credentials; README lists the RBAC it needs."
+        else:
+            hint = f"The cluster said: {error.message}"
+        page = ErrorPage("Not allowed", forbidden_text(error, who.name if who else "The console"), hint,
                          back=_back(request))
         return show(request, page, status=403)
 

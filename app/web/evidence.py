@@ -14,6 +14,7 @@ from app.cluster.errors import ClusterError, Forbidden, NotFound, Unreachable
 from app.knative.events import EventView, newest_first
 from app.knative.instances import USER_CONTAINER, Instance
 from app.knative.models import LABEL_SERVICE
+from app.web.permissions import plainly
 
 LOG_LINES = 20  # a failed revision's last lines shown on the details page
 EVENT_PODS = 2  # the instances whose events join the revision's
@@ -45,8 +46,9 @@ async def last_lines(client: Cluster, namespace: str, pod: str, lines: int) -> l
         return [line async for line in output]
 
 
-async def gather_evidence(client: Cluster, namespace: str, revision: str,
+async def gather_evidence(client: Cluster, user: str, namespace: str, revision: str,
                           instances: Sequence[Instance]) -> Evidence:
+    """Read as `user` (their client): a read their RBAC refuses is said plainly in `problem`."""
     evidence = Evidence(revision)
     names = [revision, *(i.name for i in instances[:EVENT_PODS])]
     reads = [client.list(r.EVENT, namespace, field_selector=f"involvedObject.name={name}") for name in names]
@@ -56,7 +58,7 @@ async def gather_evidence(client: Cluster, namespace: str, revision: str,
     except Unreachable:
         raise
     except ClusterError as error:
-        evidence.problem = f"Its events could not be read: {error.message}"
+        evidence.problem = f"Its events could not be read: {plainly(error, user)}"
     if instances:
         evidence.log_pod = instances[0].name
         try:
@@ -65,5 +67,5 @@ async def gather_evidence(client: Cluster, namespace: str, revision: str,
             raise
         except ClusterError as error:
             evidence.problem = (evidence.problem + " " if evidence.problem else "") + \
-                f"Its logs could not be read: {error.message}"
+                f"Its logs could not be read: {plainly(error, user)}"
     return evidence

@@ -3,9 +3,10 @@
 A Feed is one watch, made with the identity's own client, and the queues of everyone who follows it. It
 starts with the first follower at the collection's current resourceVersion, resumes from the last version it
 saw after a dropped connection or the server's timeout, lists again after 410 (and tells followers to read
-again), and ends a short grace period after the last follower leaves. Today the identity is the console's
-own kubeconfig user; with sign-in, each user brings a client with their own token, so what a feed carries is
-what that user's RBAC lets them watch, and no other identity's followers ever see it.
+again), and ends a short grace period after the last follower leaves. Each identity (a user and their groups,
+app.web.auth) brings a client with their own token, so what a feed carries is what that user's RBAC lets them
+watch, and no other identity's followers ever see it. A follower with a newer client of the same identity (a
+refreshed token) hands it to the feed, which connects with it from then on.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ class WatchHub:
         if feed is None:
             feed = self.feeds[key] = Feed(key, cluster)
             feed.task = asyncio.get_running_loop().create_task(feed.run(), name=f"watch {resource.plural} {namespace}")
+        feed.cluster = cluster  # the newest follower's client: the same identity, its latest credentials
         if feed.stopping is not None:
             feed.stopping.cancel()
             feed.stopping = None
@@ -163,6 +165,12 @@ class WatchHub:
             feed.followers.discard(queue)
             if not feed.followers:
                 feed.stopping = asyncio.get_running_loop().call_later(self.grace, self._stop, feed)
+
+    def use(self, identity: str, cluster: Cluster) -> None:
+        """Every feed of this identity connects with this client from now on."""
+        for feed in self.feeds.values():
+            if feed.key[0] == identity:
+                feed.cluster = cluster
 
     def _stop(self, feed: Feed) -> None:
         if feed.followers or self.feeds.get(feed.key) is not feed:

@@ -58,7 +58,7 @@ class Informer:
                 self.by_label.pop(value, None)
 
     async def _list(self) -> None:
-        listed = await self.cluster.list(self.resource, self.namespace)
+        listed = await self.cluster.list(self.resource, self.namespace)  # the identity's newest client (`use`)
         self.by_label, self.labels = {}, {}
         for obj in listed.get("items") or []:
             self._put(obj)
@@ -112,7 +112,14 @@ class Informers:
             informer = self.informers[key] = Informer(self.hub, identity, cluster, namespace, resource, label)
             if self.sweeper is None or self.sweeper.done():
                 self.sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="informer sweeper")
+        informer.cluster = cluster
         return informer
+
+    def use(self, identity: str, cluster: Cluster) -> None:
+        """Every informer of this identity lists with this client from now on."""
+        for key, informer in self.informers.items():
+            if key[0] == identity:
+                informer.cluster = cluster
 
     async def _sweep(self) -> None:
         while self.informers:

@@ -76,6 +76,13 @@ class View:
         self.task: asyncio.Task[None] | None = None
         self.stopping: asyncio.TimerHandle | None = None
 
+    def use(self, cluster: Cluster) -> None:
+        """From now on, read and watch with this client (the same identity's, with a newer token): a token that
+        expires never leaves this page, its watches or its cached lists reading with the old one."""
+        self.cluster = cluster
+        self.live.hub.use(self.identity, cluster)
+        self.live.informers.use(self.identity, cluster)
+
     # -- what a page kind provides -----------------------------------------------------------
 
     async def load(self) -> None:

@@ -23,10 +23,11 @@ from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound
 from app.knative.instances import LABEL_REVISION, NONE, USER_CONTAINER, Instance, Instances, describe, instance_from
 from app.knative.models import revision_from
-from app.web.context import checked, identity
+from app.web.context import acting, checked, identity
 from app.web.evidence import last_lines
 from app.web.hub import Change, Message
 from app.web.live import RETRY_MS, Live, Refused, event
+from app.web.permissions import forbidden_text, plainly
 from app.web.render import render
 from app.web.security import COOKIE
 from app.web.streams import HEADERS
@@ -75,7 +76,7 @@ async def revision_instances(client: Cluster, namespace: str, revision: str) -> 
     return sorted((i for i in found if not i.terminating), key=lambda i: (not i.ready, i.created, i.name))
 
 
-async def _read(client: Cluster, namespace: str, instance: Instance) -> InstanceLog:
+async def _read(client: Cluster, user: str, namespace: str, instance: Instance) -> InstanceLog:
     try:
         return InstanceLog(instance, await last_lines(client, namespace, instance.name, TAIL))
     except NotFound:
@@ -83,7 +84,7 @@ async def _read(client: Cluster, namespace: str, instance: Instance) -> Instance
     except ClusterError as error:
         if error.code >= 500 or error.code == 0:
             raise
-        return InstanceLog(instance, problem=error.message)
+        return InstanceLog(instance, problem=plainly(error, user))
 
 
 @router.get("/namespaces/{namespace}/services/{name}/revisions/{revision}/logs")
@@ -92,16 +93,18 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
     checked("Service", name)
     checked("revision", revision)
     _, client = identity(request)
+    user = acting(request).name
     view = revision_from(await client.get(r.REVISION, revision, namespace))  # none: a 404 page
     page = LogsPage(namespace, name, revision, [])
     try:
         instances = await revision_instances(client, namespace, revision)
     except Forbidden as error:
-        page.problem = f"The console may not list this namespace's pods ({error.message}), so it cannot show logs."
+        page.problem = f"{forbidden_text(error, user)} Without it the console cannot find this revision's instances " \
+            "to show their logs."
         page.instances = describe(view, None)
         return render(request, "revision_logs.html", page)
     page.pods, page.instances = instances, describe(view, instances)
-    page.logs = list(await asyncio.gather(*(_read(client, namespace, i) for i in instances[:INSTANCES])))
+    page.logs = list(await asyncio.gather(*(_read(client, user, namespace, i) for i in instances[:INSTANCES])))
     page.more = max(len(instances) - INSTANCES, 0)
     return render(request, "revision_logs.html", page)
 
@@ -109,8 +112,8 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
 class LogFollower:
     """New lines of a revision's ready instances, from the moment it starts, as server-sent events."""
 
-    def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str) -> None:
-        self.live, self.who, self.client = live, who, client
+    def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str, user: str) -> None:
+        self.live, self.who, self.client, self.user = live, who, client, user
         self.namespace, self.revision = namespace, revision
         self.lines: asyncio.Queue[tuple[str, str]] = asyncio.Queue(LINE_QUEUE)
         self.followed: dict[str, asyncio.Task[None]] = {}
@@ -148,10 +151,12 @@ class LogFollower:
                 while not self.live.closing.is_set():
                     getters = {asyncio.ensure_future(self.lines.get()), asyncio.ensure_future(inbox.get()),
                                asyncio.ensure_future(self.live.closing.wait())}
-                    done, pending = await asyncio.wait(getters, timeout=self.live.heartbeat,
-                                                       return_when=asyncio.FIRST_COMPLETED)
-                    for waiting in pending:
-                        waiting.cancel()
+                    try:
+                        done, _ = await asyncio.wait(getters, timeout=self.live.heartbeat,
+                                                     return_when=asyncio.FIRST_COMPLETED)
+                    finally:  # also when the browser goes while it waits: no getter is left pending
+                        for waiting in getters:
+                            waiting.cancel()  # nothing to a finished one
                     if not done:
                         yield b": heartbeat\n\n"
                     chunk = b""
@@ -167,7 +172,7 @@ class LogFollower:
                         yield chunk
         except ClusterError as error:
             yield event("log", str(Markup('<div class="log-line log-problem">{}</div>').format(
-                f"The logs stopped: {error.message}")))
+                f"The logs stopped: {plainly(error, self.user)}")))
         finally:
             for task in list(self.followed.values()):
                 task.cancel()
@@ -191,7 +196,7 @@ async def follow_logs(request: Request, namespace: str, name: str, revision: str
 
     async def stream() -> AsyncIterator[bytes]:
         try:
-            async for chunk in LogFollower(live, who, client, namespace, revision).events():
+            async for chunk in LogFollower(live, who, client, namespace, revision, acting(request).name).events():
                 yield chunk
         finally:
             live.leave(who, browser)

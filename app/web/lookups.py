@@ -17,6 +17,7 @@ from app.settings import Settings
 
 T = TypeVar("T")
 CACHE_SECONDS = 10.0
+CACHE_ENTRIES = 1000
 
 
 @dataclass
@@ -27,11 +28,19 @@ class _Cached:
 
 @dataclass
 class Lookups:
-    """Reads against one cluster. Gateway and namespace answers are cached for a few seconds."""
+    """Reads against one cluster as one identity. Gateway and namespace answers are cached for a few seconds: the
+    namespaces per identity (what each may list differs), the gateway for all (it is read with the console's own
+    credentials: it is the console's configuration, not a user's data)."""
 
     cluster: Cluster
     settings: Settings
     _cache: dict[str, _Cached] = field(default_factory=dict)
+    own: Cluster | None = None  # the console's own client, for the gateway; None: `cluster` is the console's own
+    who: str = ""  # the identity the cache keeps this one's answers under
+
+    def acting_as(self, cluster: Cluster, who: str) -> Lookups:
+        """The same lookups and caches, reading as another identity with its own client."""
+        return Lookups(cluster, self.settings, self._cache, self.own or self.cluster, who)
 
     async def _cached(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
         hit = self._cache.get(key)
@@ -39,6 +48,9 @@ class Lookups:
         if hit is not None and hit.expires > now:
             return hit.value  # type: ignore[no-any-return]
         value = await load()
+        if len(self._cache) > CACHE_ENTRIES:  # one entry per identity: forget the expired ones
+            for stale in [k for k, v in self._cache.items() if v.expires <= now]:
+                del self._cache[stale]
         self._cache[key] = _Cached(value, now + CACHE_SECONDS)
         return value
 
@@ -52,7 +64,7 @@ class Lookups:
                 return None
             return sorted(n["metadata"]["name"] for n in listed.get("items") or [])
 
-        return await self._cached("namespaces", load)
+        return await self._cached(f"namespaces:{self.who}", load)
 
     async def require_namespace(self, namespace: str) -> None:
         """Raise NotFound when the namespace does not exist (an empty list would look like a namespace with
@@ -70,8 +82,9 @@ class Lookups:
             return gw.from_override(self.settings.gateway)
 
         async def load() -> gw.Gateway:
+            own = self.own or self.cluster
             try:
-                network = await self.cluster.get(r.CONFIGMAP, "config-network", "knative-serving")
+                network = await own.get(r.CONFIGMAP, "config-network", "knative-serving")
             except NotFound:
                 network = None
             except Forbidden:
@@ -83,7 +96,7 @@ class Lookups:
                 return gw.unknown(f"No known gateway for the ingress class {ingress}; set the gateway address "
                                   "with --gateway or KNATIVE_CONSOLE_GATEWAY.")
             try:
-                service = await self.cluster.get(r.CORE_SERVICE, where[1], where[0])
+                service = await own.get(r.CORE_SERVICE, where[1], where[0])
             except (NotFound, Forbidden) as error:
                 return gw.unknown(f"{where[0]}/{where[1]} could not be read ({error.reason}); set the gateway "
                                   "address with --gateway or KNATIVE_CONSOLE_GATEWAY.")

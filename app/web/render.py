@@ -56,6 +56,7 @@ def render(
         elif isinstance(context, dict):
             values.update(context)
     values["settings"] = request.app.state.settings
+    values["principal"] = getattr(request.state, "principal", None)  # who the page acts as (app.web.auth)
     values["csrf_token"] = getattr(request.state, "csrf_token", "")
     values["is_htmx"] = request.headers.get("HX-Request") == "true"
     # A page asked for by htmx to fill the <dialog> renders without the surrounding layout.

@@ -6,6 +6,7 @@ fields), so Previous and Next keep everything and no JavaScript is needed.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from app.cluster.errors import Invalid, Rejected, Unreachable
+from app.cluster.errors import Forbidden, Invalid, Rejected, Unreachable
 from app.knative import forms as kforms
 from app.knative import traffic
 from app.knative.basis import Basis, canonical, what_changed
@@ -25,9 +26,10 @@ from app.knative.naming import revision_name
 from app.knative.numbers import whole
 from app.knative.rollout import RolloutError, rollout_request, seconds_of
 from app.web import forms
-from app.web.context import checked, cluster, go, lookups, now, service_url
+from app.web.context import acting, allowed, checked, cluster, go, lookups, now, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
+from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
 from app.web.traffic import RowsForm, offline_service
 from app.web.writes import SpecChanged, patch_service
@@ -59,6 +61,7 @@ class WizardPage(RowsForm):
     show_all: bool = False
     offline: bool = False  # the cluster did not answer: everything typed is shown again, with Retry
     rollout: str = ""  # "Roll out gradually over … seconds", as typed ("" moves traffic at once)
+    allowed: Allowed = EVERYTHING  # whether the user may change the Service (Create is disabled when not)
 
     @property
     def retry_action(self) -> str:
@@ -90,7 +93,7 @@ async def start(request: Request, namespace: str, name: str) -> Response:
     seconds = seconds_of(service.rollout_duration)
     page = WizardPage(namespace, service, revisions, 1, prefill, traffic.as_inputs(plan.rows),
                       Basis.of(obj, with_template=True), new, kept_on=plan.kept_on, kept=plan.kept, stamp=now(),
-                      rollout=str(seconds) if seconds else "")
+                      rollout=str(seconds) if seconds else "", allowed=await allowed(request, namespace))
     page.trim()
     return render(request, "revision_new.html", page)
 
@@ -133,7 +136,8 @@ async def step(request: Request, namespace: str, name: str) -> Response:
                       rollout=forms.text(posted, "rollout")[:20])
     action = forms.text(posted, "action", "next")
     try:
-        obj, page.service, page.revisions = await lookups(request).service(namespace, name)
+        (obj, page.service, page.revisions), page.allowed = await asyncio.gather(
+            lookups(request).service(namespace, name), allowed(request, namespace))
         page.new_revision = page.new_revision or next_revision_name(page.service, page.revisions)
         return await _step(request, page, obj, posted, action)
     except Unreachable as error:
@@ -189,4 +193,7 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
     except (Rejected, Invalid) as error:
         page.failure = error.message
         return render(request, "revision_new.html", page, status=422)
+    except Forbidden as error:  # nothing was changed; everything typed is kept
+        page.failure = forbidden_text(error, acting(request).name)
+        return render(request, "revision_new.html", page, status=403)
     return go(request, service_url(namespace, name))

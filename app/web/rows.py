@@ -1,9 +1,10 @@
 """The Service list's rows, rendered once per version of each Service and kept: a list page that is loaded
 again (or a live list that changes one row) renders only the rows whose Service changed.
 
-A row's HTML depends only on its Service object, the namespace and the gateway shown, never on the time or
-the browser (ages are shown by the page's script), so (namespace, uid, resourceVersion, gateway) is a
-complete key. Rows that will depend on the user (the actions sign-in will allow or not) must add that to it.
+A row's HTML depends only on its Service object, the namespace, the gateway shown and whether the user may
+delete it (the Delete action, enabled or disabled with the reason), never on the time or the browser (ages are
+shown by the page's script), so (namespace, uid, resourceVersion, gateway, the delete refusal) is a complete key:
+one user's enabled actions never show in another's row.
 """
 
 from __future__ import annotations
@@ -51,22 +52,24 @@ class RowCache:
             self.rows.popitem(last=False)
 
 
-def row_key(namespace: str, gateway: Gateway, obj: dict[str, Any]) -> tuple[Any, ...]:
+def row_key(namespace: str, gateway: Gateway, obj: dict[str, Any], no_delete: str = "") -> tuple[Any, ...]:
     meta = obj.get("metadata") or {}
     return (namespace, meta.get("name"), meta.get("uid"), meta.get("resourceVersion"), gateway.known,
-            gateway.address, gateway.source, gateway.hint)
+            gateway.address, gateway.source, gateway.hint, no_delete)
 
 
 def render_rows(templates: Jinja2Templates, cache: RowCache, namespace: str, gateway: Gateway,
-                items: Sequence[dict[str, Any]]) -> list[Markup]:
-    """Each item's row: from the cache, or (all the missing ones in one rendering) parsed and rendered now."""
-    keys = [row_key(namespace, gateway, obj) for obj in items]
+                items: Sequence[dict[str, Any]], no_delete: str = "") -> list[Markup]:
+    """Each item's row: from the cache, or (all the missing ones in one rendering) parsed and rendered now.
+    `no_delete` is why the user may not delete these Services ("" when they may)."""
+    keys = [row_key(namespace, gateway, obj, no_delete) for obj in items]
     found = [cache.get(key) for key in keys]
     missing = [index for index, html in enumerate(found) if html is None]
     if missing:
         views = [service_from(items[index]) for index in missing]
         rows = [ServiceRow(view, shares(view.status_traffic, view.name), service_problem(view)) for view in views]
-        text = templates.get_template(ROWS_TEMPLATE).render(namespace=namespace, gateway=gateway, rows=rows)
+        text = templates.get_template(ROWS_TEMPLATE).render(namespace=namespace, gateway=gateway, rows=rows,
+                                                            no_delete=no_delete)
         # Markup: the rows template autoescapes; each piece is a whole <tr> it wrote.
         pieces = [Markup(piece.strip()) for piece in text.split(END_OF_ROW)[:-1]]  # noqa: S704
         for index, html in zip(missing, pieces, strict=True):

@@ -110,6 +110,9 @@ class SecurityMiddleware:
                 headers += [(name, value) for name, value in _HEADERS if name not in present]
                 if cookie:
                     headers.append((b"set-cookie", cookie))
+                renewed = scope.get("state", {}).get("session_cookie")  # app.web.auth renews a session in use
+                if renewed:
+                    headers.append((b"set-cookie", renewed.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
 

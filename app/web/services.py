@@ -14,7 +14,16 @@ from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
 from app.cluster import resources as r
-from app.cluster.errors import AlreadyExists, ClusterError, Conflict, Invalid, NotFound, Rejected, Unreachable
+from app.cluster.errors import (
+    AlreadyExists,
+    ClusterError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Rejected,
+    Unreachable,
+)
 from app.knative import forms as kforms
 from app.knative.basis import Basis
 from app.knative.gateway import Gateway
@@ -22,9 +31,10 @@ from app.knative.manifests import CREATE_ID, service_manifest
 from app.knative.models import RevisionView, ServiceView
 from app.settings import Settings
 from app.web import forms
-from app.web.context import checked, cluster, go, lookups, service_url, services_url
+from app.web.context import acting, allowed, checked, cluster, go, lookups, service_url, services_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
+from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 from app.web.rows import RowCache, render_rows
@@ -49,6 +59,7 @@ class ListPage:
     token: str = ""  # the token this page was listed with
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
     row_html: list[Markup] = field(default_factory=list)  # each item's row, rendered (app.web.rows)
+    allowed: Allowed = EVERYTHING  # what the user may do here (Create Service, Delete)
 
     @property
     def place(self) -> dict[str, str]:
@@ -66,7 +77,7 @@ class ListPage:
 
 def list_page(
     namespace: str, listed: dict[str, Any], gateway: Gateway, namespaces: list[str] | None, start: int = 0,
-    token: str = "",
+    token: str = "", allowed: Allowed = EVERYTHING,
 ) -> ListPage:
     """The Service Management page for one page of the API's list (its rows are rendered by `render_list`)."""
     items = [i for i in listed.get("items") or [] if isinstance(i, dict)]
@@ -75,12 +86,12 @@ def list_page(
     next_token = str(metadata.get("continue") or "")
     total = start + len(items) + (remaining if isinstance(remaining, int) else (1 if next_token else 0))
     return ListPage(namespace, namespaces, items, gateway, start=start, total=total, next_token=next_token,
-                    token=token)
+                    token=token, allowed=allowed)
 
 
 def render_list(templates: Jinja2Templates, settings: Settings, cache: RowCache, page: ListPage) -> Regions:
     """The list page's regions, its rows taken from the cache where their Service has not changed."""
-    page.row_html = render_rows(templates, cache, page.namespace, page.gateway, page.items)
+    page.row_html = render_rows(templates, cache, page.namespace, page.gateway, page.items, page.allowed.delete)
     return render_regions(templates, REGIONS, page, settings)
 
 
@@ -94,6 +105,7 @@ class CreatePage:
     retry: bool = False  # the cluster did not answer: offer Retry
     protocols: dict[str, str] = field(default_factory=lambda: kforms.PROTOCOLS)
     visibilities: dict[str, str] = field(default_factory=lambda: kforms.VISIBILITIES)
+    allowed: Allowed = EVERYTHING
 
 
 @dataclass
@@ -103,6 +115,7 @@ class DeletePage:
     revisions: list[RevisionView]
     basis: Basis
     failure: str = ""
+    allowed: Allowed = EVERYTHING
 
 
 @router.get("/")
@@ -125,8 +138,8 @@ async def service_list(
     checked("namespace", namespace)
     found = lookups(request)
     try:
-        listed, gateway, namespaces = await asyncio.gather(
-            found.services(namespace, token), found.gateway(), found.namespaces()
+        listed, gateway, namespaces, may = await asyncio.gather(
+            found.services(namespace, token), found.gateway(), found.namespaces(), allowed(request, namespace)
         )
     except ClusterError as error:
         if not token or error.code not in (400, 410):
@@ -135,7 +148,7 @@ async def service_list(
         return RedirectResponse(services_url(namespace), status_code=303)
     if not listed.get("items") and not token:
         await found.require_namespace(namespace)
-    page = list_page(namespace, listed, gateway, namespaces, start if token else 0, token)
+    page = list_page(namespace, listed, gateway, namespaces, start if token else 0, token, may)
     state = request.app.state
     page.regions = render_list(state.templates, state.settings, state.rows, page)
     return render(request, "_services_rows.html" if partial == "rows" else "services.html", page)
@@ -145,7 +158,7 @@ async def service_list(
 async def new_service(request: Request, namespace: str) -> Response:
     await lookups(request).require_namespace(checked("namespace", namespace))
     form = kforms.ServiceInput(template=kforms.TemplateInput(env=(kforms.EnvInput(),)))
-    return render(request, "service_new.html", CreatePage(namespace, form))
+    return render(request, "service_new.html", CreatePage(namespace, form, allowed=await allowed(request, namespace)))
 
 
 async def _made_by(request: Request, namespace: str, name: str, create_id: str) -> bool:
@@ -191,13 +204,17 @@ async def create_service(request: Request, namespace: str) -> Response:
     except (Rejected, Invalid, NotFound) as error:
         page = CreatePage(namespace, form, failure=error.message, create_id=create_id)
         return render(request, "service_new.html", page, status=422)
+    except Forbidden as error:
+        page = CreatePage(namespace, form, failure=forbidden_text(error, acting(request).name), create_id=create_id)
+        return render(request, "service_new.html", page, status=403)
     return go(request, service_url(namespace, draft.name))
 
 
 @router.get("/namespaces/{namespace}/services/{name}/delete")
 async def confirm_delete(request: Request, namespace: str, name: str) -> Response:
     obj, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
-    return render(request, "delete.html", DeletePage(namespace, service, revisions, Basis.of(obj)))
+    page = DeletePage(namespace, service, revisions, Basis.of(obj), allowed=await allowed(request, namespace))
+    return render(request, "delete.html", page)
 
 
 @router.post("/namespaces/{namespace}/services/{name}/delete")
@@ -218,6 +235,10 @@ async def delete_service(request: Request, namespace: str, name: str) -> Respons
                 continue
     except NotFound:
         return go(request, services_url(namespace))  # already gone: what the user wanted
+    except Forbidden as error:
+        obj, service, revisions = await lookups(request).service(namespace, name)
+        page = DeletePage(namespace, service, revisions, Basis.of(obj), forbidden_text(error, acting(request).name))
+        return render(request, "delete.html", page, status=403)
     obj, service, revisions = await lookups(request).service(namespace, name)
     failure = ("Someone changed this Service after you opened this page. Check what it is now, below, "
                "and confirm again if you still want to delete it.")

@@ -17,11 +17,12 @@ from app.knative.gateway import Gateway
 from app.knative.instances import LABEL_REVISION
 from app.knative.models import FAILED, LABEL_SERVICE, revision_from
 from app.web import details, services
-from app.web.context import checked, identity, lookups
+from app.web.context import acting, checked, identity, lookups
 from app.web.evidence import Evidence, service_pods
 from app.web.hub import Change
 from app.web.live import Live, Refused, View
 from app.web.lookups import Lookups
+from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Regions, parse_seen, render_regions
 from app.web.security import COOKIE
 
@@ -35,8 +36,16 @@ class PageView(View):
     def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str) -> None:
         super().__init__(request.app.state.live, who, cluster, namespace)
         self.found: Lookups = lookups(request)
+        self.principal = acting(request)
+        self.permissions = request.app.state.permissions
+        self.allowed: Allowed = EVERYTHING
         self.templates, self.settings, self.rows = request.app.state.templates, request.app.state.settings, \
             request.app.state.rows
+
+    def use_request(self, request: Request) -> None:
+        """Read with the client of the newest tab of this identity (a user's refreshed token, say)."""
+        self.use(acting(request).cluster)
+        self.found, self.principal = lookups(request), acting(request)
 
 
 class ServicePage(PageView):
@@ -55,13 +64,15 @@ class ServicePage(PageView):
         self.gateway: Gateway | None = None
 
     async def load(self) -> None:
-        (obj, revisions), self.gateway, pods = await asyncio.gather(
+        (obj, revisions), self.gateway, pods, self.allowed = await asyncio.gather(
             self.found.service_objects(self.namespace, self.name), self.found.gateway(),
-            service_pods(self.cluster, self.namespace, self.name))
+            service_pods(self.cluster, self.namespace, self.name),
+            self.permissions.services(self.principal, self.namespace))
         self.obj, self.gone = obj, ""
         self.revisions = {str(i["metadata"]["name"]): i for i in revisions}
         self.pods = None if pods is None else {str(p["metadata"]["name"]): p for p in pods}
-        self.evidence = await details.read_evidence(self.cluster, self.namespace, obj, revisions, pods)
+        self.evidence = await details.read_evidence(self.cluster, self.principal.name, self.namespace, obj, revisions,
+                                                    pods)
 
     @property
     def problem(self) -> str:
@@ -105,7 +116,7 @@ class ServicePage(PageView):
             return {}
         page = details.detail_page(self.namespace, self.obj, list(self.revisions.values()), self.gateway,
                                    self.show_all, None if self.pods is None else list(self.pods.values()),
-                                   self.evidence)
+                                   self.evidence, self.allowed)
         return render_regions(self.templates, details.REGIONS, page, self.settings)
 
 
@@ -121,10 +132,12 @@ class ServiceList(PageView):
         self.listed: dict[str, Any] = {}
 
     async def load(self) -> None:
-        listed, gateway, namespaces = await asyncio.gather(self.found.services(self.namespace, self.token),
-                                                    self.found.gateway(), self.found.namespaces())
+        listed, gateway, namespaces, self.allowed = await asyncio.gather(
+            self.found.services(self.namespace, self.token), self.found.gateway(), self.found.namespaces(),
+            self.permissions.services(self.principal, self.namespace))
         self.listed = listed
-        self.page = services.list_page(self.namespace, listed, gateway, namespaces, self.start, self.token)
+        self.page = services.list_page(self.namespace, listed, gateway, namespaces, self.start, self.token,
+                                       self.allowed)
 
     def apply(self, change: Change) -> str:
         if change.resource != r.SERVICE or self.page is None:
@@ -137,7 +150,7 @@ class ServiceList(PageView):
             return ""
         items[index] = change.obj
         self.page = services.list_page(self.namespace, self.listed, self.page.gateway, self.page.namespaces,
-                                       self.start, self.token)
+                                       self.start, self.token, self.allowed)
         return "changed"
 
     def regions(self) -> Regions:
@@ -151,6 +164,8 @@ async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Clu
     who, client = identity(request)
     try:
         stream = await live.attach(who, key, lambda: make(who, client), request.cookies.get(COOKIE, "")[:64])
+        if stream.view.cluster is not client and isinstance(stream.view, PageView):
+            stream.view.use_request(request)
     except Refused as why:
         return Response(live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
     return StreamingResponse(live.events(stream, parse_seen(seen), request.headers.get("last-event-id", "")[:64]),

@@ -3,6 +3,7 @@ promote / roll back, which is the same dialog preset to send one revision 100%."
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,16 +13,17 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from app.cluster.errors import Invalid, Rejected, Unreachable
+from app.cluster.errors import Forbidden, Invalid, Rejected, Unreachable
 from app.knative import traffic
 from app.knative.basis import Basis, canonical, what_changed
 from app.knative.manifests import traffic_patch
 from app.knative.models import SUCCESS, RevisionView, ServiceView, Status, TrafficTarget, service_from
 from app.knative.naming import short_name
 from app.web import forms, security
-from app.web.context import checked, cluster, go, lookups, service_url
+from app.web.context import acting, allowed, checked, cluster, go, lookups, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
+from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
 from app.web.writes import SpecChanged, patch_first, patch_service, resource_version
 
@@ -160,6 +162,7 @@ class SplitPage(RowsForm):
     offline: bool = False  # the cluster did not answer: what was typed is shown again, with Retry
     rows_signature: str = ""  # `basis_rows`: the named rows are this Service's revisions, as read for this form
     ready: str = ""  # `basis_ready`: which of them were Ready then (signed with the rows)
+    allowed: Allowed = EVERYTHING  # whether the user may change the Service (OK is disabled when not)
 
     @property
     def keep(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -202,7 +205,8 @@ async def split_form(request: Request, namespace: str, name: str, revision: str 
     """The split as it is now; with `?revision=` the same dialog preset to send that revision 100%."""
     obj, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
     rows = traffic.current_rows(service, [r.name for r in revisions])
-    page = SplitPage(namespace, service, revisions, traffic.as_inputs(rows), Basis.of(obj), show_all=bool(all))
+    page = SplitPage(namespace, service, revisions, traffic.as_inputs(rows), Basis.of(obj), show_all=bool(all),
+                     allowed=await allowed(request, namespace))
     if revision:
         page.target = revision[:253]
         problem = _not_ready(next((r for r in revisions if r.name == revision), None), page.target)
@@ -260,7 +264,8 @@ async def split(request: Request, namespace: str, name: str) -> Response:
             planned = _quick_plan(request, posted, page)
             if planned is not None:  # the common OK: one conditional PATCH, no read before it
                 return await _write(request, page, planned, None)
-            obj, page.service, page.revisions = await lookups(request).service(namespace, name)
+            (obj, page.service, page.revisions), page.allowed = await asyncio.gather(
+                lookups(request).service(namespace, name), allowed(request, namespace))
             if page.edit(posted, forms.text(posted, "action")):
                 return _show(request, page)
             try:
@@ -269,9 +274,12 @@ async def split(request: Request, namespace: str, name: str) -> Response:
                 page.errors = error.fields
                 return _show(request, page, status=422)
             return await _write(request, page, planned, obj)
-        except (Rejected, Invalid) as error:
+        except (Rejected, Invalid, Forbidden) as error:
             if not page.revisions:  # written without reading: read now, to show the form again with the message
                 _, page.service, page.revisions = await lookups(request).service(namespace, name)
+            if isinstance(error, Forbidden):  # nothing was changed; what was typed is kept
+                page.failure = forbidden_text(error, acting(request).name)
+                return _show(request, page, status=403)
             page.failure = error.message
             return _show(request, page, status=422)
     except Unreachable as error:

@@ -1,6 +1,6 @@
 """In a real browser: form attributes are DOM properties (maxlength, required, min/max, spellcheck,
 autocomplete), a 63-character Service name keeps the list inside 1366 px with its actions visible, and the
-details page and the Split Traffic dialog work at 800 px."""
+details page (with no status or tag broken mid-word) and the Split Traffic dialog work at 800 px."""
 
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ async def in_view(page: Page, selector: str) -> bool:
     box = await page.locator(selector).first.bounding_box()
     width = await page.evaluate("window.innerWidth")
     return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+
+
+async def broken_words(page: Page) -> list[str]:
+    """The status badges and tags of the page that wrap inside themselves ("Succe / ss", "candida / te")."""
+    return list(await page.evaluate("""() => [...document.querySelectorAll('.status, code.tag, .badge')]
+        .filter((e) => e.getClientRects().length > 1
+                || e.getBoundingClientRect().height > 1.9 * parseFloat(getComputedStyle(e).fontSize))
+        .map((e) => e.textContent)"""))
 
 
 @pytest.mark.timeout(120)
@@ -48,6 +56,7 @@ async def test_attributes_and_layout(console_server: ConsoleProcess, page: tuple
     await tab.goto(console_server.url + f"/namespaces/default/services/{LONG}")
     await expect(tab.locator("#live dl.info .status")).to_have_text("Success")
     assert await fits(tab), "the details page is wider than 800 px"
+    assert await broken_words(tab) == [], "a status or tag is broken over two lines"
     assert await in_view(tab, "text=Split Traffic")
     await tab.get_by_role("link", name="Split Traffic").click()
     dialog = tab.get_by_role("dialog", name="Split Traffic")

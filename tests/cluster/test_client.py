@@ -32,7 +32,7 @@ async def ns(cluster: Cluster) -> str:
 
 
 async def test_verbs(cluster: Cluster, ns: str) -> None:
-    assert cluster.namespace == "default" and cluster.server.startswith("http://127.0.0.1:")
+    assert cluster.namespace == "default" and cluster.server.startswith("https://127.0.0.1:")
     created = await cluster.create(r.SERVICE, ksvc_manifest("verbs", ns), ns)
     assert created["metadata"]["managedFields"][0]["manager"] == "knative-console"
     fetched = await cluster.get(r.SERVICE, "verbs", ns)
@@ -110,7 +110,7 @@ async def test_without_proxy_variables_the_session_skips_env_lookups(
         monkeypatch.delenv(key)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     plain = await Cluster.connect(str(devcluster.kubeconfig), request_timeout=5)
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # never used: the dev cluster is plain HTTP
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # never used: NO_PROXY names the dev cluster
     proxied = await Cluster.connect(str(devcluster.kubeconfig), request_timeout=5)
     try:
         assert plain.api.rest_client.pool_manager.trust_env is False

@@ -1,7 +1,8 @@
 """What the dev cluster's two listeners accept before any handler runs: the API answers only the names it is
 reached by (its bound address, loopback, `--advertise-host`) and the gateway only Knative hosts and its own
 address, so a DNS-rebinding page gets a 400 and nothing is written; and 300 connections that never finish their
-request headers (slowloris) are closed by both within the header timeout, while real requests keep working."""
+request headers (slowloris), or never even finish the API's TLS handshake, are closed within the header timeout,
+while real requests keep working."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def _port(url: str) -> int:
 def test_the_api_answers_only_its_own_names(cluster: DevClusterProcess) -> None:
     port = _port(cluster.api_url)
     ns = cluster.new_namespace("hosts")
-    with httpx.Client(base_url=cluster.api_url, trust_env=False, timeout=10) as http:
+    with httpx.Client(base_url=cluster.api_url, trust_env=False, timeout=10, verify=cluster.tls(),
+                      headers=cluster.auth) as http:
         for host in ("127.0.0.1", f"127.0.0.1:{port}", "localhost", f"LOCALHOST:{port}", f"[::1]:{port}", "[::1]",
                      "devcluster.test", f"devcluster.test:{port}", "localhost."):
             assert http.get("/readyz", headers={"Host": host}).text == "ok", host
@@ -69,10 +71,14 @@ def test_the_gateway_answers_knative_hosts_and_its_own_address(cluster: DevClust
             assert response.text.startswith(f"the gateway does not serve the host {host!r}")
 
 
-@pytest.mark.parametrize("listener", ["api", "gateway"])
+@pytest.mark.parametrize("listener", ["api", "api-handshake", "gateway"])
 def test_connections_that_never_finish_their_headers_are_closed(cluster: DevClusterProcess, listener: str) -> None:
-    url = cluster.api_url if listener == "api" else cluster.gateway_url
-    held = hold_connections(_port(url), HELD, b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    url = cluster.gateway_url if listener == "gateway" else cluster.api_url
+    partial = b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+    if listener == "api-handshake":  # connected, and not a byte of the TLS handshake sent
+        held = hold_connections(_port(url), HELD, b"")
+    else:
+        held = hold_connections(_port(url), HELD, partial, cluster.tls() if listener == "api" else None)
     started = time.monotonic()
     try:
         open_ones = list(held)
@@ -83,6 +89,6 @@ def test_connections_that_never_finish_their_headers_are_closed(cluster: DevClus
     finally:
         for sock in held:
             sock.close()
-    with httpx.Client(trust_env=False, timeout=10) as http:
+    with httpx.Client(trust_env=False, timeout=10, verify=cluster.tls()) as http:
         assert http.get(cluster.api_url + "/readyz").text == "ok"
         assert http.get(cluster.gateway_url + "/", headers={"Host": "127.0.0.1"}).status_code == 404

@@ -54,7 +54,8 @@ def test_events_are_named_in_time_order_and_expire(cluster: DevClusterProcess) -
     wait_for(lambda: not cluster.get(EVENTS.format(ns=ns))["items"], timeout=20, message="events expired")
     # A watch from before shows each one come and go.
     url = f"{cluster.api_url}{EVENTS.format(ns=ns)}?watch=true&resourceVersion={start_rv}&timeoutSeconds=1"
-    with httpx.Client(timeout=10, trust_env=False) as http, http.stream("GET", url) as response:
+    with httpx.Client(timeout=10, trust_env=False, verify=cluster.tls(), headers=cluster.auth) as http, \
+            http.stream("GET", url) as response:
         seen = [json.loads(line) for line in response.iter_lines() if line]
     for kind in ("ADDED", "DELETED"):
         assert sorted(e["object"]["metadata"]["name"] for e in seen if e["type"] == kind) == sorted(names), kind

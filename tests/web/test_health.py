@@ -58,7 +58,7 @@ async def test_readyz_follows_the_cluster_down_and_back(tmp_path: Path) -> None:
             await until(lambda: http.get("/readyz"), 200)
             assert cluster.stop() == 0
             down = await until(lambda: http.get("/readyz"), 503)
-            assert down.text.startswith(f"not ready: Cannot reach the Kubernetes API server at http://127.0.0.1:{port}")
+            assert down.text.startswith(f"not ready: Cannot reach the Kubernetes API server at https://127.0.0.1:{port}")
             assert (await http.get("/livez")).status_code == 200  # alive all the same: no restart for this
             cluster.start()
             assert (await until(lambda: http.get("/readyz"), 200)).text == "ok"

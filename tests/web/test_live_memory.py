@@ -109,11 +109,14 @@ async def test_200_streams_through_2000_changes_keep_memory_flat(devcluster: Dev
             assert re.search(r"^knative_console_live_streams (\d+)", await metrics.text(), re.M).group(1) == \
                 str(SERVICES * TABS)
 
+        tls = devcluster.tls()  # one context: connections to the dev cluster are kept alive and reused
+
         async def change(index: int) -> None:
             name = names[index % SERVICES]
             patch = {"spec": {"traffic": [{"latestRevision": True, "percent": 100, "tag": f"t{index}"}]}}
             async with session.patch(f"{devcluster.api_url}{KSVC.format(ns=ns)}/{name}", data=json.dumps(patch),
-                                     headers={"Content-Type": "application/merge-patch+json"}) as answer:
+                                     headers={"Content-Type": "application/merge-patch+json", **devcluster.auth},
+                                     ssl=tls) as answer:
                 assert answer.status == 200, await answer.text()
 
         async def changes(first: int, last: int) -> None:

@@ -1,21 +1,33 @@
-"""What the built-in core v1 types do on create and update (their registry strategies)."""
+"""What the built-in types do on create and update (their registry strategies) and what their validation refuses
+beyond object metadata: core v1 Namespaces, Services and Secrets, and the RBAC kinds."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import re
 from collections.abc import Container
 from typing import Any
 
-from app.devcluster.apiserver import errors
-from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, ResourceDef
+from app.devcluster.apiserver import errors, rbac_objects
+from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, RBAC_GROUP, SECRET, ResourceDef
+from app.devcluster.apiserver.tokens import SA_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
 
 _SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
+
+
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
 def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: Container[str] = frozenset(),
                    start: int = 0) -> None:
     """`taken_ips`: the ClusterIPs live Services hold; `start`: where in the range to look for a free one first."""
-    if resource is NAMESPACE:
+    if resource is SECRET:
+        _secret(obj)
+    elif resource.group == RBAC_GROUP:
+        rbac_objects.set_defaults(obj)
+    elif resource is NAMESPACE:
         _name_label(obj)
         spec = obj.setdefault("spec", {})
         if not isinstance(spec, dict):
@@ -49,13 +61,69 @@ def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: Contai
 
 
 def prepare_update(resource: ResourceDef, obj: dict[str, Any], old: dict[str, Any]) -> None:
-    if resource is NAMESPACE:
+    if resource is SECRET:
+        _secret(obj)
+    elif resource.group == RBAC_GROUP:
+        rbac_objects.set_defaults(obj)
+    elif resource is NAMESPACE:
         _name_label(obj)  # kept whatever the client sends
     elif resource is CORE_SERVICE:
         spec, old_spec = obj.get("spec"), old.get("spec") or {}
         if isinstance(spec, dict) and not spec.get("clusterIP") and old_spec.get("clusterIP"):
             spec["clusterIP"] = old_spec["clusterIP"]
             spec["clusterIPs"] = old_spec.get("clusterIPs", [old_spec["clusterIP"]])
+
+
+def validate(resource: ResourceDef, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """422 Invalid for what the type's own validation refuses (object metadata is checked before)."""
+    causes: list[tuple[str, str, str]] = []
+    if resource.group == RBAC_GROUP:
+        causes = rbac_objects.validate(resource, obj, old)
+    elif resource is SECRET:
+        causes = _secret_problems(obj, old)
+    if causes:
+        raise errors.invalid(resource.kind, resource.group, str(obj["metadata"].get("name") or ""), causes)
+
+
+def _secret(secret: dict[str, Any]) -> None:
+    """stringData merged into data (it is write-only), the data decoded as Go decodes []byte, type defaulted."""
+    data = secret.get("data")
+    if data is not None and not isinstance(data, dict):
+        return  # the schema check refuses it
+    data = dict(data or {})
+    for value in data.values():
+        if isinstance(value, str):
+            try:
+                base64.b64decode(value, validate=True)
+            except binascii.Error:
+                at = next((i for i, c in enumerate(value) if not (c.isascii() and (c.isalnum() or c in "+/="))),
+                          len(value) - len(value) % 4)
+                raise errors.bad_request('Secret in version "v1" cannot be handled as a Secret: illegal base64 data '
+                                         f"at input byte {at}") from None
+    plain = secret.pop("stringData", None)
+    if isinstance(plain, dict):
+        for key, value in plain.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+    if data or "data" in secret:
+        secret["data"] = data
+    secret.setdefault("type", "Opaque")
+
+
+def _secret_problems(secret: dict[str, Any], old: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    causes = [
+        ("FieldValueInvalid", f"data[{key}]", f'Invalid value: "{key}": a valid config key must consist of '
+         "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
+         "validation is '[-._a-zA-Z0-9]+')")
+        for key in (secret.get("data") or {}) if not _CONFIG_KEY.match(key)
+    ]
+    annotations = secret["metadata"].get("annotations") or {}
+    if secret.get("type") == SERVICE_ACCOUNT_TOKEN and not annotations.get(SA_NAME_ANNOTATION):
+        causes.append(("FieldValueRequired", f"metadata.annotations[{SA_NAME_ANNOTATION}]", "Required value"))
+    if old is not None and old.get("type") != secret.get("type"):
+        causes.append(("FieldValueInvalid", "type", f'Invalid value: "{secret.get("type")}": field is immutable'))
+    if old is not None and old.get("immutable") and old.get("data") != secret.get("data"):
+        causes.append(("FieldValueForbidden", "data", "Forbidden: field is immutable when `immutable` is set"))
+    return causes
 
 
 def _name_label(namespace: dict[str, Any]) -> None:

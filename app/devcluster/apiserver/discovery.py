@@ -19,6 +19,20 @@ VERSION = {
 }
 
 AGGREGATED = {"v2": "apidiscovery.k8s.io/v2", "v2beta1": "apidiscovery.k8s.io/v2beta1"}
+# Subresources that are not the parent's kind read and written (get, patch, update): their verbs, and the
+# group, version and kind they answer with when it is not the parent's.
+SUBRESOURCES: dict[str, tuple[list[str], tuple[str, str, str] | None]] = {
+    "finalize": (["update"], None),
+    "log": (["get"], None),
+    "token": (["create"], ("authentication.k8s.io", "v1", "TokenRequest")),
+}
+
+
+def _subresource(resource: ResourceDef, sub: str) -> tuple[list[str], dict[str, str]]:
+    """(verbs, {group, version, kind}) of one subresource."""
+    verbs, kind = SUBRESOURCES.get(sub, (["get", "patch", "update"], None))
+    group, version, name = kind or (resource.group, resource.version, resource.kind)
+    return verbs, {"group": group, "version": version, "kind": name}
 
 
 def aggregated_version(accept: str) -> str | None:
@@ -36,14 +50,6 @@ def aggregated_version(accept: str) -> str | None:
     return None
 
 
-def subresource_verbs(subresource: str) -> list[str]:
-    if subresource == "finalize":
-        return ["update"]
-    if subresource == "log":
-        return ["get"]
-    return ["get", "patch", "update"]
-
-
 def _legacy_entries(resource: ResourceDef) -> list[dict[str, Any]]:
     main: dict[str, Any] = {
         "name": resource.plural,
@@ -56,14 +62,16 @@ def _legacy_entries(resource: ResourceDef) -> list[dict[str, Any]]:
         main["shortNames"] = list(resource.short_names)
     if resource.categories:
         main["categories"] = list(resource.categories)
-    main["storageVersionHash"] = resource.storage_version_hash
+    if not resource.virtual:
+        main["storageVersionHash"] = resource.storage_version_hash
     entries = [main]
     for sub in resource.subresources:
-        verbs = subresource_verbs(sub)
-        entries.append(
-            {"name": f"{resource.plural}/{sub}", "singularName": "", "namespaced": resource.namespaced,
-             "kind": resource.kind, "verbs": verbs}
-        )
+        verbs, kind = _subresource(resource, sub)
+        entry: dict[str, Any] = {"name": f"{resource.plural}/{sub}", "singularName": "",
+                                 "namespaced": resource.namespaced}
+        if (kind["group"], kind["version"]) != (resource.group, resource.version):
+            entry["group"], entry["version"] = kind["group"], kind["version"]
+        entries.append({**entry, "kind": kind["kind"], "verbs": verbs})
     return entries
 
 
@@ -118,10 +126,10 @@ def _aggregated_resource(resource: ResourceDef) -> dict[str, Any]:
     if resource.categories:
         entry["categories"] = list(resource.categories)
     if resource.subresources:
-        entry["subresources"] = [
-            {"subresource": sub, "responseKind": kind, "verbs": subresource_verbs(sub)}
-            for sub in resource.subresources
-        ]
+        entry["subresources"] = []
+        for sub in resource.subresources:
+            verbs, response_kind = _subresource(resource, sub)
+            entry["subresources"].append({"subresource": sub, "responseKind": response_kind, "verbs": verbs})
     return entry
 
 

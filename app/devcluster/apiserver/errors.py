@@ -15,6 +15,7 @@ class ApiError(Exception):
         message: str,
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        plain: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -22,6 +23,7 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or {}
+        self.plain = plain  # answered as text/plain (a filter's http.Error), not as a Status
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {

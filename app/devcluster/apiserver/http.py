@@ -9,17 +9,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from app.devcluster.apiserver import discovery, errors, tables
+from app.devcluster.apiserver.audit import AuditLog
+from app.devcluster.apiserver.authn import Authenticator, impersonate
 from app.devcluster.apiserver.errors import ApiError
 from app.devcluster.apiserver.hosts import LOOPBACK_NAMES, hostname, refusal
+from app.devcluster.apiserver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from app.devcluster.apiserver.metrics import ApiMetrics, metric_verb
 from app.devcluster.apiserver.openapi import OpenApi, openapi_v2_protobuf
 from app.devcluster.apiserver.podlogs import ContainerLogs, LogOptions, container_of, run_for, stream, validate
+from app.devcluster.apiserver.protobuf import ProtobufError, decode_object
+from app.devcluster.apiserver.rbac import Attributes, Authorizer, forbidden
+from app.devcluster.apiserver.requestinfo import request_info
 from app.devcluster.apiserver.requests import (
     BODY_LIMIT,
     delete_options,
@@ -32,16 +40,18 @@ from app.devcluster.apiserver.requests import (
     read_object,
     table_request,
 )
-from app.devcluster.apiserver.resources import NAMESPACE, Registry, ResourceDef
+from app.devcluster.apiserver.resources import NAMESPACE, SERVICE_ACCOUNT, Registry, ResourceDef
 from app.devcluster.apiserver.responses import json_response, list_response, status_response, text_response
 from app.devcluster.apiserver.rest import Call, Rest
+from app.devcluster.apiserver.reviews import Reviews
 from app.devcluster.apiserver.selectors import FieldSelector, parse_field_selector, parse_label_selector
+from app.devcluster.apiserver.serviceaccounts import ServiceAccounts
 from app.devcluster.apiserver.store import key_of, split_key
+from app.devcluster.apiserver.users import UserInfo, anonymous
 from app.devcluster.apiserver.watch import Watches, WatchParams
 
 log = logging.getLogger("devcluster.api")
 
-DEFAULT_USER = "devcluster-admin"
 _PATCH_TYPES = {
     "application/merge-patch+json": "merge",
     "application/json-patch+json": "json",
@@ -60,9 +70,17 @@ class ApiServer:
     watches: Watches
     openapi: OpenApi
     address: str  # host:port, for /api's serverAddressByClientCIDRs
+    authenticator: Authenticator
+    authorizer: Authorizer
+    accounts: ServiceAccounts
+    metrics: ApiMetrics
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_NAMES)  # names the server is reached by
     header_timeout: float = HEADER_TIMEOUT
     logs: ContainerLogs = field(default_factory=ContainerLogs)  # what the node's containers wrote
+    audit: AuditLog | None = None
+
+    def __post_init__(self) -> None:
+        self.reviews = Reviews(self.authorizer, self.authenticator.user_for_token)
 
     def application(self) -> web.Application:
         # aiohttp's keep-alive timer starts with the connection and only a complete request stops it, so it is
@@ -86,8 +104,50 @@ class ApiServer:
             return status_response(errors.path_not_found())  # what the router itself refuses, as a Status too
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Serve one request, counted for /metrics by what it asked for and how it was answered."""
+        started, received = time.perf_counter(), datetime.now(UTC)
+        attrs = request_info(request.method, request.path, request.query, anonymous())
+        labels = self.metrics.labels(attrs, metric_verb(attrs, request.method, self._patch_type(request)),
+                                     "dryRun" in request.query)
+        code = 500
         try:
-            return await self._route(request)
+            response = await self._serve(request, attrs, labels)
+            code = response.status
+            return response
+        except web.HTTPException as error:
+            code = error.status
+            raise
+        finally:
+            self.metrics.observe(labels, code, time.perf_counter() - started)
+            if self.audit is not None:
+                decision, reason = request.get("decision", ("", ""))
+                self.audit.record(request.get("attrs", attrs), request.method, request.path_qs, code, received,
+                                  request.remote or "", request.headers.get("User-Agent", ""), decision, reason)
+
+    async def _serve(self, request: web.Request, attrs: Attributes, labels: dict[str, Any]) -> web.StreamResponse:
+        """Authenticate, impersonate and authorize, as kube-apiserver's filters do in that order, then route."""
+        watching = labels["verb"] == "WATCH"
+        try:
+            user = self.authenticator.authenticate(request.headers)
+            user = impersonate(request.headers, user, self.authorizer.authorize, request.path_qs)
+            attrs = replace(attrs, user=user)
+            request["attrs"] = attrs
+            allowed, reason = self.authorizer.authorize(attrs)
+            request["decision"] = ("allow" if allowed else "forbid", reason)
+            if not allowed:
+                raise forbidden(attrs, reason)
+            request["user"] = user
+            if watching:
+                self.metrics.watches.labels(**labels).inc()
+                if self.audit is not None:
+                    self.audit.record(attrs, request.method, request.path_qs, 200, datetime.now(UTC),
+                                      request.remote or "", request.headers.get("User-Agent", ""), "allow", reason,
+                                      stage="ResponseStarted")
+            try:
+                return await self._route(request)
+            finally:
+                if watching:
+                    self.metrics.watches.labels(**labels).dec()
         except ApiError as error:
             return status_response(error)
         except web.HTTPException:
@@ -96,10 +156,17 @@ class ApiServer:
             log.exception("internal error serving %s %s", request.method, request.path)
             return status_response(errors.internal(type(exc).__name__))
 
+    @staticmethod
+    def _patch_type(request: web.Request) -> str:
+        return _PATCH_TYPES.get(media_type(request.headers.get("Content-Type", "")), "") \
+            if request.method == "PATCH" else ""
+
     async def _route(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         if path.rstrip("/") in _HEALTH or path.startswith(tuple(f"{h}/" for h in _HEALTH)):
             return web.Response(text="ok", content_type="text/plain")
+        if path == "/metrics":
+            return web.Response(body=self.metrics.exposition(), headers={"Content-Type": METRICS_CONTENT_TYPE})
         if path in ("/version", "/version/"):
             return json_response(discovery.VERSION)
         if path.startswith("/openapi/"):
@@ -174,8 +241,12 @@ class ApiServer:
             raise errors.path_not_found()
         if name and resource.namespaced and not namespace:
             raise errors.path_not_found()
-        call = self._call(request, resource, namespace, name, subresource)
         method = request.method
+        if resource.virtual or subresource == "token":
+            if method != "POST" or bool(name) != (subresource == "token"):
+                raise errors.method_not_allowed(method)
+            return await self._review(request, resource, namespace, name)
+        call = self._call(request, resource, namespace, name, subresource)
         if not name:
             if method == "GET":
                 return await self._list_or_watch(request, call)
@@ -250,12 +321,14 @@ class ApiServer:
                 f'fieldValidation parameter unsupported: "{validation}". Must be one of: "Ignore", "Warn", "Strict"'
             )
         force = go_bool(query.get("force")) if "force" in query else None
+        user: UserInfo = request["user"]
         return Call(
             resource=resource,
             namespace=namespace,
             name=name,
             subresource=sub,
-            user=request.headers.get("Impersonate-User") or DEFAULT_USER,
+            user=user.name,
+            user_info=user,
             manager=manager,
             dry_run=bool(dry_run),
             field_validation=validation,
@@ -301,6 +374,20 @@ class ApiServer:
                              metadata.get("continue", ""), metadata.get("remainingItemCount"))
             )
         return list_response(resource, [body for key in keys if (body := store.body(resource.key, key))], metadata)
+
+    async def _review(self, request: web.Request, resource: ResourceDef, namespace: str, name: str) -> web.Response:
+        """A review (SelfSubjectAccessReview, …) or a TokenRequest: answered with 201, nothing stored."""
+        kind = "TokenRequest" if resource is SERVICE_ACCOUNT else resource.kind
+        if media_type(request.headers.get("Content-Type", "")) == "application/vnd.kubernetes.protobuf":
+            try:
+                body: Any = decode_object(await read_body(request), kind)
+            except (ProtobufError, UnicodeDecodeError) as exc:
+                raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None
+        else:
+            body = await read_object(request, resource)
+        if resource is SERVICE_ACCOUNT:
+            return json_response(self.accounts.token_request(namespace, name, body), status=201)
+        return json_response(self.reviews.answer(resource, body, request["user"], namespace), status=201)
 
     async def _create(self, request: web.Request, call: Call) -> web.StreamResponse:
         body = await read_object(request, call.resource)
@@ -348,7 +435,8 @@ class ApiServer:
             if body is None:
                 continue  # gone while this request yielded
             namespace, name = split_key(key)
-            one = Call(call.resource, namespace, name, user=call.user, manager=call.manager, dry_run=call.dry_run)
+            one = Call(call.resource, namespace, name, user=call.user, manager=call.manager, dry_run=call.dry_run,
+                       user_info=call.user_info)
             try:
                 self.rest.delete(one, options)
             except ApiError as error:

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from app.devcluster.apiserver import rbac_objects
 from app.devcluster.apiserver.errors import invalid
 from app.devcluster.apiserver.resources import ResourceDef
 
@@ -51,6 +52,8 @@ def generate_name(prefix: str) -> str:
 
 def name_problems(resource: ResourceDef, name: str) -> list[str]:
     """The apiserver's own name check: DNS-1123 subdomain for most, labels for some built-ins."""
+    if resource.group == "rbac.authorization.k8s.io":
+        return rbac_objects.path_segment_problems(name)
     if resource.key in ("/namespaces",):
         limit, pattern, message = 63, _DNS1123_LABEL, LABEL_MESSAGE
     elif resource.key == "/services":

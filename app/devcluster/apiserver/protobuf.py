@@ -1,11 +1,14 @@
-"""Decoding the one protobuf body kubectl sends here: `kubectl create namespace NAME`.
+"""Decoding the protobuf bodies kubectl's typed commands send here: `kubectl create namespace|serviceaccount|
+secret|configmap|role|rolebinding|clusterrole|clusterrolebinding`, `kubectl create token`, `kubectl auth can-i`
+and `kubectl auth whoami`.
 
-The body is the `k8s\\x00` magic followed by a `runtime.Unknown` whose `raw` field holds a
-`v1.Namespace`. Only the fields a namespace can carry at creation are read.
+The body is the `k8s\\x00` magic followed by a `runtime.Unknown` whose `raw` field holds the object. Only the
+fields these objects carry when they are sent are read (field numbers from k8s.io/api's generated.proto).
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 MAGIC = b"k8s\x00"
@@ -61,45 +64,102 @@ def _text(value: int | bytes) -> str:
     return value.decode("utf-8")
 
 
-def _map_entry(value: int | bytes) -> tuple[str, str]:
+# A message's fields: number → (JSON name, kind). Kinds: "string", "strings" (repeated), "int", "bool", "map"
+# (string to string), "bytes_map" (string to bytes, base64 in JSON), a nested message, or ("list", message).
+Message = dict[int, tuple[str, Any]]
+_OBJECT_META: Message = {1: ("name", "string"), 2: ("generateName", "string"), 3: ("namespace", "string"),
+                         11: ("labels", "map"), 12: ("annotations", "map"), 14: ("finalizers", "strings")}
+_RESOURCE_ATTRIBUTES: Message = {1: ("namespace", "string"), 2: ("verb", "string"), 3: ("group", "string"),
+                                 4: ("version", "string"), 5: ("resource", "string"), 6: ("subresource", "string"),
+                                 7: ("name", "string")}
+_NON_RESOURCE_ATTRIBUTES: Message = {1: ("path", "string"), 2: ("verb", "string")}
+_ACCESS_SPEC: Message = {1: ("resourceAttributes", _RESOURCE_ATTRIBUTES),
+                         2: ("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES)}
+_SUBJECT_ACCESS_SPEC: Message = {**_ACCESS_SPEC, 3: ("user", "string"), 4: ("groups", "strings"),
+                                 6: ("uid", "string")}
+_POLICY_RULE: Message = {1: ("verbs", "strings"), 2: ("apiGroups", "strings"), 3: ("resources", "strings"),
+                         4: ("resourceNames", "strings"), 5: ("nonResourceURLs", "strings")}
+_LABEL_SELECTOR: Message = {1: ("matchLabels", "map"), 2: ("matchExpressions", ("list", {
+    1: ("key", "string"), 2: ("operator", "string"), 3: ("values", "strings")}))}
+_BINDING: Message = {1: ("metadata", _OBJECT_META),
+                     2: ("subjects", ("list", {1: ("kind", "string"), 2: ("apiGroup", "string"),
+                                               3: ("name", "string"), 4: ("namespace", "string")})),
+                     3: ("roleRef", {1: ("apiGroup", "string"), 2: ("kind", "string"), 3: ("name", "string")})}
+_REFERENCE: Message = {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "string")}
+MESSAGES: dict[str, Message] = {
+    "Namespace": {1: ("metadata", _OBJECT_META), 2: ("spec", {1: ("finalizers", "strings")})},
+    "ServiceAccount": {1: ("metadata", _OBJECT_META), 2: ("secrets", ("list", _REFERENCE)),
+                       3: ("imagePullSecrets", ("list", {1: ("name", "string")})),
+                       4: ("automountServiceAccountToken", "bool")},
+    "Secret": {1: ("metadata", _OBJECT_META), 2: ("data", "bytes_map"), 3: ("type", "string"),
+               4: ("stringData", "map"), 5: ("immutable", "bool")},
+    "ConfigMap": {1: ("metadata", _OBJECT_META), 2: ("data", "map"), 3: ("binaryData", "bytes_map"),
+                  4: ("immutable", "bool")},
+    "Role": {1: ("metadata", _OBJECT_META), 2: ("rules", ("list", _POLICY_RULE))},
+    "ClusterRole": {1: ("metadata", _OBJECT_META), 2: ("rules", ("list", _POLICY_RULE)),
+                    3: ("aggregationRule", {1: ("clusterRoleSelectors", ("list", _LABEL_SELECTOR))})},
+    "RoleBinding": _BINDING,
+    "ClusterRoleBinding": _BINDING,
+    "TokenRequest": {1: ("metadata", _OBJECT_META), 2: ("spec", {
+        1: ("audiences", "strings"), 4: ("expirationSeconds", "int"),
+        3: ("boundObjectRef", {1: ("kind", "string"), 2: ("apiVersion", "string"), 3: ("name", "string"),
+                               4: ("uid", "string")}),
+    })},
+    "SelfSubjectAccessReview": {1: ("metadata", _OBJECT_META), 2: ("spec", _ACCESS_SPEC)},
+    "SelfSubjectRulesReview": {1: ("metadata", _OBJECT_META), 2: ("spec", {1: ("namespace", "string")})},
+    "SelfSubjectReview": {1: ("metadata", _OBJECT_META)},
+    "SubjectAccessReview": {1: ("metadata", _OBJECT_META), 2: ("spec", _SUBJECT_ACCESS_SPEC)},
+    "LocalSubjectAccessReview": {1: ("metadata", _OBJECT_META), 2: ("spec", _SUBJECT_ACCESS_SPEC)},
+    "TokenReview": {1: ("metadata", _OBJECT_META), 2: ("spec", {1: ("token", "string"), 2: ("audiences", "strings")})},
+}
+
+
+def _entry(value: int | bytes) -> tuple[str, bytes]:
     if not isinstance(value, bytes):
         raise ProtobufError("expected a map entry")
     entry = dict(fields(value))
-    return _text(entry.get(1, b"")), _text(entry.get(2, b""))
+    key, item = entry.get(1, b""), entry.get(2, b"")
+    if not isinstance(key, bytes) or not isinstance(item, bytes):
+        raise ProtobufError("expected a map entry")
+    return key.decode("utf-8"), item
 
 
-def decode_namespace(body: bytes) -> dict[str, Any]:
+def _message(data: bytes, message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for number, value in fields(data):
+        if number not in message:
+            continue
+        name, kind = message[number]
+        if kind == "string":
+            out[name] = _text(value)
+        elif kind == "strings":
+            out.setdefault(name, []).append(_text(value))
+        elif kind in ("int", "bool"):
+            if not isinstance(value, int):
+                raise ProtobufError(f"expected a varint for {name}")
+            out[name] = bool(value) if kind == "bool" else value
+        elif kind in ("map", "bytes_map"):
+            key, item = _entry(value)
+            out.setdefault(name, {})[key] = item.decode("utf-8") if kind == "map" else \
+                base64.b64encode(item).decode()
+        elif not isinstance(value, bytes):
+            raise ProtobufError(f"expected a message for {name}")
+        elif isinstance(kind, tuple):
+            out.setdefault(name, []).append(_message(value, kind[1]))
+        else:
+            out[name] = _message(value, kind)
+    return out
+
+
+def decode_object(body: bytes, kind: str) -> dict[str, Any]:
+    """A protobuf-encoded object of one of MESSAGES' kinds, as the JSON it stands for."""
     if not body.startswith(MAGIC):
         raise ProtobufError("missing the k8s protobuf magic prefix")
     unknown = fields(body[len(MAGIC):])
     raw = next((v for n, v in unknown if n == 2), b"")
     type_meta = next((v for n, v in unknown if n == 1), b"")
-    api_version, kind = "v1", "Namespace"
-    if isinstance(type_meta, bytes):
-        tm = dict(fields(type_meta))
-        api_version, kind = _text(tm.get(1, b"v1")) or "v1", _text(tm.get(2, b"Namespace")) or "Namespace"
-    if not isinstance(raw, bytes):
+    if not isinstance(raw, bytes) or not isinstance(type_meta, bytes):
         raise ProtobufError("missing object")
-    metadata: dict[str, Any] = {}
-    spec: dict[str, Any] = {}
-    for number, value in fields(raw):
-        if number == 1 and isinstance(value, bytes):
-            for mnum, mval in fields(value):
-                if mnum == 1:
-                    metadata["name"] = _text(mval)
-                elif mnum == 2:
-                    metadata["generateName"] = _text(mval)
-                elif mnum == 11:
-                    key, val = _map_entry(mval)
-                    metadata.setdefault("labels", {})[key] = val
-                elif mnum == 12:
-                    key, val = _map_entry(mval)
-                    metadata.setdefault("annotations", {})[key] = val
-        elif number == 2 and isinstance(value, bytes):
-            finalizers = [_text(v) for n, v in fields(value) if n == 1]
-            if finalizers:
-                spec["finalizers"] = finalizers
-    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "metadata": metadata}
-    if spec:
-        obj["spec"] = spec
-    return obj
+    meta = dict(fields(type_meta))
+    obj = _message(raw, MESSAGES[kind])
+    return {"apiVersion": _text(meta.get(1, b"")), "kind": _text(meta.get(2, b"")) or kind, **obj}

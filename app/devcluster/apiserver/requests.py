@@ -12,8 +12,8 @@ from aiohttp import web
 
 from app.devcluster.apiserver import errors
 from app.devcluster.apiserver.decode import MAX_DEPTH, deeper_than, too_deep
-from app.devcluster.apiserver.protobuf import ProtobufError, decode_namespace
-from app.devcluster.apiserver.resources import NAMESPACE, ResourceDef
+from app.devcluster.apiserver.protobuf import MESSAGES, ProtobufError, decode_object
+from app.devcluster.apiserver.resources import ResourceDef
 
 BODY_LIMIT = 3 * 1024 * 1024
 REQUEST_TIMEOUT = 60.0  # kube-apiserver's --request-timeout
@@ -41,10 +41,10 @@ async def read_object(request: web.Request, resource: ResourceDef) -> Any:
     media = media_type(request.headers.get("Content-Type", ""))
     raw = await read_body(request)
     if media == "application/vnd.kubernetes.protobuf":
-        if resource is not NAMESPACE or request.method != "POST":
+        if resource.kind not in MESSAGES or resource.custom or request.method != "POST":
             raise errors.unsupported_media_type(media, "application/json, application/yaml")
         try:
-            return decode_namespace(raw)
+            return decode_object(raw, resource.kind)
         except (ProtobufError, UnicodeDecodeError) as exc:
             raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None
     if media not in ("", "application/json", "application/yaml", "*/*"):

@@ -36,6 +36,7 @@ class ResourceDef:
     custom: bool = False  # a CustomResourceDefinition: its rules differ from built-in types
     has_generation: bool = True
     has_status: bool = True
+    virtual: bool = False  # answered, never stored (the reviews): no storage version, no LIST or GET
 
     @property
     def api_version(self) -> str:
@@ -107,8 +108,56 @@ REPLICASET = ResourceDef(
     categories=("all",), subresources=("status",),
     group="apps", version="v1",
 )
+SERVICE_ACCOUNT = ResourceDef(
+    plural="serviceaccounts", singular="serviceaccount", kind="ServiceAccount", namespaced=True, short_names=("sa",),
+    subresources=("token",), has_generation=False, has_status=False,
+    group="", version="v1",
+)
+SECRET = ResourceDef(
+    plural="secrets", singular="secret", kind="Secret", namespaced=True, field_labels=("metadata.name",
+    "metadata.namespace", "type"), has_generation=False, has_status=False,
+    group="", version="v1",
+)
 
-CORE_RESOURCES = (NAMESPACE, CONFIGMAP, CORE_SERVICE, EVENT, POD, DEPLOYMENT, REPLICASET)
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def _rbac(plural: str, kind: str, namespaced: bool) -> ResourceDef:
+    return ResourceDef(
+        group=RBAC_GROUP, version="v1", plural=plural, singular=kind.lower(), kind=kind, namespaced=namespaced,
+        has_generation=False, has_status=False,
+    )
+
+
+ROLE = _rbac("roles", "Role", True)
+CLUSTER_ROLE = _rbac("clusterroles", "ClusterRole", False)
+ROLE_BINDING = _rbac("rolebindings", "RoleBinding", True)
+CLUSTER_ROLE_BINDING = _rbac("clusterrolebindings", "ClusterRoleBinding", False)
+
+
+def _review(group: str, version: str, plural: str, kind: str, namespaced: bool = False) -> ResourceDef:
+    return ResourceDef(
+        group=group, version=version, plural=plural, singular=kind.lower(), kind=kind, namespaced=namespaced,
+        verbs=("create",), field_labels=(), has_generation=False, virtual=True,
+    )
+
+
+AUTHORIZATION_GROUP = "authorization.k8s.io"
+AUTHENTICATION_GROUP = "authentication.k8s.io"
+SELF_SUBJECT_ACCESS_REVIEW = _review(AUTHORIZATION_GROUP, "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview")
+SELF_SUBJECT_RULES_REVIEW = _review(AUTHORIZATION_GROUP, "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview")
+SUBJECT_ACCESS_REVIEW = _review(AUTHORIZATION_GROUP, "v1", "subjectaccessreviews", "SubjectAccessReview")
+LOCAL_SUBJECT_ACCESS_REVIEW = _review(AUTHORIZATION_GROUP, "v1", "localsubjectaccessreviews",
+                                      "LocalSubjectAccessReview", namespaced=True)
+TOKEN_REVIEW = _review(AUTHENTICATION_GROUP, "v1", "tokenreviews", "TokenReview")
+# kubectl auth whoami asks v1 (1.28 and later) or v1beta1 (1.27).
+SELF_SUBJECT_REVIEWS = tuple(_review(AUTHENTICATION_GROUP, version, "selfsubjectreviews", "SelfSubjectReview")
+                             for version in ("v1", "v1beta1"))
+REVIEWS = (SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW, SUBJECT_ACCESS_REVIEW, LOCAL_SUBJECT_ACCESS_REVIEW,
+           TOKEN_REVIEW, *SELF_SUBJECT_REVIEWS)
+
+CORE_RESOURCES = (NAMESPACE, CONFIGMAP, CORE_SERVICE, EVENT, POD, DEPLOYMENT, REPLICASET, SERVICE_ACCOUNT, SECRET, ROLE,
+                  CLUSTER_ROLE, ROLE_BINDING, CLUSTER_ROLE_BINDING, *REVIEWS)
 
 
 @dataclass

@@ -13,7 +13,11 @@ from app.devcluster.apiserver.rest import kind_list
 
 
 def status_response(error: ApiError) -> web.Response:
-    response = json_response(error.status(), status=error.code)
+    if error.plain:
+        response = web.Response(text=error.message + "\n", status=error.code, content_type="text/plain",
+                                headers={"X-Content-Type-Options": "nosniff"})
+    else:
+        response = json_response(error.status(), status=error.code)
     for key, value in error.headers.items():
         response.headers[key] = value
     return response

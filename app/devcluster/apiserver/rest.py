@@ -19,6 +19,7 @@ from app.devcluster.apiserver.patch import json_patch, merge_patch, not_an_objec
 from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, ResourceDef
 from app.devcluster.apiserver.selectors import FieldSelector, LabelSelector
 from app.devcluster.apiserver.store import Change, Store
+from app.devcluster.apiserver.users import ADMIN, UserInfo
 
 
 class Admission(Protocol):
@@ -41,6 +42,13 @@ class NoAdmission:
         return []
 
 
+class Guard(Protocol):
+    """A check some kinds' storage makes of the user's own rights before a write (RBAC's escalation prevention)."""
+
+    def check(self, resource: ResourceDef, user: UserInfo | None, namespace: str, obj: dict[str, Any],
+              old: dict[str, Any] | None) -> None: ...
+
+
 class Schema(Protocol):
     def check(self, resource: ResourceDef, obj: dict[str, Any], field_validation: str) -> list[str]: ...
 
@@ -58,12 +66,13 @@ class Call:
     namespace: str
     name: str = ""
     subresource: str = ""
-    user: str = "devcluster-admin"
+    user: str = ADMIN  # the user's name, as admission sees it
     manager: str = ""
     dry_run: bool = False
     field_validation: str = ""
     force: bool | None = None
     warnings: list[str] = field(default_factory=list)
+    user_info: UserInfo | None = None  # who asks, groups and all; None for the cluster's own writes
 
 
 def kind_list(resource: ResourceDef) -> str:
@@ -75,6 +84,7 @@ class Rest:
         self.store = store
         self.admission: Admission = admission or NoAdmission()
         self.schema: Schema = schema or NoSchema()
+        self.guards: list[Guard] = []
         self.now: Callable[[], str] = objects.now
         # Services found by their ClusterIPs: the index must be there before the store opens (DevCluster makes it so).
         store.add_index(CORE_SERVICE.key, CLUSTER_IP, _cluster_ips)
@@ -347,8 +357,12 @@ class Rest:
         call.warnings.extend(self.schema.check(call.resource, obj, call.field_validation))
 
     def _validate(self, call: Call, operation: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """The apiserver's own object-meta checks, then the validating webhooks."""
+        """The kind's storage checks of the user's rights, the apiserver's own validation, then the validating
+        webhooks."""
+        for guard in self.guards:
+            guard.check(call.resource, call.user_info, call.namespace, obj, old)
         objects.validate_metadata(call.resource, obj, operation == "CREATE")
+        builtins.validate(call.resource, obj, old)
         call.warnings.extend(self.admission.validate(call.resource, operation, obj, old, call.user))
 
 

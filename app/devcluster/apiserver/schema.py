@@ -53,7 +53,7 @@ class Schemas:
             for key, value in obj.items():
                 schema = found.schema["properties"].get(key)
                 if key not in _META_FIELDS and schema is not None and value is not None:
-                    self._check_types(value, schema, key, errors, crd=bool(found.group))
+                    self._check_types(value, schema, key, errors, crd=found.custom)
         return errors
 
     def unknown_fields(self, kind: str, obj: dict[str, Any]) -> list[str]:
@@ -120,7 +120,7 @@ class Schemas:
 
     def _prune_fields(self, kind: Kind, obj: dict[str, Any], *, remove: bool) -> list[str]:
         found: list[str] = []
-        if not kind.group:
+        if not kind.custom:
             # Built-in kinds: the strict JSON decoder reports fields in the order it meets them.
             self._prune(obj, kind.schema, "", found, remove)
             return found

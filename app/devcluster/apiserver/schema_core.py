@@ -15,6 +15,7 @@ Schema = dict[str, Any]
 COMPONENT_PREFIX = "#/components/schemas/"
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 LIST_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"
+BUILTIN_GROUPS = frozenset({"", "apps", "rbac.authorization.k8s.io"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class Kind:
     definition: str  # key under components.schemas
     strategic_merge: bool = False
     status_subresource: bool = False
+
+    @property
+    def custom(self) -> bool:
+        """A custom resource's schema (a CRD's), as opposed to a built-in Go type's."""
+        return self.group not in BUILTIN_GROUPS
 
     @property
     def group_version(self) -> str:
@@ -327,6 +333,92 @@ EVENT = _core(
 )
 
 
+LOCAL_OBJECT_REFERENCE = obj("Names another object in the same namespace.", {"name": string("Name of the referent.")})
+
+SERVICE_ACCOUNT = _core(
+    "An identity for processes that run in a pod, and for clients given its tokens.",
+    {
+        "secrets": array("Secrets this service account may use (legacy token Secrets among them).",
+                         OBJECT_REFERENCE),
+        "imagePullSecrets": array("Secrets for pulling images of pods that use this account.",
+                                  LOCAL_OBJECT_REFERENCE),
+        "automountServiceAccountToken": boolean("Whether pods get an API token of this account mounted."),
+    },
+)
+
+SECRET = _core(
+    "Sensitive data as key/value pairs, e.g. a password, a token or a key.",
+    {
+        "data": string_map("Base64-encoded values by key."),
+        "stringData": string_map("Write-only convenience: plain values merged into data on write; never read back."),
+        "type": string("How the data is used, e.g. Opaque or kubernetes.io/service-account-token."),
+        "immutable": boolean("When true, data can no longer be changed."),
+    },
+)
+
+POLICY_RULE = obj(
+    "What a role allows: verbs on resources of API groups (optionally by name), or on non-resource URLs.",
+    {
+        "apiGroups": string_list("API groups of the resources; \"\" is the core group, \"*\" every group."),
+        "resources": string_list("Resources (e.g. pods, pods/log), \"*\" for all of them."),
+        "resourceNames": string_list("Names the rule is limited to; empty means every name."),
+        "nonResourceURLs": string_list("Paths such as /healthz; a trailing * matches a prefix."),
+        "verbs": string_list("Verbs allowed, e.g. get, list, watch, create; \"*\" for all."),
+    },
+)
+LABEL_SELECTOR = obj(
+    "A label query.",
+    {
+        "matchLabels": string_map("Labels that must all be present with these values."),
+        "matchExpressions": array("Requirements that must all hold.", obj(
+            "A label requirement.",
+            {
+                "key": string("The label key."),
+                "operator": string("In, NotIn, Exists or DoesNotExist."),
+                "values": string_list("Values for In and NotIn."),
+            },
+        )),
+    },
+)
+ROLE_REF = obj(
+    "The role a binding grants.",
+    {
+        "apiGroup": string("API group of the role: rbac.authorization.k8s.io."),
+        "kind": string("Role or ClusterRole."),
+        "name": string("Name of the role."),
+    },
+)
+SUBJECT = obj(
+    "Who a binding grants its role to: a user, a group or a service account.",
+    {
+        "kind": string("User, Group or ServiceAccount."),
+        "apiGroup": string("rbac.authorization.k8s.io for users and groups, empty for service accounts."),
+        "name": string("Name of the subject."),
+        "namespace": string("Namespace of a service account."),
+    },
+)
+ROLE = _core("Namespaced rules, granted by RoleBindings.", {"rules": array("The rules of the role.", POLICY_RULE)})
+CLUSTER_ROLE = _core(
+    "Cluster-wide rules, granted by ClusterRoleBindings or, within a namespace, by RoleBindings.",
+    {
+        "rules": array("The rules of the role (filled in by the controller when aggregationRule is set).",
+                       POLICY_RULE),
+        "aggregationRule": obj(
+            "Makes this role the union of the ClusterRoles its selectors match.",
+            {"clusterRoleSelectors": array("Selectors of the ClusterRoles to aggregate.", LABEL_SELECTOR)},
+        ),
+    },
+)
+ROLE_BINDING = _core(
+    "Grants a Role's or ClusterRole's rules within a namespace.",
+    {"roleRef": ROLE_REF, "subjects": array("Who gets the role.", SUBJECT)},
+)
+CLUSTER_ROLE_BINDING = _core(
+    "Grants a ClusterRole's rules across the cluster.",
+    {"roleRef": ROLE_REF, "subjects": array("Who gets the role.", SUBJECT)},
+)
+
+
 CONTAINER = obj(
     "One container of a pod.",
     {
@@ -476,12 +568,23 @@ def _core_kind(kind: str, plural: str, namespaced: bool, schema: Schema, **flags
     return Kind("", "v1", kind, plural, namespaced, schema, f"io.k8s.api.core.v1.{kind}", **flags)
 
 
+def _rbac_kind(kind: str, plural: str, namespaced: bool, schema: Schema) -> Kind:
+    return Kind("rbac.authorization.k8s.io", "v1", kind, plural, namespaced, schema,
+                f"io.k8s.api.rbac.v1.{kind}")
+
+
 # Only namespaces are listed with strategic merge patch: the devcluster implements it for them alone.
 CORE_KINDS = (
     _core_kind("Namespace", "namespaces", False, NAMESPACE, strategic_merge=True, status_subresource=True),
     _core_kind("ConfigMap", "configmaps", True, CONFIG_MAP),
     _core_kind("Service", "services", True, SERVICE, status_subresource=True),
     _core_kind("Event", "events", True, EVENT),
+    _core_kind("ServiceAccount", "serviceaccounts", True, SERVICE_ACCOUNT),
+    _core_kind("Secret", "secrets", True, SECRET),
+    _rbac_kind("Role", "roles", True, ROLE),
+    _rbac_kind("ClusterRole", "clusterroles", False, CLUSTER_ROLE),
+    _rbac_kind("RoleBinding", "rolebindings", True, ROLE_BINDING),
+    _rbac_kind("ClusterRoleBinding", "clusterrolebindings", False, CLUSTER_ROLE_BINDING),
     _core_kind("Pod", "pods", True, POD, status_subresource=True),
     Kind("apps", "v1", "Deployment", "deployments", True, DEPLOYMENT, "io.k8s.api.apps.v1.Deployment",
          status_subresource=True),

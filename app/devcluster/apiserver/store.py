@@ -279,6 +279,16 @@ class Store:
     def count(self, resource: str) -> int:
         return len(self._bodies.get(resource, {}))
 
+    def size_bytes(self) -> int:
+        """Bytes the database takes on disk, its write-ahead log included."""
+        total = 0
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                total += path.stat().st_size
+            except OSError:
+                pass
+        return total
+
     def by_uid(self, uid: str) -> tuple[str, dict[str, Any]] | None:
         """(resource, object) of the live object with this uid."""
         ref = self.indexes.by_uid(uid)

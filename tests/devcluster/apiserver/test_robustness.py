@@ -38,7 +38,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevClusterProc
 
 @pytest.fixture(scope="module")
 def http(cluster: DevClusterProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=cluster.api_url, trust_env=False, timeout=15) as client:
+    with httpx.Client(base_url=cluster.api_url, trust_env=False, timeout=15, verify=cluster.tls(),
+                      headers=cluster.auth) as client:
         yield client
 
 

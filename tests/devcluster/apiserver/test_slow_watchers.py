@@ -39,11 +39,13 @@ def _configmaps(ns: str) -> str:
 
 def _stalled(cluster: DevClusterProcess, path: str) -> socket.socket:
     """A watch whose client sends its request and then reads nothing."""
-    host, port = cluster.api_url.removeprefix("http://").rsplit(":", 1)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect((host, int(port)))
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+    host, port = cluster.api_url.removeprefix("https://").rsplit(":", 1)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect((host, int(port)))
+    sock = cluster.tls().wrap_socket(raw, server_hostname=host)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {cluster.token}\r\n\r\n"
+                 .encode())
     return sock
 
 
@@ -97,7 +99,8 @@ def test_a_stalled_watcher_is_cut_off_and_a_reading_one_keeps_every_event(cluste
 
     def read() -> None:
         url = f"{cluster.api_url}{_configmaps(ns)}?watch=true&resourceVersion={start_rv}&timeoutSeconds=60"
-        with httpx.Client(timeout=90, trust_env=False) as http, http.stream("GET", url) as response:
+        with httpx.Client(timeout=90, trust_env=False, verify=cluster.tls(), headers=cluster.auth) as http, \
+                http.stream("GET", url) as response:
             for line in response.iter_lines():
                 if line:
                     received.append(json.loads(line))

@@ -37,7 +37,8 @@ def _ns(cluster: DevClusterProcess) -> str:
 
 def _stream(cluster: DevClusterProcess, path: str, until: float = 3.0) -> list[dict]:
     events = []
-    with httpx.Client(timeout=until + 5) as http, http.stream("GET", cluster.api_url + path) as response:
+    with httpx.Client(timeout=until + 5, verify=cluster.tls(), headers=cluster.auth) as http, \
+            http.stream("GET", cluster.api_url + path) as response:
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json"
         for line in response.iter_lines():
@@ -134,7 +135,8 @@ async def test_many_concurrent_watchers_each_see_every_change(small: DevClusterP
                     names.append(json.loads(line)["object"]["metadata"]["name"])
         return names
 
-    async with httpx.AsyncClient(timeout=15, limits=httpx.Limits(max_connections=200)) as http:
+    async with httpx.AsyncClient(timeout=15, limits=httpx.Limits(max_connections=200), verify=small.tls(),
+                                 headers=small.auth) as http:
         watchers = [asyncio.create_task(one(http)) for _ in range(100)]
         await asyncio.sleep(0.5)
         for i in range(10):
@@ -145,7 +147,7 @@ async def test_many_concurrent_watchers_each_see_every_change(small: DevClusterP
 
 def test_shutdown_ends_open_watches_cleanly(tmp_path: Path) -> None:
     cluster = start_cluster(tmp_path / "shutdown")
-    with httpx.Client(timeout=10) as http, http.stream(
+    with httpx.Client(timeout=10, verify=cluster.tls(), headers=cluster.auth) as http, http.stream(
         "GET", cluster.api_url + "/api/v1/namespaces?watch=1"
     ) as response:
         lines = response.iter_lines()

@@ -51,7 +51,7 @@ def _path(ns: str, plural: str, name: str = "") -> str:
 
 
 def _create(cluster: DevClusterProcess, ns: str, body: dict, plural: str = "services", user: str = "") -> dict:
-    headers = {"Impersonate-User": user} if user else None
+    headers = {"Impersonate-User": user, "Impersonate-Group": "system:masters"} if user else None
     code, _, obj = cluster.request("POST", _path(ns, plural), body, headers=headers)
     assert code == 201, obj
     return obj
@@ -67,7 +67,7 @@ def _get(cluster: DevClusterProcess, ns: str, plural: str, name: str) -> dict | 
 
 def _patch(cluster: DevClusterProcess, ns: str, name: str, body: dict, plural: str = "services",
            user: str = "") -> dict:
-    headers = {"Impersonate-User": user} if user else None
+    headers = {"Impersonate-User": user, "Impersonate-Group": "system:masters"} if user else None
     code, _, obj = cluster.request("PATCH", _path(ns, plural, name), body,
                                    content_type="application/merge-patch+json", headers=headers)
     assert code == 200, obj

@@ -1,0 +1,332 @@
+"""Who the console acts as (`--auth`): kubeconfig mode names its user in the top bar; token mode signs users in
+with their own tokens (kept only in an encrypted, signed, HttpOnly cookie that ends when idle, at Sign out, or when
+the cluster stops accepting the token, and that does not open once changed); proxy mode takes each request's
+token from the proxy. Each user acts with their own token: what they may do decides the actions offered, a 403
+is said plainly with nothing changed, the Service's creator and lastModifier name them, and no user's enabled
+actions or live updates reach another."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import cli
+from app.cluster import resources as r
+from app.cluster.client import Cluster
+from app.main import create_app
+from app.settings import Settings
+from app.web.hub import WatchHub
+from app.web.security import COOKIE, token_for
+from app.web.sessions import COOKIE as SESSION
+from tests.support import DevClusterProcess, ksvc_manifest
+from tests.web.conftest import SECRET, Console, form_fields, open_stream, rows_in, served, with_rows
+
+HOST = "console.test"
+
+
+@asynccontextmanager
+async def console_as(cluster: DevClusterProcess, **overrides: object) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(kubeconfig=str(cluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
+                        allowed_hosts=HOST, **overrides)  # type: ignore[arg-type]
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{HOST}") as http:
+            yield http
+
+
+async def sign_in(http: httpx.AsyncClient, token: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    await http.get("/signin")
+    return await http.post("/signin", data={"csrf_token": token_for(SECRET, http.cookies[COOKIE]), "token": token,
+                                            "next": "/namespaces/default/services"}, headers=headers or {})
+
+
+async def post_fields(http: httpx.AsyncClient, path: str, fields: list[tuple[str, str]]) -> httpx.Response:
+    """A form posted as these pairs, with this browser's CSRF token."""
+    fields = [*[(k, v) for k, v in fields if k != "csrf_token"], ("csrf_token", token_for(SECRET, http.cookies[COOKIE]))]
+    return await http.post(path, content=urlencode(fields).encode(),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+async def test_kubeconfig_mode_names_the_user_the_cluster_sees(devcluster: DevClusterProcess) -> None:
+    async with console_as(devcluster) as http:
+        async def top_bar() -> str:
+            return (await http.get("/namespaces/default/services")).text
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while "devcluster-admin <span class=\"hint\">via kubeconfig</span>" not in (page := await top_bar()):
+            assert asyncio.get_running_loop().time() < deadline, page
+            await asyncio.sleep(0.05)
+        assert "Sign out" not in page
+
+
+async def test_signing_in_with_a_token(devcluster: DevClusterProcess) -> None:
+    async with console_as(devcluster, auth="token") as http:
+        away = await http.get("/namespaces/default/services?x=1")
+        assert away.status_code == 303 and away.headers["location"] == "/signin?next=%2Fnamespaces%2Fdefault%2Fservices%3Fx%3D1"
+        form = await http.get(away.headers["location"])
+        assert form.status_code == 200 and 'name="token"' in form.text and 'name="next"' in form.text
+        empty = await sign_in(http, "  ")
+        assert empty.status_code == 422 and "Paste a token" in empty.text
+        spaced = await sign_in(http, "Bearer abc")
+        assert spaced.status_code == 422 and "without spaces" in spaced.text
+        wrong = await sign_in(http, "not-a-token-the-cluster-knows")
+        assert wrong.status_code == 401 and "The cluster did not accept this token (401 Unauthorized)" in wrong.text
+        assert "not-a-token-the-cluster-knows" not in wrong.text  # a token is never shown back
+        assert SESSION not in http.cookies
+        signed = await sign_in(http, devcluster.user_tokens["alice"])
+        assert signed.status_code == 303 and signed.headers["location"] == "/namespaces/default/services"
+        cookie = signed.headers["set-cookie"]
+        assert cookie.startswith(f"{SESSION}=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        assert "Secure" not in cookie and devcluster.user_tokens["alice"] not in cookie  # encrypted
+        page = await http.get("/namespaces/default/services")
+        assert page.status_code == 403  # alice may not list Services in default: her RBAC decides
+        assert "alice may not list Services in default: ask for the view role." in page.text
+        assert 'alice <span class="hint">via token</span>' in page.text and ">Sign out</button>" in page.text
+    async with console_as(devcluster, auth="token") as http:
+        behind_tls = await sign_in(http, devcluster.user_tokens["alice"], {"X-Forwarded-Proto": "https"})
+        assert "; Secure" in behind_tls.headers["set-cookie"]
+
+
+async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess) -> None:
+    ns = devcluster.new_namespace("team")
+    devcluster.bind(ns, "edit", user="alice")
+    devcluster.bind(ns, "view", user="bob")
+    admin = Console(httpx.AsyncClient(), devcluster)
+    admin.create_ksvc(ns, "shared")
+    await admin.settled(ns, "shared")
+    async with console_as(devcluster, auth="token") as alice, console_as(devcluster, auth="token") as bob:
+        await sign_in(alice, devcluster.user_tokens["alice"])
+        await sign_in(bob, devcluster.user_tokens["bob"])
+        alice_list = (await alice.get(f"/namespaces/{ns}/services")).text
+        bob_list = (await bob.get(f"/namespaces/{ns}/services")).text
+        assert f'href="/namespaces/{ns}/services/shared/delete"' in alice_list and "data-not-allowed" not in alice_list
+        assert "/services/shared/delete" not in bob_list  # the cached row of alice's list is not bob's
+        assert f'title="bob may not delete Services in {ns}: ask for the edit role" data-not-allowed>Delete' in bob_list
+        assert f'title="bob may not create Services in {ns}: ask for the edit role" data-not-allowed>Create Service' \
+            in bob_list
+        bob_details = (await bob.get(f"/namespaces/{ns}/services/shared")).text
+        assert f'title="bob may not patch Services in {ns}: ask for the edit role" data-not-allowed>Split Traffic' \
+            in bob_details
+        split = await alice.get(f"/namespaces/{ns}/services/shared/traffic")
+        shown = form_fields(split.text, "split-form")  # the floating entry at 100%: pin the revision instead
+        fields = with_rows(shown, [(kind, rev, "100" if kind == "revision" else "0", tag)
+                                   for kind, rev, _, tag in rows_in(shown)])
+        bob_form = await bob.get(f"/namespaces/{ns}/services/shared/traffic")
+        assert f"bob may not patch Services in {ns}: ask for the edit role." in bob_form.text
+        assert "data-ok disabled" in bob_form.text
+        before = admin.ksvc(ns, "shared")
+        forced = await post_fields(bob, f"/namespaces/{ns}/services/shared/traffic", [*fields, ("action", "ok")])
+        assert forced.status_code == 403
+        assert f"bob may not patch Services in {ns}: ask for the edit role." in forced.text
+        assert admin.ksvc(ns, "shared")["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+        done = await post_fields(alice, f"/namespaces/{ns}/services/shared/traffic", [*fields, ("action", "ok")])
+        assert done.status_code == 303, done.text
+        annotations = admin.ksvc(ns, "shared")["metadata"]["annotations"]
+        assert annotations["serving.knative.dev/creator"] == "devcluster-admin"
+        assert annotations["serving.knative.dev/lastModifier"] == "alice"
+        shown = (await bob.get(f"/namespaces/{ns}/services/shared")).text
+        assert '<dd data-last-modifier>alice</dd>' in shown and '<dd data-creator>devcluster-admin</dd>' in shown
+        assert 'data-creator>by devcluster-admin</div>' in shown  # who made each revision
+        second = {"spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:v2"}]}}}}
+        code, _, body = devcluster.request("PATCH", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services/shared",
+                                           second, content_type="application/merge-patch+json",
+                                           token=devcluster.user_tokens["alice"])
+        assert code == 200, body
+        await admin.settled(ns, "shared", revisions=2)
+        disabled = f'title="bob may not patch Services in {ns}: ask for the edit role" data-not-allowed>Send 100%'
+        deadline = asyncio.get_running_loop().time() + 10
+        while disabled not in (promote := (await bob.get(f"/namespaces/{ns}/services/shared")).text):
+            # bob's cached revisions follow a watch: the new one's Ready status may take a moment to arrive
+            assert asyncio.get_running_loop().time() < deadline, promote
+            await asyncio.sleep(0.05)
+        assert "data-creator>by alice</div>" in promote  # the second revision is alice's
+    await admin.http.aclose()
+
+
+async def test_sign_out_idle_and_tampered_sessions_end(devcluster: DevClusterProcess) -> None:
+    async with console_as(devcluster, auth="token", session_idle=1.0) as http:
+        await sign_in(http, devcluster.user_tokens["carol"])
+        sealed = http.cookies[SESSION]
+        out = await http.post("/signout", data={"csrf_token": token_for(SECRET, http.cookies[COOKIE])})
+        assert out.status_code == 303 and out.headers["location"] == "/signin?out=1"
+        assert out.headers["set-cookie"].startswith(f"{SESSION}=;") and "Max-Age=0" in out.headers["set-cookie"]
+        assert "You are signed out" in (await http.get("/signin?out=1")).text
+        assert (await http.get("/namespaces/default/services")).status_code == 303
+        tampered = sealed[:-6] + ("A" if sealed[-6] != "A" else "B") + sealed[-5:]
+        http.cookies.set(SESSION, tampered)
+        refused = await http.get("/namespaces/default/services")
+        assert refused.status_code == 303 and refused.headers["location"].startswith("/signin?")
+        assert "could+not+be+read" in refused.headers["location"] or "could%20not%20be%20read" in \
+            refused.headers["location"]
+        assert "Max-Age=0" in refused.headers["set-cookie"]
+        http.cookies.set(SESSION, sealed)  # the genuine cookie, once idle longer than the session may be
+        await asyncio.sleep(2.1)
+        assert (await http.get("/namespaces/default/services")).status_code == 303
+
+
+async def test_a_token_the_cluster_stops_accepting_ends_the_session(devcluster: DevClusterProcess) -> None:
+    ns = devcluster.new_namespace("expiring")
+    token = devcluster.service_account_token(ns, "temp", "view")
+    async with console_as(devcluster, auth="token") as http:
+        assert (await sign_in(http, token)).status_code == 303
+        assert (await http.get(f"/namespaces/{ns}/services")).status_code == 200
+        assert devcluster.request("DELETE", f"/api/v1/namespaces/{ns}/serviceaccounts/temp")[0] == 200
+        gone = await http.get(f"/namespaces/{ns}/services")
+        assert gone.status_code == 303 and "no+longer+accepts+your+token" in gone.headers["location"].replace(
+            "%20", "+")
+        assert "Max-Age=0" in gone.headers["set-cookie"]
+
+
+async def test_proxy_mode_takes_the_token_the_proxy_sends(devcluster: DevClusterProcess) -> None:
+    ns = devcluster.new_namespace("proxied")
+    devcluster.bind(ns, "view", user="bob")
+    async with console_as(devcluster, auth="proxy", sign_out_url="/oauth2/sign_out") as http:
+        nobody = await http.get(f"/namespaces/{ns}/services")
+        assert nobody.status_code == 401 and "without a token" in nobody.text
+        bearer = await http.get(f"/namespaces/{ns}/services",
+                                headers={"Authorization": f"Bearer {devcluster.user_tokens['bob']}"})
+        assert bearer.status_code == 200 and 'bob <span class="hint">via proxy</span>' in bearer.text
+        forwarded = await http.get(f"/namespaces/{ns}/services",
+                                   headers={"X-Forwarded-Access-Token": devcluster.user_tokens["alice"]})
+        assert forwarded.status_code == 403 and "alice may not list Services" in forwarded.text
+        refused = await http.get(f"/namespaces/{ns}/services", headers={"Authorization": "Bearer nope"})
+        assert refused.status_code == 401 and "does not accept the token the proxy sent" in refused.text
+        out = await http.post("/signout", data={"csrf_token": token_for(SECRET, http.cookies[COOKIE])},
+                              headers={"Authorization": f"Bearer {devcluster.user_tokens['bob']}"})
+        assert out.status_code == 303 and out.headers["location"] == "/oauth2/sign_out"
+
+
+def _role(cluster: DevClusterProcess, ns: str, user: str, rules: list[dict[str, list[str]]]) -> None:
+    """A Role of exactly `rules` in `ns`, bound to `user`."""
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}"
+    code, _, body = cluster.request("POST", f"{rbac}/roles", {"metadata": {"name": user}, "rules": rules})
+    assert code == 201, body
+    code, _, body = cluster.request("POST", f"{rbac}/rolebindings", {
+        "metadata": {"name": user}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": user},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+    assert code == 201, body
+
+
+async def test_instances_and_logs_follow_each_users_rbac(devcluster: DevClusterProcess) -> None:
+    """Kubernetes' `view` reads a revision's pods and logs; a user whose role lacks pods, or pods/log, gets the Logs
+    links disabled with the reason, and the logs page (opened anyway) says plainly what they may not read."""
+    ns = devcluster.new_namespace("readers")
+    devcluster.bind(ns, "view", user="bob")
+    knative = {"apiGroups": ["serving.knative.dev"], "resources": ["services", "revisions"],
+               "verbs": ["get", "list", "watch"]}
+    _role(devcluster, ns, "alice", [knative, {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}])
+    _role(devcluster, ns, "carol", [knative])
+    admin = Console(httpx.AsyncClient(), devcluster)
+    manifest = ksvc_manifest("busy", ns)
+    manifest["spec"]["template"]["metadata"] = {"annotations": {"autoscaling.knative.dev/min-scale": "1"}}
+    code, _, body = devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services", manifest)
+    assert code == 201, body
+    await admin.settled(ns, "busy")
+    details, logs = f"/namespaces/{ns}/services/busy", f"/namespaces/{ns}/services/busy/revisions/busy-00001/logs"
+    async with console_as(devcluster, auth="proxy") as http:
+        def as_user(user: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {devcluster.user_tokens[user]}"}
+
+        bob_page = (await http.get(details, headers=as_user("bob"))).text
+        assert 'data-logs="busy-00001">Logs</a>' in bob_page and "data-not-allowed>Logs" not in bob_page
+        bob_logs = await http.get(logs, headers=as_user("bob"))
+        assert bob_logs.status_code == 200 and "helloworld: listening on port 8080" in bob_logs.text
+
+        no_logs = f"alice may not get the logs of Pods in {ns}: ask for the view role"
+        alice_page = (await http.get(details, headers=as_user("alice"))).text
+        assert f'title="{no_logs}" data-not-allowed>Logs</button>' in alice_page and 'data-logs="busy-00001"' \
+            not in alice_page
+        alice_logs = await http.get(logs, headers=as_user("alice"))
+        assert alice_logs.status_code == 200 and f'<p class="hint">{no_logs}.</p>' in alice_logs.text
+        assert "helloworld: listening" not in alice_logs.text
+
+        no_pods = f"carol may not list Pods in {ns}: ask for the view role"
+        carol_page = (await http.get(details, headers=as_user("carol"))).text
+        assert f'title="{no_pods}" data-not-allowed>Logs</button>' in carol_page
+        assert "data-instances>1 running<" in carol_page  # from the revision's status
+        carol_logs = await http.get(logs, headers=as_user("carol"))
+        assert carol_logs.status_code == 200 and f"{no_pods}. Without it the console cannot find this revision" \
+            in carol_logs.text
+
+        # A failed revision's explanation: the events carol may not read are said plainly too.
+        admin.create_ksvc(ns, "lost", image="registry.invalid/app:v1")
+        no_events = f"Its events could not be read: carol may not list Events in {ns}: ask for the view role."
+        deadline = asyncio.get_running_loop().time() + 15
+        while no_events not in (lost := (await http.get(f"/namespaces/{ns}/services/lost",
+                                                        headers=as_user("carol"))).text):
+            assert asyncio.get_running_loop().time() < deadline, lost  # until it has failed, and carol's watch says so
+            await asyncio.sleep(0.05)
+        assert "registry.invalid/app:v1 could not be resolved" in lost
+    await admin.http.aclose()
+
+
+def test_kubeconfig_mode_refuses_a_public_address_without_the_flag() -> None:
+    with pytest.raises(SystemExit, match="refusing to serve on 0.0.0.0 with --auth kubeconfig"):
+        cli.main(["serve", "--host", "0.0.0.0", "--kubeconfig", "/nonexistent"])
+
+
+async def test_a_token_users_stream_never_carries_a_namespace_they_may_not_read(
+        devcluster: DevClusterProcess) -> None:
+    theirs, other = devcluster.new_namespace("mine"), devcluster.new_namespace("secret")
+    devcluster.bind(theirs, "view", user="bob")
+    devcluster.bind(other, "view", user="alice")
+    admin = Console(httpx.AsyncClient(), devcluster)
+    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
+                        live_heartbeat=0.3, auth="token")
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as bob, \
+            httpx.AsyncClient(base_url=server.url) as alice:
+        await sign_in(bob, devcluster.user_tokens["bob"])
+        await sign_in(alice, devcluster.user_tokens["alice"])
+        async with open_stream(bob, f"/live/namespaces/{other}/services") as denied, \
+                open_stream(alice, f"/live/namespaces/{other}/services") as allowed:
+            banner = await denied.until(lambda e: e.name == "connection" and "forbidden" in e.data)
+            assert 'User "bob" cannot list resource "services"' in banner[-1].data.replace("&#34;", '"')
+            admin.create_ksvc(other, "classified")
+            await allowed.until(lambda e: "classified" in e.data)  # alice's stream has it by now
+            seen, deadline = [], asyncio.get_running_loop().time() + 1.5
+            while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                try:
+                    seen.append(await denied.next(left))
+                except TimeoutError:
+                    break
+            assert seen and not any("classified" in e.data for e in seen)  # heartbeats, never the Service
+        feeds = {key[0] for key in server.live.hub.feeds}
+        assert all(key.startswith("user:") for key in feeds) and len(feeds) >= 2  # never a shared watch
+    await admin.http.aclose()
+
+
+async def test_a_newer_client_of_the_same_identity_takes_over_the_watch(devcluster: DevClusterProcess) -> None:
+    """A user's refreshed token: the feed reconnects with the newest client, never stays on the old one."""
+    own = await Cluster.connect(str(devcluster.kubeconfig), request_timeout=5)
+    hub = WatchHub(grace=0.1)
+    first, second = own.as_user(devcluster.user_tokens["carol"]), own.as_user(devcluster.user_tokens["carol"])
+    inbox: asyncio.Queue = asyncio.Queue()
+    try:
+        async with hub.follow("user:carol", first, "default", r.SERVICE, inbox) as feed:
+            assert feed.cluster is first
+            async with hub.follow("user:carol", second, "default", r.SERVICE, inbox) as same:
+                assert same is feed and feed.cluster is second
+    finally:
+        await hub.close()
+        await own.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(token=st.text(max_size=200) | st.text(alphabet="abc.-_", min_size=1, max_size=30).map(lambda t: t * 700),
+       next_page=st.text(max_size=40))
+async def test_whatever_is_typed_into_sign_in_gets_a_message_and_no_session(
+        devcluster: DevClusterProcess, token: str, next_page: str) -> None:
+    async with console_as(devcluster, auth="token") as http:
+        await http.get("/signin")
+        answer = await http.post("/signin", data={"csrf_token": token_for(SECRET, http.cookies[COOKIE]),
+                                                  "token": token, "next": next_page})
+        assert answer.status_code in (401, 422), answer.status_code
+        assert 'role="alert" data-signin-message' in answer.text and SESSION not in http.cookies
