@@ -22,7 +22,11 @@ REVISIONS = "/apis/serving.knative.dev/v1/namespaces/{ns}/revisions/{name}"
 
 
 def _ready_status(cluster: DevClusterProcess, ns: str, name: str) -> str:
-    revision = cluster.get(REVISIONS.format(ns=ns, name=name))
+    """The revision's Ready status; "" until it has one (or while it is not created yet)."""
+    code, _, revision = cluster.request("GET", REVISIONS.format(ns=ns, name=name))
+    if code == 404:
+        return ""
+    assert code == 200, (code, revision)
     return next((c["status"] for c in (revision.get("status") or {}).get("conditions", []) if c["type"] == "Ready"),
                 "")
 
