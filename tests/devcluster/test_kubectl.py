@@ -407,3 +407,35 @@ def test_16_pods_deployments_and_logs(devcluster: DevClusterProcess, version: st
     finally:
         follower.terminate()
         follower.communicate(timeout=10)
+
+
+def test_17_a_deployment_of_ones_own(devcluster: DevClusterProcess, version: str) -> None:
+    """A Deployment no revision made (`kubectl create deployment`, which 1.33 sends as protobuf) gets its ReplicaSet
+    and running pods, rolls a new template out, and goes with them; Knative's controllers carry on beside it."""
+    ns = _ns(devcluster)
+    devcluster.kubectl(version, "create", "deployment", "web", "--image=ghcr.io/example/web:1", "--replicas=2",
+                       "--port=8080", "-n", ns)
+    rolled = devcluster.kubectl(version, "rollout", "status", "deployment/web", "-n", ns, "--timeout=20s").stdout
+    assert 'deployment "web" successfully rolled out' in rolled, rolled
+    stored = devcluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments/web")
+    assert stored["spec"]["template"]["spec"]["containers"] == [
+        {"name": "web", "image": "ghcr.io/example/web:1", "ports": [{"containerPort": 8080}], "resources": {}}]
+    pods = devcluster.kubectl(version, "get", "pods", "-l", "app=web", "-n", ns, "-o", "json").stdout
+    phases = [(p["status"]["phase"], p["spec"]["nodeName"]) for p in json.loads(pods)["items"]]
+    assert phases == [("Running", "devcluster")] * 2, phases
+
+    devcluster.kubectl(version, "set", "image", "deployment/web", "web=ghcr.io/example/web:2", "-n", ns)
+
+    def rolled_over() -> list[tuple[str, int]] | None:
+        sets = devcluster.get(f"/apis/apps/v1/namespaces/{ns}/replicasets")["items"]
+        shape = sorted((s["spec"]["template"]["spec"]["containers"][0]["image"], s["spec"]["replicas"]) for s in sets)
+        ready = all(s.get("status", {}).get("readyReplicas", 0) == s["spec"]["replicas"] for s in sets)
+        return shape if ready and shape == [("ghcr.io/example/web:1", 0), ("ghcr.io/example/web:2", 2)] else None
+
+    wait_for(rolled_over, timeout=20, message="the new template's ReplicaSet takes over")
+    devcluster.kubectl(version, "delete", "deployment", "web", "-n", ns)
+    wait_for(lambda: not devcluster.get(f"/api/v1/namespaces/{ns}/pods")["items"], timeout=20,
+             message="its pods go with it")
+    assert devcluster.get(f"/apis/apps/v1/namespaces/{ns}/replicasets")["items"] == []
+    devcluster.kubectl(version, "apply", "-f", "-", input=json.dumps(ksvc_manifest("after", ns)))
+    _ready(devcluster, ns, "after")
