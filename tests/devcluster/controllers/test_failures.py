@@ -25,6 +25,15 @@ def _get(cluster: DevClusterProcess, ns: str, plural: str, name: str) -> dict:
     return cluster.get(_path(ns, plural, name))
 
 
+def _found(cluster: DevClusterProcess, ns: str, plural: str, name: str) -> dict | None:
+    """The object, or None while it does not exist yet (a revision the controller has still to create)."""
+    code, _, obj = cluster.request("GET", _path(ns, plural, name))
+    if code == 404:
+        return None
+    assert code == 200, (code, obj)
+    return obj
+
+
 def _conditions(obj: dict) -> dict[str, dict]:
     return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
 
@@ -46,7 +55,7 @@ def _image(cluster: DevClusterProcess, ns: str, name: str, image: str) -> None:
 
 def _condition(cluster: DevClusterProcess, ns: str, plural: str, name: str, kind: str, status: str,
                timeout: float = 15) -> dict:
-    return wait_for(lambda: (obj := _get(cluster, ns, plural, name)) and
+    return wait_for(lambda: (obj := _found(cluster, ns, plural, name)) and
                     _conditions(obj).get(kind, {}).get("status") == status and obj,
                     timeout=timeout, message=f"{plural}/{name} {kind}={status}")
 

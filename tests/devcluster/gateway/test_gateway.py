@@ -155,9 +155,14 @@ def test_route_without_a_ready_revision_is_503_with_the_reason(devcluster: DevCl
         f"broken.{ns}.example.com": 'Revision "broken-00009" referenced in traffic not found.',
         f"lost.{ns}.example.com": 'Configuration "ghost" referenced in traffic not found.',
     }
+    def assigned(name: str) -> str:
+        """The route's AllTrafficAssigned message ("" while the Service's route is not created yet)."""
+        code, _, route = devcluster.request("GET", _path(ns, "routes", name))
+        assert code in (200, 404), route
+        return _conditions(route).get("AllTrafficAssigned", {}).get("message", "") if code == 200 else ""
+
     for name, reason in (("broken", cases[f"broken.{ns}.example.com"]), ("lost", cases[f"lost.{ns}.example.com"])):
-        wait_for(lambda n=name, r=reason: _conditions(devcluster.get(_path(ns, "routes", n))).get(
-            "AllTrafficAssigned", {}).get("message") == r, message=f"route {name} fails")
+        wait_for(lambda n=name, r=reason: assigned(n) == r, message=f"route {name} fails")
     for host, reason in cases.items():
         response = _call(client, host)
         assert response.status_code == 503, (host, response.text)
