@@ -19,7 +19,22 @@ from app import health, metrics
 from app.access import AccessMiddleware
 from app.cluster.client import Cluster
 from app.settings import Settings
-from app.web import auth, details, errors, logs, revisions, security, services, streams, traffic
+from app.web import (
+    auth,
+    check,
+    details,
+    diff,
+    errors,
+    history_page,
+    logs,
+    revision_page,
+    revisions,
+    security,
+    service_writes,
+    services,
+    streams,
+    traffic,
+)
 from app.web.live import Live
 from app.web.lookups import Lookups
 from app.web.permissions import Permissions
@@ -73,11 +88,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.templates = templates()
     app.state.rows = RowCache()
+    app.state.summaries = details.SummaryCache()
+    app.state.checks = check.Running()
     app.state.sessions = Sessions(settings.secret_key, settings.session_idle)
     app.state.proxy_identities = auth.ProxyIdentities()
     app.state.permissions = Permissions()
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (auth, services, details, revisions, traffic, streams, logs, health):
+    # revisions (the wizard's /revisions/new) before revision_page (/revisions/{name}).
+    for module in (auth, services, service_writes, details, revisions, revision_page, diff, history_page, traffic,
+                   check, streams, logs, health):
         app.include_router(module.router)
     errors.install(app)
 

@@ -53,7 +53,7 @@ writes = Counter(
     ["kind", "outcome"],
 )
 
-WRITE_KINDS = ("create", "revision", "split", "promote_rollback", "delete")
+WRITE_KINDS = ("create", "revision", "split", "promote_rollback", "restore", "delete")
 WRITE_OUTCOMES = ("ok", "conflict", "rejected", "forbidden", "not_found", "error")
 for _kind in WRITE_KINDS:  # every series from the start, so that rate() and alerts see the first write
     for _outcome in WRITE_OUTCOMES:

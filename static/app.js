@@ -183,3 +183,37 @@ document.addEventListener("htmx:sseBeforeMessage", (event) => {
   const note = document.getElementById("connection");
   if (event.detail.type === "connection" && note) delete note.dataset.source;
 });
+
+// The traffic check: Cancel (or closing its dialog) closes the stream, which cancels the requests still out; what
+// was counted so far stays on the page.
+function stopCheck(stream, note) {
+  if (!stream) return;
+  htmx.trigger(stream, "htmx:beforeCleanupElement");  // the SSE extension closes the stream's EventSource
+  const kept = document.createElement("div");
+  kept.className = "check-stream";
+  kept.innerHTML = stream.innerHTML;
+  kept.querySelectorAll("[data-cancel-check]").forEach((button) => {
+    const done = document.createElement("span");
+    done.textContent = note;
+    button.replaceWith(done);
+  });
+  stream.replaceWith(kept);
+}
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("[data-cancel-check]");
+  if (button) stopCheck(button.closest("[data-check-stream]"), "Cancelled.");
+});
+document.addEventListener("close", (event) => {
+  if (event.target.id === "dialog") stopCheck(event.target.querySelector("[data-check-stream]"), "Cancelled.");
+}, true);
+
+// Revisions ticked for Compare stay ticked when the live stream replaces the revision table.
+const comparePicks = new Set();
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!box.matches || !box.matches("[data-compare-pick]")) return;
+  if (box.checked) comparePicks.add(box.value); else comparePicks.delete(box.value);
+});
+document.addEventListener("htmx:load", (event) => {
+  event.target.querySelectorAll("[data-compare-pick]").forEach((box) => { box.checked = comparePicks.has(box.value); });
+});

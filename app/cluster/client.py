@@ -458,11 +458,15 @@ class Cluster:
         return await self._call(resource, "PATCH", resource.path(namespace, name), query, body, PATCH_TYPES[patch_type])
 
     async def delete(
-        self, resource: Resource, name: str, namespace: str | None = None, resource_version: str = ""
+        self, resource: Resource, name: str, namespace: str | None = None, resource_version: str = "",
+        options: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-        if resource_version:
-            options["preconditions"] = {"resourceVersion": resource_version}
+        """Delete, its children in the background; only that version of it with `resource_version`. `options`,
+        when given, is the DeleteOptions body as it is sent."""
+        if options is None:
+            options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+            if resource_version:
+                options["preconditions"] = {"resourceVersion": resource_version}
         return await self._call(resource, "DELETE", resource.path(namespace, name), body=options)
 
 

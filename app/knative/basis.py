@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from app.knative.history import HISTORY
 from app.knative.models import TrafficTarget, parse_traffic, service_from, template_from
 from app.knative.traffic import describe, spec_shares
 
@@ -42,13 +43,17 @@ class Basis:
     generation: str = ""
     traffic: str = ""  # canonical JSON of spec.traffic as shown
     template: str = ""  # canonical JSON of spec.template as shown; "" for forms that do not edit it
+    history: str = ""  # the console's history annotation as read (app.knative.history), for a write without a read
 
     @classmethod
     def of(cls, obj: dict[str, Any], with_template: bool = False) -> Basis:
         meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+        annotations = meta.get("annotations")
+        history = annotations.get(HISTORY) if isinstance(annotations, dict) else None
         return cls(str(meta.get("resourceVersion") or ""), str(meta.get("uid") or ""),
                    str(meta.get("generation") or ""), canonical(spec.get("traffic") or []),
-                   canonical(spec.get("template") or {}) if with_template else "")
+                   canonical(spec.get("template") or {}) if with_template else "",
+                   history if isinstance(history, str) else "")
 
     def holds_for(self, obj: dict[str, Any]) -> bool:
         """True when `obj` still has the spec this form was built from (only status or metadata moved)."""
@@ -61,6 +66,10 @@ class Basis:
     def shown_traffic(self) -> tuple[TrafficTarget, ...]:
         """The traffic the form showed, for saying what changed since; () when the field is not readable."""
         return parse_traffic(_loads(self.traffic))
+
+    def spec_traffic(self) -> Any:
+        """spec.traffic as the form showed it (JSON), None when the field is not readable."""
+        return _loads(self.traffic)
 
     def shown_template(self) -> dict[str, Any]:
         loaded = _loads(self.template)

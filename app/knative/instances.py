@@ -136,6 +136,14 @@ def _none_running(revision: RevisionView) -> Instances:
     return Instances("none", NONE)
 
 
+def container_of(spec: dict[str, Any]) -> str:
+    """The container a revision's logs are read from: the one that serves (it has the port), named as Knative names
+    a single unnamed container."""
+    containers = [c for c in _list(spec.get("containers")) if isinstance(c, dict)]
+    serving = next((c for c in containers if c.get("ports")), containers[0] if containers else {})
+    return str(serving.get("name") or USER_CONTAINER)
+
+
 def by_revision(pods: Sequence[dict[str, Any]]) -> dict[str, list[Instance]]:
     grouped: dict[str, list[Instance]] = {}
     for pod in pods:

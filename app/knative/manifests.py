@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.knative.forms import ServiceDraft
+from app.knative.history import HISTORY
 from app.knative.models import (
     ANNOTATION_MAX_SCALE,
     ANNOTATION_MIN_SCALE,
@@ -70,11 +71,19 @@ def _annotations(template: Template, existing: dict[str, Any]) -> dict[str, str]
     return annotations
 
 
-def service_manifest(draft: ServiceDraft, create_id: str = "") -> dict[str, Any]:
-    """A new Service: one container, traffic left to Knative's default (100% to the latest revision)."""
+def _with_history(metadata: dict[str, Any], history: str) -> dict[str, Any]:
+    if history:
+        metadata.setdefault("annotations", {})[HISTORY] = history
+    return metadata
+
+
+def service_manifest(draft: ServiceDraft, create_id: str = "", history: str = "") -> dict[str, Any]:
+    """A new Service: one container, traffic left to Knative's default (100% to the latest revision); `history` is
+    the console's record of this change (app.knative.history)."""
     metadata: dict[str, Any] = {"name": draft.name, "namespace": draft.namespace}
     if create_id:
         metadata["annotations"] = {CREATE_ID: create_id}
+    _with_history(metadata, history)
     if draft.cluster_local:
         metadata["labels"] = {LABEL_VISIBILITY: "cluster-local"}
     template: dict[str, Any] = {"spec": {"containers": [_container(draft.template)]}}
@@ -122,14 +131,15 @@ def merge_diff(old: Any, new: Any) -> Any:
 
 def new_revision_patch(
     service: dict[str, Any], template: Template, targets: Sequence[TrafficTarget], now: str, name: str = "",
-    rollout: int | None = None,
+    rollout: int | None = None, history: str = "",
 ) -> dict[str, Any]:
     """One merge patch for `spec.template` and `spec.traffic` together, guarded by the resourceVersion.
 
     `name`, when given, becomes the new revision's name (`spec.template.metadata.name`, Knative's "bring your
     own" name) so that `spec.traffic` can pin the new revision by name in the same write. `rollout`, in seconds,
     sets the Service's serving.knative.dev/rollout-duration (Knative then moves the floating share to the new
-    revision step by step); None removes one the Service has.
+    revision step by step); None removes one the Service has. `history`, the console's record with this change
+    added, goes in the same write.
     """
     existing = ((service.get("spec") or {}).get("template")) or {}
     desired = desired_template(existing, template, now)
@@ -142,7 +152,7 @@ def new_revision_patch(
     elif any(key in annotations for key in ROLLOUT_ALIASES):
         metadata["annotations"] = {key: None for key in ROLLOUT_ALIASES if key in annotations}
     return {
-        "metadata": metadata,
+        "metadata": _with_history(metadata, history),
         "spec": {
             "template": merge_diff(existing, desired),
             "traffic": [t.to_spec() for t in targets],
@@ -150,5 +160,14 @@ def new_revision_patch(
     }
 
 
-def traffic_patch(resource_version: str, targets: Sequence[TrafficTarget]) -> dict[str, Any]:
-    return {"metadata": {"resourceVersion": resource_version}, "spec": {"traffic": [t.to_spec() for t in targets]}}
+def traffic_patch(resource_version: str, targets: Sequence[TrafficTarget], history: str = "") -> dict[str, Any]:
+    return {"metadata": _with_history({"resourceVersion": resource_version}, history),
+            "spec": {"traffic": [t.to_spec() for t in targets]}}
+
+
+def delete_options(resource_version: str) -> dict[str, Any]:
+    """What a delete sends: the children go in the background, and only if the Service is still the one shown."""
+    options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+    if resource_version:
+        options["preconditions"] = {"resourceVersion": resource_version}
+    return options

@@ -177,6 +177,16 @@ def current_rows(service: ServiceView, revisions: Sequence[str]) -> list[Traffic
     return [*latest, *sorted(pinned + rest, key=lambda r: order.get(r.revision, len(order)))]
 
 
+def rows_for(service: ServiceView, targets: Sequence[TrafficTarget], revisions: Sequence[str]) -> list[TrafficRow]:
+    """Rows that plan exactly `targets` (a split from the history, to restore), in their order, then every other
+    revision at 0% (which `plan` leaves out again)."""
+    floating = floating_revision(service)
+    rows = [TrafficRow(LATEST, floating, t.percent, t.tag) if t.latest_revision else
+            TrafficRow(NAMED, t.revision_name, t.percent, t.tag) for t in targets]
+    named = {t.revision_name for t in targets if not t.latest_revision}
+    return rows + [TrafficRow(NAMED, name, 0) for name in revisions if name not in named]
+
+
 def latest_row() -> TrafficRow:
     """The floating row a user adds on purpose: 0% until they give it a share."""
     return TrafficRow(LATEST, "", 0)

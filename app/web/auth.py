@@ -93,6 +93,14 @@ class OwnIdentity:
             self.task = asyncio.get_running_loop().create_task(self._ask())
         return self.known.name if self.known else (self.cluster.user or "the console's kubeconfig user")
 
+    async def confirmed(self) -> str:
+        """The name, once the cluster has said it (waiting for an answer on its way): what the history and the
+        Events record for a change, never the kubeconfig's own name for a user the cluster knows otherwise."""
+        self.name()  # asks again when it is time to
+        if self.known is None and self.task is not None and not self.task.done():
+            await asyncio.shield(self.task)
+        return self.name()
+
     async def _ask(self) -> None:
         try:
             self.known = await self.cluster.whoami()

@@ -5,6 +5,8 @@ the live stream replaces when it changes."""
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.cluster import resources as r
+from app.knative import changes, history
 from app.knative import instances as inst
 from app.knative.diagnosis import Diagnosis, diagnose
 from app.knative.gateway import Gateway
@@ -27,7 +30,8 @@ from app.knative.models import (
     service_from,
 )
 from app.knative.rollout import RolloutProgress, rollout_progress
-from app.web.context import acting, allowed, checked, identity, lookups
+from app.web import yaml_views
+from app.web.context import acting, allowed, checked, cluster, identity, lookups, service_url
 from app.web.evidence import Evidence, gather_evidence, service_pods
 from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
@@ -36,7 +40,8 @@ from app.web.render import render
 router = APIRouter()
 NEWEST_ROWS = 20  # beside every revision with traffic or a tag, the table shows this many of the newest
 EXPLAINED = 3  # failed revisions explained at most on the page (the newest first)
-# The regions of the details page, in page order. Later work adds its own (history).
+HISTORY_ROWS = 5  # the details page's History section; the history page has the rest
+# The regions of the details page, in page order.
 REGIONS = (
     Region("status", "_service_status.html"),
     Region("rollout", "_service_rollout.html"),
@@ -44,7 +49,9 @@ REGIONS = (
     Region("conditions", "_service_conditions.html"),
     Region("traffic", "_service_traffic.html"),
     Region("revisions", "_service_revisions.html"),
+    Region("history", "_service_history.html"),
 )
+SHOWN = ("", "all", "serving")  # the revision table: the newest and the serving ones, all, the serving ones
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class RevisionRow:
     pinned: tuple[TrafficTarget, ...]  # entries that name this revision
     floating: tuple[TrafficTarget, ...]  # floating entries that resolve to it now
     newest: bool
+    previous: str = ""  # the revision before it ("" for the first)
+    changes: str = ""  # what it changed from `previous`, in a few words
     instances: inst.Instances = inst.Instances("", inst.NONE)
     diagnosis: Diagnosis | None = None
 
@@ -107,12 +116,17 @@ class DetailPage:
     total: int  # revisions in all
     gateway: Gateway
     curl: str
-    show_all: bool = False
+    shown: str = ""  # which revisions the table shows: "" (the newest and the serving ones), "all", "serving"
+    history: list[history.Item] = field(default_factory=list)  # the latest few changes
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
     rollout: RolloutProgress | None = None
     failures: list[Failure] = field(default_factory=list)
     pods_known: bool = True  # False: this identity may not list pods; instances come from the revisions' status
     allowed: Allowed = EVERYTHING  # what the user may do to this Service (the actions offered)
+
+    @property
+    def show_all(self) -> bool:
+        return self.shown == "all"
 
     @property
     def newest_rows(self) -> int:
@@ -123,24 +137,85 @@ class DetailPage:
         return self.total - len(self.rows)
 
     @property
+    def url(self) -> str:
+        return f"/namespaces/{self.namespace}/services/{self.service.name}"
+
+    @property
+    def current(self) -> list[dict[str, Any]]:
+        """spec.traffic now, as the history compares splits: the split that needs no restoring."""
+        return history.normalized(self.service.raw_spec_traffic)
+
+    @property
     def live_url(self) -> str:
-        path = f"/namespaces/{self.namespace}/services/{self.service.name}"
-        return stream_url(path, self.regions, {"revisions": "all"} if self.show_all else {})
+        return stream_url(self.url, self.regions, {"revisions": self.shown} if self.shown else {})
 
 
-def revision_rows(service: ServiceView, revisions: list[dict[str, Any]], show_all: bool,
+def shown_mode(revisions: str) -> str:
+    """The revision table's `?revisions=`: all, serving, or anything else for the default."""
+    return revisions if revisions in SHOWN else ""
+
+
+class SummaryCache:
+    """What a revision changed from the one before it, kept by both revisions' uid and resourceVersion (a revision's
+    template never changes): a page that is rendered again, or a live page after a change, compares none again."""
+
+    def __init__(self, capacity: int = 8192) -> None:
+        self.capacity = capacity
+        self.summaries: OrderedDict[tuple[str, ...], str] = OrderedDict()
+
+    def get(self, older: dict[str, Any], newer: dict[str, Any]) -> str:
+        key = (*_version(older), *_version(newer))
+        found = self.summaries.get(key)
+        if found is None:
+            found = self.summaries[key] = changes.summary(changes.compare(changes.revision_fields(older),
+                                                                          changes.revision_fields(newer)))
+            while len(self.summaries) > self.capacity:
+                self.summaries.popitem(last=False)
+        else:
+            self.summaries.move_to_end(key)
+        return found
+
+
+def _version(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("uid") or meta.get("name") or ""), str(meta.get("resourceVersion") or "")
+
+
+def summaries(ordered: list[dict[str, Any]], cache: SummaryCache | None = None) -> Callable[[str], str]:
+    """What each revision changed from the one before it (revisions newest first), computed when asked for."""
+    index = {str((o.get("metadata") or {}).get("name") or ""): i for i, o in enumerate(ordered)}
+    kept = cache or SummaryCache()
+
+    def summary_of(name: str) -> str:
+        at = index.get(name)
+        if at is None:
+            return ""
+        if at + 1 >= len(ordered):
+            return "first revision"
+        return kept.get(ordered[at + 1], ordered[at])
+
+    return summary_of
+
+
+def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: str,
+                  summary_of: Callable[[str], str],
                   pods: dict[str, list[inst.Instance]] | None = None) -> list[RevisionRow]:
-    """The revision table: newest first, each revision with traffic or a tag, and the newest NEWEST_ROWS; only the
-    rows shown are parsed. `pods` by revision, None when unknown (the instances then come from the status)."""
+    """The revision table: newest first, each revision with traffic or a tag, and (unless only those are asked for)
+    the newest NEWEST_ROWS or all; only the rows shown are parsed. `pods` by revision, None when unknown (the
+    instances then come from the status)."""
     serving = {t.revision_name for t in service.traffic}
-    shown = [obj for index, obj in enumerate(newest_first_raw(revisions))
-             if show_all or index < NEWEST_ROWS or (obj.get("metadata") or {}).get("name") in serving]
     rows = []
-    for revision in map(revision_from, shown):
+    for index, obj in enumerate(ordered):
+        name = (obj.get("metadata") or {}).get("name")
+        if not (shown == "all" or (shown == "" and index < NEWEST_ROWS) or name in serving):
+            continue
+        revision = revision_from(obj)
+        previous = str((ordered[index + 1].get("metadata") or {}).get("name") or "") if index + 1 < len(ordered) \
+            else ""
         mine = None if pods is None else pods.get(revision.name, [])
         rows.append(RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
-                                revision.name == service.latest_created, inst.describe(revision, mine),
-                                diagnose(revision, mine or ())))
+                                revision.name == service.latest_created, previous, summary_of(revision.name),
+                                inst.describe(revision, mine), diagnose(revision, mine or ())))
     return rows
 
 
@@ -153,15 +228,19 @@ def explained(service: ServiceView, rows: list[RevisionRow]) -> list[RevisionRow
 
 
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
-                show_all: bool = False, pods: list[dict[str, Any]] | None = None,
+                shown: str = "", cache: SummaryCache | None = None, pods: list[dict[str, Any]] | None = None,
                 evidence: dict[str, Evidence] | None = None, allowed: Allowed = EVERYTHING) -> DetailPage:
     """The page for a Service, its revisions and their pods as the API gives them (pods None: not readable)."""
     service = service_from(obj)
-    rows = revision_rows(service, revisions, show_all, None if pods is None else inst.by_revision(pods))
+    ordered = newest_first_raw(revisions)
+    summary_of = summaries(ordered, cache)
+    changed = history.timeline(obj, ordered, newest=HISTORY_ROWS)
+    latest = history.with_summaries(changed[:HISTORY_ROWS], summary_of)
+    rows = revision_rows(service, ordered, shown, summary_of, None if pods is None else inst.by_revision(pods))
     failures = [Failure(row, row.diagnosis, (evidence or {}).get(row.revision.name))
                 for row in explained(service, rows) if row.diagnosis is not None]
     return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
-                      show_all, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None,
+                      shown, latest, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None,
                       allowed=allowed)
 
 
@@ -170,10 +249,14 @@ async def read_evidence(client: Any, user: str, namespace: str, obj: dict[str, A
     """Events and last log lines for the failed revisions the page explains (few; usually none)."""
     service = service_from(obj)
     grouped = {} if pods is None else inst.by_revision(pods)
-    rows = explained(service, revision_rows(service, revisions, False, grouped))
+    rows = explained(service, revision_rows(service, newest_first_raw(revisions), "", _no_summary, grouped))
     found = await asyncio.gather(*(gather_evidence(client, user, namespace, row.revision.name,
                                                    grouped.get(row.revision.name, [])) for row in rows))
     return {e.revision: e for e in found}
+
+
+def _no_summary(name: str) -> str:
+    return ""
 
 
 def complete(obj: dict[str, Any], revisions: list[dict[str, Any]]) -> bool:
@@ -198,19 +281,25 @@ async def read_revisions(request: Request, namespace: str, name: str) -> tuple[d
     return await lookups(request).service_objects(namespace, name)
 
 
-async def read_page(request: Request, namespace: str, name: str, show_all: bool) -> DetailPage:
+async def read_page(request: Request, namespace: str, name: str, shown: str) -> DetailPage:
     _, client = identity(request)
     (obj, revisions), gateway, pods, may = await asyncio.gather(read_revisions(request, namespace, name),
                                                                 lookups(request).gateway(),
                                                                 service_pods(client, namespace, name),
                                                                 allowed(request, namespace))
     evidence = await read_evidence(client, acting(request).name, namespace, obj, revisions, pods)
-    return detail_page(namespace, obj, revisions, gateway, show_all, pods, evidence, may)
+    return detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries, pods, evidence, may)
 
 
 @router.get("/namespaces/{namespace}/services/{name}")
-async def service_details(request: Request, namespace: str, name: str, partial: str = "",
-                          revisions: str = "") -> Response:
-    page = await read_page(request, checked("namespace", namespace), checked("Service", name), revisions == "all")
+async def service_details(request: Request, namespace: str, name: str, partial: str = "", revisions: str = "",
+                          format: str = "", everything: str = "", download: str = "") -> Response:
+    checked("namespace", namespace)
+    checked("Service", name)
+    if yaml_views.requested(format) == "yaml":
+        obj = await cluster(request).get(r.SERVICE, name, namespace)
+        place = yaml_views.Place(namespace, name, "", service_url(namespace, name))
+        return yaml_views.respond(request, obj, place, everything, download)
+    page = await read_page(request, namespace, name, shown_mode(revisions))
     page.regions = render_regions(request.app.state.templates, REGIONS, page, request.app.state.settings)
     return render(request, "_service_live.html" if partial == "live" else "service.html", page)

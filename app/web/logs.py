@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from markupsafe import Markup
@@ -20,14 +20,21 @@ from starlette.responses import Response, StreamingResponse
 
 from app.cluster import resources as r
 from app.cluster.client import Cluster
-from app.cluster.errors import ClusterError, Forbidden, NotFound
-from app.knative.instances import LABEL_REVISION, NONE, USER_CONTAINER, Instance, Instances, describe, instance_from
+from app.cluster.errors import ClusterError
+from app.knative.instances import LABEL_REVISION, USER_CONTAINER, container_of, describe, instance_from
 from app.knative.models import revision_from
 from app.web.context import acting, checked, identity
-from app.web.evidence import last_lines
+from app.web.evidence import (
+    RevisionInstances,
+    RevisionLogs,
+    list_instances,
+    logs_problem,
+    read_logs,
+    revision_instances,
+)
 from app.web.hub import Change, Message
 from app.web.live import RETRY_MS, Live, Refused, event
-from app.web.permissions import forbidden_text, plainly
+from app.web.permissions import plainly
 from app.web.render import render
 from app.web.security import COOKIE
 from app.web.streams import HEADERS
@@ -39,26 +46,16 @@ LINE_QUEUE = 1000  # lines waiting for a slow browser; past this the oldest are 
 
 
 @dataclass
-class InstanceLog:
-    instance: Instance
-    lines: list[str] = field(default_factory=list)
-    problem: str = ""  # why its log could not be read
-
-
-@dataclass
 class LogsPage:
     namespace: str
     service: str
     revision: str
-    logs: list[InstanceLog]
-    more: int = 0  # instances not shown
-    problem: str = ""  # why no instance could be listed
-    instances: Instances = Instances("", NONE)  # in words, for _revision_instances.html
-    pods: list[Instance] | None = None  # each instance; None when this identity may not list pods
+    instances: RevisionInstances
+    logs: RevisionLogs
 
     @property
     def path(self) -> str:
-        return f"/namespaces/{self.namespace}/services/{self.service}/revisions/{self.revision}/logs"
+        return self.logs.path
 
     @property
     def live_url(self) -> str:
@@ -70,23 +67,6 @@ def log_line(pod: str, text: str) -> str:
     return str(Markup('<div class="log-line"><span class="log-pod">{}</span> {}</div>').format(pod, text))
 
 
-async def revision_instances(client: Cluster, namespace: str, revision: str) -> list[Instance]:
-    listed = await client.list(r.POD, namespace, f"{LABEL_REVISION}={revision}")
-    found = [instance_from(p) for p in listed.get("items") or []]
-    return sorted((i for i in found if not i.terminating), key=lambda i: (not i.ready, i.created, i.name))
-
-
-async def _read(client: Cluster, user: str, namespace: str, instance: Instance) -> InstanceLog:
-    try:
-        return InstanceLog(instance, await last_lines(client, namespace, instance.name, TAIL))
-    except NotFound:
-        return InstanceLog(instance, problem="This instance is gone.")
-    except ClusterError as error:
-        if error.code >= 500 or error.code == 0:
-            raise
-        return InstanceLog(instance, problem=plainly(error, user))
-
-
 @router.get("/namespaces/{namespace}/services/{name}/revisions/{revision}/logs")
 async def revision_logs(request: Request, namespace: str, name: str, revision: str) -> Response:
     checked("namespace", namespace)
@@ -94,18 +74,16 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
     checked("revision", revision)
     _, client = identity(request)
     user = acting(request).name
-    view = revision_from(await client.get(r.REVISION, revision, namespace))  # none: a 404 page
-    page = LogsPage(namespace, name, revision, [])
-    try:
-        instances = await revision_instances(client, namespace, revision)
-    except Forbidden as error:
-        page.problem = f"{forbidden_text(error, user)} Without it the console cannot find this revision's instances " \
-            "to show their logs."
-        page.instances = describe(view, None)
-        return render(request, "revision_logs.html", page)
-    page.pods, page.instances = instances, describe(view, instances)
-    page.logs = list(await asyncio.gather(*(_read(client, user, namespace, i) for i in instances[:INSTANCES])))
-    page.more = max(len(instances) - INSTANCES, 0)
+    obj = await client.get(r.REVISION, revision, namespace)  # none: a 404 page
+    view = revision_from(obj)
+    listing = await list_instances(client, user, namespace, revision)
+    logs = RevisionLogs(namespace, name, revision, container_of(view.raw_spec), tail=TAIL,
+                        problem=logs_problem(listing), following=True)
+    if listing.pods is not None:
+        logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL, logs.container)
+        logs.more = max(len(listing.pods) - INSTANCES, 0)
+    page = LogsPage(namespace, name, revision, RevisionInstances(describe(view, listing.pods), listing.pods,
+                                                                  listing.why), logs)
     return render(request, "revision_logs.html", page)
 
 
@@ -114,7 +92,7 @@ class LogFollower:
 
     def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str, user: str) -> None:
         self.live, self.who, self.client, self.user = live, who, client, user
-        self.namespace, self.revision = namespace, revision
+        self.namespace, self.revision, self.container = namespace, revision, USER_CONTAINER
         self.lines: asyncio.Queue[tuple[str, str]] = asyncio.Queue(LINE_QUEUE)
         self.followed: dict[str, asyncio.Task[None]] = {}
 
@@ -124,7 +102,7 @@ class LogFollower:
 
     async def _lines_of(self, pod: str) -> None:
         try:
-            async with self.client.log(pod, self.namespace, USER_CONTAINER, tail_lines=0, follow=True) as output:
+            async with self.client.log(pod, self.namespace, self.container, tail_lines=0, follow=True) as output:
                 async for text in output:
                     if self.lines.full():
                         self.lines.get_nowait()  # the browser lags: it loses the oldest lines, not the stream
@@ -145,6 +123,8 @@ class LogFollower:
         yield f"retry: {RETRY_MS}\n\n".encode()
         try:
             async with self.live.hub.follow(self.who, self.client, self.namespace, r.POD, inbox):
+                obj = await self.client.get(r.REVISION, self.revision, self.namespace)
+                self.container = container_of(revision_from(obj).raw_spec)
                 for instance in await revision_instances(self.client, self.namespace, self.revision):
                     if instance.ready:
                         self._follow(instance.name)

@@ -18,6 +18,7 @@ from app.settings import Settings
 T = TypeVar("T")
 CACHE_SECONDS = 10.0
 CACHE_ENTRIES = 1000
+LIST_CHUNK = 500  # Services per request when a whole list is read (to filter or sort it)
 
 
 @dataclass
@@ -113,6 +114,18 @@ class Lookups:
         """One page of the namespace's Services, as the API lists them (by name)."""
         return await self.cluster.list(r.SERVICE, namespace, limit=self.settings.page_size,
                                        continue_token=continue_token)
+
+    async def all_services(self, namespace: str, label_selector: str = "") -> list[dict[str, Any]]:
+        """Every Service of the namespace ("" for all namespaces), in pages of a few hundred."""
+        items: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            listed = await self.cluster.list(r.SERVICE, namespace, label_selector=label_selector, limit=LIST_CHUNK,
+                                             continue_token=token)
+            items += [i for i in listed.get("items") or [] if isinstance(i, dict)]
+            token = str((listed.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return items
 
     async def service_objects(self, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The Service and its revisions, as the API gives them."""

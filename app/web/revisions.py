@@ -17,15 +17,16 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from app.cluster.errors import Forbidden, Invalid, Rejected, Unreachable
+from app.knative import changes, traffic
 from app.knative import forms as kforms
-from app.knative import traffic
 from app.knative.basis import Basis, canonical, what_changed
-from app.knative.manifests import UPDATE_TIMESTAMP, new_revision_patch
+from app.knative.commands import Preview
+from app.knative.manifests import UPDATE_TIMESTAMP, desired_template, new_revision_patch
 from app.knative.models import RevisionView, ServiceView, Template, TrafficTarget, template_from
 from app.knative.naming import revision_name
 from app.knative.numbers import whole
 from app.knative.rollout import RolloutError, rollout_request, seconds_of
-from app.web import forms
+from app.web import forms, preview, recording
 from app.web.context import acting, allowed, checked, cluster, go, lookups, now, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
@@ -61,6 +62,9 @@ class WizardPage(RowsForm):
     show_all: bool = False
     offline: bool = False  # the cluster did not answer: everything typed is shown again, with Retry
     rollout: str = ""  # "Roll out gradually over … seconds", as typed ("" moves traffic at once)
+    obj: dict[str, Any] = field(default_factory=dict, repr=False)  # the Service as read, for the preview
+    preview: Preview | None = None
+    preview_problem: str = ""
     allowed: Allowed = EVERYTHING  # whether the user may change the Service (Create is disabled when not)
 
     @property
@@ -81,6 +85,39 @@ def next_revision_name(service: ServiceView, revisions: list[RevisionView]) -> s
     return revision_name(service.name, generation)
 
 
+def _rollout(page: WizardPage, rows: Sequence[traffic.TrafficRow]) -> int | None:
+    """The gradual rollout asked for, in seconds (None: at once); raises RolloutError."""
+    return rollout_request(page.rollout, sum(r.percent for r in rows if r.kind == traffic.LATEST))
+
+
+def _planned(page: WizardPage) -> tuple[Template, list[traffic.TrafficRow], int | None]:
+    """The template, rows and rollout as typed, checked (raises FormErrors, TrafficError or RolloutError)."""
+    template = kforms.parse_template(page.form)
+    rows = traffic.parse_rows(page.inputs, page.service.name, page.names, page.new_revision, not_ready=page.not_ready)
+    return template, rows, _rollout(page, rows)
+
+
+async def _show(request: Request, page: WizardPage, status: int = 200, only_preview: bool = False) -> Response:
+    """The wizard, with what Create would send (on the last step, where the traffic is chosen)."""
+    if page.step == 3 and page.obj and not page.offline:
+        try:
+            template, rows, rollout = _planned(page)
+        except (kforms.FormErrors, traffic.TrafficError) as error:
+            fields = error.fields
+            page.preview_problem = "Nothing can be sent yet: " + "; ".join(fields.values())
+        except RolloutError as error:
+            page.preview_problem = f"Nothing can be sent yet: {error}"
+        else:
+            planned = traffic.plan(rows)
+            byo = page.new_revision if traffic.names_new_revision(rows) else ""
+            made = await recording.change(request, "revision", planned, template_changes=True,
+                                          revision=page.new_revision)
+            page.preview = preview.new_revision(page.namespace, page.obj, page.service.template, template, planned,
+                                                page.service.spec_traffic, page.stamp, byo, rollout,
+                                                made.history_for(Basis.of(page.obj)))
+    return render(request, "_preview.html" if only_preview else "revision_new.html", page, status=status)
+
+
 @router.get("/namespaces/{namespace}/services/{name}/revisions/new")
 async def start(request: Request, namespace: str, name: str) -> Response:
     obj, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
@@ -93,9 +130,9 @@ async def start(request: Request, namespace: str, name: str) -> Response:
     seconds = seconds_of(service.rollout_duration)
     page = WizardPage(namespace, service, revisions, 1, prefill, traffic.as_inputs(plan.rows),
                       Basis.of(obj, with_template=True), new, kept_on=plan.kept_on, kept=plan.kept, stamp=now(),
-                      rollout=str(seconds) if seconds else "", allowed=await allowed(request, namespace))
+                      rollout=str(seconds) if seconds else "", obj=obj, allowed=await allowed(request, namespace))
     page.trim()
-    return render(request, "revision_new.html", page)
+    return await _show(request, page)
 
 
 def _edit(page: WizardPage, posted: FormData, action: str) -> bool:
@@ -136,18 +173,20 @@ async def step(request: Request, namespace: str, name: str) -> Response:
                       rollout=forms.text(posted, "rollout")[:20])
     action = forms.text(posted, "action", "next")
     try:
-        (obj, page.service, page.revisions), page.allowed = await asyncio.gather(
+        (page.obj, page.service, page.revisions), page.allowed = await asyncio.gather(
             lookups(request).service(namespace, name), allowed(request, namespace))
         page.new_revision = page.new_revision or next_revision_name(page.service, page.revisions)
-        return await _step(request, page, obj, posted, action)
+        if action == "preview":
+            return await _show(request, page, only_preview=True)
+        return await _step(request, page, page.obj, posted, action)
     except Unreachable as error:
         page.failure, page.offline = unreachable_text(error), True
-        return render(request, "revision_new.html", page, status=503)
+        return await _show(request, page, status=503)
 
 
 async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted: FormData, action: str) -> Response:
     if _edit(page, posted, action):
-        return render(request, "revision_new.html", page)
+        return await _show(request, page)
     template: Template | None = None
     try:
         template = kforms.parse_template(page.form)
@@ -156,44 +195,48 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
         if mine:
             page.errors = mine
             page.step = min(_step_of(k) for k in mine)
-            return render(request, "revision_new.html", page, status=422)
+            return await _show(request, page, status=422)
     if action != "create" or template is None:
         page.step = min(page.step + 1, 3)
-        return render(request, "revision_new.html", page)
+        return await _show(request, page)
     name, namespace = page.service.name, page.namespace
     try:
         rows = traffic.parse_rows(page.inputs, name, page.names, page.new_revision, not_ready=page.not_ready)
     except traffic.TrafficError as error:
         page.errors, page.step = error.fields, 3
-        return render(request, "revision_new.html", page, status=422)
+        return await _show(request, page, status=422)
     try:
-        rollout = rollout_request(page.rollout, sum(r.percent for r in rows if r.kind == traffic.LATEST))
+        rollout = _rollout(page, rows)
     except RolloutError as error:
         page.errors, page.step = {"rollout": str(error)}, 3
-        return render(request, "revision_new.html", page, status=422)
+        return await _show(request, page, status=422)
     planned = traffic.plan(rows)
     byo = page.new_revision if traffic.names_new_revision(rows) else ""
+    made = await recording.change(request, "revision", planned, template_changes=True, revision=page.new_revision)
+    existing = (obj.get("spec") or {}).get("template") or {}
+    what = changes.summary(changes.template_diffs(existing, desired_template(existing, template, page.stamp)))
     try:
-        await patch_service(cluster(request), namespace, name, page.basis, obj,
-                            lambda fresh: new_revision_patch(fresh, template, planned, page.stamp, byo, rollout))
+        written = await patch_service(cluster(request), namespace, name, page.basis, obj,
+                                      lambda fresh: new_revision_patch(fresh, template, planned, page.stamp, byo,
+                                                                       rollout, made.history_for(Basis.of(fresh))))
     except SpecChanged as changed:
         if landed(changed.fresh, template, planned, page.stamp):
             return go(request, service_url(namespace, name))
         basis = page.basis
-        fresh, page.service, page.revisions = await lookups(request).service(namespace, name)
+        page.obj, page.service, page.revisions = await lookups(request).service(namespace, name)
         page.add_missing_rows()
-        page.basis = Basis.of(fresh, with_template=True)
-        page.changes = what_changed(basis, fresh)
+        page.basis = Basis.of(page.obj, with_template=True)
+        page.changes = what_changed(basis, page.obj)
         page.new_revision = next_revision_name(page.service, page.revisions)
         page.inputs = [replace(r, revision=page.new_revision) if r.kind == traffic.NEW else r for r in page.inputs]
         page.failure = ("Someone else changed this Service while you were working. Their change is below, its "
                         "current traffic is shown beside each row, and what you typed is kept: check the split and "
                         "press Create again.")
-        return render(request, "revision_new.html", page, status=409)
+        return await _show(request, page, status=409)
     except (Rejected, Invalid) as error:
         page.failure = error.message
-        return render(request, "revision_new.html", page, status=422)
+        return await _show(request, page, status=422)
     except Forbidden as error:  # nothing was changed; everything typed is kept
         page.failure = forbidden_text(error, acting(request).name)
-        return render(request, "revision_new.html", page, status=403)
-    return go(request, service_url(namespace, name))
+        return await _show(request, page, status=403)
+    return recording.with_event(request, go(request, service_url(namespace, name)), written, made, what)

@@ -10,7 +10,7 @@ one user's enabled actions never show in another's row.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +59,10 @@ def row_key(namespace: str, gateway: Gateway, obj: dict[str, Any], no_delete: st
 
 
 def render_rows(templates: Jinja2Templates, cache: RowCache, namespace: str, gateway: Gateway,
-                items: Sequence[dict[str, Any]], no_delete: str = "") -> list[Markup]:
+                items: Sequence[dict[str, Any]], no_delete: Callable[[str], str] = lambda _: "") -> list[Markup]:
     """Each item's row: from the cache, or (all the missing ones in one rendering) parsed and rendered now.
-    `no_delete` is why the user may not delete these Services ("" when they may)."""
-    keys = [row_key(namespace, gateway, obj, no_delete) for obj in items]
+    `no_delete` says why the user may not delete the Services of a namespace ("" when they may)."""
+    keys = [row_key(namespace, gateway, obj, no_delete(_namespace(obj))) for obj in items]
     found = [cache.get(key) for key in keys]
     missing = [index for index, html in enumerate(found) if html is None]
     if missing:
@@ -76,3 +76,7 @@ def render_rows(templates: Jinja2Templates, cache: RowCache, namespace: str, gat
             found[index] = html
             cache.put(keys[index], html)
     return [html for html in found if html is not None]
+
+
+def _namespace(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or "")

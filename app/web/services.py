@@ -1,10 +1,11 @@
-"""Service Management: the list, Create Service, and Delete."""
+"""Service Management: the list of Services of a namespace (or of all namespaces), 50 to a page, with a filter
+(name, image, label) and sortable columns."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,43 +14,60 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
-from app.cluster import resources as r
-from app.cluster.errors import (
-    AlreadyExists,
-    ClusterError,
-    Conflict,
-    Forbidden,
-    Invalid,
-    NotFound,
-    Rejected,
-    Unreachable,
-)
-from app.knative import forms as kforms
-from app.knative.basis import Basis
+from app.cluster.errors import ClusterError, Forbidden
+from app.knative import finding
 from app.knative.gateway import Gateway
-from app.knative.manifests import CREATE_ID, service_manifest
-from app.knative.models import RevisionView, ServiceView
 from app.settings import Settings
-from app.web import forms
-from app.web.context import acting, allowed, checked, cluster, go, lookups, service_url, services_url
-from app.web.counting import counted
-from app.web.errors import unreachable_text
-from app.web.permissions import EVERYTHING, Allowed, forbidden_text
+from app.web.context import allowed, checked, cluster, lookups, services_url
+from app.web.lookups import Lookups
+from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 from app.web.rows import RowCache, render_rows
-from app.web.writes import ATTEMPTS, resource_version
 
 router = APIRouter()
+ALL = "*"  # the namespace selector's choice for every namespace
 
-
-# The regions of the list page; the filter and sort of later work render inside "services".
+# The regions of the list page: the table with its pager (the filter box stays outside, so that a live update
+# never takes what is being typed).
 REGIONS = (Region("services", "_services_rows.html"),)
+
+
+def list_url(namespace: str) -> str:
+    """A namespace's list, or ("") the list of all namespaces."""
+    return services_url(namespace) if namespace else "/services"
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What the user asked to see: the filter as typed, and the order."""
+
+    text: str = ""
+    found: finding.Filter = field(default_factory=finding.Filter)
+    order: finding.Sort = field(default_factory=finding.Sort)
+    problem: str = ""  # why the filter cannot be applied
+
+    @property
+    def complete(self) -> bool:
+        """Whether the list must be read whole (to filter or sort it) rather than a page at a time."""
+        return not self.found.empty or self.order != finding.Sort() or bool(self.problem)
+
+    @property
+    def params(self) -> dict[str, str]:
+        return ({"filter": self.text} if self.text else {}) | \
+            ({"sort": self.order.text} if self.order != finding.Sort() else {})
+
+
+def list_query(text: str, order: str) -> ListQuery:
+    try:
+        return ListQuery(text, finding.parse_filter(text), finding.parse_sort(order))
+    except finding.FilterError as error:
+        return ListQuery(text, finding.Filter(), finding.parse_sort(order), str(error))
 
 
 @dataclass
 class ListPage:
-    namespace: str
+    namespace: str  # "" for all namespaces
     namespaces: list[str] | None
     items: list[dict[str, Any]]  # the Services of this page, as the API lists them
     gateway: Gateway
@@ -57,22 +75,63 @@ class ListPage:
     total: int = 0
     next_token: str = ""  # the API's continue token for the next page
     token: str = ""  # the token this page was listed with
+    query: ListQuery = field(default_factory=ListQuery)
+    problem: str = ""  # why nothing can be listed (a filter that cannot be applied, a list not allowed)
+    page_size: int = 50
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
     row_html: list[Markup] = field(default_factory=list)  # each item's row, rendered (app.web.rows)
-    allowed: Allowed = EVERYTHING  # what the user may do here (Create Service, Delete)
+    allowed: Allowed = EVERYTHING  # what the user may do here (Create Service, Delete); everywhere, for all namespaces
+    delete_in: dict[str, str] = field(default_factory=dict)  # all namespaces: why not Delete in each row's namespace
+
+    def no_delete(self, namespace: str) -> str:
+        """Why the user may not delete a Service of `namespace` ("" when they may)."""
+        return self.delete_in.get(namespace, self.allowed.delete)
+
+    @property
+    def all_namespaces(self) -> bool:
+        return not self.namespace
+
+    @property
+    def url(self) -> str:
+        return list_url(self.namespace)
 
     @property
     def place(self) -> dict[str, str]:
         """This page's place in the list, for links that must come back to it (its live stream)."""
+        if self.query.complete:
+            return self.query.params | ({"start": str(self.start)} if self.start else {})
         return {"continue": self.token, "start": str(self.start)} if self.token else {}
 
     @property
     def next_query(self) -> str:
+        if self.query.complete:
+            return urlencode(self.query.params | {"start": self.start + len(self.items)})
         return urlencode({"continue": self.next_token, "start": self.start + len(self.items)})
 
     @property
+    def has_next(self) -> bool:
+        return bool(self.next_token) or (self.query.complete and self.start + len(self.items) < self.total)
+
+    @property
+    def first_query(self) -> str:
+        return urlencode(self.query.params)
+
+    def sort_link(self, key: str) -> str:
+        """A column heading's link: sorted by that column (the other way round if it already is)."""
+        order = self.query.order.toggled(key)
+        params = ({"filter": self.query.text} if self.query.text else {}) | \
+            ({"sort": order.text} if order != finding.Sort() else {})
+        return self.url + (f"?{urlencode(params)}" if params else "")
+
+    def sorted_by(self, key: str) -> str:
+        """`ascending` / `descending` for the column the list is sorted by, "none" for the others (aria-sort)."""
+        if self.query.order.key != key:
+            return "none"
+        return "descending" if self.query.order.descending else "ascending"
+
+    @property
     def live_url(self) -> str:
-        return stream_url(services_url(self.namespace), self.regions, self.place)
+        return stream_url(self.url, self.regions, self.place)
 
 
 def list_page(
@@ -89,33 +148,20 @@ def list_page(
                     token=token, allowed=allowed)
 
 
+def found_page(namespace: str, items: list[dict[str, Any]], gateway: Gateway, namespaces: list[str] | None,
+               query: ListQuery, start: int, page_size: int) -> ListPage:
+    """One page of the Services that match the filter, in the order asked for (from the whole list)."""
+    matching = [] if query.problem else finding.sort_services(
+        [i for i in items if isinstance(i, dict) and finding.matches(query.found, i)], query.order)
+    start = min(start, max(len(matching) - 1, 0) // page_size * page_size) if matching else 0
+    return ListPage(namespace, namespaces, matching[start:start + page_size], gateway, start=start,
+                    total=len(matching), query=query, problem=query.problem, page_size=page_size)
+
+
 def render_list(templates: Jinja2Templates, settings: Settings, cache: RowCache, page: ListPage) -> Regions:
     """The list page's regions, its rows taken from the cache where their Service has not changed."""
-    page.row_html = render_rows(templates, cache, page.namespace, page.gateway, page.items, page.allowed.delete)
+    page.row_html = render_rows(templates, cache, page.namespace, page.gateway, page.items, page.no_delete)
     return render_regions(templates, REGIONS, page, settings)
-
-
-@dataclass
-class CreatePage:
-    namespace: str
-    form: kforms.ServiceInput
-    errors: dict[str, str] = field(default_factory=dict)
-    failure: str = ""
-    create_id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
-    retry: bool = False  # the cluster did not answer: offer Retry
-    protocols: dict[str, str] = field(default_factory=lambda: kforms.PROTOCOLS)
-    visibilities: dict[str, str] = field(default_factory=lambda: kforms.VISIBILITIES)
-    allowed: Allowed = EVERYTHING
-
-
-@dataclass
-class DeletePage:
-    namespace: str
-    service: ServiceView
-    revisions: list[RevisionView]
-    basis: Basis
-    failure: str = ""
-    allowed: Allowed = EVERYTHING
 
 
 @router.get("/")
@@ -127,120 +173,104 @@ async def home(request: Request) -> Response:
 @router.get("/namespace")
 async def choose_namespace(request: Request, namespace: str = "") -> Response:
     """The namespace selector's target, so that it works without JavaScript."""
+    if namespace.strip() == ALL:
+        return RedirectResponse(list_url(""), status_code=303)
     return RedirectResponse(services_url(checked("namespace", namespace.strip())), status_code=303)
+
+
+May = Callable[[str], Awaitable[Allowed]]  # what the user may do to Services in a namespace ("": everywhere)
+
+
+async def permitted(page: ListPage, may: May) -> ListPage:
+    """`page`, with why its rows' Delete is not offered in each namespace shown: for all namespaces, asked per
+    namespace of the page's rows unless the user may delete everywhere."""
+    if page.all_namespaces and page.allowed.delete:
+        shown = sorted({str((item.get("metadata") or {}).get("namespace") or "") for item in page.items})
+        answers = await asyncio.gather(*(may(namespace) for namespace in shown))
+        page.delete_in = {namespace: answer.delete for namespace, answer in zip(shown, answers, strict=True)}
+    return page
+
+
+async def read_complete(found: Lookups, may: May, namespace: str, query: ListQuery, start: int,
+                        page_size: int) -> tuple[ListPage, list[dict[str, Any]]]:
+    """The page asked for of the Services that match (read whole, to filter and sort), and all that were read."""
+    try:
+        items, gateway, namespaces, allows = await asyncio.gather(
+            found.all_services(namespace, "" if query.problem else query.found.label_selector),
+            found.gateway(), found.namespaces(), may(namespace))
+    except Forbidden as error:
+        if namespace:
+            raise
+        gateway, namespaces = await asyncio.gather(found.gateway(), found.namespaces())
+        return ListPage(namespace, namespaces, [], gateway, query=query, problem=not_allowed(error)), []
+    page = found_page(namespace, items, gateway, namespaces, query, start, page_size)
+    page.allowed = allows
+    return await permitted(page, may), items
+
+
+async def read_paged(found: Lookups, may: May, namespace: str, start: int, token: str) -> ListPage:
+    """One page of the API's list, as it orders it (by name; by namespace and name for all namespaces)."""
+    try:
+        listed, gateway, namespaces, allows = await asyncio.gather(
+            found.services(namespace, token), found.gateway(), found.namespaces(), may(namespace))
+    except Forbidden as error:
+        if namespace:
+            raise
+        gateway, namespaces = await asyncio.gather(found.gateway(), found.namespaces())
+        return ListPage(namespace, namespaces, [], gateway, problem=not_allowed(error))
+    if namespace and not listed.get("items") and not token:
+        await found.require_namespace(namespace)
+    return await permitted(list_page(namespace, listed, gateway, namespaces, start if token else 0, token, allows), may)
+
+
+async def read_list(request: Request, namespace: str, query: ListQuery, start: int, token: str) -> ListPage | Response:
+    """The page of the list asked for; a redirect when a page token has expired."""
+    found = lookups(request)
+
+    async def may(where: str) -> Allowed:
+        return await allowed(request, where)
+
+    if query.complete:
+        return (await read_complete(found, may, namespace, query, start, request.app.state.settings.page_size))[0]
+    try:
+        return await read_paged(found, may, namespace, start, token)
+    except ClusterError as error:
+        if not token or error.code not in (400, 410):
+            raise
+        # The list changed too much since the first page was shown: start again from the top.
+        return RedirectResponse(list_url(namespace), status_code=303)
+
+
+def not_allowed(error: Forbidden) -> str:
+    return ("These credentials may not list Services in all namespaces; choose a namespace above. "
+            f"({error.message})")
+
+
+async def _list(request: Request, namespace: str, partial: str, start: int, token: str, text: str,
+                order: str) -> Response:
+    page = await read_list(request, namespace, list_query(text, order), start, token)
+    if isinstance(page, Response):
+        return page
+    state = request.app.state
+    page.regions = render_list(state.templates, state.settings, state.rows, page)
+    status = 403 if page.problem and not page.query.problem else 400 if page.problem else 200
+    return render(request, "_services_rows.html" if partial == "rows" else "services.html", page, status=status)
 
 
 @router.get("/namespaces/{namespace}/services")
 async def service_list(
     request: Request, namespace: str, partial: str = "", start: int = Query(0, ge=0, le=10**9),
-    token: str = Query("", alias="continue", max_length=4096),
+    token: str = Query("", alias="continue", max_length=4096), text: str = Query("", alias="filter", max_length=4096),
+    sort: str = Query("", max_length=64),
 ) -> Response:
-    checked("namespace", namespace)
-    found = lookups(request)
-    try:
-        listed, gateway, namespaces, may = await asyncio.gather(
-            found.services(namespace, token), found.gateway(), found.namespaces(), allowed(request, namespace)
-        )
-    except ClusterError as error:
-        if not token or error.code not in (400, 410):
-            raise
-        # The list changed too much since the first page was shown: start again from the top.
-        return RedirectResponse(services_url(namespace), status_code=303)
-    if not listed.get("items") and not token:
-        await found.require_namespace(namespace)
-    page = list_page(namespace, listed, gateway, namespaces, start if token else 0, token, may)
-    state = request.app.state
-    page.regions = render_list(state.templates, state.settings, state.rows, page)
-    return render(request, "_services_rows.html" if partial == "rows" else "services.html", page)
+    return await _list(request, checked("namespace", namespace), partial, start, token, text, sort)
 
 
-@router.get("/namespaces/{namespace}/services/new")
-async def new_service(request: Request, namespace: str) -> Response:
-    await lookups(request).require_namespace(checked("namespace", namespace))
-    form = kforms.ServiceInput(template=kforms.TemplateInput(env=(kforms.EnvInput(),)))
-    return render(request, "service_new.html", CreatePage(namespace, form, allowed=await allowed(request, namespace)))
-
-
-async def _made_by(request: Request, namespace: str, name: str, create_id: str) -> bool:
-    """Whether the Service `name` exists and was created by the form with this id (a retry of our own create)."""
-    try:
-        existing = await cluster(request).get(r.SERVICE, name, namespace)
-    except NotFound:
-        return False
-    annotations = (existing.get("metadata") or {}).get("annotations") or {}
-    return bool(create_id) and annotations.get(CREATE_ID) == create_id
-
-
-@router.post("/namespaces/{namespace}/services")
-@counted("create")
-async def create_service(request: Request, namespace: str) -> Response:
-    checked("namespace", namespace)
-    posted = await request.form()
-    form = forms.service_input(posted)
-    create_id = forms.text(posted, "create_id")[:64] or secrets.token_urlsafe(12)
-    if forms.text(posted, "action") == "add-env":
-        more = replace(form, template=replace(form.template, env=(*form.template.env, kforms.EnvInput())))
-        return render(request, "service_new.html", CreatePage(namespace, more, create_id=create_id))
-    try:
-        draft = kforms.parse_service(form, namespace)
-    except kforms.FormErrors as problems:
-        return render(request, "service_new.html", CreatePage(namespace, form, problems.fields, create_id=create_id),
-                      status=422)
-    try:
-        try:
-            await cluster(request).create(r.SERVICE, service_manifest(draft, create_id), namespace)
-        except (AlreadyExists, Unreachable):
-            # After a timeout the create may have landed; a retry then finds it. Ours is not "already there".
-            if await _made_by(request, namespace, draft.name, create_id):
-                return go(request, service_url(namespace, draft.name))
-            raise
-    except AlreadyExists:
-        errors = {"name": f'A Service named "{draft.name}" already exists in {namespace}; choose another name.'}
-        return render(request, "service_new.html", CreatePage(namespace, form, errors, create_id=create_id),
-                      status=409)
-    except Unreachable as error:
-        page = CreatePage(namespace, form, failure=unreachable_text(error), create_id=create_id, retry=True)
-        return render(request, "service_new.html", page, status=503)
-    except (Rejected, Invalid, NotFound) as error:
-        page = CreatePage(namespace, form, failure=error.message, create_id=create_id)
-        return render(request, "service_new.html", page, status=422)
-    except Forbidden as error:
-        page = CreatePage(namespace, form, failure=forbidden_text(error, acting(request).name), create_id=create_id)
-        return render(request, "service_new.html", page, status=403)
-    return go(request, service_url(namespace, draft.name))
-
-
-@router.get("/namespaces/{namespace}/services/{name}/delete")
-async def confirm_delete(request: Request, namespace: str, name: str) -> Response:
-    obj, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
-    page = DeletePage(namespace, service, revisions, Basis.of(obj), allowed=await allowed(request, namespace))
-    return render(request, "delete.html", page)
-
-
-@router.post("/namespaces/{namespace}/services/{name}/delete")
-@counted("delete")
-async def delete_service(request: Request, namespace: str, name: str) -> Response:
-    checked("namespace", namespace)
-    checked("Service", name)
-    basis = forms.basis(await request.form())
-    try:
-        for _ in range(ATTEMPTS):  # as patch_service: a status update meanwhile is no reason to ask again
-            fresh = await cluster(request).get(r.SERVICE, name, namespace)
-            if not basis.holds_for(fresh):
-                break
-            try:
-                await cluster(request).delete(r.SERVICE, name, namespace, resource_version(fresh))
-                return go(request, services_url(namespace))
-            except Conflict:
-                continue
-    except NotFound:
-        return go(request, services_url(namespace))  # already gone: what the user wanted
-    except Forbidden as error:
-        obj, service, revisions = await lookups(request).service(namespace, name)
-        page = DeletePage(namespace, service, revisions, Basis.of(obj), forbidden_text(error, acting(request).name))
-        return render(request, "delete.html", page, status=403)
-    obj, service, revisions = await lookups(request).service(namespace, name)
-    failure = ("Someone changed this Service after you opened this page. Check what it is now, below, "
-               "and confirm again if you still want to delete it.")
-    return render(request, "delete.html", DeletePage(namespace, service, revisions, Basis.of(obj), failure),
-                  status=409)
+@router.get("/services")
+async def all_services(
+    request: Request, partial: str = "", start: int = Query(0, ge=0, le=10**9),
+    token: str = Query("", alias="continue", max_length=4096), text: str = Query("", alias="filter", max_length=4096),
+    sort: str = Query("", max_length=64),
+) -> Response:
+    """The Services of every namespace, with a Namespace column (for credentials that may list them all)."""
+    return await _list(request, "", partial, start, token, text, sort)

@@ -12,17 +12,17 @@ from starlette.responses import Response, StreamingResponse
 
 from app.cluster import resources as r
 from app.cluster.client import Cluster
-from app.cluster.errors import NotFound
+from app.cluster.errors import ClusterError, NotFound, Unreachable
 from app.knative.gateway import Gateway
 from app.knative.instances import LABEL_REVISION
 from app.knative.models import FAILED, LABEL_SERVICE, revision_from
-from app.web import details, services
+from app.web import details, history_page, revision_page, services
 from app.web.context import acting, checked, identity, lookups
-from app.web.evidence import Evidence, service_pods
+from app.web.evidence import Evidence, InstanceLog, Listing, live_instances, revision_pods, service_pods, unlisted
 from app.web.hub import Change
 from app.web.live import Live, Refused, View
 from app.web.lookups import Lookups
-from app.web.permissions import EVERYTHING, Allowed
+from app.web.permissions import EVERYTHING, Allowed, Permissions
 from app.web.regions import Regions, parse_seen, render_regions
 from app.web.security import COOKIE
 
@@ -37,10 +37,15 @@ class PageView(View):
         super().__init__(request.app.state.live, who, cluster, namespace)
         self.found: Lookups = lookups(request)
         self.principal = acting(request)
-        self.permissions = request.app.state.permissions
+        state = request.app.state
+        self.permissions: Permissions = state.permissions
         self.allowed: Allowed = EVERYTHING
-        self.templates, self.settings, self.rows = request.app.state.templates, request.app.state.settings, \
-            request.app.state.rows
+        self.templates, self.settings, self.rows, self.summaries = state.templates, state.settings, state.rows, \
+            state.summaries
+
+    async def may(self, namespace: str) -> Allowed:
+        """What this view's user may do to Services in `namespace` (asked of the cluster, kept a short while)."""
+        return await self.permissions.services(self.principal, namespace)
 
     def use_request(self, request: Request) -> None:
         """Read with the client of the newest tab of this identity (a user's refreshed token, say)."""
@@ -48,31 +53,17 @@ class PageView(View):
         self.found, self.principal = lookups(request), acting(request)
 
 
-class ServicePage(PageView):
-    """A Service's details page: the Service, its revisions and their pods."""
+class ServiceFamily(PageView):
+    """A page about one Service: the Service and its revisions, and the Events the page shows (`about`)."""
 
-    resources = (r.SERVICE, r.REVISION, r.POD)
-
-    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
-                 show_all: bool) -> None:
+    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str) -> None:
         super().__init__(who, cluster, request, namespace)
-        self.name, self.show_all = name, show_all
+        self.name = name
         self.obj: dict[str, Any] | None = None
         self.revisions: dict[str, dict[str, Any]] = {}
-        self.pods: dict[str, dict[str, Any]] | None = {}  # None: this identity may not list pods
-        self.evidence: dict[str, Evidence] = {}
-        self.gateway: Gateway | None = None
-
-    async def load(self) -> None:
-        (obj, revisions), self.gateway, pods, self.allowed = await asyncio.gather(
-            self.found.service_objects(self.namespace, self.name), self.found.gateway(),
-            service_pods(self.cluster, self.namespace, self.name),
-            self.permissions.services(self.principal, self.namespace))
-        self.obj, self.gone = obj, ""
-        self.revisions = {str(i["metadata"]["name"]): i for i in revisions}
-        self.pods = None if pods is None else {str(p["metadata"]["name"]): p for p in pods}
-        self.evidence = await details.read_evidence(self.cluster, self.principal.name, self.namespace, obj, revisions,
-                                                    pods)
+        self.events: dict[str, dict[str, Any]] = {}
+        self.events_problem = ""
+        self.pods: dict[str, dict[str, Any]] | None = {}  # None: this identity may not list them
 
     @property
     def problem(self) -> str:
@@ -81,11 +72,25 @@ class ServicePage(PageView):
             return self.gone or self.failure or next((p for p in health.values() if p), "")
         return super().problem
 
-    def _failed(self) -> set[str]:
-        return {name for name, obj in self.revisions.items() if revision_from(obj).status.label == FAILED}
+    def loaded(self, obj: dict[str, Any], revisions: list[dict[str, Any]],
+               events: list[dict[str, Any]] | None = None) -> None:
+        self.obj, self.gone = obj, ""
+        self.revisions = {str(i["metadata"]["name"]): i for i in revisions}
+        self.events = {str(e["metadata"]["name"]): e for e in events or []}
 
     def gone_message(self, error: NotFound) -> str:
         return f"The Service {self.name} no longer exists: it was deleted."
+
+    def about(self, event: dict[str, Any]) -> bool:
+        """Whether the page shows this Event."""
+        return False
+
+    @staticmethod
+    def _keep(objects: dict[str, dict[str, Any]], change: Change) -> None:
+        if change.type == "DELETED":
+            objects.pop(change.name, None)
+        else:
+            objects[change.name] = change.obj
 
     def apply(self, change: Change) -> str:
         if change.resource == r.SERVICE and change.name == self.name:
@@ -93,70 +98,210 @@ class ServicePage(PageView):
                 self.gone = f"The Service {self.name} was deleted."
             else:
                 self.obj, self.gone = change.obj, ""
-            return "changed"
+        elif change.resource == r.REVISION and change.labels.get(LABEL_SERVICE) == self.name:
+            self._keep(self.revisions, change)
+        elif change.resource == r.EVENT and self.about(change.obj):
+            self._keep(self.events, change)
+        else:
+            return ""
+        return "changed"
+
+
+class ServicePage(ServiceFamily):
+    """A Service's details page: the Service, its revisions and their pods."""
+
+    resources = (r.SERVICE, r.REVISION, r.POD)
+
+    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
+                 shown: str) -> None:
+        super().__init__(who, cluster, request, namespace, name)
+        self.shown = shown
+        self.gateway: Gateway | None = None
+        self.evidence: dict[str, Evidence] = {}
+
+    async def load(self) -> None:
+        (obj, revisions), self.gateway, pods, self.allowed = await asyncio.gather(
+            self.found.service_objects(self.namespace, self.name), self.found.gateway(),
+            service_pods(self.cluster, self.namespace, self.name), self.may(self.namespace))
+        self.loaded(obj, revisions)
+        self.pods = None if pods is None else {str(p["metadata"]["name"]): p for p in pods}
+        self.evidence = await details.read_evidence(self.cluster, self.principal.name, self.namespace, obj, revisions,
+                                                    pods)
+
+    def _failed(self) -> set[str]:
+        return {name for name, obj in self.revisions.items() if revision_from(obj).status.label == FAILED}
+
+    def apply(self, change: Change) -> str:
         if change.resource == r.REVISION and change.labels.get(LABEL_SERVICE) == self.name:
             failed = self._failed()
-            if change.type == "DELETED":
-                self.revisions.pop(change.name, None)
-            else:
-                self.revisions[change.name] = change.obj
+            self._keep(self.revisions, change)
             # A revision that just failed: its events and last log lines are read for the page.
             return "reload" if self._failed() - failed else "changed"
-        if change.resource == r.POD and change.labels.get(LABEL_SERVICE) == self.name and self.pods is not None:
-            if change.type == "DELETED":
-                self.pods.pop(change.name, None)
-            else:
-                self.pods[change.name] = change.obj
+        if change.resource == r.POD:
+            if change.labels.get(LABEL_SERVICE) != self.name or self.pods is None:
+                return ""
+            self._keep(self.pods, change)
             # An instance of a failed revision restarted: its events and logs moved on.
             return "reload" if change.labels.get(LABEL_REVISION) in self._failed() else "changed"
-        return ""
+        return super().apply(change)
 
     def regions(self) -> Regions:
         if self.obj is None or self.gateway is None:
             return {}
         page = details.detail_page(self.namespace, self.obj, list(self.revisions.values()), self.gateway,
-                                   self.show_all, None if self.pods is None else list(self.pods.values()),
+                                   self.shown, self.summaries, None if self.pods is None else list(self.pods.values()),
                                    self.evidence, self.allowed)
         return render_regions(self.templates, details.REGIONS, page, self.settings)
 
 
+class RevisionLive(ServiceFamily):
+    """A revision's page: the Service, its revisions, the revision's Events and its Pods (the last log lines are read
+    again when an instance shown starts, becomes ready, restarts or goes)."""
+
+    resources = (r.SERVICE, r.REVISION, r.EVENT, r.POD)
+
+    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, service: str, name: str) -> None:
+        super().__init__(who, cluster, request, namespace, service)
+        self.revision = name
+        self.unlisted = Listing(None)  # why the pods could not be listed, when they could not
+        self.logs: list[InstanceLog] = []
+
+    async def load(self) -> None:
+        (obj, revisions), (events, self.events_problem), listing, self.allowed = await asyncio.gather(
+            self.found.service_objects(self.namespace, self.name),
+            revision_page.read_events(self.cluster, self.namespace, self.revision, self.principal.name),
+            self.found_instances(), self.may(self.namespace))
+        self.loaded(obj, revisions, events)
+        self.logs = await revision_page.read_excerpt(self.cluster, self.principal.name, self.namespace, listing,
+                                                     revision_page.named(revisions, self.revision))
+
+    async def found_instances(self) -> Listing:
+        """The revision's pods, kept by name for the changes that follow."""
+        try:
+            pods = await revision_pods(self.cluster, self.namespace, self.revision)
+        except Unreachable:
+            raise
+        except ClusterError as error:
+            self.pods, self.unlisted = None, unlisted(error, self.principal.name)
+            return self.unlisted
+        self.pods = {str(p["metadata"]["name"]): p for p in pods}
+        return self.listing
+
+    @property
+    def listing(self) -> Listing:
+        return self.unlisted if self.pods is None else Listing(live_instances(self.pods.values()))
+
+    def _shown(self) -> list[tuple[str, bool, int]]:
+        """The instances whose last lines the page shows, as far as a change to them means new lines."""
+        return [(i.name, i.ready, i.restarts) for i in (self.listing.pods or [])[:revision_page.EXCERPT_INSTANCES]]
+
+    def about(self, event: dict[str, Any]) -> bool:
+        involved = event.get("involvedObject") or {}
+        return bool(involved.get("name") == self.revision and involved.get("kind") == "Revision")
+
+    def apply(self, change: Change) -> str:
+        if change.resource == r.POD:
+            if change.labels.get(LABEL_REVISION) != self.revision or self.pods is None:
+                return ""
+            before = self._shown()
+            self._keep(self.pods, change)
+            return "reload" if self._shown() != before else "changed"
+        return super().apply(change)
+
+    def regions(self) -> Regions:
+        if self.obj is not None and self.revision not in self.revisions:
+            self.gone = self.gone or f"The revision {self.revision} no longer exists."
+        if self.obj is None or self.gone:
+            return {}
+        page = revision_page.revision_page(self.namespace, self.obj, list(self.revisions.values()), self.revision,
+                                           list(self.events.values()), self.listing, self.logs, self.events_problem,
+                                           self.allowed)
+        return render_regions(self.templates, revision_page.REGIONS, page, self.settings)
+
+
+class HistoryLive(ServiceFamily):
+    """A Service's history: the Service, its revisions and the Events about it."""
+
+    resources = (r.SERVICE, r.REVISION, r.EVENT)
+
+    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
+                 show_all: bool) -> None:
+        super().__init__(who, cluster, request, namespace, name)
+        self.show_all = show_all
+
+    async def load(self) -> None:
+        (obj, revisions), (events, self.events_problem), self.allowed = await asyncio.gather(
+            self.found.service_objects(self.namespace, self.name),
+            history_page.read_events(self.cluster, self.namespace, self.name, self.principal.name),
+            self.may(self.namespace))
+        self.loaded(obj, revisions, events)
+
+    def about(self, event: dict[str, Any]) -> bool:
+        return history_page.about(event, self.name)
+
+    def regions(self) -> Regions:
+        if self.obj is None:
+            return {}
+        page = history_page.history_page(self.namespace, self.obj, list(self.revisions.values()),
+                                         list(self.events.values()), self.show_all, self.events_problem,
+                                         self.summaries, self.allowed)
+        return render_regions(self.templates, history_page.REGIONS, page, self.settings)
+
+
 class ServiceList(PageView):
-    """One page of the Service list."""
+    """One page of the Service list (of a namespace, or "" for all), filtered and sorted as asked."""
 
     resources = (r.SERVICE,)
 
-    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, token: str, start: int) -> None:
+    def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, token: str, start: int,
+                 query: services.ListQuery) -> None:
         super().__init__(who, cluster, request, namespace)
-        self.token, self.start = token, start
+        self.token, self.start, self.query = token, start, query
         self.page: services.ListPage | None = None
-        self.listed: dict[str, Any] = {}
+        self.everything: dict[tuple[str, str], dict[str, Any]] = {}  # a list read whole: every Service read
 
     async def load(self) -> None:
-        listed, gateway, namespaces, self.allowed = await asyncio.gather(
-            self.found.services(self.namespace, self.token), self.found.gateway(), self.found.namespaces(),
-            self.permissions.services(self.principal, self.namespace))
-        self.listed = listed
-        self.page = services.list_page(self.namespace, listed, gateway, namespaces, self.start, self.token,
-                                       self.allowed)
+        if self.query.complete:
+            self.page, items = await services.read_complete(self.found, self.may, self.namespace, self.query,
+                                                            self.start, self.settings.page_size)
+            self.everything = {_key(item): item for item in items}
+            return
+        self.page = await services.read_paged(self.found, self.may, self.namespace, self.start, self.token)
 
     def apply(self, change: Change) -> str:
         if change.resource != r.SERVICE or self.page is None:
             return ""
-        items = self.listed.get("items") or []
-        index = next((i for i, item in enumerate(items) if item["metadata"]["name"] == change.name), None)
+        if self.query.complete:
+            if change.type == "DELETED":
+                self.everything.pop(_key(change.obj), None)
+            else:
+                self.everything[_key(change.obj)] = change.obj
+            shown = self.page
+            self.page = services.found_page(self.namespace, list(self.everything.values()), shown.gateway,
+                                            shown.namespaces, self.query, self.start, self.settings.page_size)
+            self.page.allowed, self.page.delete_in = shown.allowed, shown.delete_in
+            if self.page.all_namespaces and self.page.allowed.delete and \
+                    any(_key(item)[0] not in shown.delete_in for item in self.page.items):
+                return "reload"  # a row of a namespace whose permissions were not asked yet
+            return "changed"
+        items = self.page.items
+        index = next((i for i, item in enumerate(items) if _key(item) == _key(change.obj)), None)
         if change.type in ("ADDED", "DELETED"):
             return "reload"  # the page's members move
         if index is None:
             return ""
         items[index] = change.obj
-        self.page = services.list_page(self.namespace, self.listed, self.page.gateway, self.page.namespaces,
-                                       self.start, self.token, self.allowed)
         return "changed"
 
     def regions(self) -> Regions:
         if self.page is None:
             return {}
         return services.render_list(self.templates, self.settings, self.rows, self.page)
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Cluster], View], seen: str) -> Response:
@@ -177,16 +322,50 @@ async def service_stream(request: Request, namespace: str, name: str, revisions:
                          seen: str = Query("", max_length=2048)) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
-    show_all = revisions == "all"
-    return await _open(request, ("service", namespace, name, show_all),
-                       lambda who, client: ServicePage(who, client, request, namespace, name, show_all), seen)
+    shown = details.shown_mode(revisions)
+    return await _open(request, ("service", namespace, name, shown),
+                       lambda who, client: ServicePage(who, client, request, namespace, name, shown), seen)
 
 
 @router.get("/live/namespaces/{namespace}/services")
 async def list_stream(request: Request, namespace: str, start: int = Query(0, ge=0, le=10**9),
                       token: str = Query("", alias="continue", max_length=4096),
+                      text: str = Query("", alias="filter", max_length=4096), sort: str = Query("", max_length=64),
                       seen: str = Query("", max_length=2048)) -> Response:
+    return await _list_stream(request, checked("namespace", namespace), start, token, text, sort, seen)
+
+
+@router.get("/live/services")
+async def all_list_stream(request: Request, start: int = Query(0, ge=0, le=10**9),
+                          token: str = Query("", alias="continue", max_length=4096),
+                          text: str = Query("", alias="filter", max_length=4096), sort: str = Query("", max_length=64),
+                          seen: str = Query("", max_length=2048)) -> Response:
+    return await _list_stream(request, "", start, token, text, sort, seen)
+
+
+async def _list_stream(request: Request, namespace: str, start: int, token: str, text: str, sort: str,
+                       seen: str) -> Response:
+    query = services.list_query(text, sort)
+    start = start if token or query.complete else 0
+    return await _open(request, ("services", namespace, token, start, query),
+                       lambda who, client: ServiceList(who, client, request, namespace, token, start, query), seen)
+
+
+@router.get("/live/namespaces/{namespace}/services/{service}/revisions/{name}")
+async def revision_stream(request: Request, namespace: str, service: str, name: str,
+                          seen: str = Query("", max_length=2048)) -> Response:
     checked("namespace", namespace)
-    start = start if token else 0
-    return await _open(request, ("services", namespace, token, start),
-                       lambda who, client: ServiceList(who, client, request, namespace, token, start), seen)
+    checked("Service", service)
+    checked("revision", name)
+    return await _open(request, ("revision", namespace, service, name),
+                       lambda who, client: RevisionLive(who, client, request, namespace, service, name), seen)
+
+
+@router.get("/live/namespaces/{namespace}/services/{name}/history")
+async def history_stream(request: Request, namespace: str, name: str, all: str = "",
+                         seen: str = Query("", max_length=2048)) -> Response:
+    checked("namespace", namespace)
+    checked("Service", name)
+    show_all = bool(all)
+    return await _open(request, ("history", namespace, name, show_all),
+                       lambda who, client: HistoryLive(who, client, request, namespace, name, show_all), seen)

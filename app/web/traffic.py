@@ -4,6 +4,7 @@ promote / roll back, which is the same dialog preset to send one revision 100%."
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,12 +15,13 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from app.cluster.errors import Forbidden, Invalid, Rejected, Unreachable
-from app.knative import traffic
+from app.knative import history, traffic
 from app.knative.basis import Basis, canonical, what_changed
+from app.knative.commands import Preview
 from app.knative.manifests import traffic_patch
 from app.knative.models import SUCCESS, RevisionView, ServiceView, Status, TrafficTarget, service_from
 from app.knative.naming import short_name
-from app.web import forms, security
+from app.web import forms, preview, recording, security
 from app.web.context import acting, allowed, checked, cluster, go, lookups, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
@@ -157,16 +159,27 @@ class SplitPage(RowsForm):
     failure: str = ""
     changes: list[str] = field(default_factory=list)  # the other writer's change, after a conflict
     target: str = ""  # for a promote or roll back: the revision to get 100%
+    restore: str = ""  # for a restore: the id of the history entry whose split the form is preset to
+    restore_at: str = ""  # … and when that change was made
+    kind: str = "split"  # what the write is: split, promote, rollback or restore (its history entry and Event)
     show_all: bool = False
-    refused: bool = False  # a one-click 100% that cannot be offered: the page says why and offers no form
+    refused: bool = False  # a preset split that cannot be offered: the page says why and offers no form
     offline: bool = False  # the cluster did not answer: what was typed is shown again, with Retry
+    verified: bool = False  # the basis (history included) is what the console read: the form may be vouched for
     rows_signature: str = ""  # `basis_rows`: the named rows are this Service's revisions, as read for this form
-    ready: str = ""  # `basis_ready`: which of them were Ready then (signed with the rows)
+    ready: str = ""  # `basis_ready`: which of the revisions were Ready then (signed with the rows)
+    preview: Preview | None = None
+    preview_problem: str = ""
     allowed: Allowed = EVERYTHING  # whether the user may change the Service (OK is disabled when not)
 
     @property
     def keep(self) -> tuple[str, ...]:  # type: ignore[override]
         return (self.target,) if self.target else ()
+
+    @property
+    def preset(self) -> bool:
+        """A promote, roll back or restore: the page shows the split now and after OK."""
+        return bool(self.target or self.restore)
 
     @property
     def before(self) -> str:
@@ -182,11 +195,38 @@ def offline_service(namespace: str, name: str) -> ServiceView:
     return service_from({"metadata": {"name": name, "namespace": namespace}})
 
 
-def _show(request: Request, page: SplitPage, status: int = 200) -> Response:
+def write_kind(service: ServiceView, target: str, restore: str) -> str:
+    if restore:
+        return "restore"
+    if target:
+        return "promote" if target == service.latest_created else "rollback"
+    return "split"
+
+
+async def _preview(request: Request, page: SplitPage) -> None:
+    """What OK would send now, or why nothing can be sent yet (a share for a revision that is not Ready among it)."""
+    if page.offline:
+        page.preview_problem = "The request can be shown once the cluster answers."
+        return
+    if not page.basis.resource_version:
+        page.preview_problem = "This form does not say which version of the Service it was made from: reload the page."
+        return
+    try:
+        targets = traffic.plan(traffic.parse_rows(page.inputs, page.service.name, not_ready=page.not_ready))
+    except traffic.TrafficError as error:
+        page.preview_problem = f"Nothing can be sent yet: {error}"
+        return
+    made = await recording.change(request, page.kind, targets, restored=page.restore)
+    page.preview = preview.split(page.namespace, page.service.name, page.basis.resource_version,
+                                 page.basis.shown_traffic(), targets, made.history_for(page.basis))
+
+
+async def _show(request: Request, page: SplitPage, status: int = 200, only_preview: bool = False) -> Response:
     page.ready = ",".join(sorted(r.name for r in page.revisions if r.status.label == SUCCESS))
-    page.rows_signature = rows_signature(request.app.state.settings.secret_key, page.basis.uid, page.inputs,
-                                         page.ready)
-    return render(request, "traffic.html", page, status=status)
+    page.rows_signature = rows_signature(request.app.state.settings.secret_key, page) if page.verified else ""
+    if not page.refused:
+        await _preview(request, page)
+    return render(request, "_preview.html" if only_preview else "traffic.html", page, status=status)
 
 
 def _not_ready(revision: RevisionView | None, name: str) -> str:
@@ -200,22 +240,49 @@ def _not_ready(revision: RevisionView | None, name: str) -> str:
             "give it a share anyway.")
 
 
+def _restorable(obj: dict[str, Any], ident: str, names: Sequence[str]) -> tuple[history.Entry | None, str, int]:
+    """The history entry to restore, or why it cannot be, with the status to answer."""
+    entry = history.find(obj, ident[:64])
+    if entry is None or not entry.after or entry.action == "delete":
+        return None, ("This change is not in the Service's history (any more): the history keeps the last "
+                      f"{history.LIMIT} changes. Choose another one on the History page."), 404
+    gone = [t.revision_name for t in entry.after if not t.latest_revision and t.revision_name not in names]
+    if gone:
+        verb = "no longer exists" if len(gone) == 1 else "no longer exist"
+        return None, (f"This split cannot be restored: {', '.join(gone)} {verb}. Use Split Traffic to choose a "
+                      "split of the revisions there are."), 409
+    return entry, "", 200
+
+
 @router.get("/namespaces/{namespace}/services/{name}/traffic")
-async def split_form(request: Request, namespace: str, name: str, revision: str = "", all: str = "") -> Response:
-    """The split as it is now; with `?revision=` the same dialog preset to send that revision 100%."""
+async def split_form(request: Request, namespace: str, name: str, revision: str = "", all: str = "",
+                     restore: str = "") -> Response:
+    """The split as it is now; with `?revision=` the same dialog preset to send that revision 100%; with
+    `?restore=` preset to a split from the history."""
     obj, service, revisions = await lookups(request).service(checked("namespace", namespace), checked("Service", name))
-    rows = traffic.current_rows(service, [r.name for r in revisions])
+    names = [r.name for r in revisions]
+    rows = traffic.current_rows(service, names)
     page = SplitPage(namespace, service, revisions, traffic.as_inputs(rows), Basis.of(obj), show_all=bool(all),
-                     allowed=await allowed(request, namespace))
-    if revision:
+                     verified=True, allowed=await allowed(request, namespace))
+    if restore:
+        entry, problem, status = _restorable(obj, restore, names)
+        page.restore = restore[:64]
+        page.kind = write_kind(service, "", page.restore)
+        if entry is None:
+            page.failure, page.refused = problem, True
+            return await _show(request, page, status=status)
+        page.restore_at = entry.at
+        page.inputs = traffic.as_inputs(traffic.rows_for(service, entry.after, names))
+    elif revision:
         page.target = revision[:253]
+        page.kind = write_kind(service, page.target, "")
         problem = _not_ready(next((r for r in revisions if r.name == revision), None), page.target)
         if problem:
             page.failure, page.refused = problem, True
-            return _show(request, page, status=404 if "not one of" in problem else 409)
+            return await _show(request, page, status=404 if "not one of" in problem else 409)
         page.inputs = traffic.as_inputs(traffic.send_all_to(rows, revision))
     page.trim()
-    return _show(request, page)
+    return await _show(request, page)
 
 
 def landed(fresh: dict[str, Any], planned: Sequence[TrafficTarget]) -> bool:
@@ -223,24 +290,29 @@ def landed(fresh: dict[str, Any], planned: Sequence[TrafficTarget]) -> bool:
     return canonical((fresh.get("spec") or {}).get("traffic") or []) == canonical([t.to_spec() for t in planned])
 
 
-def rows_signature(secret: str, uid: str, inputs: Sequence[traffic.RowInput], ready: str = "") -> str:
-    """Vouches that the form's named rows are revisions the console read for the Service with this uid, and that
-    those in `ready` were Ready then."""
-    names = sorted({row.revision for row in inputs if row.kind == traffic.NAMED})
-    return security.signature(secret, "split-rows", uid, *names, "ready:" + ready)
+def rows_signature(secret: str, page: SplitPage, rendering: bool = True) -> str:
+    """Vouches for what the console read for this form: the Service (uid, resourceVersion and history annotation,
+    which a write without a read carries on), what kind of write it is, that its named rows are the Service's
+    revisions, and that those in `page.ready` were Ready then. When rendering, "" if a row names something else (the
+    OK then reads first)."""
+    names = sorted({row.revision for row in page.inputs if row.kind == traffic.NAMED})
+    if rendering and set(names) - set(page.names):
+        return ""
+    history_digest = hashlib.sha256(page.basis.history.encode()).hexdigest()
+    return security.signature(secret, "split-rows", page.basis.uid, page.basis.resource_version, history_digest,
+                              page.kind, page.restore, *names, "ready:" + page.ready)
 
 
 def _quick_plan(request: Request, posted: FormData, page: SplitPage) -> tuple[TrafficTarget, ...] | None:
-    """The plan of an OK whose rows the console vouched for and that is valid as typed; None when the write must
+    """The plan of an OK whose form the console vouched for and that is valid as typed; None when the write must
     read first (an edit button, an unsigned or stale form, a mistake to show with the Service beside it)."""
     secret = request.app.state.settings.secret_key
     if forms.text(posted, "action") not in ("", "ok") or not page.basis.resource_version or not page.basis.uid:
         return None
-    ready = forms.text(posted, "basis_ready")
-    if not hmac.compare_digest(forms.text(posted, "basis_rows"), rows_signature(secret, page.basis.uid, page.inputs,
-                                                                                ready)):
+    page.ready = forms.text(posted, "basis_ready")
+    if not hmac.compare_digest(forms.text(posted, "basis_rows"), rows_signature(secret, page, rendering=False)):
         return None
-    ready_names = set(ready.split(","))
+    ready_names = set(page.ready.split(","))
     if any(row.kind == traffic.NAMED and row.revision not in ready_names and row.percent.strip() not in ("0", "0%")
            for row in page.inputs):
         return None  # a share for a revision that was not Ready: read it again, to refuse it or to let it through
@@ -250,15 +322,24 @@ def _quick_plan(request: Request, posted: FormData, page: SplitPage) -> tuple[Tr
         return None
 
 
+def _counted_kind(form: FormData) -> str:
+    if form.get("restore"):
+        return "restore"
+    return "promote_rollback" if form.get("target") else "split"
+
+
 @router.post("/namespaces/{namespace}/services/{name}/traffic")
-@counted(lambda form: "promote_rollback" if form.get("target") else "split")
+@counted(_counted_kind)
 async def split(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
     posted = await request.form()
     basis = forms.basis(posted)
     page = SplitPage(namespace, offline_service(namespace, name), [], forms.row_inputs(posted), basis,
-                     target=forms.text(posted, "target")[:253], show_all=forms.text(posted, "show_all") == "1")
+                     target=forms.text(posted, "target")[:253], restore=forms.text(posted, "restore")[:64],
+                     restore_at=forms.text(posted, "restore_at")[:64], show_all=forms.text(posted, "show_all") == "1")
+    page.kind = forms.text(posted, "write_kind")[:16]
+    action = forms.text(posted, "action")
     try:
         try:
             planned = _quick_plan(request, posted, page)
@@ -266,46 +347,59 @@ async def split(request: Request, namespace: str, name: str) -> Response:
                 return await _write(request, page, planned, None)
             (obj, page.service, page.revisions), page.allowed = await asyncio.gather(
                 lookups(request).service(namespace, name), allowed(request, namespace))
-            if page.edit(posted, forms.text(posted, "action")):
-                return _show(request, page)
+            page.kind = write_kind(page.service, page.target, page.restore)
+            if page.basis.resource_version == str(obj["metadata"].get("resourceVersion")):
+                page.basis, page.verified = Basis.of(obj), True  # the very version the form showed, history and all
+            if action == "preview":
+                return await _show(request, page, only_preview=True)
+            if page.edit(posted, action):
+                return await _show(request, page)
             try:
                 planned = traffic.plan(traffic.parse_rows(page.inputs, name, page.names, not_ready=page.not_ready))
             except traffic.TrafficError as error:
                 page.errors = error.fields
-                return _show(request, page, status=422)
+                return await _show(request, page, status=422)
             return await _write(request, page, planned, obj)
         except (Rejected, Invalid, Forbidden) as error:
             if not page.revisions:  # written without reading: read now, to show the form again with the message
                 _, page.service, page.revisions = await lookups(request).service(namespace, name)
+            page.verified = False
             if isinstance(error, Forbidden):  # nothing was changed; what was typed is kept
                 page.failure = forbidden_text(error, acting(request).name)
-                return _show(request, page, status=403)
+                page.allowed = await allowed(request, namespace)
+                return await _show(request, page, status=403)
             page.failure = error.message
-            return _show(request, page, status=422)
+            return await _show(request, page, status=422)
     except Unreachable as error:
-        page.failure, page.offline = unreachable_text(error), True
-        return _show(request, page, status=503)
+        page.failure, page.offline, page.verified = unreachable_text(error), True, False
+        return await _show(request, page, status=503)
 
 
 async def _write(request: Request, page: SplitPage, planned: tuple[TrafficTarget, ...],
                  obj: dict[str, Any] | None) -> Response:
-    """`planned` into spec.traffic while the Service's spec is still the form's; else the conflict, explained."""
+    """`planned` into spec.traffic, with its history entry, while the Service's spec is still the form's; else the
+    conflict, explained."""
     namespace, name, basis = page.namespace, page.service.name, page.basis
+    made = await recording.change(request, page.kind, planned, restored=page.restore)
     try:
         if obj is None:
-            await patch_first(cluster(request), namespace, name, basis, lambda version: traffic_patch(version, planned))
+            written = await patch_first(cluster(request), namespace, name, basis,
+                                        lambda base: traffic_patch(base.resource_version, planned,
+                                                                   made.history_for(base)))
         else:
-            await patch_service(cluster(request), namespace, name, basis, obj,
-                                lambda fresh: traffic_patch(resource_version(fresh), planned))
+            written = await patch_service(cluster(request), namespace, name, basis, obj,
+                                          lambda fresh: traffic_patch(resource_version(fresh), planned,
+                                                                      made.history_for(Basis.of(fresh))))
     except SpecChanged as changed:
         if landed(changed.fresh, planned):
             return go(request, service_url(namespace, name))
         fresh, page.service, page.revisions = await lookups(request).service(namespace, name)
         page.add_missing_rows()
-        page.basis = Basis.of(fresh)
+        page.basis, page.verified = Basis.of(fresh), True
+        page.kind = write_kind(page.service, page.target, page.restore)
         page.changes = what_changed(basis, fresh)
         page.failure = ("Someone else changed this Service while the dialog was open. Their change is below, "
                         "the current traffic is shown beside each row, and your numbers are kept: check them "
                         "and press OK again.")
-        return _show(request, page, status=409)
-    return go(request, service_url(namespace, name))
+        return await _show(request, page, status=409)
+    return recording.with_event(request, go(request, service_url(namespace, name)), written, made)

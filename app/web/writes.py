@@ -45,15 +45,17 @@ async def patch_service(
 
 
 async def patch_first(
-    cluster: Cluster, namespace: str, name: str, basis: Basis, patch_for: Callable[[str], dict[str, Any]],
+    cluster: Cluster, namespace: str, name: str, basis: Basis, patch_for: Callable[[Basis], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Write first, read only when needed: `patch_for(version)` with the resourceVersion the form carried.
+    """Write first, read only when needed: `patch_for(basis)` with what the form carried (its resourceVersion, and
+    the history annotation it was vouched for with).
 
     If nothing moved since the form was rendered, that one conditional PATCH is all. A Conflict means something
-    moved (a status update or someone else's change): read the Service and go on as `patch_service` does.
+    moved (a status update or someone else's change): read the Service and go on as `patch_service` does, with
+    what the Service has now.
     """
     try:
-        return await cluster.patch(r.SERVICE, name, patch_for(basis.resource_version), namespace)
+        return await cluster.patch(r.SERVICE, name, patch_for(basis), namespace)
     except Conflict:
         obj = await cluster.get(r.SERVICE, name, namespace)
-    return await patch_service(cluster, namespace, name, basis, obj, lambda fresh: patch_for(resource_version(fresh)))
+    return await patch_service(cluster, namespace, name, basis, obj, lambda fresh: patch_for(Basis.of(fresh)))

@@ -1,7 +1,9 @@
 """The phased-release walkthrough of DESIGN.md in a real browser: create a Service, create a revision at 0%,
 split 50/50, promote, roll back, and a split that does not add up to 100%; all through the UI of
 `knative-console dev`, with the gateway reached over HTTP as curl would reach it. Then the floating row: a share
-typed next to a revision stays on it when kubectl makes a newer one."""
+typed next to a revision stays on it when kubectl makes a newer one. Then a team lead's review: the newest
+revision's page, a diff of two revisions, the history (with the kubectl change shown as made outside the console),
+restoring the 50/50 split and checking the traffic at 50/50; screenshots of each (docs/ has copies for the README)."""
 
 from __future__ import annotations
 
@@ -227,7 +229,72 @@ async def test_phased_release(console_server: ConsoleProcess, page: tuple[Page, 
     assert answers == {WORLD: 120, KNATIVE: 80}, answers  # 0 of 200 on the unreviewed revision
     assert await gateway_answers(gateway, f"candidate-{host}", 20) == {KNATIVE: 20}
 
+    await team_lead_pass(tab, output_dir)
+
     unexpected = [m for m in problems.console if not any(p.match(m) for p in EXPECTED_CONSOLE_ERRORS)]
     assert not unexpected, f"console errors: {unexpected}"
     assert not problems.uncaught, f"page errors: {problems.uncaught}"
     print(f"walkthrough: {time.monotonic() - started:.1f} s; the list's first status was {first_status!r}")
+
+
+async def team_lead_pass(tab: Page, output_dir: Path) -> None:
+    """A team lead reviews the release: compares two revisions, reads the history (where the kubectl change of step
+    7 shows as made outside the console), restores the 50/50 split of step 4, and checks the traffic at 50/50."""
+    details = tab.url
+    # The newest revision's page: what it is and what it changed.
+    await revision_row(tab, THIRD).get_by_role("link", name=THIRD).click()
+    await expect(tab.get_by_role("heading", name=f"Revision {THIRD}")).to_be_visible()
+    await expect(tab.locator("#region-summary .diff-list li")).to_have_text(["env TARGET Knative → Unreviewed"])
+    await expect(tab.locator("#region-instances [data-instances]")).to_have_text(
+        re.compile(r"^(\d+ running(, \d+ starting)?|starting|0 \(scaled to zero; the next request starts one\))$"))
+    await expect(tab.locator("#region-logs")).to_contain_text("kubectl logs")
+    await expect(tab.get_by_role("link", name=f"« {SECOND}")).to_be_visible()
+    await tab.screenshot(path=output_dir / "team-lead-revision.png", full_page=True)
+    await tab.goto(details)
+    # Compare: tick two revisions in the table, Compare selected.
+    await revision_row(tab, SECOND).get_by_role("checkbox").check()
+    await revision_row(tab, THIRD).get_by_role("checkbox").check()
+    await tab.get_by_role("button", name="Compare selected").click()
+    await expect(tab.get_by_role("heading", name=f"What changed from {SECOND} to {THIRD}")).to_be_visible()
+    await expect(tab.locator("[data-diff] li")).to_have_text(["env TARGET Knative → Unreviewed"])
+    await expect(tab.locator("tr[data-changed]")).to_have_count(1)
+    await tab.screenshot(path=output_dir / "team-lead-diff.png", full_page=True)
+
+    # History: the console's changes, and the revision kubectl made, as made outside the console.
+    await tab.goto(details)
+    await tab.get_by_role("link", name="History", exact=True).click()
+    await expect(tab.get_by_role("heading", name=f"History of {SERVICE}")).to_be_visible()
+    await expect(tab.locator('tr[data-source="outside"]').first).to_contain_text("Revision 00003 created outside "
+                                                                                "the console")
+    fifty = tab.locator('tr[data-source="console"]').filter(
+        has_text="→ latest ready revision 0% · 00002 50% · 00001 50%")
+    await expect(fifty).to_have_count(1)
+    await tab.screenshot(path=output_dir / "team-lead-history.png", full_page=True)
+
+    # Restore this split: the Split Traffic dialog, preset, with what it will send; OK puts 50/50 back.
+    await fifty.get_by_role("link", name="Restore this split").click()
+    dialog = tab.get_by_role("dialog", name="Restore an earlier split")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.locator("[data-after]")).to_have_text(
+        "latest ready revision (now 00003) 0% · 00002 50% · 00001 50%")
+    await dialog.get_by_text("What will be sent").click()
+    await expect(dialog.locator('[data-command="kubectl"]')).to_contain_text(
+        f'kubectl patch ksvc {SERVICE} -n default --type merge -p \'{{"spec":{{"traffic":[')
+    await tab.screenshot(path=output_dir / "team-lead-restore.png")
+    await dialog.get_by_role("button", name="OK").click()
+    await expect(dialog).to_be_hidden()
+    await expect(tab).to_have_url(re.compile(rf"/namespaces/default/services/{SERVICE}$"))
+    await expect_split(tab, {FIRST: "50%", SECOND: "50%", THIRD: "0%"})
+
+    # Check traffic at 50/50: both shares between 40% and 60%, shown as they come in.
+    await tab.get_by_role("link", name="Check traffic").click()
+    check = tab.get_by_role("dialog", name="Check traffic")
+    await expect(check).to_be_visible()
+    await expect(check.get_by_label("Requests")).to_have_value("200")
+    await check.get_by_role("button", name="Start").click()
+    await expect(check.locator('[data-check-result="done"]')).to_be_visible()
+    observed = {await row.get_attribute("data-check-row"): float(await row.get_attribute("data-observed") or "0")
+                for row in await check.locator("tr[data-check-row]").all()}
+    assert observed.pop("00003") == 0.0, observed  # the latest revision, at 0%: no answer from it
+    assert set(observed) == {"00001", "00002"} and all(40 <= share <= 60 for share in observed.values()), observed
+    await tab.screenshot(path=output_dir / "team-lead-check.png")

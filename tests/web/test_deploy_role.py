@@ -1,13 +1,15 @@
 """The RBAC deploy/ documents is exactly what the console's calls need: the console runs as a ServiceAccount bound
 to those rules and nothing else (deploy/overlays/kubeconfig, applied for real to the dev cluster), goes through
 every page and write (lists, a missing namespace, the live list and details with their instances, Create, Create
-Revision, Split, Delete, a revision's logs page and its live stream, a failed revision's diagnosis), and the dev
-cluster's audit log then shows that no call of that user was refused (no rule missing) and that every rule was used
-(no rule to spare)."""
+Revision, Split, a revision's logs page and its live stream, a failed revision's diagnosis, the revision page and its
+live stream, the diff, YAML, the history and its live stream, Restore, Check traffic, Delete), and the dev cluster's
+audit log then shows that no call of that user was refused (no rule missing) and that every rule was used (no rule
+to spare)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,27 @@ async def _diagnosis(console: Console, devcluster: DevClusterProcess, ns: str) -
     assert "registry.invalid/app:v1 could not be resolved" in page and "InternalError" in page, page
 
 
+async def _review(console: Console, ns: str, name: str) -> None:
+    """The review pages: a revision's page (its Events and Pods) and live stream, the diff, YAML, the history (the
+    Service's Events) and its live stream, a restore of the split before, and a traffic check."""
+    base = f"/namespaces/{ns}/services/{name}"
+    for path in (f"{base}/revisions/{name}-00002", f"{base}/diff?from={name}-00001&to={name}-00002",
+                 f"{base}?format=yaml", f"{base}/revisions/{name}-00001?format=yaml&download=1", f"{base}/history"):
+        response = await console.get(path)
+        assert response.status_code == 200, (path, response.text[:300])
+    for path in (f"/live{base}/revisions/{name}-00002", f"/live{base}/history"):
+        async with open_stream(console.http, path) as stream:
+            await stream.next()
+    history = (await console.get(f"{base}/history")).text
+    restorable = re.findall(r'data-restore="([^"]+)"', history)
+    assert restorable, history
+    form = await console.get(f"{base}/traffic?restore={restorable[-1]}")
+    restored = await console.post_fields(f"{base}/traffic", [*form_fields(form.text, "split-form"), ("action", "ok")])
+    assert restored.status_code == 303, restored.text
+    checked = await console.post(f"{base}/check", {"requests": "4", "target": ""})
+    assert checked.status_code == 200 and "data-check-done" in checked.text, checked.text[-600:]
+
+
 async def test_the_documented_role_is_exactly_what_the_console_needs(devcluster: DevClusterProcess,
                                                                      tmp_path: Path) -> None:
     code, _, body = devcluster.request("POST", "/api/v1/namespaces", {"metadata": {"name": "knative-console"}})
@@ -137,6 +160,7 @@ async def test_the_documented_role_is_exactly_what_the_console_needs(devcluster:
         await console.settled(ns, "roled", revisions=2)  # a revision that is not Ready gets no share
         await _split(console, ns, "roled")
         await _diagnosis(console, devcluster, ns)
+        await _review(console, ns, "roled")
         delete = await console.get(f"/namespaces/{ns}/services/roled/delete")
         deleted = await console.post_fields(f"/namespaces/{ns}/services/roled/delete",
                                             form_fields(delete.text, "delete"))

@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.support import DevClusterProcess, wait_for
-from tests.web.conftest import Console, live_settings, open_stream, served
+from tests.web.conftest import Console, Event, live_settings, open_stream, served
+from tests.web.test_live import stream_path
 from tests.web.test_writes import split_path, submit, wizard_path
 
 IMAGES = "/api/v1/namespaces/devcluster-system/configmaps/images"
@@ -84,6 +86,9 @@ async def test_traffic_stays_and_split_traffic_refuses_a_failed_revision(console
     assert 'class="failed-row"' in dialog.text and "ContainerMissing" in dialog.text
     before = console.ksvc(ns, "keep")["spec"]["traffic"]
     rows = [("latest", "", "0", ""), ("revision", "keep-00002", "50", ""), ("revision", "keep-00001", "50", "")]
+    shown = await submit(console, split_path(ns, "keep"), dialog.text, "split-form", "preview", rows=rows)
+    assert "Nothing can be sent yet: keep-00002 has failed (ContainerMissing), so it cannot take traffic" in \
+        html.unescape(shown.text) and 'id="sent-body"' not in shown.text
     refused = await submit(console, split_path(ns, "keep"), dialog.text, "split-form", "ok", rows=rows)
     assert refused.status_code == 422
     assert "keep-00002 has failed (ContainerMissing), so it cannot take traffic: give it 0%, and create a new " \
@@ -113,6 +118,30 @@ async def test_a_crash_loop_shows_its_restarts_and_last_words(console: Console, 
     logs = html.unescape((await console.get(f"/namespaces/{ns}/services/loops/revisions/loops-00001/logs")).text)
     assert "Instances: " in logs and "crash-looping (" in logs and "(last exit code 2)" in logs
     assert "helloworld: exiting with code 2" in logs
+
+
+async def test_a_failed_revisions_page_explains_it_and_follows_its_instances(console: Console,
+                                                                             failing_images: None) -> None:
+    """The revision's own page: the diagnosis above Knative's reasons, its instances in words and each one, the last
+    words of its container; its live stream then follows the Pods (the restarts go up while it is open)."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "sinks", image="ghcr.io/crash/app:v1")
+    _failed(console.cluster, ns, "sinks-00001")
+    path = f"/namespaces/{ns}/services/sinks/revisions/sinks-00001"
+    async with served(live_settings(console.cluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http:
+        page = await http.get(path)
+        text = html.unescape(page.text)
+        assert "The container exits with code 2 as soon as it starts" in text and "data-diagnosis" in text
+        assert "Knative reports <span class=\"reason\">ExitCode2</span>" in text
+        assert 'data-failure="sinks-00001"' in text and "helloworld: exiting with code 2" in text
+        shown = int(re.search(r'data-instance="[^"]+"><td[^>]*>[^<]+</td><td>[^<]*</td><td class="num">(\d+)',
+                              text).group(1))
+        async with open_stream(http, stream_path(page)) as stream:
+            def restarted(event: Event) -> bool:
+                found = re.search(r'<td class="num">(\d+)', event.data) if event.name == "instances" else None
+                return found is not None and int(found.group(1)) > shown
+
+            await stream.until(restarted)
 
 
 async def test_the_wizard_rolls_a_revision_out_gradually(console: Console) -> None:

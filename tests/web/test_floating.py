@@ -119,3 +119,12 @@ async def test_list_and_details_tell_the_floating_entry_from_a_tag_named_latest(
     details = await console.get(f"/namespaces/{ns}/services/tags")
     assert '<code class="tag" title="Traffic tag">latest</code>' in details.text
     assert '<span class="badge" title="The most recently created revision">newest</span>' in details.text
+
+
+async def test_a_floating_entry_at_zero_percent_does_not_read_as_a_share(console: Console) -> None:
+    ns = console.namespace()
+    await _two_revisions(console, ns, "zero")  # floating entry at 0% (now zero-00002), zero-00001 at 100%
+    details = await console.get(f"/namespaces/{ns}/services/zero")
+    row = details.text.split('data-revision="zero-00002"', 1)[1].split("</tr>", 1)[0]
+    assert "+ 0%" not in row
+    assert '<div class="floating" data-floating>the latest ready revision points here, at 0%</div>' in row

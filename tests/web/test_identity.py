@@ -2,8 +2,8 @@
 with their own tokens (kept only in an encrypted, signed, HttpOnly cookie that ends when idle, at Sign out, or when
 the cluster stops accepting the token, and that does not open once changed); proxy mode takes each request's
 token from the proxy. Each user acts with their own token: what they may do decides the actions offered, a 403
-is said plainly with nothing changed, the Service's creator and lastModifier name them, and no user's enabled
-actions or live updates reach another."""
+is said plainly with nothing changed, the Service's creator and lastModifier and the console's history and Events
+name them, and no user's enabled actions or live updates reach another."""
 
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ from hypothesis import strategies as st
 from app import cli
 from app.cluster import resources as r
 from app.cluster.client import Cluster
+from app.knative import history
 from app.main import create_app
 from app.settings import Settings
 from app.web.hub import WatchHub
 from app.web.security import COOKIE, token_for
 from app.web.sessions import COOKIE as SESSION
-from tests.support import DevClusterProcess, ksvc_manifest
+from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 from tests.web.conftest import SECRET, Console, form_fields, open_stream, rows_in, served, with_rows
 
 HOST = "console.test"
@@ -95,13 +96,20 @@ async def test_signing_in_with_a_token(devcluster: DevClusterProcess) -> None:
         assert "; Secure" in behind_tls.headers["set-cookie"]
 
 
-async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess) -> None:
-    ns = devcluster.new_namespace("team")
+async def team(devcluster: DevClusterProcess, prefix: str, name: str) -> tuple[str, Console]:
+    """A new namespace where alice may edit and bob may only look, with the Service `name` the admin made in it (the
+    admin's Console is returned: close its client)."""
+    ns = devcluster.new_namespace(prefix)
     devcluster.bind(ns, "edit", user="alice")
     devcluster.bind(ns, "view", user="bob")
     admin = Console(httpx.AsyncClient(), devcluster)
-    admin.create_ksvc(ns, "shared")
-    await admin.settled(ns, "shared")
+    admin.create_ksvc(ns, name)
+    await admin.settled(ns, name)
+    return ns, admin
+
+
+async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess) -> None:
+    ns, admin = await team(devcluster, "team", "shared")
     async with console_as(devcluster, auth="token") as alice, console_as(devcluster, auth="token") as bob:
         await sign_in(alice, devcluster.user_tokens["alice"])
         await sign_in(bob, devcluster.user_tokens["bob"])
@@ -148,6 +156,91 @@ async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess
             assert asyncio.get_running_loop().time() < deadline, promote
             await asyncio.sleep(0.05)
         assert "data-creator>by alice</div>" in promote  # the second revision is alice's
+    await admin.http.aclose()
+
+
+async def test_the_review_pages_act_as_each_user(devcluster: DevClusterProcess) -> None:
+    """History, Restore and the revision page with sign-in: alice's changes are recorded (history entry and Event)
+    under her name and written with her token; bob (view) sees Restore this split and the one-click 100% disabled
+    with the reason, and a forced restore gets the 403 message with nothing changed."""
+    ns, admin = await team(devcluster, "review", "rv")
+    code, _, body = devcluster.request(
+        "PATCH", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services/rv",
+        {"spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:v2"}]}}}},
+        content_type="application/merge-patch+json")
+    assert code == 200, body
+    await admin.settled(ns, "rv", revisions=2)
+    base = f"/namespaces/{ns}/services/rv"
+    async with console_as(devcluster, auth="token") as alice, console_as(devcluster, auth="token") as bob:
+        await sign_in(alice, devcluster.user_tokens["alice"])
+        await sign_in(bob, devcluster.user_tokens["bob"])
+        for percents in (("50", "50"), ("100", "0")):
+            shown = form_fields((await alice.get(f"{base}/traffic")).text, "split-form")
+            rows = [("latest", "", "0", ""), ("revision", "rv-00001", percents[0], ""),
+                    ("revision", "rv-00002", percents[1], "")]
+            done = await post_fields(alice, f"{base}/traffic", [*with_rows(shown, rows), ("action", "ok")])
+            assert done.status_code == 303, done.text
+        entries = history.entries_of(admin.ksvc(ns, "rv"))
+        assert [(e.action, e.by) for e in entries] == [("split", "alice"), ("split", "alice")]
+        events = wait_for(lambda: [e for e in devcluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
+                                   if e.get("reportingComponent") == "knative-console"] or None)
+        assert all(" by alice" in e["message"] for e in events), events
+        written = wait_for(lambda: [e for e in devcluster.audit_events("alice")
+                                    if e["verb"] == "create" and e["objectRef"].get("resource") == "events"
+                                    and e["objectRef"].get("namespace") == ns] or None, message="alice's Events")
+        assert all(e["responseStatus"]["code"] == 201 for e in written)
+
+        refusal = f'title="bob may not patch Services in {ns}: ask for the edit role" data-not-allowed>'
+        earlier = entries[1].id  # the 50/50 split: not the current one, so it can be restored
+        bob_history = (await bob.get(f"{base}/history")).text
+        assert f"{refusal}Restore this split" in bob_history and f'data-restore="{earlier}"' not in bob_history
+        assert f"{refusal}Restore this split" in (await bob.get(base)).text  # the details page's History section
+        assert f"{refusal}Send 100%" in (await bob.get(f"{base}/revisions/rv-00002")).text
+        alice_history = (await alice.get(f"{base}/history")).text
+        assert f'data-restore="{earlier}"' in alice_history and "data-not-allowed" not in alice_history
+
+        restore = await bob.get(f"{base}/traffic?restore={earlier}")
+        assert f"bob may not patch Services in {ns}: ask for the edit role." in restore.text
+        assert "data-ok disabled" in restore.text
+        before = admin.ksvc(ns, "rv")
+        forced = await post_fields(bob, f"{base}/traffic", [*form_fields(restore.text, "split-form"),
+                                                            ("action", "ok")])
+        assert forced.status_code == 403
+        assert f"bob may not patch Services in {ns}: ask for the edit role." in forced.text
+        after = admin.ksvc(ns, "rv")
+        assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+        assert len(history.entries_of(after)) == 2
+        restored = await post_fields(alice, f"{base}/traffic",
+                                     [*form_fields((await alice.get(f"{base}/traffic?restore={earlier}")).text,
+                                                   "split-form"), ("action", "ok")])
+        assert restored.status_code == 303, restored.text
+        newest = history.entries_of(admin.ksvc(ns, "rv"))[0]
+        assert (newest.action, newest.by, newest.restored) == ("restore", "alice", earlier)
+    await admin.http.aclose()
+
+
+async def test_all_namespaces_offers_delete_where_the_user_may(devcluster: DevClusterProcess) -> None:
+    """The list of every namespace asks, per namespace of its rows, whether the user may delete there."""
+    home, other = devcluster.new_namespace("mine"), devcluster.new_namespace("theirs")
+    token = devcluster.service_account_token(home, "lead", "edit")
+    subject = {"kind": "ServiceAccount", "name": "lead", "namespace": home}
+    code, _, body = devcluster.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+        "metadata": {"name": f"lead-view-{home}"}, "subjects": [subject],
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}})
+    assert code == 201, body
+    admin = Console(httpx.AsyncClient(), devcluster)
+    unique = home.split("-")[1]
+    for ns in (home, other):
+        admin.create_ksvc(ns, f"x{unique}")
+    user = f"system:serviceaccount:{home}:lead"
+    async with console_as(devcluster, auth="token") as http:
+        await sign_in(http, token)
+        page = await http.get(f"/services?filter=x{unique}")
+        assert page.status_code == 200, page.text
+        assert f'href="/namespaces/{home}/services/x{unique}/delete"' in page.text
+        assert f'title="{user} may not delete Services in {other}: ask for the edit role" data-not-allowed>Delete' \
+            in page.text
+        assert f"/namespaces/{other}/services/x{unique}/delete" not in page.text
     await admin.http.aclose()
 
 

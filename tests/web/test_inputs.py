@@ -1,4 +1,5 @@
-"""Every form handler and query string under hypothesis: whatever is typed, no 5xx, the page comes back with a
+"""Every form handler and query string under hypothesis (the review pages' included: diff, history and restore,
+the traffic check, YAML, the list's filter and sort): whatever is typed, no 5xx, the page comes back with a
 message, and nothing is written. Each drawn form has at least one field no valid form has (so a write would be
 a bug); the other fields are anything at all, hostile values included (Unicode digits, 4,300-digit integers,
 1e400, 1Ei, control characters, markup)."""
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -51,8 +52,10 @@ def post(client: TestClient, cluster: DevClusterProcess, ns: str, path: str, fie
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code < 500, response.text[:2000]
     assert response.status_code in (200, 400, 404, 409, 422), response.status_code
-    if response.status_code == 200:  # a button that edits the form (Add Variable, Previous, add a row): shown again
-        assert 'method="post"' in response.text, response.text[:2000]
+    if response.status_code == 200:  # a button that edits the form (Add Variable, Previous, add a row): shown again,
+        # or "What will be sent" for what is typed (a preview writes nothing)
+        assert 'method="post"' in response.text or "data-preview-problem" in response.text or \
+            'id="sent-body"' in response.text, response.text[:2000]
     else:
         assert MESSAGE.search(response.text), response.text[:2000]
     assert state(cluster, ns) == before, "a refused form wrote to the cluster"
@@ -133,3 +136,51 @@ def test_query_strings(app: tuple[TestClient, str], path: str, key: str, value: 
     for page in (f"/namespaces/{ns}/services/fz{path}", f"/namespaces/{ns}/services", "/namespace"):
         response = client.get(page, params={key: value})
         assert response.status_code < 500, (page, key, value, response.text[:2000])
+
+
+REVIEW_KEYS = ("from", "to", "rev", "restore", "requests", "target", "run", "format", "everything", "download",
+               "filter", "sort", "start", "all", "revisions", "partial")
+SMALL = st.integers(-5, 40).map(str)  # a valid number of requests stays small: each one goes to the gateway
+
+
+@EXAMPLES
+@given(st.sampled_from(["/diff", "/history", "/check", "/revisions/fz-00001", "/revisions/fz-00009", "/traffic",
+                        "", "LIST", "ALL"]),
+       st.lists(st.tuples(st.sampled_from(REVIEW_KEYS), st.one_of(ANY, SMALL, st.sampled_from(
+           ["fz-00001", "fz-00002", "yaml", "1", "-created", "team=x", "=x", "a!=b"]))), max_size=4))
+def test_review_query_strings(app: tuple[TestClient, str], devcluster: DevClusterProcess, path: str,
+                              params: list[tuple[str, str]]) -> None:
+    """The diff's, history's, restore's, traffic check's, YAML's and the list's query strings: whatever they hold,
+    no 5xx, a message with any 4xx, and nothing written."""
+    client, ns = app
+    before = state(devcluster, ns)
+    page = {"LIST": f"/namespaces/{ns}/services", "ALL": "/services"}.get(path, f"/namespaces/{ns}/services/fz{path}")
+    response = client.get(page, params=params)
+    assert response.status_code < 500, (page, params, response.text[:2000])
+    if response.status_code >= 400:
+        assert MESSAGE.search(response.text), (page, params, response.text[:2000])
+    assert state(devcluster, ns) == before
+
+
+@EXAMPLES
+@given(st.data())
+def test_restore(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
+    """A restore posted with any history id and rows that do not add up: refused with a message, nothing written."""
+    client, ns = app
+    fields = [("restore", data.draw(st.one_of(ANY, st.text(max_size=80)))),
+              ("restore_at", data.draw(ANY)), ("write_kind", data.draw(st.one_of(st.sampled_from(
+                  ["restore", "split", "promote", "rollback", "delete"]), ANY))),
+              ("basis_history", data.draw(st.one_of(ANY, st.just('[{"id":"x","do":"split","to":[["fz-00001",100]]}]')))),
+              ("row_kind", "revision"), ("row_revision", "fz-00001"), ("row_tag", ""),
+              ("row_percent", data.draw(HOSTILE.filter(lambda s: s.strip().removesuffix("%").strip() != "100"))),
+              *row_fields(data.draw), ("action", data.draw(st.sampled_from(["ok", "preview", ""])))]
+    post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/traffic", fields)
+
+
+@EXAMPLES
+@given(st.one_of(ANY, SMALL), st.one_of(ANY, st.sampled_from(["", "candidate"])))
+@example("²", "")  # isdigit() says yes, int() says no: found by hypothesis
+def test_check_traffic(app: tuple[TestClient, str], devcluster: DevClusterProcess, requests: str, target: str) -> None:
+    """The traffic check's form, whatever it holds: no 5xx, a message when it cannot run, nothing written."""
+    client, ns = app
+    post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/check", [("requests", requests), ("target", target)])

@@ -17,6 +17,7 @@ import httpx
 from app import metrics
 from app.cluster import resources as r
 from app.cluster.client import Cluster
+from app.web import details
 from app.web.hub import Change, Feed, Health, Message, Resync, WatchHub
 from app.web.live import MAX_PER_BROWSER
 from tests.support import DevClusterProcess, ksvc_manifest
@@ -58,7 +59,7 @@ async def test_a_change_by_another_client_reaches_an_open_details_page(console: 
             got = await events.until(lambda e: e.name == "traffic" and "blue" in e.data)
             # Only regions are sent, each one once per change, and never the page around them.
             names = [e.name for e in got if e.name]
-            assert set(names) <= {"status", "conditions", "traffic", "revisions", "connection"}
+            assert set(names) <= {region.name for region in details.REGIONS} | {"connection"}
             assert "<html" not in "".join(e.data for e in got) and "csrf" not in "".join(e.data for e in got)
             assert f"http://blue-watched.{ns}.example.com" in got[-1].data
             assert all(e.ident for e in got if e.name)

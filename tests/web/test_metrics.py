@@ -16,7 +16,20 @@ from prometheus_client.parser import text_string_to_metric_families
 from app import health
 from app.access import route_template
 from app.metrics import write_outcome
-from app.web import auth, details, logs, revisions, services, streams, traffic
+from app.web import (
+    auth,
+    check,
+    details,
+    diff,
+    history_page,
+    logs,
+    revision_page,
+    revisions,
+    service_writes,
+    services,
+    streams,
+    traffic,
+)
 from tests.web.conftest import Console
 from tests.web.test_writes import _two_revisions, split_path, submit
 
@@ -182,8 +195,9 @@ async def test_any_path_is_answered_and_labelled_by_its_route(console: Console, 
     path = "/" + "/".join(quote(segment, safe="") for segment in segments)
     response = await console.get(path)
     assert response.status_code < 500, (path, response.text[:500])
-    declared = {getattr(route, "path", "") for module in (auth, services, details, revisions, traffic, streams, health,
-                                                          logs)
+    modules = (auth, services, service_writes, details, revisions, revision_page, diff, history_page, traffic, check,
+               streams, logs, health)
+    declared = {getattr(route, "path", "") for module in modules
                 for route in module.router.routes} | {"/metrics", "/static/{path}", "unmatched"}
     routes = {sample.labels["route"] for family in text_string_to_metric_families((await console.get("/metrics")).text)
               for sample in family.samples if sample.name == "knative_console_http_requests_total"}

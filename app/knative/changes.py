@@ -1,0 +1,222 @@
+"""What changed between two revision templates, in words a reviewer reads: "image: …:v2 → …:v3",
+"env LOG_LEVEL added = debug", "max scale 3 → 5"; and in a few words for a table cell: "image v2 → v3, +LOG_LEVEL".
+
+A template is flattened into named fields (the serving container's image, port, each environment variable, each
+resource; the scaling annotations; every other field of the spec, container, annotations and labels by its path),
+so that any difference shows, also in fields the console does not edit. What Knative, kubectl, kn and the console
+write by themselves (the creator, `client.knative.dev/updateTimestamp`, the controllers' labels) is not a change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.knative.models import ANNOTATION_MAX_SCALE, ANNOTATION_MIN_SCALE, ANNOTATION_TARGET, SCALING_ALIASES
+from app.knative.yaml_view import WRITTEN_ANNOTATIONS, WRITTEN_LABELS, WRITTEN_PREFIXES
+
+SHORT_ITEMS = 3  # a table cell names this many changes, then "+N more"
+SHORT_VALUE = 24
+_SCALING = {ANNOTATION_MIN_SCALE: "min scale", ANNOTATION_MAX_SCALE: "max scale",
+            ANNOTATION_TARGET: "concurrency target"}
+_ALIASES = {alias: key for key, alias in SCALING_ALIASES.items()}
+_SPEC = {"containerConcurrency": "concurrency limit", "timeoutSeconds": "timeout", "serviceAccountName":
+         "service account"}
+_RESOURCES = (("requests", "request"), ("limits", "limit"))
+_HANDLED = ("name", "image", "ports", "env", "resources")
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str  # stable: "image", "env/LOG_LEVEL", "annotation/…"
+    label: str  # as a user reads it: "image", "env LOG_LEVEL", "max scale"
+    value: str
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    key: str
+    label: str
+    before: str | None  # None: not set
+    after: str | None
+
+    @property
+    def env(self) -> str:
+        return self.key.removeprefix("env/") if self.key.startswith("env/") else ""
+
+    @property
+    def sentence(self) -> str:
+        if self.key == "image" and self.before and self.after:
+            old, new = elide(self.before, self.after)
+            return f"image: {old} → {new}"
+        if self.before is None:
+            return f"{self.label} added = {self.after}"
+        if self.after is None:
+            return f"{self.label} removed (was {self.before})"
+        return f"{self.label} {self.before} → {self.after}"
+
+    @property
+    def short(self) -> str:
+        if self.key == "image" and self.before and self.after:
+            return f"image {_version(self.before)} → {_version(self.after)}"
+        if self.env:
+            return f"+{self.env}" if self.before is None else f"−{self.env}" if self.after is None else \
+                f"{self.env} changed"
+        if self.before is None:
+            return f"+{self.label}"
+        if self.after is None:
+            return f"−{self.label}"
+        return f"{self.label} {_cut(self.before)} → {_cut(self.after)}"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SHORT_VALUE else text[: SHORT_VALUE - 1] + "…"
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """(repository, `:tag` or `@digest` or "") of an image reference."""
+    if "@" in image:
+        repository, digest = image.split("@", 1)
+        return repository, "@" + digest
+    slash = image.rfind("/")
+    colon = image.rfind(":")
+    if colon > slash:
+        return image[:colon], image[colon:]
+    return image, ""
+
+
+def _version(image: str) -> str:
+    """`v3` for `…/app:v3`, `@sha256:1234567` for a digest, the last path segment for an untagged image."""
+    repository, version = split_image(image)
+    if version.startswith("@"):
+        return version[: version.find(":") + 8] if ":" in version else version
+    return version[1:] if version else repository.rsplit("/", 1)[-1]
+
+
+def elide(before: str, after: str) -> tuple[str, str]:
+    """Two images as a sentence names them: `…:v2`, `…:v3` when only the tag or digest differs."""
+    (old_repo, old_version), (new_repo, new_version) = split_image(before), split_image(after)
+    if old_repo == new_repo and old_version and new_version:
+        return f"…{old_version}", f"…{new_version}"
+    return before, after
+
+
+def _json(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(", ", ": "),
+                                                           ensure_ascii=False)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _env_value(entry: dict[str, Any]) -> str:
+    if "valueFrom" not in entry:
+        return _json(entry.get("value", ""))
+    source = _dict(entry.get("valueFrom"))
+    for kind, label in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+        ref = _dict(source.get(kind))
+        if ref:
+            return f"from {label} {ref.get('name', '')}, key {ref.get('key', '')}"
+    return f"from {_json(source)}"
+
+
+def _container_fields(container: dict[str, Any]) -> list[Field]:
+    fields = [Field("image", "image", _json(container.get("image", "")))]
+    ports = [p for p in container.get("ports") or [] if isinstance(p, dict)]
+    port = ports[0] if ports else {}
+    number = port.get("containerPort", 8080)
+    fields.append(Field("port", "port", f"{number}/{'gRPC (h2c)' if port.get('name') == 'h2c' else 'HTTP'}"))
+    for entry in container.get("env") or []:
+        if isinstance(entry, dict):
+            name = _json(entry.get("name", ""))
+            fields.append(Field(f"env/{name}", f"env {name}", _env_value(entry)))
+    resources = _dict(container.get("resources"))
+    for section, word in _RESOURCES:
+        for name, amount in sorted(_dict(resources.get(section)).items()):
+            fields.append(Field(f"resources/{section}/{name}", f"{name} {word}", _json(amount)))
+    for key, value in container.items():
+        if key not in _HANDLED:
+            fields.append(Field(f"container/{key}", f"container {key}", _json(value)))
+    return fields
+
+
+def template_fields(metadata: Any, spec: Any) -> list[Field]:
+    """A revision template (or a revision's metadata and spec) as named fields, in reading order."""
+    metadata, spec = _dict(metadata), _dict(spec)
+    containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
+    serving = next((c for c in containers if c.get("ports")), containers[0] if containers else {})
+    fields = _container_fields(serving)
+    annotations = _dict(metadata.get("annotations"))
+    scaling = {_ALIASES.get(k, k): v for k, v in annotations.items() if _ALIASES.get(k, k) in _SCALING}
+    fields += [Field(f"annotation/{key}", label, _json(scaling[key])) for key, label in _SCALING.items()
+               if key in scaling]
+    for key, value in spec.items():
+        if key != "containers":
+            fields.append(Field(f"spec/{key}", _SPEC.get(key, key), _json(value) + ("s" if key == "timeoutSeconds"
+                                                                                    else "")))
+    for container in containers:
+        if container is not serving:
+            name = _json(container.get("name", ""))
+            fields.append(Field(f"sidecar/{name}", f"container {name}", _json(container)))
+    for key, value in sorted(annotations.items()):
+        if _ALIASES.get(key, key) not in _SCALING and key not in WRITTEN_ANNOTATIONS and \
+                not key.startswith(WRITTEN_PREFIXES):
+            fields.append(Field(f"annotation/{key}", f"annotation {key}", _json(value)))
+    for key, value in sorted(_dict(metadata.get("labels")).items()):
+        if key not in WRITTEN_LABELS:
+            fields.append(Field(f"label/{key}", f"label {key}", _json(value)))
+    return fields
+
+
+def revision_fields(revision: dict[str, Any]) -> list[Field]:
+    return template_fields(revision.get("metadata"), revision.get("spec"))
+
+
+def compare(before: Sequence[Field], after: Sequence[Field]) -> list[FieldDiff]:
+    """Every field that differs, in the newer template's order, then those it no longer has."""
+    old = {f.key: f for f in before}
+    new = {f.key: f for f in after}
+    diffs = [FieldDiff(f.key, f.label, old[f.key].value if f.key in old else None, f.value)
+             for f in after if f.key not in old or old[f.key].value != f.value]
+    diffs += [FieldDiff(f.key, f.label, f.value, None) for f in before if f.key not in new]
+    return diffs
+
+
+def template_diffs(before: Any, after: Any) -> list[FieldDiff]:
+    """What changed between two revision templates (`{metadata, spec}`, as in a Service's spec.template)."""
+    old, new = _dict(before), _dict(after)
+    return compare(template_fields(old.get("metadata"), old.get("spec")),
+                   template_fields(new.get("metadata"), new.get("spec")))
+
+
+def summary(diffs: Sequence[FieldDiff]) -> str:
+    """A table cell's few words: `image v2 → v3, +LOG_LEVEL`; "same template" when nothing a user wrote changed."""
+    if not diffs:
+        return "same template"
+    shown = ", ".join(d.short for d in diffs[:SHORT_ITEMS])
+    return shown + (f" +{len(diffs) - SHORT_ITEMS} more" if len(diffs) > SHORT_ITEMS else "")
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """One row of the diff page: a field, its value in each revision, and whether it differs."""
+
+    label: str
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def side_by_side(before: Sequence[Field], after: Sequence[Field]) -> list[SideBySide]:
+    """Every field of either template, in the older one's order with the newer one's additions where they appear."""
+    old = {f.key: f for f in before}
+    new = {f.key: f for f in after}
+    keys = [f.key for f in before] + [f.key for f in after if f.key not in old]
+    return [SideBySide((new.get(key) or old[key]).label, old[key].value if key in old else None,
+                       new[key].value if key in new else None) for key in keys]

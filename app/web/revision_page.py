@@ -1,0 +1,235 @@
+"""A page per revision: everything a reviewer needs about one revision (image and resolved digest, env, resources,
+scaling and concurrency, port, timeout, creator and creation time, conditions, traffic and tags, what changed from
+the revision before), what went wrong when it failed and what to do, its Events, its instances in words and each of
+them, and the last lines of their logs (with a link to the logs page that follows new ones), with links to the
+previous and next revision.
+
+Instances are the revision's Pods (label `serving.knative.dev/revision`) where the cluster serves Pods and the
+console may list them; otherwise the page says why not and counts them from the revision's status. Each part is a
+named region that the live stream replaces when it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from app.cluster import resources as r
+from app.cluster.client import Cluster
+from app.cluster.errors import Forbidden, NotFound
+from app.knative import changes, history
+from app.knative.diagnosis import Diagnosis, diagnose
+from app.knative.instances import container_of, describe
+from app.knative.models import (
+    RevisionView,
+    ServiceView,
+    newest_first_raw,
+    revision_from,
+    service_from,
+)
+from app.web import yaml_views
+from app.web.context import acting, allowed, checked, service_url
+from app.web.details import RevisionRow, read_revisions
+from app.web.evidence import (
+    InstanceLog,
+    Listing,
+    RevisionInstances,
+    RevisionLogs,
+    list_instances,
+    logs_problem,
+    read_logs,
+)
+from app.web.permissions import EVERYTHING, Allowed, refusal
+from app.web.regions import Region, Regions, render_regions, stream_url
+from app.web.render import render
+
+router = APIRouter()
+REGIONS = (
+    Region("diagnosis", "_revision_diagnosis.html"),
+    Region("summary", "_revision_summary.html"),
+    Region("conditions", "_revision_conditions.html"),
+    Region("events", "_revision_events.html"),
+    Region("instances", "_revision_instances.html"),
+    Region("logs", "_revision_logs.html"),
+)
+AUTOSCALING = "autoscaling.knative.dev/"
+EXCERPT_INSTANCES = 2  # instances whose last lines the page shows; the logs page has more
+EXCERPT_LINES = 20
+
+
+class NoSuchRevision(NotFound):
+    """The URL names a revision this Service does not have."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    label: str
+    value: str
+
+
+@dataclass
+class RevisionPage:
+    namespace: str
+    service: ServiceView
+    revision: RevisionView
+    obj: dict[str, Any] = field(repr=False)
+    previous: str  # the older revision's name, "" for the first
+    following: str  # the newer one's, "" for the newest
+    diffs: list[changes.FieldDiff]  # what changed from `previous`
+    events: list[history.Item]
+    instances: RevisionInstances
+    logs: RevisionLogs
+    events_problem: str = ""
+    regions: Regions = field(default_factory=dict)
+    allowed: Allowed = EVERYTHING  # what the user may do to the Service (its one-click 100%, its logs)
+
+    @property
+    def name(self) -> str:
+        return self.revision.name
+
+    @property
+    def row(self) -> RevisionRow:
+        """Its traffic and what can be done with it, as its row in the revision table says them."""
+        return RevisionRow(self.revision, self.service.pinned_to(self.name), self.service.floating_to(self.name),
+                           self.name == self.service.latest_created)
+
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        """What went wrong and what to do, when the revision failed."""
+        return diagnose(self.revision, self.instances.pods or ())
+
+    @property
+    def url(self) -> str:
+        return revision_url(self.namespace, self.service.name, self.revision.name)
+
+    @property
+    def live_url(self) -> str:
+        return stream_url(self.url, self.regions, {})
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.revision.raw_spec
+
+    @property
+    def serving_container(self) -> dict[str, Any]:
+        containers = [c for c in self.spec.get("containers") or [] if isinstance(c, dict)]
+        return next((c for c in containers if c.get("ports")), containers[0] if containers else {})
+
+    @property
+    def digest(self) -> str:
+        """The image as Knative resolved it (by digest), from the revision's status."""
+        name = self.serving_container.get("name")
+        statuses = [s for s in self.revision.raw_status.get("containerStatuses") or [] if isinstance(s, dict)]
+        found = next((s for s in statuses if s.get("name") == name), statuses[0] if statuses else {})
+        return str(found.get("imageDigest") or "")
+
+    @property
+    def options(self) -> list[Setting]:
+        """Scaling, concurrency, timeout and the other knobs, as set on this revision (Knative's defaults shown)."""
+        spec, annotations = self.spec, self.revision.raw_metadata.get("annotations") or {}
+        template = self.revision.template
+        found = [Setting("Port / protocol", template.port_protocol),
+                 Setting("Scaling", template.scaling.describe()),
+                 Setting("Concurrency limit", _or_default(spec.get("containerConcurrency"), "0 (no limit)")),
+                 Setting("Request timeout", f"{spec.get('timeoutSeconds', 300)} s")]
+        for key, value in sorted(annotations.items()):
+            if key.startswith(AUTOSCALING) and not key.endswith(("min-scale", "max-scale", "minScale", "maxScale",
+                                                                  "/target")):
+                found.append(Setting(key.removeprefix(AUTOSCALING), str(value)))
+        if spec.get("serviceAccountName"):
+            found.append(Setting("Service account", str(spec["serviceAccountName"])))
+        return found
+
+    @property
+    def resources(self) -> list[Setting]:
+        resources = self.serving_container.get("resources") or {}
+        return [Setting(f"{name} {word}", str(amount)) for section, word in (("requests", "request"),
+                                                                              ("limits", "limit"))
+                for name, amount in sorted((resources.get(section) or {}).items())]
+
+def _or_default(value: Any, default: str) -> str:
+    return default if value in (None, 0) else str(value)
+
+
+def revision_url(namespace: str, service: str, revision: str) -> str:
+    return f"{service_url(namespace, service)}/revisions/{revision}"
+
+
+def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[dict[str, Any]], name: str,
+                  events: list[dict[str, Any]], listing: Listing, logs: Sequence[InstanceLog] = (),
+                  events_problem: str = "", allowed: Allowed = EVERYTHING) -> RevisionPage:
+    """The page of revision `name`; `listing` its instances, `logs` the last lines of the first of them."""
+    ordered = newest_first_raw(revisions)
+    names = [str((o.get("metadata") or {}).get("name") or "") for o in ordered]
+    if name not in names:
+        raise NoSuchRevision(404, "NotFound", f'There is no revision "{name}" of the Service '
+                                              f'{(service_obj.get("metadata") or {}).get("name")}.')
+    index = names.index(name)
+    obj = ordered[index]
+    older = ordered[index + 1] if index + 1 < len(ordered) else None
+    diffs = changes.compare(changes.revision_fields(older), changes.revision_fields(obj)) if older else []
+    service, revision = service_from(service_obj), revision_from(obj)
+    instances = RevisionInstances(describe(revision, listing.pods), listing.pods, listing.why)
+    shown = RevisionLogs(namespace, service.name, name, container_of(revision.raw_spec), list(logs), EXCERPT_LINES,
+                         max(len(listing.pods or ()) - EXCERPT_INSTANCES, 0), logs_problem(listing),
+                         refused=allowed.logs)
+    return RevisionPage(namespace, service, revision, obj, names[index + 1] if older else "",
+                        names[index - 1] if index else "", diffs, history.event_items(events), instances, shown,
+                        events_problem, allowed=allowed)
+
+
+async def read_events(client: Cluster, namespace: str, name: str, who: str) -> tuple[list[dict[str, Any]], str]:
+    """The revision's Events, read as the user `who`; or why they cannot be."""
+    try:
+        listed = await client.list(r.EVENT, namespace, field_selector=f"involvedObject.kind=Revision,"
+                                                                       f"involvedObject.name={name}")
+    except Forbidden:
+        return [], f"{refusal(who, 'list', 'events', namespace)}."
+    return list(listed.get("items") or []), ""
+
+
+async def read_excerpt(client: Cluster, who: str, namespace: str, listing: Listing,
+                       revision: dict[str, Any] | None) -> list[InstanceLog]:
+    """The last lines of the first instances of the revision (`revision` its object, None when not found)."""
+    if not listing.pods or revision is None:
+        return []
+    container = container_of(revision_from(revision).raw_spec)
+    return await read_logs(client, who, namespace, listing.pods[:EXCERPT_INSTANCES], EXCERPT_LINES, container)
+
+
+def named(revisions: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    return next((o for o in revisions if (o.get("metadata") or {}).get("name") == name), None)
+
+
+async def read_page(request: Request, namespace: str, service: str, name: str) -> RevisionPage:
+    who = acting(request)
+    (obj, revisions), (events, problem), listing, may = await asyncio.gather(
+        read_revisions(request, namespace, service), read_events(who.cluster, namespace, name, who.name),
+        list_instances(who.cluster, who.name, namespace, name), allowed(request, namespace))
+    logs = await read_excerpt(who.cluster, who.name, namespace, listing, named(revisions, name))
+    return revision_page(namespace, obj, revisions, name, events, listing, logs, problem, may)
+
+
+def render_page(request: Request, page: RevisionPage) -> Regions:
+    return render_regions(request.app.state.templates, REGIONS, page, request.app.state.settings)
+
+
+@router.get("/namespaces/{namespace}/services/{service}/revisions/{name}")
+async def revision_details(request: Request, namespace: str, service: str, name: str, format: str = "",
+                           everything: str = "", download: str = "", partial: str = "") -> Response:
+    checked("namespace", namespace)
+    checked("Service", service)
+    checked("revision", name)
+    if yaml_views.requested(format) == "yaml":  # the revision alone: no Events, no Pods
+        obj, revisions = await read_revisions(request, namespace, service)
+        found = revision_page(namespace, obj, revisions, name, [], Listing([]))
+        return yaml_views.respond(request, found.obj, yaml_views.Place(namespace, service, name, found.url),
+                                  everything, download)
+    page = await read_page(request, namespace, service, name)
+    page.regions = render_page(request, page)
+    return render(request, "_revision_live.html" if partial == "live" else "revision.html", page)
