@@ -132,6 +132,8 @@ def parser() -> argparse.ArgumentParser:
     _common(dev)
     dev.add_argument("--api-port", type=int, default=8001, help="dev cluster API port (default: %(default)s)")
     dev.add_argument("--gateway-port", type=int, default=8080, help="dev cluster gateway port (default: %(default)s)")
+    dev.add_argument("--internal-gateway-port", type=int, default=8081,
+                     help="dev cluster internal (cluster-local) gateway port (default: %(default)s)")
     dev.add_argument("--data", type=Path, default=Path(".devcluster"), help="dev cluster data directory "
                      "(default: %(default)s)")
     dev.add_argument("--domain", default="example.com", help="domain for Knative URLs (default: %(default)s)")
@@ -167,8 +169,8 @@ def _dev(args: argparse.Namespace, settings: Settings) -> None:
         kubeconfig.unlink()
     child = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "app.devcluster", "--host", "127.0.0.1", "--api-port", str(args.api_port),
-         "--gateway-port", str(args.gateway_port), "--data", str(args.data), "--domain", args.domain,
-         "--log-format", settings.log_format],
+         "--gateway-port", str(args.gateway_port), "--internal-gateway-port", str(args.internal_gateway_port),
+         "--data", str(args.data), "--domain", args.domain, "--log-format", settings.log_format],
         start_new_session=True,
     )
     # uvicorn re-raises the signal that stopped it once it is done; as SystemExit it runs the
@@ -179,7 +181,8 @@ def _dev(args: argparse.Namespace, settings: Settings) -> None:
         server = _wait_ready(child, kubeconfig)
         print(f"\n  Knative Console   http://{settings.host}:{settings.port}\n"
               f"  Dev cluster API   {server}\n"
-              f"  Gateway           http://127.0.0.1:{args.gateway_port}\n\n"
+              f"  Gateway           http://127.0.0.1:{args.gateway_port}"
+              f" (cluster-local: http://127.0.0.1:{args.internal_gateway_port})\n\n"
               f"  kubectl --kubeconfig {kubeconfig} get ksvc\n", flush=True)
         _serve(replace(settings, kubeconfig=str(kubeconfig), dev_cluster=True))
     finally:

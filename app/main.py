@@ -26,6 +26,7 @@ from app.web import (
     diff,
     errors,
     history_page,
+    logs,
     revision_page,
     revisions,
     security,
@@ -101,7 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     # revisions (the wizard's /revisions/new) before revision_page (/revisions/{name}).
     for module in (auth, services, service_writes, details, revisions, revision_page, diff, history_page, traffic,
-                   check, streams, health):
+                   check, streams, logs, health):
         app.include_router(module.router)
     errors.install(app)
 

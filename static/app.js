@@ -98,8 +98,18 @@ function showAges(root) {
     const text = age(Math.floor((now - then) / 1000)) + " ago";
     node.textContent = node.dataset.age === "absolute" ? node.title + " (" + text + ")" : text;
   });
+  // Times to come (a rollout's end): the time left, counted down.
+  root.querySelectorAll("time[data-until]").forEach((node) => {
+    const then = Date.parse(node.getAttribute("datetime"));
+    if (Number.isNaN(then)) return;
+    const left = Math.ceil((then - now) / 1000);
+    node.textContent = left > 0 ? "about " + age(left) + " from now" : "any moment now";
+  });
 }
 setInterval(() => showAges(document), 10000);
+setInterval(() => {
+  if (document.querySelector("time[data-until]")) showAges(document);
+}, 1000);
 
 function enhance(root) {
   showAges(root);

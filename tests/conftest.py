@@ -1,4 +1,6 @@
-"""Fixtures shared by every test package: one dev cluster process for the session."""
+"""Fixtures shared by every test package: one dev cluster process for the session, its autoscaler at Knative's
+smallest settings (a 6 s stable window, the shortest allowed, and a 1 s scale-to-zero grace period), so that idle
+revisions reach zero within seconds."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ def devcluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevClusterP
     """A dev cluster shared by the session; tests use their own names or namespaces in it."""
     data = Path(tmp_path_factory.mktemp("devcluster"))
     cluster = DevClusterProcess(
-        data, ["--revision-start-delay", "0.3", "--bookmark-interval", "1", "--audit-log-path", str(data / "audit.log")],
+        data, ["--revision-start-delay", "0.3", "--cold-start-delay", "0.2", "--restart-backoff", "0.5",
+               "--bookmark-interval", "1", "--audit-log-path", str(data / "audit.log")],
         users=("alice", "bob", "carol"),
     ).start()
+    cluster.configure_autoscaler(**{"stable-window": "6s", "scale-to-zero-grace-period": "1s"})
     yield cluster
     code = cluster.stop()
     assert code == 0, f"dev cluster exited with {code}:\n{cluster.log()[-4000:]}"

@@ -61,6 +61,7 @@ class DevClusterProcess:
     process: subprocess.Popen[bytes] | None = None
     api_url: str = ""
     gateway_url: str = ""
+    internal_gateway_url: str = ""  # the cluster-local gateway (kourier-internal)
     log_path: Path | None = None
     connect_host: str = ""  # reach the API here rather than at the kubeconfig's host (e.g. an --advertise-host)
     token: str = ""  # the admin's bearer token, from the kubeconfig the cluster writes
@@ -99,7 +100,7 @@ class DevClusterProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child process owns it until stop()
         args = [
             sys.executable, "-m", "app.devcluster", "--host", "127.0.0.1", "--api-port", "0",
-            "--gateway-port", "0", "--data", str(self.data), *self.extra_args,
+            "--gateway-port", "0", "--internal-gateway-port", "0", "--data", str(self.data), *self.extra_args,
         ]
         if self.users:
             self.user_tokens = self.user_tokens or {user: f"{user}-{uuid.uuid4().hex}" for user in self.users}
@@ -124,7 +125,15 @@ class DevClusterProcess:
         code, _, kourier = self.request("GET", "/api/v1/namespaces/kourier-system/services/kourier")
         if code == 200:  # absent when started --without-knative
             self.gateway_url = f"http://127.0.0.1:{kourier['spec']['ports'][0]['port']}"
+            internal = self.get("/api/v1/namespaces/kourier-system/services/kourier-internal")
+            self.internal_gateway_url = f"http://127.0.0.1:{internal['spec']['ports'][0]['port']}"
         return self
+
+    def configure_autoscaler(self, **data: str) -> None:
+        """Set keys of knative-serving/config-autoscaler (the controllers take them up at once)."""
+        code, _, body = self.request("PATCH", "/api/v1/namespaces/knative-serving/configmaps/config-autoscaler",
+                                     {"data": data}, content_type="application/merge-patch+json")
+        assert code == 200, body
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
         if self.process is None:

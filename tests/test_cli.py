@@ -25,10 +25,11 @@ def test_help_texts() -> None:
 
 @pytest.mark.parametrize(("sig", "log_format"), [(signal.SIGINT, "text"), (signal.SIGTERM, "json")])
 def test_dev_stops_what_it_started(tmp_path, sig: signal.Signals, log_format: str) -> None:  # noqa: ANN001
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(4)]
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "dev", "--port", str(ports[0]), "--api-port", str(ports[1]),
-         "--gateway-port", str(ports[2]), "--data", str(tmp_path / "data"), "--log-format", log_format],
+         "--gateway-port", str(ports[2]), "--internal-gateway-port", str(ports[3]), "--data", str(tmp_path / "data"),
+         "--log-format", log_format],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

@@ -149,13 +149,13 @@ def test_the_wheel_installs_and_serves(tmp_path_factory: pytest.TempPathFactory)
 
     elsewhere = work / "elsewhere"
     elsewhere.mkdir()
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(4)]
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     log = work / "console.log"
     with open(log, "wb") as sink:
         process = subprocess.Popen(
             [venv / "bin" / "knative-console", "dev", "--port", str(ports[0]), "--api-port", str(ports[1]),
-             "--gateway-port", str(ports[2]), "--data", "data"],
+             "--gateway-port", str(ports[2]), "--internal-gateway-port", str(ports[3]), "--data", "data"],
             cwd=elsewhere, env=env, stdout=sink, stderr=subprocess.STDOUT,
         )
     try:

@@ -16,7 +16,7 @@ import copy
 import datetime
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from app import metrics
 from app.cluster.errors import ClusterError, Expired, KnativeNotInstalled, Unauthorized, Unreachable, from_status
-from app.cluster.resources import SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_REVIEW, Resource
+from app.cluster.resources import POD, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_REVIEW, Resource
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -333,22 +333,8 @@ class Cluster:
             query.append(("resourceVersion", resource_version))
         # No total: it is a long answer. A silent connection is dead once the server's own timeout has passed.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=timeout_seconds + self.timeout)
-        headers = {"Accept": "application/json"}
-        auth = self._auth(headers)
         with metrics.kubernetes_call("watch", _metric_resource(resource)):
-            try:
-                response = await self.api.call_api(
-                    resource.path(namespace), "GET", query_params=query, header_params=headers,
-                    auth_settings=auth, _preload_content=False, _request_timeout=timeout,
-                )
-            except (aiohttp.ClientError, TimeoutError, OSError) as error:
-                raise Unreachable(self.server, _describe(error)) from None
-            if response.status >= 400:
-                try:
-                    body = await response.read()
-                finally:
-                    response.release()
-                raise self._failure(resource, response.status, body, response.reason or "")
+            response = await self._open(resource, resource.path(namespace), query, "application/json", timeout)
         try:
             yield self._events(response)
         finally:
@@ -386,7 +372,8 @@ class Cluster:
         groups = groups if isinstance(groups, list) else []
         return Identity(str(info.get("username") or ""), tuple(str(g) for g in groups), str(info.get("uid") or ""))
 
-    async def can_i(self, verb: str, resource: Resource, namespace: str = "", name: str = "") -> tuple[bool, str]:
+    async def can_i(self, verb: str, resource: Resource, namespace: str = "", name: str = "",
+                    subresource: str = "") -> tuple[bool, str]:
         """Whether these credentials may do `verb` on `resource` (SelfSubjectAccessReview), and the reason given."""
         attributes = {"verb": verb, "group": resource.group, "version": resource.version,
                       "resource": resource.plural}
@@ -394,6 +381,8 @@ class Cluster:
             attributes["namespace"] = namespace
         if name:
             attributes["name"] = name
+        if subresource:
+            attributes["subresource"] = subresource
         answer = await self._call(SELF_SUBJECT_ACCESS_REVIEW, "POST", SELF_SUBJECT_ACCESS_REVIEW.path(),
                                   body={"apiVersion": SELF_SUBJECT_ACCESS_REVIEW.api_version,
                                         "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attributes}},
@@ -417,6 +406,57 @@ class Cluster:
         if continue_token:
             query.append(("continue", continue_token))
         return await self._call(resource, "GET", resource.path(namespace), query)
+
+    @asynccontextmanager
+    async def log(
+        self, pod: str, namespace: str, container: str, tail_lines: int | None = None, follow: bool = False,
+        previous: bool = False,
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        """A container's output (GET pods/{name}/log), line by line; with `follow`, each new line as it is written,
+        until the container stops or the pod goes. Raises our error types as the other verbs do."""
+        query: list[tuple[str, Any]] = [("container", container)]
+        if tail_lines is not None:
+            query.append(("tailLines", tail_lines))
+        if follow:
+            query.append(("follow", "true"))
+        if previous:
+            query.append(("previous", "true"))
+        path = POD.path(namespace, pod, "log")
+        timeout = aiohttp.ClientTimeout(total=None if follow else self.timeout, sock_connect=self.timeout,
+                                        sock_read=None if follow else self.timeout)
+        with metrics.kubernetes_call("get", "pods/log"):
+            response = await self._open(POD, path, query, "text/plain", timeout)
+        try:
+            yield self._lines(response)
+        finally:
+            response.close()
+
+    async def _open(self, resource: Resource, path: str, query: Sequence[tuple[str, Any]], accept: str,
+                    limits: aiohttp.ClientTimeout) -> aiohttp.ClientResponse:
+        """A long answer's response (a watch, a followed log), not yet read; Unreachable or the API's refusal."""
+        headers = {"Accept": accept}
+        auth = self._auth(headers)
+        try:
+            response: aiohttp.ClientResponse = await self.api.call_api(
+                path, "GET", query_params=query, header_params=headers,
+                auth_settings=auth, _preload_content=False, _request_timeout=limits,
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise Unreachable(self.server, _describe(error)) from None
+        if response.status >= 400:
+            try:
+                body = await response.read()
+            finally:
+                response.release()
+            raise self._failure(resource, response.status, body, response.reason or "")
+        return response
+
+    async def _lines(self, response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+        try:
+            async for line in response.content:
+                yield line.decode("utf-8", errors="replace").rstrip("\n")
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise Unreachable(self.server, _describe(error)) from None
 
     async def create(self, resource: Resource, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         query = [("fieldManager", FIELD_MANAGER)]

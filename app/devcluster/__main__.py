@@ -58,9 +58,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(
         prog="python -m app.devcluster",
         description=(
-            "A Kubernetes-compatible API server with Knative Serving's admission rules, a reconciler and a "
-            "traffic-splitting gateway, for running the console without a cluster. It writes a kubeconfig "
-            "into the data directory for kubectl and the console."
+            "A Kubernetes-compatible API server with Knative Serving's admission rules, its controllers (revisions "
+            "with Deployments and Pods, the autoscaler, gradual rollouts) and a traffic-splitting gateway, for running "
+            "the console without a cluster. No containers run: each revision answers like the helloworld sample, and "
+            "the ConfigMap devcluster-system/images says which images fail. It writes a kubeconfig into the data "
+            "directory for kubectl and the console."
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s; loopback only "
@@ -71,13 +73,24 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         "as a request's Host besides --host and loopback's names (default: --host)")
     parser.add_argument("--api-port", type=int, default=8001, help="Kubernetes API port (default: %(default)s)")
     parser.add_argument("--gateway-port", type=int, default=8080,
-                        help="ingress gateway port, advertised by kourier-system/kourier (default: %(default)s)")
+                        help="external ingress gateway port, advertised by kourier-system/kourier; it answers a "
+                        "route's public hosts (default: %(default)s)")
+    parser.add_argument("--internal-gateway-port", type=int, default=8081,
+                        help="internal (cluster-local) gateway port, Service kourier-system/kourier-internal; it "
+                        "answers *.svc.cluster.local hosts and cluster-local Services as well (default: %(default)s)")
     parser.add_argument("--data", type=Path, default=Path(".devcluster"),
                         help="data directory: store.sqlite3 and kubeconfig (default: %(default)s)")
     parser.add_argument("--domain", default="example.com",
                         help="domain seeded into knative-serving/config-domain on first start (default: %(default)s)")
     parser.add_argument("--revision-start-delay", type=float, default=1.0, metavar="SECONDS",
-                        help="how long a new revision takes to become Ready (default: %(default)s)")
+                        help="how long a new revision's first instances take to start, so how long it takes to "
+                        "become Ready (default: %(default)s)")
+    parser.add_argument("--cold-start-delay", type=float, default=1.0, metavar="SECONDS",
+                        help="how long an instance of a revision that has been Ready takes to start: what a request "
+                        "to a revision scaled to zero waits, as the activator holds it (default: %(default)s)")
+    parser.add_argument("--restart-backoff", type=float, default=10.0, metavar="SECONDS",
+                        help="the kubelet's first back-off before restarting a container that exited; it doubles "
+                        "with each restart, up to 5 minutes (default: %(default)s, as the kubelet's)")
     parser.add_argument("--bookmark-interval", type=float, default=30.0, metavar="SECONDS",
                         help="idle time before a watch that allows bookmarks gets one (default: %(default)s)")
     parser.add_argument("--watch-history", type=int, default=20000, metavar="N",
@@ -113,8 +126,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     args = parser.parse_args(argv)
     log_to_stderr(args.log_level, args.log_format)
     return Config(
-        host=args.host, api_port=args.api_port, gateway_port=args.gateway_port, data=args.data,
+        host=args.host, api_port=args.api_port, gateway_port=args.gateway_port,
+        internal_gateway_port=args.internal_gateway_port, data=args.data,
         domain=args.domain, revision_start_delay=args.revision_start_delay,
+        cold_start_delay=max(args.cold_start_delay, 0.0), restart_backoff=max(args.restart_backoff, 0.05),
         bookmark_interval=args.bookmark_interval, watch_history=max(args.watch_history, 1),
         insecure_allow_remote=args.insecure_allow_remote, knative=not args.without_knative,
         advertise_host=args.advertise_host, watch_buffer=max(args.watch_buffer, 1), event_ttl=args.event_ttl,

@@ -32,8 +32,17 @@ from app.devcluster.apiserver.hosts import own_names
 from app.devcluster.apiserver.http import HEADER_TIMEOUT, ApiServer
 from app.devcluster.apiserver.metrics import ApiMetrics
 from app.devcluster.apiserver.openapi import OpenApi
+from app.devcluster.apiserver.podlogs import ContainerLogs
 from app.devcluster.apiserver.rbac import Authorizer
-from app.devcluster.apiserver.resources import CORE_RESOURCES, EVENT, Registry
+from app.devcluster.apiserver.resources import (
+    CORE_RESOURCES,
+    CORE_SERVICE,
+    DEPLOYMENT,
+    EVENT,
+    POD,
+    REPLICASET,
+    Registry,
+)
 from app.devcluster.apiserver.rest import Admission, Rest, Schema
 from app.devcluster.apiserver.schema import Schemas
 from app.devcluster.apiserver.schema_check import SchemaCheck
@@ -45,12 +54,14 @@ from app.devcluster.apiserver.users import ADMIN, PRIVILEGED_GROUP, UserInfo
 from app.devcluster.apiserver.watch import BUFFER, Watches
 from app.devcluster.controllers import install
 from app.devcluster.controllers.loop import KnativeController
-from app.devcluster.crds.resources import KNATIVE_RESOURCES
+from app.devcluster.crds.resources import INGRESS, KNATIVE_RESOURCES
 from app.devcluster.crds.schemas import KNATIVE_KINDS
 from app.devcluster.gateway.gateway import KEEP_ALIVE_TIMEOUT, Gateway
 
 log = logging.getLogger("devcluster")
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
+# Held compressed in memory: several of each per revision, alike, and seldom listed whole (see store.py).
+PACKED = tuple(r.key for r in (EVENT, POD, REPLICASET, DEPLOYMENT, CORE_SERVICE, INGRESS))
 
 
 @dataclass
@@ -58,9 +69,12 @@ class Config:
     host: str = "127.0.0.1"
     api_port: int = 8001
     gateway_port: int = 8080
+    internal_gateway_port: int = 8081
     data: Path = Path(".devcluster")
     domain: str = "example.com"
     revision_start_delay: float = 1.0
+    cold_start_delay: float = 1.0  # a revision that had been Ready starts an instance in this long (from zero too)
+    restart_backoff: float = 10.0  # the kubelet's first back-off before restarting a container that exited
     bookmark_interval: float = 30.0
     watch_history: int = 20000
     watch_buffer: int = BUFFER  # events a watcher may fall behind before it is cut off
@@ -103,13 +117,15 @@ class DevCluster:
 
     def __post_init__(self) -> None:
         self.store = Store(
-            self.config.data / "store.sqlite3", self.config.watch_history, ttls={EVENT.key: self.config.event_ttl}
+            self.config.data / "store.sqlite3", self.config.watch_history, ttls={EVENT.key: self.config.event_ttl},
+            packed=PACKED,
         )
         schema: Schema = SchemaCheck(self.schemas)
         self.rest = Rest(self.store, self.admission, schema)
         self.watches = Watches(self.store, self.config.bookmark_interval, self.config.watch_buffer)
         self.gc = GarbageCollector(self.rest, self.registry)
         self.expiry = Expiry(self.store)
+        self.logs = ContainerLogs()
         self.authorizer = Authorizer(self.store)
         self.rest.guards.append(Escalation(self.authorizer))
         self.aggregation = Aggregation(self.rest)
@@ -119,6 +135,7 @@ class DevCluster:
         self._runners: list[web.AppRunner] = []
         self.api_port = self.config.api_port
         self.gateway_port = self.config.gateway_port
+        self.internal_gateway_port = self.config.internal_gateway_port
 
     @property
     def advertised_host(self) -> str:
@@ -146,13 +163,16 @@ class DevCluster:
         self.certificates = Certificates(self.config.data / "pki", [self.config.host, self.advertised_host])
         api_socket = bind(self.config.host, self.config.api_port)
         gateway_socket = bind(self.config.host, self.config.gateway_port)
+        internal_socket = bind(self.config.host, self.config.internal_gateway_port)
         self.api_port = api_socket.getsockname()[1]
         self.gateway_port = gateway_socket.getsockname()[1]
+        self.internal_gateway_port = internal_socket.getsockname()[1]
         self.store.open()
         seed.seed(self.rest)
         bootstrap.install(self.rest)
         if self.config.knative:
-            install.install(self.rest, self.config.domain, self.advertised_host, self.gateway_port)
+            install.install(self.rest, self.config.domain, self.advertised_host, self.gateway_port,
+                            self.internal_gateway_port)
         signer = Signer(self.config.data / "service-account.key")
         self.accounts = ServiceAccounts(self.rest, signer)
         self.accounts.start()
@@ -165,21 +185,22 @@ class DevCluster:
             self.registry, self.rest, self.watches, OpenApi(self.schemas.kinds), f"{self.config.host}:{self.api_port}",
             Authenticator(signer, StoreLookup(self.rest), tokens), self.authorizer, self.accounts,
             ApiMetrics(self.store, self.registry), allowed_hosts=self.own_names,
-            header_timeout=self.config.header_timeout,
+            header_timeout=self.config.header_timeout, logs=self.logs,
             audit=AuditLog(self.config.audit_log_path) if self.config.audit_log_path else None,
         )
         self._audit = api.audit
         await self._serve(api.application(), api_socket, self.certificates.server_context())
         if self.gateway is not None:
-            await self.gateway.start(gateway_socket)
+            await self.gateway.start(gateway_socket, internal_socket)
         else:
             gateway_socket.close()
+            internal_socket.close()
         self.write_kubeconfig()
         # What start-up built (the store's indexes, schemas, modules) lives as long as the process: keep the
         # collector from walking it again and again, as every full collection would.
         python_gc.freeze()
-        log.info("API server on %s, gateway on http://%s:%d, data in %s", self.server_url, self.config.host,
-                 self.gateway_port, self.config.data)
+        log.info("API server on %s, gateway on http://%s:%d (internal: %d), data in %s", self.server_url,
+                 self.config.host, self.gateway_port, self.internal_gateway_port, self.config.data)
 
     def _tokens(self) -> dict[str, UserInfo]:
         """The admin's token (kept in the data directory, made on first start) and the --token-auth-file's."""
@@ -207,6 +228,7 @@ class DevCluster:
 
     async def stop(self) -> None:
         self.watches.stop()
+        self.logs.close()  # `kubectl logs -f` streams end, as they do when a node goes away
         for _ in range(50):
             if not self.watches.open:
                 break
@@ -285,6 +307,10 @@ def build(config: Config) -> DevCluster:
         config, admission=KnativeWebhooks(), schemas=Schemas(KNATIVE_KINDS + CORE_KINDS),
         registry=Registry(CORE_RESOURCES + KNATIVE_RESOURCES),
     )
-    cluster.controllers.append(KnativeController(cluster.rest, config.revision_start_delay))
-    cluster.gateway = Gateway(cluster.store, cluster.own_names, min(config.header_timeout, KEEP_ALIVE_TIMEOUT))
+    controller = KnativeController(cluster.rest, config.revision_start_delay, config.cold_start_delay, cluster.logs,
+                                   config.restart_backoff)
+    cluster.controllers.append(controller)
+    # The gateway only reads; what a request does to the cluster goes through the autoscaler (the activator's part).
+    cluster.gateway = Gateway(cluster.store, cluster.own_names, min(config.header_timeout, KEEP_ALIVE_TIMEOUT),
+                              backends=controller.autoscaler)
     return cluster

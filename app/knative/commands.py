@@ -165,10 +165,23 @@ def kn_create(name: str, namespace: str, template: Template, cluster_local: bool
     return " ".join(parts), notes
 
 
+def service_annotations(patch: dict[str, Any]) -> dict[str, str | None]:
+    """The Service annotations a merge patch sets (a value) or removes (None), the console's own left out."""
+    annotations = (without_console_fields(patch).get("metadata") or {}).get("annotations") or {}
+    return {str(key): None if value is None else str(value) for key, value in annotations.items()}
+
+
+def _annotation_flags(annotations: dict[str, str | None]) -> list[str]:
+    """kn's `--annotation-service name=value`, or `name-` to remove one (docs/cmd/kn_service_update.md)."""
+    return [f"--annotation-service {shlex.quote(key + '-' if value is None else f'{key}={value}')}"
+            for key, value in sorted(annotations.items())]
+
+
 def kn_update(name: str, namespace: str, old: Template | None, new: Template | None,
               current: Sequence[TrafficTarget], planned: Sequence[TrafficTarget],
-              revision_name: str = "") -> tuple[str, list[str]]:
-    """`kn service update` for a new template (the wizard) and/or a new split (Split Traffic, promote, restore)."""
+              revision_name: str = "", annotations: dict[str, str | None] | None = None) -> tuple[str, list[str]]:
+    """`kn service update` for a new template (the wizard) and/or a new split (Split Traffic, promote, restore);
+    `annotations` the Service annotations it sets or removes (the wizard's gradual rollout)."""
     parts = [f"kn service update {name} -n {namespace}"]
     notes: list[str] = []
     if new is not None:
@@ -184,5 +197,6 @@ def kn_update(name: str, namespace: str, old: Template | None, new: Template | N
         notes += scaling_notes
         if revision_name:
             parts.append(f"--revision-name {shlex.quote(revision_name)}")
+    parts += _annotation_flags(annotations or {})
     flags, traffic_notes = traffic_flags(current, planned)
     return " ".join(parts + flags), notes + traffic_notes

@@ -11,8 +11,10 @@ from app.knative.history import HISTORY
 from app.knative.models import (
     ANNOTATION_MAX_SCALE,
     ANNOTATION_MIN_SCALE,
+    ANNOTATION_ROLLOUT,
     ANNOTATION_TARGET,
     LABEL_VISIBILITY,
+    ROLLOUT_ALIASES,
     SCALING_ALIASES,
     Template,
     TrafficTarget,
@@ -129,20 +131,28 @@ def merge_diff(old: Any, new: Any) -> Any:
 
 def new_revision_patch(
     service: dict[str, Any], template: Template, targets: Sequence[TrafficTarget], now: str, name: str = "",
-    history: str = "",
+    rollout: int | None = None, history: str = "",
 ) -> dict[str, Any]:
     """One merge patch for `spec.template` and `spec.traffic` together, guarded by the resourceVersion.
 
     `name`, when given, becomes the new revision's name (`spec.template.metadata.name`, Knative's "bring your
-    own" name) so that `spec.traffic` can pin the new revision by name in the same write. `history`, the console's
-    record with this change added, goes in the same write.
+    own" name) so that `spec.traffic` can pin the new revision by name in the same write. `rollout`, in seconds,
+    sets the Service's serving.knative.dev/rollout-duration (Knative then moves the floating share to the new
+    revision step by step); None removes one the Service has. `history`, the console's record with this change
+    added, goes in the same write.
     """
     existing = ((service.get("spec") or {}).get("template")) or {}
     desired = desired_template(existing, template, now)
     if name:
         desired["metadata"]["name"] = name
+    metadata: dict[str, Any] = {"resourceVersion": service["metadata"]["resourceVersion"]}
+    annotations = (service.get("metadata") or {}).get("annotations") or {}
+    if rollout is not None:
+        metadata["annotations"] = {ANNOTATION_ROLLOUT: f"{rollout}s"}
+    elif any(key in annotations for key in ROLLOUT_ALIASES):
+        metadata["annotations"] = {key: None for key in ROLLOUT_ALIASES if key in annotations}
     return {
-        "metadata": _with_history({"resourceVersion": service["metadata"]["resourceVersion"]}, history),
+        "metadata": _with_history(metadata, history),
         "spec": {
             "template": merge_diff(existing, desired),
             "traffic": [t.to_spec() for t in targets],

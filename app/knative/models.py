@@ -11,6 +11,8 @@ LABEL_GENERATION = "serving.knative.dev/configurationGeneration"
 LABEL_VISIBILITY = "networking.knative.dev/visibility"
 ANNOTATION_CREATOR = "serving.knative.dev/creator"
 ANNOTATION_LAST_MODIFIER = "serving.knative.dev/lastModifier"  # Knative's webhook: who last changed the spec
+ANNOTATION_ROLLOUT = "serving.knative.dev/rollout-duration"
+ROLLOUT_ALIASES = (ANNOTATION_ROLLOUT, "serving.knative.dev/rolloutDuration")
 ANNOTATION_MIN_SCALE = "autoscaling.knative.dev/min-scale"
 ANNOTATION_MAX_SCALE = "autoscaling.knative.dev/max-scale"
 ANNOTATION_TARGET = "autoscaling.knative.dev/target"
@@ -122,6 +124,7 @@ class ServiceView:
     # Parsed only when a page shows them: the list of Services needs neither.
     raw_template: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     raw_spec_traffic: Any = field(default=None, repr=False, compare=False)
+    rollout_duration: str = ""  # serving.knative.dev/rollout-duration, as written
 
     @cached_property
     def spec_traffic(self) -> tuple[TrafficTarget, ...]:
@@ -184,6 +187,9 @@ class RevisionView:
     @cached_property
     def status(self) -> Status:
         return status_of(self.conditions, 1, 1)
+
+    def condition(self, kind: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == kind), None)
 
     @property
     def creator(self) -> str:
@@ -307,6 +313,7 @@ def service_from(obj: dict[str, Any]) -> ServiceView:
         status_traffic=parse_traffic(status.get("traffic")),
         raw_template=template,
         raw_spec_traffic=spec.get("traffic"),
+        rollout_duration=next((_str(v) for k in ROLLOUT_ALIASES if (v := _dict(meta.get("annotations")).get(k))), ""),
     )
 
 

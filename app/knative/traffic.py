@@ -12,10 +12,10 @@ Untagged NAMED rows at 0% are dropped from `spec.traffic`, as kn drops them; a L
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from app.knative.models import ServiceView, TrafficTarget
+from app.knative.models import FAILED, SUCCESS, RevisionView, ServiceView, TrafficTarget
 from app.knative.naming import MAX_NAME, dns1035_problem, short_name
 from app.knative.numbers import whole
 
@@ -59,13 +59,29 @@ def _percent(text: str) -> int | None:
     return whole(text.strip().removesuffix("%").strip(), 100)
 
 
+def unready(revisions: Sequence[RevisionView]) -> dict[str, str]:
+    """Why each revision that is not Ready can take no share of traffic, said so that the user knows what to do."""
+    reasons = {}
+    for revision in revisions:
+        status = revision.status
+        if status.label == FAILED:
+            reasons[revision.name] = (f"{revision.name} has failed ({status.reason or 'not Ready'}), so it cannot take "
+                                      "traffic: give it 0%, and create a new revision that fixes it.")
+        elif status.label != SUCCESS:
+            reasons[revision.name] = (f"{revision.name} is not Ready yet, so it cannot take traffic: give it 0% for "
+                                      "now, and its share once it is Ready.")
+    return reasons
+
+
 def parse_rows(
     inputs: Sequence[RowInput], service_name: str, revisions: Collection[str] | None = None, new_revision: str = "",
+    not_ready: Mapping[str, str] | None = None,
 ) -> list[TrafficRow]:
     """Typed rows to TrafficRows, with a message for each field that is wrong and for a sum that is not 100.
 
     `revisions` are the Service's revisions (a NAMED row must name one of them); `new_revision` the name a
-    NEW row stands for (the wizard's), "" where there is no NEW row.
+    NEW row stands for (the wizard's), "" where there is no NEW row; `not_ready` the revisions that may have no
+    share, with why (see `unready`).
     """
     problems: dict[str, str] = {}
     rows: list[TrafficRow] = []
@@ -85,6 +101,8 @@ def parse_rows(
         elif row.kind != NAMED or (revisions is not None and revision not in revisions):
             problems[FORM_ERROR] = ("This form lists a revision that this Service does not have (any more). "
                                     "Reload the page and enter the split again.")
+        elif percent and not_ready and revision in not_ready:
+            problems[f"percent-{index}"] = not_ready[revision]
         rows.append(TrafficRow(row.kind, revision, percent or 0, tag))
     seen: set[str] = set()
     for index, parsed in enumerate(rows):

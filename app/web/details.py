@@ -1,5 +1,6 @@
-"""Service details: basic information, conditions, the traffic entries and the revision table, each a named region
-that the live stream replaces when it changes."""
+"""Service details: basic information, a gradual rollout's progress, what went wrong with a failed revision (and what to
+do), conditions, the traffic entries and the revision table with each revision's instances, each a named region that
+the live stream replaces when it changes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from starlette.responses import Response
 
 from app.cluster import resources as r
 from app.knative import changes, history
+from app.knative import instances as inst
+from app.knative.diagnosis import Diagnosis, diagnose
 from app.knative.gateway import Gateway
 from app.knative.models import (
     FAILED,
@@ -26,18 +29,23 @@ from app.knative.models import (
     revision_from,
     service_from,
 )
+from app.knative.rollout import RolloutProgress, rollout_progress
 from app.web import yaml_views
-from app.web.context import allowed, checked, cluster, identity, lookups, service_url
+from app.web.context import acting, allowed, checked, cluster, identity, lookups, service_url
+from app.web.evidence import Evidence, gather_evidence, service_pods
 from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
 router = APIRouter()
 NEWEST_ROWS = 20  # beside every revision with traffic or a tag, the table shows this many of the newest
+EXPLAINED = 3  # failed revisions explained at most on the page (the newest first)
 HISTORY_ROWS = 5  # the details page's History section; the history page has the rest
-# The regions of the details page, in page order. Later work adds its own (rollout progress, instances).
+# The regions of the details page, in page order.
 REGIONS = (
     Region("status", "_service_status.html"),
+    Region("rollout", "_service_rollout.html"),
+    Region("failures", "_service_failures.html"),
     Region("conditions", "_service_conditions.html"),
     Region("traffic", "_service_traffic.html"),
     Region("revisions", "_service_revisions.html"),
@@ -54,6 +62,12 @@ class RevisionRow:
     newest: bool
     previous: str = ""  # the revision before it ("" for the first)
     changes: str = ""  # what it changed from `previous`, in a few words
+    instances: inst.Instances = inst.Instances("", inst.NONE)
+    diagnosis: Diagnosis | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.revision.status.label == FAILED
 
     @property
     def pinned_percent(self) -> int:
@@ -77,12 +91,21 @@ class RevisionRow:
         """Why there is no one-click "Send 100%" / "Roll back to this" here ("" when there is one)."""
         status = self.revision.status
         if status.label == FAILED:
-            return f"Failed: {status.reason or 'not Ready'}" + (f" ({status.message})" if status.message else "")
+            return "Failed: it cannot take traffic"
         if status.label != SUCCESS:
             return "Deploying: can take traffic once Ready"
         if self.percent == 100:
             return "Serving 100%"
         return ""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed revision, explained: the diagnosis, and the conditions, events and last log lines behind it."""
+
+    row: RevisionRow
+    diagnosis: Diagnosis
+    evidence: Evidence | None
 
 
 @dataclass
@@ -96,6 +119,9 @@ class DetailPage:
     shown: str = ""  # which revisions the table shows: "" (the newest and the serving ones), "all", "serving"
     history: list[history.Item] = field(default_factory=list)  # the latest few changes
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
+    rollout: RolloutProgress | None = None
+    failures: list[Failure] = field(default_factory=list)
+    pods_known: bool = True  # False: this identity may not list pods; instances come from the revisions' status
     allowed: Allowed = EVERYTHING  # what the user may do to this Service (the actions offered)
 
     @property
@@ -172,9 +198,11 @@ def summaries(ordered: list[dict[str, Any]], cache: SummaryCache | None = None) 
 
 
 def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: str,
-                  summary_of: Callable[[str], str]) -> list[RevisionRow]:
+                  summary_of: Callable[[str], str],
+                  pods: dict[str, list[inst.Instance]] | None = None) -> list[RevisionRow]:
     """The revision table: newest first, each revision with traffic or a tag, and (unless only those are asked for)
-    the newest NEWEST_ROWS or all; only the rows shown are parsed."""
+    the newest NEWEST_ROWS or all; only the rows shown are parsed. `pods` by revision, None when unknown (the
+    instances then come from the status)."""
     serving = {t.revision_name for t in service.traffic}
     rows = []
     for index, obj in enumerate(ordered):
@@ -184,21 +212,51 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
         revision = revision_from(obj)
         previous = str((ordered[index + 1].get("metadata") or {}).get("name") or "") if index + 1 < len(ordered) \
             else ""
+        mine = None if pods is None else pods.get(revision.name, [])
         rows.append(RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
-                                revision.name == service.latest_created, previous, summary_of(revision.name)))
+                                revision.name == service.latest_created, previous, summary_of(revision.name),
+                                inst.describe(revision, mine), diagnose(revision, mine or ())))
     return rows
 
 
+def explained(service: ServiceView, rows: list[RevisionRow]) -> list[RevisionRow]:
+    """The failed revisions the page explains: the newest, and any the Service's traffic names."""
+    named = {t.revision_name for t in service.spec_traffic}
+    chosen = [row for row in rows if row.diagnosis is not None and
+              (row.revision.name == service.latest_created or row.revision.name in named)]
+    return chosen[:EXPLAINED]
+
+
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
-                shown: str = "", cache: SummaryCache | None = None, allowed: Allowed = EVERYTHING) -> DetailPage:
-    """The page for a Service and its revisions as the API gives them."""
+                shown: str = "", cache: SummaryCache | None = None, pods: list[dict[str, Any]] | None = None,
+                evidence: dict[str, Evidence] | None = None, allowed: Allowed = EVERYTHING) -> DetailPage:
+    """The page for a Service, its revisions and their pods as the API gives them (pods None: not readable)."""
     service = service_from(obj)
     ordered = newest_first_raw(revisions)
     summary_of = summaries(ordered, cache)
     changed = history.timeline(obj, ordered, newest=HISTORY_ROWS)
     latest = history.with_summaries(changed[:HISTORY_ROWS], summary_of)
-    return DetailPage(namespace, service, revision_rows(service, ordered, shown, summary_of), len(revisions), gateway,
-                      gateway.curl(service.default_domain), shown, latest, allowed=allowed)
+    rows = revision_rows(service, ordered, shown, summary_of, None if pods is None else inst.by_revision(pods))
+    failures = [Failure(row, row.diagnosis, (evidence or {}).get(row.revision.name))
+                for row in explained(service, rows) if row.diagnosis is not None]
+    return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
+                      shown, latest, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None,
+                      allowed=allowed)
+
+
+async def read_evidence(client: Any, user: str, namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]],
+                        pods: list[dict[str, Any]] | None) -> dict[str, Evidence]:
+    """Events and last log lines for the failed revisions the page explains (few; usually none)."""
+    service = service_from(obj)
+    grouped = {} if pods is None else inst.by_revision(pods)
+    rows = explained(service, revision_rows(service, newest_first_raw(revisions), "", _no_summary, grouped))
+    found = await asyncio.gather(*(gather_evidence(client, user, namespace, row.revision.name,
+                                                   grouped.get(row.revision.name, [])) for row in rows))
+    return {e.revision: e for e in found}
+
+
+def _no_summary(name: str) -> str:
+    return ""
 
 
 def complete(obj: dict[str, Any], revisions: list[dict[str, Any]]) -> bool:
@@ -224,9 +282,13 @@ async def read_revisions(request: Request, namespace: str, name: str) -> tuple[d
 
 
 async def read_page(request: Request, namespace: str, name: str, shown: str) -> DetailPage:
-    (obj, revisions), gateway, may = await asyncio.gather(read_revisions(request, namespace, name),
-                                                          lookups(request).gateway(), allowed(request, namespace))
-    return detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries, may)
+    _, client = identity(request)
+    (obj, revisions), gateway, pods, may = await asyncio.gather(read_revisions(request, namespace, name),
+                                                                lookups(request).gateway(),
+                                                                service_pods(client, namespace, name),
+                                                                allowed(request, namespace))
+    evidence = await read_evidence(client, acting(request).name, namespace, obj, revisions, pods)
+    return detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries, pods, evidence, may)
 
 
 @router.get("/namespaces/{namespace}/services/{name}")

@@ -230,6 +230,24 @@ class Live:
                           "does not update by itself (more would hold up the browser's other requests): use Reload, "
                           "or close a tab.")
 
+    def enter(self, identity: str, browser: str = "") -> None:
+        """Count one more open stream (raises Refused past the caps); `leave` counts it out."""
+        self.admit(identity, browser)
+        self.open[identity] = self.open.get(identity, 0) + 1
+        if browser:
+            self.browsers[browser] = self.browsers.get(browser, 0) + 1
+        metrics.live_streams.inc()
+
+    def leave(self, identity: str, browser: str = "") -> None:
+        self.open[identity] -= 1
+        if not self.open[identity]:
+            del self.open[identity]
+        if browser:
+            self.browsers[browser] -= 1
+            if not self.browsers[browser]:
+                del self.browsers[browser]
+        metrics.live_streams.dec()
+
     async def attach(self, identity: str, key: Any, make: Callable[[], View], browser: str = "") -> Stream:
         """A Stream on the View for (identity, key), made and started if there is none."""
         self.admit(identity, browser)
@@ -243,10 +261,7 @@ class Live:
             view.stopping = None
         stream = Stream(view, browser)
         view.streams.add(stream)
-        self.open[identity] = self.open.get(identity, 0) + 1
-        if browser:
-            self.browsers[browser] = self.browsers.get(browser, 0) + 1
-        metrics.live_streams.inc()
+        self.enter(identity, browser)
         return stream
 
     async def _run(self, view: View, key: tuple[str, Any]) -> None:
@@ -266,14 +281,7 @@ class Live:
     def detach(self, stream: Stream) -> None:
         view = stream.view
         view.streams.discard(stream)
-        self.open[view.identity] -= 1
-        if not self.open[view.identity]:
-            del self.open[view.identity]
-        if stream.browser:
-            self.browsers[stream.browser] -= 1
-            if not self.browsers[stream.browser]:
-                del self.browsers[stream.browser]
-        metrics.live_streams.dec()
+        self.leave(view.identity, stream.browser)
         if not view.streams and view.task is not None and not view.task.done():
             view.stopping = asyncio.get_running_loop().call_later(self.grace, self._stop, view)
 

@@ -1,6 +1,7 @@
 """What the acting user may do to Services in a namespace, asked of the cluster (SelfSubjectAccessReview) and kept a
 short while per user: pages offer Create, Create Revision, Split Traffic, promote / roll back and Delete enabled only
-when it allows them, and say why not otherwise. The cluster's RBAC still decides every write; this only spares a
+when it allows them, and a revision's Logs only when the user may list its pods and read their logs, and say why not
+otherwise. The cluster's RBAC still decides every write; this only spares a
 user a form they could not send. Every sentence about a refusal is written here."""
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ ROLE_FOR = {"get": "view", "list": "view", "watch": "view"}  # the default role 
 _DENIED = re.compile(r'User "(?P<user>(?:[^"\\]|\\.)*)" cannot (?P<verb>\S+) resource "(?P<resource>[^"]+)"'
                      r'(?: in API group "[^"]*")?(?: in the namespace "(?P<namespace>[^"]*)")?')
 _KINDS = {"services": "Services", "revisions": "Revisions", "namespaces": "namespaces", "configmaps": "ConfigMaps",
-          "events": "Events", "pods": "Pods"}
+          "events": "Events", "pods": "Pods", "pods/log": "the logs of Pods"}
 
 
 def refusal(user: str, verb: str, resource: str, namespace: str) -> str:
-    """ "bob may not patch Services in default: ask for the edit role" """
+    """ "bob may not patch Services in default: ask for the edit role"; `resource` may name a subresource
+    (pods/log)."""
     kind = _KINDS.get(resource, resource)
     where = f" in {namespace}" if namespace else ""
     return f"{user} may not {verb} {kind}{where}: ask for the {ROLE_FOR.get(verb, 'edit')} role"
@@ -36,7 +38,14 @@ def forbidden_text(error: Forbidden, user: str) -> str:
     found = _DENIED.search(error.message)
     if found is None:
         return error.message
-    return refusal(user, found["verb"], found["resource"].split("/")[0], found["namespace"] or "") + "."
+    resource = found["resource"]
+    return refusal(user, found["verb"], resource if resource in _KINDS else resource.split("/")[0],
+                   found["namespace"] or "") + "."
+
+
+def plainly(error: ClusterError, user: str) -> str:
+    """What a read the cluster refused says to the user: a 403 in plain words, anything else in the cluster's."""
+    return forbidden_text(error, user) if isinstance(error, Forbidden) else error.message
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class Allowed:
     create: str = ""
     patch: str = ""
     delete: str = ""
+    logs: str = ""  # a revision's instances and logs: listing its pods and reading their logs
 
     @property
     def read_only(self) -> bool:
@@ -74,14 +84,16 @@ class Permissions:
 
     @staticmethod
     async def _ask(who: Principal, namespace: str) -> Allowed:
-        async def reason(verb: str) -> str:
+        async def reason(verb: str, resource: r.Resource = r.SERVICE, subresource: str = "") -> str:
             try:
-                allowed, _ = await who.cluster.can_i(verb, r.SERVICE, namespace)
+                allowed, _ = await who.cluster.can_i(verb, resource, namespace, subresource=subresource)
             except Unreachable:
                 raise
             except ClusterError:
-                return ""  # the cluster would not say (an old cluster, no self-reviews): its RBAC decides the write
-            return "" if allowed else refusal(who.name, verb, "services", namespace)
+                return ""  # the cluster would not say (an old cluster, no self-reviews): its RBAC decides the call
+            named = f"{resource.plural}/{subresource}" if subresource else resource.plural
+            return "" if allowed else refusal(who.name, verb, named, namespace)
 
-        create, patch, delete = await asyncio.gather(reason("create"), reason("patch"), reason("delete"))
-        return Allowed(create, patch, delete)
+        create, patch, delete, pods, logs = await asyncio.gather(
+            reason("create"), reason("patch"), reason("delete"), reason("list", r.POD), reason("get", r.POD, "log"))
+        return Allowed(create, patch, delete, pods or logs)

@@ -34,10 +34,12 @@ def split(namespace: str, name: str, resource_version: str, current: Sequence[Tr
 
 def new_revision(namespace: str, service: dict[str, Any], old: Template, template: Template,
                  planned: Sequence[TrafficTarget], current: Sequence[TrafficTarget], stamp: str, byo: str,
-                 history: str) -> commands.Preview:
+                 rollout: int | None, history: str) -> commands.Preview:
+    """The wizard's Create; `rollout` (seconds, None for at once) sets or removes the Service's rollout-duration."""
     name = str(service["metadata"]["name"])
-    body = new_revision_patch(service, template, planned, stamp, byo, history)
-    kn, notes = commands.kn_update(name, namespace, old, template, current, planned, byo)
+    body = new_revision_patch(service, template, planned, stamp, byo, rollout, history)
+    kn, notes = commands.kn_update(name, namespace, old, template, current, planned, byo,
+                                   commands.service_annotations(body))
     return commands.Preview("PATCH", _path(namespace, name), MERGE, commands.pretty(body),
                             commands.kubectl_patch(name, namespace, commands.without_console_fields(body)), kn,
                             (HISTORY_NOTE, *notes, commands.KN_NOTE))

@@ -1,15 +1,18 @@
 """A page per revision: everything a reviewer needs about one revision (image and resolved digest, env, resources,
 scaling and concurrency, port, timeout, creator and creation time, conditions, traffic and tags, what changed from
-the revision before), its Events, its instances and their logs, with links to the previous and next revision.
+the revision before), what went wrong when it failed and what to do, its Events, its instances in words and each of
+them, and the last lines of their logs (with a link to the logs page that follows new ones), with links to the
+previous and next revision.
 
 Instances are the revision's Pods (label `serving.knative.dev/revision`) where the cluster serves Pods and the
-console may list them; otherwise the page says that none are reported. Each part is a named region that the live
-stream replaces when it changes.
+console may list them; otherwise the page says why not and counts them from the revision's status. Each part is a
+named region that the live stream replaces when it changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +21,10 @@ from starlette.responses import Response
 
 from app.cluster import resources as r
 from app.cluster.client import Cluster
-from app.cluster.errors import ClusterError, Forbidden, NotFound, Unreachable
+from app.cluster.errors import Forbidden, NotFound
 from app.knative import changes, history
+from app.knative.diagnosis import Diagnosis, diagnose
+from app.knative.instances import container_of, describe
 from app.knative.models import (
     RevisionView,
     ServiceView,
@@ -30,13 +35,22 @@ from app.knative.models import (
 from app.web import yaml_views
 from app.web.context import acting, allowed, checked, service_url
 from app.web.details import RevisionRow, read_revisions
+from app.web.evidence import (
+    InstanceLog,
+    Listing,
+    RevisionInstances,
+    RevisionLogs,
+    list_instances,
+    logs_problem,
+    read_logs,
+)
 from app.web.permissions import EVERYTHING, Allowed, refusal
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 
 router = APIRouter()
-LABEL_REVISION = "serving.knative.dev/revision"  # on the Pods Knative runs for a revision
 REGIONS = (
+    Region("diagnosis", "_revision_diagnosis.html"),
     Region("summary", "_revision_summary.html"),
     Region("conditions", "_revision_conditions.html"),
     Region("events", "_revision_events.html"),
@@ -44,42 +58,12 @@ REGIONS = (
     Region("logs", "_revision_logs.html"),
 )
 AUTOSCALING = "autoscaling.knative.dev/"
+EXCERPT_INSTANCES = 2  # instances whose last lines the page shows; the logs page has more
+EXCERPT_LINES = 20
 
 
 class NoSuchRevision(NotFound):
     """The URL names a revision this Service does not have."""
-
-
-@dataclass(frozen=True)
-class Pod:
-    name: str
-    phase: str
-    ready: str  # "1/2"
-    restarts: int
-    node: str
-    created: str
-
-
-@dataclass(frozen=True)
-class Instances:
-    """The revision's Pods, or why there are none to show."""
-
-    pods: tuple[Pod, ...] = ()
-    reported: bool = True  # False: the cluster does not serve Pods, or the console may not list them
-    why: str = ""
-
-
-def pods_of(listed: dict[str, Any]) -> tuple[Pod, ...]:
-    pods = []
-    for obj in listed.get("items") or []:
-        meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
-        statuses = [s for s in status.get("containerStatuses") or [] if isinstance(s, dict)]
-        ready = sum(1 for s in statuses if s.get("ready"))
-        pods.append(Pod(str(meta.get("name") or ""), str(status.get("phase") or "Unknown"),
-                        f"{ready}/{len(spec.get('containers') or statuses)}",
-                        sum(int(s.get("restartCount") or 0) for s in statuses), str(spec.get("nodeName") or ""),
-                        str(meta.get("creationTimestamp") or "")))
-    return tuple(sorted(pods, key=lambda p: p.name))
 
 
 @dataclass(frozen=True)
@@ -98,10 +82,11 @@ class RevisionPage:
     following: str  # the newer one's, "" for the newest
     diffs: list[changes.FieldDiff]  # what changed from `previous`
     events: list[history.Item]
-    instances: Instances
+    instances: RevisionInstances
+    logs: RevisionLogs
     events_problem: str = ""
     regions: Regions = field(default_factory=dict)
-    allowed: Allowed = EVERYTHING  # what the user may do to the Service (its one-click 100%)
+    allowed: Allowed = EVERYTHING  # what the user may do to the Service (its one-click 100%, its logs)
 
     @property
     def name(self) -> str:
@@ -112,6 +97,11 @@ class RevisionPage:
         """Its traffic and what can be done with it, as its row in the revision table says them."""
         return RevisionRow(self.revision, self.service.pinned_to(self.name), self.service.floating_to(self.name),
                            self.name == self.service.latest_created)
+
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        """What went wrong and what to do, when the revision failed."""
+        return diagnose(self.revision, self.instances.pods or ())
 
     @property
     def url(self) -> str:
@@ -162,12 +152,6 @@ class RevisionPage:
                                                                               ("limits", "limit"))
                 for name, amount in sorted((resources.get(section) or {}).items())]
 
-    @property
-    def logs_command(self) -> str:
-        container = self.serving_container.get("name") or "user-container"
-        return f"kubectl logs -n {self.namespace} -l {LABEL_REVISION}={self.name} -c {container} --tail=100"
-
-
 def _or_default(value: Any, default: str) -> str:
     return default if value in (None, 0) else str(value)
 
@@ -177,8 +161,9 @@ def revision_url(namespace: str, service: str, revision: str) -> str:
 
 
 def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[dict[str, Any]], name: str,
-                  events: list[dict[str, Any]], instances: Instances, events_problem: str = "",
-                  allowed: Allowed = EVERYTHING) -> RevisionPage:
+                  events: list[dict[str, Any]], listing: Listing, logs: Sequence[InstanceLog] = (),
+                  events_problem: str = "", allowed: Allowed = EVERYTHING) -> RevisionPage:
+    """The page of revision `name`; `listing` its instances, `logs` the last lines of the first of them."""
     ordered = newest_first_raw(revisions)
     names = [str((o.get("metadata") or {}).get("name") or "") for o in ordered]
     if name not in names:
@@ -188,9 +173,14 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
     obj = ordered[index]
     older = ordered[index + 1] if index + 1 < len(ordered) else None
     diffs = changes.compare(changes.revision_fields(older), changes.revision_fields(obj)) if older else []
-    return RevisionPage(namespace, service_from(service_obj), revision_from(obj), obj,
-                        names[index + 1] if older else "", names[index - 1] if index else "", diffs,
-                        history.event_items(events), instances, events_problem, allowed=allowed)
+    service, revision = service_from(service_obj), revision_from(obj)
+    instances = RevisionInstances(describe(revision, listing.pods), listing.pods, listing.why)
+    shown = RevisionLogs(namespace, service.name, name, container_of(revision.raw_spec), list(logs), EXCERPT_LINES,
+                         max(len(listing.pods or ()) - EXCERPT_INSTANCES, 0), logs_problem(listing),
+                         refused=allowed.logs)
+    return RevisionPage(namespace, service, revision, obj, names[index + 1] if older else "",
+                        names[index - 1] if index else "", diffs, history.event_items(events), instances, shown,
+                        events_problem, allowed=allowed)
 
 
 async def read_events(client: Cluster, namespace: str, name: str, who: str) -> tuple[list[dict[str, Any]], str]:
@@ -203,27 +193,26 @@ async def read_events(client: Cluster, namespace: str, name: str, who: str) -> t
     return list(listed.get("items") or []), ""
 
 
-async def read_instances(client: Cluster, namespace: str, name: str, who: str) -> Instances:
-    """The revision's Pods, read as the user `who`; or why there are none to show."""
-    try:
-        listed = await client.list(r.POD, namespace, label_selector=f"{LABEL_REVISION}={name}")
-    except NotFound:
-        return Instances(reported=False, why="This cluster does not report Pods.")
-    except Forbidden:
-        return Instances(reported=False, why=f"{refusal(who, 'list', 'pods', namespace)}.")
-    except Unreachable:
-        raise
-    except ClusterError as error:
-        return Instances(reported=False, why=f"The Pods could not be read: {error.message}")
-    return Instances(pods_of(listed))
+async def read_excerpt(client: Cluster, who: str, namespace: str, listing: Listing,
+                       revision: dict[str, Any] | None) -> list[InstanceLog]:
+    """The last lines of the first instances of the revision (`revision` its object, None when not found)."""
+    if not listing.pods or revision is None:
+        return []
+    container = container_of(revision_from(revision).raw_spec)
+    return await read_logs(client, who, namespace, listing.pods[:EXCERPT_INSTANCES], EXCERPT_LINES, container)
+
+
+def named(revisions: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    return next((o for o in revisions if (o.get("metadata") or {}).get("name") == name), None)
 
 
 async def read_page(request: Request, namespace: str, service: str, name: str) -> RevisionPage:
     who = acting(request)
-    (obj, revisions), (events, problem), instances, may = await asyncio.gather(
+    (obj, revisions), (events, problem), listing, may = await asyncio.gather(
         read_revisions(request, namespace, service), read_events(who.cluster, namespace, name, who.name),
-        read_instances(who.cluster, namespace, name, who.name), allowed(request, namespace))
-    return revision_page(namespace, obj, revisions, name, events, instances, problem, may)
+        list_instances(who.cluster, who.name, namespace, name), allowed(request, namespace))
+    logs = await read_excerpt(who.cluster, who.name, namespace, listing, named(revisions, name))
+    return revision_page(namespace, obj, revisions, name, events, listing, logs, problem, may)
 
 
 def render_page(request: Request, page: RevisionPage) -> Regions:
@@ -238,7 +227,7 @@ async def revision_details(request: Request, namespace: str, service: str, name:
     checked("revision", name)
     if yaml_views.requested(format) == "yaml":  # the revision alone: no Events, no Pods
         obj, revisions = await read_revisions(request, namespace, service)
-        found = revision_page(namespace, obj, revisions, name, [], Instances())
+        found = revision_page(namespace, obj, revisions, name, [], Listing([]))
         return yaml_views.respond(request, found.obj, yaml_views.Place(namespace, service, name, found.url),
                                   everything, download)
     page = await read_page(request, namespace, service, name)

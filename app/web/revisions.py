@@ -25,6 +25,7 @@ from app.knative.manifests import UPDATE_TIMESTAMP, desired_template, new_revisi
 from app.knative.models import RevisionView, ServiceView, Template, TrafficTarget, template_from
 from app.knative.naming import revision_name
 from app.knative.numbers import whole
+from app.knative.rollout import RolloutError, rollout_request, seconds_of
 from app.web import forms, preview, recording
 from app.web.context import acting, allowed, checked, cluster, go, lookups, now, service_url
 from app.web.counting import counted
@@ -60,6 +61,7 @@ class WizardPage(RowsForm):
     protocols: dict[str, str] = field(default_factory=lambda: kforms.PROTOCOLS)
     show_all: bool = False
     offline: bool = False  # the cluster did not answer: everything typed is shown again, with Retry
+    rollout: str = ""  # "Roll out gradually over … seconds", as typed ("" moves traffic at once)
     obj: dict[str, Any] = field(default_factory=dict, repr=False)  # the Service as read, for the preview
     preview: Preview | None = None
     preview_problem: str = ""
@@ -83,27 +85,35 @@ def next_revision_name(service: ServiceView, revisions: list[RevisionView]) -> s
     return revision_name(service.name, generation)
 
 
-def _planned(page: WizardPage) -> tuple[Template, list[traffic.TrafficRow]]:
-    """The template and rows as typed, checked (raises FormErrors or TrafficError)."""
+def _rollout(page: WizardPage, rows: Sequence[traffic.TrafficRow]) -> int | None:
+    """The gradual rollout asked for, in seconds (None: at once); raises RolloutError."""
+    return rollout_request(page.rollout, sum(r.percent for r in rows if r.kind == traffic.LATEST))
+
+
+def _planned(page: WizardPage) -> tuple[Template, list[traffic.TrafficRow], int | None]:
+    """The template, rows and rollout as typed, checked (raises FormErrors, TrafficError or RolloutError)."""
     template = kforms.parse_template(page.form)
-    return template, traffic.parse_rows(page.inputs, page.service.name, page.names, page.new_revision)
+    rows = traffic.parse_rows(page.inputs, page.service.name, page.names, page.new_revision, not_ready=page.not_ready)
+    return template, rows, _rollout(page, rows)
 
 
 async def _show(request: Request, page: WizardPage, status: int = 200, only_preview: bool = False) -> Response:
     """The wizard, with what Create would send (on the last step, where the traffic is chosen)."""
     if page.step == 3 and page.obj and not page.offline:
         try:
-            template, rows = _planned(page)
+            template, rows, rollout = _planned(page)
         except (kforms.FormErrors, traffic.TrafficError) as error:
             fields = error.fields
             page.preview_problem = "Nothing can be sent yet: " + "; ".join(fields.values())
+        except RolloutError as error:
+            page.preview_problem = f"Nothing can be sent yet: {error}"
         else:
             planned = traffic.plan(rows)
             byo = page.new_revision if traffic.names_new_revision(rows) else ""
             made = await recording.change(request, "revision", planned, template_changes=True,
                                           revision=page.new_revision)
             page.preview = preview.new_revision(page.namespace, page.obj, page.service.template, template, planned,
-                                                page.service.spec_traffic, page.stamp, byo,
+                                                page.service.spec_traffic, page.stamp, byo, rollout,
                                                 made.history_for(Basis.of(page.obj)))
     return render(request, "_preview.html" if only_preview else "revision_new.html", page, status=status)
 
@@ -117,9 +127,10 @@ async def start(request: Request, namespace: str, name: str) -> Response:
         prefill = replace(prefill, env=(kforms.EnvInput(),))
     new = next_revision_name(service, revisions)
     plan = traffic.new_revision_rows(service, [r.name for r in revisions], new)
+    seconds = seconds_of(service.rollout_duration)
     page = WizardPage(namespace, service, revisions, 1, prefill, traffic.as_inputs(plan.rows),
                       Basis.of(obj, with_template=True), new, kept_on=plan.kept_on, kept=plan.kept, stamp=now(),
-                      obj=obj, allowed=await allowed(request, namespace))
+                      rollout=str(seconds) if seconds else "", obj=obj, allowed=await allowed(request, namespace))
     page.trim()
     return await _show(request, page)
 
@@ -158,7 +169,8 @@ async def step(request: Request, namespace: str, name: str) -> Response:
                       else 1, forms.template_input(posted), forms.row_inputs(posted), basis,
                       new if new.startswith(f"{name}-") and len(new) <= 63 else "",
                       stamp=stamp if _STAMP.fullmatch(stamp) else now(), show_all=forms.text(posted, "show_all") == "1",
-                      kept_on=forms.text(posted, "kept_on")[:253], kept=whole(forms.text(posted, "kept"), 100) or 0)
+                      kept_on=forms.text(posted, "kept_on")[:253], kept=whole(forms.text(posted, "kept"), 100) or 0,
+                      rollout=forms.text(posted, "rollout")[:20])
     action = forms.text(posted, "action", "next")
     try:
         (page.obj, page.service, page.revisions), page.allowed = await asyncio.gather(
@@ -189,9 +201,14 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
         return await _show(request, page)
     name, namespace = page.service.name, page.namespace
     try:
-        rows = traffic.parse_rows(page.inputs, name, page.names, page.new_revision)
+        rows = traffic.parse_rows(page.inputs, name, page.names, page.new_revision, not_ready=page.not_ready)
     except traffic.TrafficError as error:
-        page.errors = error.fields
+        page.errors, page.step = error.fields, 3
+        return await _show(request, page, status=422)
+    try:
+        rollout = _rollout(page, rows)
+    except RolloutError as error:
+        page.errors, page.step = {"rollout": str(error)}, 3
         return await _show(request, page, status=422)
     planned = traffic.plan(rows)
     byo = page.new_revision if traffic.names_new_revision(rows) else ""
@@ -201,7 +218,7 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
     try:
         written = await patch_service(cluster(request), namespace, name, page.basis, obj,
                                       lambda fresh: new_revision_patch(fresh, template, planned, page.stamp, byo,
-                                                                       made.history_for(Basis.of(fresh))))
+                                                                       rollout, made.history_for(Basis.of(fresh))))
     except SpecChanged as changed:
         if landed(changed.fresh, template, planned, page.stamp):
             return go(request, service_url(namespace, name))

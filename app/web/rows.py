@@ -17,6 +17,7 @@ from typing import Any
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from app.knative.diagnosis import service_problem
 from app.knative.gateway import Gateway
 from app.knative.models import ServiceView, service_from
 from app.knative.traffic import Share, shares
@@ -30,6 +31,7 @@ CAPACITY = 4096  # rows kept, the least recently shown dropped first: a few MB
 class ServiceRow:
     service: ServiceView
     traffic: list[Share]
+    problem: str = ""  # a failed Service: which revision failed and why, in a line
 
 
 class RowCache:
@@ -65,7 +67,7 @@ def render_rows(templates: Jinja2Templates, cache: RowCache, namespace: str, gat
     missing = [index for index, html in enumerate(found) if html is None]
     if missing:
         views = [service_from(items[index]) for index in missing]
-        rows = [ServiceRow(view, shares(view.status_traffic, view.name)) for view in views]
+        rows = [ServiceRow(view, shares(view.status_traffic, view.name), service_problem(view)) for view in views]
         text = templates.get_template(ROWS_TEMPLATE).render(namespace=namespace, gateway=gateway, rows=rows,
                                                             no_delete=no_delete)
         # Markup: the rows template autoescapes; each piece is a whole <tr> it wrote.

@@ -12,11 +12,13 @@ from starlette.responses import Response, StreamingResponse
 
 from app.cluster import resources as r
 from app.cluster.client import Cluster
-from app.cluster.errors import NotFound
+from app.cluster.errors import ClusterError, NotFound, Unreachable
 from app.knative.gateway import Gateway
-from app.knative.models import LABEL_SERVICE
+from app.knative.instances import LABEL_REVISION
+from app.knative.models import FAILED, LABEL_SERVICE, revision_from
 from app.web import details, history_page, revision_page, services
 from app.web.context import acting, checked, identity, lookups
+from app.web.evidence import Evidence, InstanceLog, Listing, live_instances, revision_pods, service_pods, unlisted
 from app.web.hub import Change
 from app.web.live import Live, Refused, View
 from app.web.lookups import Lookups
@@ -61,6 +63,14 @@ class ServiceFamily(PageView):
         self.revisions: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, Any]] = {}
         self.events_problem = ""
+        self.pods: dict[str, dict[str, Any]] | None = {}  # None: this identity may not list them
+
+    @property
+    def problem(self) -> str:
+        if self.pods is None:  # pods are not readable for this identity: their feed's refusal is no news
+            health = {k: v for k, v in self.health.items() if k != r.POD}
+            return self.gone or self.failure or next((p for p in health.values() if p), "")
+        return super().problem
 
     def loaded(self, obj: dict[str, Any], revisions: list[dict[str, Any]],
                events: list[dict[str, Any]] | None = None) -> None:
@@ -98,50 +108,105 @@ class ServiceFamily(PageView):
 
 
 class ServicePage(ServiceFamily):
-    """A Service's details page: the Service and its revisions."""
+    """A Service's details page: the Service, its revisions and their pods."""
 
-    resources = (r.SERVICE, r.REVISION)
+    resources = (r.SERVICE, r.REVISION, r.POD)
 
     def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, name: str,
                  shown: str) -> None:
         super().__init__(who, cluster, request, namespace, name)
         self.shown = shown
         self.gateway: Gateway | None = None
+        self.evidence: dict[str, Evidence] = {}
 
     async def load(self) -> None:
-        (obj, revisions), self.gateway, self.allowed = await asyncio.gather(
-            self.found.service_objects(self.namespace, self.name), self.found.gateway(), self.may(self.namespace))
+        (obj, revisions), self.gateway, pods, self.allowed = await asyncio.gather(
+            self.found.service_objects(self.namespace, self.name), self.found.gateway(),
+            service_pods(self.cluster, self.namespace, self.name), self.may(self.namespace))
         self.loaded(obj, revisions)
+        self.pods = None if pods is None else {str(p["metadata"]["name"]): p for p in pods}
+        self.evidence = await details.read_evidence(self.cluster, self.principal.name, self.namespace, obj, revisions,
+                                                    pods)
+
+    def _failed(self) -> set[str]:
+        return {name for name, obj in self.revisions.items() if revision_from(obj).status.label == FAILED}
+
+    def apply(self, change: Change) -> str:
+        if change.resource == r.REVISION and change.labels.get(LABEL_SERVICE) == self.name:
+            failed = self._failed()
+            self._keep(self.revisions, change)
+            # A revision that just failed: its events and last log lines are read for the page.
+            return "reload" if self._failed() - failed else "changed"
+        if change.resource == r.POD:
+            if change.labels.get(LABEL_SERVICE) != self.name or self.pods is None:
+                return ""
+            self._keep(self.pods, change)
+            # An instance of a failed revision restarted: its events and logs moved on.
+            return "reload" if change.labels.get(LABEL_REVISION) in self._failed() else "changed"
+        return super().apply(change)
 
     def regions(self) -> Regions:
         if self.obj is None or self.gateway is None:
             return {}
         page = details.detail_page(self.namespace, self.obj, list(self.revisions.values()), self.gateway,
-                                   self.shown, self.summaries, self.allowed)
+                                   self.shown, self.summaries, None if self.pods is None else list(self.pods.values()),
+                                   self.evidence, self.allowed)
         return render_regions(self.templates, details.REGIONS, page, self.settings)
 
 
 class RevisionLive(ServiceFamily):
-    """A revision's page: the Service, its revisions and the revision's Events (its Pods are read with the page)."""
+    """A revision's page: the Service, its revisions, the revision's Events and its Pods (the last log lines are read
+    again when an instance shown starts, becomes ready, restarts or goes)."""
 
-    resources = (r.SERVICE, r.REVISION, r.EVENT)
+    resources = (r.SERVICE, r.REVISION, r.EVENT, r.POD)
 
     def __init__(self, who: str, cluster: Cluster, request: Request, namespace: str, service: str, name: str) -> None:
         super().__init__(who, cluster, request, namespace, service)
         self.revision = name
-        self.instances = revision_page.Instances()
+        self.unlisted = Listing(None)  # why the pods could not be listed, when they could not
+        self.logs: list[InstanceLog] = []
 
     async def load(self) -> None:
-        (obj, revisions), (events, self.events_problem), self.instances, self.allowed = await asyncio.gather(
+        (obj, revisions), (events, self.events_problem), listing, self.allowed = await asyncio.gather(
             self.found.service_objects(self.namespace, self.name),
             revision_page.read_events(self.cluster, self.namespace, self.revision, self.principal.name),
-            revision_page.read_instances(self.cluster, self.namespace, self.revision, self.principal.name),
-            self.may(self.namespace))
+            self.found_instances(), self.may(self.namespace))
         self.loaded(obj, revisions, events)
+        self.logs = await revision_page.read_excerpt(self.cluster, self.principal.name, self.namespace, listing,
+                                                     revision_page.named(revisions, self.revision))
+
+    async def found_instances(self) -> Listing:
+        """The revision's pods, kept by name for the changes that follow."""
+        try:
+            pods = await revision_pods(self.cluster, self.namespace, self.revision)
+        except Unreachable:
+            raise
+        except ClusterError as error:
+            self.pods, self.unlisted = None, unlisted(error, self.principal.name)
+            return self.unlisted
+        self.pods = {str(p["metadata"]["name"]): p for p in pods}
+        return self.listing
+
+    @property
+    def listing(self) -> Listing:
+        return self.unlisted if self.pods is None else Listing(live_instances(self.pods.values()))
+
+    def _shown(self) -> list[tuple[str, bool, int]]:
+        """The instances whose last lines the page shows, as far as a change to them means new lines."""
+        return [(i.name, i.ready, i.restarts) for i in (self.listing.pods or [])[:revision_page.EXCERPT_INSTANCES]]
 
     def about(self, event: dict[str, Any]) -> bool:
         involved = event.get("involvedObject") or {}
         return bool(involved.get("name") == self.revision and involved.get("kind") == "Revision")
+
+    def apply(self, change: Change) -> str:
+        if change.resource == r.POD:
+            if change.labels.get(LABEL_REVISION) != self.revision or self.pods is None:
+                return ""
+            before = self._shown()
+            self._keep(self.pods, change)
+            return "reload" if self._shown() != before else "changed"
+        return super().apply(change)
 
     def regions(self) -> Regions:
         if self.obj is not None and self.revision not in self.revisions:
@@ -149,7 +214,7 @@ class RevisionLive(ServiceFamily):
         if self.obj is None or self.gone:
             return {}
         page = revision_page.revision_page(self.namespace, self.obj, list(self.revisions.values()), self.revision,
-                                           list(self.events.values()), self.instances, self.events_problem,
+                                           list(self.events.values()), self.listing, self.logs, self.events_problem,
                                            self.allowed)
         return render_regions(self.templates, revision_page.REGIONS, page, self.settings)
 

@@ -19,7 +19,7 @@ from app.knative import history, traffic
 from app.knative.basis import Basis, canonical, what_changed
 from app.knative.commands import Preview
 from app.knative.manifests import traffic_patch
-from app.knative.models import SUCCESS, RevisionView, ServiceView, TrafficTarget, service_from
+from app.knative.models import SUCCESS, RevisionView, ServiceView, Status, TrafficTarget, service_from
 from app.knative.naming import short_name
 from app.web import forms, preview, recording, security
 from app.web.context import acting, allowed, checked, cluster, go, lookups, service_url
@@ -42,6 +42,7 @@ class RowView:
     tag: str
     now: int  # what spec.traffic gives it today
     short: str  # how the "After OK" line names it
+    status: Status | None = None  # a named revision's (None while unknown), to mark one that is not Ready
 
     @property
     def floating(self) -> bool:
@@ -52,14 +53,17 @@ class RowView:
         return self.kind == traffic.NEW
 
 
-def row_views(rows: Sequence[traffic.RowInput], service: ServiceView) -> list[RowView]:
+def row_views(rows: Sequence[traffic.RowInput], service: ServiceView,
+              revisions: Sequence[RevisionView] = ()) -> list[RowView]:
     now = traffic.floating_revision(service)
+    statuses = {r.name: r.status for r in revisions}
     views = []
     for row in rows:
         revision = now if row.kind == traffic.LATEST else row.revision
         share = traffic.Share(short_name(revision, service.name), 0, floating=row.kind == traffic.LATEST)
         views.append(RowView(row.kind, revision, row.percent, row.tag,
-                             traffic.configured_percent(service, row.kind, row.revision), traffic.share_label(share)))
+                             traffic.configured_percent(service, row.kind, row.revision), traffic.share_label(share),
+                             statuses.get(row.revision) if row.kind == traffic.NAMED else None))
     return views
 
 
@@ -93,7 +97,11 @@ class RowsForm:
 
     @property
     def rows(self) -> list[RowView]:
-        return row_views(self.inputs, self.service)
+        return row_views(self.inputs, self.service, self.revisions)
+
+    @property
+    def not_ready(self) -> dict[str, str]:
+        return traffic.unready(self.revisions)
 
     @property
     def hidden(self) -> list[str]:
@@ -159,6 +167,7 @@ class SplitPage(RowsForm):
     offline: bool = False  # the cluster did not answer: what was typed is shown again, with Retry
     verified: bool = False  # the basis (history included) is what the console read: the form may be vouched for
     rows_signature: str = ""  # `basis_rows`: the named rows are this Service's revisions, as read for this form
+    ready: str = ""  # `basis_ready`: which of the revisions were Ready then (signed with the rows)
     preview: Preview | None = None
     preview_problem: str = ""
     allowed: Allowed = EVERYTHING  # whether the user may change the Service (OK is disabled when not)
@@ -195,7 +204,7 @@ def write_kind(service: ServiceView, target: str, restore: str) -> str:
 
 
 async def _preview(request: Request, page: SplitPage) -> None:
-    """What OK would send now, or why nothing can be sent yet."""
+    """What OK would send now, or why nothing can be sent yet (a share for a revision that is not Ready among it)."""
     if page.offline:
         page.preview_problem = "The request can be shown once the cluster answers."
         return
@@ -203,7 +212,7 @@ async def _preview(request: Request, page: SplitPage) -> None:
         page.preview_problem = "This form does not say which version of the Service it was made from: reload the page."
         return
     try:
-        targets = traffic.plan(traffic.parse_rows(page.inputs, page.service.name))
+        targets = traffic.plan(traffic.parse_rows(page.inputs, page.service.name, not_ready=page.not_ready))
     except traffic.TrafficError as error:
         page.preview_problem = f"Nothing can be sent yet: {error}"
         return
@@ -213,6 +222,7 @@ async def _preview(request: Request, page: SplitPage) -> None:
 
 
 async def _show(request: Request, page: SplitPage, status: int = 200, only_preview: bool = False) -> Response:
+    page.ready = ",".join(sorted(r.name for r in page.revisions if r.status.label == SUCCESS))
     page.rows_signature = rows_signature(request.app.state.settings.secret_key, page) if page.verified else ""
     if not page.refused:
         await _preview(request, page)
@@ -282,14 +292,15 @@ def landed(fresh: dict[str, Any], planned: Sequence[TrafficTarget]) -> bool:
 
 def rows_signature(secret: str, page: SplitPage, rendering: bool = True) -> str:
     """Vouches for what the console read for this form: the Service (uid, resourceVersion and history annotation,
-    which a write without a read carries on), what kind of write it is, and that its named rows are the Service's
-    revisions. When rendering, "" if a row names something else (the OK then reads first)."""
+    which a write without a read carries on), what kind of write it is, that its named rows are the Service's
+    revisions, and that those in `page.ready` were Ready then. When rendering, "" if a row names something else (the
+    OK then reads first)."""
     names = sorted({row.revision for row in page.inputs if row.kind == traffic.NAMED})
     if rendering and set(names) - set(page.names):
         return ""
     history_digest = hashlib.sha256(page.basis.history.encode()).hexdigest()
     return security.signature(secret, "split-rows", page.basis.uid, page.basis.resource_version, history_digest,
-                              page.kind, page.restore, *names)
+                              page.kind, page.restore, *names, "ready:" + page.ready)
 
 
 def _quick_plan(request: Request, posted: FormData, page: SplitPage) -> tuple[TrafficTarget, ...] | None:
@@ -298,8 +309,13 @@ def _quick_plan(request: Request, posted: FormData, page: SplitPage) -> tuple[Tr
     secret = request.app.state.settings.secret_key
     if forms.text(posted, "action") not in ("", "ok") or not page.basis.resource_version or not page.basis.uid:
         return None
+    page.ready = forms.text(posted, "basis_ready")
     if not hmac.compare_digest(forms.text(posted, "basis_rows"), rows_signature(secret, page, rendering=False)):
         return None
+    ready_names = set(page.ready.split(","))
+    if any(row.kind == traffic.NAMED and row.revision not in ready_names and row.percent.strip() not in ("0", "0%")
+           for row in page.inputs):
+        return None  # a share for a revision that was not Ready: read it again, to refuse it or to let it through
     try:
         return traffic.plan(traffic.parse_rows(page.inputs, page.service.name))
     except traffic.TrafficError:
@@ -339,7 +355,7 @@ async def split(request: Request, namespace: str, name: str) -> Response:
             if page.edit(posted, action):
                 return await _show(request, page)
             try:
-                planned = traffic.plan(traffic.parse_rows(page.inputs, name, page.names))
+                planned = traffic.plan(traffic.parse_rows(page.inputs, name, page.names, not_ready=page.not_ready))
             except traffic.TrafficError as error:
                 page.errors = error.fields
                 return await _show(request, page, status=422)

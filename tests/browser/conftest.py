@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
 
-from tests.support import ROOT
+from tests.support import ROOT, kubectl_binary
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -66,6 +66,7 @@ class ConsoleProcess:
     port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
+    internal_gateway_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     cluster_pids: list[int] = field(default_factory=list)
 
@@ -80,13 +81,21 @@ class ConsoleProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        """kubectl 1.33 against its dev cluster, through the kubeconfig `dev` wrote; its output."""
+        result = subprocess.run([kubectl_binary("1.33"), "--kubeconfig", str(self.data / "kubeconfig"), *args],
+                                capture_output=True, text=True, timeout=60, input=stdin)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
     def start(self, timeout: float = 30.0) -> ConsoleProcess:
         executable = str(CONSOLE_BIN) if CONSOLE_BIN.exists() else shutil.which("knative-console")
         assert executable, "knative-console is not installed: run `make test` (pip install -e '.[test]')"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [executable, "dev", "--port", str(self.port), "--api-port", str(self.api_port),
-                 "--gateway-port", str(self.gateway_port), "--data", str(self.data)],
+                 "--gateway-port", str(self.gateway_port), "--internal-gateway-port", str(self.internal_gateway_port),
+                 "--data", str(self.data)],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
@@ -127,7 +136,7 @@ class ConsoleProcess:
             if _alive(pid):
                 problems.append(f"the dev cluster (pid {pid}) outlived the console; killed it")
                 os.kill(pid, signal.SIGKILL)
-        for port in (self.port, self.api_port, self.gateway_port):
+        for port in (self.port, self.api_port, self.gateway_port, self.internal_gateway_port):
             if listening(port):
                 problems.append(f"port {port} still answers after the console stopped")
         self.process = None

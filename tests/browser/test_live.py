@@ -8,34 +8,26 @@ import json
 import os
 import re
 import signal
-import subprocess
 
 import pytest
 from playwright.async_api import Browser, Page, Request, expect
 
 from tests.browser.conftest import ConsoleProcess, PageProblems, _alive
-from tests.support import DevClusterProcess, ksvc_manifest, kubectl_binary, wait_for
+from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 
 SERVICE = "live-demo"
 
 
-def kubectl(server: ConsoleProcess, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run([kubectl_binary("1.33"), "--kubeconfig", str(server.data / "kubeconfig"), *args],
-                            capture_output=True, text=True, timeout=60, input=stdin)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def traffic_tag(server: ConsoleProcess, tag: str) -> None:
     patch = {"spec": {"traffic": [{"latestRevision": True, "percent": 100, "tag": tag}]}}
-    kubectl(server, "patch", "ksvc", SERVICE, "-n", "default", "--type", "merge", "-p", json.dumps(patch))
+    server.kubectl("patch", "ksvc", SERVICE, "-n", "default", "--type", "merge", "-p", json.dumps(patch))
 
 
 @pytest.mark.timeout(150)
 async def test_changes_made_elsewhere_appear_and_the_banner_follows_the_cluster(
         console_server: ConsoleProcess, page: tuple[Page, PageProblems], browser: Browser) -> None:
     tab, problems = page
-    kubectl(console_server, "apply", "-f", "-", stdin=json.dumps(ksvc_manifest(SERVICE)))
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(SERVICE)))
     requests: list[str] = []
 
     def note(request: Request) -> None:

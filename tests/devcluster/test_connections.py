@@ -57,8 +57,10 @@ def test_the_gateway_answers_knative_hosts_and_its_own_address(cluster: DevClust
     with httpx.Client(base_url=cluster.gateway_url, trust_env=False, timeout=10) as gateway:
         wait_for(lambda: gateway.get("/", headers={"Host": f"hi.{ns}.example.com"}).status_code == 200,
                  message="the route")
-        for host in (f"hi.{ns}.example.com:{port}", f"hi.{ns}.svc.cluster.local", f"hi.{ns}"):
-            assert gateway.get("/", headers={"Host": host}).text == "Hello gateway!\n", host
+        assert gateway.get("/", headers={"Host": f"hi.{ns}.example.com:{port}"}).text == "Hello gateway!\n"
+        with httpx.Client(base_url=cluster.internal_gateway_url, trust_env=False, timeout=10) as internal:
+            for host in (f"hi.{ns}.example.com", f"hi.{ns}.svc.cluster.local", f"hi.{ns}"):
+                assert internal.get("/", headers={"Host": host}).text == "Hello gateway!\n", host
         for host in (f"nope.{ns}.example.com", "nope.other", "x.y.svc", "127.0.0.1", f"localhost:{port}",
                      "devcluster.test", "[::1]"):
             response = gateway.get("/", headers={"Host": host})

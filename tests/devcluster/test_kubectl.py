@@ -1,5 +1,6 @@
 """kubectl 1.27 and 1.33 against the dev cluster: the compatibility checklist of
-reference/kubernetes-api.md section 6, one test per item, each run with both versions."""
+reference/kubernetes-api.md section 6, one test per item, each run with both versions, and the pods, Deployments,
+Services and logs behind a revision (`get pods,deploy,svc`, `get all`, `describe pod`, `logs [-f]`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -360,3 +362,80 @@ def test_15_namespaces(devcluster: DevClusterProcess, version: str, tmp_path: Pa
     created = f"pb-{uuid.uuid4().hex[:6]}"
     assert devcluster.kubectl(version, "create", "namespace", created).stdout.strip() == f"namespace/{created} created"
     assert devcluster.get(f"/api/v1/namespaces/{created}")["status"]["phase"] == "Active"
+
+
+def test_16_pods_deployments_and_logs(devcluster: DevClusterProcess, version: str, tmp_path: Path) -> None:
+    ns = _ns(devcluster)
+    devcluster.kubectl(version, "apply", "-f", _write(ksvc_manifest("wl", ns, env={"TARGET": "logs"}), tmp_path))
+    _ready(devcluster, ns, "wl")
+    out = devcluster.kubectl(version, "get", "pods,deploy,svc", "-n", ns).stdout
+    assert out.splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], out
+    pod_row = next(line.split() for line in out.splitlines() if line.startswith("pod/wl-00001-deployment-"))
+    assert pod_row[1:4] == ["2/2", "Running", "0"], pod_row
+    assert any(line.split()[:2] == ["deployment.apps/wl-00001-deployment", "1/1"] for line in out.splitlines()), out
+    services = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("service/")}
+    assert services == {"service/wl": "ExternalName", "service/wl-00001": "ClusterIP",
+                        "service/wl-00001-private": "ClusterIP"}, out
+    everything = devcluster.kubectl(version, "get", "all", "-n", ns).stdout
+    for kind in ("pod/wl-00001-deployment-", "service/wl-00001", "deployment.apps/wl-00001-deployment",
+                 "replicaset.apps/wl-00001-deployment-", "revision.serving.knative.dev/wl-00001"):
+        assert kind in everything, everything
+    pod = pod_row[0].removeprefix("pod/")
+    described = devcluster.kubectl(version, "describe", "pod", pod, "-n", ns).stdout
+    for text in (f"Name:             {pod}", "Node:             devcluster/10.0.0.2", "Status:           Running",
+                 f"Controlled By:  ReplicaSet/{pod.rsplit('-', 1)[0]}", "user-container:", "queue-proxy:",
+                 "Successfully assigned", "Started container user-container"):
+        assert text in described, (text, described)
+    logs = devcluster.kubectl(version, "logs", pod, "-c", "user-container", "-n", ns).stdout.splitlines()
+    assert logs[0].endswith("helloworld: starting server...") and logs[1].endswith("helloworld: listening on port 8080")
+    refused = devcluster.kubectl(version, "logs", pod, "-c", "nope", "-n", ns, check=False)
+    assert refused.returncode == 1 and f"container nope is not valid for pod {pod}" in refused.stderr
+
+    # -f follows: a request through the gateway shows up as the sample's line.
+    env = {"KUBECONFIG": str(devcluster.kubeconfig), "KUBECACHEDIR": tempfile.mkdtemp()}
+    follower = subprocess.Popen([kubectl_binary(version), "logs", "-f", pod, "-c", "user-container", "-n", ns],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline().endswith("helloworld: starting server...\n")
+        with httpx.Client(base_url=devcluster.gateway_url, trust_env=False, timeout=10) as gateway:
+            assert gateway.get("/", headers={"Host": f"wl.{ns}.example.com"}).text == "Hello logs!\n"
+        line = ""
+        while "received a request" not in line:
+            line = follower.stdout.readline()
+            assert line, follower.stderr.read() if follower.stderr else ""
+    finally:
+        follower.terminate()
+        follower.communicate(timeout=10)
+
+
+def test_17_a_deployment_of_ones_own(devcluster: DevClusterProcess, version: str) -> None:
+    """A Deployment no revision made (`kubectl create deployment`, which 1.33 sends as protobuf) gets its ReplicaSet
+    and running pods, rolls a new template out, and goes with them; Knative's controllers carry on beside it."""
+    ns = _ns(devcluster)
+    devcluster.kubectl(version, "create", "deployment", "web", "--image=ghcr.io/example/web:1", "--replicas=2",
+                       "--port=8080", "-n", ns)
+    rolled = devcluster.kubectl(version, "rollout", "status", "deployment/web", "-n", ns, "--timeout=20s").stdout
+    assert 'deployment "web" successfully rolled out' in rolled, rolled
+    stored = devcluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments/web")
+    assert stored["spec"]["template"]["spec"]["containers"] == [
+        {"name": "web", "image": "ghcr.io/example/web:1", "ports": [{"containerPort": 8080}], "resources": {}}]
+    pods = devcluster.kubectl(version, "get", "pods", "-l", "app=web", "-n", ns, "-o", "json").stdout
+    phases = [(p["status"]["phase"], p["spec"]["nodeName"]) for p in json.loads(pods)["items"]]
+    assert phases == [("Running", "devcluster")] * 2, phases
+
+    devcluster.kubectl(version, "set", "image", "deployment/web", "web=ghcr.io/example/web:2", "-n", ns)
+
+    def rolled_over() -> list[tuple[str, int]] | None:
+        sets = devcluster.get(f"/apis/apps/v1/namespaces/{ns}/replicasets")["items"]
+        shape = sorted((s["spec"]["template"]["spec"]["containers"][0]["image"], s["spec"]["replicas"]) for s in sets)
+        ready = all(s.get("status", {}).get("readyReplicas", 0) == s["spec"]["replicas"] for s in sets)
+        return shape if ready and shape == [("ghcr.io/example/web:1", 0), ("ghcr.io/example/web:2", 2)] else None
+
+    wait_for(rolled_over, timeout=20, message="the new template's ReplicaSet takes over")
+    devcluster.kubectl(version, "delete", "deployment", "web", "-n", ns)
+    wait_for(lambda: not devcluster.get(f"/api/v1/namespaces/{ns}/pods")["items"], timeout=20,
+             message="its pods go with it")
+    assert devcluster.get(f"/apis/apps/v1/namespaces/{ns}/replicasets")["items"] == []
+    devcluster.kubectl(version, "apply", "-f", "-", input=json.dumps(ksvc_manifest("after", ns)))
+    _ready(devcluster, ns, "after")

@@ -1,5 +1,6 @@
 """kubernetes_asyncio (every verb, watch included) and the official kubernetes client against the dev
-cluster: checklist item 16 of reference/kubernetes-api.md section 6."""
+cluster: checklist item 16 of reference/kubernetes-api.md section 6, and the typed workloads and logs behind a
+revision."""
 
 from __future__ import annotations
 
@@ -184,3 +185,27 @@ def test_official_client_posts_without_content_type(devcluster: DevClusterProces
     co.delete_namespaced_custom_object(G, V, "default", "services", name)
     api.close()
     assert yaml.safe_load(devcluster.kubeconfig.read_text())["current-context"] == "devcluster"
+
+
+async def test_typed_workloads_and_logs(api: client.ApiClient, ns: str) -> None:
+    co = client.CustomObjectsApi(api)
+    await co.create_namespaced_custom_object(G, V, ns, "services", ksvc_manifest("typed", ns))
+    await settled(co, ns, "typed")
+    apps = client.AppsV1Api(api)
+    [deployment] = (await apps.list_namespaced_deployment(ns)).items
+    assert deployment.metadata.name == "typed-00001-deployment" and deployment.spec.replicas == 1
+    assert deployment.status.ready_replicas == 1
+    [replicaset] = (await apps.list_namespaced_replica_set(ns)).items
+    assert replicaset.metadata.owner_references[0].name == "typed-00001-deployment"
+    core = client.CoreV1Api(api)
+    pods = (await core.list_namespaced_pod(ns, label_selector="serving.knative.dev/revision=typed-00001")).items
+    [pod] = pods
+    assert pod.status.phase == "Running" and [c.name for c in pod.spec.containers] == ["user-container", "queue-proxy"]
+    assert all(s.ready and s.restart_count == 0 and s.state.running for s in pod.status.container_statuses)
+    text = await core.read_namespaced_pod_log(pod.metadata.name, ns, container="user-container", tail_lines=1)
+    assert text.endswith("helloworld: listening on port 8080\n")
+    with pytest.raises(client.ApiException) as refused:
+        await core.read_namespaced_pod_log(pod.metadata.name, ns)
+    assert refused.value.status == 400
+    assert f"a container name must be specified for pod {pod.metadata.name}, choose one of: " \
+        "[user-container queue-proxy]" in refused.value.body

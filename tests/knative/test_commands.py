@@ -10,6 +10,7 @@ from app.knative.commands import (
     kn_update,
     kubectl_apply,
     kubectl_patch,
+    service_annotations,
     traffic_flags,
     without_console_fields,
 )
@@ -72,3 +73,15 @@ def test_kn_create_and_update() -> None:
                     "--annotation-revision autoscaling.knative.dev/max-scale- "
                     "--annotation-revision autoscaling.knative.dev/target- "
                     "--revision-name hw-00002 --traffic hw-00001=100")
+
+
+def test_kn_sets_and_removes_service_annotations() -> None:
+    patch = {"metadata": {"resourceVersion": "7", "annotations": {
+        "serving.knative.dev/rollout-duration": "20s", "serving.knative.dev/rolloutDuration": None,
+        "knative-console/history": "[]"}}}
+    annotations = service_annotations(patch)
+    assert annotations == {"serving.knative.dev/rollout-duration": "20s", "serving.knative.dev/rolloutDuration": None}
+    line, _ = kn_update("hw", "ns", None, None, (LATEST,), (LATEST,), annotations=annotations)
+    assert line == ("kn service update hw -n ns --annotation-service serving.knative.dev/rollout-duration=20s "
+                    "--annotation-service serving.knative.dev/rolloutDuration- --traffic @latest=100")
+    assert service_annotations({"metadata": {"resourceVersion": "7"}}) == {}

@@ -1,12 +1,14 @@
 """The RBAC deploy/ documents is exactly what the console's calls need: the console runs as a ServiceAccount bound
 to those rules and nothing else (deploy/overlays/kubeconfig, applied for real to the dev cluster), goes through
-every page and write (lists, a missing namespace, the live list and details, Create, Create Revision, Split,
-the revision page and its live stream, the diff, YAML, the history and its live stream, Restore, Check traffic,
-Delete), and the dev cluster's audit log then shows that no call of that user was refused (no rule missing) and
-that every rule was used (no rule to spare)."""
+every page and write (lists, a missing namespace, the live list and details with their instances, Create, Create
+Revision, Split, a revision's logs page and its live stream, a failed revision's diagnosis, the revision page and its
+live stream, the diff, YAML, the history and its live stream, Restore, Check traffic, Delete), and the dev cluster's
+audit log then shows that no call of that user was refused (no rule missing) and that every rule was used (no rule
+to spare)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,8 @@ def _used(events: list[dict[str, Any]], namespace: str, group: str, resource: st
           names: list[str]) -> bool:
     for event in events:
         ref = event.get("objectRef", {})
-        if (event["verb"], ref.get("apiGroup", ""), ref.get("resource")) != (verb, group, resource):
+        asked = "/".join(part for part in (ref.get("resource", ""), ref.get("subresource", "")) if part)
+        if (event["verb"], ref.get("apiGroup", ""), asked) != (verb, group, resource):
             continue
         if (namespace and ref.get("namespace") != namespace) or (names and ref.get("name") not in names):
             continue
@@ -54,6 +57,51 @@ async def _split(console: Console, ns: str, name: str) -> None:
     response = await console.post_fields(f"/namespaces/{ns}/services/{name}/traffic",
                                          [*with_rows(fields, rows), ("action", "ok")])
     assert response.status_code == 303, response.text
+
+
+async def _logs(console: Console, devcluster: DevClusterProcess, ns: str, name: str, revision: str) -> None:
+    """A revision's logs page (its instances and their last lines), then its live stream, which must carry the line a
+    request through the gateway makes its instance write (requests go on until one does: the stream follows an
+    instance from the moment it attaches)."""
+    host = {"Host": f"{name}.{ns}.example.com"}
+    async with httpx.AsyncClient(base_url=devcluster.gateway_url, trust_env=False, timeout=10) as gateway:
+        assert (await gateway.get("/", headers=host)).status_code == 200  # an instance runs (a cold start if need be)
+        page = await console.get(f"/namespaces/{ns}/services/{name}/revisions/{revision}/logs")
+        assert page.status_code == 200 and "helloworld: listening on port 8080" in page.text, page.text
+
+        async def requests() -> None:
+            while True:
+                assert (await gateway.get("/", headers=host)).status_code == 200
+                await asyncio.sleep(0.2)
+
+        async with open_stream(console.http, f"/live/namespaces/{ns}/services/{name}/revisions/{revision}/logs") \
+                as stream:
+            sending = asyncio.create_task(requests())
+            try:
+                await stream.until(lambda event: event.name == "log" and "received a request" in event.data)
+            finally:
+                sending.cancel()
+
+
+async def _diagnosis(console: Console, devcluster: DevClusterProcess, ns: str) -> None:
+    """A Service whose image no registry resolves: its details page explains the failed revision with its events."""
+    created = await console.post(f"/namespaces/{ns}/services", {
+        "name": "unfound", "image": "registry.invalid/app:v1", "protocol": "http", "port": "8080",
+        "visibility": "public", "action": "create"})
+    assert created.status_code == 303, created.text
+
+    def failed() -> bool:
+        code, _, revision = devcluster.request(
+            "GET", f"/apis/serving.knative.dev/v1/namespaces/{ns}/revisions/unfound-00001")
+        return code == 200 and any(c["type"] == "Ready" and c["status"] == "False"
+                                   for c in revision.get("status", {}).get("conditions", []))
+
+    wait_for(failed, message="unfound-00001 failed")
+    deadline = asyncio.get_running_loop().time() + 10
+    while "could not be resolved" not in (page := (await console.get(f"/namespaces/{ns}/services/unfound")).text):
+        assert asyncio.get_running_loop().time() < deadline, page  # the console's watch catches up
+        await asyncio.sleep(0.05)
+    assert "registry.invalid/app:v1 could not be resolved" in page and "InternalError" in page, page
 
 
 async def _review(console: Console, ns: str, name: str) -> None:
@@ -100,6 +148,7 @@ async def test_the_documented_role_is_exactly_what_the_console_needs(devcluster:
             await stream.until(lambda event: "roled" in event.data)
         await console.settled(ns, "roled")
         assert (await console.get(f"/namespaces/{ns}/services/roled")).status_code == 200
+        await _logs(console, devcluster, ns, "roled", "roled-00001")
         async with open_stream(http, f"/live/namespaces/{ns}/services/roled") as stream:
             await stream.next()
             wizard = await console.get(f"/namespaces/{ns}/services/roled/revisions/new")
@@ -108,7 +157,9 @@ async def test_the_documented_role_is_exactly_what_the_console_needs(devcluster:
                                              [*fields, ("step", "3"), ("action", "create")])
             assert made.status_code == 303, made.text
             await stream.until(lambda event: "roled-00002" in event.data)
+        await console.settled(ns, "roled", revisions=2)  # a revision that is not Ready gets no share
         await _split(console, ns, "roled")
+        await _diagnosis(console, devcluster, ns)
         await _review(console, ns, "roled")
         delete = await console.get(f"/namespaces/{ns}/services/roled/delete")
         deleted = await console.post_fields(f"/namespaces/{ns}/services/roled/delete",

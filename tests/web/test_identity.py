@@ -26,7 +26,7 @@ from app.settings import Settings
 from app.web.hub import WatchHub
 from app.web.security import COOKIE, token_for
 from app.web.sessions import COOKIE as SESSION
-from tests.support import DevClusterProcess, wait_for
+from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 from tests.web.conftest import SECRET, Console, form_fields, open_stream, rows_in, served, with_rows
 
 HOST = "console.test"
@@ -295,6 +295,70 @@ async def test_proxy_mode_takes_the_token_the_proxy_sends(devcluster: DevCluster
         out = await http.post("/signout", data={"csrf_token": token_for(SECRET, http.cookies[COOKIE])},
                               headers={"Authorization": f"Bearer {devcluster.user_tokens['bob']}"})
         assert out.status_code == 303 and out.headers["location"] == "/oauth2/sign_out"
+
+
+def _role(cluster: DevClusterProcess, ns: str, user: str, rules: list[dict[str, list[str]]]) -> None:
+    """A Role of exactly `rules` in `ns`, bound to `user`."""
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}"
+    code, _, body = cluster.request("POST", f"{rbac}/roles", {"metadata": {"name": user}, "rules": rules})
+    assert code == 201, body
+    code, _, body = cluster.request("POST", f"{rbac}/rolebindings", {
+        "metadata": {"name": user}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": user},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+    assert code == 201, body
+
+
+async def test_instances_and_logs_follow_each_users_rbac(devcluster: DevClusterProcess) -> None:
+    """Kubernetes' `view` reads a revision's pods and logs; a user whose role lacks pods, or pods/log, gets the Logs
+    links disabled with the reason, and the logs page (opened anyway) says plainly what they may not read."""
+    ns = devcluster.new_namespace("readers")
+    devcluster.bind(ns, "view", user="bob")
+    knative = {"apiGroups": ["serving.knative.dev"], "resources": ["services", "revisions"],
+               "verbs": ["get", "list", "watch"]}
+    _role(devcluster, ns, "alice", [knative, {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}])
+    _role(devcluster, ns, "carol", [knative])
+    admin = Console(httpx.AsyncClient(), devcluster)
+    manifest = ksvc_manifest("busy", ns)
+    manifest["spec"]["template"]["metadata"] = {"annotations": {"autoscaling.knative.dev/min-scale": "1"}}
+    code, _, body = devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services", manifest)
+    assert code == 201, body
+    await admin.settled(ns, "busy")
+    details, logs = f"/namespaces/{ns}/services/busy", f"/namespaces/{ns}/services/busy/revisions/busy-00001/logs"
+    async with console_as(devcluster, auth="proxy") as http:
+        def as_user(user: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {devcluster.user_tokens[user]}"}
+
+        bob_page = (await http.get(details, headers=as_user("bob"))).text
+        assert 'data-logs="busy-00001">Logs</a>' in bob_page and "data-not-allowed>Logs" not in bob_page
+        bob_logs = await http.get(logs, headers=as_user("bob"))
+        assert bob_logs.status_code == 200 and "helloworld: listening on port 8080" in bob_logs.text
+
+        no_logs = f"alice may not get the logs of Pods in {ns}: ask for the view role"
+        alice_page = (await http.get(details, headers=as_user("alice"))).text
+        assert f'title="{no_logs}" data-not-allowed>Logs</button>' in alice_page and 'data-logs="busy-00001"' \
+            not in alice_page
+        alice_logs = await http.get(logs, headers=as_user("alice"))
+        assert alice_logs.status_code == 200 and f'<p class="hint">{no_logs}.</p>' in alice_logs.text
+        assert "helloworld: listening" not in alice_logs.text
+
+        no_pods = f"carol may not list Pods in {ns}: ask for the view role"
+        carol_page = (await http.get(details, headers=as_user("carol"))).text
+        assert f'title="{no_pods}" data-not-allowed>Logs</button>' in carol_page
+        assert "data-instances>1 running<" in carol_page  # from the revision's status
+        carol_logs = await http.get(logs, headers=as_user("carol"))
+        assert carol_logs.status_code == 200 and f"{no_pods}. Without it the console cannot find this revision" \
+            in carol_logs.text
+
+        # A failed revision's explanation: the events carol may not read are said plainly too.
+        admin.create_ksvc(ns, "lost", image="registry.invalid/app:v1")
+        no_events = f"Its events could not be read: carol may not list Events in {ns}: ask for the view role."
+        deadline = asyncio.get_running_loop().time() + 15
+        while no_events not in (lost := (await http.get(f"/namespaces/{ns}/services/lost",
+                                                        headers=as_user("carol"))).text):
+            assert asyncio.get_running_loop().time() < deadline, lost  # until it has failed, and carol's watch says so
+            await asyncio.sleep(0.05)
+        assert "registry.invalid/app:v1 could not be resolved" in lost
+    await admin.http.aclose()
 
 
 def test_kubeconfig_mode_refuses_a_public_address_without_the_flag() -> None:

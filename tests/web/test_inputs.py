@@ -69,7 +69,7 @@ def _encode(fields: list[tuple[str, str]]) -> bytes:
 
 def template_fields(draw: Any) -> list[tuple[str, str]]:
     names = ("image", "protocol", "port", "cpu_request", "cpu_limit", "memory_request", "memory_limit", "min_scale",
-             "max_scale", "target", "env_name", "env_value")
+             "max_scale", "target", "env_name", "env_value", "rollout")
     return [(name, draw(ANY)) for name in names if draw(st.booleans())]
 
 
@@ -129,7 +129,7 @@ def test_delete(app: tuple[TestClient, str], devcluster: DevClusterProcess, data
 
 
 @EXAMPLES
-@given(st.sampled_from(["", "/traffic", "/revisions/new", "/delete"]),
+@given(st.sampled_from(["", "/traffic", "/revisions/new", "/delete", "/revisions/fz-00001/logs", "/revisions/x/logs"]),
        st.sampled_from(["revision", "start", "continue", "partial", "all", "namespace"]), ANY)
 def test_query_strings(app: tuple[TestClient, str], path: str, key: str, value: str) -> None:
     client, ns = app

@@ -97,7 +97,8 @@ async def test_tabs_share_one_watch_per_kind_and_one_rendering_per_change(consol
                 assert (await events.next()).name == ""  # connected, nothing to catch up on
             assert metrics.live_streams._value.get() == before + 3
             feeds = sorted(resource.plural for (_, namespace, resource) in live.hub.feeds if namespace == ns)
-            assert feeds == ["revisions", "services"]  # one watch per kind for the three tabs and two pages
+            # One watch per kind for the three tabs and two pages (pods: each revision's instances).
+            assert feeds == ["pods", "revisions", "services"]
             assert len([key for key in live.views if key[1][1] == ns]) == 2  # one View per page, not per tab
             tag_latest(console, ns, "one", "green")
             first = await a.until(lambda e: e.name == "traffic" and "green" in e.data)

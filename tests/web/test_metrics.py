@@ -22,6 +22,7 @@ from app.web import (
     details,
     diff,
     history_page,
+    logs,
     revision_page,
     revisions,
     service_writes,
@@ -195,7 +196,7 @@ async def test_any_path_is_answered_and_labelled_by_its_route(console: Console, 
     response = await console.get(path)
     assert response.status_code < 500, (path, response.text[:500])
     modules = (auth, services, service_writes, details, revisions, revision_page, diff, history_page, traffic, check,
-               streams, health)
+               streams, logs, health)
     declared = {getattr(route, "path", "") for module in modules
                 for route in module.router.routes} | {"/metrics", "/static/{path}", "unmatched"}
     routes = {sample.labels["route"] for family in text_string_to_metric_families((await console.get("/metrics")).text)

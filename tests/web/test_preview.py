@@ -101,6 +101,39 @@ async def test_shown_commands_make_the_same_objects_as_the_dialogs(console: Cons
         assert console.cluster.get(KSVC.format(ns=namespace))["items"] == []
 
 
+async def test_a_gradual_rollout_is_in_what_will_be_sent(console: Console, kubectl_on_path: Path) -> None:
+    """The wizard's "Roll out gradually" is the Service's rollout-duration annotation in the request and in both
+    commands; clearing it removes the annotation, in the commands too."""
+    ns, other = console.namespace(), console.namespace()
+    for namespace in (ns, other):
+        console.create_ksvc(namespace, "slow", env={"TARGET": "one"})
+    for namespace in (ns, other):
+        await console.settled(namespace, "slow")
+    annotation = "serving.knative.dev/rollout-duration"
+    for generation, (rollout, value, flag) in enumerate(((
+            "1", "1s", f"--annotation-service {annotation}=1s"), ("", None, f"--annotation-service {annotation}-")),
+            start=2):
+        wizard = await console.get(wizard_path(ns, "slow"))
+        rows = [("new", f"slow-0000{generation}", "0", ""), ("latest", "", "100", ""),
+                ("revision", f"slow-0000{generation - 1}", "0", "")]
+        step3 = await submit(console, wizard_path(ns, "slow"), wizard.text, "wizard", "preview", rows=rows,
+                             rollout=rollout, env_value=f"v{generation}", step="3")
+        body = json.loads(shown(step3.text, "body"))
+        assert body["metadata"]["annotations"][annotation] == value
+        patch = shown(step3.text, "kubectl")
+        assert json.dumps({annotation: value}, separators=(",", ":"))[1:-1] in patch
+        assert flag in shown(step3.text, "kn")
+        run(console, twin(patch, ns, other), kubectl_on_path)
+        created = await submit(console, wizard_path(ns, "slow"), wizard.text, "wizard", "create", rows=rows,
+                               rollout=rollout, env_value=f"v{generation}")
+        assert created.status_code == 303, created.text
+        stored = [console.ksvc(namespace, "slow") for namespace in (ns, other)]
+        assert stored[0]["spec"] == stored[1]["spec"]
+        assert [s["metadata"].get("annotations", {}).get(annotation) for s in stored] == [value, value]
+        for namespace in (ns, other):
+            await console.settled(namespace, "slow", revisions=generation)
+
+
 async def test_the_preview_says_why_nothing_can_be_sent(console: Console) -> None:
     ns = console.namespace()
     blank = await console.get(f"/namespaces/{ns}/services/new")

@@ -57,13 +57,14 @@ async def test_the_revision_page(console: Console) -> None:
     for expected in (f"Image {IMAGE}:v3", f"Resolved digest {IMAGE}@sha256:", "Creator devcluster-admin",
                      "Environment LOG_LEVEL=debug", "Resources memory limit: 256Mi", "Scaling 0–5 instances",
                      "Concurrency limit 0 (no limit)", "Request timeout 60 s", "Port / protocol 8080/HTTP",
-                     "Instances No instances reported. This cluster does not report Pods.",
                      "kubectl logs -n " + ns + " -l serving.knative.dev/revision=rp-00003 -c user-container"):
         assert expected in words, expected
+    # Its instances, in words (it may have gone idle already: nothing sends it requests).
+    assert re.search(r"Instances: (1 running|0 \(scaled to zero; the next request starts one\)) ", words), words
     assert "Changes from rp-00002 Same template as rp-00002 (a new revision was forced)." in words
     assert re.search(r'href="/namespaces/[^"]+/revisions/rp-00002" rel="prev"', page.text)
     assert 'rel="next"' not in page.text  # the newest
-    for region in ("summary", "conditions", "events", "instances", "logs"):
+    for region in ("diagnosis", "summary", "conditions", "events", "instances", "logs"):
         assert f'<div id="region-{region}" class="region" sse-swap="{region}">' in page.text
     assert f'sse-connect="/live/namespaces/{ns}/services/rp/revisions/rp-00003?seen=' in page.text
 
@@ -77,6 +78,29 @@ async def test_the_revision_page(console: Console) -> None:
     assert "The first revision of this Service." in text(first.text)
     missing = await console.get(f"/namespaces/{ns}/services/rp/revisions/rp-00009")
     assert missing.status_code == 404 and "There is no revision &#34;rp-00009&#34; of the Service rp." in missing.text
+
+
+async def test_the_revision_page_shows_its_instances_and_the_last_lines_of_their_logs(console: Console) -> None:
+    ns = console.namespace()
+    manifest = ksvc_manifest("held", ns)
+    manifest["spec"]["template"]["metadata"] = {"annotations": {"autoscaling.knative.dev/min-scale": "1"}}
+    code, _, answer = console.cluster.request("POST", KSVC.format(ns=ns), manifest)
+    assert code == 201, answer
+    await console.settled(ns, "held")
+    page = await console.get(f"/namespaces/{ns}/services/held/revisions/held-00001")
+    words = text(page.text)
+    assert "Instances 1 running" in words and "Instances: 1 running" in words
+    pod = re.search(r'data-instance="(held-00001-deployment-[^"]+)"', page.text).group(1)
+    assert f"{pod} ready 0" in words  # its state and restarts
+    assert f"Logs (user-container, the last 20 lines of each instance) {pod} (ready)" in words
+    assert "helloworld: starting server..." in words and "helloworld: listening on port 8080" in words
+    assert f'href="/namespaces/{ns}/services/held/revisions/held-00001/logs" data-logs="held-00001"' in page.text
+    assert f"kubectl logs -n {ns} -l serving.knative.dev/revision=held-00001 -c user-container --tail=20" in words
+    assert "data-diagnosis" not in page.text  # nothing failed
+    logs = await console.get(f"/namespaces/{ns}/services/held/revisions/held-00001/logs")
+    assert f'href="/namespaces/{ns}/services/held/revisions/held-00001">held-00001</a> › Logs' in logs.text
+    assert f"kubectl logs -n {ns} -l serving.knative.dev/revision=held-00001 -c user-container --tail=100" in \
+        text(logs.text)
 
 
 async def test_events_for_the_revision_are_shown(console: Console) -> None:

@@ -8,6 +8,7 @@ follow Go instead.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -29,6 +30,11 @@ _MAX_INT64 = (1 << 63) - 1
 _DURATION_PART = re.compile(r"([0-9]*)(\.[0-9]*)?([^0-9.]+)")
 
 
+def _quote(text: str) -> str:
+    """Go's %q for the texts these errors quote: double quotes, escapes as in JSON."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def parse_duration(text: str) -> int:
     """time.ParseDuration, returning nanoseconds; ValueError when Go would return an error."""
     s = text
@@ -39,27 +45,27 @@ def parse_duration(text: str) -> int:
     if s == "0":
         return 0
     if not s:
-        raise ValueError(f"time: invalid duration {text!r}")
+        raise ValueError(f"time: invalid duration {_quote(text)}")
     total = 0
     pos = 0
     while pos < len(s):
         match = _DURATION_PART.match(s, pos)
         if not match:
-            raise ValueError(f"time: invalid duration {text!r}")
+            raise ValueError(f"time: invalid duration {_quote(text)}")
         whole, fraction, unit = match.groups()
         fraction = (fraction or "")[1:]
         if not whole and not fraction:
-            raise ValueError(f"time: invalid duration {text!r}")
+            raise ValueError(f"time: invalid duration {_quote(text)}")
         # The unit ends at the next digit or dot; Go rejects unknown units.
         if unit not in _UNITS:
-            raise ValueError(f"time: unknown unit {unit!r} in duration {text!r}")
+            raise ValueError(f"time: unknown unit {unit!r} in duration {_quote(text)}")
         scale = _UNITS[unit]
         value = int(whole or "0") * scale
         if fraction:
             value += int(fraction) * scale // 10 ** len(fraction)
         total += value
         if total > _MAX_INT64 + (1 if negative else 0):
-            raise ValueError(f"time: invalid duration {text!r}")
+            raise ValueError(f"time: invalid duration {_quote(text)}")
         pos = match.end()
     return -total if negative else total
 
@@ -74,11 +80,11 @@ _GO_INT = re.compile(r"[+-]?[0-9]+")
 def parse_int(text: str, bits: int = 64) -> int:
     """strconv.ParseInt(text, 10, bits); RangeError for overflow, ValueError for bad syntax."""
     if not _GO_INT.fullmatch(text):
-        raise ValueError(f"strconv.ParseInt: parsing {text!r}: invalid syntax")
+        raise ValueError(f"strconv.ParseInt: parsing {_quote(text)}: invalid syntax")
     value = int(text)
     limit = 1 << (bits - 1)
     if not -limit <= value < limit:
-        raise RangeError(f"strconv.ParseInt: parsing {text!r}: value out of range")
+        raise RangeError(f"strconv.ParseInt: parsing {_quote(text)}: value out of range")
     return value
 
 
@@ -94,9 +100,9 @@ def parse_float(text: str) -> float:
     elif _GO_FLOAT.fullmatch(text):
         value = float(text)
         if math.isinf(value) and "inf" not in text.lower():
-            raise RangeError(f"strconv.ParseFloat: parsing {text!r}: value out of range")
+            raise RangeError(f"strconv.ParseFloat: parsing {_quote(text)}: value out of range")
     else:
-        raise ValueError(f"strconv.ParseFloat: parsing {text!r}: invalid syntax")
+        raise ValueError(f"strconv.ParseFloat: parsing {_quote(text)}: invalid syntax")
     return value
 
 

@@ -7,6 +7,7 @@ import base64
 import binascii
 import ipaddress
 import re
+from collections.abc import Container
 from typing import Any
 
 from app.devcluster.apiserver import errors, rbac_objects
@@ -19,7 +20,9 @@ _SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
-def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: set[str]) -> None:
+def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: Container[str] = frozenset(),
+                   start: int = 0) -> None:
+    """`taken_ips`: the ClusterIPs live Services hold; `start`: where in the range to look for a free one first."""
     if resource is SECRET:
         _secret(obj)
     elif resource.group == RBAC_GROUP:
@@ -37,8 +40,14 @@ def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: set[st
             return
         spec.setdefault("type", "ClusterIP")
         spec.setdefault("sessionAffinity", "None")
-        if spec.get("type") != "ExternalName" and not spec.get("clusterIP"):
-            spec["clusterIP"] = _free_ip(taken_ips)
+        wanted = spec.get("clusterIP")
+        if isinstance(wanted, str) and wanted not in ("", "None") and wanted in taken_ips:
+            # kube-apiserver's answer, as quoted in kubeadm's cmd/kubeadm/app/phases/addons/dns/dns.go
+            raise errors.invalid("Service", "", str((obj.get("metadata") or {}).get("name", "")), [
+                ("FieldValueInvalid", "spec.clusterIP", f'Invalid value: "{wanted}": provided IP is already allocated'),
+            ])
+        if spec.get("type") != "ExternalName" and not wanted:
+            spec["clusterIP"] = _free_ip(taken_ips, start)
         if spec.get("clusterIP") and spec.get("clusterIP") != "None":
             spec.setdefault("clusterIPs", [spec["clusterIP"]])
         for port in spec.get("ports") or []:
@@ -125,9 +134,14 @@ def _name_label(namespace: dict[str, Any]) -> None:
     metadata["labels"]["kubernetes.io/metadata.name"] = metadata.get("name", "")
 
 
-def _free_ip(taken: set[str]) -> str:
-    for host in _SERVICE_CIDR.hosts():
-        candidate = str(host)
-        if candidate not in taken and not candidate.endswith(".0") and candidate != "10.96.0.1":
+def _free_ip(taken: Container[str], start: int) -> str:
+    """A free address of the range, looked for from `start` on (the number of Services: addresses are handed out in
+    order, so it is about where the taken ones end) and around: a step or two, not a walk over every Service."""
+    base, size = int(_SERVICE_CIDR.network_address), _SERVICE_CIDR.num_addresses
+    for step in range(size):
+        offset = (start + step) % size
+        candidate = str(ipaddress.IPv4Address(base + offset))
+        if 0 < offset < size - 1 and candidate not in taken and not candidate.endswith(".0") and \
+                candidate != "10.96.0.1":
             return candidate
     raise RuntimeError("service IP range exhausted")

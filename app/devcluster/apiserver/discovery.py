@@ -23,6 +23,7 @@ AGGREGATED = {"v2": "apidiscovery.k8s.io/v2", "v2beta1": "apidiscovery.k8s.io/v2
 # group, version and kind they answer with when it is not the parent's.
 SUBRESOURCES: dict[str, tuple[list[str], tuple[str, str, str] | None]] = {
     "finalize": (["update"], None),
+    "log": (["get"], None),
     "token": (["create"], ("authentication.k8s.io", "v1", "TokenRequest")),
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from app.devcluster.apiserver.hosts import LOOPBACK_NAMES, hostname, refusal
 from app.devcluster.apiserver.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from app.devcluster.apiserver.metrics import ApiMetrics, metric_verb
 from app.devcluster.apiserver.openapi import OpenApi, openapi_v2_protobuf
+from app.devcluster.apiserver.podlogs import ContainerLogs, LogOptions, container_of, run_for, stream, validate
 from app.devcluster.apiserver.protobuf import ProtobufError, decode_object
 from app.devcluster.apiserver.rbac import Attributes, Authorizer, forbidden
 from app.devcluster.apiserver.requestinfo import request_info
@@ -75,6 +76,7 @@ class ApiServer:
     metrics: ApiMetrics
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_NAMES)  # names the server is reached by
     header_timeout: float = HEADER_TIMEOUT
+    logs: ContainerLogs = field(default_factory=ContainerLogs)  # what the node's containers wrote
     audit: AuditLog | None = None
 
     def __post_init__(self) -> None:
@@ -255,6 +257,10 @@ class ApiServer:
             raise errors.method_not_allowed(method)
         if subresource == "finalize" and method != "PUT":
             raise errors.method_not_allowed(method)
+        if subresource == "log":
+            if method != "GET":
+                raise errors.method_not_allowed(method)
+            return await self._pod_log(request, call)
         if method == "GET":
             if go_bool(request.query.get("watch")):
                 return await self._list_or_watch(request, call)
@@ -272,6 +278,26 @@ class ApiServer:
         if method == "DELETE" and not subresource:
             return await self._delete(request, call)
         raise errors.method_not_allowed(method)
+
+    async def _pod_log(self, request: web.Request, call: Call) -> web.StreamResponse:
+        """A container's output, as kube-apiserver proxies it from the pod's kubelet; `follow` streams it."""
+        query = request.query
+        options = LogOptions(
+            follow=go_bool(query.get("follow")), timestamps=go_bool(query.get("timestamps")),
+            tail_lines=go_int(query.get("tailLines"), "tailLines", signed=True),
+            since_seconds=go_int(query.get("sinceSeconds"), "sinceSeconds", signed=True),
+            limit_bytes=go_int(query.get("limitBytes"), "limitBytes", signed=True),
+        )
+        validate(options, call.name, bool(query.get("sinceTime")))
+        pod = self.rest.get(call)
+        container = container_of(pod, query.get("container", ""))
+        run = run_for(self.logs, pod, container, go_bool(query.get("previous")))
+        response = web.StreamResponse(headers={"Content-Type": "text/plain", "Cache-Control": "no-cache, private"})
+        await response.prepare(request)
+        async for text in stream(run, options, time.time()):
+            await response.write(text.encode())
+        await response.write_eof()
+        return response
 
     def _call(self, request: web.Request, resource: ResourceDef, namespace: str, name: str, sub: str) -> Call:
         query = request.query

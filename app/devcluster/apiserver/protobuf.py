@@ -1,6 +1,6 @@
 """Decoding the protobuf bodies kubectl's typed commands send here: `kubectl create namespace|serviceaccount|
-secret|configmap|role|rolebinding|clusterrole|clusterrolebinding`, `kubectl create token`, `kubectl auth can-i`
-and `kubectl auth whoami`.
+secret|configmap|role|rolebinding|clusterrole|clusterrolebinding|deployment`, `kubectl create token`, `kubectl auth
+can-i` and `kubectl auth whoami`.
 
 The body is the `k8s\\x00` magic followed by a `runtime.Unknown` whose `raw` field holds the object. Only the
 fields these objects carry when they are sent are read (field numbers from k8s.io/api's generated.proto).
@@ -86,6 +86,17 @@ _BINDING: Message = {1: ("metadata", _OBJECT_META),
                                                3: ("name", "string"), 4: ("namespace", "string")})),
                      3: ("roleRef", {1: ("apiGroup", "string"), 2: ("kind", "string"), 3: ("name", "string")})}
 _REFERENCE: Message = {1: ("kind", "string"), 2: ("namespace", "string"), 3: ("name", "string")}
+# What `kubectl create deployment NAME --image=… [--replicas] [--port] [-- COMMAND ARGS…]` sends (k8s.io/api apps/v1
+# and core/v1 generated.proto).
+_CONTAINER: Message = {1: ("name", "string"), 2: ("image", "string"), 3: ("command", "strings"), 4: ("args", "strings"),
+                       5: ("workingDir", "string"),
+                       6: ("ports", ("list", {1: ("name", "string"), 3: ("containerPort", "int"),
+                                              4: ("protocol", "string")})),
+                       7: ("env", ("list", {1: ("name", "string"), 2: ("value", "string")})),
+                       8: ("resources", {})}  # always sent, and empty: the command sets no requests or limits
+_POD_TEMPLATE: Message = {1: ("metadata", _OBJECT_META), 2: ("spec", {2: ("containers", ("list", _CONTAINER))})}
+_DEPLOYMENT_SPEC: Message = {1: ("replicas", "int"), 2: ("selector", _LABEL_SELECTOR), 3: ("template", _POD_TEMPLATE),
+                             4: ("strategy", {1: ("type", "string")})}
 MESSAGES: dict[str, Message] = {
     "Namespace": {1: ("metadata", _OBJECT_META), 2: ("spec", {1: ("finalizers", "strings")})},
     "ServiceAccount": {1: ("metadata", _OBJECT_META), 2: ("secrets", ("list", _REFERENCE)),
@@ -100,6 +111,7 @@ MESSAGES: dict[str, Message] = {
                     3: ("aggregationRule", {1: ("clusterRoleSelectors", ("list", _LABEL_SELECTOR))})},
     "RoleBinding": _BINDING,
     "ClusterRoleBinding": _BINDING,
+    "Deployment": {1: ("metadata", _OBJECT_META), 2: ("spec", _DEPLOYMENT_SPEC)},
     "TokenRequest": {1: ("metadata", _OBJECT_META), 2: ("spec", {
         1: ("audiences", "strings"), 4: ("expirationSeconds", "int"),
         3: ("boundObjectRef", {1: ("kind", "string"), 2: ("apiVersion", "string"), 3: ("name", "string"),
@@ -131,7 +143,9 @@ def _message(data: bytes, message: Message) -> dict[str, Any]:
             continue
         name, kind = message[number]
         if kind == "string":
-            out[name] = _text(value)
+            text = _text(value)
+            if text:  # Go's JSON leaves an empty string out (omitempty), and so does the object here
+                out[name] = text
         elif kind == "strings":
             out.setdefault(name, []).append(_text(value))
         elif kind in ("int", "bool"):

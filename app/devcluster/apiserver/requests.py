@@ -149,8 +149,9 @@ def go_bool(value: str | None) -> bool:
     raise errors.bad_request(f'strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
-def go_int(value: str | None, name: str) -> int | None:
-    """Go's strconv.ParseInt(value, 10, 64), as the apiserver reads integer query parameters."""
+def go_int(value: str | None, name: str, *, signed: bool = False) -> int | None:
+    """Go's strconv.ParseInt(value, 10, 64), as the apiserver reads integer query parameters (refusing a negative
+    one unless `signed`: the options' own validation then says what is wrong with it)."""
     if value is None or value == "":
         return None
     if not _DECIMAL.fullmatch(value):
@@ -158,7 +159,7 @@ def go_int(value: str | None, name: str) -> int | None:
     number = int(value) if len(value) <= 20 else _INT64_OVERFLOW
     if not -(2**63) <= number < 2**63:
         raise errors.bad_request(f'strconv.ParseInt: parsing "{value}": value out of range')
-    if number < 0:
+    if number < 0 and not signed:
         raise errors.bad_request(f"{name} must not be negative")
     return number
 

@@ -88,6 +88,26 @@ EVENT = ResourceDef(
     group="", version="v1",
 )
 
+POD = ResourceDef(
+    plural="pods", singular="pod", kind="Pod", namespaced=True, short_names=("po",), categories=("all",),
+    subresources=("status", "log"),
+    field_labels=(
+        "metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+        "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName",
+    ),
+    has_generation=False,
+    group="", version="v1",
+)
+DEPLOYMENT = ResourceDef(
+    plural="deployments", singular="deployment", kind="Deployment", namespaced=True, short_names=("deploy",),
+    categories=("all",), subresources=("status",),
+    group="apps", version="v1",
+)
+REPLICASET = ResourceDef(
+    plural="replicasets", singular="replicaset", kind="ReplicaSet", namespaced=True, short_names=("rs",),
+    categories=("all",), subresources=("status",),
+    group="apps", version="v1",
+)
 SERVICE_ACCOUNT = ResourceDef(
     plural="serviceaccounts", singular="serviceaccount", kind="ServiceAccount", namespaced=True, short_names=("sa",),
     subresources=("token",), has_generation=False, has_status=False,
@@ -114,14 +134,6 @@ CLUSTER_ROLE = _rbac("clusterroles", "ClusterRole", False)
 ROLE_BINDING = _rbac("rolebindings", "RoleBinding", True)
 CLUSTER_ROLE_BINDING = _rbac("clusterrolebindings", "ClusterRoleBinding", False)
 
-# Stored and served so that installs (`kubectl apply --dry-run=server -k deploy/`) can be checked; no controller
-# acts on them here.
-DEPLOYMENT = ResourceDef(
-    plural="deployments", singular="deployment", kind="Deployment", namespaced=True, short_names=("deploy",),
-    categories=("all",), subresources=("status",),
-    group="apps", version="v1",
-)
-
 
 def _review(group: str, version: str, plural: str, kind: str, namespaced: bool = False) -> ResourceDef:
     return ResourceDef(
@@ -144,8 +156,8 @@ SELF_SUBJECT_REVIEWS = tuple(_review(AUTHENTICATION_GROUP, version, "selfsubject
 REVIEWS = (SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW, SUBJECT_ACCESS_REVIEW, LOCAL_SUBJECT_ACCESS_REVIEW,
            TOKEN_REVIEW, *SELF_SUBJECT_REVIEWS)
 
-CORE_RESOURCES = (NAMESPACE, CONFIGMAP, CORE_SERVICE, EVENT, SERVICE_ACCOUNT, SECRET, ROLE, CLUSTER_ROLE, ROLE_BINDING,
-                  CLUSTER_ROLE_BINDING, DEPLOYMENT, *REVIEWS)
+CORE_RESOURCES = (NAMESPACE, CONFIGMAP, CORE_SERVICE, EVENT, POD, DEPLOYMENT, REPLICASET, SERVICE_ACCOUNT, SECRET, ROLE,
+                  CLUSTER_ROLE, ROLE_BINDING, CLUSTER_ROLE_BINDING, *REVIEWS)
 
 
 @dataclass

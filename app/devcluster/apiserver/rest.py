@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from app.devcluster.apiserver import builtins, decode, deletion, errors, fieldmanager, objects, paging, selection
 from app.devcluster.apiserver.patch import json_patch, merge_patch, not_an_object, strategic_merge_patch
-from app.devcluster.apiserver.resources import NAMESPACE, ResourceDef
+from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, ResourceDef
 from app.devcluster.apiserver.selectors import FieldSelector, LabelSelector
 from app.devcluster.apiserver.store import Change, Store
 from app.devcluster.apiserver.users import ADMIN, UserInfo
@@ -86,6 +86,8 @@ class Rest:
         self.schema: Schema = schema or NoSchema()
         self.guards: list[Guard] = []
         self.now: Callable[[], str] = objects.now
+        # Services found by their ClusterIPs: the index must be there before the store opens (DevCluster makes it so).
+        store.add_index(CORE_SERVICE.key, CLUSTER_IP, _cluster_ips)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -155,7 +157,10 @@ class Rest:
         stamp = self.now()
         if resource.has_status:
             obj.pop("status", None)
-        builtins.prepare_create(resource, obj, self._taken_ips() if resource.key == "/services" else set())
+        if resource is CORE_SERVICE:
+            builtins.prepare_create(resource, obj, _TakenIPs(self.store), self.store.count(CORE_SERVICE.key))
+        else:
+            builtins.prepare_create(resource, obj)
         objects.set_create_fields(resource, obj, stamp)
         # Decoding comes first in a real apiserver: type errors (422) and unknown fields are
         # answered before any webhook sees the object.
@@ -360,8 +365,25 @@ class Rest:
         builtins.validate(call.resource, obj, old)
         call.warnings.extend(self.admission.validate(call.resource, operation, obj, old, call.user))
 
-    def _taken_ips(self) -> set[str]:
-        return {
-            str((o.get("spec") or {}).get("clusterIP"))
-            for o in self.store.list("/services")
-        }
+
+CLUSTER_IP = "clusterIP"
+
+
+def _cluster_ips(service: dict[str, Any]) -> list[str]:
+    spec = service.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    listed = spec.get("clusterIPs")
+    ips = [spec.get("clusterIP"), *(listed if isinstance(listed, list) else [])]
+    return [ip for ip in ips if isinstance(ip, str) and ip not in ("", "None")]
+
+
+class _TakenIPs:
+    """The ClusterIPs live Services hold, as the store's index has them: nothing decoded, and a deleted Service's
+    address (however it was deleted: by a client, the garbage collector, its namespace going) is free again at once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __contains__(self, ip: object) -> bool:
+        return isinstance(ip, str) and bool(self.store.indexes.lookup(CORE_SERVICE.key, CLUSTER_IP, ip))

@@ -417,12 +417,150 @@ CLUSTER_ROLE_BINDING = _core(
     "Grants a ClusterRole's rules across the cluster.",
     {"roleRef": ROLE_REF, "subjects": array("Who gets the role.", SUBJECT)},
 )
-DEPLOYMENT = _core(
-    "Declares replicas of a pod template and rolls them out.",
+
+
+CONTAINER = obj(
+    "One container of a pod.",
     {
-        "spec": preserved("Desired state: replicas, selector, template, strategy."),
-        "status": preserved("Observed state: replicas, readyReplicas, conditions."),
+        "name": string("Name of the container, unique in the pod."),
+        "image": string("Container image reference."),
+        "command": string_list("Entrypoint, replacing the image's ENTRYPOINT."),
+        "args": string_list("Arguments to the entrypoint."),
+        "workingDir": string("Working directory of the container process."),
+        "ports": array("Ports the container exposes.", preserved("A container port: name, containerPort, protocol.")),
+        "env": array("Environment variables.", preserved("One variable: name, and value or valueFrom.")),
+        "envFrom": array("Sources of many environment variables.", preserved("A ConfigMap or Secret reference.")),
+        "resources": preserved("Compute resource requests and limits."),
+        "volumeMounts": array("Volumes mounted into the container.", preserved("A volume mount.")),
+        "livenessProbe": preserved("Restarts the container when it fails."),
+        "readinessProbe": preserved("Takes the container out of service while it fails."),
+        "startupProbe": preserved("Holds the other probes until the container has started."),
+        "lifecycle": preserved("Actions the kubelet takes after start and before stop."),
+        "terminationMessagePath": string("File the container's termination message is read from."),
+        "terminationMessagePolicy": string("File, or FallbackToLogsOnError: the log's tail when the file is empty."),
+        "imagePullPolicy": string("Always, Never or IfNotPresent."),
+        "securityContext": preserved("Security options of the container."),
     },
+    preserve=True,
+)
+
+POD_SPEC = obj(
+    "Desired state of a pod.",
+    {
+        "containers": array("The pod's containers.", CONTAINER),
+        "initContainers": array("Containers run to completion before the others start.", CONTAINER),
+        "restartPolicy": string("Always, OnFailure or Never."),
+        "terminationGracePeriodSeconds": integer("Seconds the pod gets to stop gracefully."),
+        "dnsPolicy": string("How the pod's DNS is set up, e.g. ClusterFirst."),
+        "serviceAccountName": string("ServiceAccount the pod runs as."),
+        "nodeName": string("Node the pod is bound to."),
+        "schedulerName": string("Scheduler that places the pod."),
+        "enableServiceLinks": boolean("Whether Services' addresses are injected as environment variables."),
+        "securityContext": preserved("Pod-level security options."),
+        "volumes": array("Volumes the containers may mount.", preserved("A volume.")),
+        "tolerations": array("Taints the pod tolerates.", preserved("A toleration.")),
+        "priority": integer("Priority of the pod.", "int32"),
+        "preemptionPolicy": string("PreemptLowerPriority or Never."),
+    },
+    preserve=True,
+)
+
+POD_TEMPLATE = obj(
+    "The pods a workload creates.",
+    {"metadata": object_meta_ref(), "spec": POD_SPEC},
+)
+
+CONTAINER_STATUS = obj(
+    "The state of one container, as the kubelet reports it.",
+    {
+        "name": string("Name of the container."),
+        "image": string("Image the container runs."),
+        "imageID": string("Image by digest."),
+        "containerID": string("Runtime's id of the container, <type>://<id>."),
+        "ready": boolean("Whether the container passes its readiness probe."),
+        "started": boolean("Whether the container has started."),
+        "restartCount": integer("How many times the container has been restarted.", "int32"),
+        "state": preserved("Current state: waiting, running or terminated."),
+        "lastState": preserved("State of the container's previous run, e.g. terminated with an exit code."),
+    },
+    preserve=True,
+)
+
+POD = _core(
+    "A group of containers that run together on one node.",
+    {
+        "spec": POD_SPEC,
+        "status": obj(
+            "Observed state of the pod.",
+            {
+                "phase": string("Pending, Running, Succeeded, Failed or Unknown."),
+                "conditions": array("Latest observations of the pod's state.", preserved("A pod condition.")),
+                "message": string("Why the pod is in this state."),
+                "reason": string("CamelCase reason for the pod's state."),
+                "hostIP": string("IP of the node the pod runs on."),
+                "hostIPs": array("IPs of the node.", preserved("An IP.")),
+                "podIP": string("IP of the pod."),
+                "podIPs": array("IPs of the pod.", preserved("An IP.")),
+                "startTime": string("When the kubelet acknowledged the pod (RFC 3339)."),
+                "qosClass": string("Guaranteed, Burstable or BestEffort."),
+                "containerStatuses": array("State of each container.", CONTAINER_STATUS),
+                "initContainerStatuses": array("State of each init container.", CONTAINER_STATUS),
+            },
+            preserve=True,
+        ),
+    },
+)
+
+
+def _workload(description: str, spec_fields: dict[str, Schema], status_fields: dict[str, Schema]) -> Schema:
+    return _core(
+        description,
+        {
+            "spec": obj(
+                "Desired state.",
+                {
+                    "replicas": integer("Desired number of pods.", "int32"),
+                    "selector": preserved("Label selector of the pods it owns."),
+                    "template": POD_TEMPLATE,
+                    "minReadySeconds": integer("Seconds a new pod must be ready to count as available.", "int32"),
+                    **spec_fields,
+                },
+            ),
+            "status": obj(
+                "Observed state.",
+                {
+                    "observedGeneration": integer("The generation the controller last acted on."),
+                    "replicas": integer("Pods it has.", "int32"),
+                    "readyReplicas": integer("Pods that are ready.", "int32"),
+                    "availableReplicas": integer("Pods ready for at least minReadySeconds.", "int32"),
+                    "conditions": array("Latest observations.", preserved("A condition.")),
+                    **status_fields,
+                },
+                preserve=True,
+            ),
+        },
+    )
+
+
+DEPLOYMENT = _workload(
+    "Declarative updates of pods through ReplicaSets.",
+    {
+        "strategy": preserved("How old pods are replaced: RollingUpdate or Recreate."),
+        "revisionHistoryLimit": integer("Old ReplicaSets kept for rollbacks.", "int32"),
+        "progressDeadlineSeconds": integer("Seconds before a stalled rollout is reported.", "int32"),
+        "paused": boolean("Whether the rollout is paused."),
+    },
+    {
+        "updatedReplicas": integer("Pods of the newest template.", "int32"),
+        "unavailableReplicas": integer("Pods not yet available.", "int32"),
+        "collisionCount": integer("Hash collisions of the pod template.", "int32"),
+    },
+)
+
+REPLICA_SET = _workload(
+    "Keeps a number of identical pods running.",
+    {},
+    {"fullyLabeledReplicas": integer("Pods whose labels match the template's.", "int32")},
 )
 
 
@@ -447,6 +585,9 @@ CORE_KINDS = (
     _rbac_kind("ClusterRole", "clusterroles", False, CLUSTER_ROLE),
     _rbac_kind("RoleBinding", "rolebindings", True, ROLE_BINDING),
     _rbac_kind("ClusterRoleBinding", "clusterrolebindings", False, CLUSTER_ROLE_BINDING),
+    _core_kind("Pod", "pods", True, POD, status_subresource=True),
     Kind("apps", "v1", "Deployment", "deployments", True, DEPLOYMENT, "io.k8s.api.apps.v1.Deployment",
+         status_subresource=True),
+    Kind("apps", "v1", "ReplicaSet", "replicasets", True, REPLICA_SET, "io.k8s.api.apps.v1.ReplicaSet",
          status_subresource=True),
 )

@@ -140,9 +140,10 @@ class ServiceAccounts:
         bound_to, ref = None, spec.get("boundObjectRef")
         if isinstance(ref, dict):
             if ref.get("kind") != "Secret":
-                # The dev cluster's own words: it runs no pods or nodes to bind a token to.
+                # The dev cluster's own words: its pods are simulated and it has no nodes, so it binds tokens to
+                # Secrets only.
                 raise errors.bad_request(f"cannot bind token to object of type {ref.get('kind')}: "
-                                         "only Secrets can be bound here (the dev cluster runs no pods or nodes)")
+                                         "only Secrets can be bound here (the dev cluster binds none to pods or nodes)")
             bound_to = self.rest.store.get(SECRET.key, namespace, str(ref.get("name") or ""))
             if bound_to is None:
                 raise errors.not_found("secrets", "", str(ref.get("name") or ""))

@@ -13,6 +13,10 @@ uid, owner and whatever else the parts plugged into the server select on.
 
 Resources given a time to live (Events: kube-apiserver's `--event-ttl`) are deleted, with a
 DELETED event, that long after their last write, as etcd's leases delete them.
+
+Resources named `packed` (the many, alike and seldom listed: Events, Pods, ReplicaSets, ...) are held in memory
+zlib-compressed against the first of their kind as a preset dictionary, several times smaller than its JSON; reading
+one costs a few microseconds more.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import heapq
 import json
 import sqlite3
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -132,7 +137,7 @@ class Reader(Protocol):
 class Store:
     def __init__(
         self, path: Path, history: int = HISTORY, ttls: dict[str, float] | None = None, cache: int = CACHE,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, packed: Iterable[str] = (),
     ) -> None:
         self.path = path
         self.clock = clock  # wall-clock seconds, for times to live (they outlast a restart)
@@ -141,7 +146,9 @@ class Store:
         self.indexes = Indexes()
         self.rv = 0
         self._db: sqlite3.Connection | None = None
-        self._bodies: dict[str, dict[str, str]] = {}  # resource -> key -> JSON
+        self._bodies: dict[str, dict[str, str | bytes]] = {}  # resource -> key -> JSON (packed: compressed)
+        self.packed = frozenset(packed)
+        self._dictionaries: dict[str, bytes] = {}  # packed resource -> its preset dictionary
         self._order: dict[str, list[str]] = {}  # resource -> sorted keys
         self._decoded: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._cache = cache
@@ -181,7 +188,7 @@ class Store:
         rows = db.execute("SELECT resource, namespace, name, rv, body, expires FROM objects")
         for resource, namespace, name, rv, body, expires in rows:
             key = key_of(namespace, name)
-            self._bodies.setdefault(resource, {})[key] = body
+            self._bodies.setdefault(resource, {})[key] = self._pack(resource, body)
             self.indexes.put(resource, key, json.loads(body), rv)
             if resource in self.ttls:
                 heapq.heappush(self._expiry, (expires or now + self.ttls[resource], resource, key, rv))
@@ -217,7 +224,17 @@ class Store:
         return order[start:end]
 
     def body(self, resource: str, key: str) -> str | None:
-        return self._bodies.get(resource, {}).get(key)
+        stored = self._bodies.get(resource, {}).get(key)
+        if stored is None or isinstance(stored, str):
+            return stored
+        return zlib.decompressobj(zdict=self._dictionaries[resource]).decompress(stored).decode()
+
+    def _pack(self, resource: str, body: str) -> str | bytes:
+        if resource not in self.packed:
+            return body
+        data = body.encode()
+        packer = zlib.compressobj(1, zdict=self._dictionaries.setdefault(resource, data))
+        return packer.compress(data) + packer.flush()
 
     def load(self, resource: str, key: str) -> dict[str, Any] | None:
         """The stored object, decoded. Callers must not mutate it: copy first."""
@@ -386,7 +403,7 @@ class Store:
             return
         if key not in bodies:
             bisect.insort(order, key)
-        bodies[key] = event.body
+        bodies[key] = self._pack(resource, event.body)
         self.indexes.put(resource, key, event.obj, event.rv)
         self._remember(resource, key, event.obj)
         ttl = self.ttls.get(resource)
@@ -408,7 +425,7 @@ class Store:
                 continue  # written again since: a later entry stands for it
             obj = self.load(resource, key)
             if obj is not None:
-                changes.append(Change("DELETED", resource, json.loads(self._bodies[resource][key]), obj))
+                changes.append(Change("DELETED", resource, json.loads(self.body(resource, key) or "{}"), obj))
         self.commit(changes)
         return len(changes)
 

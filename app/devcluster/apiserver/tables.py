@@ -130,6 +130,49 @@ def _event_object(obj: dict[str, Any]) -> str:
     return f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}"
 
 
+def _pod_cells(obj: dict[str, Any]) -> tuple[str, str, str]:
+    """Ready, Status and Restarts as kubectl's pod printer derives them from the containers' states."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    reason = status.get("reason") or status.get("phase") or ""
+    restarts, ready, last_restart = 0, 0, ""
+    has_running = False
+    for container in reversed(status.get("containerStatuses") or []):
+        if not isinstance(container, dict):
+            continue
+        restarts += int(container.get("restartCount") or 0)
+        finished = ((container.get("lastState") or {}).get("terminated") or {}).get("finishedAt") or ""
+        last_restart = max(last_restart, str(finished))
+        state = container.get("state") or {}
+        waiting, terminated = state.get("waiting"), state.get("terminated")
+        if waiting and waiting.get("reason"):
+            reason = waiting["reason"]
+        elif terminated and terminated.get("reason"):
+            reason = terminated["reason"]
+        elif terminated:
+            reason = f"Signal:{terminated['signal']}" if terminated.get("signal") else \
+                f"ExitCode:{terminated.get('exitCode', 0)}"
+        elif container.get("ready") and state.get("running") is not None:
+            has_running = True
+            ready += 1
+    if reason == "Completed" and has_running:
+        reason = "Running"
+    if (obj.get("metadata") or {}).get("deletionTimestamp") and reason not in ("Succeeded", "Failed"):
+        reason = "Terminating"
+    shown = str(restarts) if not (restarts and last_restart) else f"{restarts} ({age(last_restart)} ago)"
+    return f"{ready}/{len(spec.get('containers') or [])}", reason, shown
+
+
+def _selector(obj: dict[str, Any]) -> str:
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    terms = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    return ",".join(terms) or "<none>"
+
+
+def _template_containers(obj: dict[str, Any], key: str) -> str:
+    containers = ((((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")) or []
+    return ",".join(str(c.get(key, "")) for c in containers if isinstance(c, dict))
+
+
 _CoreColumn = tuple[dict[str, Any], Callable[[dict[str, Any]], Any]]
 
 
@@ -139,7 +182,50 @@ def _column(name: str, type_: str, description: str = "", priority: int = 0, for
 
 _AGE: _CoreColumn = (_column("Age", "string", AGE_DESCRIPTION), lambda o: age(_meta(o, "creationTimestamp")))
 
+_WORKLOAD_DETAIL: list[_CoreColumn] = [
+    (_column("Containers", "string", "Names of each container in the template.", priority=1),
+     lambda o: _template_containers(o, "name")),
+    (_column("Images", "string", "Images referenced by each container in the template.", priority=1),
+     lambda o: _template_containers(o, "image")),
+    (_column("Selector", "string", "Label selector for the pods it targets.", priority=1), _selector),
+]
+
 _CORE_COLUMNS: dict[str, list[_CoreColumn]] = {
+    "/pods": [
+        (_column("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
+         lambda o: _pod_cells(o)[0]),
+        (_column("Status", "string", "The aggregate status of the containers in this pod."),
+         lambda o: _pod_cells(o)[1]),
+        (_column("Restarts", "string", "The number of times the containers in this pod have been restarted and "
+                 "when the last container in this pod has restarted."), lambda o: _pod_cells(o)[2]),
+        _AGE,
+        (_column("IP", "string", "IP address allocated to the pod.", priority=1),
+         lambda o: (o.get("status") or {}).get("podIP") or "<none>"),
+        (_column("Node", "string", "The node the pod is bound to.", priority=1),
+         lambda o: (o.get("spec") or {}).get("nodeName") or "<none>"),
+        (_column("Nominated Node", "string", "The node the scheduler nominated for the pod.", priority=1),
+         lambda o: (o.get("status") or {}).get("nominatedNodeName") or "<none>"),
+        (_column("Readiness Gates", "string", "Conditions evaluated for the pod's readiness.", priority=1),
+         lambda o: "<none>"),
+    ],
+    "apps/deployments": [
+        (_column("Ready", "string", "Number of the pod with ready state"),
+         lambda o: f"{(o.get('status') or {}).get('readyReplicas', 0)}/{(o.get('spec') or {}).get('replicas', 1)}"),
+        (_column("Up-to-date", "string", "Total number of non-terminated pods targeted by this deployment that "
+                 "have the desired template spec."), lambda o: (o.get("status") or {}).get("updatedReplicas", 0)),
+        (_column("Available", "string", "Total number of available pods (ready for at least minReadySeconds) "
+                 "targeted by this deployment."), lambda o: (o.get("status") or {}).get("availableReplicas", 0)),
+        _AGE,
+        *_WORKLOAD_DETAIL,
+    ],
+    "apps/replicasets": [
+        (_column("Desired", "integer", "Number of desired pods."), lambda o: (o.get("spec") or {}).get("replicas", 1)),
+        (_column("Current", "integer", "Number of actual pods."), lambda o: (o.get("status") or {}).get("replicas", 0)),
+        (_column("Ready", "integer", "The number of ready pods."),
+         lambda o: (o.get("status") or {}).get("readyReplicas", 0)),
+        _AGE,
+        *_WORKLOAD_DETAIL,
+    ],
     "/namespaces": [
         (_column("Status", "string", "The status of the namespace"), lambda o: (o.get("status") or {}).get("phase")),
         _AGE,

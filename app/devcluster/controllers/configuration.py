@@ -122,6 +122,10 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
         elif state == "False":
             message = (ready or {}).get("message", "")
             conds.set("Ready", "False", "RevisionFailed", f'Revision "{name_wanted}" failed with message: {message}.')
+            before = conditions.get(previous.get("conditions") or [], "Ready") or {}
+            if before.get("status") != "False" or previous.get("latestCreatedRevisionName") != name_wanted:
+                ctx.record(configuration, "LatestCreatedFailed", f'Latest created revision "{name_wanted}" has failed',
+                           kind="Warning")
         elif deleted:
             conds.set("Ready", "False", "RevisionDeleted", f'Revision "{deleted}" was deleted.')
         else:

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.devcluster.apiserver.errors import ApiError
-from app.devcluster.apiserver.resources import EVENT, ResourceDef
+from app.devcluster.apiserver.podlogs import ContainerLogs
+from app.devcluster.apiserver.resources import CONFIGMAP, EVENT, ResourceDef
 from app.devcluster.apiserver.rest import Rest
 from app.devcluster.apiserver.store import Store
+from app.devcluster.controllers import config
 
 log = logging.getLogger("devcluster.controller")
 MANAGER = "controller"
@@ -25,10 +27,11 @@ class Context:
     """What reconcilers may use: the store, writes, events, timers and the clock."""
 
     rest: Rest
-    start_delay: float
+    start_delay: float  # a new revision's containers take this long to start
     schedule: Callable[[Key, float], None]
-    # When each revision (by uid) was first seen, in loop time: readiness follows the start-up delay.
-    first_seen: dict[str, float] = field(default_factory=dict)
+    cold_start_delay: float = 1.0  # ... and those of a revision that had been Ready before (scaled up again)
+    logs: ContainerLogs = field(default_factory=ContainerLogs)
+    settings: config.Settings = field(default_factory=config.Settings)
     last_event_nanos: int = 0
 
     def clock(self) -> float:
@@ -62,18 +65,38 @@ class Context:
                      error.message)
             return None
 
-    def write_status(self, resource: ResourceDef, obj: dict[str, Any], status: dict[str, Any]) -> None:
+    def write_status(
+        self, resource: ResourceDef, obj: dict[str, Any], status: dict[str, Any]
+    ) -> dict[str, Any] | None:
         if obj.get("status") == status:
-            return
+            return obj
         new = copy.deepcopy(obj)
         new["status"] = status
-        self.write(resource, new, obj, "status")
+        return self.write(resource, new, obj, "status")
 
-    def record(self, involved: dict[str, Any], reason: str, message: str, kind: str = "Normal") -> None:
-        """A core v1 Event about `involved`, as Knative's controllers record them."""
+    def delete(self, resource: ResourceDef, obj: dict[str, Any]) -> None:
+        try:
+            self.rest.system_delete(resource, obj)
+        except ApiError as error:
+            log.info("could not delete %s %s: %s", resource.kind, obj["metadata"].get("name"), error.message)
+
+    def autoscaler_config(self) -> config.AutoscalerConfig:
+        return self.settings.autoscaler(self.rest.store.get(CONFIGMAP.key, config.KNATIVE_NAMESPACE, config.AUTOSCALER))
+
+    def images(self) -> config.Images:
+        return self.settings.images(self.rest.store.get(CONFIGMAP.key, config.DEVCLUSTER_NAMESPACE, config.IMAGES))
+
+    def network(self) -> dict[str, Any]:
+        found = self.rest.store.get(CONFIGMAP.key, config.KNATIVE_NAMESPACE, config.NETWORK)
+        return (found or {}).get("data") or {}
+
+    def record(self, involved: dict[str, Any], reason: str, message: str, kind: str = "Normal",
+               component: str = "", host: str = "") -> None:
+        """A core v1 Event about `involved`, as Knative's controllers (or the component named) record them."""
         metadata = involved["metadata"]
         stamp = self.now()
-        component = f"{str(involved.get('kind', '')).lower()}-controller"  # as Knative names its controllers
+        # As Knative names its controllers, unless another part of the cluster (kubelet, a Kubernetes controller).
+        component = component or f"{str(involved.get('kind', '')).lower()}-controller"
         event = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -85,14 +108,14 @@ class Context:
             },
             "reason": reason,
             "message": message,
-            "source": {"component": component},
+            "source": {"component": component, **({"host": host} if host else {})},
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,
             "count": 1,
             "type": kind,
             "eventTime": None,
             "reportingComponent": component,
-            "reportingInstance": "",
+            "reportingInstance": host,
         }
         try:
             self.rest.system_write(EVENT, event, None, MANAGER)
@@ -121,3 +144,30 @@ def controlled_by(obj: dict[str, Any], owner: dict[str, Any]) -> bool:
         isinstance(r, dict) and r.get("controller") and r.get("uid") == owner["metadata"]["uid"]
         for r in obj["metadata"].get("ownerReferences") or []
     )
+
+
+def owned(ctx: Context, resource: ResourceDef, owner: dict[str, Any]) -> list[dict[str, Any]]:
+    """The live objects of `resource` that `owner` controls."""
+    return [obj for key, obj in ctx.store.dependents(owner["metadata"]["uid"])
+            if key == resource.key and controlled_by(obj, owner) and not obj["metadata"].get("deletionTimestamp")]
+
+
+def condition(kind: str, status: str, stamp: str, reason: str = "", message: str = "",
+              previous: list[dict[str, Any]] | None = None, probe: bool = False,
+              updated: bool = False) -> dict[str, Any]:
+    """A Kubernetes condition (pods, deployments), keeping its lastTransitionTime while its status holds."""
+    old = next((c for c in previous or [] if isinstance(c, dict) and c.get("type") == kind), None)
+    entry: dict[str, Any] = {"type": kind, "status": status}
+    if probe:
+        entry["lastProbeTime"] = None
+    if updated:
+        same = old is not None and (old.get("status"), old.get("reason"), old.get("message")) == \
+            (status, reason, message)
+        entry["lastUpdateTime"] = old.get("lastUpdateTime", stamp) if same and old else stamp
+    entry["lastTransitionTime"] = old["lastTransitionTime"] if old and old.get("status") == status and \
+        old.get("lastTransitionTime") else stamp
+    if reason:
+        entry["reason"] = reason
+    if message:
+        entry["message"] = message
+    return entry

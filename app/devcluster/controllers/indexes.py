@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.devcluster.apiserver.resources import POD
 from app.devcluster.apiserver.store import Store
-from app.devcluster.controllers.labels import LABEL_CONFIGURATION, LABEL_ROUTE, LABEL_SERVICE
+from app.devcluster.controllers.labels import LABEL_CONFIGURATION, LABEL_REVISION, LABEL_ROUTE, LABEL_SERVICE
 from app.devcluster.crds.resources import KNATIVE_RESOURCES, ROUTE
 
 SPEC_TRAFFIC = "spec.traffic"  # "revision/<name>" and "configuration/<name>" of a Route's spec
@@ -37,5 +38,6 @@ def add_indexes(store: Store) -> None:
     for resource in KNATIVE_RESOURCES:
         for label in (LABEL_SERVICE, LABEL_CONFIGURATION, LABEL_ROUTE):
             store.add_label_index(resource.key, label)
+    store.add_label_index(POD.key, LABEL_REVISION)
     store.add_index(ROUTE.key, SPEC_TRAFFIC, spec_traffic)
     store.add_index(ROUTE.key, STATUS_TRAFFIC, status_traffic)

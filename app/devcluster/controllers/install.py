@@ -12,8 +12,9 @@ from typing import Any
 from app.devcluster.apiserver.resources import CLUSTER_ROLE, CONFIGMAP, CORE_SERVICE, NAMESPACE
 from app.devcluster.apiserver.rest import Rest
 from app.devcluster.apiserver.seed import MANAGER, ensure
+from app.devcluster.controllers import config
 
-NAMESPACES = ("knative-serving", "kourier-system")
+NAMESPACES = ("knative-serving", "kourier-system", config.DEVCLUSTER_NAMESPACE)
 INGRESS_CLASS = "kourier.ingress.networking.knative.dev"
 SERVING_GROUP = "serving.knative.dev"
 INTERNAL_GROUPS = ["networking.internal.knative.dev", "autoscaling.internal.knative.dev",
@@ -51,8 +52,8 @@ CLUSTER_ROLES = [
 ]
 
 
-def install(rest: Rest, domain: str, host: str, gateway_port: int) -> None:
-    """Create what is missing; keep what users changed, except the gateway's own address."""
+def install(rest: Rest, domain: str, host: str, gateway_port: int, internal_port: int = 8081) -> None:
+    """Create what is missing; keep what users changed, except the gateways' own addresses."""
     for name in NAMESPACES:
         ensure(rest, NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     for role in CLUSTER_ROLES:
@@ -69,21 +70,36 @@ def install(rest: Rest, domain: str, host: str, gateway_port: int) -> None:
                      "labels": {"app.kubernetes.io/name": "knative-serving"}},
         "data": {"ingress-class": INGRESS_CLASS},
     })
+    ensure(rest, CONFIGMAP, {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": config.AUTOSCALER, "namespace": "knative-serving",
+                     "labels": {"app.kubernetes.io/name": "knative-serving"}},
+        "data": dict(config.AUTOSCALER_SEED),
+    })
+    ensure(rest, CONFIGMAP, {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": config.IMAGES, "namespace": config.DEVCLUSTER_NAMESPACE},
+        "data": dict(config.IMAGES_SEED),
+    })
+    _gateway_service(rest, "kourier", "LoadBalancer", gateway_port, 8080, host)
+    _gateway_service(rest, "kourier-internal", "ClusterIP", internal_port, 8081, "")
+
+
+def _gateway_service(rest: Rest, name: str, kind: str, port: int, target: int, host: str) -> None:
+    """A Kourier Service whose port is the dev gateway's live one (it may differ between runs)."""
+    port_entry = {"name": "http2", "port": port, "protocol": "TCP", "targetPort": target}
     kourier = ensure(rest, CORE_SERVICE, {
         "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "kourier", "namespace": "kourier-system",
+        "metadata": {"name": name, "namespace": "kourier-system",
                      "labels": {"networking.knative.dev/ingress-provider": "kourier", "app.kubernetes.io/component":
                                 "net-kourier"}},
-        "spec": {
-            "type": "LoadBalancer",
-            "selector": {"app": "3scale-kourier-gateway"},
-            "ports": [{"name": "http2", "port": gateway_port, "protocol": "TCP", "targetPort": 8080}],
-        },
+        "spec": {"type": kind, "selector": {"app": "3scale-kourier-gateway"}, "ports": [port_entry]},
     })
-    # The dev gateway's address may differ between runs: the Service always advertises the live one.
     spec = copy.deepcopy(kourier)
-    spec["spec"]["ports"] = [{"name": "http2", "port": gateway_port, "protocol": "TCP", "targetPort": 8080}]
+    spec["spec"]["ports"] = [port_entry]
     kourier = rest.system_write(CORE_SERVICE, spec, kourier, MANAGER)
+    if not host:
+        return
     status = copy.deepcopy(kourier)
     try:
         ingress = {"ip": str(ipaddress.ip_address(host))}

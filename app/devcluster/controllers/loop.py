@@ -13,60 +13,89 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from app.devcluster.apiserver.resources import CONFIGMAP
+from app.devcluster.apiserver.podlogs import ContainerLogs
+from app.devcluster.apiserver.resources import CONFIGMAP, DEPLOYMENT, POD, REPLICASET
 from app.devcluster.apiserver.rest import Rest
 from app.devcluster.apiserver.store import Event, split_key
 from app.devcluster.apiserver.tasks import cancel
+from app.devcluster.controllers import config, kubelet
+from app.devcluster.controllers.autoscaler import Autoscaler
 from app.devcluster.controllers.configuration import reconcile as reconcile_configuration
 from app.devcluster.controllers.context import Context, Key
+from app.devcluster.controllers.deployment import is_ready, reconcile_deployment, reconcile_replicaset
 from app.devcluster.controllers.indexes import SPEC_TRAFFIC, add_indexes
-from app.devcluster.controllers.labels import LABEL_CONFIGURATION, LABEL_SERVICE
+from app.devcluster.controllers.labels import LABEL_CONFIGURATION, LABEL_REVISION, LABEL_ROUTE, LABEL_SERVICE
 from app.devcluster.controllers.revision import reconcile as reconcile_revision
 from app.devcluster.controllers.route import reconcile as reconcile_route
 from app.devcluster.controllers.service import reconcile as reconcile_service
-from app.devcluster.crds.resources import CONFIGURATION, REVISION, ROUTE, SERVICE
+from app.devcluster.crds.resources import CONFIGURATION, INGRESS, REVISION, ROUTE, SERVICE
 
 log = logging.getLogger("devcluster.controller")
 
 
-class KnativeController:
-    """Runs the Service, Configuration, Revision and Route reconcilers."""
+RESOURCES = (SERVICE, CONFIGURATION, REVISION, ROUTE, DEPLOYMENT, REPLICASET, POD)
 
-    def __init__(self, rest: Rest, start_delay: float = 1.0) -> None:
+
+class KnativeController:
+    """Runs Knative's reconcilers (Service, Configuration, Revision, Route, with the autoscaler) and the parts of
+    Kubernetes they rely on (the Deployment and ReplicaSet controllers, the scheduler and the kubelet)."""
+
+    def __init__(self, rest: Rest, start_delay: float = 1.0, cold_start_delay: float = 1.0,
+                 logs: ContainerLogs | None = None, crash_backoff: float = 10.0) -> None:
         add_indexes(rest.store)
         self.rest = rest
-        self.context = Context(rest, start_delay, self.schedule)
+        self.context = Context(rest, start_delay, self.schedule, cold_start_delay=cold_start_delay,
+                               logs=logs or ContainerLogs())
+        self.autoscaler = Autoscaler(self.context.logs, lambda key: self.schedule((REVISION.key, *key), 0.0))
+        self.kubelet = kubelet.Kubelet(backoff=crash_backoff)
         self.reconcilers: dict[str, Callable[[Context, str, str], None]] = {
             SERVICE.key: reconcile_service,
             CONFIGURATION.key: reconcile_configuration,
-            REVISION.key: reconcile_revision,
+            REVISION.key: lambda ctx, ns, name: reconcile_revision(ctx, self.autoscaler, ns, name),
             ROUTE.key: reconcile_route,
+            DEPLOYMENT.key: reconcile_deployment,
+            REPLICASET.key: reconcile_replicaset,
+            POD.key: lambda ctx, ns, name: kubelet.reconcile(ctx, self.kubelet, ns, name),
         }
         self._pending: dict[Key, None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._feed: asyncio.Task[None] | None = None
-        self._timers: list[asyncio.TimerHandle] = []
+        self._timers: dict[Key, asyncio.TimerHandle] = {}  # the next wake-up of each key that has one
 
     def start(self) -> None:
-        subscription = self.rest.store.subscribe(
-            [SERVICE.key, CONFIGURATION.key, REVISION.key, ROUTE.key, CONFIGMAP.key]
-        )
-        for resource in (SERVICE, CONFIGURATION, REVISION, ROUTE):
+        subscription = self.rest.store.subscribe([*(r.key for r in RESOURCES), CONFIGMAP.key, INGRESS.key])
+        for pod in self.rest.store.list(POD.key):
+            self._observe_pod("ADDED", pod)
+        for resource in RESOURCES:
             for key in self.rest.store.keys(resource.key):
                 self._add((resource.key, *split_key(key)))
         self._feed = asyncio.create_task(self._follow(subscription.queue))
         self._task = asyncio.create_task(self._work())
 
     async def stop(self) -> None:
-        for timer in self._timers:
+        for timer in self._timers.values():
             timer.cancel()
         await cancel(self._feed, self._task)
 
     def schedule(self, key: Key, delay: float) -> None:
+        """Reconcile `key` in `delay` seconds. One timer per key, the earliest: each reconcile schedules again
+        whatever it still waits for, so a later wake-up asked for meanwhile is not lost."""
+        if delay <= 0:
+            self._add(key)
+            return
         loop = asyncio.get_running_loop()
-        self._timers = [t for t in self._timers if not t.cancelled() and t.when() > loop.time()]
-        self._timers.append(loop.call_later(delay, self._add, key))
+        when = loop.time() + delay
+        timer = self._timers.get(key)
+        if timer is not None:
+            if timer.when() <= when:
+                return
+            timer.cancel()
+        self._timers[key] = loop.call_at(when, self._fire, key)
+
+    def _fire(self, key: Key) -> None:
+        self._timers.pop(key, None)
+        self._add(key)
 
     def _add(self, key: Key) -> None:
         self._pending[key] = None
@@ -87,9 +116,24 @@ class KnativeController:
         if event.resource == CONFIGMAP.key:
             if namespace == "knative-serving" and name in ("config-domain", "config-network"):
                 return [(ROUTE.key, *split_key(key)) for key in self.rest.store.keys(ROUTE.key)]
+            if namespace == config.KNATIVE_NAMESPACE and name == config.AUTOSCALER:
+                return [(REVISION.key, *split_key(key)) for key in self.rest.store.keys(REVISION.key)]
             return []
-        keys: list[Key] = [(event.resource, namespace, name)]
         labels = obj["metadata"].get("labels") or {}
+        if event.resource == INGRESS.key:
+            return [(ROUTE.key, namespace, labels[LABEL_ROUTE])] if labels.get(LABEL_ROUTE) else []
+        keys: list[Key] = [(event.resource, namespace, name)]
+        if event.resource in (DEPLOYMENT.key, REPLICASET.key, POD.key):
+            if event.resource == POD.key:
+                self._observe_pod(event.type, obj)
+            owner = next((r for r in obj["metadata"].get("ownerReferences") or []
+                          if isinstance(r, dict) and r.get("controller")), None)
+            if owner is not None and owner.get("kind") in ("Deployment", "ReplicaSet"):
+                keys.append((DEPLOYMENT.key if owner["kind"] == "Deployment" else REPLICASET.key, namespace,
+                             str(owner.get("name"))))
+            if labels.get(LABEL_REVISION) and event.resource != REPLICASET.key:
+                keys.append((REVISION.key, namespace, labels[LABEL_REVISION]))
+            return keys
         if event.resource in (CONFIGURATION.key, ROUTE.key) and labels.get(LABEL_SERVICE):
             keys.append((SERVICE.key, namespace, labels[LABEL_SERVICE]))
         if event.resource == CONFIGURATION.key:
@@ -102,6 +146,16 @@ class KnativeController:
         if event.resource == ROUTE.key:
             keys += [(REVISION.key, namespace, r) for r in sorted(referenced_revisions(obj, event.old))]
         return keys
+
+    def _observe_pod(self, kind: str, pod: dict[str, Any]) -> None:
+        """Keep the autoscaler's view of which instances can take requests."""
+        meta = pod["metadata"]
+        revision = (meta.get("labels") or {}).get(LABEL_REVISION)
+        if kind == "DELETED" or meta.get("deletionTimestamp"):
+            self.autoscaler.pod_gone(meta["namespace"], meta["name"])
+            self.kubelet.forget(meta.get("uid", ""))
+        elif revision:
+            self.autoscaler.pod_seen(meta["namespace"], meta["name"], revision, is_ready(pod))
 
     def _routes_referencing(self, namespace: str, revision: str = "", configuration: str = "") -> list[str]:
         """Routes whose spec sends traffic to the revision, or to the configuration's latest revision."""

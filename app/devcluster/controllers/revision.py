@@ -1,8 +1,10 @@
-"""Revision status: Deploying for a configurable start-up delay, then Ready, with digests and replicas.
+"""Revision → its image digests, its Deployment `<revision>-deployment`, its Kubernetes Services, and a status that
+follows what its pods and the autoscaler say, as knative/serving `pkg/reconciler/revision` does.
 
-The dev cluster runs no containers. A revision "starts" after `--revision-start-delay` seconds
-so that the in-between states are visible, and reports one replica while it gets traffic and
-none (scaled to zero, still Ready) when it gets none, as Knative's autoscaler would.
+The dev cluster runs no containers, and `devcluster-system/images` stands in for the registry: an image it lists under
+`unresolvable` gets no digest (ContainerMissing, and no Deployment); one listed under `failing` gets a Deployment whose
+pods crash-loop (ExitCode<N>). Either verdict is taken when the revision is first reconciled and then kept: later
+edits of the ConfigMap apply to revisions created afterwards, and no reconcile turns a failure back into success.
 """
 
 from __future__ import annotations
@@ -11,13 +13,33 @@ import copy
 import hashlib
 from typing import Any
 
-from app.devcluster.controllers import conditions
-from app.devcluster.controllers.context import Context
+from app.devcluster.apiserver.indexes import label_index
+from app.devcluster.apiserver.resources import DEPLOYMENT, POD
+from app.devcluster.controllers import conditions, networking
+from app.devcluster.controllers.autoscaler import Autoscaler
+from app.devcluster.controllers.context import Context, controller_reference
+from app.devcluster.controllers.deployment import is_ready, replicas_of
 from app.devcluster.controllers.indexes import STATUS_TRAFFIC
-from app.devcluster.controllers.labels import ANNOTATION_ROUTES, ANNOTATION_ROUTING_MODIFIED, LABEL_ROUTING_STATE
+from app.devcluster.controllers.kubelet import QUEUE_PROXY, USER_CONTAINER
+from app.devcluster.controllers.labels import (
+    ANNOTATION_ROUTES,
+    ANNOTATION_ROUTING_MODIFIED,
+    ANNOTATION_SIMULATED_EXIT,
+    LABEL_APP,
+    LABEL_CONFIGURATION,
+    LABEL_REVISION,
+    LABEL_REVISION_UID,
+    LABEL_ROUTE,
+    LABEL_ROUTING_STATE,
+    LABEL_SERVICE,
+)
 from app.devcluster.crds.resources import REVISION, ROUTE
 
 DEPLOYING = "Deploying"
+CONTAINER_MISSING = "ContainerMissing"
+QUEUE_IMAGE = "gcr.io/knative-releases/knative.dev/serving/cmd/queue@sha256:" + "0" * 64
+PROGRESS_DEADLINE = 600  # config-deployment's progress-deadline, in seconds
+_NOT_COPIED = (LABEL_ROUTING_STATE, LABEL_ROUTE, ANNOTATION_ROUTES, ANNOTATION_ROUTING_MODIFIED)
 
 
 def image_digest(image: str) -> str:
@@ -29,6 +51,20 @@ def image_digest(image: str) -> str:
     if ":" in last:
         repository = image[: len(image) - len(last)] + last.split(":", 1)[0]
     return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+
+
+def registry_of(image: str) -> str:
+    """The registry go-containerregistry would ask for the image (Docker Hub when the name has no host)."""
+    first, sep, _ = image.partition("/")
+    return first if sep and ("." in first or ":" in first or first == "localhost") else "index.docker.io"
+
+
+def unresolvable_message(image: str) -> str:
+    # The first part is Knative's (revision_lifecycle.go, background.go); after it, what go-containerregistry's
+    # request to a registry host that does not resolve returns (Go's net error text, not in Knative's source).
+    registry = registry_of(image)
+    return (f'Unable to fetch image "{image}": failed to resolve image to digest: Get "https://{registry}/v2/": '
+            f"dial tcp: lookup {registry}: no such host")
 
 
 def routing(ctx: Context, revision: dict[str, Any]) -> tuple[list[str], int]:
@@ -43,48 +79,187 @@ def routing(ctx: Context, revision: dict[str, Any]) -> tuple[list[str], int]:
     return sorted(routes), percent
 
 
-def reconcile(ctx: Context, namespace: str, name: str) -> None:
+def pods_of(ctx: Context, namespace: str, revision: str) -> list[dict[str, Any]]:
+    return [p for p in ctx.indexed(POD, label_index(LABEL_REVISION), revision, namespace)
+            if not p["metadata"].get("deletionTimestamp")]
+
+
+def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> None:
     revision = ctx.get(REVISION, namespace, name)
     if revision is None or revision["metadata"].get("deletionTimestamp"):
+        scaler.forget(namespace, name, revision["metadata"]["uid"] if revision else "")
         return
     revision = _sync_routing_labels(ctx, revision)
     previous = revision.get("status") or {}
-    was_ready = conditions.status_of(revision) == "True"
-    now = ctx.clock()
-    started = ctx.first_seen.setdefault(revision["metadata"]["uid"], now)
-    ready = was_ready or now - started >= ctx.start_delay
-    if not ready:
-        ctx.schedule((REVISION.key, namespace, name), started + ctx.start_delay - now)
-    _, percent = routing(ctx, revision)
+    healthy = conditions.get(previous.get("conditions") or [], "ContainerHealthy") or {}
+    if healthy.get("status") == "False" and healthy.get("reason") == CONTAINER_MISSING:
+        return  # the registry's verdict stands
     conds = conditions.ConditionSet(
         previous.get("conditions"), ctx.now(), "Ready", ("ContainerHealthy", "ResourcesAvailable")
     )
-    if ready:
+    containers = [c for c in (revision.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
+    digests = previous.get("containerStatuses")
+    if not digests:
+        images = ctx.images()
+        missing = next((str(c.get("image", "")) for c in containers
+                        if images.unresolvable_pattern(str(c.get("image", "")))), None)
+        if missing is not None:
+            message = unresolvable_message(missing)
+            conds.set("ContainerHealthy", "False", CONTAINER_MISSING, message)
+            conds.set("ResourcesAvailable", "Unknown")
+            ctx.write_status(REVISION, revision, {"conditions": conds.result(), "observedGeneration": 1})
+            ctx.record(revision, "InternalError", message, kind="Warning")
+            return
+        digests = [{"name": c.get("name", ""), "imageDigest": image_digest(str(c.get("image", "")))}
+                   for c in containers]
+
+    deployment = ctx.get(DEPLOYMENT, namespace, f"{name}-deployment")
+    pods = pods_of(ctx, namespace, name)
+    ready = sum(1 for pod in pods if is_ready(pod))
+    routed = (revision["metadata"].get("labels") or {}).get(LABEL_ROUTING_STATE) != "reserve"
+    decision = scaler.decide(revision, ctx.autoscaler_config(), ready,
+                             replicas_of(deployment) if deployment else None, routed)
+    replicas = decision.replicas if decision.replicas is not None else decision.desired
+    if deployment is None:
+        exit_code = ctx.images().exit_code(str(_serving(containers).get("image", "")))
+        deployment = ctx.write(DEPLOYMENT, desired_deployment(revision, digests, replicas, exit_code), None)
+    elif decision.replicas is not None and replicas_of(deployment) != decision.replicas:
+        scaled = copy.deepcopy(deployment)
+        scaled["spec"]["replicas"] = decision.replicas
+        deployment = ctx.write(DEPLOYMENT, scaled, deployment) or deployment
+    networking.ensure_revision_services(ctx, revision)
+
+    was_ready = conditions.status_of(revision) == "True"
+    exited = _exited(pods) if not ready else None
+    if healthy.get("status") == "False" and str(healthy.get("reason", "")).startswith("ExitCode"):
+        conds.set("ContainerHealthy", "False", healthy["reason"], healthy.get("message", ""))
+        conds.set("ResourcesAvailable", "Unknown", DEPLOYING)
+    elif exited is not None and deployment is not None and replicas_of(deployment) > 0:
+        code, message = exited
+        conds.set("ContainerHealthy", "False", f"ExitCode{code}", f"Container failed with: {message}")
+        conds.set("ResourcesAvailable", "Unknown", DEPLOYING)
+    elif decision.initialized:
         conds.set("ContainerHealthy", "True")
         conds.set("ResourcesAvailable", "True")
-        if percent > 0:
-            conds.set("Active", "True", severity=conditions.SEVERITY_INFO)
-        else:
-            conds.set("Active", "False", "NoTraffic", "The target is not receiving traffic.",
-                      severity=conditions.SEVERITY_INFO)
-        replicas = 1 if percent > 0 else 0
     else:
         conds.set("ContainerHealthy", "Unknown", DEPLOYING)
         conds.set("ResourcesAvailable", "Unknown", DEPLOYING)
-        conds.set("Active", "Unknown", DEPLOYING, severity=conditions.SEVERITY_INFO)
-        replicas = 0
-    containers = (revision.get("spec") or {}).get("containers") or []
+    conds.set("Active", *decision.active, severity=conditions.SEVERITY_INFO)
     status: dict[str, Any] = {
-        "actualReplicas": replicas,
+        "actualReplicas": ready,
         "conditions": conds.result(),
-        "containerStatuses": [
-            {"name": c.get("name", ""), "imageDigest": image_digest(str(c.get("image", "")))}
-            for c in containers if isinstance(c, dict)
-        ],
-        "desiredReplicas": 1 if not ready or percent > 0 else 0,
+        "containerStatuses": digests,
+        "desiredReplicas": decision.desired,
         "observedGeneration": revision["metadata"].get("generation", 1),
     }
-    ctx.write_status(REVISION, revision, status)
+    written = ctx.write_status(REVISION, revision, status)
+    if written is not None and not was_ready and conditions.status_of(written) == "True":
+        ctx.record(written, "RevisionReady", "Revision becomes ready upon all resources being ready")
+    if decision.recheck is not None:
+        ctx.schedule((REVISION.key, namespace, name), decision.recheck + 0.05)
+
+
+def _serving(containers: list[dict[str, Any]]) -> dict[str, Any]:
+    return next((c for c in containers if c.get("ports")), containers[0] if containers else {})
+
+
+def _exited(pods: list[dict[str, Any]]) -> tuple[int, str] | None:
+    """The exit code and termination message of a user container that keeps exiting, from the first such pod."""
+    for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
+        for state in (pod.get("status") or {}).get("containerStatuses") or []:
+            terminated = (state.get("lastState") or {}).get("terminated")
+            if state.get("name") == USER_CONTAINER and terminated:
+                return int(terminated.get("exitCode") or 0), str(terminated.get("message") or "")
+    return None
+
+
+def deployment_labels(revision: dict[str, Any]) -> dict[str, str]:
+    """Knative's makeLabels: the revision's labels (less the routing ones) and the revision's own."""
+    meta = revision["metadata"]
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k not in _NOT_COPIED}
+    labels[LABEL_REVISION] = meta["name"]
+    labels[LABEL_REVISION_UID] = meta["uid"]
+    labels.setdefault(LABEL_APP, meta["name"])
+    return labels
+
+
+def desired_deployment(revision: dict[str, Any], digests: list[dict[str, Any]], replicas: int,
+                       exit_code: int | None) -> dict[str, Any]:
+    meta = revision["metadata"]
+    labels = deployment_labels(revision)
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in _NOT_COPIED}
+    pod_annotations = dict(annotations)
+    if exit_code is not None:
+        pod_annotations[ANNOTATION_SIMULATED_EXIT] = str(exit_code)
+    return {
+        "apiVersion": DEPLOYMENT.api_version, "kind": DEPLOYMENT.kind,
+        "metadata": {"name": f"{meta['name']}-deployment", "namespace": meta["namespace"], "labels": labels,
+                     "annotations": annotations, "ownerReferences": [controller_reference(revision)]},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {LABEL_REVISION_UID: meta["uid"]}},
+            "progressDeadlineSeconds": PROGRESS_DEADLINE,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "100%"}},
+            "template": {"metadata": {"labels": dict(labels), "annotations": pod_annotations},
+                         "spec": _pod_spec(revision, digests)},
+        },
+    }
+
+
+def _pod_spec(revision: dict[str, Any], digests: list[dict[str, Any]]) -> dict[str, Any]:
+    meta, spec = revision["metadata"], revision.get("spec") or {}
+    labels = meta.get("labels") or {}
+    by_name = {d.get("name"): d.get("imageDigest") for d in digests}
+    containers = []
+    port = 8080
+    for original in spec.get("containers") or []:
+        if not isinstance(original, dict):
+            continue
+        container = copy.deepcopy(original)
+        container["image"] = by_name.get(container.get("name")) or container.get("image", "")
+        container.pop("readinessProbe", None)  # queue-proxy probes the container on its behalf
+        ports = [p for p in container.get("ports") or [] if isinstance(p, dict)]
+        if ports or len(spec.get("containers") or []) == 1:  # the serving container: its port is user-port
+            port = int(ports[0].get("containerPort") or 8080) if ports else 8080
+            container["ports"] = [{"name": "user-port", "containerPort": port, "protocol": "TCP"}]
+            container["env"] = [*(container.get("env") or []), {"name": "PORT", "value": str(port)}]
+        container["env"] = [*(container.get("env") or []),
+                            {"name": "K_REVISION", "value": meta["name"]},
+                            {"name": "K_CONFIGURATION", "value": labels.get(LABEL_CONFIGURATION, "")},
+                            {"name": "K_SERVICE", "value": labels.get(LABEL_SERVICE, "")}]
+        container.setdefault("terminationMessagePolicy", "FallbackToLogsOnError")
+        container["lifecycle"] = {"preStop": {"httpGet": {"path": "/wait-for-drain", "port": 8022}}}
+        containers.append(container)
+    containers.append({
+        "name": QUEUE_PROXY, "image": QUEUE_IMAGE,
+        "ports": [{"name": "http-queueadm", "containerPort": 8022, "protocol": "TCP"},
+                  {"name": "http-autometric", "containerPort": 9090, "protocol": "TCP"},
+                  {"name": "http-usermetric", "containerPort": 9091, "protocol": "TCP"},
+                  {"name": "queue-port", "containerPort": 8012, "protocol": "TCP"},
+                  {"name": "https-port", "containerPort": 8112, "protocol": "TCP"}],
+        "env": [{"name": "SERVING_NAMESPACE", "value": meta["namespace"]},
+                {"name": "SERVING_SERVICE", "value": labels.get(LABEL_SERVICE, "")},
+                {"name": "SERVING_CONFIGURATION", "value": labels.get(LABEL_CONFIGURATION, "")},
+                {"name": "SERVING_REVISION", "value": meta["name"]},
+                {"name": "QUEUE_SERVING_PORT", "value": "8012"},
+                {"name": "USER_PORT", "value": str(port)},
+                {"name": "CONTAINER_CONCURRENCY", "value": str(spec.get("containerConcurrency") or 0)},
+                {"name": "REVISION_TIMEOUT_SECONDS", "value": str(spec.get("timeoutSeconds") or 300)}],
+        "readinessProbe": {"httpGet": {"port": 8012, "httpHeaders": [{"name": "K-Network-Probe", "value": "queue"}]},
+                           "periodSeconds": 1, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3},
+        "resources": {"requests": {"cpu": "25m"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                            "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+    })
+    pod: dict[str, Any] = {
+        "containers": containers,
+        "enableServiceLinks": bool(spec.get("enableServiceLinks", False)),
+        "terminationGracePeriodSeconds": int(spec.get("timeoutSeconds") or 300),
+    }
+    if spec.get("serviceAccountName"):
+        pod["serviceAccountName"] = spec["serviceAccountName"]
+    return pod
 
 
 def _sync_routing_labels(ctx: Context, revision: dict[str, Any]) -> dict[str, Any]:

@@ -7,15 +7,23 @@ keeps serving its last good `status.traffic`, as Knative does.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import yaml
 
+from app.devcluster.admission.goparse import parse_duration
 from app.devcluster.apiserver.resources import CONFIGMAP
-from app.devcluster.controllers import conditions
+from app.devcluster.controllers import conditions, config, networking
 from app.devcluster.controllers.context import Context
-from app.devcluster.controllers.labels import LABEL_SERVICE, LABEL_VISIBILITY
-from app.devcluster.crds.resources import CONFIGURATION, REVISION, ROUTE
+from app.devcluster.controllers.labels import (
+    ANNOTATION_ROLLOUT,
+    ANNOTATION_ROLLOUT_STATE,
+    LABEL_SERVICE,
+    LABEL_VISIBILITY,
+)
+from app.devcluster.controllers.rollout import Rollout, goal
+from app.devcluster.crds.resources import CONFIGURATION, INGRESS, REVISION, ROUTE
 
 CLUSTER_LOCAL_DOMAIN = "svc.cluster.local"
 DEFAULT_DOMAIN_TEMPLATE = "{{.Name}}.{{.Namespace}}.{{.Domain}}"
@@ -119,10 +127,13 @@ def _floating(ctx: Context, route: dict[str, Any], name: str) -> str:
                          f'Configuration "{name}" is waiting for a Revision to become ready.')
 
 
-def resolve(ctx: Context, route: dict[str, Any]) -> list[dict[str, Any]]:
-    """status.traffic for the route's spec: concrete revisions, identical entries merged."""
+Resolved = list[tuple[dict[str, Any], str, bool]]  # (spec target, revision, latestRevision)
+
+
+def resolve_targets(ctx: Context, route: dict[str, Any]) -> Resolved:
+    """Each spec target with the revision it resolves to; TrafficFailure when one cannot be."""
     _check_host(host_for(ctx, route))
-    resolved: list[tuple[dict[str, Any], str, bool]] = []
+    resolved: Resolved = []
     failure: TrafficFailure | None = None
     for target in (route.get("spec") or {}).get("traffic") or []:
         try:
@@ -139,6 +150,13 @@ def resolve(ctx: Context, route: dict[str, Any]) -> list[dict[str, Any]]:
                 failure = error
     if failure is not None:
         raise failure
+    return resolved
+
+
+def merge(ctx: Context, route: dict[str, Any], resolved: Resolved, rollout: Rollout | None = None
+          ) -> list[dict[str, Any]]:
+    """status.traffic: concrete revisions, identical entries merged; during a rollout, each floating entry split over
+    the revisions the rollout serves now."""
     merged: dict[tuple[str, str, bool], dict[str, Any]] = {}
     for target, revision, latest in resolved:
         tag = target.get("tag") or ""
@@ -154,7 +172,51 @@ def resolve(ctx: Context, route: dict[str, Any]) -> list[dict[str, Any]]:
             entry["tag"] = tag
             entry["url"] = f"http://{host}"
         merged[key] = entry
-    return list(merged.values())
+    entries = list(merged.values())
+    if rollout is None or rollout.done():
+        return entries
+    # As GetRevisionTrafficTargets does during a rollout: a floating entry becomes one entry per revision in it.
+    split: list[dict[str, Any]] = []
+    configurations = {revision: str(target.get("configurationName") or "") for target, revision, latest in resolved
+                      if latest}
+    for entry in entries:
+        config = next((c for c in rollout.by_tag("") if entry["latestRevision"] and
+                       c.configuration_name == configurations.get(entry["revisionName"]) and
+                       c.percent == entry["percent"]), None)
+        if config is None or config.done():
+            split.append(entry)
+            continue
+        split += [{**entry, "percent": r.percent, "revisionName": r.revision_name} for r in config.revisions]
+    return split
+
+
+def rollout_goal(resolved: Resolved) -> Rollout:
+    """What the floating targets ask for now (BuildRollout): the untagged share of each configuration's latest
+    revision (consolidated by revision, a lone revision counting as 100%), and each floating tag at 100%."""
+    by_revision: dict[str, list[Any]] = {}
+    tagged: list[tuple[str, str, int, str]] = []
+    for target, revision, latest in resolved:
+        entry = by_revision.setdefault(revision, [latest, str(target.get("configurationName") or ""), 0])
+        entry[2] += int(target.get("percent") or 0)
+        if latest and target.get("tag"):
+            tagged.append((str(target["tag"]), str(target.get("configurationName") or ""), 100, revision))
+    if len(by_revision) == 1:
+        next(iter(by_revision.values()))[2] = 100
+    untagged = [("", config, percent, revision) for revision, (latest, config, percent) in by_revision.items()
+                if latest]
+    return goal(untagged + tagged)
+
+
+def rollout_seconds(ctx: Context, route: dict[str, Any]) -> int:
+    """The route's serving.knative.dev/rollout-duration, else config-network's rollout-duration."""
+    annotations = route["metadata"].get("annotations") or {}
+    text = next((annotations[k] for k in ANNOTATION_ROLLOUT if annotations.get(k)), "")
+    if text:
+        try:
+            return int(parse_duration(str(text)) // 1_000_000_000)
+        except ValueError:
+            return 0
+    return config.rollout_seconds(ctx.network())
 
 
 def reconcile(ctx: Context, namespace: str, name: str) -> None:
@@ -171,7 +233,8 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
         "url": f"http://{host_for(ctx, route)}",
     }
     try:
-        status["traffic"] = resolve(ctx, route)
+        resolved = resolve_targets(ctx, route)
+        status["traffic"] = merge(ctx, route, resolved)
     except TrafficFailure as failure:
         conds.set("AllTrafficAssigned", failure.status, failure.reason, failure.message)
         for kind in ("CertificateProvisioned", "IngressReady"):
@@ -185,6 +248,49 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
     else:
         conds.set("AllTrafficAssigned", "True")
         conds.set("CertificateProvisioned", "True", "TLSNotEnabled", "external-domain-tls is not enabled")
-        conds.set("IngressReady", "True")
+        rollout = _rollout(ctx, route, resolved, status["traffic"], previous)
+        if rollout.done():
+            conds.set("IngressReady", "True")
+        else:
+            conds.set("IngressReady", "Unknown", "RolloutInProgress",
+                      "A gradual rollout of the latest revision(s) is in progress.")
+            status["traffic"] = merge(ctx, route, resolved, rollout)
+        networking.sync_placeholders(ctx, route, sorted({t["tag"] for t in status["traffic"] if t.get("tag")}))
     status["conditions"] = conds.result()
     ctx.write_status(ROUTE, route, {k: status[k] for k in sorted(status)})
+
+
+def _rollout(ctx: Context, route: dict[str, Any], resolved: Resolved, traffic: list[dict[str, Any]],
+             previous: dict[str, Any]) -> Rollout:
+    """The rollout in force, stepped from the state the KIngress records (reconcileRollout), and the KIngress
+    updated with it; the route is looked at again when the next step is due."""
+    meta = route["metadata"]
+    current = rollout_goal(resolved)
+    ingress = ctx.get(INGRESS, meta["namespace"], meta["name"])
+    effective = current
+    seconds = rollout_seconds(ctx, route)
+    if ingress is not None and seconds > 0:
+        before = Rollout.loads(((ingress["metadata"].get("annotations") or {}).get(ANNOTATION_ROLLOUT_STATE)) or "")
+        now = time.time_ns()
+        ingress_ready = conditions.get(previous.get("conditions") or [], "IngressReady") or {}
+        if before is not None and ingress_ready.get("status") != "True":
+            before.observe_ready(now, float(seconds))
+        effective, next_step = current.step(before, now)
+        if next_step > 0:
+            ctx.schedule((ROUTE.key, meta["namespace"], meta["name"]), max((next_step - now) / 1e9, 0.0) + 0.01)
+    splits = merge(ctx, route, resolved, effective)
+    local, public = _ingress_hosts(ctx, route, traffic)
+    networking.sync_ingress(
+        ctx, route, networking.rules(public, local, [(t["revisionName"], t["percent"]) for t in splits
+                                                     if not t.get("tag")], meta["namespace"]),
+        effective.dumps())
+    return effective
+
+
+def _ingress_hosts(ctx: Context, route: dict[str, Any], traffic: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    meta = route["metadata"]
+    name, namespace = meta["name"], meta["namespace"]
+    local = [f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.{CLUSTER_LOCAL_DOMAIN}"]
+    host = host_for(ctx, route)
+    public = [] if host.endswith(CLUSTER_LOCAL_DOMAIN) else [host]
+    return local, public

@@ -45,4 +45,12 @@ REVISION = _knative(
 )
 ROUTE = _knative("routes", "route", "Route", ("rt",), Column("URL", "string", ".status.url"), *_ready_columns())
 
-KNATIVE_RESOURCES = (SERVICE, CONFIGURATION, REVISION, ROUTE)
+# Knative's internal networking kind: a Route's ingress, which Kourier programs (and where a rollout's state lives).
+NETWORKING_GROUP = "networking.internal.knative.dev"
+INGRESS = ResourceDef(
+    group=NETWORKING_GROUP, version="v1alpha1", plural="ingresses", singular="ingress", kind="Ingress",
+    namespaced=True, short_names=("kingress", "king"), categories=("knative-internal", "networking"),
+    subresources=("status",), columns=_ready_columns(), custom=True,
+)
+
+KNATIVE_RESOURCES = (SERVICE, CONFIGURATION, REVISION, ROUTE, INGRESS)

@@ -295,9 +295,31 @@ def _knative(kind: str, plural: str, schema: Schema) -> Kind:
     return Kind(GROUP, "v1", kind, plural, True, schema, f"dev.knative.serving.v1.{kind}", status_subresource=True)
 
 
+INGRESS = _root(
+    "A Knative Ingress: the hosts and traffic splits the networking layer (Kourier) programs for a Route.",
+    obj(
+        "Desired state: the rules per visibility.",
+        {
+            "httpOption": string("Enabled, or Redirected to HTTPS."),
+            "rules": array("Hosts and their traffic splits.", preserved("One rule: hosts, visibility, http paths.")),
+            "tls": array("TLS certificates per host.", preserved("Hosts and the Secret with their certificate.")),
+        },
+    ),
+    _status(
+        "Observed state of the Ingress.",
+        {
+            "privateLoadBalancer": preserved("Where cluster-local traffic enters."),
+            "publicLoadBalancer": preserved("Where external traffic enters."),
+        },
+    ),
+)
+
+
 KNATIVE_KINDS = (
     _knative("Service", "services", SERVICE),
     _knative("Configuration", "configurations", CONFIGURATION),
     _knative("Revision", "revisions", REVISION),
     _knative("Route", "routes", ROUTE),
+    Kind("networking.internal.knative.dev", "v1alpha1", "Ingress", "ingresses", True, INGRESS,
+         "dev.knative.internal.networking.v1alpha1.Ingress", status_subresource=True),
 )

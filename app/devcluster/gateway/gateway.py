@@ -1,4 +1,8 @@
-"""The dev cluster's ingress gateway: routes by Host header and splits traffic by the Route's percentages.
+"""The dev cluster's ingress gateways: route by Host header and split traffic by the Route's percentages.
+
+Two ports, as Kourier has two listeners: the external gateway serves the routes' public hosts and answers a
+cluster-local host (`*.svc.cluster.local`, `<route>.<namespace>`, and every host of a cluster-local route) with 404, as
+Kourier's external listener does; the internal gateway (`kourier-internal`) serves both.
 
 No containers run here: a revision answers like Knative's helloworld sample, `Hello <TARGET>!`,
 with TARGET from that revision's own env, and names itself in `X-Knative-Revision`. HTTP/1.1
@@ -29,6 +33,7 @@ from app.devcluster.apiserver.hosts import hostname
 from app.devcluster.apiserver.store import Event, Reader
 from app.devcluster.apiserver.tasks import cancel
 from app.devcluster.crds.resources import REVISION, ROUTE
+from app.devcluster.gateway.backends import Backends, Instant
 from app.devcluster.gateway.deck import Deck, Traffic
 from app.devcluster.gateway.hosts import HostIndex, knative_shaped
 
@@ -39,9 +44,12 @@ KEEP_ALIVE_TIMEOUT = 5.0  # hypercorn's default: also how long a request's heade
 
 class Gateway:
     def __init__(
-        self, store: Reader, own_hosts: frozenset[str] = frozenset(), header_timeout: float = KEEP_ALIVE_TIMEOUT
+        self, store: Reader, own_hosts: frozenset[str] = frozenset(), header_timeout: float = KEEP_ALIVE_TIMEOUT,
+        backends: Backends | None = None,
     ) -> None:
         self.store = store
+        self.backends: Backends = backends or Instant()
+        self.internal_ports: set[int] = set()  # the ports of the internal gateway's sockets
         self.own_hosts = own_hosts  # names the gateway itself is reached by (lower case, no port)
         self.header_timeout = header_timeout
         self.rng = random.Random()  # noqa: S311 - traffic splitting, not security
@@ -55,7 +63,7 @@ class Gateway:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    async def start(self, sock: socket.socket) -> None:
+    async def start(self, sock: socket.socket, internal: socket.socket | None = None) -> None:
         for route in self.store.list(ROUTE.key):
             self.hosts.add(route)
         self._read_domains(self.store.get(CONFIGMAPS, "knative-serving", "config-domain"))
@@ -63,6 +71,9 @@ class Gateway:
         self._feed = asyncio.create_task(self._follow(subscription.queue))
         config = HypercornConfig()
         config.bind = [f"fd://{sock.detach()}"]
+        if internal is not None:
+            self.internal_ports.add(internal.getsockname()[1])
+            config.bind.append(f"fd://{internal.detach()}")
         config.accesslog = None
         config.errorlog = logging.getLogger("devcluster.gateway.server")
         config.graceful_timeout = 1
@@ -104,33 +115,36 @@ class Gateway:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def pick(self, host: str) -> tuple[int, str, str | None]:
-        """(status, body, revision) for a request to `host`."""
+    def pick(self, host: str, internal: bool = True) -> tuple[int, str, str | None, str]:
+        """(status, body, revision, namespace) for a request to `host` on the internal gateway, or the external."""
         name = hostname(host)
         found = self.hosts.find(name) if name is not None else None
+        if found is not None and not found.public and not internal:
+            return 404, f"no Knative route serves the host {host!r} on the external gateway: it is cluster-local\n", \
+                None, ""
         if found is None:
             if name is not None and (name in self.own_hosts or knative_shaped(name, self._domains) or not name):
-                return 404, f"no Knative route serves the host {host!r}\n", None
+                return 404, f"no Knative route serves the host {host!r}\n", None, ""
             return 400, (
                 f"the gateway does not serve the host {host!r}: send a Knative route's host, such as "
                 "<service>.<namespace>.<domain> or <service>.<namespace>.svc.cluster.local\n"
-            ), None
+            ), None, ""
         route = self.store.get(ROUTE.key, found.namespace, found.route)
         if route is None:
-            return 404, f"no Knative route serves the host {host!r}\n", None
+            return 404, f"no Knative route serves the host {host!r}\n", None, ""
         traffic = [t for t in (route.get("status") or {}).get("traffic") or [] if t.get("revisionName")]
         if found.tag:
             traffic = [dict(t, percent=100) for t in traffic if t.get("tag") == found.tag][:1]
         where = f"{found.namespace}/{found.route}"
         if not traffic:
-            return 503, f'Route "{where}" has no ready revision: {_reason(route)}\n', None
+            return 503, f'Route "{where}" has no ready revision: {_reason(route)}\n', None, ""
         revision_name = self._draw(found.namespace, found.route, found.tag, traffic)
         if revision_name is None:
-            return 503, f'Route "{where}" sends no traffic to any revision (every percent is 0)\n', None
+            return 503, f'Route "{where}" sends no traffic to any revision (every percent is 0)\n', None, ""
         target = self._target(found.namespace, revision_name)
         if target is None:
-            return 503, f'Revision "{found.namespace}/{revision_name}" is gone\n', None
-        return 200, f"Hello {target}!\n", revision_name
+            return 503, f'Revision "{found.namespace}/{revision_name}" is gone\n', None, ""
+        return 200, f"Hello {target}!\n", revision_name, found.namespace
 
     def _draw(self, namespace: str, route: str, tag: str, traffic: list[dict[str, Any]]) -> str | None:
         key: Traffic = tuple((t["revisionName"], int(t.get("percent") or 0)) for t in traffic)
@@ -166,13 +180,23 @@ class Gateway:
                 break
         headers = dict(scope.get("headers") or [])
         host = (headers.get(b"host") or headers.get(b":authority") or b"").decode("latin-1")
-        code, body, revision = self.pick(host)
+        server = scope.get("server") or ("", 0)
+        code, body, revision, where = self.pick(host, internal=server[1] in self.internal_ports)
+        pod: str | None = None
+        if revision:
+            pod = await self.backends.acquire(where, revision)  # a cold start waits here, as the activator holds it
+            if pod is None:
+                code, body = 503, f'Revision "{where}/{revision}" did not start an instance in time\n'
         response_headers = [(b"content-type", b"text/plain; charset=utf-8")]
         if revision:
             response_headers.append((b"x-knative-revision", revision.encode()))
         log.debug("%s %s %s -> %d %s", scope.get("http_version"), host, scope.get("path"), code, revision or "-")
-        await send({"type": "http.response.start", "status": code, "headers": response_headers})
-        await send({"type": "http.response.body", "body": body.encode()})
+        try:
+            await send({"type": "http.response.start", "status": code, "headers": response_headers})
+            await send({"type": "http.response.body", "body": body.encode()})
+        finally:
+            if revision and pod is not None:
+                self.backends.release(where, revision, pod)
 
 
 def _target(revision: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ class Target:
     namespace: str
     route: str
     tag: str  # "" for the route's own host
+    public: bool = False  # served by the external gateway too; cluster-local hosts only by the internal one
 
 
 class HostIndex:
@@ -40,23 +41,23 @@ class HostIndex:
         namespace, name = route["metadata"]["namespace"], route["metadata"]["name"]
         self.remove(namespace, name)
         status = route.get("status") or {}
-        hosts: dict[str, str] = {}
+        hosts: dict[str, tuple[str, bool]] = {}
         for suffix in CLUSTER_SUFFIXES:
-            hosts[f"{name}.{namespace}{suffix}"] = ""
+            hosts[f"{name}.{namespace}{suffix}"] = ("", False)
         if status.get("url"):
-            hosts[host_of(status["url"])] = ""
+            hosts[host_of(status["url"])] = ("", is_public(host_of(status["url"])))
         for target in status.get("traffic") or []:
             tag = target.get("tag")
             if tag:
                 for suffix in CLUSTER_SUFFIXES:
-                    hosts[f"{tag}-{name}.{namespace}{suffix}"] = tag
+                    hosts[f"{tag}-{name}.{namespace}{suffix}"] = (tag, False)
                 if target.get("url"):
-                    hosts[host_of(target["url"])] = tag
-        for host, tag in hosts.items():
+                    hosts[host_of(target["url"])] = (tag, is_public(host_of(target["url"])))
+        for host, (tag, public) in hosts.items():
             taken = self._hosts.get(host)
             if tag and taken is not None and not taken.tag and (taken.namespace, taken.route) != (namespace, name):
                 continue
-            self._hosts[host] = Target(namespace, name, tag)
+            self._hosts[host] = Target(namespace, name, tag, public)
         self._route_hosts[(namespace, name)] = list(hosts)
 
 
@@ -66,6 +67,11 @@ def knative_shaped(name: str, domains: set[str]) -> bool:
         return True
     labels = name.split(".")
     return len(labels) == 2 and all(_LABEL.match(label) for label in labels)
+
+
+def is_public(host: str) -> bool:
+    """Whether a route's URL host is an external one (a cluster-local route's URL is `*.svc.cluster.local`)."""
+    return not host.endswith(CLUSTER_SUFFIXES[0])
 
 
 def host_of(url: str) -> str:

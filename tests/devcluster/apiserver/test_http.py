@@ -45,15 +45,16 @@ def test_health_version_and_unknown_paths(devcluster: DevClusterProcess) -> None
 def test_discovery_negotiates_on_accept(devcluster: DevClusterProcess) -> None:
     legacy = devcluster.get("/apis")
     assert legacy["kind"] == "APIGroupList"
-    serving = next(g for g in legacy["groups"] if g["name"] == "serving.knative.dev")
-    assert serving["preferredVersion"] == {"groupVersion": "serving.knative.dev/v1", "version": "v1"}
+    groups = {g["name"]: g for g in legacy["groups"]}
+    assert groups["serving.knative.dev"]["preferredVersion"] == {"groupVersion": "serving.knative.dev/v1", "version": "v1"}
+    assert groups["apps"]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     for version in ("v2", "v2beta1"):
         accept = f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList,application/json"
         code, headers, body = devcluster.request("GET", "/apis", headers={"Accept": accept})
         assert headers["Content-Type"] == f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
         assert body["apiVersion"] == f"apidiscovery.k8s.io/{version}"
-        item = next(i for i in body["items"] if i["metadata"]["name"] == "serving.knative.dev")
-        resources = {r["resource"]: r for r in item["versions"][0]["resources"]}
+        serving = next(i for i in body["items"] if i["metadata"]["name"] == "serving.knative.dev")
+        resources = {r["resource"]: r for r in serving["versions"][0]["resources"]}
         assert resources["services"]["shortNames"] == ["kservice", "ksvc"]
         assert resources["services"]["categories"] == ["all", "knative", "serving"]
         assert resources["services"]["subresources"][0]["subresource"] == "status"

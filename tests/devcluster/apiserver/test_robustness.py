@@ -159,10 +159,12 @@ def test_a_warning_about_a_field_named_with_control_characters(cluster: DevClust
 # -- property-based ----------------------------------------------------------------------------------
 
 SEGMENTS = ["api", "apis", "v1", "serving.knative.dev", "namespaces", "{ns}", "services", "configmaps", "events",
-            "revisions", "routes", "status", "finalize", "x", "", "..", "%2F", "default", "openapi", "v3", "version"]
+            "revisions", "routes", "status", "finalize", "x", "", "..", "%2F", "default", "openapi", "v3", "version",
+            "pods", "log", "apps", "deployments", "replicasets"]
 QUERY_KEYS = ["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "resourceVersionMatch",
               "dryRun", "fieldManager", "fieldValidation", "force", "propagationPolicy", "orphanDependents",
-              "gracePeriodSeconds", "includeObject", "allowWatchBookmarks", "pretty"]
+              "gracePeriodSeconds", "includeObject", "allowWatchBookmarks", "pretty",
+              "container", "follow", "previous", "tailLines", "limitBytes", "sinceSeconds", "sinceTime", "timestamps"]
 CONTENT_TYPES = ["application/json", "application/yaml", "application/merge-patch+json",
                  "application/json-patch+json", "application/apply-patch+yaml",
                  "application/strategic-merge-patch+json", "application/vnd.kubernetes.protobuf", "text/plain", ""]
@@ -190,6 +192,8 @@ RESOURCE_PATHS = [
     "/api/v1/namespaces", "/apis/serving.knative.dev/v1/namespaces/{ns}/services",
     "/apis/serving.knative.dev/v1/namespaces/{ns}/configurations",
     "/apis/serving.knative.dev/v1/namespaces/{ns}/revisions", "/apis/serving.knative.dev/v1/namespaces/{ns}/routes",
+    "/api/v1/namespaces/{ns}/pods", "/apis/apps/v1/namespaces/{ns}/deployments",
+    "/apis/apps/v1/namespaces/{ns}/replicasets",
 ]
 
 
@@ -249,7 +253,7 @@ def anything(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes, str]:
         segments = draw(st.lists(st.sampled_from(SEGMENTS) | TEXT.map(lambda s: quote(s, safe="")), max_size=7))
         path = "/" + "/".join(segments)
     else:
-        name = draw(st.sampled_from(["", "/fuzz", "/a", "/fuzz/status", "/a/finalize"]) | TEXT.map(
+        name = draw(st.sampled_from(["", "/fuzz", "/a", "/fuzz/status", "/a/finalize", "/fuzz/log"]) | TEXT.map(
             lambda s: "/" + quote(s, safe="")))
         path = draw(st.sampled_from(RESOURCE_PATHS)) + name
     query = draw(st.dictionaries(st.sampled_from(QUERY_KEYS) | TEXT, TEXT, max_size=3))

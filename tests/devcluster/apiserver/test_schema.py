@@ -388,9 +388,10 @@ def parameter_names(operation: dict[str, Any]) -> set[str]:
     return {p["name"] for p in operation["parameters"] if p["in"] == "query"}
 
 
-def test_root_lists_both_documents_with_their_hashes() -> None:
+def test_root_lists_every_group_version_with_its_hash() -> None:
     root = openapi.v3_root()
-    assert sorted(root["paths"]) == ["api/v1", "apis/apps/v1", "apis/rbac.authorization.k8s.io/v1", KNATIVE_DOC]
+    assert sorted(root["paths"]) == ["api/v1", "apis/apps/v1", "apis/networking.internal.knative.dev/v1alpha1",
+                                     "apis/rbac.authorization.k8s.io/v1", KNATIVE_DOC]
     for path, entry in root["paths"].items():
         assert entry == {"serverRelativeURL": f"/openapi/v3/{path}?hash={openapi.v3_hash(path)}"}
     assert openapi.v3_root("/proxy")["paths"]["api/v1"]["serverRelativeURL"].startswith(

@@ -189,3 +189,30 @@ def test_a_store_written_before_expiry_opens_as_it_is(tmp_path: Path) -> None:
     put(store, configmap("ns", "new"))
     assert store.rv == 8
     store.close()
+
+
+def test_packed_resources_are_held_compressed_and_read_as_committed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.sqlite3", ttls={EVENTS: 60.0}, packed=[EVENTS], cache=1)
+    store.open()
+    events = [{"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"pod-{i}.{i:x}", "namespace": "ns"},
+               "involvedObject": {"kind": "Pod", "name": f"pod-{i}"}, "reason": "Started",
+               "message": "Started container user-container"} for i in range(50)]
+    for event in events:
+        put(store, event, EVENTS)
+    put(store, configmap("ns", "plain"))
+    texts = [store.body(EVENTS, f"ns/pod-{i}.{i:x}") for i in range(50)]
+    assert [json.loads(t or "") for t in texts] == events  # the committed JSON, resourceVersions included
+    held = store._bodies[EVENTS]
+    assert all(isinstance(b, bytes) for b in held.values())
+    assert sum(map(len, held.values())) * 4 < sum(len(t or "") for t in texts)  # well under a quarter
+    assert isinstance(store._bodies[CONFIGMAPS]["ns/plain"], str)
+    assert store.get(EVENTS, "ns", "pod-7.7") == events[7]
+    delete(store, "ns", "pod-7.7", EVENTS)
+    assert store.get(EVENTS, "ns", "pod-7.7") is None
+    assert store.expire(store.next_expiry() or 0) == 1  # expiry reads a packed body too
+    store.close()
+    reopened = Store(tmp_path / "store.sqlite3", ttls={EVENTS: 60.0}, packed=[EVENTS])
+    reopened.open()
+    assert reopened.get(EVENTS, "ns", "pod-9.9") == events[9]
+    assert isinstance(reopened._bodies[EVENTS]["ns/pod-9.9"], bytes)
+    reopened.close()

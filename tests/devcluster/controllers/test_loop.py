@@ -69,3 +69,25 @@ def test_routes_are_found_by_the_revisions_and_configurations_they_name(tmp_path
     assert store.indexed(ROUTE.key, SPEC_TRAFFIC, "revision/r-00001", "ns") == []
     assert store.indexed(ROUTE.key, SPEC_TRAFFIC, "revision/r-00003", "ns") == ["ns/r"]
     store.close()
+
+
+async def test_a_key_keeps_one_timer_the_earliest(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.sqlite3")
+    controller = KnativeController(Rest(store))
+    store.open()
+    key = (REVISION.key, "ns", "r")
+    try:
+        for delay in (30.0, 0.05, 60.0, 0.2):  # thousands of Pods rescheduling would otherwise pile timers up
+            controller.schedule(key, delay)
+        controller.schedule((REVISION.key, "ns", "other"), 30.0)
+        assert len(controller._timers) == 2
+        assert controller._timers[key].when() - asyncio.get_running_loop().time() <= 0.05
+        for _ in range(1000):  # up to 10 s on a busy machine; done as soon as it fires
+            if key in controller._pending:
+                break
+            await asyncio.sleep(0.01)
+        assert key in controller._pending  # the earliest fired
+        assert key not in controller._timers  # and left no timer behind
+    finally:
+        await controller.stop()
+        store.close()

@@ -629,14 +629,7 @@ def test_routing_state_follows_the_routes(devcluster: DevClusterProcess) -> None
     # No route sends it traffic any more, so it names none (Knative's labeler drops the annotation).
     assert first["metadata"]["annotations"][ROUTES] == "rs"
     assert ROUTES not in reserved["metadata"]["annotations"], reserved["metadata"]["annotations"]
-    # No traffic: scaled to zero, still Ready.
-    idle = wait_for(lambda: (r := _get(devcluster, ns, "revisions", "rs-00001")) and
-                    _conditions(r)["Active"]["status"] == "False" and r, message="rs-00001 inactive")
-    active = _conditions(idle)["Active"]
-    assert (active["reason"], active["message"], active["severity"]) == \
-        ("NoTraffic", "The target is not receiving traffic.", "Info")
-    assert _conditions(idle)["Ready"]["status"] == "True"
-    assert (idle["status"]["actualReplicas"], idle["status"]["desiredReplicas"]) == (0, 0)
+    # (That it then scales to zero, whatever its min-scale, is test_autoscaling's.)
 
     _patch(devcluster, ns, "rs", _traffic({"revisionName": "rs-00001", "percent": 50},
                                          {"latestRevision": True, "percent": 50}))
@@ -724,20 +717,31 @@ def test_controllers_record_events(devcluster: DevClusterProcess) -> None:
     _create(devcluster, ns, ksvc_manifest("ev", ns))
     _settled(devcluster, ns, "ev")
 
+    knative = ("Configuration", "Revision", "Route", "Service")
+
     def recorded() -> list[tuple[str, str, str, str, str]] | None:
         items = devcluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
         events = sorted((e["involvedObject"]["kind"], e["involvedObject"]["name"], e["type"], e["reason"],
-                         e["message"]) for e in items)
-        return events if len(events) >= 4 else None
+                         e["message"]) for e in items if e["involvedObject"]["kind"] in knative)
+        return events if len(events) >= 7 else None
 
-    events = wait_for(recorded, message="four events")
+    events = wait_for(recorded, message="Knative's seven events")
     assert events == [
         ("Configuration", "ev", "Normal", "Created", 'Created Revision "ev-00001"'),
         ("Configuration", "ev", "Normal", "LatestReadyUpdate", 'LatestReadyRevisionName updated to "ev-00001"'),
+        ("Revision", "ev-00001", "Normal", "RevisionReady", "Revision becomes ready upon all resources being ready"),
+        ("Route", "ev", "Normal", "Created", 'Created Ingress "ev"'),
+        ("Route", "ev", "Normal", "Created", 'Created placeholder service "ev"'),
         ("Service", "ev", "Normal", "Created", 'Created Configuration "ev"'),
         ("Service", "ev", "Normal", "Created", 'Created Route "ev"'),
     ]
-    event = devcluster.get(f"/api/v1/namespaces/{ns}/events")["items"][0]
+    # And Kubernetes' own parts, for the revision's Deployment, ReplicaSet and Pod.
+    items = devcluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
+    others = {(e["involvedObject"]["kind"], e["reason"], e["source"]["component"]) for e in items}
+    assert {("Deployment", "ScalingReplicaSet", "deployment-controller"),
+            ("ReplicaSet", "SuccessfulCreate", "replicaset-controller"), ("Pod", "Scheduled", "default-scheduler"),
+            ("Pod", "Pulled", "kubelet"), ("Pod", "Created", "kubelet"), ("Pod", "Started", "kubelet")} <= others
+    event = next(e for e in items if e["involvedObject"]["kind"] == "Service")
     assert event["apiVersion"] == "v1" and event["kind"] == "Event"
     assert event["involvedObject"]["apiVersion"] == "serving.knative.dev/v1"
     assert event["count"] == 1 and RFC3339_UTC.match(event["lastTimestamp"])
@@ -753,6 +757,14 @@ def test_deleting_the_service_deletes_everything_it_made(devcluster: DevClusterP
     for plural in ("services", "configurations", "routes"):
         wait_for(lambda p=plural: _names(devcluster, ns, p) == ["stays"], message=f"{plural} collected")
     wait_for(lambda: _names(devcluster, ns, "revisions") == ["stays-00001"], message="revisions collected")
+    # And what the revisions and the route made: Deployments, ReplicaSets, Pods, Kubernetes Services, KIngresses.
+    for path, left in (("/apis/apps/v1/namespaces/{ns}/deployments", ["stays-00001-deployment"]),
+                       ("/api/v1/namespaces/{ns}/services", ["stays", "stays-00001", "stays-00001-private"]),
+                       ("/apis/networking.internal.knative.dev/v1alpha1/namespaces/{ns}/ingresses", ["stays"])):
+        wait_for(lambda p=path, w=left: sorted(i["metadata"]["name"] for i in devcluster.get(p.format(ns=ns))["items"])
+                 == w, message=f"{path} collected")
+    wait_for(lambda: all(p["metadata"]["name"].startswith("stays-00001-deployment-")
+                         for p in devcluster.get(f"/api/v1/namespaces/{ns}/pods")["items"]), message="pods collected")
     # Nothing comes back: the reconciler does not recreate children of a deleted Service.
     _create(devcluster, ns, ksvc_manifest("after", ns))
     _settled(devcluster, ns, "after")

@@ -1,8 +1,8 @@
-"""The dev cluster's ingress gateway over real HTTP (httpx): choosing the route by Host (external,
-tag, cluster-local and short forms, any port), the `Hello <TARGET>!` answer with
-`X-Knative-Revision`, 404 for unknown hosts and 503 for routes without a ready revision, traffic
-splits (50/50 over 2,000 requests, 100/0, tags), following a traffic change within 100 ms, and
-HTTP/2 cleartext for an `h2c` revision."""
+"""The dev cluster's ingress gateways over real HTTP (httpx): choosing the route by Host (external,
+tag, cluster-local and short forms, any port), cluster-local hosts only on the internal gateway (404 on
+the external one, as Kourier), the `Hello <TARGET>!` answer with `X-Knative-Revision`, 404 for unknown
+hosts and 503 for routes without a ready revision, traffic splits (50/50 over 2,000 requests, 100/0,
+tags), following a traffic change within 100 ms, and HTTP/2 cleartext for an `h2c` revision."""
 
 from __future__ import annotations
 
@@ -70,6 +70,12 @@ def client(devcluster: DevClusterProcess) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture
+def internal(devcluster: DevClusterProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=devcluster.internal_gateway_url, trust_env=False, timeout=10) as client:
+        yield client
+
+
 def _call(client: httpx.Client, host: str, path: str = "/") -> httpx.Response:
     return client.get(path, headers={"Host": host})
 
@@ -85,25 +91,33 @@ def _revisions(client: httpx.Client, host: str, count: int) -> Counter[str]:
     return seen
 
 
-def test_host_header_picks_the_route(devcluster: DevClusterProcess, client: httpx.Client) -> None:
+def test_host_header_picks_the_route(devcluster: DevClusterProcess, client: httpx.Client,
+                                     internal: httpx.Client) -> None:
     ns = _ns(devcluster)
     _create(devcluster, ns, ksvc_manifest("web", ns, env={"TARGET": "web"}))
     _create(devcluster, ns, ksvc_manifest("api", ns, env={"TARGET": "api"}))
     _create(devcluster, ns, ksvc_manifest("plain", ns))
     for name in ("web", "api", "plain"):
         _settled(devcluster, ns, name)
-    hosts = {
-        "web": [f"web.{ns}.example.com", f"web.{ns}.example.com:8080", f"web.{ns}.svc.cluster.local",
-                f"web.{ns}.svc.cluster.local:80", f"web.{ns}", f"web.{ns}.svc", f"WEB.{ns}.Example.com"],
-        "api": [f"api.{ns}.example.com", f"api.{ns}:80", f"api.{ns}.svc.cluster.local"],
-    }
-    for name, forms in hosts.items():
+    public = {"web": [f"web.{ns}.example.com", f"web.{ns}.example.com:8080", f"WEB.{ns}.Example.com"],
+              "api": [f"api.{ns}.example.com"]}
+    local = {"web": [f"web.{ns}.svc.cluster.local", f"web.{ns}.svc.cluster.local:80", f"web.{ns}", f"web.{ns}.svc"],
+             "api": [f"api.{ns}:80", f"api.{ns}.svc.cluster.local"]}
+    # The internal gateway serves every host of a route; the external one only its public hosts.
+    for gateway, hosts in ((client, public), (internal, public), (internal, local)):
+        for name, forms in hosts.items():
+            for host in forms:
+                response = _call(gateway, host, "/some/path?q=1")
+                assert response.status_code == 200, (host, response.text)
+                assert response.text == f"Hello {name}!\n", host
+                assert response.headers["x-knative-revision"] == f"{name}-00001", host
+                assert response.headers["content-type"].startswith("text/plain"), host
+    for forms in local.values():
         for host in forms:
-            response = _call(client, host, "/some/path?q=1")
-            assert response.status_code == 200, (host, response.text)
-            assert response.text == f"Hello {name}!\n", host
-            assert response.headers["x-knative-revision"] == f"{name}-00001", host
-            assert response.headers["content-type"].startswith("text/plain"), host
+            response = _call(client, host)
+            assert response.status_code == 404, host
+            assert response.text == f"no Knative route serves the host {host!r} on the external gateway: it is " \
+                "cluster-local\n"
     # Without TARGET the sample greets the World.
     response = _call(client, f"plain.{ns}.example.com")
     assert (response.status_code, response.text) == (200, "Hello World!\n")
@@ -141,9 +155,14 @@ def test_route_without_a_ready_revision_is_503_with_the_reason(devcluster: DevCl
         f"broken.{ns}.example.com": 'Revision "broken-00009" referenced in traffic not found.',
         f"lost.{ns}.example.com": 'Configuration "ghost" referenced in traffic not found.',
     }
+    def assigned(name: str) -> str:
+        """The route's AllTrafficAssigned message ("" while the Service's route is not created yet)."""
+        code, _, route = devcluster.request("GET", _path(ns, "routes", name))
+        assert code in (200, 404), route
+        return _conditions(route).get("AllTrafficAssigned", {}).get("message", "") if code == 200 else ""
+
     for name, reason in (("broken", cases[f"broken.{ns}.example.com"]), ("lost", cases[f"lost.{ns}.example.com"])):
-        wait_for(lambda n=name, r=reason: _conditions(devcluster.get(_path(ns, "routes", n))).get(
-            "AllTrafficAssigned", {}).get("message") == r, message=f"route {name} fails")
+        wait_for(lambda n=name, r=reason: assigned(n) == r, message=f"route {name} fails")
     for host, reason in cases.items():
         response = _call(client, host)
         assert response.status_code == 503, (host, response.text)
@@ -166,20 +185,24 @@ def test_deleted_revision_still_in_the_last_good_traffic_is_503(devcluster: DevC
     assert "lapse-00001" in response.text
 
 
-def test_private_service_answers_only_on_cluster_local_hosts(devcluster: DevClusterProcess,
-                                                             client: httpx.Client) -> None:
+def test_private_service_answers_only_on_the_internal_gateway(devcluster: DevClusterProcess, client: httpx.Client,
+                                                               internal: httpx.Client) -> None:
     ns = _ns(devcluster)
     manifest = ksvc_manifest("priv", ns, env={"TARGET": "inside"})
     manifest["metadata"]["labels"] = {"networking.knative.dev/visibility": "cluster-local"}
     _create(devcluster, ns, manifest)
     _settled(devcluster, ns, "priv")
     for host in (f"priv.{ns}.svc.cluster.local", f"priv.{ns}.svc", f"priv.{ns}"):
-        assert _call(client, host).text == "Hello inside!\n", host
+        assert _call(internal, host).text == "Hello inside!\n", host
+        assert _call(client, host).status_code == 404, host
     assert _call(client, f"priv.{ns}.example.com").status_code == 404
+    assert _call(internal, f"priv.{ns}.example.com").status_code == 404
 
     _patch(devcluster, ns, "priv", {"metadata": {"labels": {"networking.knative.dev/visibility": None}}})
     wait_for(lambda: _call(client, f"priv.{ns}.example.com").status_code == 200, message="public host")
-    assert _call(client, f"priv.{ns}.svc.cluster.local").status_code == 200
+    assert _call(internal, f"priv.{ns}.example.com").status_code == 200
+    assert _call(internal, f"priv.{ns}.svc.cluster.local").status_code == 200
+    assert _call(client, f"priv.{ns}.svc.cluster.local").status_code == 404
 
 
 def test_fifty_fifty_split_over_2000_requests(devcluster: DevClusterProcess, client: httpx.Client) -> None:
@@ -199,15 +222,18 @@ def test_hundred_zero_sends_everything_to_one(devcluster: DevClusterProcess, cli
     assert _revisions(client, f"all.{ns}.example.com", 300) == Counter({"all-00001": 300})
 
 
-def test_tags_route_to_their_revision(devcluster: DevClusterProcess, client: httpx.Client) -> None:
+def test_tags_route_to_their_revision(devcluster: DevClusterProcess, client: httpx.Client,
+                                      internal: httpx.Client) -> None:
     ns = _ns(devcluster)
     service = _two_revisions(devcluster, ns, "tg", [{"revisionName": "tg-00001", "percent": 100, "tag": "old"},
                                                     {"latestRevision": True, "percent": 0, "tag": "new"}])
     assert [t["url"] for t in service["status"]["traffic"]] == [f"http://old-tg.{ns}.example.com",
                                                                f"http://new-tg.{ns}.example.com"]
-    for host in (f"new-tg.{ns}.example.com", f"new-tg.{ns}.example.com:8080", f"new-tg.{ns}.svc.cluster.local",
-                 f"new-tg.{ns}"):
+    for host in (f"new-tg.{ns}.example.com", f"new-tg.{ns}.example.com:8080"):
         assert _revisions(client, host, 50) == Counter({"tg-00002": 50}), host
+    for host in (f"new-tg.{ns}.svc.cluster.local", f"new-tg.{ns}"):
+        assert _revisions(internal, host, 50) == Counter({"tg-00002": 50}), host
+        assert _call(client, host).status_code == 404, host
     assert _revisions(client, f"old-tg.{ns}.example.com", 50) == Counter({"tg-00001": 50})
     assert _revisions(client, f"tg.{ns}.example.com", 100) == Counter({"tg-00001": 100})
     assert _call(client, f"gone-tg.{ns}.example.com").status_code == 404
@@ -221,7 +247,17 @@ def test_tags_route_to_their_revision(devcluster: DevClusterProcess, client: htt
 def test_gateway_follows_a_traffic_patch_within_100ms(devcluster: DevClusterProcess, client: httpx.Client) -> None:
     ns = _ns(devcluster)
     host = f"flip.{ns}.example.com"
-    _two_revisions(devcluster, ns, "flip", [{"revisionName": "flip-00001", "percent": 100}])
+    # Both revisions routed (the new one by a tag) and kept at one instance: what is timed is the gateway following
+    # the new split, not a cold start.
+    manifest = ksvc_manifest("flip", ns, env={"TARGET": "one"})
+    manifest["spec"]["template"]["metadata"] = {"annotations": {"autoscaling.knative.dev/min-scale": "1"}}
+    _create(devcluster, ns, manifest)
+    _settled(devcluster, ns, "flip")
+    _patch(devcluster, ns, "flip", {"spec": {"template": {"spec": {"containers": [
+        {"image": IMAGE, "env": [{"name": "TARGET", "value": "two"}]}]}}, "traffic": [
+        {"revisionName": "flip-00001", "percent": 100}, {"latestRevision": True, "percent": 0, "tag": "next"}]}})
+    _settled(devcluster, ns, "flip")
+    assert _revisions(client, f"next-flip.{ns}.example.com", 5) == Counter({"flip-00002": 5})
     assert _revisions(client, host, 20) == Counter({"flip-00001": 20})
 
     _patch(devcluster, ns, "flip", {"spec": {"traffic": [{"revisionName": "flip-00002", "percent": 100}]}})

@@ -1,0 +1,191 @@
+"""Kubernetes' Deployment and ReplicaSet controllers, as far as a revision's Deployment needs them: one ReplicaSet per
+pod template (named `<deployment>-<pod-template-hash>`), scaled to the Deployment's replicas, with the statuses,
+conditions and events kube-controller-manager writes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from app.devcluster.apiserver.objects import generate_name
+from app.devcluster.apiserver.resources import DEPLOYMENT, POD, REPLICASET
+from app.devcluster.controllers.context import Context, condition, controller_reference, owned
+from app.devcluster.controllers.labels import LABEL_POD_TEMPLATE_HASH
+
+DEPLOYMENT_CONTROLLER = "deployment-controller"
+REPLICASET_CONTROLLER = "replicaset-controller"
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery's rand.SafeEncodeString alphabet
+
+
+def template_hash(template: dict[str, Any]) -> str:
+    """A pod-template-hash in Kubernetes' form: the decimal of a 32-bit FNV-1a hash, each digit made safe.
+
+    Kubernetes hashes its Go struct dump, so the value differs from kube-controller-manager's; its shape is the same.
+    """
+    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    value = 0x811C9DC5
+    for byte in data:
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return "".join(_SAFE[ord(ch) % len(_SAFE)] for ch in str(value))
+
+
+def replicas_of(obj: dict[str, Any]) -> int:
+    value = (obj.get("spec") or {}).get("replicas")
+    return value if isinstance(value, int) and value >= 0 else 1
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions if isinstance(c, dict))
+
+
+def _desired_replicaset(deployment: dict[str, Any], name: str, pod_hash: str, replicas: int) -> dict[str, Any]:
+    meta, spec = deployment["metadata"], deployment.get("spec") or {}
+    template = copy.deepcopy(spec.get("template") or {})
+    template.setdefault("metadata", {}).setdefault("labels", {})[LABEL_POD_TEMPLATE_HASH] = pod_hash
+    selector = copy.deepcopy(spec.get("selector") or {})
+    selector.setdefault("matchLabels", {})[LABEL_POD_TEMPLATE_HASH] = pod_hash
+    labels = dict(template["metadata"]["labels"])
+    return {
+        "apiVersion": REPLICASET.api_version, "kind": REPLICASET.kind,
+        "metadata": {
+            "name": name, "namespace": meta["namespace"], "labels": labels,
+            "annotations": {"deployment.kubernetes.io/desired-replicas": str(replicas),
+                            "deployment.kubernetes.io/max-replicas": str(replicas + max(1, -(-replicas // 4))),
+                            "deployment.kubernetes.io/revision": "1"},
+            "ownerReferences": [controller_reference(deployment)],
+        },
+        "spec": {"replicas": replicas, "selector": selector, "template": template},
+    }
+
+
+def reconcile_deployment(ctx: Context, namespace: str, name: str) -> None:
+    deployment = ctx.get(DEPLOYMENT, namespace, name)
+    if deployment is None or deployment["metadata"].get("deletionTimestamp"):
+        return
+    replicas = replicas_of(deployment)
+    pod_hash = template_hash((deployment.get("spec") or {}).get("template") or {})
+    current_name = f"{name}-{pod_hash}"
+    replicasets = owned(ctx, REPLICASET, deployment)
+    current = next((rs for rs in replicasets if rs["metadata"]["name"] == current_name), None)
+    created = False
+    if current is None:
+        current = ctx.write(REPLICASET, _desired_replicaset(deployment, current_name, pod_hash, replicas), None)
+        if current is None:
+            return
+        created = True
+        _scaled(ctx, deployment, current_name, 0, replicas)
+    elif replicas_of(current) != replicas:
+        _scaled(ctx, deployment, current_name, replicas_of(current), replicas)
+        new = copy.deepcopy(current)
+        new["spec"]["replicas"] = replicas
+        new["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = str(replicas)
+        current = ctx.write(REPLICASET, new, current) or current
+    for old in replicasets:  # a changed template: the old ReplicaSets go to zero
+        if old["metadata"]["name"] != current_name and replicas_of(old):
+            _scaled(ctx, deployment, old["metadata"]["name"], replicas_of(old), 0)
+            new = copy.deepcopy(old)
+            new["spec"]["replicas"] = 0
+            ctx.write(REPLICASET, new, old)
+    _deployment_status(ctx, deployment, current, created)
+
+
+def _scaled(ctx: Context, deployment: dict[str, Any], replicaset: str, before: int, after: int) -> None:
+    way = "up" if after > before else "down"
+    ctx.record(deployment, "ScalingReplicaSet", f"Scaled {way} replica set {replicaset} from {before} to {after}",
+               component=DEPLOYMENT_CONTROLLER)
+
+
+def _deployment_status(ctx: Context, deployment: dict[str, Any], replicaset: dict[str, Any], created: bool) -> None:
+    replicas = replicas_of(deployment)
+    rs_status = replicaset.get("status") or {}
+    ready = int(rs_status.get("readyReplicas") or 0)
+    available = int(rs_status.get("availableReplicas") or 0)
+    have = int(rs_status.get("replicas") or 0)
+    previous = (deployment.get("status") or {}).get("conditions") or []
+    stamp = ctx.now()
+    name = replicaset["metadata"]["name"]
+    if available >= replicas - replicas // 4:  # the default maxUnavailable, 25% rounded down
+        availability = condition("Available", "True", stamp, "MinimumReplicasAvailable",
+                                 "Deployment has minimum availability.", previous, updated=True)
+    else:
+        availability = condition("Available", "False", stamp, "MinimumReplicasUnavailable",
+                                 "Deployment does not have minimum availability.", previous, updated=True)
+    if created:
+        progress = condition("Progressing", "True", stamp, "NewReplicaSetCreated", f'Created new replica set "{name}"',
+                             previous, updated=True)
+    elif available >= replicas and have == replicas:
+        progress = condition("Progressing", "True", stamp, "NewReplicaSetAvailable",
+                             f'ReplicaSet "{name}" has successfully progressed.', previous, updated=True)
+    else:
+        progress = condition("Progressing", "True", stamp, "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.',
+                             previous, updated=True)
+    status: dict[str, Any] = {
+        "observedGeneration": deployment["metadata"].get("generation", 1),
+        "replicas": have, "updatedReplicas": have, "readyReplicas": ready, "availableReplicas": available,
+        "conditions": [availability, progress],
+    }
+    if have - available > 0:
+        status["unavailableReplicas"] = have - available
+    status = {k: v for k, v in status.items() if v != 0 or k == "observedGeneration"}  # Go's omitempty
+    ctx.write_status(DEPLOYMENT, deployment, status)
+
+
+def _new_pod(replicaset: dict[str, Any]) -> dict[str, Any]:
+    meta = replicaset["metadata"]
+    template = copy.deepcopy((replicaset.get("spec") or {}).get("template") or {})
+    template_meta = template.get("metadata") or {}
+    spec = template.get("spec") or {}
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    for container in spec.get("containers") or []:
+        if isinstance(container, dict):
+            container.setdefault("terminationMessagePath", "/dev/termination-log")
+            container.setdefault("terminationMessagePolicy", "File")
+            container.setdefault("imagePullPolicy", "IfNotPresent")
+            container.setdefault("resources", {})
+    pod_meta: dict[str, Any] = {
+        "name": generate_name(f"{meta['name']}-"), "namespace": meta["namespace"],
+        "labels": dict(template_meta.get("labels") or {}),
+        "ownerReferences": [controller_reference(replicaset)],
+    }
+    if template_meta.get("annotations"):
+        pod_meta["annotations"] = dict(template_meta["annotations"])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec}
+
+
+def reconcile_replicaset(ctx: Context, namespace: str, name: str) -> None:
+    replicaset = ctx.get(REPLICASET, namespace, name)
+    if replicaset is None or replicaset["metadata"].get("deletionTimestamp"):
+        return
+    wanted = replicas_of(replicaset)
+    pods = owned(ctx, POD, replicaset)
+    for _ in range(wanted - len(pods)):
+        pod = ctx.write(POD, _new_pod(replicaset), None)
+        if pod is not None:
+            pods.append(pod)
+            ctx.record(replicaset, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
+                       component=REPLICASET_CONTROLLER)
+    if len(pods) > wanted:
+        # As the ReplicaSet controller ranks them: pods not ready yet go first, then the newest.
+        pods.sort(key=lambda p: (not is_ready(p), p["metadata"].get("creationTimestamp", "")))
+        while len(pods) > wanted:
+            pod = pods.pop()
+            ctx.delete(POD, pod)
+            ctx.logs.forget(namespace, pod["metadata"]["name"])
+            ctx.record(replicaset, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
+                       component=REPLICASET_CONTROLLER)
+    ready = sum(1 for p in pods if is_ready(p))
+    status = {"replicas": len(pods), "fullyLabeledReplicas": len(pods), "readyReplicas": ready,
+              "availableReplicas": ready, "observedGeneration": replicaset["metadata"].get("generation", 1)}
+    ctx.write_status(REPLICASET, replicaset, {k: v for k, v in status.items() if v or k in ("replicas",
+                                                                                            "observedGeneration")})
+

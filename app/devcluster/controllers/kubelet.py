@@ -1,0 +1,258 @@
+"""The scheduler and the kubelet of the dev cluster's one node: pods are bound to it, their containers "start" after
+the start-up delay, and their status says what a kubelet would say. No process runs.
+
+A container either runs (the helloworld sample: it writes its start-up lines, then a line per request the gateway
+sends it), or exits at once with the code the images ConfigMap gave it and is restarted with the kubelet's back-off
+(CrashLoopBackOff, a growing restart count, its last run's output kept for `kubectl logs --previous`), or, for an image
+no registry has, never starts (ImagePullBackOff).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from app.devcluster.apiserver.resources import POD
+from app.devcluster.controllers import conditions as knative_conditions
+from app.devcluster.controllers.context import Context, condition
+from app.devcluster.controllers.labels import ANNOTATION_SIMULATED_EXIT, LABEL_REVISION
+from app.devcluster.crds.resources import REVISION
+
+NODE = "devcluster"
+NODE_IP = "10.0.0.2"
+KUBELET = "kubelet"
+SCHEDULER = "default-scheduler"
+MAX_BACKOFF = 300.0  # the kubelet's cap on the restart back-off (5m)
+USER_CONTAINER = "user-container"
+QUEUE_PROXY = "queue-proxy"
+
+
+@dataclass
+class Kubelet:
+    """What the kubelet keeps in memory: when each pod's next container start is due (loop time)."""
+
+    backoff: float = 10.0  # the kubelet's first restart back-off
+    due: dict[str, float] = field(default_factory=dict)  # pod uid → loop time of its next start or restart
+
+    def forget(self, uid: str) -> None:
+        self.due.pop(uid, None)
+
+
+def go_log(text: str, when: float | None = None) -> str:
+    """A line as Go's log package writes it: `2006/01/02 15:04:05 text`."""
+    stamp = datetime.fromtimestamp(time.time() if when is None else when, UTC).strftime("%Y/%m/%d %H:%M:%S")
+    return f"{stamp} {text}"
+
+
+def go_duration(seconds: float) -> str:
+    """time.Duration's String() for the back-off values the kubelet prints (10s, 1m20s, 5m0s)."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{seconds:g}s"
+    minutes, secs = divmod(whole, 60)
+    return f"{minutes}m{secs}s"
+
+
+def pod_ip(uid: str) -> str:
+    digest = hashlib.sha256(uid.encode()).digest()
+    return f"10.244.{digest[0]}.{digest[1] or 1}"
+
+
+def _container_id(uid: str, name: str, run: int) -> str:
+    return "containerd://" + hashlib.sha256(f"{uid}/{name}/{run}".encode()).hexdigest()
+
+
+def _image_id(image: str) -> str:
+    if "@" in image:
+        return image
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+
+
+def _exit_code(ctx: Context, pod: dict[str, Any], container: dict[str, Any]) -> int | None:
+    """Whether this container exits as it starts: the revision's mark on a Knative pod, else the images ConfigMap."""
+    annotations = pod["metadata"].get("annotations") or {}
+    if LABEL_REVISION in (pod["metadata"].get("labels") or {}):
+        mark = annotations.get(ANNOTATION_SIMULATED_EXIT, "")
+        return int(mark) if container.get("name") == USER_CONTAINER and mark.isdigit() else None
+    return ctx.images().exit_code(str(container.get("image", "")))
+
+
+def _start_delay(ctx: Context, pod: dict[str, Any]) -> float:
+    """A revision's first instances take the revision start-up delay; once it has been Ready, a new one (scaled up
+    again, from zero or not) takes the cold-start delay."""
+    meta = pod["metadata"]
+    revision_name = (meta.get("labels") or {}).get(LABEL_REVISION)
+    if revision_name:
+        revision = ctx.get(REVISION, meta["namespace"], revision_name)
+        healthy = knative_conditions.status_of(revision, "ResourcesAvailable") == "True"
+        return ctx.cold_start_delay if healthy else ctx.start_delay
+    return ctx.start_delay
+
+
+def reconcile(ctx: Context, kubelet: Kubelet, namespace: str, name: str) -> None:
+    pod = ctx.get(POD, namespace, name)
+    if pod is None or pod["metadata"].get("deletionTimestamp"):
+        if pod is None:
+            ctx.logs.forget(namespace, name)
+        return
+    spec = pod.get("spec") or {}
+    if not spec.get("nodeName"):
+        bound = copy.deepcopy(pod)
+        bound["spec"]["nodeName"] = NODE
+        if ctx.write(POD, bound, pod) is not None:
+            ctx.record(pod, "Scheduled", f"Successfully assigned {namespace}/{name} to {NODE}", component=SCHEDULER)
+        return
+    uid = pod["metadata"]["uid"]
+    status = pod.get("status") or {}
+    now = ctx.clock()
+    if not status.get("containerStatuses"):
+        kubelet.due[uid] = now + _start_delay(ctx, pod)
+        ctx.write_status(POD, pod, _status(pod, [_creating(c) for c in _containers(pod)], ctx.now()))
+        ctx.schedule((POD.key, namespace, name), kubelet.due[uid] - now)
+        return
+    due = kubelet.due.get(uid, now)
+    if due > now:
+        ctx.schedule((POD.key, namespace, name), due - now)
+        return
+    kubelet.due.pop(uid, None)
+    changed = False
+    states = []
+    for container, state in zip(_containers(pod), _statuses(pod), strict=False):
+        new_state = _advance(ctx, kubelet, pod, container, state, now)
+        changed = changed or new_state != state
+        states.append(new_state)
+    if LABEL_REVISION in (pod["metadata"].get("labels") or {}):
+        # queue-proxy's readiness probe goes through to the user's container: not ready while that one is not.
+        user_ready = all(s.get("ready") for s in states if s.get("name") == USER_CONTAINER)
+        states = [{**s, "ready": s.get("ready") and user_ready} if s.get("name") == QUEUE_PROXY else s for s in states]
+        changed = changed or states != _statuses(pod)
+    if changed:
+        ctx.write_status(POD, pod, _status(pod, states, ctx.now()))
+    waiting = [kubelet.due[uid] - now] if uid in kubelet.due else []
+    if waiting:
+        ctx.schedule((POD.key, namespace, name), max(waiting[0], 0.0))
+
+
+def _containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
+
+
+def _statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    by_name = {s.get("name"): s for s in (pod.get("status") or {}).get("containerStatuses") or []}
+    return [by_name.get(c.get("name")) or _creating(c) for c in _containers(pod)]
+
+
+def _creating(container: dict[str, Any]) -> dict[str, Any]:
+    image = str(container.get("image", ""))
+    return {"name": container.get("name", ""), "image": image, "imageID": "", "ready": False, "started": False,
+            "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}}
+
+
+def _advance(ctx: Context, kubelet: Kubelet, pod: dict[str, Any], container: dict[str, Any],
+             state: dict[str, Any], now: float) -> dict[str, Any]:
+    """The container's next state, once its start (or restart) is due."""
+    current = state.get("state") or {}
+    if current.get("running"):
+        return {**state, "ready": True}
+    meta = pod["metadata"]
+    name, image = str(container.get("name", "")), str(container.get("image", ""))
+    key = (meta["namespace"], meta["name"], name)
+    pattern = ctx.images().unresolvable_pattern(image) if LABEL_REVISION not in (meta.get("labels") or {}) else ""
+    if pattern:
+        if not (current.get("waiting") or {}).get("reason") == "ImagePullBackOff":
+            ctx.record(pod, "Failed", f'Failed to pull image "{image}": failed to resolve reference "{image}": '
+                       "not found", kind="Warning", component=KUBELET, host=NODE)
+            ctx.record(pod, "BackOff", f'Back-off pulling image "{image}"', kind="Normal", component=KUBELET, host=NODE)
+        return {**state, "state": {"waiting": {"reason": "ImagePullBackOff",
+                                               "message": f'Back-off pulling image "{image}"'}}}
+    restarts = int(state.get("restartCount") or 0)
+    previous_run = bool((state.get("lastState") or {}).get("terminated"))
+    run = restarts + 1 if previous_run else restarts
+    stamp = ctx.now()
+    if previous_run:
+        restarts += 1
+    if not current.get("running"):
+        ctx.logs.start(key)
+        if not previous_run:
+            ctx.record(pod, "Pulled", f'Container image "{image}" already present on machine', component=KUBELET,
+                       host=NODE)
+        ctx.record(pod, "Created", f"Created container: {name}", component=KUBELET, host=NODE)
+        ctx.record(pod, "Started", f"Started container {name}", component=KUBELET, host=NODE)
+        if name == USER_CONTAINER and LABEL_REVISION in (meta.get("labels") or {}):
+            port = _port(container)
+            ctx.logs.write(key, go_log("helloworld: starting server..."), time.time())
+            ctx.logs.write(key, go_log(f"helloworld: listening on port {port}"), time.time())
+    code = _exit_code(ctx, pod, container)
+    container_id = _container_id(meta["uid"], name, run)
+    base = {"name": name, "image": image, "imageID": _image_id(image), "containerID": container_id,
+            "restartCount": restarts}
+    if code is None:
+        return {**base, "ready": True, "started": True, "state": {"running": {"startedAt": stamp}},
+                "lastState": state.get("lastState") or {}}
+    # It exits as it starts: its last words, then the kubelet's back-off before the next try.
+    words = go_log(f"helloworld: exiting with code {code}: the dev cluster's devcluster-system/images ConfigMap "
+                   "lists this image under \"failing\"")
+    ctx.logs.write(key, words, time.time())
+    ctx.logs.end(key)
+    run_log = ctx.logs.current(key)
+    message = run_log.tail().rstrip("\n") if run_log is not None else words
+    backoff = min(kubelet.backoff * (2 ** restarts), MAX_BACKOFF)
+    kubelet.due[meta["uid"]] = min(kubelet.due.get(meta["uid"], now + backoff), now + backoff)
+    ctx.record(pod, "BackOff", f"Back-off restarting failed container {name} in pod "
+               f"{meta['name']}_{meta['namespace']}({meta['uid']})", kind="Warning", component=KUBELET, host=NODE)
+    return {
+        **base, "ready": False, "started": False,
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": (
+            f"back-off {go_duration(backoff)} restarting failed container={name} "
+            f"pod={meta['name']}_{meta['namespace']}({meta['uid']})")}},
+        "lastState": {"terminated": {"exitCode": code, "reason": "Error", "message": message, "startedAt": stamp,
+                                     "finishedAt": stamp, "containerID": container_id}},
+    }
+
+
+def _port(container: dict[str, Any]) -> int:
+    for env in container.get("env") or []:
+        if isinstance(env, dict) and env.get("name") == "PORT" and str(env.get("value", "")).isdigit():
+            return int(env["value"])
+    ports = [p for p in container.get("ports") or [] if isinstance(p, dict)]
+    return int(ports[0].get("containerPort") or 8080) if ports else 8080
+
+
+def _status(pod: dict[str, Any], states: list[dict[str, Any]], stamp: str) -> dict[str, Any]:
+    previous = (pod.get("status") or {}).get("conditions") or []
+    unready = [s["name"] for s in states if not s.get("ready")]
+    ready = not unready
+    started = any((s.get("state") or {}).get("running") or s.get("lastState") for s in states)
+    why = ("ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]") if unready else ("", "")
+    conditions = [
+        condition("PodReadyToStartContainers", "True", stamp, previous=previous, probe=True),
+        condition("Initialized", "True", stamp, previous=previous, probe=True),
+        condition("Ready", "True" if ready else "False", stamp, *why, previous=previous, probe=True),
+        condition("ContainersReady", "True" if ready else "False", stamp, *why, previous=previous, probe=True),
+        condition("PodScheduled", "True", stamp, previous=previous, probe=True),
+    ]
+    uid = pod["metadata"]["uid"]
+    status = {
+        "phase": "Running" if started else "Pending",
+        "conditions": conditions,
+        "hostIP": NODE_IP, "hostIPs": [{"ip": NODE_IP}],
+        "podIP": pod_ip(uid), "podIPs": [{"ip": pod_ip(uid)}],
+        "startTime": (pod.get("status") or {}).get("startTime") or stamp,
+        "containerStatuses": states,
+        "qosClass": _qos(pod),
+    }
+    return status
+
+
+def _qos(pod: dict[str, Any]) -> str:
+    resources = [c.get("resources") or {} for c in _containers(pod)]
+    if not any(r.get("requests") or r.get("limits") for r in resources):
+        return "BestEffort"
+    guaranteed = all(r.get("limits") and (not r.get("requests") or r.get("requests") == r.get("limits"))
+                     for r in resources)
+    return "Guaranteed" if guaranteed else "Burstable"

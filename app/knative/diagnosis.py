@@ -1,0 +1,106 @@
+"""What happened to a revision that is not Ready, and what to do about it, in plain words, from the reasons and
+messages Knative puts in its conditions (knative/serving revision_lifecycle.go: ContainerMissing, ExitCode<N>,
+ProgressDeadlineExceeded; the pod's own reasons for ResourcesAvailable) and, for a Service, from the
+Configuration's RevisionFailed message it carries (configuration_lifecycle.go)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.knative.instances import NOT_PULLED, Instance
+from app.knative.models import FAILED, Condition, RevisionView, ServiceView
+
+_IMAGE = re.compile(r'Unable to fetch image "([^"]*)"')
+_REVISION_FAILED = re.compile(r'^Revision "([^"]+)" failed with message: (.*)\.$', re.DOTALL)
+_EXIT = re.compile(r"^ExitCode(-?[0-9]+)$")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    revision: str
+    what: str  # what happened, one sentence without its full stop
+    todo: str  # what to do
+    reason: str = ""  # Knative's reason and message, shown behind the words
+    message: str = ""
+
+    @property
+    def sentence(self) -> str:
+        return f"{self.what}: {self.todo}"
+
+
+def _condition(conditions: Sequence[Condition], kind: str) -> Condition | None:
+    return next((c for c in conditions if c.type == kind), None)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diagnosis | None:
+    """Why the revision failed and what to do; None while it is not failed (Ready, or still deploying)."""
+    if revision.status.label != FAILED:
+        return None
+    ready = _condition(revision.conditions, "Ready")
+    healthy = _condition(revision.conditions, "ContainerHealthy")
+    resources = _condition(revision.conditions, "ResourcesAvailable")
+    reason, message = (ready.reason, ready.message) if ready else ("", "")
+    name, image = revision.name, revision.template.image
+    if healthy is not None and healthy.status == "False":
+        reason, message = healthy.reason, healthy.message
+    elif resources is not None and resources.status == "False":
+        reason, message = resources.reason, resources.message
+
+    def verdict(what: str, todo: str) -> Diagnosis:
+        return Diagnosis(name, what, todo, reason, message)
+
+    if reason == "ContainerMissing":
+        found = _IMAGE.search(message)
+        return verdict(f"The image {found.group(1) if found else image} could not be resolved",
+                       "check the image name and tag, and that the cluster can pull from its registry")
+    exit_code = _EXIT.match(reason)
+    if exit_code is not None:
+        code = int(exit_code.group(1))
+        restarts = sum(i.restarts for i in instances)
+        again = f", and has been restarted {_plural(restarts, 'time')}" if restarts else ""
+        if code == 137:
+            return verdict(f"The container was killed as it started (exit code 137, most often for using more memory "
+                           f"than its limit){again}",
+                           "raise its memory limit or lower its use, then create a new revision")
+        return verdict(f"The container exits with code {code} as soon as it starts{again}",
+                       "read its last log lines below for the cause, fix the image or its settings (environment, "
+                       "command, port), then create a new revision")
+    if reason in NOT_PULLED or any(i.waiting in NOT_PULLED for i in instances):
+        return verdict(f"The image {image} could not be pulled",
+                       "check the image name and tag, and the registry credentials (imagePullSecrets)")
+    if reason == "ProgressDeadlineExceeded":
+        return verdict("The revision did not become ready within its progress deadline",
+                       "check its instances' events below (scheduling, resources, image pulls) and its logs")
+    if reason == "Unschedulable":
+        return verdict("No node can run its instances",
+                       "lower its CPU or memory requests, or add capacity to the cluster")
+    return verdict(f"The revision is not Ready ({reason or 'no reason given'})",
+                   "read its conditions, events and logs below")
+
+
+def service_problem(service: ServiceView) -> str:
+    """One line for a failed Service in the list: which revision failed and why, and where traffic stays."""
+    if service.status.label != FAILED:
+        return ""
+    message = service.status.message
+    found = _REVISION_FAILED.match(message)
+    if found is None:
+        return message
+    name, inner = found.groups()
+    image = _IMAGE.search(inner)
+    if image is not None:
+        what = f"the image {image.group(1)} could not be resolved"
+    elif inner.startswith("Container failed with:"):
+        what = "its container exits as soon as it starts"
+    else:
+        what = inner
+    line = f"Revision {name} failed: {what}."
+    if service.latest_ready and service.latest_ready != name:
+        line += f" Traffic stays on {service.latest_ready}."
+    return line

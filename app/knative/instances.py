@@ -1,0 +1,153 @@
+"""A revision's instances in words: "2 running", "0 (scaled to zero; the next request starts one)", "starting",
+"crash-looping (5 restarts)", from its pods as the kubelet reports them, or, where the console may not read pods,
+from the revision's own status (actualReplicas, desiredReplicas and its Active condition)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.knative.models import FAILED, RevisionView
+
+LABEL_REVISION = "serving.knative.dev/revision"
+USER_CONTAINER = "user-container"
+CRASHING = frozenset({"CrashLoopBackOff", "RunContainerError", "CreateContainerError"})
+NOT_PULLED = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName"})
+# Tones the page shows them in: running, idle (scaled to zero), starting, failing, none.
+RUNNING, IDLE, STARTING, FAILING, NONE = "running", "idle", "starting", "failing", "none"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One pod of a revision, as far as a user needs it: is it serving, starting, or failing, and how often has its
+    container been restarted."""
+
+    name: str
+    revision: str
+    phase: str
+    ready: bool
+    restarts: int
+    waiting: str = ""  # the user container's waiting reason, e.g. CrashLoopBackOff, ContainerCreating
+    exit_code: int | None = None  # of its last terminated run
+    terminating: bool = False
+    created: str = ""
+
+    @property
+    def state(self) -> str:
+        """In words: "ready", "starting", "waiting to restart (CrashLoopBackOff)", "stopping"."""
+        if self.terminating:
+            return "stopping"
+        if self.ready:
+            return "ready"
+        if self.waiting in CRASHING:
+            return f"waiting to restart ({self.waiting})"
+        if self.waiting in NOT_PULLED:
+            return f"its image cannot be pulled ({self.waiting})"
+        if self.phase in ("Succeeded", "Failed"):
+            return f"ended ({self.phase})"
+        return "starting" + (f" ({self.waiting})" if self.waiting else "")
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def instance_from(pod: dict[str, Any]) -> Instance:
+    meta, status = _dict(pod.get("metadata")), _dict(pod.get("status"))
+    statuses = [s for s in _list(status.get("containerStatuses")) if isinstance(s, dict)]
+    user = next((s for s in statuses if s.get("name") == USER_CONTAINER), statuses[0] if statuses else {})
+    state, last = _dict(user.get("state")), _dict(_dict(user.get("lastState")).get("terminated"))
+    ready = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
+                for c in _list(status.get("conditions")))
+    code = last.get("exitCode")
+    restarts = user.get("restartCount")
+    return Instance(
+        name=str(meta.get("name") or ""),
+        revision=str(_dict(meta.get("labels")).get(LABEL_REVISION) or ""),
+        phase=str(status.get("phase") or "Pending"),
+        ready=ready,
+        restarts=restarts if isinstance(restarts, int) and not isinstance(restarts, bool) else 0,
+        waiting=str(_dict(state.get("waiting")).get("reason") or ""),
+        exit_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        terminating=bool(meta.get("deletionTimestamp")),
+        created=str(meta.get("creationTimestamp") or ""),
+    )
+
+
+@dataclass(frozen=True)
+class Instances:
+    words: str
+    tone: str
+    running: int = 0
+    restarts: int = 0
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def describe(revision: RevisionView, pods: Sequence[Instance] | None) -> Instances:
+    """The revision's instances in words; `pods` None when the cluster did not say (e.g. no right to list pods)."""
+    if pods is None:
+        return _from_status(revision)
+    live = [p for p in pods if not p.terminating]
+    crashing = [p for p in live if p.waiting in CRASHING or (not p.ready and p.restarts > 0)]
+    restarts = sum(p.restarts for p in live)
+    if crashing:
+        return Instances(f"crash-looping ({_plural(restarts, 'restart')})", FAILING, 0, restarts)
+    if any(p.waiting in NOT_PULLED for p in live):
+        return Instances("not starting: the image cannot be pulled", FAILING)
+    running = sum(1 for p in live if p.ready)
+    starting = len(live) - running
+    if running and starting:
+        return Instances(f"{running} running, {starting} starting", RUNNING, running, restarts)
+    if running:
+        return Instances(f"{running} running", RUNNING, running, restarts)
+    if starting:
+        return Instances("starting", STARTING)
+    return _none_running(revision)
+
+
+def _from_status(revision: RevisionView) -> Instances:
+    healthy = next((c for c in revision.conditions if c.type == "ContainerHealthy"), None)
+    if healthy is not None and healthy.status == "False" and healthy.reason.startswith("ExitCode"):
+        return Instances("crash-looping", FAILING)
+    actual = revision.actual_replicas or 0
+    if actual:
+        desired = revision.desired_replicas or 0
+        extra = f", {desired - actual} starting" if desired > actual else ""
+        return Instances(f"{actual} running{extra}", RUNNING, actual)
+    return _none_running(revision)
+
+
+def _none_running(revision: RevisionView) -> Instances:
+    active = next((c for c in revision.conditions if c.type == "Active"), None)
+    if revision.status.label == FAILED:
+        return Instances("none", NONE)
+    if active is not None and active.status == "False":
+        return Instances("0 (scaled to zero; the next request starts one)", IDLE)
+    if (active is not None and active.status == "Unknown") or (revision.desired_replicas or 0) > 0:
+        return Instances("starting", STARTING)
+    return Instances("none", NONE)
+
+
+def container_of(spec: dict[str, Any]) -> str:
+    """The container a revision's logs are read from: the one that serves (it has the port), named as Knative names
+    a single unnamed container."""
+    containers = [c for c in _list(spec.get("containers")) if isinstance(c, dict)]
+    serving = next((c for c in containers if c.get("ports")), containers[0] if containers else {})
+    return str(serving.get("name") or USER_CONTAINER)
+
+
+def by_revision(pods: Sequence[dict[str, Any]]) -> dict[str, list[Instance]]:
+    grouped: dict[str, list[Instance]] = {}
+    for pod in pods:
+        instance = instance_from(pod)
+        if instance.revision:
+            grouped.setdefault(instance.revision, []).append(instance)
+    return grouped

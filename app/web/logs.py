@@ -1,0 +1,184 @@
+"""A revision's logs: the last lines of each instance's `user-container`, and then, while the page is open, every new
+line, followed through the Kubernetes pods/log API (`follow=true`) with the requesting identity's client, so that it
+works on any cluster whose RBAC lets the user get pods/log.
+
+`/namespaces/{ns}/services/{name}/revisions/{revision}/logs` is the page; `/live` + that path its stream of new lines
+(server-sent events named `log`, each a line's HTML, which the page appends). The instances followed are the
+revision's ready pods, and those that become ready while the page is open (a scale-up, a cold start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from markupsafe import Markup
+from starlette.responses import Response, StreamingResponse
+
+from app.cluster import resources as r
+from app.cluster.client import Cluster
+from app.cluster.errors import ClusterError
+from app.knative.instances import LABEL_REVISION, USER_CONTAINER, container_of, describe, instance_from
+from app.knative.models import revision_from
+from app.web.context import acting, checked, identity
+from app.web.evidence import (
+    RevisionInstances,
+    RevisionLogs,
+    list_instances,
+    logs_problem,
+    read_logs,
+    revision_instances,
+)
+from app.web.hub import Change, Message
+from app.web.live import RETRY_MS, Live, Refused, event
+from app.web.permissions import plainly
+from app.web.render import render
+from app.web.security import COOKIE
+from app.web.streams import HEADERS
+
+router = APIRouter()
+TAIL = 100  # lines per instance on the page
+INSTANCES = 5  # instances shown and followed at most
+LINE_QUEUE = 1000  # lines waiting for a slow browser; past this the oldest are dropped
+
+
+@dataclass
+class LogsPage:
+    namespace: str
+    service: str
+    revision: str
+    instances: RevisionInstances
+    logs: RevisionLogs
+
+    @property
+    def path(self) -> str:
+        return self.logs.path
+
+    @property
+    def live_url(self) -> str:
+        return "/live" + self.path
+
+
+def log_line(pod: str, text: str) -> str:
+    """One line's HTML for the page (escaped: a log is the container's to write)."""
+    return str(Markup('<div class="log-line"><span class="log-pod">{}</span> {}</div>').format(pod, text))
+
+
+@router.get("/namespaces/{namespace}/services/{name}/revisions/{revision}/logs")
+async def revision_logs(request: Request, namespace: str, name: str, revision: str) -> Response:
+    checked("namespace", namespace)
+    checked("Service", name)
+    checked("revision", revision)
+    _, client = identity(request)
+    user = acting(request).name
+    obj = await client.get(r.REVISION, revision, namespace)  # none: a 404 page
+    view = revision_from(obj)
+    listing = await list_instances(client, user, namespace, revision)
+    logs = RevisionLogs(namespace, name, revision, container_of(view.raw_spec), tail=TAIL,
+                        problem=logs_problem(listing), following=True)
+    if listing.pods is not None:
+        logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL, logs.container)
+        logs.more = max(len(listing.pods) - INSTANCES, 0)
+    page = LogsPage(namespace, name, revision, RevisionInstances(describe(view, listing.pods), listing.pods,
+                                                                  listing.why), logs)
+    return render(request, "revision_logs.html", page)
+
+
+class LogFollower:
+    """New lines of a revision's ready instances, from the moment it starts, as server-sent events."""
+
+    def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str, user: str) -> None:
+        self.live, self.who, self.client, self.user = live, who, client, user
+        self.namespace, self.revision, self.container = namespace, revision, USER_CONTAINER
+        self.lines: asyncio.Queue[tuple[str, str]] = asyncio.Queue(LINE_QUEUE)
+        self.followed: dict[str, asyncio.Task[None]] = {}
+
+    def _follow(self, pod: str) -> None:
+        if pod not in self.followed and len(self.followed) < INSTANCES:
+            self.followed[pod] = asyncio.get_running_loop().create_task(self._lines_of(pod), name=f"log {pod}")
+
+    async def _lines_of(self, pod: str) -> None:
+        try:
+            async with self.client.log(pod, self.namespace, self.container, tail_lines=0, follow=True) as output:
+                async for text in output:
+                    if self.lines.full():
+                        self.lines.get_nowait()  # the browser lags: it loses the oldest lines, not the stream
+                    self.lines.put_nowait((pod, text))
+        except ClusterError:
+            pass  # it stopped or went; a restart that becomes ready is followed again
+        finally:
+            self.followed.pop(pod, None)
+
+    def _seen(self, message: Message) -> None:
+        if isinstance(message, Change) and message.labels.get(LABEL_REVISION) == self.revision:
+            instance = instance_from(message.obj)
+            if message.type != "DELETED" and instance.ready and not instance.terminating:
+                self._follow(instance.name)
+
+    async def events(self) -> AsyncIterator[bytes]:
+        inbox: asyncio.Queue[Message] = asyncio.Queue()
+        yield f"retry: {RETRY_MS}\n\n".encode()
+        try:
+            async with self.live.hub.follow(self.who, self.client, self.namespace, r.POD, inbox):
+                obj = await self.client.get(r.REVISION, self.revision, self.namespace)
+                self.container = container_of(revision_from(obj).raw_spec)
+                for instance in await revision_instances(self.client, self.namespace, self.revision):
+                    if instance.ready:
+                        self._follow(instance.name)
+                while not self.live.closing.is_set():
+                    getters = {asyncio.ensure_future(self.lines.get()), asyncio.ensure_future(inbox.get()),
+                               asyncio.ensure_future(self.live.closing.wait())}
+                    try:
+                        done, _ = await asyncio.wait(getters, timeout=self.live.heartbeat,
+                                                     return_when=asyncio.FIRST_COMPLETED)
+                    finally:  # also when the browser goes while it waits: no getter is left pending
+                        for waiting in getters:
+                            waiting.cancel()  # nothing to a finished one
+                    if not done:
+                        yield b": heartbeat\n\n"
+                    chunk = b""
+                    for finished in done:
+                        result = finished.result()
+                        if isinstance(result, tuple):
+                            chunk += event("log", log_line(*result))
+                        elif result is not True and result is not None:
+                            self._seen(result)
+                    while not self.lines.empty():
+                        chunk += event("log", log_line(*self.lines.get_nowait()))
+                    if chunk:
+                        yield chunk
+        except ClusterError as error:
+            yield event("log", str(Markup('<div class="log-line log-problem">{}</div>').format(
+                f"The logs stopped: {plainly(error, self.user)}")))
+        finally:
+            for task in list(self.followed.values()):
+                task.cancel()
+            for task in list(self.followed.values()):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+@router.get("/live/namespaces/{namespace}/services/{name}/revisions/{revision}/logs")
+async def follow_logs(request: Request, namespace: str, name: str, revision: str) -> Response:
+    checked("namespace", namespace)
+    checked("Service", name)
+    checked("revision", revision)
+    live: Live = request.app.state.live
+    who, client = identity(request)
+    browser = request.cookies.get(COOKIE, "")[:64]
+    try:
+        live.enter(who, browser)
+    except Refused as why:
+        return Response(live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in LogFollower(live, who, client, namespace, revision, acting(request).name).events():
+                yield chunk
+        finally:
+            live.leave(who, browser)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=HEADERS)

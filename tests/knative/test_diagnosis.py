@@ -1,0 +1,235 @@
+"""The console's pure rules for revisions that fail, scale and roll out: the diagnosis in plain words (from Knative's
+reasons and messages), instances in words, a Service's failure in one line, rollout progress from the Service's
+status, the wizard's rollout request, and the refusal of a share for a revision that is not Ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.knative import traffic
+from app.knative.diagnosis import diagnose, service_problem
+from app.knative.events import newest_first
+from app.knative.instances import Instance, describe, instance_from
+from app.knative.models import revision_from, service_from
+from app.knative.rollout import RolloutError, rollout_progress, rollout_request, seconds_of
+
+MISSING = ('Unable to fetch image "registry.invalid/app:v1": failed to resolve image to digest: Get '
+           '"https://registry.invalid/v2/": dial tcp: lookup registry.invalid: no such host')
+
+
+def _revision(name: str = "app-00002", image: str = "registry.invalid/app:v1", actual: int | None = None,
+              desired: int | None = None, **conditions: tuple[str, str, str]) -> Any:
+    status: dict[str, Any] = {"conditions": [{"type": k, "status": s, "reason": r, "message": m}
+                                             for k, (s, r, m) in conditions.items()]}
+    if actual is not None:
+        status["actualReplicas"] = actual
+    if desired is not None:
+        status["desiredReplicas"] = desired
+    return revision_from({"metadata": {"name": name, "labels": {"serving.knative.dev/configurationGeneration": "2"}},
+                          "spec": {"containers": [{"image": image}]}, "status": status})
+
+
+def _pod(name: str, ready: bool, restarts: int = 0, waiting: str = "", code: int | None = None) -> Instance:
+    user: dict[str, Any] = {"name": "user-container", "restartCount": restarts,
+                            "state": {"waiting": {"reason": waiting}} if waiting else {"running": {}}}
+    if code is not None:
+        user["lastState"] = {"terminated": {"exitCode": code}}
+    return instance_from({"metadata": {"name": name, "labels": {"serving.knative.dev/revision": "app-00002"}},
+                          "status": {"phase": "Running", "containerStatuses": [user],
+                                     "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}})
+
+
+def test_an_unresolvable_image_in_the_issues_words() -> None:
+    revision = _revision(ContainerHealthy=("False", "ContainerMissing", MISSING), Ready=("False", "ContainerMissing",
+                                                                                        MISSING))
+    found = diagnose(revision)
+    assert found is not None
+    assert found.sentence == ("The image registry.invalid/app:v1 could not be resolved: check the image name and tag, "
+                              "and that the cluster can pull from its registry")
+    assert (found.reason, found.message) == ("ContainerMissing", MISSING)
+
+
+def test_a_crashing_container() -> None:
+    message = "Container failed with: 2025/01/01 00:00:00 boom"
+    revision = _revision(image="ghcr.io/x/crash:v1", ContainerHealthy=("False", "ExitCode3", message),
+                         Ready=("False", "ExitCode3", message), ResourcesAvailable=("Unknown", "Deploying", ""))
+    found = diagnose(revision, [_pod("p", False, restarts=5, waiting="CrashLoopBackOff", code=3)])
+    assert found is not None
+    assert found.what == "The container exits with code 3 as soon as it starts, and has been restarted 5 times"
+    assert found.todo.startswith("read its last log lines below for the cause")
+    killed = diagnose(_revision(Ready=("False", "ExitCode137", "Container failed with: OOMKilled"),
+                                ContainerHealthy=("False", "ExitCode137", "Container failed with: OOMKilled")))
+    assert killed is not None and "memory" in killed.what and killed.todo.startswith("raise its memory limit")
+
+
+@pytest.mark.parametrize(("reason", "what"), [
+    ("ProgressDeadlineExceeded", "The revision did not become ready within its progress deadline"),
+    ("ImagePullBackOff", "The image registry.invalid/app:v1 could not be pulled"),
+    ("Unschedulable", "No node can run its instances"),
+    ("SomethingElse", "The revision is not Ready (SomethingElse)"),
+])
+def test_other_failures(reason: str, what: str) -> None:
+    found = diagnose(_revision(ResourcesAvailable=("False", reason, "m"), Ready=("False", reason, "m")))
+    assert found is not None and found.what == what
+
+
+def test_no_diagnosis_unless_failed() -> None:
+    assert diagnose(_revision(Ready=("True", "", ""))) is None
+    assert diagnose(_revision(Ready=("Unknown", "Deploying", ""))) is None
+
+
+@pytest.mark.parametrize(("pods", "status", "words", "tone"), [
+    ([_pod("a", True), _pod("b", True)], {}, "2 running", "running"),
+    ([_pod("a", True), _pod("b", False, waiting="ContainerCreating")], {}, "1 running, 1 starting", "running"),
+    ([_pod("a", False, waiting="ContainerCreating")], {}, "starting", "starting"),
+    ([_pod("a", False, restarts=5, waiting="CrashLoopBackOff", code=1)], {}, "crash-looping (5 restarts)", "failing"),
+    ([_pod("a", False, waiting="ImagePullBackOff")], {}, "not starting: the image cannot be pulled", "failing"),
+    ([], {"Active": ("False", "NoTraffic", "The target is not receiving traffic."), "Ready": ("True", "", "")},
+     "0 (scaled to zero; the next request starts one)", "idle"),
+    ([], {"Active": ("Unknown", "Queued", ""), "Ready": ("True", "", "")}, "starting", "starting"),
+    ([], {"Ready": ("False", "ContainerMissing", MISSING)}, "none", "none"),
+    # Without the right to list pods: the revision's status.
+    (None, {"Ready": ("True", "", ""), "Active": ("True", "", "")}, "2 running", "running"),
+    (None, {"Ready": ("False", "ExitCode1", "x"), "ContainerHealthy": ("False", "ExitCode1", "x")}, "crash-looping",
+     "failing"),
+    (None, {"Ready": ("True", "", ""), "Active": ("False", "NoTraffic", "")},
+     "0 (scaled to zero; the next request starts one)", "idle"),
+])
+def test_instances_in_words(pods: list[Instance] | None, status: dict[str, tuple[str, str, str]], words: str,
+                            tone: str) -> None:
+    actual = 2 if status.get("Active", ("",))[0] == "True" else 0
+    described = describe(_revision(actual=actual, desired=actual, **status), pods)
+    assert (described.words, described.tone) == (words, tone)
+
+
+def _service(conditions: dict[str, tuple[str, str, str]], traffic: list[dict[str, Any]] | None = None,
+             latest_ready: str = "app-00001", annotations: dict[str, str] | None = None) -> Any:
+    return service_from({
+        "metadata": {"name": "app", "generation": 2, "annotations": annotations or {}},
+        "status": {"observedGeneration": 2, "latestCreatedRevisionName": "app-00002",
+                   "latestReadyRevisionName": latest_ready, "traffic": traffic or [],
+                   "conditions": [{"type": k, "status": s, "reason": r, "message": m, "lastTransitionTime":
+                                   "2025-01-01T00:00:00Z"} for k, (s, r, m) in conditions.items()]},
+    })
+
+
+@pytest.mark.parametrize(("pod", "state"), [
+    (_pod("a", True), "ready"),
+    (_pod("a", False, waiting="ContainerCreating"), "starting (ContainerCreating)"),
+    (_pod("a", False, restarts=3, waiting="CrashLoopBackOff", code=2), "waiting to restart (CrashLoopBackOff)"),
+    (_pod("a", False, waiting="ErrImagePull"), "its image cannot be pulled (ErrImagePull)"),
+])
+def test_each_instance_in_words(pod: Instance, state: str) -> None:
+    assert pod.state == state
+
+
+def test_a_failed_service_in_one_line() -> None:
+    failed = f'Revision "app-00002" failed with message: {MISSING}.'
+    service = _service({"Ready": ("False", "RevisionFailed", failed)})
+    assert service_problem(service) == ("Revision app-00002 failed: the image registry.invalid/app:v1 could not be "
+                                        "resolved. Traffic stays on app-00001.")
+    crash = _service({"Ready": ("False", "RevisionFailed",
+                                'Revision "app-00002" failed with message: Container failed with: x.')}, latest_ready="")
+    assert service_problem(crash) == "Revision app-00002 failed: its container exits as soon as it starts."
+    assert service_problem(_service({"Ready": ("True", "", "")})) == ""
+    missing = _service({"Ready": ("False", "RevisionMissing", 'Configuration "app" does not have any ready Revision.')})
+    assert service_problem(missing) == 'Configuration "app" does not have any ready Revision.'
+
+
+def test_rollout_progress_from_the_service_status() -> None:
+    rolling = _service({"RoutesReady": ("Unknown", "RolloutInProgress", "A gradual rollout ..."),
+                        "Ready": ("Unknown", "RolloutInProgress", "")},
+                       traffic=[{"latestRevision": True, "percent": 66, "revisionName": "app-00001"},
+                                {"latestRevision": True, "percent": 34, "revisionName": "app-00002"}],
+                       annotations={"serving.knative.dev/rollout-duration": "20s"})
+    progress = rollout_progress(rolling)
+    assert progress is not None
+    assert (progress.revision, progress.share, progress.goal, progress.others) == ("app-00002", 34, 100,
+                                                                                 (("app-00001", 66),))
+    assert (progress.started, progress.duration, progress.ends) == ("2025-01-01T00:00:00Z", 20, "2025-01-01T00:00:20Z")
+    settled = _service({"RoutesReady": ("True", "", "")},
+                       traffic=[{"latestRevision": True, "percent": 100, "revisionName": "app-00002"}])
+    assert rollout_progress(settled) is None
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("20s", 20), ("1m30s", 90), ("2m", 120), ("1h", 3600), ("", 0),
+                                               ("soon", 0), ("20", 0), ("1.5s", 1)])
+def test_seconds_of(text: str, seconds: int) -> None:
+    assert seconds_of(text) == seconds
+
+
+def test_the_wizards_rollout_request() -> None:
+    assert rollout_request("", 0) is None
+    assert rollout_request(" 20 ", 100) == 20
+    for text in ("0", "-3", "1.5", "86401", "ten"):
+        with pytest.raises(RolloutError, match="Enter whole seconds from 1 to 86400"):
+            rollout_request(text, 100)
+    with pytest.raises(RolloutError, match="the latest-revision row's share"):
+        rollout_request("20", 0)
+
+
+def test_no_share_for_a_revision_that_is_not_ready() -> None:
+    failed = _revision("app-00002", Ready=("False", "ContainerMissing", MISSING))
+    deploying = _revision("app-00003", Ready=("Unknown", "Deploying", ""))
+    ready = _revision("app-00001", Ready=("True", "", ""))
+    why = traffic.unready([failed, deploying, ready])
+    assert set(why) == {"app-00002", "app-00003"}
+    rows = [traffic.RowInput(traffic.NAMED, "app-00001", "50"), traffic.RowInput(traffic.NAMED, "app-00002", "50"),
+            traffic.RowInput(traffic.NAMED, "app-00003", "0")]
+    with pytest.raises(traffic.TrafficError) as refused:
+        traffic.parse_rows(rows, "app", ["app-00001", "app-00002", "app-00003"], not_ready=why)
+    assert refused.value.fields == {"percent-1": "app-00002 has failed (ContainerMissing), so it cannot take traffic: "
+                                                 "give it 0%, and create a new revision that fixes it."}
+    rows[1] = traffic.RowInput(traffic.NAMED, "app-00002", "0")
+    rows[2] = traffic.RowInput(traffic.NAMED, "app-00003", "50")
+    with pytest.raises(traffic.TrafficError) as refused:
+        traffic.parse_rows(rows, "app", ["app-00001", "app-00002", "app-00003"], not_ready=why)
+    assert refused.value.fields["percent-2"].startswith("app-00003 is not Ready yet, so it cannot take traffic")
+    rows[2] = traffic.RowInput(traffic.NAMED, "app-00003", "0", tag="next")  # a tag without a share is fine
+    rows[0] = traffic.RowInput(traffic.NAMED, "app-00001", "100")
+    assert [r.percent for r in traffic.parse_rows(rows, "app", None, not_ready=why)] == [100, 0, 0]
+
+
+# -- property-based: whatever the cluster or the user hands these rules ---------------------------------------------
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=12),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner,
+                                                                                max_size=3), max_leaves=12)
+STATUS_KEYS = ["phase", "conditions", "containerStatuses", "state", "waiting", "running", "terminated", "lastState",
+               "restartCount", "exitCode", "reason", "message", "ready", "name", "type", "status"]
+SHAPED = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(
+    ["user-container", "True", "False", "Running", "CrashLoopBackOff", "Ready"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(STATUS_KEYS), inner, max_size=4),
+    max_leaves=16)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["metadata", "status", "spec"]), SHAPED | JSON, max_size=3))
+def test_any_pod_is_an_instance_in_words(pod: dict[str, Any]) -> None:
+    instance = instance_from(pod)
+    described = describe(_revision(actual=1, desired=1), [instance])
+    assert described.words and described.tone
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30) | st.sampled_from(["30", "30s", "1h2m", "-5", "1e9", "٣", "9" * 400]), st.integers(0, 100))
+def test_any_rollout_text_is_whole_seconds_or_a_message(text: str, share: int) -> None:
+    try:
+        seconds = rollout_request(text, share)
+    except RolloutError as error:
+        assert str(error)
+    else:
+        assert seconds is None or 1 <= seconds <= 86400
+    assert seconds_of(text) >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(JSON | st.dictionaries(st.sampled_from(["type", "reason", "message", "involvedObject", "count",
+                                                         "lastTimestamp", "source", "metadata"]), JSON, max_size=5),
+                max_size=4))
+def test_any_events_are_listed_newest_first(events: list[Any]) -> None:
+    assert all(view.about and view.kind for view in newest_first(events))

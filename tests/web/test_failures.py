@@ -1,0 +1,203 @@
+"""Revisions that fail, crash-loop and roll out gradually, in the console (over httpx, against the session's dev
+cluster): a failed revision is unmistakable in the list, on the details page (with the diagnosis, Knative's
+conditions, its events and last log lines), in the revision table and in Split Traffic, which refuses it a share;
+instances are told in words; the wizard's gradual rollout; the logs page and its live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support import DevClusterProcess, wait_for
+from tests.web.conftest import Console, Event, live_settings, open_stream, served
+from tests.web.test_live import stream_path
+from tests.web.test_writes import split_path, submit, wizard_path
+
+IMAGES = "/api/v1/namespaces/devcluster-system/configmaps/images"
+REVISIONS = "/apis/serving.knative.dev/v1/namespaces/{ns}/revisions/{name}"
+
+
+def _ready_status(cluster: DevClusterProcess, ns: str, name: str) -> str:
+    """The revision's Ready status; "" until it has one (or while it is not created yet)."""
+    code, _, revision = cluster.request("GET", REVISIONS.format(ns=ns, name=name))
+    if code == 404:
+        return ""
+    assert code == 200, (code, revision)
+    return next((c["status"] for c in (revision.get("status") or {}).get("conditions", []) if c["type"] == "Ready"),
+                "")
+
+
+def _failed(cluster: DevClusterProcess, ns: str, name: str) -> None:
+    wait_for(lambda: _ready_status(cluster, ns, name) == "False", timeout=15, message=f"{name} failed")
+
+
+@pytest.fixture
+def failing_images(devcluster: DevClusterProcess) -> Iterator[None]:
+    """Images `ghcr.io/crash/*` exit with code 2 at start, for the test; the ConfigMap is put back after."""
+    before = devcluster.get(IMAGES)["data"].get("failing")
+    code, _, body = devcluster.request("PATCH", IMAGES, {"data": {"failing": "ghcr.io/crash/* 2\n"}},
+                                       content_type="application/merge-patch+json")
+    assert code == 200, body
+    yield
+    code, _, body = devcluster.request("PATCH", IMAGES, {"data": {"failing": before}},
+                                       content_type="application/merge-patch+json")
+    assert code == 200, body
+
+
+async def test_an_unresolvable_image_is_diagnosed_everywhere(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "broken", image="registry.invalid/app:v1")
+    _failed(console.cluster, ns, "broken-00001")
+    await asyncio.sleep(0.3)  # the Service's status follows the revision's
+
+    listing = (await console.get(f"/namespaces/{ns}/services")).text
+    assert 'class="failed-row"' in listing and ">Failed</span>" in listing
+    assert "Revision broken-00001 failed: the image registry.invalid/app:v1 could not be resolved." in listing
+
+    page = (await console.get(f"/namespaces/{ns}/services/broken")).text
+    text = html.unescape(page)
+    assert ("The image registry.invalid/app:v1 could not be resolved</strong>: check the image name and tag, and that "
+            "the cluster can pull from its registry.") in text
+    assert 'Unable to fetch image "registry.invalid/app:v1": failed to resolve image to digest' in text  # conditions
+    assert "InternalError" in text  # the revision's events
+    assert "No instance has run: there is no log to read." in text
+    assert 'data-revision="broken-00001" class="failed-row"' in page
+    assert ">none</td>" in page  # its instances
+
+
+async def test_traffic_stays_and_split_traffic_refuses_a_failed_revision(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "keep")
+    await console.settled(ns, "keep")
+    console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "keep", "--type", "merge", "-p", json.dumps(
+        {"spec": {"template": {"spec": {"containers": [{"image": "registry.invalid/app:v2"}]}}}}))
+    _failed(console.cluster, ns, "keep-00002")
+    await asyncio.sleep(0.3)
+    page = html.unescape((await console.get(f"/namespaces/{ns}/services/keep")).text)
+    assert "Traffic that follows the latest revision stays on keep-00001" in page
+
+    dialog = await console.get(split_path(ns, "keep"))
+    assert 'class="failed-row"' in dialog.text and "ContainerMissing" in dialog.text
+    before = console.ksvc(ns, "keep")["spec"]["traffic"]
+    rows = [("latest", "", "0", ""), ("revision", "keep-00002", "50", ""), ("revision", "keep-00001", "50", "")]
+    shown = await submit(console, split_path(ns, "keep"), dialog.text, "split-form", "preview", rows=rows)
+    assert "Nothing can be sent yet: keep-00002 has failed (ContainerMissing), so it cannot take traffic" in \
+        html.unescape(shown.text) and 'id="sent-body"' not in shown.text
+    refused = await submit(console, split_path(ns, "keep"), dialog.text, "split-form", "ok", rows=rows)
+    assert refused.status_code == 422
+    assert "keep-00002 has failed (ContainerMissing), so it cannot take traffic: give it 0%, and create a new " \
+           "revision that fixes it." in html.unescape(refused.text)
+    assert console.ksvc(ns, "keep")["spec"]["traffic"] == before  # nothing written
+    one_click = await console.get(split_path(ns, "keep") + "?revision=keep-00002")
+    assert one_click.status_code == 409 and "keep-00002 is not Ready" in one_click.text
+
+
+async def test_a_crash_loop_shows_its_restarts_and_last_words(console: Console, failing_images: None) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "loops", image="ghcr.io/crash/app:v1")
+    _failed(console.cluster, ns, "loops-00001")
+
+    def restarted() -> bool:
+        pods = console.cluster.get(f"/api/v1/namespaces/{ns}/pods")["items"]
+        return any(s["restartCount"] >= 1 for p in pods for s in p["status"].get("containerStatuses", []))
+
+    wait_for(restarted, timeout=15, message="a restart")
+    page = html.unescape((await console.get(f"/namespaces/{ns}/services/loops")).text)
+    assert "crash-looping (" in page
+    assert "The container exits with code 2 as soon as it starts" in page
+    assert "read its last log lines below for the cause" in page
+    assert "helloworld: exiting with code 2" in page  # the last log lines
+    assert "BackOff" in page  # the instance's events
+    # Its logs page: each instance, its restarts and last exit code, and what it wrote.
+    logs = html.unescape((await console.get(f"/namespaces/{ns}/services/loops/revisions/loops-00001/logs")).text)
+    assert "Instances: " in logs and "crash-looping (" in logs and "(last exit code 2)" in logs
+    assert "helloworld: exiting with code 2" in logs
+
+
+async def test_a_failed_revisions_page_explains_it_and_follows_its_instances(console: Console,
+                                                                             failing_images: None) -> None:
+    """The revision's own page: the diagnosis above Knative's reasons, its instances in words and each one, the last
+    words of its container; its live stream then follows the Pods (the restarts go up while it is open)."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "sinks", image="ghcr.io/crash/app:v1")
+    _failed(console.cluster, ns, "sinks-00001")
+    path = f"/namespaces/{ns}/services/sinks/revisions/sinks-00001"
+    async with served(live_settings(console.cluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http:
+        page = await http.get(path)
+        text = html.unescape(page.text)
+        assert "The container exits with code 2 as soon as it starts" in text and "data-diagnosis" in text
+        assert "Knative reports <span class=\"reason\">ExitCode2</span>" in text
+        assert 'data-failure="sinks-00001"' in text and "helloworld: exiting with code 2" in text
+        shown = int(re.search(r'data-instance="[^"]+"><td[^>]*>[^<]+</td><td>[^<]*</td><td class="num">(\d+)',
+                              text).group(1))
+        async with open_stream(http, stream_path(page)) as stream:
+            def restarted(event: Event) -> bool:
+                found = re.search(r'<td class="num">(\d+)', event.data) if event.name == "instances" else None
+                return found is not None and int(found.group(1)) > shown
+
+            await stream.until(restarted)
+
+
+async def test_the_wizard_rolls_a_revision_out_gradually(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "grad", env={"TARGET": "one"})
+    await console.settled(ns, "grad")
+    path = wizard_path(ns, "grad")
+    page = await console.get(path)
+    # The prefill keeps the floating share on grad-00001: nothing would roll out, and the page says what to do.
+    kept = await submit(console, path, page.text, "wizard", "create", rollout="4")
+    assert kept.status_code == 422
+    assert "the latest-revision row&#39;s share to the new revision, and that row has 0% here" in kept.text
+    assert "grad-00002" not in json.dumps(console.ksvc(ns, "grad")["spec"])
+    bad = await submit(console, path, page.text, "wizard", "create", rollout="soon")
+    assert bad.status_code == 422 and "Enter whole seconds from 1 to 86400" in bad.text
+    rows = [("new", "grad-00002", "0", ""), ("latest", "", "100", ""), ("revision", "grad-00001", "0", "")]
+    created = await submit(console, path, page.text, "wizard", "create", rows=rows, rollout="4", env_name="TARGET",
+                           env_value="two")
+    assert created.status_code == 303, created.text
+    stored = console.ksvc(ns, "grad")
+    assert stored["metadata"]["annotations"]["serving.knative.dev/rollout-duration"] == "4s"
+
+    def rolling() -> bool:
+        traffic = console.ksvc(ns, "grad").get("status", {}).get("traffic", [])
+        return any(t["revisionName"] == "grad-00002" and 0 < t["percent"] < 100 for t in traffic)
+
+    wait_for(rolling, timeout=15, message="rolling out")
+    details = html.unescape((await console.get(f"/namespaces/{ns}/services/grad")).text)
+    assert "Rolling out grad-00002" in details and "of the traffic now" in details
+    assert "it takes 4 s in all (the Service's serving.knative.dev/rollout-duration is 4s)" in details
+
+    # The next wizard run offers the same pace, and clearing it removes it.
+    again = await console.get(path)
+    assert 'name="rollout" value="4"' in again.text
+
+
+async def test_the_logs_page_follows_new_lines(devcluster: DevClusterProcess) -> None:
+    ns = devcluster.new_namespace("logs")
+    code, _, body = devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services", {
+        "apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "talk", "namespace": ns},
+        "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:latest"}]}}}})
+    assert code == 201, body
+    wait_for(lambda: _ready_status(devcluster, ns, "talk-00001") == "True", message="Ready")
+    async with served(live_settings(devcluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http:
+        page = await http.get(f"/namespaces/{ns}/services/talk/revisions/talk-00001/logs")
+        assert page.status_code == 200
+        assert "helloworld: starting server..." in page.text and "helloworld: listening on port 8080" in page.text
+        assert 'data-instances>1 running<' in page.text and 'data-instance="talk-00001-deployment-' in page.text
+        assert "<td>ready</td>" in page.text
+        assert f'sse-connect="/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs"' in page.text
+        missing = await http.get(f"/namespaces/{ns}/services/talk/revisions/talk-00009/logs")
+        assert missing.status_code == 404
+        async with open_stream(http, f"/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs") as stream:
+            async with httpx.AsyncClient(base_url=devcluster.gateway_url, trust_env=False, timeout=10) as gateway:
+                for _ in range(3):
+                    assert (await gateway.get("/", headers={"Host": f"talk.{ns}.example.com"})).status_code == 200
+            events = await stream.until(lambda e: e.name == "log" and "received a request" in e.data)
+            line = events[-1].data
+            assert line.startswith('<div class="log-line"><span class="log-pod">talk-00001-deployment-')
