@@ -132,8 +132,12 @@ def test_a_failed_service_in_one_line() -> None:
     service = _service({"Ready": ("False", "RevisionFailed", failed)})
     assert service_problem(service) == ("Revision app-00002 failed: the image registry.invalid/app:v1 could not be "
                                         "resolved. Traffic stays on app-00001.")
-    crash = _service({"Ready": ("False", "RevisionFailed",
-                                'Revision "app-00002" failed with message: Container failed with: x.')}, latest_ready="")
+    # A first revision that fails: Ready carries the Route's RevisionMissing (propagated last by Knative's
+    # Service reconciler), ConfigurationsReady the revision's failure, which is the one told.
+    crash = _service({"ConfigurationsReady": ("False", "RevisionFailed",
+                                              'Revision "app-00002" failed with message: Container failed with: x.'),
+                      "Ready": ("False", "RevisionMissing", 'Configuration "app" does not have any ready Revision.')},
+                     latest_ready="")
     assert service_problem(crash) == "Revision app-00002 failed: its container exits as soon as it starts."
     assert service_problem(_service({"Ready": ("True", "", "")})) == ""
     missing = _service({"Ready": ("False", "RevisionMissing", 'Configuration "app" does not have any ready Revision.')})

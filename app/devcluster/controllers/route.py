@@ -240,9 +240,10 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
         for kind in ("CertificateProvisioned", "IngressReady"):
             old = conditions.get(previous.get("conditions") or [], kind)
             if old is not None:
-                conds.set(kind, old["status"], old.get("reason", ""), old.get("message", ""), old.get("severity", ""))
+                conds.set(kind, old["status"], old.get("reason", ""), old.get("message", ""), old.get("severity", ""),
+                          mark=False)
             else:
-                conds.set(kind, "Unknown", "IngressNotConfigured", "Ingress has not yet been reconciled.")
+                conds.set(kind, "Unknown", "IngressNotConfigured", "Ingress has not yet been reconciled.", mark=False)
         if "traffic" in previous:
             status["traffic"] = previous["traffic"]
     else:

@@ -104,10 +104,14 @@ def test_an_unresolvable_image_fails_with_knatives_conditions(devcluster: DevClu
     ready = _conditions(configuration)["Ready"]
     assert (ready["reason"], ready["message"]) == \
         ("RevisionFailed", f'Revision "missing-00001" failed with message: {message}.')
-    service = _condition(devcluster, ns, "services", "missing", "Ready", "False")
-    for kind in ("ConfigurationsReady", "Ready"):
-        assert (_conditions(service)[kind]["reason"], _conditions(service)[kind]["message"]) == \
-            ("RevisionFailed", ready["message"])
+    # The Service reconciler propagates the Configuration's Ready, then the Route's (service.go): the
+    # Route's MarkFalse comes last, so a first revision that fails leaves Ready with the Route's reason
+    # (as in knative/serving issues #11809 and #14000) and ConfigurationsReady with the revision's.
+    service = wait_for(lambda: (obj := _found(devcluster, ns, "services", "missing")) and
+                       _conditions(obj).get("RoutesReady", {}).get("status") == "False" and obj, timeout=15)
+    assert (_conditions(service)["ConfigurationsReady"]["reason"], _conditions(service)["ConfigurationsReady"]["message"]) \
+        == ("RevisionFailed", ready["message"])
+    assert _conditions(service)["Ready"]["message"] == 'Configuration "missing" does not have any ready Revision.'
     route = _condition(devcluster, ns, "routes", "missing", "AllTrafficAssigned", "False")
     assert (_conditions(route)["AllTrafficAssigned"]["reason"], _conditions(route)["AllTrafficAssigned"]["message"]) == \
         ("RevisionMissing", 'Configuration "missing" does not have any ready Revision.')
