@@ -12,7 +12,7 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unreachable
 from app.knative.events import EventView, newest_first
-from app.knative.instances import USER_CONTAINER, Instance
+from app.knative.instances import Instance
 from app.knative.models import LABEL_SERVICE
 from app.web.permissions import plainly
 
@@ -40,9 +40,9 @@ async def service_pods(client: Cluster, namespace: str, service: str) -> list[di
     return listed.get("items") or []
 
 
-async def last_lines(client: Cluster, namespace: str, pod: str, lines: int) -> list[str]:
-    """The last lines of the pod's user container (of its last run, while it waits to restart)."""
-    async with client.log(pod, namespace, USER_CONTAINER, tail_lines=lines) as output:
+async def last_lines(client: Cluster, namespace: str, instance: Instance, lines: int) -> list[str]:
+    """The last lines of the instance's user container (of its last run, while it waits to restart)."""
+    async with client.log(instance.name, namespace, instance.container, tail_lines=lines) as output:
         return [line async for line in output]
 
 
@@ -62,7 +62,7 @@ async def gather_evidence(client: Cluster, user: str, namespace: str, revision: 
     if instances:
         evidence.log_pod = instances[0].name
         try:
-            evidence.log = await last_lines(client, namespace, evidence.log_pod, LOG_LINES)
+            evidence.log = await last_lines(client, namespace, instances[0], LOG_LINES)
         except Unreachable:
             raise
         except ClusterError as error:

@@ -1,6 +1,7 @@
-"""A revision's logs: the last lines of each instance's `user-container`, and then, while the page is open, every new
-line, followed through the Kubernetes pods/log API (`follow=true`) with the requesting identity's client, so that it
-works on any cluster whose RBAC lets the user get pods/log.
+"""A revision's logs: the last lines of each instance's own container (`user-container` unless the revision names
+it), and then, while the page is open, every new line, followed through the Kubernetes pods/log API
+(`follow=true`) with the requesting identity's client, so that it works on any cluster whose RBAC lets the user get
+pods/log.
 
 `/namespaces/{ns}/services/{name}/revisions/{revision}/logs` is the page; `/live` + that path its stream of new lines
 (server-sent events named `log`, each a line's HTML, which the page appends). The instances followed are the
@@ -21,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound
-from app.knative.instances import LABEL_REVISION, NONE, USER_CONTAINER, Instance, Instances, describe, instance_from
+from app.knative.instances import LABEL_REVISION, NONE, Instance, Instances, describe, instance_from
 from app.knative.models import revision_from
 from app.web.context import acting, checked, identity
 from app.web.evidence import last_lines
@@ -78,7 +79,7 @@ async def revision_instances(client: Cluster, namespace: str, revision: str) -> 
 
 async def _read(client: Cluster, user: str, namespace: str, instance: Instance) -> InstanceLog:
     try:
-        return InstanceLog(instance, await last_lines(client, namespace, instance.name, TAIL))
+        return InstanceLog(instance, await last_lines(client, namespace, instance, TAIL))
     except NotFound:
         return InstanceLog(instance, problem="This instance is gone.")
     except ClusterError as error:
@@ -118,13 +119,15 @@ class LogFollower:
         self.lines: asyncio.Queue[tuple[str, str]] = asyncio.Queue(LINE_QUEUE)
         self.followed: dict[str, asyncio.Task[None]] = {}
 
-    def _follow(self, pod: str) -> None:
+    def _follow(self, instance: Instance) -> None:
+        pod = instance.name
         if pod not in self.followed and len(self.followed) < INSTANCES:
-            self.followed[pod] = asyncio.get_running_loop().create_task(self._lines_of(pod), name=f"log {pod}")
+            self.followed[pod] = asyncio.get_running_loop().create_task(self._lines_of(pod, instance.container),
+                                                                        name=f"log {pod}")
 
-    async def _lines_of(self, pod: str) -> None:
+    async def _lines_of(self, pod: str, container: str) -> None:
         try:
-            async with self.client.log(pod, self.namespace, USER_CONTAINER, tail_lines=0, follow=True) as output:
+            async with self.client.log(pod, self.namespace, container, tail_lines=0, follow=True) as output:
                 async for text in output:
                     if self.lines.full():
                         self.lines.get_nowait()  # the browser lags: it loses the oldest lines, not the stream
@@ -138,7 +141,7 @@ class LogFollower:
         if isinstance(message, Change) and message.labels.get(LABEL_REVISION) == self.revision:
             instance = instance_from(message.obj)
             if message.type != "DELETED" and instance.ready and not instance.terminating:
-                self._follow(instance.name)
+                self._follow(instance)
 
     async def events(self) -> AsyncIterator[bytes]:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
@@ -147,7 +150,7 @@ class LogFollower:
             async with self.live.hub.follow(self.who, self.client, self.namespace, r.POD, inbox):
                 for instance in await revision_instances(self.client, self.namespace, self.revision):
                     if instance.ready:
-                        self._follow(instance.name)
+                        self._follow(instance)
                 while not self.live.closing.is_set():
                     getters = {asyncio.ensure_future(self.lines.get()), asyncio.ensure_future(inbox.get()),
                                asyncio.ensure_future(self.live.closing.wait())}

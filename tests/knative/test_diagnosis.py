@@ -127,6 +127,22 @@ def test_each_instance_in_words(pod: Instance, state: str) -> None:
     assert pod.state == state
 
 
+def test_an_instance_is_read_from_the_container_the_revision_named() -> None:
+    """Knative keeps the revision's container name (deploy.go); the serving one carries the `user-port` port."""
+    pod = {"metadata": {"name": "app-00001-deployment-x", "labels": {"serving.knative.dev/revision": "app-00001"}},
+           "spec": {"containers": [{"name": "app", "ports": [{"name": "user-port", "containerPort": 8080}]},
+                                   {"name": "queue-proxy", "ports": [{"name": "queue-port", "containerPort": 8012}]}]},
+           "status": {"phase": "Running", "containerStatuses": [
+               {"name": "queue-proxy", "restartCount": 0, "state": {"running": {}}},
+               {"name": "app", "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 3}}}]}}
+    instance = instance_from(pod)
+    assert (instance.container, instance.restarts, instance.waiting, instance.exit_code) == \
+        ("app", 4, "CrashLoopBackOff", 3)
+    assert instance_from({"spec": {"containers": [{"name": "queue-proxy"}]}}).container == "user-container"
+    assert instance_from({"spec": {"containers": [{}, {"name": "queue-proxy"}]}}).container == "user-container"
+
+
 def test_a_failed_service_in_one_line() -> None:
     failed = f'Revision "app-00002" failed with message: {MISSING}.'
     service = _service({"Ready": ("False", "RevisionFailed", failed)})

@@ -180,6 +180,7 @@ class Autoscaler:
         self.windows: dict[Key, Window] = {}
         self.ready: dict[Key, list[str]] = {}  # revision → its pods that are Ready
         self.pod_revision: dict[Key, str] = {}  # (namespace, pod) → revision
+        self.pod_container: dict[Key, str] = {}  # (namespace, pod) → its serving container, which logs requests
         self.waiting: dict[Key, asyncio.Event] = {}
         self.poked: dict[Key, float] = {}
         self.activating: set[Key] = set()  # revisions a request waits for, not yet seen by the decider
@@ -187,9 +188,10 @@ class Autoscaler:
 
     # -- instances -------------------------------------------------------------------------
 
-    def pod_seen(self, namespace: str, pod: str, revision: str, ready: bool) -> None:
+    def pod_seen(self, namespace: str, pod: str, revision: str, ready: bool, container: str = USER_CONTAINER) -> None:
         key = (namespace, revision)
         self.pod_revision[(namespace, pod)] = revision
+        self.pod_container[(namespace, pod)] = container
         pods = self.ready.setdefault(key, [])
         if ready and pod not in pods:
             pods.append(pod)
@@ -201,6 +203,7 @@ class Autoscaler:
 
     def pod_gone(self, namespace: str, pod: str) -> None:
         revision = self.pod_revision.pop((namespace, pod), None)
+        self.pod_container.pop((namespace, pod), None)
         if revision is not None and pod in self.ready.get((namespace, revision), []):
             self.ready[(namespace, revision)].remove(pod)
 
@@ -228,7 +231,8 @@ class Autoscaler:
         self.turn += 1
         now = time.time()
         self.windows.setdefault(key, Window()).begin(now)
-        self.logs.write((namespace, pod, USER_CONTAINER), go_log("helloworld: received a request", now), now)
+        container = self.pod_container.get((namespace, pod), USER_CONTAINER)
+        self.logs.write((namespace, pod, container), go_log("helloworld: received a request", now), now)
         self._poke(key, now)
         return pod
 

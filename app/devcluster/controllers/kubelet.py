@@ -27,8 +27,9 @@ NODE_IP = "10.0.0.2"
 KUBELET = "kubelet"
 SCHEDULER = "default-scheduler"
 MAX_BACKOFF = 300.0  # the kubelet's cap on the restart back-off (5m)
-USER_CONTAINER = "user-container"
+USER_CONTAINER = "user-container"  # the name Knative's defaulting gives a revision's container that has none
 QUEUE_PROXY = "queue-proxy"
+USER_PORT = "user-port"  # the port Knative's deploy.go gives the serving container (v1.UserPortName)
 
 
 @dataclass
@@ -57,6 +58,16 @@ def go_duration(seconds: float) -> str:
     return f"{minutes}m{secs}s"
 
 
+def serving_container(pod: dict[str, Any]) -> str:
+    """The name of a Knative pod's serving container: the revision's own container (rev.Spec.GetContainer(), named
+    as the user named it, `user-container` by default), which deploy.go gives the `user-port` port."""
+    containers = _containers(pod)
+    named = next((c for c in containers if any(isinstance(p, dict) and p.get("name") == USER_PORT
+                                               for p in c.get("ports") or [])), None)
+    named = named or next((c for c in containers if c.get("name") != QUEUE_PROXY), None)
+    return str((named or {}).get("name") or USER_CONTAINER)
+
+
 def pod_ip(uid: str) -> str:
     digest = hashlib.sha256(uid.encode()).digest()
     return f"10.244.{digest[0]}.{digest[1] or 1}"
@@ -78,7 +89,7 @@ def _exit_code(ctx: Context, pod: dict[str, Any], container: dict[str, Any]) -> 
     annotations = pod["metadata"].get("annotations") or {}
     if LABEL_REVISION in (pod["metadata"].get("labels") or {}):
         mark = annotations.get(ANNOTATION_SIMULATED_EXIT, "")
-        return int(mark) if container.get("name") == USER_CONTAINER and mark.isdigit() else None
+        return int(mark) if container.get("name") == serving_container(pod) and mark.isdigit() else None
     return ctx.images().exit_code(str(container.get("image", "")))
 
 
@@ -128,7 +139,8 @@ def reconcile(ctx: Context, kubelet: Kubelet, namespace: str, name: str) -> None
         states.append(new_state)
     if LABEL_REVISION in (pod["metadata"].get("labels") or {}):
         # queue-proxy's readiness probe goes through to the user's container: not ready while that one is not.
-        user_ready = all(s.get("ready") for s in states if s.get("name") == USER_CONTAINER)
+        user = serving_container(pod)
+        user_ready = all(s.get("ready") for s in states if s.get("name") == user)
         states = [{**s, "ready": s.get("ready") and user_ready} if s.get("name") == QUEUE_PROXY else s for s in states]
         changed = changed or states != _statuses(pod)
     if changed:
@@ -183,7 +195,7 @@ def _advance(ctx: Context, kubelet: Kubelet, pod: dict[str, Any], container: dic
                        host=NODE)
         ctx.record(pod, "Created", f"Created container: {name}", component=KUBELET, host=NODE)
         ctx.record(pod, "Started", f"Started container {name}", component=KUBELET, host=NODE)
-        if name == USER_CONTAINER and LABEL_REVISION in (meta.get("labels") or {}):
+        if LABEL_REVISION in (meta.get("labels") or {}) and name == serving_container(pod):
             port = _port(container)
             ctx.logs.write(key, go_log("helloworld: starting server..."), time.time())
             ctx.logs.write(key, go_log(f"helloworld: listening on port {port}"), time.time())

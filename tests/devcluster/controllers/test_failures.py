@@ -195,6 +195,45 @@ def test_a_failing_image_crash_loops(devcluster: DevClusterProcess, images: dict
         assert code == 422 and status["message"] == f'PodLogOptions "nothing" is invalid: {message}', status
 
 
+def test_a_named_container_crash_loops_and_logs_under_its_own_name(devcluster: DevClusterProcess, images: dict) -> None:
+    """Knative keeps the name the revision gives its container (deploy.go makeContainer(rev.Spec.GetContainer()));
+    `user-container` is only the default for a container without one."""
+    ns = devcluster.new_namespace("f")
+    images["set"](failing=f"ghcr.io/{ns}/crash:* 3\n")
+    for name, image in (("named", f"ghcr.io/{ns}/crash:v1"), ("works", GOOD)):
+        manifest = ksvc_manifest(name, ns, image=image)
+        manifest["spec"]["template"]["spec"]["containers"][0]["name"] = "app"
+        code, _, body = devcluster.request("POST", _path(ns, "services"), manifest)
+        assert code == 201, body
+    revision = _condition(devcluster, ns, "revisions", "named-00001", "Ready", "False")
+    assert _conditions(revision)["ContainerHealthy"]["reason"] == "ExitCode3"
+
+    def pod_of(revision: str) -> dict | None:
+        pods = devcluster.get(f"/api/v1/namespaces/{ns}/pods?labelSelector=serving.knative.dev/revision={revision}")
+        return pods["items"][0] if pods["items"] else None
+
+    def crash_looping() -> dict | None:
+        pod = pod_of("named-00001")
+        states = {s["name"]: s for s in (pod or {}).get("status", {}).get("containerStatuses", [])}
+        app = states.get("app", {})
+        return pod if app.get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff" else None
+
+    pod = wait_for(crash_looping, timeout=20, message="the container named app crash-looping")
+    assert {s["name"] for s in pod["status"]["containerStatuses"]} == {"app", "queue-proxy"}
+    log = f"/api/v1/namespaces/{ns}/pods/{pod['metadata']['name']}/log?container=app&previous=true"
+    code, _, text = devcluster.request("GET", log)
+    assert code == 200 and "helloworld: exiting with code 3" in text, text
+
+    _condition(devcluster, ns, "revisions", "works-00001", "Ready", "True")
+    with httpx.Client(base_url=devcluster.gateway_url, trust_env=False, timeout=30) as gateway:
+        assert gateway.get("/", headers={"Host": f"works.{ns}.example.com"}).status_code == 200
+    pod = pod_of("works-00001")
+    assert pod is not None
+    code, _, text = devcluster.request("GET", f"/api/v1/namespaces/{ns}/pods/{pod['metadata']['name']}/log?container=app")
+    assert code == 200 and "helloworld: starting server..." in text and \
+        text.endswith("helloworld: received a request\n"), text
+
+
 def test_configmap_edits_apply_to_revisions_created_afterwards(devcluster: DevClusterProcess, images: dict) -> None:
     ns = devcluster.new_namespace("f")
     image = f"ghcr.io/{ns}/app:v1"
