@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from app.devcluster.admission.goparse import go_duration
 from app.devcluster.apiserver.resources import POD
 from app.devcluster.controllers import conditions as knative_conditions
 from app.devcluster.controllers.context import Context, condition
@@ -47,15 +48,6 @@ def go_log(text: str, when: float | None = None) -> str:
     """A line as Go's log package writes it: `2006/01/02 15:04:05 text`."""
     stamp = datetime.fromtimestamp(time.time() if when is None else when, UTC).strftime("%Y/%m/%d %H:%M:%S")
     return f"{stamp} {text}"
-
-
-def go_duration(seconds: float) -> str:
-    """time.Duration's String() for the back-off values the kubelet prints (10s, 1m20s, 5m0s)."""
-    whole = int(seconds)
-    if whole < 60:
-        return f"{seconds:g}s"
-    minutes, secs = divmod(whole, 60)
-    return f"{minutes}m{secs}s"
 
 
 def serving_container(pod: dict[str, Any]) -> str:

@@ -42,7 +42,10 @@ def test_values_are_parsed_as_knative_parses_them() -> None:
     assert config.scale_to_zero_pod_retention_period == 90.0
     assert parse_autoscaler({"container-concurrency-target-percentage": "0.5"}).container_concurrency_target_fraction \
         == 0.5  # a legacy fraction stays one
-    assert parse_autoscaler({"enable-scale-to-zero": "yes"}).enable_scale_to_zero is False  # only "true" is true
+    # configmap.AsBool is strconv.ParseBool: 1, t, F, FALSE… are booleans too (knative/pkg configmap/parse.go).
+    assert parse_autoscaler({"enable-scale-to-zero": "0"}).enable_scale_to_zero is False
+    assert parse_autoscaler({"enable-scale-to-zero": "f", "allow-zero-initial-scale": "1",
+                             "initial-scale": "0"}).allow_zero_initial_scale is True
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -50,6 +53,13 @@ def test_values_are_parsed_as_knative_parses_them() -> None:
     ({"stable-window": "2h"}, "stable-window = 2h0m0s, must be in [6s; 1h0m0s] range"),
     ({"stable-window": "6500ms"}, "stable-window = 6.5s, must be specified with at most second precision"),
     ({"stable-window": "soon"}, 'failed to parse data: failed to parse "stable-window": time: invalid duration "soon"'),
+    ({"stable-window": "500ms"}, "stable-window = 500ms, must be in [6s; 1h0m0s] range"),
+    ({"scale-down-delay": "-500ms"}, "scale-down-delay cannot be negative, was: -500ms"),
+    ({"scale-down-delay": "1500ms"}, "scale-down-delay = 1.5s, must be specified with at most second precision"),
+    ({"scale-to-zero-pod-retention-period": "-250ms"},
+     "scale-to-zero-pod-retention-period cannot be negative, was: -250ms"),
+    ({"enable-scale-to-zero": "yes"}, 'failed to parse data: strconv.ParseBool: parsing "yes": invalid syntax'),
+    ({"allow-zero-initial-scale": "tRUE"}, 'failed to parse data: strconv.ParseBool: parsing "tRUE": invalid syntax'),
     ({"scale-to-zero-grace-period": "0s"}, "scale-to-zero-grace-period must be positive, was: 0s"),
     ({"scale-to-zero-pod-retention-period": "-1s"}, "scale-to-zero-pod-retention-period cannot be negative, was: -1s"),
     ({"initial-scale": "0"}, "initial-scale = 0, must be at least 0 (or at least 1 when allow-zero-initial-scale is "
