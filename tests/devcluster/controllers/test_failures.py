@@ -190,9 +190,13 @@ def test_a_failing_image_crash_loops(devcluster: DevClusterProcess, images: dict
         ("tailLines=-1", "tailLines: Invalid value: -1: must be greater than or equal to 0"),
         ("limitBytes=0", "limitBytes: Invalid value: 0: must be greater than 0"),
         ("sinceSeconds=0", "sinceSeconds: Invalid value: 0: must be greater than 0"),
+        # field.NewPath("") prints as "[]" (apimachinery field/path.go).
+        ("sinceSeconds=5&sinceTime=2025-01-01T00:00:00Z",
+         "[]: Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"),
     ]:
         code, _, status = devcluster.request("GET", f"/api/v1/namespaces/{ns}/pods/nothing/log?{query}")
         assert code == 422 and status["message"] == f'PodLogOptions "nothing" is invalid: {message}', status
+    assert status["details"]["causes"][0]["field"] == "[]"
 
 
 def test_a_named_container_crash_loops_and_logs_under_its_own_name(devcluster: DevClusterProcess, images: dict) -> None:
