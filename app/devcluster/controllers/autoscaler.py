@@ -38,7 +38,6 @@ from app.devcluster.controllers.kubelet import USER_CONTAINER, go_log
 
 NO_TRAFFIC = ("NoTraffic", "The target is not receiving traffic.")
 QUEUED = ("Queued", "Requests to the target are being buffered as resources are provisioned.")
-DEPLOYING = "Deploying"
 POKE_INTERVAL = 1.0  # at most one extra decision per revision per second, whatever the request rate
 ACTIVATION_TIMEOUT = 300.0  # the revision's default timeoutSeconds: how long the activator holds a request
 
@@ -144,7 +143,7 @@ class State:
     """The PodAutoscaler's status for one revision (Knative keeps it in a PodAutoscaler object)."""
 
     initialized: bool = False  # reached its initial scale once
-    active: str = "Unknown"  # the PA's Active: True, False (NoTraffic) or Unknown (Deploying, Queued)
+    active: str = "Unknown"  # the PA's Active: True, False (NoTraffic) or Unknown (Queued)
     since: float = 0.0  # wall time of Active's last change
     activating: bool = False  # a request waits for an instance
     born: float = field(default_factory=time.time)  # when metrics began to be collected for it
@@ -282,7 +281,9 @@ class Autoscaler:
             if scaling.max_scale:
                 initial = min(initial, scaling.max_scale)
             if ready < initial:
-                return Decision(initial, initial, ("Unknown", DEPLOYING, ""), False, None)
+                # The PodAutoscaler exists from the revision's first reconcile, and with fewer ready than it wants
+                # kpa.go's computeActiveCondition marks it activating: Queued.
+                return Decision(initial, initial, ("Unknown", *QUEUED), False, None)
             state.initialized = True
             state.become("True" if ready else "False", now)
         window = self.windows.get(key)
