@@ -2,8 +2,9 @@
 `devcluster-system/images`, which stands in for a registry and a kubelet by saying which images misbehave.
 
 `config-autoscaler` is read as knative/serving `pkg/autoscaler/config/config.go` reads it: the same keys, defaults,
-parsers and validation messages. An invalid one is refused as a whole and the last valid settings stay in force, as
-Knative's controllers keep their configuration when a ConfigMap update fails to parse.
+parsers and validation messages; `config-network`'s rollout-duration as knative/networking `pkg/config/config.go` reads
+it. An invalid one is refused as a whole and the last valid settings stay in force, as Knative's controllers keep their
+configuration when a ConfigMap update fails to parse.
 """
 
 from __future__ import annotations
@@ -240,12 +241,18 @@ def parse_images(data: dict[str, Any]) -> Images:
 
 
 def rollout_seconds(data: dict[str, Any]) -> int:
-    """config-network's rollout-duration: whole seconds, 0 (no gradual rollout) when absent or unreadable."""
-    try:
-        value = parse_int(str(data.get("rollout-duration", "0")).strip() or "0", 64)
-    except (ValueError, RangeError):
+    """config-network's rollout-duration in whole seconds, 0 (no gradual rollout) when absent; ValueError with
+    Knative's message when it is not valid (knative/networking pkg/config/config.go: cm.AsInt, then the sign)."""
+    raw = data.get("rollout-duration")
+    if not isinstance(raw, str):
         return 0
-    return max(value, 0)
+    try:
+        value = parse_int(raw, 64)
+    except (ValueError, RangeError) as error:  # configmap.AsInt: strconv.Atoi, wrapped with the key
+        raise ValueError(f'failed to parse "rollout-duration": {str(error).replace("ParseInt", "Atoi", 1)}') from None
+    if value < 0:
+        raise ValueError(f"rollout-duration must be a positive integer, but was {value}")
+    return value
 
 
 class Settings:
@@ -254,6 +261,7 @@ class Settings:
     def __init__(self) -> None:
         self._autoscaler: tuple[str, AutoscalerConfig] = ("", AutoscalerConfig())
         self._images: tuple[str, Images] = ("", parse_images(IMAGES_SEED))
+        self._rollout: tuple[str, int] = ("", 0)
 
     def autoscaler(self, configmap: dict[str, Any] | None) -> AutoscalerConfig:
         version = (configmap or {}).get("metadata", {}).get("resourceVersion", "")
@@ -264,6 +272,18 @@ class Settings:
                 log.warning("knative-serving/config-autoscaler is not valid, the previous settings stay: %s", error)
                 self._autoscaler = (version, self._autoscaler[1])
         return self._autoscaler[1]
+
+    def rollout_seconds(self, configmap: dict[str, Any] | None) -> int:
+        """config-network's rollout-duration; an invalid one leaves the last valid value in force, as Knative's
+        config store keeps its configuration and logs the error (knative/pkg configmap/store.go)."""
+        version = (configmap or {}).get("metadata", {}).get("resourceVersion", "")
+        if version != self._rollout[0]:
+            try:
+                self._rollout = (version, rollout_seconds((configmap or {}).get("data") or {}))
+            except ValueError as error:
+                log.error("knative-serving/config-network is not valid, the previous settings stay: %s", error)
+                self._rollout = (version, self._rollout[1])
+        return self._rollout[1]
 
     def images(self, configmap: dict[str, Any] | None) -> Images:
         if configmap is None:

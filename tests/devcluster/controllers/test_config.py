@@ -100,9 +100,37 @@ def test_images_patterns() -> None:
 
 
 @pytest.mark.parametrize(("data", "seconds"), [({}, 0), ({"rollout-duration": "120"}, 120),
-                                               ({"rollout-duration": "-5"}, 0), ({"rollout-duration": "2m"}, 0)])
+                                               ({"rollout-duration": "0"}, 0), ({"rollout-duration": "+7"}, 7)])
 def test_rollout_duration_of_config_network(data: dict[str, str], seconds: int) -> None:
     assert rollout_seconds(data) == seconds
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    # knative/networking pkg/config/config.go: cm.AsInt (strconv.Atoi, wrapped by knative/pkg configmap/parse.go),
+    # then the sign.
+    ("-5", "rollout-duration must be a positive integer, but was -5"),
+    ("2m", 'failed to parse "rollout-duration": strconv.Atoi: parsing "2m": invalid syntax'),
+    ("", 'failed to parse "rollout-duration": strconv.Atoi: parsing "": invalid syntax'),
+    ("99999999999999999999", 'failed to parse "rollout-duration": strconv.Atoi: parsing "99999999999999999999": '
+                             "value out of range"),
+])
+def test_an_invalid_rollout_duration_is_refused_with_knatives_message(raw: str, message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        rollout_seconds({"rollout-duration": raw})
+    assert str(refused.value) == message
+
+
+def test_an_invalid_config_network_keeps_the_last_valid_rollout_duration() -> None:
+    settings = Settings()
+
+    def network(version: str, **data: str) -> dict:
+        return {"metadata": {"resourceVersion": version}, "data": data}
+
+    assert settings.rollout_seconds(network("1", **{"rollout-duration": "30"})) == 30
+    assert settings.rollout_seconds(network("2", **{"rollout-duration": "-5"})) == 30
+    assert settings.rollout_seconds(network("3", **{"rollout-duration": "soon"})) == 30
+    assert settings.rollout_seconds(network("4")) == 0
+    assert settings.rollout_seconds(None) == 0
 
 
 # -- property-based: whatever a user writes into the ConfigMaps or the annotations ----------------------------------
