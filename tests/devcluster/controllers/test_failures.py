@@ -176,6 +176,13 @@ def test_a_failing_image_crash_loops(devcluster: DevClusterProcess, images: dict
     assert status["state"]["waiting"]["message"].startswith("back-off ")
     [pod] = devcluster.get(f"/api/v1/namespaces/{ns}/pods")["items"]
     assert pod["status"]["phase"] == "Running"
+    # EnsureImageExists runs on every start (image_manager.go): each restart says the image is there again.
+    said = [(e["reason"], e["message"]) for e in devcluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
+            if e["involvedObject"]["name"] == pod["metadata"]["name"]]
+    started = said.count(("Started", "Started container user-container"))
+    pulled = sum(reason == "Pulled" and message.startswith(f'Container image "ghcr.io/{ns}/crash') and
+                 message.endswith('" already present on machine') for reason, message in said)
+    assert started >= 3 and pulled == started, said
     ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "ContainersNotReady")
     # Its last words, where `kubectl logs --previous` finds them.
@@ -255,3 +262,49 @@ def test_configmap_edits_apply_to_revisions_created_afterwards(devcluster: DevCl
     failed = _get(devcluster, ns, "revisions", "later-00002")
     assert _conditions(failed)["ContainerHealthy"]["reason"] == "ContainerMissing"
     assert _conditions(failed)["Ready"]["status"] == "False"
+
+
+def test_a_pod_whose_image_cannot_be_pulled_backs_off_as_the_kubelet_does(devcluster: DevClusterProcess) -> None:
+    """kubelet ≥ 1.32 (pkg/kubelet/images/image_manager.go, kuberuntime_container.go): Pulling, then Failed with the
+    pull's error and `Error: ErrImagePull`; during the back-off ImagePullBackOff, its message carrying the pull's
+    error; once the back-off ends (0.5 s here, doubling), another pull."""
+    ns = devcluster.new_namespace("f")
+    image = "registry.invalid/app:v1"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nopull", "namespace": ns},
+           "spec": {"containers": [{"name": "app", "image": image}]}}
+    code, _, body = devcluster.request("POST", f"/api/v1/namespaces/{ns}/pods", pod)
+    assert code == 201, body
+
+    def events() -> list[dict]:
+        found = devcluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
+        return [e for e in found if e["involvedObject"]["name"] == "nopull" and e["source"]["component"] == "kubelet"]
+
+    def pulled_twice() -> list[dict] | None:
+        found = events()
+        return found if sum(e["reason"] == "Pulling" for e in found) >= 2 else None
+
+    found = wait_for(pulled_twice, timeout=20, message="a second pull after the back-off")
+    said = [(e["type"], e["reason"], e["message"]) for e in found]
+    error = f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": not found'
+    assert said[:5] == [
+        ("Normal", "Pulling", f'Pulling image "{image}"'),
+        ("Warning", "Failed", f'Failed to pull image "{image}": {error}'),
+        ("Warning", "Failed", "Error: ErrImagePull"),
+        ("Normal", "BackOff", f'Back-off pulling image "{image}"'),
+        ("Warning", "Failed", "Error: ImagePullBackOff"),
+    ], said
+    assert ("Normal", "Pulling", f'Pulling image "{image}"') == said[5], said
+    assert not any(reason == "Pulled" for _, reason, _ in said), said
+
+    def backing_off() -> dict | None:
+        [status] = devcluster.get(f"/api/v1/namespaces/{ns}/pods/nopull")["status"]["containerStatuses"]
+        return status if status["state"].get("waiting", {}).get("reason") == "ImagePullBackOff" else None
+
+    status = wait_for(backing_off, timeout=20, message="ImagePullBackOff")
+    assert status["state"]["waiting"]["message"] == f'Back-off pulling image "{image}": ErrImagePull: {error}'
+    assert status["ready"] is False and status["restartCount"] == 0
+    # kubectl logs says which of the two it is (the back-off cycles between them).
+    code, _, answer = devcluster.request("GET", f"/api/v1/namespaces/{ns}/pods/nopull/log")
+    assert code == 400 and answer["message"] in (
+        'container "app" in pod "nopull" is waiting to start: trying and failing to pull image',
+        'container "app" in pod "nopull" is waiting to start: image can\'t be pulled'), answer
