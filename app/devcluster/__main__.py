@@ -89,8 +89,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="how long an instance of a revision that has been Ready takes to start: what a request "
                         "to a revision scaled to zero waits, as the activator holds it (default: %(default)s)")
     parser.add_argument("--restart-backoff", type=float, default=10.0, metavar="SECONDS",
-                        help="the kubelet's first back-off before restarting a container that exited; it doubles "
-                        "with each restart, up to 5 minutes (default: %(default)s, as the kubelet's)")
+                        help="the kubelet's first back-off before restarting a container that exited, or pulling "
+                        "again an image that could not be pulled; it doubles with each try, up to 5 minutes "
+                        "(default: %(default)s, as the kubelet's)")
     parser.add_argument("--bookmark-interval", type=float, default=30.0, metavar="SECONDS",
                         help="idle time before a watch that allows bookmarks gets one (default: %(default)s)")
     parser.add_argument("--watch-history", type=int, default=20000, metavar="N",

@@ -74,7 +74,7 @@ class Config:
     domain: str = "example.com"
     revision_start_delay: float = 1.0
     cold_start_delay: float = 1.0  # a revision that had been Ready starts an instance in this long (from zero too)
-    restart_backoff: float = 10.0  # the kubelet's first back-off before restarting a container that exited
+    restart_backoff: float = 10.0  # the kubelet's first back-off before a restart, or another image pull
     bookmark_interval: float = 30.0
     watch_history: int = 20000
     watch_buffer: int = BUFFER  # events a watcher may fall behind before it is cut off

@@ -89,6 +89,12 @@ def service_problem(service: ServiceView) -> str:
     if service.status.label != FAILED:
         return ""
     message = service.status.message
+    # A first revision that fails leaves Ready with the Route's RevisionMissing ("Configuration … does not
+    # have any ready Revision."): the Route's status is propagated last (service.go). The revision and its
+    # reason are in ConfigurationsReady's RevisionFailed message, so that one is read first.
+    configured = _condition(service.conditions, "ConfigurationsReady")
+    if configured is not None and configured.status == "False" and _REVISION_FAILED.match(configured.message):
+        message = configured.message
     found = _REVISION_FAILED.match(message)
     if found is None:
         return message

@@ -11,7 +11,9 @@ from typing import Any
 from app.knative.models import FAILED, RevisionView
 
 LABEL_REVISION = "serving.knative.dev/revision"
-USER_CONTAINER = "user-container"
+USER_CONTAINER = "user-container"  # Knative's default name for a revision's container
+QUEUE_PROXY = "queue-proxy"
+USER_PORT = "user-port"  # the port Knative's deploy.go gives the revision's (serving) container
 CRASHING = frozenset({"CrashLoopBackOff", "RunContainerError", "CreateContainerError"})
 NOT_PULLED = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName"})
 # Tones the page shows them in: running, idle (scaled to zero), starting, failing, none.
@@ -32,6 +34,8 @@ class Instance:
     exit_code: int | None = None  # of its last terminated run
     terminating: bool = False
     created: str = ""
+    container: str = USER_CONTAINER  # the revision's own container in the pod, as the user named it
+
 
     @property
     def state(self) -> str:
@@ -57,10 +61,22 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def user_container(pod: dict[str, Any]) -> str:
+    """The name of the revision's container in a Knative pod: the one deploy.go gives the `user-port` port (a
+    revision's container keeps the name it was given; `user-container` when it was given none)."""
+    containers = [c for c in _list(_dict(pod.get("spec")).get("containers")) if isinstance(c, dict)]
+    serving = next((c for c in containers if any(_dict(p).get("name") == USER_PORT for p in _list(c.get("ports")))),
+                   None)
+    serving = serving or next((c for c in containers if c.get("name") != QUEUE_PROXY), None)
+    name = _dict(serving).get("name")
+    return name if isinstance(name, str) and name else USER_CONTAINER
+
+
 def instance_from(pod: dict[str, Any]) -> Instance:
     meta, status = _dict(pod.get("metadata")), _dict(pod.get("status"))
     statuses = [s for s in _list(status.get("containerStatuses")) if isinstance(s, dict)]
-    user = next((s for s in statuses if s.get("name") == USER_CONTAINER), statuses[0] if statuses else {})
+    container = user_container(pod)
+    user = next((s for s in statuses if s.get("name") == container), statuses[0] if statuses else {})
     state, last = _dict(user.get("state")), _dict(_dict(user.get("lastState")).get("terminated"))
     ready = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
                 for c in _list(status.get("conditions")))
@@ -76,6 +92,7 @@ def instance_from(pod: dict[str, Any]) -> Instance:
         exit_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
         terminating=bool(meta.get("deletionTimestamp")),
         created=str(meta.get("creationTimestamp") or ""),
+        container=container,
     )
 
 

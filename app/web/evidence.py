@@ -41,10 +41,9 @@ async def service_pods(client: Cluster, namespace: str, service: str) -> list[di
     return listed.get("items") or []
 
 
-async def last_lines(client: Cluster, namespace: str, pod: str, lines: int,
-                     container: str = USER_CONTAINER) -> list[str]:
-    """The last lines of the pod's user container (of its last run, while it waits to restart)."""
-    async with client.log(pod, namespace, container, tail_lines=lines) as output:
+async def last_lines(client: Cluster, namespace: str, instance: Instance, lines: int) -> list[str]:
+    """The last lines of the instance's user container (of its last run, while it waits to restart)."""
+    async with client.log(instance.name, namespace, instance.container, tail_lines=lines) as output:
         return [line async for line in output]
 
 
@@ -108,10 +107,9 @@ class InstanceLog:
     problem: str = ""  # why its log could not be read
 
 
-async def read_log(client: Cluster, user: str, namespace: str, instance: Instance, lines: int,
-                   container: str = USER_CONTAINER) -> InstanceLog:
+async def read_log(client: Cluster, user: str, namespace: str, instance: Instance, lines: int) -> InstanceLog:
     try:
-        return InstanceLog(instance, await last_lines(client, namespace, instance.name, lines, container))
+        return InstanceLog(instance, await last_lines(client, namespace, instance, lines))
     except NotFound:
         return InstanceLog(instance, problem="This instance is gone.")
     except ClusterError as error:
@@ -120,10 +118,10 @@ async def read_log(client: Cluster, user: str, namespace: str, instance: Instanc
         return InstanceLog(instance, problem=plainly(error, user))
 
 
-async def read_logs(client: Cluster, user: str, namespace: str, instances: Sequence[Instance], lines: int,
-                    container: str = USER_CONTAINER) -> list[InstanceLog]:
-    """The last `lines` of each of `instances`, read side by side."""
-    return list(await asyncio.gather(*(read_log(client, user, namespace, i, lines, container) for i in instances)))
+async def read_logs(client: Cluster, user: str, namespace: str, instances: Sequence[Instance],
+                    lines: int) -> list[InstanceLog]:
+    """The last `lines` of each of `instances` (each from its own container), read side by side."""
+    return list(await asyncio.gather(*(read_log(client, user, namespace, i, lines) for i in instances)))
 
 
 @dataclass
@@ -178,7 +176,7 @@ async def gather_evidence(client: Cluster, user: str, namespace: str, revision: 
     if instances:
         evidence.log_pod = instances[0].name
         try:
-            evidence.log = await last_lines(client, namespace, evidence.log_pod, LOG_LINES)
+            evidence.log = await last_lines(client, namespace, instances[0], LOG_LINES)
         except Unreachable:
             raise
         except ClusterError as error:

@@ -1,6 +1,7 @@
-"""A revision's logs: the last lines of each instance's `user-container`, and then, while the page is open, every new
-line, followed through the Kubernetes pods/log API (`follow=true`) with the requesting identity's client, so that it
-works on any cluster whose RBAC lets the user get pods/log.
+"""A revision's logs: the last lines of each instance's own container (`user-container` unless the revision names
+it), and then, while the page is open, every new line, followed through the Kubernetes pods/log API
+(`follow=true`) with the requesting identity's client, so that it works on any cluster whose RBAC lets the user get
+pods/log.
 
 `/namespaces/{ns}/services/{name}/revisions/{revision}/logs` is the page; `/live` + that path its stream of new lines
 (server-sent events named `log`, each a line's HTML, which the page appends). The instances followed are the
@@ -21,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError
-from app.knative.instances import LABEL_REVISION, USER_CONTAINER, container_of, describe, instance_from
+from app.knative.instances import LABEL_REVISION, Instance, container_of, describe, instance_from
 from app.knative.models import revision_from
 from app.web.context import acting, checked, identity
 from app.web.evidence import (
@@ -80,7 +81,7 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
     logs = RevisionLogs(namespace, name, revision, container_of(view.raw_spec), tail=TAIL,
                         problem=logs_problem(listing), following=True)
     if listing.pods is not None:
-        logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL, logs.container)
+        logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL)
         logs.more = max(len(listing.pods) - INSTANCES, 0)
     page = LogsPage(namespace, name, revision, RevisionInstances(describe(view, listing.pods), listing.pods,
                                                                   listing.why), logs)
@@ -92,17 +93,19 @@ class LogFollower:
 
     def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str, user: str) -> None:
         self.live, self.who, self.client, self.user = live, who, client, user
-        self.namespace, self.revision, self.container = namespace, revision, USER_CONTAINER
+        self.namespace, self.revision = namespace, revision
         self.lines: asyncio.Queue[tuple[str, str]] = asyncio.Queue(LINE_QUEUE)
         self.followed: dict[str, asyncio.Task[None]] = {}
 
-    def _follow(self, pod: str) -> None:
+    def _follow(self, instance: Instance) -> None:
+        pod = instance.name
         if pod not in self.followed and len(self.followed) < INSTANCES:
-            self.followed[pod] = asyncio.get_running_loop().create_task(self._lines_of(pod), name=f"log {pod}")
+            self.followed[pod] = asyncio.get_running_loop().create_task(self._lines_of(pod, instance.container),
+                                                                        name=f"log {pod}")
 
-    async def _lines_of(self, pod: str) -> None:
+    async def _lines_of(self, pod: str, container: str) -> None:
         try:
-            async with self.client.log(pod, self.namespace, self.container, tail_lines=0, follow=True) as output:
+            async with self.client.log(pod, self.namespace, container, tail_lines=0, follow=True) as output:
                 async for text in output:
                     if self.lines.full():
                         self.lines.get_nowait()  # the browser lags: it loses the oldest lines, not the stream
@@ -116,18 +119,16 @@ class LogFollower:
         if isinstance(message, Change) and message.labels.get(LABEL_REVISION) == self.revision:
             instance = instance_from(message.obj)
             if message.type != "DELETED" and instance.ready and not instance.terminating:
-                self._follow(instance.name)
+                self._follow(instance)
 
     async def events(self) -> AsyncIterator[bytes]:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
         yield f"retry: {RETRY_MS}\n\n".encode()
         try:
             async with self.live.hub.follow(self.who, self.client, self.namespace, r.POD, inbox):
-                obj = await self.client.get(r.REVISION, self.revision, self.namespace)
-                self.container = container_of(revision_from(obj).raw_spec)
                 for instance in await revision_instances(self.client, self.namespace, self.revision):
                     if instance.ready:
-                        self._follow(instance.name)
+                        self._follow(instance)
                 while not self.live.closing.is_set():
                     getters = {asyncio.ensure_future(self.lines.get()), asyncio.ensure_future(inbox.get()),
                                asyncio.ensure_future(self.live.closing.wait())}

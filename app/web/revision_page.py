@@ -198,8 +198,7 @@ async def read_excerpt(client: Cluster, who: str, namespace: str, listing: Listi
     """The last lines of the first instances of the revision (`revision` its object, None when not found)."""
     if not listing.pods or revision is None:
         return []
-    container = container_of(revision_from(revision).raw_spec)
-    return await read_logs(client, who, namespace, listing.pods[:EXCERPT_INSTANCES], EXCERPT_LINES, container)
+    return await read_logs(client, who, namespace, listing.pods[:EXCERPT_INSTANCES], EXCERPT_LINES)
 
 
 def named(revisions: list[dict[str, Any]], name: str) -> dict[str, Any] | None:

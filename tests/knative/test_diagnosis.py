@@ -127,13 +127,33 @@ def test_each_instance_in_words(pod: Instance, state: str) -> None:
     assert pod.state == state
 
 
+def test_an_instance_is_read_from_the_container_the_revision_named() -> None:
+    """Knative keeps the revision's container name (deploy.go); the serving one carries the `user-port` port."""
+    pod = {"metadata": {"name": "app-00001-deployment-x", "labels": {"serving.knative.dev/revision": "app-00001"}},
+           "spec": {"containers": [{"name": "app", "ports": [{"name": "user-port", "containerPort": 8080}]},
+                                   {"name": "queue-proxy", "ports": [{"name": "queue-port", "containerPort": 8012}]}]},
+           "status": {"phase": "Running", "containerStatuses": [
+               {"name": "queue-proxy", "restartCount": 0, "state": {"running": {}}},
+               {"name": "app", "restartCount": 4, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 3}}}]}}
+    instance = instance_from(pod)
+    assert (instance.container, instance.restarts, instance.waiting, instance.exit_code) == \
+        ("app", 4, "CrashLoopBackOff", 3)
+    assert instance_from({"spec": {"containers": [{"name": "queue-proxy"}]}}).container == "user-container"
+    assert instance_from({"spec": {"containers": [{}, {"name": "queue-proxy"}]}}).container == "user-container"
+
+
 def test_a_failed_service_in_one_line() -> None:
     failed = f'Revision "app-00002" failed with message: {MISSING}.'
     service = _service({"Ready": ("False", "RevisionFailed", failed)})
     assert service_problem(service) == ("Revision app-00002 failed: the image registry.invalid/app:v1 could not be "
                                         "resolved. Traffic stays on app-00001.")
-    crash = _service({"Ready": ("False", "RevisionFailed",
-                                'Revision "app-00002" failed with message: Container failed with: x.')}, latest_ready="")
+    # A first revision that fails: Ready carries the Route's RevisionMissing (propagated last by Knative's
+    # Service reconciler), ConfigurationsReady the revision's failure, which is the one told.
+    crash = _service({"ConfigurationsReady": ("False", "RevisionFailed",
+                                              'Revision "app-00002" failed with message: Container failed with: x.'),
+                      "Ready": ("False", "RevisionMissing", 'Configuration "app" does not have any ready Revision.')},
+                     latest_ready="")
     assert service_problem(crash) == "Revision app-00002 failed: its container exits as soon as it starts."
     assert service_problem(_service({"Ready": ("True", "", "")})) == ""
     missing = _service({"Ready": ("False", "RevisionMissing", 'Configuration "app" does not have any ready Revision.')})

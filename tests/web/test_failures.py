@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support import DevClusterProcess, wait_for
+from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 from tests.web.conftest import Console, Event, live_settings, open_stream, served
 from tests.web.test_live import stream_path
 from tests.web.test_writes import split_path, submit, wizard_path
@@ -100,7 +100,11 @@ async def test_traffic_stays_and_split_traffic_refuses_a_failed_revision(console
 
 async def test_a_crash_loop_shows_its_restarts_and_last_words(console: Console, failing_images: None) -> None:
     ns = console.namespace()
-    console.create_ksvc(ns, "loops", image="ghcr.io/crash/app:v1")
+    # A container the revision names itself: its status and logs are under that name, not `user-container`.
+    manifest = ksvc_manifest("loops", ns, image="ghcr.io/crash/app:v1")
+    manifest["spec"]["template"]["spec"]["containers"][0]["name"] = "app"
+    code, _, body = console.cluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services", manifest)
+    assert code == 201, body
     _failed(console.cluster, ns, "loops-00001")
 
     def restarted() -> bool:
@@ -182,7 +186,8 @@ async def test_the_logs_page_follows_new_lines(devcluster: DevClusterProcess) ->
     ns = devcluster.new_namespace("logs")
     code, _, body = devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services", {
         "apiVersion": "serving.knative.dev/v1", "kind": "Service", "metadata": {"name": "talk", "namespace": ns},
-        "spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:latest"}]}}}})
+        "spec": {"template": {"spec": {"containers": [{"name": "app",  # followed under its own name
+                                                       "image": "ghcr.io/knative/helloworld-go:latest"}]}}}})
     assert code == 201, body
     wait_for(lambda: _ready_status(devcluster, ns, "talk-00001") == "True", message="Ready")
     async with served(live_settings(devcluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http:

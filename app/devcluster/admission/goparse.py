@@ -1,7 +1,7 @@
 """The Go parsers Knative's validation leans on, with the same accept/reject behaviour.
 
 Annotation values are strings that Knative reads with `time.ParseDuration`,
-`strconv.ParseInt`, `strconv.Atoi`, `strconv.ParseFloat` and `resource.ParseQuantity`;
+`strconv.ParseInt`, `strconv.Atoi`, `strconv.ParseFloat`, `strconv.ParseBool` and `resource.ParseQuantity`;
 Python's own parsers accept different spellings (spaces, underscores, `1_000`), so these
 follow Go instead.
 """
@@ -68,6 +68,47 @@ def parse_duration(text: str) -> int:
             raise ValueError(f"time: invalid duration {_quote(text)}")
         pos = match.end()
     return -total if negative else total
+
+
+def _fraction(value: int, scale: int) -> str:
+    """`value / scale` as Go's fmtFrac writes it: the fraction's trailing zeros, and a bare dot, dropped."""
+    whole, rest = divmod(value, scale)
+    digits = str(rest).rjust(len(str(scale)) - 1, "0").rstrip("0")
+    return f"{whole}.{digits}" if digits else str(whole)
+
+
+def format_duration(nanoseconds: int) -> str:
+    """time.Duration's String(), i.e. what `%v` of a duration prints: 500ms, 1.5µs, 6.5s, 1m30s, 1h0m0s."""
+    if nanoseconds == 0:
+        return "0s"
+    sign, u = ("-" if nanoseconds < 0 else ""), abs(nanoseconds)
+    if u < SECOND:
+        if u < 1_000:
+            return f"{sign}{u}ns"
+        unit, scale = ("µs", 1_000) if u < 1_000_000 else ("ms", 1_000_000)
+        return sign + _fraction(u, scale) + unit
+    minutes, rest = divmod(u, MINUTE)
+    text = _fraction(rest, SECOND) + "s"
+    if minutes:
+        hours, minutes = divmod(minutes, 60)
+        text = f"{minutes}m{text}"
+        if hours:
+            text = f"{hours}h{text}"
+    return sign + text
+
+
+def go_duration(seconds: float) -> str:
+    """format_duration of a duration kept in (float) seconds."""
+    return format_duration(round(seconds * SECOND))
+
+
+def parse_bool(text: str) -> bool:
+    """strconv.ParseBool: 1, t, T, TRUE, true, True and 0, f, F, FALSE, false, False; ValueError otherwise."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ValueError(f"strconv.ParseBool: parsing {_quote(text)}: invalid syntax")
 
 
 class RangeError(ValueError):

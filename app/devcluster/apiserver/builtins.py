@@ -10,7 +10,7 @@ import re
 from collections.abc import Container
 from typing import Any
 
-from app.devcluster.apiserver import errors, rbac_objects
+from app.devcluster.apiserver import errors, gofmt, rbac_objects
 from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, RBAC_GROUP, SECRET, ResourceDef
 from app.devcluster.apiserver.tokens import SA_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
 
@@ -42,9 +42,16 @@ def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: Contai
         spec.setdefault("sessionAffinity", "None")
         wanted = spec.get("clusterIP")
         if isinstance(wanted, str) and wanted not in ("", "None") and wanted in taken_ips:
-            # kube-apiserver's answer, as quoted in kubeadm's cmd/kubeadm/app/phases/addons/dns/dns.go
+            # kube-apiserver (1.20 on) refuses it in pkg/registry/core/service/storage/alloc.go: field.Invalid on
+            # spec.clusterIPs, whose []string value field/errors.go prints with %#v, then "failed to allocate IP
+            # <ip>: <ipallocator.ErrAllocated>". The allocator error's text is the classic allocator's; that the
+            # ServiceCIDR (MultiCIDRServiceAllocator) allocator says the same is not confirmed.
+            ips = spec.get("clusterIPs")
+            ips = [str(ip) for ip in ips] if isinstance(ips, list) and ips else [wanted]
             raise errors.invalid("Service", "", str((obj.get("metadata") or {}).get("name", "")), [
-                ("FieldValueInvalid", "spec.clusterIP", f'Invalid value: "{wanted}": provided IP is already allocated'),
+                ("FieldValueInvalid", "spec.clusterIPs",
+                 f"Invalid value: []string{{{', '.join(gofmt.quote(ip) for ip in ips)}}}: failed to allocate IP "
+                 f"{wanted}: provided IP is already allocated"),
             ])
         if spec.get("type") != "ExternalName" and not wanted:
             spec["clusterIP"] = _free_ip(taken_ips, start)

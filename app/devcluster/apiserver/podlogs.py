@@ -131,7 +131,8 @@ def validate(options: LogOptions, name: str, since_time: bool) -> None:
         causes.append(("FieldValueInvalid", "limitBytes",
                        f"Invalid value: {options.limit_bytes}: must be greater than 0"))
     if options.since_seconds is not None and since_time:
-        causes.append(("FieldValueForbidden", "",
+        # field.NewPath(""): a path of one empty name, which Path.String() prints as "[]" (field/path.go).
+        causes.append(("FieldValueForbidden", "[]",
                        "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"))
     elif options.since_seconds is not None and options.since_seconds < 1:
         causes.append(("FieldValueInvalid", "sinceSeconds",

@@ -38,7 +38,6 @@ from app.devcluster.controllers.kubelet import USER_CONTAINER, go_log
 
 NO_TRAFFIC = ("NoTraffic", "The target is not receiving traffic.")
 QUEUED = ("Queued", "Requests to the target are being buffered as resources are provisioned.")
-DEPLOYING = "Deploying"
 POKE_INTERVAL = 1.0  # at most one extra decision per revision per second, whatever the request rate
 ACTIVATION_TIMEOUT = 300.0  # the revision's default timeoutSeconds: how long the activator holds a request
 
@@ -144,7 +143,7 @@ class State:
     """The PodAutoscaler's status for one revision (Knative keeps it in a PodAutoscaler object)."""
 
     initialized: bool = False  # reached its initial scale once
-    active: str = "Unknown"  # the PA's Active: True, False (NoTraffic) or Unknown (Deploying, Queued)
+    active: str = "Unknown"  # the PA's Active: True, False (NoTraffic) or Unknown (Queued)
     since: float = 0.0  # wall time of Active's last change
     activating: bool = False  # a request waits for an instance
     born: float = field(default_factory=time.time)  # when metrics began to be collected for it
@@ -180,6 +179,7 @@ class Autoscaler:
         self.windows: dict[Key, Window] = {}
         self.ready: dict[Key, list[str]] = {}  # revision → its pods that are Ready
         self.pod_revision: dict[Key, str] = {}  # (namespace, pod) → revision
+        self.pod_container: dict[Key, str] = {}  # (namespace, pod) → its serving container, which logs requests
         self.waiting: dict[Key, asyncio.Event] = {}
         self.poked: dict[Key, float] = {}
         self.activating: set[Key] = set()  # revisions a request waits for, not yet seen by the decider
@@ -187,9 +187,10 @@ class Autoscaler:
 
     # -- instances -------------------------------------------------------------------------
 
-    def pod_seen(self, namespace: str, pod: str, revision: str, ready: bool) -> None:
+    def pod_seen(self, namespace: str, pod: str, revision: str, ready: bool, container: str = USER_CONTAINER) -> None:
         key = (namespace, revision)
         self.pod_revision[(namespace, pod)] = revision
+        self.pod_container[(namespace, pod)] = container
         pods = self.ready.setdefault(key, [])
         if ready and pod not in pods:
             pods.append(pod)
@@ -201,6 +202,7 @@ class Autoscaler:
 
     def pod_gone(self, namespace: str, pod: str) -> None:
         revision = self.pod_revision.pop((namespace, pod), None)
+        self.pod_container.pop((namespace, pod), None)
         if revision is not None and pod in self.ready.get((namespace, revision), []):
             self.ready[(namespace, revision)].remove(pod)
 
@@ -228,7 +230,8 @@ class Autoscaler:
         self.turn += 1
         now = time.time()
         self.windows.setdefault(key, Window()).begin(now)
-        self.logs.write((namespace, pod, USER_CONTAINER), go_log("helloworld: received a request", now), now)
+        container = self.pod_container.get((namespace, pod), USER_CONTAINER)
+        self.logs.write((namespace, pod, container), go_log("helloworld: received a request", now), now)
         self._poke(key, now)
         return pod
 
@@ -278,7 +281,9 @@ class Autoscaler:
             if scaling.max_scale:
                 initial = min(initial, scaling.max_scale)
             if ready < initial:
-                return Decision(initial, initial, ("Unknown", DEPLOYING, ""), False, None)
+                # The PodAutoscaler exists from the revision's first reconcile, and with fewer ready than it wants
+                # kpa.go's computeActiveCondition marks it activating: Queued.
+                return Decision(initial, initial, ("Unknown", *QUEUED), False, None)
             state.initialized = True
             state.become("True" if ready else "False", now)
         window = self.windows.get(key)

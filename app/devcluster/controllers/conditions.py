@@ -1,4 +1,5 @@
-"""Knative condition sets: conditions sorted by type, Ready following the first unhappy dependent."""
+"""Knative condition sets (knative.dev/pkg apis/condition_set.go): conditions sorted by type, the happy
+condition following the dependents in the order the reconciler marks them."""
 
 from __future__ import annotations
 
@@ -35,8 +36,15 @@ class ConditionSet:
         self.happy = happy
         self.dependents = dependents
         self.conditions: dict[str, dict[str, Any]] = {}
+        # The dependents and the happy condition as Knative's condition manager sees them while the
+        # reconciler marks one after another: the stored status first, each mark on top of it.
+        self._state = {k: v for k, v in self.previous.items() if k == happy or k in dependents}
+        self._happy: tuple[str, str, str] | None = None
 
-    def set(self, kind: str, status: str, reason: str = "", message: str = "", severity: str = "") -> None:
+    def set(self, kind: str, status: str, reason: str = "", message: str = "", severity: str = "",
+            mark: bool = True) -> None:
+        """Marks the condition (MarkTrue/MarkFalse/MarkUnknown); mark=False keeps it as it stands, as a
+        reconciler that returns early leaves its other conditions, without touching the happy one."""
         condition: dict[str, Any] = {"type": kind, "status": status}
         old = self.previous.get(kind)
         stamp = old.get("lastTransitionTime") if old and old.get("status") == status else None
@@ -48,26 +56,53 @@ class ConditionSet:
         if severity:
             condition["severity"] = severity
         self.conditions[kind] = condition
+        if kind in self.dependents:
+            if mark:
+                self._mark(kind, condition)
+            else:
+                self._state[kind] = condition
+
+    def _mark(self, kind: str, condition: dict[str, Any]) -> None:
+        """What MarkTrue, MarkFalse and MarkUnknown do to the happy condition."""
+        self._state[kind] = condition
+        reason, message = condition.get("reason", ""), condition.get("message", "")
+        if condition["status"] == "False":
+            self._set_happy("False", reason, message)
+        elif condition["status"] != "True":
+            if any((self._state.get(d) or {}).get("status") == "False" for d in self.dependents):
+                # A failed dependent trumps an unknown one; a happy condition not yet False takes this reason.
+                if (self._state.get(self.happy) or {}).get("status") != "False":
+                    self._set_happy("False", reason, message)
+            else:
+                self._set_happy("Unknown", reason, message)
+        else:
+            first = self._unhappy_dependent()
+            if first is None:
+                self._set_happy("True", "", "")
+            else:
+                self._set_happy(first["status"], first.get("reason", ""), first.get("message", ""))
+
+    def _set_happy(self, status: str, reason: str, message: str) -> None:
+        self._happy = (status, reason, message)
+        self._state[self.happy] = {"type": self.happy, "status": status, "reason": reason, "message": message}
+
+    def _unhappy_dependent(self) -> dict[str, Any] | None:
+        """findUnhappyDependent: the most recent False dependent, else the most recent Unknown; on a tie of
+        (second-precision) times, one that says why."""
+        states = [self._state.get(d) for d in self.dependents]
+        unhappy = sorted(
+            (c for c in states if c is not None and c.get("status") != "True"),
+            key=lambda c: (c.get("lastTransitionTime", ""), bool(c.get("reason"))),
+            reverse=True,
+        )
+        false = [c for c in unhappy if c.get("status") == "False"]
+        if false or unhappy:
+            return (false or unhappy)[0]
+        return {"status": "Unknown"} if None in states else None
 
     def result(self) -> list[dict[str, Any]]:
         """The conditions with the happy one derived from the dependents, sorted by type."""
         if not self.dependents:
             return [self.conditions[k] for k in sorted(self.conditions)]
-        states = [self.conditions.get(d) for d in self.dependents]
-        # Like knative.dev/pkg: the most recent unhappy dependent, False before Unknown; on a
-        # tie of (second-precision) times, one that says why.
-        unhappy = sorted(
-            (c for c in states if c is not None and c["status"] != "True"),
-            key=lambda c: (c["lastTransitionTime"], bool(c.get("reason"))),
-            reverse=True,
-        )
-        false = [c for c in unhappy if c["status"] == "False"]
-        unknown = [c for c in unhappy if c["status"] != "False"]
-        first = (false or unknown)[0] if false or unknown else None
-        if first is not None:
-            self.set(self.happy, first["status"], first.get("reason", ""), first.get("message", ""))
-        elif None in states:
-            self.set(self.happy, "Unknown")
-        else:
-            self.set(self.happy, "True")
+        self.set(self.happy, *(self._happy or ("Unknown",)))
         return [self.conditions[k] for k in sorted(self.conditions)]

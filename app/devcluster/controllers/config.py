@@ -2,8 +2,9 @@
 `devcluster-system/images`, which stands in for a registry and a kubelet by saying which images misbehave.
 
 `config-autoscaler` is read as knative/serving `pkg/autoscaler/config/config.go` reads it: the same keys, defaults,
-parsers and validation messages. An invalid one is refused as a whole and the last valid settings stay in force, as
-Knative's controllers keep their configuration when a ConfigMap update fails to parse.
+parsers and validation messages; `config-network`'s rollout-duration as knative/networking `pkg/config/config.go` reads
+it. An invalid one is refused as a whole and the last valid settings stay in force, as Knative's controllers keep their
+configuration when a ConfigMap update fails to parse.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from app.devcluster.admission.goparse import RangeError, parse_duration, parse_float, parse_int
+from app.devcluster.admission.goparse import RangeError, go_duration, parse_bool, parse_duration, parse_float, parse_int
 
 log = logging.getLogger("devcluster.controller")
 
@@ -93,22 +94,6 @@ AUTOSCALER_SEED = {
 }
 
 
-def _go_duration(value: float) -> str:
-    """time.Duration's String() for whole and fractional seconds (enough for the messages below)."""
-    if value < 0:
-        return "-" + _go_duration(-value)
-    if value == 0:
-        return "0s"
-    hours, rest = divmod(value, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{secs:g}s"
-    if hours:
-        return f"{int(hours)}h{int(minutes)}m{text}"
-    if minutes:
-        return f"{int(minutes)}m{text}"
-    return text
-
-
 def finite_float(text: str) -> float:
     """Go's strconv.ParseFloat, without NaN and the infinities: Go's validation compares them and lets NaN through
     (every comparison with it is false), which would leave the autoscaler nothing to divide by. Refusing them is the
@@ -120,9 +105,12 @@ def finite_float(text: str) -> float:
 
 
 def _parse_value(key: str, kind: str, raw: str) -> Any:
+    if kind == "bool":
+        try:  # configmap.AsBool: strconv.ParseBool, its error not wrapped with the key (knative/pkg configmap/parse.go)
+            return parse_bool(raw)
+        except ValueError as error:
+            raise ValueError(f"failed to parse data: {error}") from None
     try:
-        if kind == "bool":
-            return raw.lower() == "true"  # configmap.AsBool: strings.EqualFold(raw, "true")
         if kind == "float":
             return finite_float(raw)
         if kind == "int32":
@@ -154,14 +142,14 @@ def _validate(c: AutoscalerConfig) -> None:
         raise ValueError(message)
 
     if c.scale_to_zero_grace_period <= 0:
-        fail(f"scale-to-zero-grace-period must be positive, was: {_go_duration(c.scale_to_zero_grace_period)}")
+        fail(f"scale-to-zero-grace-period must be positive, was: {go_duration(c.scale_to_zero_grace_period)}")
     if c.scale_down_delay < 0:
-        fail(f"scale-down-delay cannot be negative, was: {_go_duration(c.scale_down_delay)}")
+        fail(f"scale-down-delay cannot be negative, was: {go_duration(c.scale_down_delay)}")
     if c.scale_down_delay != round(c.scale_down_delay):
-        fail(f"scale-down-delay = {_go_duration(c.scale_down_delay)}, must be specified with at most second precision")
+        fail(f"scale-down-delay = {go_duration(c.scale_down_delay)}, must be specified with at most second precision")
     if c.scale_to_zero_pod_retention_period < 0:
         fail("scale-to-zero-pod-retention-period cannot be negative, was: "
-             f"{_go_duration(c.scale_to_zero_pod_retention_period)}")
+             f"{go_duration(c.scale_to_zero_pod_retention_period)}")
     if c.target_burst_capacity < 0 and c.target_burst_capacity != -1:
         fail(f"target-burst-capacity must be either non-negative or -1 (for unlimited), was: "
              f"{c.target_burst_capacity:f}")
@@ -181,9 +169,9 @@ def _validate(c: AutoscalerConfig) -> None:
     if c.max_scale_down_rate <= 1.0:
         fail(f"max-scale-down-rate = {c.max_scale_down_rate:g}, must be greater than 1.0")
     if not WINDOW_MIN / SECOND <= c.stable_window <= WINDOW_MAX / SECOND:
-        fail(f"stable-window = {_go_duration(c.stable_window)}, must be in [6s; 1h0m0s] range")
+        fail(f"stable-window = {go_duration(c.stable_window)}, must be in [6s; 1h0m0s] range")
     if c.stable_window != round(c.stable_window):
-        fail(f"stable-window = {_go_duration(c.stable_window)}, must be specified with at most second precision")
+        fail(f"stable-window = {go_duration(c.stable_window)}, must be specified with at most second precision")
     if not 1 <= c.panic_window_percentage <= 100:
         fail(f"panic-window-percentage = {c.panic_window_percentage:g}, must be in [1, 100] interval")
     if c.initial_scale < 0 or (c.initial_scale == 0 and not c.allow_zero_initial_scale):
@@ -253,12 +241,18 @@ def parse_images(data: dict[str, Any]) -> Images:
 
 
 def rollout_seconds(data: dict[str, Any]) -> int:
-    """config-network's rollout-duration: whole seconds, 0 (no gradual rollout) when absent or unreadable."""
-    try:
-        value = parse_int(str(data.get("rollout-duration", "0")).strip() or "0", 64)
-    except (ValueError, RangeError):
+    """config-network's rollout-duration in whole seconds, 0 (no gradual rollout) when absent; ValueError with
+    Knative's message when it is not valid (knative/networking pkg/config/config.go: cm.AsInt, then the sign)."""
+    raw = data.get("rollout-duration")
+    if not isinstance(raw, str):
         return 0
-    return max(value, 0)
+    try:
+        value = parse_int(raw, 64)
+    except (ValueError, RangeError) as error:  # configmap.AsInt: strconv.Atoi, wrapped with the key
+        raise ValueError(f'failed to parse "rollout-duration": {str(error).replace("ParseInt", "Atoi", 1)}') from None
+    if value < 0:
+        raise ValueError(f"rollout-duration must be a positive integer, but was {value}")
+    return value
 
 
 class Settings:
@@ -267,6 +261,7 @@ class Settings:
     def __init__(self) -> None:
         self._autoscaler: tuple[str, AutoscalerConfig] = ("", AutoscalerConfig())
         self._images: tuple[str, Images] = ("", parse_images(IMAGES_SEED))
+        self._rollout: tuple[str, int] = ("", 0)
 
     def autoscaler(self, configmap: dict[str, Any] | None) -> AutoscalerConfig:
         version = (configmap or {}).get("metadata", {}).get("resourceVersion", "")
@@ -277,6 +272,18 @@ class Settings:
                 log.warning("knative-serving/config-autoscaler is not valid, the previous settings stay: %s", error)
                 self._autoscaler = (version, self._autoscaler[1])
         return self._autoscaler[1]
+
+    def rollout_seconds(self, configmap: dict[str, Any] | None) -> int:
+        """config-network's rollout-duration; an invalid one leaves the last valid value in force, as Knative's
+        config store keeps its configuration and logs the error (knative/pkg configmap/store.go)."""
+        version = (configmap or {}).get("metadata", {}).get("resourceVersion", "")
+        if version != self._rollout[0]:
+            try:
+                self._rollout = (version, rollout_seconds((configmap or {}).get("data") or {}))
+            except ValueError as error:
+                log.error("knative-serving/config-network is not valid, the previous settings stay: %s", error)
+                self._rollout = (version, self._rollout[1])
+        return self._rollout[1]
 
     def images(self, configmap: dict[str, Any] | None) -> Images:
         if configmap is None:

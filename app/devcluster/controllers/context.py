@@ -86,9 +86,10 @@ class Context:
     def images(self) -> config.Images:
         return self.settings.images(self.rest.store.get(CONFIGMAP.key, config.DEVCLUSTER_NAMESPACE, config.IMAGES))
 
-    def network(self) -> dict[str, Any]:
-        found = self.rest.store.get(CONFIGMAP.key, config.KNATIVE_NAMESPACE, config.NETWORK)
-        return (found or {}).get("data") or {}
+    def rollout_seconds(self) -> int:
+        """config-network's rollout-duration (the last valid one)."""
+        return self.settings.rollout_seconds(self.rest.store.get(CONFIGMAP.key, config.KNATIVE_NAMESPACE,
+                                                                 config.NETWORK))
 
     def record(self, involved: dict[str, Any], reason: str, message: str, kind: str = "Normal",
                component: str = "", host: str = "") -> None:

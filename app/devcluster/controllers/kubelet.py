@@ -4,7 +4,8 @@ the start-up delay, and their status says what a kubelet would say. No process r
 A container either runs (the helloworld sample: it writes its start-up lines, then a line per request the gateway
 sends it), or exits at once with the code the images ConfigMap gave it and is restarted with the kubelet's back-off
 (CrashLoopBackOff, a growing restart count, its last run's output kept for `kubectl logs --previous`), or, for an image
-no registry has, never starts (ImagePullBackOff).
+no registry has, never starts: each pull fails (ErrImagePull) and the kubelet backs off before the next
+(ImagePullBackOff).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from app.devcluster.admission.goparse import go_duration
 from app.devcluster.apiserver.resources import POD
 from app.devcluster.controllers import conditions as knative_conditions
 from app.devcluster.controllers.context import Context, condition
@@ -27,19 +29,34 @@ NODE_IP = "10.0.0.2"
 KUBELET = "kubelet"
 SCHEDULER = "default-scheduler"
 MAX_BACKOFF = 300.0  # the kubelet's cap on the restart back-off (5m)
-USER_CONTAINER = "user-container"
+USER_CONTAINER = "user-container"  # the name Knative's defaulting gives a revision's container that has none
 QUEUE_PROXY = "queue-proxy"
+USER_PORT = "user-port"  # the port Knative's deploy.go gives the serving container (v1.UserPortName)
+
+
+@dataclass
+class PullBackOff:
+    """The kubelet's image back-off for one pod and image (flowcontrol.Backoff keyed `<pod uid>_<image>`), and the
+    last pull's error, which the back-off's waiting message carries."""
+
+    until: float  # loop time the back-off ends
+    backoff: float
+    error: str
 
 
 @dataclass
 class Kubelet:
-    """What the kubelet keeps in memory: when each pod's next container start is due (loop time)."""
+    """What the kubelet keeps in memory: when each pod's next container start is due (loop time), and its image
+    pull back-offs."""
 
-    backoff: float = 10.0  # the kubelet's first restart back-off
+    backoff: float = 10.0  # the kubelet's first restart back-off, and its first image pull back-off
     due: dict[str, float] = field(default_factory=dict)  # pod uid → loop time of its next start or restart
+    pulls: dict[tuple[str, str], PullBackOff] = field(default_factory=dict)  # (pod uid, image) → its back-off
 
     def forget(self, uid: str) -> None:
         self.due.pop(uid, None)
+        for key in [k for k in self.pulls if k[0] == uid]:
+            del self.pulls[key]
 
 
 def go_log(text: str, when: float | None = None) -> str:
@@ -48,13 +65,14 @@ def go_log(text: str, when: float | None = None) -> str:
     return f"{stamp} {text}"
 
 
-def go_duration(seconds: float) -> str:
-    """time.Duration's String() for the back-off values the kubelet prints (10s, 1m20s, 5m0s)."""
-    whole = int(seconds)
-    if whole < 60:
-        return f"{seconds:g}s"
-    minutes, secs = divmod(whole, 60)
-    return f"{minutes}m{secs}s"
+def serving_container(pod: dict[str, Any]) -> str:
+    """The name of a Knative pod's serving container: the revision's own container (rev.Spec.GetContainer(), named
+    as the user named it, `user-container` by default), which deploy.go gives the `user-port` port."""
+    containers = _containers(pod)
+    named = next((c for c in containers if any(isinstance(p, dict) and p.get("name") == USER_PORT
+                                               for p in c.get("ports") or [])), None)
+    named = named or next((c for c in containers if c.get("name") != QUEUE_PROXY), None)
+    return str((named or {}).get("name") or USER_CONTAINER)
 
 
 def pod_ip(uid: str) -> str:
@@ -78,7 +96,7 @@ def _exit_code(ctx: Context, pod: dict[str, Any], container: dict[str, Any]) -> 
     annotations = pod["metadata"].get("annotations") or {}
     if LABEL_REVISION in (pod["metadata"].get("labels") or {}):
         mark = annotations.get(ANNOTATION_SIMULATED_EXIT, "")
-        return int(mark) if container.get("name") == USER_CONTAINER and mark.isdigit() else None
+        return int(mark) if container.get("name") == serving_container(pod) and mark.isdigit() else None
     return ctx.images().exit_code(str(container.get("image", "")))
 
 
@@ -128,14 +146,25 @@ def reconcile(ctx: Context, kubelet: Kubelet, namespace: str, name: str) -> None
         states.append(new_state)
     if LABEL_REVISION in (pod["metadata"].get("labels") or {}):
         # queue-proxy's readiness probe goes through to the user's container: not ready while that one is not.
-        user_ready = all(s.get("ready") for s in states if s.get("name") == USER_CONTAINER)
+        user = serving_container(pod)
+        user_ready = all(s.get("ready") for s in states if s.get("name") == user)
         states = [{**s, "ready": s.get("ready") and user_ready} if s.get("name") == QUEUE_PROXY else s for s in states]
         changed = changed or states != _statuses(pod)
     if changed:
         ctx.write_status(POD, pod, _status(pod, states, ctx.now()))
     waiting = [kubelet.due[uid] - now] if uid in kubelet.due else []
+    # A pull that just failed is looked at again at once, as the kubelet's pod worker syncs the pod again on its own
+    # status update, which finds the back-off (ImagePullBackOff); then again when the back-off ends.
+    for (pod_uid, image), pull in kubelet.pulls.items():
+        if pod_uid == uid and pull.until > now:
+            failed = any(s.get("image") == image and _waiting_reason(s) == "ErrImagePull" for s in states)
+            waiting.append(0.0 if failed else pull.until - now)
     if waiting:
-        ctx.schedule((POD.key, namespace, name), max(waiting[0], 0.0))
+        ctx.schedule((POD.key, namespace, name), max(min(waiting), 0.0))
+
+
+def _waiting_reason(state: dict[str, Any]) -> str:
+    return str(((state.get("state") or {}).get("waiting") or {}).get("reason") or "")
 
 
 def _containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
@@ -164,12 +193,7 @@ def _advance(ctx: Context, kubelet: Kubelet, pod: dict[str, Any], container: dic
     key = (meta["namespace"], meta["name"], name)
     pattern = ctx.images().unresolvable_pattern(image) if LABEL_REVISION not in (meta.get("labels") or {}) else ""
     if pattern:
-        if not (current.get("waiting") or {}).get("reason") == "ImagePullBackOff":
-            ctx.record(pod, "Failed", f'Failed to pull image "{image}": failed to resolve reference "{image}": '
-                       "not found", kind="Warning", component=KUBELET, host=NODE)
-            ctx.record(pod, "BackOff", f'Back-off pulling image "{image}"', kind="Normal", component=KUBELET, host=NODE)
-        return {**state, "state": {"waiting": {"reason": "ImagePullBackOff",
-                                               "message": f'Back-off pulling image "{image}"'}}}
+        return _pull_fails(ctx, kubelet, pod, state, image, now)
     restarts = int(state.get("restartCount") or 0)
     previous_run = bool((state.get("lastState") or {}).get("terminated"))
     run = restarts + 1 if previous_run else restarts
@@ -178,12 +202,13 @@ def _advance(ctx: Context, kubelet: Kubelet, pod: dict[str, Any], container: dic
         restarts += 1
     if not current.get("running"):
         ctx.logs.start(key)
-        if not previous_run:
-            ctx.record(pod, "Pulled", f'Container image "{image}" already present on machine', component=KUBELET,
-                       host=NODE)
+        kubelet.pulls.pop((meta["uid"], image), None)  # the image is there now: its pull back-off is done with
+        # EnsureImageExists runs on every start, so each restart says it again (image_manager.go).
+        ctx.record(pod, "Pulled", f'Container image "{image}" already present on machine', component=KUBELET,
+                   host=NODE)
         ctx.record(pod, "Created", f"Created container: {name}", component=KUBELET, host=NODE)
         ctx.record(pod, "Started", f"Started container {name}", component=KUBELET, host=NODE)
-        if name == USER_CONTAINER and LABEL_REVISION in (meta.get("labels") or {}):
+        if LABEL_REVISION in (meta.get("labels") or {}) and name == serving_container(pod):
             port = _port(container)
             ctx.logs.write(key, go_log("helloworld: starting server..."), time.time())
             ctx.logs.write(key, go_log(f"helloworld: listening on port {port}"), time.time())
@@ -213,6 +238,32 @@ def _advance(ctx: Context, kubelet: Kubelet, pod: dict[str, Any], container: dic
         "lastState": {"terminated": {"exitCode": code, "reason": "Error", "message": message, "startedAt": stamp,
                                      "finishedAt": stamp, "containerID": container_id}},
     }
+
+
+def _pull_fails(ctx: Context, kubelet: Kubelet, pod: dict[str, Any], state: dict[str, Any], image: str,
+                now: float) -> dict[str, Any]:
+    """An image no registry has, as kubelets since 1.32 report it (pkg/kubelet/images/image_manager.go pullImage,
+    kuberuntime_container.go startContainer): a pull fails with ErrImagePull and starts the image back-off; a start
+    during the back-off waits with ImagePullBackOff, its message carrying the last pull's error; once the back-off
+    ends the kubelet pulls again, and the back-off doubles, up to 5 minutes."""
+    key = (pod["metadata"]["uid"], image)
+    pull = kubelet.pulls.get(key)
+    if pull is not None and now < pull.until:
+        if _waiting_reason(state) != "ImagePullBackOff":
+            ctx.record(pod, "BackOff", f'Back-off pulling image "{image}"', component=KUBELET, host=NODE)
+            ctx.record(pod, "Failed", "Error: ImagePullBackOff", kind="Warning", component=KUBELET, host=NODE)
+        return {**state, "state": {"waiting": {
+            "reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}": ErrImagePull: {pull.error}'}}}
+    # The runtime's error is containerd's wording as we understand it, unconfirmed against a containerd source; the
+    # kubelet's own words around it are image_manager.go's.
+    error = f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": not found'
+    ctx.record(pod, "Pulling", f'Pulling image "{image}"', component=KUBELET, host=NODE)
+    ctx.record(pod, "Failed", f'Failed to pull image "{image}": {error}', kind="Warning", component=KUBELET,
+               host=NODE)
+    ctx.record(pod, "Failed", "Error: ErrImagePull", kind="Warning", component=KUBELET, host=NODE)
+    backoff = kubelet.backoff if pull is None else min(pull.backoff * 2, MAX_BACKOFF)
+    kubelet.pulls[key] = PullBackOff(now + backoff, backoff, error)
+    return {**state, "state": {"waiting": {"reason": "ErrImagePull", "message": error}}}
 
 
 def _port(container: dict[str, Any]) -> int:

@@ -155,7 +155,8 @@ class KnativeController:
             self.autoscaler.pod_gone(meta["namespace"], meta["name"])
             self.kubelet.forget(meta.get("uid", ""))
         elif revision:
-            self.autoscaler.pod_seen(meta["namespace"], meta["name"], revision, is_ready(pod))
+            self.autoscaler.pod_seen(meta["namespace"], meta["name"], revision, is_ready(pod),
+                                     kubelet.serving_container(pod))
 
     def _routes_referencing(self, namespace: str, revision: str = "", configuration: str = "") -> list[str]:
         """Routes whose spec sends traffic to the revision, or to the configuration's latest revision."""

@@ -130,7 +130,7 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
     networking.ensure_revision_services(ctx, revision)
 
     was_ready = conditions.status_of(revision) == "True"
-    exited = _exited(pods) if not ready else None
+    exited = _exited(pods, str(_serving(containers).get("name") or USER_CONTAINER)) if not ready else None
     if healthy.get("status") == "False" and str(healthy.get("reason", "")).startswith("ExitCode"):
         conds.set("ContainerHealthy", "False", healthy["reason"], healthy.get("message", ""))
         conds.set("ResourcesAvailable", "Unknown", DEPLOYING)
@@ -163,12 +163,13 @@ def _serving(containers: list[dict[str, Any]]) -> dict[str, Any]:
     return next((c for c in containers if c.get("ports")), containers[0] if containers else {})
 
 
-def _exited(pods: list[dict[str, Any]]) -> tuple[int, str] | None:
-    """The exit code and termination message of a user container that keeps exiting, from the first such pod."""
+def _exited(pods: list[dict[str, Any]], user: str) -> tuple[int, str] | None:
+    """The exit code and termination message of the user's container (named `user`) that keeps exiting, from the
+    first such pod."""
     for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
         for state in (pod.get("status") or {}).get("containerStatuses") or []:
             terminated = (state.get("lastState") or {}).get("terminated")
-            if state.get("name") == USER_CONTAINER and terminated:
+            if state.get("name") == user and terminated:
                 return int(terminated.get("exitCode") or 0), str(terminated.get("message") or "")
     return None
 

@@ -14,7 +14,7 @@ import yaml
 
 from app.devcluster.admission.goparse import parse_duration
 from app.devcluster.apiserver.resources import CONFIGMAP
-from app.devcluster.controllers import conditions, config, networking
+from app.devcluster.controllers import conditions, networking
 from app.devcluster.controllers.context import Context
 from app.devcluster.controllers.labels import (
     ANNOTATION_ROLLOUT,
@@ -208,15 +208,17 @@ def rollout_goal(resolved: Resolved) -> Rollout:
 
 
 def rollout_seconds(ctx: Context, route: dict[str, Any]) -> int:
-    """The route's serving.knative.dev/rollout-duration, else config-network's rollout-duration."""
+    """The route's serving.knative.dev/rollout-duration in whole seconds, else, when that is 0 or cannot be parsed,
+    config-network's rollout-duration (reconcileRollout; Route.RolloutDuration returns 0 for either)."""
     annotations = route["metadata"].get("annotations") or {}
     text = next((annotations[k] for k in ANNOTATION_ROLLOUT if annotations.get(k)), "")
+    seconds = 0
     if text:
         try:
-            return int(parse_duration(str(text)) // 1_000_000_000)
+            seconds = int(parse_duration(str(text)) / 1_000_000_000)  # int(d.Seconds()): toward zero
         except ValueError:
-            return 0
-    return config.rollout_seconds(ctx.network())
+            seconds = 0
+    return seconds or ctx.rollout_seconds()
 
 
 def reconcile(ctx: Context, namespace: str, name: str) -> None:
@@ -240,9 +242,10 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
         for kind in ("CertificateProvisioned", "IngressReady"):
             old = conditions.get(previous.get("conditions") or [], kind)
             if old is not None:
-                conds.set(kind, old["status"], old.get("reason", ""), old.get("message", ""), old.get("severity", ""))
+                conds.set(kind, old["status"], old.get("reason", ""), old.get("message", ""), old.get("severity", ""),
+                          mark=False)
             else:
-                conds.set(kind, "Unknown", "IngressNotConfigured", "Ingress has not yet been reconciled.")
+                conds.set(kind, "Unknown", "IngressNotConfigured", "Ingress has not yet been reconciled.", mark=False)
         if "traffic" in previous:
             status["traffic"] = previous["traffic"]
     else:

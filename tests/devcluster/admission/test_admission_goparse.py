@@ -8,12 +8,39 @@ from app.devcluster.admission.goparse import (
     SECOND,
     RangeError,
     clean_path,
+    format_duration,
     is_quantity,
+    parse_bool,
     parse_duration,
     parse_float,
     parse_int,
 )
 from app.devcluster.admission.imageref import parse_error
+
+
+@pytest.mark.parametrize(("nanos", "text"), [
+    (0, "0s"), (1, "1ns"), (999, "999ns"), (1_500, "1.5\u00b5s"), (500_000_000, "500ms"), (-500_000_000, "-500ms"),
+    (1_250_000, "1.25ms"), (SECOND, "1s"), (6_500_000_000, "6.5s"), (10 * SECOND, "10s"), (80 * SECOND, "1m20s"),
+    (5 * MINUTE, "5m0s"), (HOUR, "1h0m0s"), (2 * HOUR + 1, "2h0m0.000000001s"), (-90 * SECOND, "-1m30s"),
+])
+def test_format_duration_is_gos_duration_string(nanos: int, text: str) -> None:
+    """time.Duration.String(), what `%v` of a duration prints."""
+    assert format_duration(nanos) == text
+    assert parse_duration(text) == nanos  # and Go reads it back
+
+
+@pytest.mark.parametrize(("text", "value"), [("1", True), ("t", True), ("T", True), ("TRUE", True), ("true", True),
+                                             ("True", True), ("0", False), ("f", False), ("F", False),
+                                             ("FALSE", False), ("false", False), ("False", False)])
+def test_parse_bool_is_strconvs(text: str, value: bool) -> None:
+    assert parse_bool(text) is value
+
+
+@pytest.mark.parametrize("text", ["yes", "tRUE", "", " true", "on", "2"])
+def test_parse_bool_refuses_what_strconv_refuses(text: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        parse_bool(text)
+    assert str(refused.value) == f'strconv.ParseBool: parsing "{text}": invalid syntax'
 
 
 @pytest.mark.parametrize(

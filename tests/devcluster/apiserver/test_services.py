@@ -82,8 +82,10 @@ def test_a_deleted_services_address_is_free_again_and_a_taken_one_is_refused(tmp
         _create(rest, "d", clusterIP=first)
     assert refused.value.code == 422
     assert refused.value.message == (
-        f'Service "d" is invalid: spec.clusterIP: Invalid value: "{first}": provided IP is already allocated'
-    )
+        f'Service "d" is invalid: spec.clusterIPs: Invalid value: []string{{"{first}"}}: failed to allocate IP '
+        f"{first}: provided IP is already allocated"
+    )  # pkg/registry/core/service/storage/alloc.go since Kubernetes 1.20
+    assert refused.value.details["causes"][0]["field"] == "spec.clusterIPs"
     assert rest.store.get(CORE_SERVICE.key, "ns", "d") is None  # nothing written
     _delete(rest, "a")
     assert _create(rest, "d", clusterIP=first)["spec"]["clusterIP"] == first

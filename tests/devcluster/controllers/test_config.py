@@ -42,7 +42,10 @@ def test_values_are_parsed_as_knative_parses_them() -> None:
     assert config.scale_to_zero_pod_retention_period == 90.0
     assert parse_autoscaler({"container-concurrency-target-percentage": "0.5"}).container_concurrency_target_fraction \
         == 0.5  # a legacy fraction stays one
-    assert parse_autoscaler({"enable-scale-to-zero": "yes"}).enable_scale_to_zero is False  # only "true" is true
+    # configmap.AsBool is strconv.ParseBool: 1, t, F, FALSE… are booleans too (knative/pkg configmap/parse.go).
+    assert parse_autoscaler({"enable-scale-to-zero": "0"}).enable_scale_to_zero is False
+    assert parse_autoscaler({"enable-scale-to-zero": "f", "allow-zero-initial-scale": "1",
+                             "initial-scale": "0"}).allow_zero_initial_scale is True
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -50,6 +53,13 @@ def test_values_are_parsed_as_knative_parses_them() -> None:
     ({"stable-window": "2h"}, "stable-window = 2h0m0s, must be in [6s; 1h0m0s] range"),
     ({"stable-window": "6500ms"}, "stable-window = 6.5s, must be specified with at most second precision"),
     ({"stable-window": "soon"}, 'failed to parse data: failed to parse "stable-window": time: invalid duration "soon"'),
+    ({"stable-window": "500ms"}, "stable-window = 500ms, must be in [6s; 1h0m0s] range"),
+    ({"scale-down-delay": "-500ms"}, "scale-down-delay cannot be negative, was: -500ms"),
+    ({"scale-down-delay": "1500ms"}, "scale-down-delay = 1.5s, must be specified with at most second precision"),
+    ({"scale-to-zero-pod-retention-period": "-250ms"},
+     "scale-to-zero-pod-retention-period cannot be negative, was: -250ms"),
+    ({"enable-scale-to-zero": "yes"}, 'failed to parse data: strconv.ParseBool: parsing "yes": invalid syntax'),
+    ({"allow-zero-initial-scale": "tRUE"}, 'failed to parse data: strconv.ParseBool: parsing "tRUE": invalid syntax'),
     ({"scale-to-zero-grace-period": "0s"}, "scale-to-zero-grace-period must be positive, was: 0s"),
     ({"scale-to-zero-pod-retention-period": "-1s"}, "scale-to-zero-pod-retention-period cannot be negative, was: -1s"),
     ({"initial-scale": "0"}, "initial-scale = 0, must be at least 0 (or at least 1 when allow-zero-initial-scale is "
@@ -90,9 +100,37 @@ def test_images_patterns() -> None:
 
 
 @pytest.mark.parametrize(("data", "seconds"), [({}, 0), ({"rollout-duration": "120"}, 120),
-                                               ({"rollout-duration": "-5"}, 0), ({"rollout-duration": "2m"}, 0)])
+                                               ({"rollout-duration": "0"}, 0), ({"rollout-duration": "+7"}, 7)])
 def test_rollout_duration_of_config_network(data: dict[str, str], seconds: int) -> None:
     assert rollout_seconds(data) == seconds
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    # knative/networking pkg/config/config.go: cm.AsInt (strconv.Atoi, wrapped by knative/pkg configmap/parse.go),
+    # then the sign.
+    ("-5", "rollout-duration must be a positive integer, but was -5"),
+    ("2m", 'failed to parse "rollout-duration": strconv.Atoi: parsing "2m": invalid syntax'),
+    ("", 'failed to parse "rollout-duration": strconv.Atoi: parsing "": invalid syntax'),
+    ("99999999999999999999", 'failed to parse "rollout-duration": strconv.Atoi: parsing "99999999999999999999": '
+                             "value out of range"),
+])
+def test_an_invalid_rollout_duration_is_refused_with_knatives_message(raw: str, message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        rollout_seconds({"rollout-duration": raw})
+    assert str(refused.value) == message
+
+
+def test_an_invalid_config_network_keeps_the_last_valid_rollout_duration() -> None:
+    settings = Settings()
+
+    def network(version: str, **data: str) -> dict:
+        return {"metadata": {"resourceVersion": version}, "data": data}
+
+    assert settings.rollout_seconds(network("1", **{"rollout-duration": "30"})) == 30
+    assert settings.rollout_seconds(network("2", **{"rollout-duration": "-5"})) == 30
+    assert settings.rollout_seconds(network("3", **{"rollout-duration": "soon"})) == 30
+    assert settings.rollout_seconds(network("4")) == 0
+    assert settings.rollout_seconds(None) == 0
 
 
 # -- property-based: whatever a user writes into the ConfigMaps or the annotations ----------------------------------

@@ -104,10 +104,14 @@ def test_an_unresolvable_image_fails_with_knatives_conditions(devcluster: DevClu
     ready = _conditions(configuration)["Ready"]
     assert (ready["reason"], ready["message"]) == \
         ("RevisionFailed", f'Revision "missing-00001" failed with message: {message}.')
-    service = _condition(devcluster, ns, "services", "missing", "Ready", "False")
-    for kind in ("ConfigurationsReady", "Ready"):
-        assert (_conditions(service)[kind]["reason"], _conditions(service)[kind]["message"]) == \
-            ("RevisionFailed", ready["message"])
+    # The Service reconciler propagates the Configuration's Ready, then the Route's (service.go): the
+    # Route's MarkFalse comes last, so a first revision that fails leaves Ready with the Route's reason
+    # (as in knative/serving issues #11809 and #14000) and ConfigurationsReady with the revision's.
+    service = wait_for(lambda: (obj := _found(devcluster, ns, "services", "missing")) and
+                       _conditions(obj).get("RoutesReady", {}).get("status") == "False" and obj, timeout=15)
+    assert (_conditions(service)["ConfigurationsReady"]["reason"], _conditions(service)["ConfigurationsReady"]["message"]) \
+        == ("RevisionFailed", ready["message"])
+    assert _conditions(service)["Ready"]["message"] == 'Configuration "missing" does not have any ready Revision.'
     route = _condition(devcluster, ns, "routes", "missing", "AllTrafficAssigned", "False")
     assert (_conditions(route)["AllTrafficAssigned"]["reason"], _conditions(route)["AllTrafficAssigned"]["message"]) == \
         ("RevisionMissing", 'Configuration "missing" does not have any ready Revision.')
@@ -172,6 +176,13 @@ def test_a_failing_image_crash_loops(devcluster: DevClusterProcess, images: dict
     assert status["state"]["waiting"]["message"].startswith("back-off ")
     [pod] = devcluster.get(f"/api/v1/namespaces/{ns}/pods")["items"]
     assert pod["status"]["phase"] == "Running"
+    # EnsureImageExists runs on every start (image_manager.go): each restart says the image is there again.
+    said = [(e["reason"], e["message"]) for e in devcluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
+            if e["involvedObject"]["name"] == pod["metadata"]["name"]]
+    started = said.count(("Started", "Started container user-container"))
+    pulled = sum(reason == "Pulled" and message.startswith(f'Container image "ghcr.io/{ns}/crash') and
+                 message.endswith('" already present on machine') for reason, message in said)
+    assert started >= 3 and pulled == started, said
     ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "ContainersNotReady")
     # Its last words, where `kubectl logs --previous` finds them.
@@ -186,9 +197,52 @@ def test_a_failing_image_crash_loops(devcluster: DevClusterProcess, images: dict
         ("tailLines=-1", "tailLines: Invalid value: -1: must be greater than or equal to 0"),
         ("limitBytes=0", "limitBytes: Invalid value: 0: must be greater than 0"),
         ("sinceSeconds=0", "sinceSeconds: Invalid value: 0: must be greater than 0"),
+        # field.NewPath("") prints as "[]" (apimachinery field/path.go).
+        ("sinceSeconds=5&sinceTime=2025-01-01T00:00:00Z",
+         "[]: Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"),
     ]:
         code, _, status = devcluster.request("GET", f"/api/v1/namespaces/{ns}/pods/nothing/log?{query}")
         assert code == 422 and status["message"] == f'PodLogOptions "nothing" is invalid: {message}', status
+    assert status["details"]["causes"][0]["field"] == "[]"
+
+
+def test_a_named_container_crash_loops_and_logs_under_its_own_name(devcluster: DevClusterProcess, images: dict) -> None:
+    """Knative keeps the name the revision gives its container (deploy.go makeContainer(rev.Spec.GetContainer()));
+    `user-container` is only the default for a container without one."""
+    ns = devcluster.new_namespace("f")
+    images["set"](failing=f"ghcr.io/{ns}/crash:* 3\n")
+    for name, image in (("named", f"ghcr.io/{ns}/crash:v1"), ("works", GOOD)):
+        manifest = ksvc_manifest(name, ns, image=image)
+        manifest["spec"]["template"]["spec"]["containers"][0]["name"] = "app"
+        code, _, body = devcluster.request("POST", _path(ns, "services"), manifest)
+        assert code == 201, body
+    revision = _condition(devcluster, ns, "revisions", "named-00001", "Ready", "False")
+    assert _conditions(revision)["ContainerHealthy"]["reason"] == "ExitCode3"
+
+    def pod_of(revision: str) -> dict | None:
+        pods = devcluster.get(f"/api/v1/namespaces/{ns}/pods?labelSelector=serving.knative.dev/revision={revision}")
+        return pods["items"][0] if pods["items"] else None
+
+    def crash_looping() -> dict | None:
+        pod = pod_of("named-00001")
+        states = {s["name"]: s for s in (pod or {}).get("status", {}).get("containerStatuses", [])}
+        app = states.get("app", {})
+        return pod if app.get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff" else None
+
+    pod = wait_for(crash_looping, timeout=20, message="the container named app crash-looping")
+    assert {s["name"] for s in pod["status"]["containerStatuses"]} == {"app", "queue-proxy"}
+    log = f"/api/v1/namespaces/{ns}/pods/{pod['metadata']['name']}/log?container=app&previous=true"
+    code, _, text = devcluster.request("GET", log)
+    assert code == 200 and "helloworld: exiting with code 3" in text, text
+
+    _condition(devcluster, ns, "revisions", "works-00001", "Ready", "True")
+    with httpx.Client(base_url=devcluster.gateway_url, trust_env=False, timeout=30) as gateway:
+        assert gateway.get("/", headers={"Host": f"works.{ns}.example.com"}).status_code == 200
+    pod = pod_of("works-00001")
+    assert pod is not None
+    code, _, text = devcluster.request("GET", f"/api/v1/namespaces/{ns}/pods/{pod['metadata']['name']}/log?container=app")
+    assert code == 200 and "helloworld: starting server..." in text and \
+        text.endswith("helloworld: received a request\n"), text
 
 
 def test_configmap_edits_apply_to_revisions_created_afterwards(devcluster: DevClusterProcess, images: dict) -> None:
@@ -208,3 +262,49 @@ def test_configmap_edits_apply_to_revisions_created_afterwards(devcluster: DevCl
     failed = _get(devcluster, ns, "revisions", "later-00002")
     assert _conditions(failed)["ContainerHealthy"]["reason"] == "ContainerMissing"
     assert _conditions(failed)["Ready"]["status"] == "False"
+
+
+def test_a_pod_whose_image_cannot_be_pulled_backs_off_as_the_kubelet_does(devcluster: DevClusterProcess) -> None:
+    """kubelet ≥ 1.32 (pkg/kubelet/images/image_manager.go, kuberuntime_container.go): Pulling, then Failed with the
+    pull's error and `Error: ErrImagePull`; during the back-off ImagePullBackOff, its message carrying the pull's
+    error; once the back-off ends (0.5 s here, doubling), another pull."""
+    ns = devcluster.new_namespace("f")
+    image = "registry.invalid/app:v1"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nopull", "namespace": ns},
+           "spec": {"containers": [{"name": "app", "image": image}]}}
+    code, _, body = devcluster.request("POST", f"/api/v1/namespaces/{ns}/pods", pod)
+    assert code == 201, body
+
+    def events() -> list[dict]:
+        found = devcluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
+        return [e for e in found if e["involvedObject"]["name"] == "nopull" and e["source"]["component"] == "kubelet"]
+
+    def pulled_twice() -> list[dict] | None:
+        found = events()
+        return found if sum(e["reason"] == "Pulling" for e in found) >= 2 else None
+
+    found = wait_for(pulled_twice, timeout=20, message="a second pull after the back-off")
+    said = [(e["type"], e["reason"], e["message"]) for e in found]
+    error = f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": not found'
+    assert said[:5] == [
+        ("Normal", "Pulling", f'Pulling image "{image}"'),
+        ("Warning", "Failed", f'Failed to pull image "{image}": {error}'),
+        ("Warning", "Failed", "Error: ErrImagePull"),
+        ("Normal", "BackOff", f'Back-off pulling image "{image}"'),
+        ("Warning", "Failed", "Error: ImagePullBackOff"),
+    ], said
+    assert ("Normal", "Pulling", f'Pulling image "{image}"') == said[5], said
+    assert not any(reason == "Pulled" for _, reason, _ in said), said
+
+    def backing_off() -> dict | None:
+        [status] = devcluster.get(f"/api/v1/namespaces/{ns}/pods/nopull")["status"]["containerStatuses"]
+        return status if status["state"].get("waiting", {}).get("reason") == "ImagePullBackOff" else None
+
+    status = wait_for(backing_off, timeout=20, message="ImagePullBackOff")
+    assert status["state"]["waiting"]["message"] == f'Back-off pulling image "{image}": ErrImagePull: {error}'
+    assert status["ready"] is False and status["restartCount"] == 0
+    # kubectl logs says which of the two it is (the back-off cycles between them).
+    code, _, answer = devcluster.request("GET", f"/api/v1/namespaces/{ns}/pods/nopull/log")
+    assert code == 400 and answer["message"] in (
+        'container "app" in pod "nopull" is waiting to start: trying and failing to pull image',
+        'container "app" in pod "nopull" is waiting to start: image can\'t be pulled'), answer

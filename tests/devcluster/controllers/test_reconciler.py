@@ -302,7 +302,10 @@ def test_first_create_is_waiting_until_the_revision_is_ready(slow: DevClusterPro
     assert "latestReadyRevisionName" not in service["status"]
     assert "traffic" not in service["status"]
     assert {k: v["reason"] for k, v in _conditions(revision).items() if k != "Ready"} == {
-        "Active": "Deploying", "ContainerHealthy": "Deploying", "ResourcesAvailable": "Deploying"}
+        "Active": "Queued", "ContainerHealthy": "Deploying", "ResourcesAvailable": "Deploying"}
+    # kpa.go computeActiveCondition: the PodAutoscaler, there from the start, waits for its first instance.
+    assert _conditions(revision)["Active"]["message"] == \
+        "Requests to the target are being buffered as resources are provisioned."
     assert revision["metadata"]["labels"][LABEL_ROUTING_STATE] == "pending"
 
     service = _settled(slow, ns, "first")
