@@ -139,6 +139,7 @@ class RevisionLogs:
     problem: str = ""  # why no instance could be listed
     following: bool = False  # the logs page: new lines are appended while it is open
     refused: str = ""  # why this user may not read them (the access review), "" when they may
+    failed: bool = False  # the revision failed: no instance will start by itself
 
     @property
     def path(self) -> str:

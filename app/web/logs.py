@@ -23,7 +23,7 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError
 from app.knative.instances import LABEL_REVISION, Instance, container_of, describe, instance_from
-from app.knative.models import revision_from
+from app.knative.models import FAILED, revision_from
 from app.web.context import acting, checked, identity
 from app.web.evidence import (
     RevisionInstances,
@@ -79,7 +79,7 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
     view = revision_from(obj)
     listing = await list_instances(client, user, namespace, revision)
     logs = RevisionLogs(namespace, name, revision, container_of(view.raw_spec), tail=TAIL,
-                        problem=logs_problem(listing), following=True)
+                        problem=logs_problem(listing), following=True, failed=view.status.label == FAILED)
     if listing.pods is not None:
         logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL)
         logs.more = max(len(listing.pods) - INSTANCES, 0)

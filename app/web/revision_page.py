@@ -26,6 +26,7 @@ from app.knative import changes, history
 from app.knative.diagnosis import Diagnosis, diagnose
 from app.knative.instances import container_of, describe
 from app.knative.models import (
+    FAILED,
     RevisionView,
     ServiceView,
     newest_first_raw,
@@ -177,7 +178,7 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
     instances = RevisionInstances(describe(revision, listing.pods), listing.pods, listing.why)
     shown = RevisionLogs(namespace, service.name, name, container_of(revision.raw_spec), list(logs), EXCERPT_LINES,
                          max(len(listing.pods or ()) - EXCERPT_INSTANCES, 0), logs_problem(listing),
-                         refused=allowed.logs)
+                         refused=allowed.logs, failed=revision.status.label == FAILED)
     return RevisionPage(namespace, service, revision, obj, names[index + 1] if older else "",
                         names[index - 1] if index else "", diffs, history.event_items(events), instances, shown,
                         events_problem, allowed=allowed)

@@ -67,10 +67,11 @@ class ServiceFamily(PageView):
 
     @property
     def problem(self) -> str:
-        if self.pods is None:  # pods are not readable for this identity: their feed's refusal is no news
-            health = {k: v for k, v in self.health.items() if k != r.POD}
-            return self.gone or self.failure or next((p for p in health.values() if p), "")
-        return super().problem
+        # Pods or Events this identity may not read: the page says so where they would be, and their feed's
+        # refusal is no news.
+        said = ({r.POD} if self.pods is None else set()) | ({r.EVENT} if self.events_problem else set())
+        health = {k: v for k, v in self.health.items() if k not in said}
+        return self.gone or self.failure or next((p for p in health.values() if p), "")
 
     def loaded(self, obj: dict[str, Any], revisions: list[dict[str, Any]],
                events: list[dict[str, Any]] | None = None) -> None:

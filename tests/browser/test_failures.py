@@ -1,5 +1,5 @@
 """In a real browser against `knative-console dev`, with config-autoscaler at Knative's smallest settings: a Service
-with an unresolvable image gets its diagnosis; a revision created with a 10 s gradual rollout takes the traffic step
+with an unresolvable image gets its diagnosis; a revision created with a 5 s gradual rollout takes the traffic step
 by step while the details page shows the share moving; an idle revision goes to zero and comes back on a request;
 and its logs page shows its lines, new ones as they are written."""
 
@@ -50,7 +50,7 @@ async def test_failure_rollout_scale_to_zero_and_logs(console_server: ConsolePro
     await expect(tab.locator("#region-failures table.events")).to_contain_text("InternalError")
     await tab.screenshot(path=output_dir / "failure.png", full_page=True)
 
-    # 2. A revision rolled out over 10 s: the share moves on the details page by itself.
+    # 2. A revision rolled out over 5 s (four steps of a second after the first 1%): the share moves on the details page by itself.
     await tab.goto(console_server.url + "/namespaces/default/services/rollme")
     await expect(tab.locator("#region-status .status")).to_have_text("Success")
     await tab.get_by_role("link", name="Create Revision").click()
@@ -60,7 +60,7 @@ async def test_failure_rollout_scale_to_zero_and_logs(console_server: ConsolePro
     await tab.get_by_role("button", name="Next").click()
     await tab.get_by_label("Traffic Ratio (%) for the latest ready revision").fill("100")
     await tab.get_by_label("Traffic Ratio (%) for rollme-00001").fill("0")
-    await tab.get_by_label("Roll out gradually over … seconds").fill("10")
+    await tab.get_by_label("Roll out gradually over … seconds").fill("5")
     await tab.get_by_role("button", name="Create", exact=True).click()
     await expect(tab).to_have_url(re.compile(r"/namespaces/default/services/rollme$"))
     panel = tab.locator("#region-rollout [data-rollout]")

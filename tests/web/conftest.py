@@ -133,15 +133,29 @@ def form_values(html: str, name: str) -> list[str]:
     return [v for v in re.findall(rf'name="{re.escape(name)}"[^>]*?value="([^"]*)"', html)]
 
 
-@pytest.fixture
-async def console(devcluster: DevClusterProcess) -> AsyncIterator[Console]:
-    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
+@asynccontextmanager
+async def console_on(cluster: DevClusterProcess) -> AsyncIterator[Console]:
+    """The console app over httpx (its lifespan started) against `cluster`."""
+    settings = Settings(kubeconfig=str(cluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
                         allowed_hosts="console.test")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as http:
-            yield Console(http, devcluster)
+            yield Console(http, cluster)
+
+
+@pytest.fixture
+async def console(devcluster: DevClusterProcess) -> AsyncIterator[Console]:
+    async with console_on(devcluster) as console:
+        yield console
+
+
+@pytest.fixture
+async def slow_console(slow_devcluster: DevClusterProcess) -> AsyncIterator[Console]:
+    """The console against the session's slow cluster, whose revisions take 1 s to become Ready."""
+    async with console_on(slow_devcluster) as console:
+        yield console
 
 
 # -- the console served over real HTTP (uvicorn in this process): live streams need it, as httpx's

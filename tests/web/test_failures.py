@@ -60,6 +60,10 @@ async def test_an_unresolvable_image_is_diagnosed_everywhere(console: Console) -
     assert 'class="failed-row"' in listing and ">Failed</span>" in listing
     assert "Revision broken-00001 failed: the image registry.invalid/app:v1 could not be resolved." in listing
 
+    revision = html.unescape((await console.get(f"/namespaces/{ns}/services/broken/revisions/broken-00001")).text)
+    assert "The image registry.invalid/app:v1 could not be resolved</strong>: check the image name and tag" in revision
+    assert "No instance runs: the revision failed" in revision and "Instances: <span" in revision
+
     page = (await console.get(f"/namespaces/{ns}/services/broken")).text
     text = html.unescape(page)
     assert ("The image registry.invalid/app:v1 could not be resolved</strong>: check the image name and tag, and that "

@@ -20,22 +20,26 @@ from tests.web.conftest import Console
 
 
 @asynccontextmanager
-async def console_for(cluster: DevClusterProcess) -> AsyncIterator[httpx.AsyncClient]:
+async def console_for(cluster: DevClusterProcess, verdict_ttl: float | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """The console against `cluster`; `verdict_ttl` shortens how long its readiness verdict is kept (the caching
+    itself is tested below, on its own clock)."""
     app = create_app(Settings(kubeconfig=str(cluster.kubeconfig), request_timeout=5.0))
     async with app.router.lifespan_context(app):
+        if verdict_ttl is not None:
+            app.state.readiness.ttl = verdict_ttl
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test") as http:
             yield http
 
 
 async def until(probe: Callable[[], Awaitable[httpx.Response]], status: int, within: float = 20.0) -> httpx.Response:
-    """The first answer with `status` (the verdict is cached for a few seconds, so it may take that long)."""
+    """The first answer with `status` (the verdict is cached a while, so it may take that long)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
         response = await probe()
         if response.status_code == status:
             return response
         assert asyncio.get_running_loop().time() < deadline, f"still {response.status_code}: {response.text}"
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
 
 
 async def test_liveness(console: Console) -> None:
@@ -54,7 +58,7 @@ async def test_readyz_follows_the_cluster_down_and_back(tmp_path: Path) -> None:
     port = free_port()
     cluster = DevClusterProcess(tmp_path / "data", ["--api-port", str(port)]).start()
     try:
-        async with console_for(cluster) as http:
+        async with console_for(cluster, verdict_ttl=0.2) as http:
             await until(lambda: http.get("/readyz"), 200)
             assert cluster.stop() == 0
             down = await until(lambda: http.get("/readyz"), 503)

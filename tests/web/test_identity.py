@@ -8,6 +8,7 @@ name them, and no user's enabled actions or live updates reach another."""
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode
@@ -27,7 +28,8 @@ from app.web.hub import WatchHub
 from app.web.security import COOKIE, token_for
 from app.web.sessions import COOKIE as SESSION
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
-from tests.web.conftest import SECRET, Console, form_fields, open_stream, rows_in, served, with_rows
+from tests.web.conftest import SECRET, Console, form_fields, live_settings, open_stream, rows_in, served, with_rows
+from tests.web.test_live import stream_path
 
 HOST = "console.test"
 
@@ -348,6 +350,28 @@ async def test_instances_and_logs_follow_each_users_rbac(devcluster: DevClusterP
         carol_logs = await http.get(logs, headers=as_user("carol"))
         assert carol_logs.status_code == 200 and f"{no_pods}. Without it the console cannot find this revision" \
             in carol_logs.text
+
+        # The revision's own page: its instances and the last lines of their logs, as far as each may read them.
+        revision = f"/namespaces/{ns}/services/busy/revisions/busy-00001"
+        bob_revision = html.unescape((await http.get(revision, headers=as_user("bob"))).text)
+        assert "data-instances>1 running<" in bob_revision and "helloworld: listening on port 8080" in bob_revision
+        assert f'href="{logs}" data-logs="busy-00001">All of its logs' in bob_revision
+        alice_revision = html.unescape((await http.get(revision, headers=as_user("alice"))).text)
+        assert 'data-instance="busy-00001-deployment-' in alice_revision and f"{no_logs}." in alice_revision
+        assert f'title="{no_logs}" data-not-allowed>All of its logs' in alice_revision
+        assert "helloworld: listening" not in alice_revision
+        carol_revision = html.unescape((await http.get(revision, headers=as_user("carol"))).text)
+        assert f"No instances reported: {no_pods}. The count above comes from the revision's status." in carol_revision
+        assert "data-instances>1 running<" in carol_revision  # from the revision's status
+        assert f"{no_pods}. Without it the console cannot find this revision's instances" in carol_revision
+    # Its live page: the pods carol may not watch are no news (no banner), the rest of the page stays live.
+    carol = {"Authorization": f"Bearer {devcluster.user_tokens['carol']}"}
+    async with served(live_settings(devcluster, auth="proxy")) as server, \
+            httpx.AsyncClient(base_url=server.url, headers=carol) as http:
+        page = await http.get(revision)
+        async with open_stream(http, stream_path(page)) as stream:
+            first = await stream.next()
+            assert first.name == "", first  # a heartbeat: nothing to catch up on, no banner
 
         # A failed revision's explanation: the events carol may not read are said plainly too.
         admin.create_ksvc(ns, "lost", image="registry.invalid/app:v1")

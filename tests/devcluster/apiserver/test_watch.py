@@ -7,7 +7,7 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -35,7 +35,9 @@ def _ns(cluster: DevClusterProcess) -> str:
     return cluster.new_namespace("w")
 
 
-def _stream(cluster: DevClusterProcess, path: str, until: float = 3.0) -> list[dict]:
+def _stream(cluster: DevClusterProcess, path: str, until: float = 3.0,
+            last: Callable[[dict], bool] = lambda event: False) -> list[dict]:
+    """The watch's events until the server ends it, or up to the first that is `last`."""
     events = []
     with httpx.Client(timeout=until + 5, verify=cluster.tls(), headers=cluster.auth) as http, \
             http.stream("GET", cluster.api_url + path) as response:
@@ -44,6 +46,8 @@ def _stream(cluster: DevClusterProcess, path: str, until: float = 3.0) -> list[d
         for line in response.iter_lines():
             if line:
                 events.append(json.loads(line))
+                if last(events[-1]):
+                    break
     return events
 
 
@@ -94,7 +98,8 @@ async def test_kubernetes_asyncio_raises_410_after_one_retry(small: DevClusterPr
 
 def test_bookmarks(small: DevClusterProcess) -> None:
     ns = _ns(small)
-    events = _stream(small, _configmaps(ns) + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=2")
+    events = _stream(small, _configmaps(ns) + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=2",
+                     last=lambda event: event["type"] == "BOOKMARK")
     bookmarks = [e for e in events if e["type"] == "BOOKMARK"]
     assert bookmarks, events
     assert bookmarks[0]["object"]["kind"] == "ConfigMap" and bookmarks[0]["object"]["apiVersion"] == "v1"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,12 +150,10 @@ def _two_revisions(cluster: DevClusterProcess, ns: str, name: str) -> dict:
     return _settled(cluster, ns, name)
 
 
-@pytest.fixture(scope="module")
-def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevClusterProcess]:
-    """A private cluster whose revisions take 2 s to become Ready, so the states before Ready can be seen."""
-    cluster = start_cluster(Path(tmp_path_factory.mktemp("slow")), "--revision-start-delay", "2")
-    yield cluster
-    assert cluster.stop() == 0, cluster.log()[-4000:]
+@pytest.fixture
+def slow(slow_devcluster: DevClusterProcess) -> DevClusterProcess:
+    """The session's slow cluster: its revisions take 1 s to become Ready, so the states before Ready can be seen."""
+    return slow_devcluster
 
 
 # -- creation ------------------------------------------------------------------------------
