@@ -153,6 +153,7 @@ class RevisionPage:
                                                                               ("limits", "limit"))
                 for name, amount in sorted((resources.get(section) or {}).items())]
 
+
 def _or_default(value: Any, default: str) -> str:
     return default if value in (None, 0) else str(value)
 

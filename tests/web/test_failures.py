@@ -1,7 +1,8 @@
 """Revisions that fail, crash-loop and roll out gradually, in the console (over httpx, against the session's dev
 cluster): a failed revision is unmistakable in the list, on the details page (with the diagnosis, Knative's
-conditions, its events and last log lines), in the revision table and in Split Traffic, which refuses it a share;
-instances are told in words; the wizard's gradual rollout; the logs page and its live stream."""
+conditions, its events and last log lines), on its own revision page (which follows its instances live), in the
+revision table and in Split Traffic, which refuses it a share (its preview too); instances are told in words; the
+wizard's gradual rollout; the logs page and its live stream."""
 
 from __future__ import annotations
 
