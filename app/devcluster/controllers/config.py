@@ -12,12 +12,14 @@ from __future__ import annotations
 import fnmatch
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from app.devcluster.admission.goparse import RangeError, go_duration, parse_bool, parse_duration, parse_float, parse_int
 
 log = logging.getLogger("devcluster.controller")
+T = TypeVar("T")
 
 KNATIVE_NAMESPACE = "knative-serving"
 AUTOSCALER = "config-autoscaler"
@@ -264,25 +266,13 @@ class Settings:
         self._rollout: tuple[str, int] = ("", 0)
 
     def autoscaler(self, configmap: dict[str, Any] | None) -> AutoscalerConfig:
-        version = (configmap or {}).get("metadata", {}).get("resourceVersion", "")
-        if version and version != self._autoscaler[0]:
-            try:
-                self._autoscaler = (version, parse_autoscaler((configmap or {}).get("data") or {}))
-            except ValueError as error:
-                log.warning("knative-serving/config-autoscaler is not valid, the previous settings stay: %s", error)
-                self._autoscaler = (version, self._autoscaler[1])
+        self._autoscaler = _kept(self._autoscaler, configmap, parse_autoscaler, "knative-serving/config-autoscaler")
         return self._autoscaler[1]
 
     def rollout_seconds(self, configmap: dict[str, Any] | None) -> int:
         """config-network's rollout-duration; an invalid one leaves the last valid value in force, as Knative's
         config store keeps its configuration and logs the error (knative/pkg configmap/store.go)."""
-        version = (configmap or {}).get("metadata", {}).get("resourceVersion", "")
-        if version != self._rollout[0]:
-            try:
-                self._rollout = (version, rollout_seconds((configmap or {}).get("data") or {}))
-            except ValueError as error:
-                log.error("knative-serving/config-network is not valid, the previous settings stay: %s", error)
-                self._rollout = (version, self._rollout[1])
+        self._rollout = _kept(self._rollout, configmap, rollout_seconds, "knative-serving/config-network")
         return self._rollout[1]
 
     def images(self, configmap: dict[str, Any] | None) -> Images:
@@ -294,3 +284,15 @@ class Settings:
         return self._images[1]
 
 
+def _kept(current: tuple[str, T], configmap: dict[str, Any] | None, parse: Callable[[dict[str, str]], T],
+          name: str) -> tuple[str, T]:
+    """A ConfigMap's settings parsed once per resourceVersion; an invalid version leaves the previous settings in
+    force and is logged, as Knative's config store does."""
+    version = (configmap or {}).get("metadata", {}).get("resourceVersion", "")
+    if not version or version == current[0]:
+        return current
+    try:
+        return version, parse((configmap or {}).get("data") or {})
+    except ValueError as error:
+        log.error("%s is not valid, the previous settings stay: %s", name, error)
+        return version, current[1]
