@@ -54,13 +54,18 @@ def _byte_len(value: str) -> int:
     return len(value.encode())
 
 
-def dns1035_label(value: str) -> list[str]:
+def _length_and_format(value: str, limit: int, fmt: str, msg: str, *examples: str) -> list[str]:
+    """The two checks every apimachinery name validator makes: its byte length, then its format."""
     errs = []
-    if _byte_len(value) > DNS1035_LABEL_MAX:
-        errs.append(max_len_error(DNS1035_LABEL_MAX))
-    if not re.fullmatch(_DNS1035_LABEL_FMT, value):
-        errs.append(regex_error(_DNS1035_LABEL_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
+    if _byte_len(value) > limit:
+        errs.append(max_len_error(limit))
+    if not re.fullmatch(fmt, value):
+        errs.append(regex_error(msg, fmt, *examples))
     return errs
+
+
+def dns1035_label(value: str) -> list[str]:
+    return _length_and_format(value, DNS1035_LABEL_MAX, _DNS1035_LABEL_FMT, _DNS1035_LABEL_MSG, "my-name", "abc-123")
 
 
 def dns1035_label_prefix(value: str) -> list[str]:
@@ -76,21 +81,12 @@ def _mask_trailing_dash(name: str) -> str:
 
 
 def dns1123_label(value: str) -> list[str]:
-    errs = []
-    if _byte_len(value) > DNS1123_LABEL_MAX:
-        errs.append(max_len_error(DNS1123_LABEL_MAX))
-    if not re.fullmatch(_DNS1123_LABEL_FMT, value):
-        errs.append(regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
-    return errs
+    return _length_and_format(value, DNS1123_LABEL_MAX, _DNS1123_LABEL_FMT, _DNS1123_LABEL_MSG, "my-name", "123-abc")
 
 
 def dns1123_subdomain(value: str) -> list[str]:
-    errs = []
-    if _byte_len(value) > DNS1123_SUBDOMAIN_MAX:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
-    if not re.fullmatch(_DNS1123_SUBDOMAIN_FMT, value):
-        errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
+    return _length_and_format(value, DNS1123_SUBDOMAIN_MAX, _DNS1123_SUBDOMAIN_FMT, _DNS1123_SUBDOMAIN_MSG,
+                              "example.com")
 
 
 def qualified_name(value: str) -> list[str]:
