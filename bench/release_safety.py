@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import random
 import re
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -269,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--posts", type=int, default=2940)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=8)
-    args = parser.parse_args(argv)
+    args = parser.parse_args([] if argv is None else argv)  # `python -m bench` calls main() with its own argv
     cluster = DevClusterProcess(Path(tempfile.mkdtemp(prefix="bench-safety-")), list(CLUSTER_ARGS))
     try:
         cluster.start()
@@ -279,4 +280,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
