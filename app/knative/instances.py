@@ -153,12 +153,16 @@ def _none_running(revision: RevisionView) -> Instances:
     return Instances("none", NONE)
 
 
-def container_of(spec: dict[str, Any]) -> str:
-    """The container a revision's logs are read from: the one that serves (it has the port), named as Knative names
-    a single unnamed container."""
+def serving_container(spec: dict[str, Any]) -> dict[str, Any]:
+    """A revision spec's container that serves: the one with the port, else the first ({} when there is none)."""
     containers = [c for c in _list(spec.get("containers")) if isinstance(c, dict)]
-    serving = next((c for c in containers if c.get("ports")), containers[0] if containers else {})
-    return str(serving.get("name") or USER_CONTAINER)
+    return next((c for c in containers if c.get("ports")), containers[0] if containers else {})
+
+
+def container_of(spec: dict[str, Any]) -> str:
+    """The container a revision's logs are read from: the one that serves, named as Knative names a single unnamed
+    container."""
+    return str(serving_container(spec).get("name") or USER_CONTAINER)
 
 
 def by_revision(pods: Sequence[dict[str, Any]]) -> dict[str, list[Instance]]:

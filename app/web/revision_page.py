@@ -24,7 +24,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import Forbidden, NotFound
 from app.knative import changes, history
 from app.knative.diagnosis import Diagnosis, diagnose
-from app.knative.instances import container_of, describe
+from app.knative.instances import container_of, describe, serving_container
 from app.knative.models import (
     FAILED,
     RevisionView,
@@ -118,8 +118,7 @@ class RevisionPage:
 
     @property
     def serving_container(self) -> dict[str, Any]:
-        containers = [c for c in self.spec.get("containers") or [] if isinstance(c, dict)]
-        return next((c for c in containers if c.get("ports")), containers[0] if containers else {})
+        return serving_container(self.spec)
 
     @property
     def digest(self) -> str:
