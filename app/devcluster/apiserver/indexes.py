@@ -29,9 +29,24 @@ def label_index(label: str) -> str:
     return f"label:{label}"
 
 
+def card(obj: dict[str, Any]) -> list[Any]:
+    """What the indexes need of an object when its only indexes are labels: uid, owners, whether it is being deleted,
+    labels. The store keeps it beside the object's body, so that a restart need not decode the body to index it."""
+    metadata = obj.get("metadata") or {}
+    labels = metadata.get("labels")
+    return [str(metadata.get("uid") or ""), _owners(metadata), bool(metadata.get("deletionTimestamp")),
+            labels if isinstance(labels, dict) and labels else None]
+
+
+def _owners(metadata: dict[str, Any]) -> list[str]:
+    return [str(r["uid"]) for r in metadata.get("ownerReferences") or [] if isinstance(r, dict) and r.get("uid")]
+
+
 class Indexes:
     def __init__(self) -> None:
         self._funcs: dict[str, dict[str, IndexFunc]] = {}
+        self._labels: dict[str, dict[str, str]] = {}  # resource -> index name -> the label it indexes
+        self._computed: set[str] = set()  # resources with an index of any other function: found from the body
         self._entries: dict[Ref, Entry] = {}
         self._uids: dict[str, Ref] = {}
         self._owned: dict[str, set[Ref]] = {}
@@ -40,6 +55,7 @@ class Indexes:
 
     def add(self, resource: str, name: str, func: IndexFunc) -> None:
         self._funcs.setdefault(resource, {})[name] = func
+        self._computed.add(resource)
 
     def add_label(self, resource: str, label: str) -> None:
         def values(obj: dict[str, Any]) -> list[str]:
@@ -47,7 +63,12 @@ class Indexes:
             value = labels.get(label) if isinstance(labels, dict) else None
             return [value] if isinstance(value, str) else []
 
-        self.add(resource, label_index(label), values)
+        self._funcs.setdefault(resource, {})[label_index(label)] = values
+        self._labels.setdefault(resource, {})[label_index(label)] = label
+
+    def from_card(self, resource: str) -> bool:
+        """Whether `put_card` indexes this resource as `put` would: when its only indexes are labels."""
+        return resource not in self._computed
 
     def has(self, resource: str, name: str) -> bool:
         return name in self._funcs.get(resource, {})
@@ -58,14 +79,24 @@ class Indexes:
         ref = (resource, key)
         self.remove(resource, key)
         metadata = obj.get("metadata") or {}
-        uid = str(metadata.get("uid") or "")
-        owners = tuple(
-            str(r["uid"]) for r in metadata.get("ownerReferences") or [] if isinstance(r, dict) and r.get("uid")
-        )
         values = tuple(
             (name, value) for name, func in self._funcs.get(resource, {}).items() for value in set(func(obj))
         )
-        entry = Entry(rv, uid, owners, bool(metadata.get("deletionTimestamp")), values)
+        self._enter(ref, Entry(rv, str(metadata.get("uid") or ""), tuple(_owners(metadata)),
+                               bool(metadata.get("deletionTimestamp")), values))
+
+    def put_card(self, resource: str, key: str, card: list[Any], rv: int) -> None:
+        """`put` from the object's card (see `card`), for a resource that `from_card`."""
+        ref = (resource, key)
+        self.remove(resource, key)
+        uid, owners, deleting, labels = card
+        values = tuple((name, labels[label]) for name, label in self._labels.get(resource, {}).items()
+                       if labels and isinstance(labels.get(label), str))
+        self._enter(ref, Entry(rv, uid, tuple(owners), deleting, values))
+
+    def _enter(self, ref: Ref, entry: Entry) -> None:
+        resource, key = ref
+        uid, owners, values = entry.uid, entry.owners, entry.values
         self._entries[ref] = entry
         if uid:
             self._uids[uid] = ref

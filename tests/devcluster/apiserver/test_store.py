@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from app.devcluster.apiserver import store as store_module
 from app.devcluster.apiserver.store import Change, Event, Store, TooOld
 
 CONFIGMAPS = "/configmaps"
@@ -216,3 +217,84 @@ def test_packed_resources_are_held_compressed_and_read_as_committed(tmp_path: Pa
     assert reopened.get(EVENTS, "ns", "pod-9.9") == events[9]
     assert isinstance(reopened._bodies[EVENTS]["ns/pod-9.9"], bytes)
     reopened.close()
+
+
+def indexed_state(store: Store) -> tuple[Any, ...]:
+    indexes = store.indexes
+    return (indexes._entries, indexes._uids, indexes._owned, indexes._values, indexes._deleting)
+
+
+def event(i: int, owner: str = "") -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": f"pod-{i}.{i:x}", "namespace": "ns", "uid": f"e-{i}", "labels": {"app": "a"}}
+    if owner:
+        metadata["ownerReferences"] = [{"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": owner}]
+    return {"apiVersion": "v1", "kind": "Event", "metadata": metadata, "reason": "Started", "message": f"m {i}"}
+
+
+def test_a_restart_reads_packed_objects_as_stored_without_decoding_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    store = Store(path, ttls={EVENTS: 60.0}, packed=[EVENTS])
+    store.add_label_index(EVENTS, "app")
+    store.open()
+    written = [put(store, event(i, owner="owner-uid" if i % 2 else ""), EVENTS) for i in range(20)]
+    put(store, configmap("ns", "plain", app="a"))
+    before, held = indexed_state(store), dict(store._bodies[EVENTS])
+    store.close()
+    rows = sqlite3.connect(path).execute("SELECT resource, typeof(body), card FROM objects").fetchall()
+    assert {(resource, kind) for resource, kind, _ in rows} == {(EVENTS, "blob"), (CONFIGMAPS, "text")}
+    assert all(card for _, _, card in rows)
+    decoded: list[str | bytes] = []
+    real_loads = store_module.loads
+    monkeypatch.setattr(store_module, "loads", lambda text: decoded.append(text) or real_loads(text))
+    reopened = Store(path, ttls={EVENTS: 60.0}, packed=[EVENTS])
+    reopened.add_label_index(EVENTS, "app")
+    reopened.open()
+    assert reopened._bodies[EVENTS] == held  # the very bytes: nothing compressed again
+    assert indexed_state(reopened) == before  # uid, owner, label and deletion indexes as before the restart
+    assert all(len(text) < 100 for text in decoded)  # index cards only, no object's body
+    assert reopened.indexed(EVENTS, "label:app", "a") == sorted(store._bodies[EVENTS])
+    new = put(reopened, event(99), EVENTS)  # packed with the stored dictionary: old and new read back
+    assert reopened.get(EVENTS, "ns", "pod-3.3") == written[3]
+    assert reopened.get(EVENTS, "ns", "pod-99.63") == new
+    reopened.close()
+
+
+def test_an_index_of_a_function_is_found_from_the_body_after_a_restart(tmp_path: Path) -> None:
+    def open_store() -> Store:
+        store = Store(tmp_path / "store.sqlite3", packed=[CONFIGMAPS])
+        store.add_index(CONFIGMAPS, "keys", lambda obj: sorted((obj.get("data") or {}).keys()))
+        store.open()
+        return store
+
+    store = open_store()
+    put(store, configmap("ns", "one"))
+    store.close()
+    reopened = open_store()
+    assert reopened.indexed(CONFIGMAPS, "keys", "k") == ["ns/one"]
+    reopened.close()
+
+
+def test_an_older_store_is_written_back_packed_with_cards_once(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store = Store(path, ttls={EVENTS: 60.0})  # an older dev cluster: nothing packed
+    store.open()
+    written = [put(store, event(i), EVENTS) for i in range(5)]
+    store._db.execute("UPDATE objects SET card = NULL")  # type: ignore[union-attr]  # as before cards
+    store.close()
+    upgraded = Store(path, ttls={EVENTS: 60.0}, packed=[EVENTS])
+    upgraded.open()
+    assert upgraded.get(EVENTS, "ns", "pod-2.2") == written[2]
+    upgraded.close()
+    rows = sqlite3.connect(path).execute("SELECT typeof(body), card FROM objects").fetchall()
+    assert rows and all(kind == "blob" and card for kind, card in rows)
+    again = Store(path, ttls={EVENTS: 60.0}, packed=[EVENTS])
+    again.open()
+    assert [again.get(EVENTS, "ns", f"pod-{i}.{i:x}") for i in range(5)] == written
+    again.close()
+    unpacked = Store(path, ttls={EVENTS: 60.0})  # and a configuration that no longer packs them reads them
+    unpacked.open()
+    assert unpacked.get(EVENTS, "ns", "pod-4.4") == written[4]
+    assert isinstance(unpacked._bodies[EVENTS]["ns/pod-4.4"], str)
+    unpacked.close()
