@@ -6,7 +6,10 @@ grows through the levels; at each level this measures, over real HTTP from this 
 - RSS of the dev cluster process once it has settled, and again after a restart;
 - restart: SIGTERM, start again, time until `/readyz` answers;
 - after the restart, while the controllers catch up: GET and gateway probes every 20 ms and one PATCH, the
-  longest any of them waited (the stall), and their p95 beside the same probes once settled;
+  longest any of them waited (the stall), and their p95 beside the same probes once settled. The gateway probes go
+  to the Services kept warm (every WARM_EVERY-th has min-scale 1), so that they measure the gateway rather than the
+  cold-start delay; one request to a Service scaled to zero measures a cold start while catching up, beside one
+  once settled;
 - LIST of one page (limit=50) of Services, and a Service's revisions (labelSelector) LIST, p95;
 - creating Services: the rate of 100 POSTs (8 at a time) with the level's Services already there.
 
@@ -48,6 +51,8 @@ SAMPLES = 200
 PROBE_INTERVAL = 0.02
 CATCH_UP_LIMIT, IDLE_CPU = 240.0, 0.25  # seconds; the share of a CPU below which the cluster counts as idle
 STEADY_SECONDS = 5.0
+WARM_EVERY = 50  # every 50th Service keeps an instance (min-scale 1): the gateway probes' targets
+MIN_SCALE = "autoscaling.knative.dev/min-scale"
 WAIT_SECONDS = 1800
 WRITES, SLOW_WATCHERS, WRITE_CONCURRENCY, CONFIGMAPS = 24_000, 50, 8, 100
 GOALS = {  # the issue's goals, checked in the printed table
@@ -109,6 +114,13 @@ def service_name(index: int) -> str:
     return f"svc-{index:05d}"
 
 
+def manifest(name: str) -> dict[str, Any]:
+    body = ksvc_manifest(name, NAMESPACE, env={"TARGET": name})
+    if int(name.rsplit("-", 1)[1]) % WARM_EVERY == 0:
+        body["spec"]["template"]["metadata"] = {"annotations": {MIN_SCALE: "1"}}
+    return body
+
+
 def has_revisions(obj: dict[str, Any], count: int) -> bool:
     status = obj.get("status") or {}
     latest = status.get("latestReadyRevisionName") or ""
@@ -168,7 +180,7 @@ async def grow(api: Api, names: list[str], concurrency: int) -> tuple[float, flo
     path = SERVICES.format(ns=NAMESPACE)
     start = time.perf_counter()
     seconds = await each(
-        names, concurrency, lambda n: api.call("POST", path, ksvc_manifest(n, NAMESPACE, env={"TARGET": n}))
+        names, concurrency, lambda n: api.call("POST", path, manifest(n))
     )
     await wait_all(api, names, 1)
     ready = time.perf_counter() - start
@@ -187,6 +199,7 @@ class Probes:
     get: list[float] = field(default_factory=list)
     gateway: list[float] = field(default_factory=list)
     write: list[float] = field(default_factory=list)
+    cold_start: list[float] = field(default_factory=list)
     failures: int = 0
 
     @property
@@ -194,8 +207,19 @@ class Probes:
         return max(self.get + self.gateway + self.write, default=0.0)
 
 
-async def probe(api: Api, gateway: str, level: int, until: asyncio.Event | float, write_at: float = -1) -> Probes:
-    """GET and gateway probes every PROBE_INTERVAL until `until` (an event, or seconds from now)."""
+async def gateway_get(session: aiohttp.ClientSession, gateway: str, index: int, probes: Probes) -> float:
+    sent = time.perf_counter()
+    async with session.get(gateway, headers={"Host": f"{service_name(index)}.{NAMESPACE}.example.com"}) as response:
+        await response.read()
+    if response.status != 200:
+        probes.failures += 1
+    return time.perf_counter() - sent
+
+
+async def probe(api: Api, gateway: str, level: int, until: asyncio.Event | float, write_at: float = -1,
+                cold: int = -1) -> Probes:
+    """GET and gateway probes every PROBE_INTERVAL until `until` (an event, or seconds from now); the write and the
+    cold start (to Service number `cold`) at `write_at` seconds."""
     probes = Probes()
     start = time.perf_counter()
     rng = random.Random(level)  # noqa: S311 - which Service to probe
@@ -213,13 +237,8 @@ async def probe(api: Api, gateway: str, level: int, until: asyncio.Event | float
 
     async def gateway_prober(session: aiohttp.ClientSession) -> None:
         while not done():
-            host = f"{service_name(rng.randrange(level))}.{NAMESPACE}.example.com"
-            sent = time.perf_counter()
-            async with session.get(gateway, headers={"Host": host}) as response:
-                await response.read()
-            probes.gateway.append(time.perf_counter() - sent)
-            if response.status != 200:
-                probes.failures += 1
+            index = rng.randrange(0, level, WARM_EVERY)
+            probes.gateway.append(await gateway_get(session, gateway, index, probes))
             await asyncio.sleep(PROBE_INTERVAL)
 
     async def writer() -> None:
@@ -228,8 +247,13 @@ async def probe(api: Api, gateway: str, level: int, until: asyncio.Event | float
         body = {"metadata": {"labels": {"bench-probe": str(time.time_ns())}}}
         probes.write.append((await api.timed("PATCH", f"{SERVICES.format(ns=NAMESPACE)}/{name}", body, MERGE))[0])
 
+    async def cold_starter(session: aiohttp.ClientSession) -> None:
+        await asyncio.sleep(write_at)
+        probes.cold_start.append(await gateway_get(session, gateway, cold, probes))
+
     async with aiohttp.ClientSession() as session:
         tasks = [getter(), gateway_prober(session)] + ([writer()] if write_at >= 0 else [])
+        tasks += [cold_starter(session)] if cold >= 0 else []
         await asyncio.gather(*tasks)
     return probes
 
@@ -297,9 +321,11 @@ async def measure_level(cluster: DevClusterProcess, level: int, loaded: int) -> 
             idle.set()
 
         progress(f"{level}: catch-up after the restart ({result.restart:.1f} s to /readyz)")
-        _, result.during = await asyncio.gather(watch_cpu(), probe(api, cluster.gateway_url, level, idle, 1.0))
+        cold = [1, 2]  # not kept warm, created first: scaled to zero long ago
+        _, result.during = await asyncio.gather(
+            watch_cpu(), probe(api, cluster.gateway_url, level, idle, 1.0, cold=cold[0]))
         result.rss_restarted = rss_mb(pid_of(cluster))
-        result.steady = await probe(api, cluster.gateway_url, level, STEADY_SECONDS)
+        result.steady = await probe(api, cluster.gateway_url, level, STEADY_SECONDS, 1.0, cold=cold[1])
     return result, cluster
 
 
@@ -440,6 +466,8 @@ def render(rows: list[Level], watchers: Watchers, seconds: float) -> str:
         ms(p95(row.during.gateway)), ms(p95(row.steady.gateway)),
         f"{p95(row.during.gateway) / p95(row.steady.gateway):.1f}×",
         ms(row.during.write[0]) if row.during.write else "-",
+        ms(row.during.cold_start[0]) if row.during.cold_start else "-",
+        ms(row.steady.cold_start[0]) if row.steady.cold_start else "-",
     ] for row in rows]
     goals = []
     if 1_000 in by:
@@ -474,7 +502,10 @@ def render(rows: list[Level], watchers: Watchers, seconds: float) -> str:
         "",
         f"{machine()}.",
         f"`python -m app.devcluster {' '.join(CLUSTER_ARGS)}`; each Service has its Configuration, Route and two",
-        "Revisions. p95s from this one run; ratios against the first level or against the settled cluster. POSTs:",
+        f"Revisions; every {WARM_EVERY}th keeps an instance (min-scale 1) and takes the gateway probes, the others scale",
+        "to zero once idle: the cold starts are one request each to a Service scaled to zero (the cluster's",
+        "--cold-start-delay, 1 s by default, is most of it).",
+        "p95s from this one run; ratios against the first level or against the settled cluster. POSTs:",
         f"{CREATE_PROBE} Services created {CREATE_CONCURRENCY} at a time with the level's Services there, POSTs",
         "answered a second; Ready: the same Services over the seconds until every one had its first revision Ready.",
         "",
@@ -482,7 +513,8 @@ def render(rows: list[Level], watchers: Watchers, seconds: float) -> str:
                "revisions LIST p95", "÷ first", "POSTs", "Ready"], main_rows),
         "",
         table(["Services", "catch-up after restart", "longest wait", "GET p95 catching up", "settled", "ratio",
-               "gateway p95 catching up", "settled", "ratio", "one PATCH"], catch_rows),
+               "gateway p95 catching up", "settled", "ratio", "one PATCH", "cold start catching up", "settled"],
+              catch_rows),
         "",
         f"Slow watchers: {WRITES:,} ConfigMap merge-patches ({watchers.write_rate:.0f}/s), RSS "
         f"{watchers.rss_without:.0f} MB without and {watchers.rss_with:.0f} MB with {SLOW_WATCHERS} watch clients "

@@ -1,7 +1,11 @@
 """Knative Serving's controllers in the dev cluster, driven by the store's change feed.
 
 Each change becomes keys to reconcile (the object, its owner, what routes to it); keys are
-de-duplicated and reconciled in order. Reconcilers are plain functions over the current
+de-duplicated and reconciled in order. The keys of the initial list (every object, at start-up) wait
+behind those of changes, timers and requests, as controller-runtime's priority queue gives items of an
+informer's initial list its low priority (pkg/controller/priorityqueue, pkg/handler/eventhandler.go):
+after a restart with thousands of objects, a request waiting for a cold start is not queued behind them
+all. Reconcilers are plain functions over the current
 state that write only what differs, so a reconcile that changes nothing writes nothing and
 the loop settles.
 """
@@ -58,6 +62,7 @@ class KnativeController:
             POD.key: lambda ctx, ns, name: kubelet.reconcile(ctx, self.kubelet, ns, name),
         }
         self._pending: dict[Key, None] = {}
+        self._initial: dict[Key, None] = {}  # the initial list's keys not yet reconciled: after every other key
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._feed: asyncio.Task[None] | None = None
@@ -69,7 +74,8 @@ class KnativeController:
             self._observe_pod("ADDED", pod)
         for resource in RESOURCES:
             for key in self.rest.store.keys(resource.key):
-                self._add((resource.key, *split_key(key)))
+                self._initial[(resource.key, *split_key(key))] = None
+        self._wake.set()
         self._feed = asyncio.create_task(self._follow(subscription.queue))
         self._task = asyncio.create_task(self._work())
 
@@ -98,6 +104,7 @@ class KnativeController:
         self._add(key)
 
     def _add(self, key: Key) -> None:
+        self._initial.pop(key, None)
         self._pending[key] = None
         self._wake.set()
 
@@ -173,9 +180,10 @@ class KnativeController:
             self._wake.clear()
             # Let the feed deliver everything a burst of writes produced before reconciling.
             await asyncio.sleep(0)
-            while self._pending:
-                key = next(iter(self._pending))
-                del self._pending[key]
+            while self._pending or self._initial:
+                queue = self._pending or self._initial
+                key = next(iter(queue))
+                del queue[key]
                 resource_key, namespace, name = key
                 try:
                     self.reconcilers[resource_key](self.context, namespace, name)

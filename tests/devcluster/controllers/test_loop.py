@@ -91,3 +91,37 @@ async def test_a_key_keeps_one_timer_the_earliest(tmp_path: Path) -> None:
     finally:
         await controller.stop()
         store.close()
+
+
+async def test_changes_go_before_the_initial_list(tmp_path: Path) -> None:
+    """After a restart every object is reconciled once; a key that a change (or a request waiting for a cold start)
+    asks for meanwhile is reconciled next, not after the thousands of keys listed at start-up."""
+    store = Store(tmp_path / "store.sqlite3")
+    store.open()
+    for index in range(BACKLOG):
+        service = {"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                   "metadata": {"name": f"s{index:03d}", "namespace": "ns", "uid": f"u{index}"}}
+        store.commit([Change("ADDED", SERVICE.key, service)])
+    controller = KnativeController(Rest(store))
+    done: list[str] = []
+    urgent = (REVISION.key, "ns", "cold-start")
+
+    def record(_: Context, namespace: str, name: str) -> None:
+        done.append(name)
+        if len(done) == 10:
+            controller._add(urgent)
+            controller._add((SERVICE.key, "ns", "s150"))  # changed meanwhile: reconciled now, and only once
+
+    controller.reconcilers = dict.fromkeys(controller.reconcilers, record)
+    controller.start()
+    try:
+        for _ in range(1000):
+            if len(done) >= BACKLOG + 1:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await controller.stop()
+        store.close()
+    assert done[:10] == [f"s{index:03d}" for index in range(10)]  # the initial list, in key order
+    assert done[10:12] == ["cold-start", "s150"]
+    assert len(done) == BACKLOG + 1 and done.count("s150") == 1
