@@ -187,6 +187,9 @@ async def test_the_list_is_paged(console: Console) -> None:
 async def test_many_revisions_show_the_serving_ones_and_the_newest_first(console: Console) -> None:
     ns = console.namespace()
     console.create_ksvc(ns, "many")
+    # Its first revision first: a template changed before the controller has seen the Service would be its first.
+    wait_for(lambda: console.ksvc(ns, "many").get("status", {}).get("latestCreatedRevisionName") == "many-00001",
+             message="revision 1")
     for index in range(2, 26):  # 25 revisions in all, each made before the next template change
         patch = {"spec": {"template": {"spec": {"containers": [
             {"image": "ghcr.io/knative/helloworld-go:latest", "env": [{"name": "TARGET", "value": f"v{index}"}]}]}}}}
