@@ -30,6 +30,28 @@ def template_hash(template: dict[str, Any]) -> str:
     return "".join(_SAFE[ord(ch) % len(_SAFE)] for ch in str(value))
 
 
+def _without_hash(template: Any) -> Any:
+    if not isinstance(template, dict):
+        return template
+    metadata = dict(template.get("metadata") or {})
+    labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k != LABEL_POD_TEMPLATE_HASH}
+    metadata.pop("labels", None)
+    if labels:
+        metadata["labels"] = labels
+    return {**template, "metadata": metadata}
+
+
+def find_new_replicaset(deployment: dict[str, Any], replicasets: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ReplicaSet whose pod template is the Deployment's, the pod-template-hash label aside; the oldest if more
+    than one (kube's deployment_util.go FindNewReplicaSet and EqualIgnoreHash). Found so, the hash is computed only
+    to name a new one."""
+    wanted = _without_hash((deployment.get("spec") or {}).get("template") or {})
+    ordered = sorted(replicasets, key=lambda rs: (rs["metadata"].get("creationTimestamp") or "",
+                                                   rs["metadata"]["name"]))
+    return next((rs for rs in ordered if _without_hash((rs.get("spec") or {}).get("template") or {}) == wanted),
+                None)
+
+
 def replicas_of(obj: dict[str, Any]) -> int:
     value = (obj.get("spec") or {}).get("replicas")
     return value if isinstance(value, int) and value >= 0 else 1
@@ -65,18 +87,23 @@ def reconcile_deployment(ctx: Context, namespace: str, name: str) -> None:
     if deployment is None or deployment["metadata"].get("deletionTimestamp"):
         return
     replicas = replicas_of(deployment)
-    pod_hash = template_hash((deployment.get("spec") or {}).get("template") or {})
-    current_name = f"{name}-{pod_hash}"
     replicasets = owned(ctx, REPLICASET, deployment)
-    current = next((rs for rs in replicasets if rs["metadata"]["name"] == current_name), None)
+    current = find_new_replicaset(deployment, replicasets)
     created = False
     if current is None:
-        current = ctx.write(REPLICASET, _desired_replicaset(deployment, current_name, pod_hash, replicas), None)
+        pod_hash = template_hash((deployment.get("spec") or {}).get("template") or {})
+        new_name = f"{name}-{pod_hash}"
+        # One named so already (its template differs only by what the API server defaulted): take it, as kube's
+        # getNewReplicaSet takes the existing one when its create finds the name taken, rather than make another.
+        current = next((rs for rs in replicasets if rs["metadata"]["name"] == new_name), None)
         if current is None:
-            return
-        created = True
-        _scaled(ctx, deployment, current_name, 0, replicas)
-    elif replicas_of(current) != replicas:
+            current = ctx.write(REPLICASET, _desired_replicaset(deployment, new_name, pod_hash, replicas), None)
+            if current is None:
+                return
+            created = True
+            _scaled(ctx, deployment, new_name, 0, replicas)
+    current_name = current["metadata"]["name"]
+    if not created and replicas_of(current) != replicas:
         _scaled(ctx, deployment, current_name, replicas_of(current), replicas)
         new = copy.deepcopy(current)
         new["spec"]["replicas"] = replicas
