@@ -138,6 +138,9 @@ def test_creator_and_last_modifier_are_the_authenticated_users(devcluster: DevCl
     assert code == 201, body
     annotations = body["metadata"]["annotations"]
     assert annotations["serving.knative.dev/creator"] == annotations["serving.knative.dev/lastModifier"] == "alice"
+    first = f"/apis/serving.knative.dev/v1/namespaces/{ns}/revisions/who-00001"
+    # The first revision first: a template changed before the controller has seen the Service would be its first.
+    wait_for(lambda: devcluster.request("GET", first)[0] == 200, message="the first revision")
     template = {"spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:v2"}]}}}}
     code, _, body = devcluster.request("PATCH", KSVC.format(ns=ns) + "/who", template,
                                        content_type="application/merge-patch+json", token=carol)

@@ -264,7 +264,10 @@ class Rest:
         if call.subresource == "status":
             status = new.get("status")
             managed_fields = metadata.get("managedFields")
-            new = copy.deepcopy(old)
+            # The stored object with the new status, sharing the rest with it (stored objects are never changed in
+            # place; metadata, which this write changes, is its own): a copy of the whole would be most of the
+            # write's time for an object with a long spec.
+            new = {**old, "metadata": dict(old["metadata"])}
             if status is None:
                 new.pop("status", None)
             else:

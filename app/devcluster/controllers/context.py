@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -70,9 +69,8 @@ class Context:
     ) -> dict[str, Any] | None:
         if obj.get("status") == status:
             return obj
-        new = copy.deepcopy(obj)
-        new["status"] = status
-        return self.write(resource, new, obj, "status")
+        # A status write takes only the status (and the identity in metadata) from what it is sent: no deep copy.
+        return self.write(resource, {**obj, "metadata": dict(obj["metadata"]), "status": status}, obj, "status")
 
     def delete(self, resource: ResourceDef, obj: dict[str, Any]) -> None:
         try:
