@@ -274,7 +274,11 @@ class Rest:
                 new["status"] = status
             if managed and managed_fields is not None:
                 new["metadata"]["managedFields"] = managed_fields
-            self._check_schema(call, new)
+            # Only what this write brings is checked and pruned: the rest is the stored object, checked when written.
+            sent = {key: new[key] for key in ("apiVersion", "kind", "metadata", "status") if key in new}
+            self._check_schema(call, sent)
+            if "status" not in sent:
+                new.pop("status", None)
         else:
             if resource.has_status:
                 if "status" in old:
