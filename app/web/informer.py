@@ -231,6 +231,14 @@ class Informers:
         informer.cluster = cluster
         return informer
 
+    def running(self, identity: str, namespace: str, resource: Resource) -> Informer | None:
+        informer = self.informers.get((identity, namespace, resource))
+        return informer if informer is not None and not informer.task.done() else None
+
+    def holding(self, resource: Resource) -> int:
+        """How many objects of `resource` the informers hold together."""
+        return sum(len(i.objects) for (_, _, kind), i in self.informers.items() if kind == resource)
+
     def use(self, identity: str, cluster: Cluster) -> None:
         """Every informer of this identity lists with this client from now on."""
         for key, informer in self.informers.items():

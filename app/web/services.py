@@ -23,13 +23,14 @@ from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
 from app.cluster import resources as r
+from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden
 from app.knative import finding
 from app.knative.gateway import Gateway
 from app.settings import Settings
 from app.web import written
 from app.web.context import allowed, checked, cluster, identity, lookups, services_url
-from app.web.informer import Informer
+from app.web.informer import Informer, Informers
 from app.web.lookups import Lookups
 from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
@@ -223,12 +224,21 @@ async def permitted(page: ListPage, may: May) -> ListPage:
 
 
 def cache_of(request: Request, namespace: str) -> Informer | None:
-    """The namespace's watch-fed cache of Services for this user (started here if there is none), or None for all
-    namespaces or when the console keeps none (`list_cache` off)."""
-    if not namespace or not request.app.state.settings.list_cache:
-        return None
+    """The namespace's watch-fed cache of Services for this request's user (started here if there is none)."""
     who, client = identity(request)
-    return request.app.state.live.informers.get(who, client, namespace, r.SERVICE)  # type: ignore[no-any-return]
+    return service_cache(request.app.state.live.informers, request.app.state.settings, who, client, namespace)
+
+
+def service_cache(informers: Informers, settings: Settings, who: str, client: Cluster,
+                  namespace: str) -> Informer | None:
+    """The namespace's watch-fed cache of Services for this user (started here if there is none), or None for all
+    namespaces, or when the caches of all users already hold `list_cache_services` Services (0: none is kept)."""
+    limit = settings.list_cache_services
+    if not namespace or limit <= 0:
+        return None
+    if informers.running(who, namespace, r.SERVICE) is None and informers.holding(r.SERVICE) >= limit:
+        return None
+    return informers.get(who, client, namespace, r.SERVICE)
 
 
 def vouching(request: Request, namespace: str) -> Informer | None:

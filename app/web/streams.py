@@ -272,7 +272,10 @@ class ServiceList(PageView):
         if self.cache is None:
             return None
         if self.cache.task.done():  # ended while idle: start another
-            self.cache = self.live.informers.get(self.identity, self.cluster, self.namespace, r.SERVICE)
+            self.cache = services.service_cache(self.live.informers, self.settings, self.identity, self.cluster,
+                                                self.namespace)
+            if self.cache is None:
+                return None
         # First read: the cache as it is; after a change: once it has that change too, if that comes soon.
         return self.cache if await self.cache.reaches(self.needed, 0 if self.needed is None else CATCH_UP) else None
 

@@ -99,12 +99,29 @@ async def test_the_cached_page_is_the_listed_page(devcluster: DevClusterProcess)
         second = await http.get(f"/namespaces/{ns}/services?start=2")
         following = re.search(r'<a href="([^"]+)" rel="next">', second.text)
         assert following and following.group(1) == f"/namespaces/{ns}/services?start=4"
-    async with app_on(devcluster, page_size=2, list_cache=False) as app, browser(app) as http:
+    async with app_on(devcluster, page_size=2, list_cache_services=0) as app, browser(app) as http:
         before = await service_lists(http)
         assert (await http.get(f"/namespaces/{ns}/services?start=2")).text.count('data-service="item-') == 2
         assert (await http.get(f"/namespaces/{ns}/services?start=2")).status_code == 200
         assert await service_lists(http) >= before + 2  # the cache off: every page lists
         assert not app.state.live.informers.informers
+
+
+async def test_the_caches_hold_a_bounded_number_of_services(devcluster: DevClusterProcess) -> None:
+    first, second = devcluster.new_namespace("bound"), devcluster.new_namespace("bound")
+    for index in range(3):
+        create(devcluster, first, f"a-{index}")
+    create(devcluster, second, "b-0")
+    async with app_on(devcluster, list_cache_services=2) as app, browser(app) as http:
+        await http.get(f"/namespaces/{first}/services")
+        await caches_hold(app, devcluster, first)  # started below the bound; it holds 3
+        before = await service_lists(http)
+        for _ in range(2):
+            assert names((await http.get(f"/namespaces/{second}/services")).text) == ["b-0"]
+        assert await service_lists(http) == before + 2  # past the bound: no cache for another namespace
+        assert [key[1] for key in app.state.live.informers.informers] == [first]
+        assert names((await http.get(f"/namespaces/{first}/services")).text) == ["a-0", "a-1", "a-2"]
+        assert await service_lists(http) == before + 2  # the one there is still answers
 
 
 @asynccontextmanager
