@@ -172,8 +172,9 @@ async def delete_service(request: Request, namespace: str, name: str) -> Respons
             made.history_for(Basis.of(fresh))
             done = remember(request, go(request, services_url(namespace)), namespace, answer)
             return recording.with_event(request, done, fresh, made)
-    except NotFound:
-        return go(request, services_url(namespace))  # already gone: what the user wanted
+    except NotFound:  # already gone: what the user wanted; the list must not show it from a cache a moment behind
+        gone = {"kind": "Status", "details": {"name": name, "uid": basis.uid}}  # what its delete answered
+        return remember(request, go(request, services_url(namespace)), namespace, gone)
     except Forbidden as error:  # nothing was deleted
         (obj, service, revisions), may = await asyncio.gather(lookups(request).service(namespace, name),
                                                               allowed(request, namespace))

@@ -1,8 +1,8 @@
-"""Every form handler and query string under hypothesis (the review pages' included: diff, history and restore,
-the traffic check, YAML, the list's filter and sort, its read-your-writes cookie): whatever is typed, no 5xx, the page comes back with a
-message, and nothing is written. Each drawn form has at least one field no valid form has (so a write would be
-a bug); the other fields are anything at all, hostile values included (Unicode digits, 4,300-digit integers,
-1e400, 1Ei, control characters, markup)."""
+"""Every form handler and query string under hypothesis (the review pages' included: diff, history and restore, the
+traffic check, YAML, the list's filter and sort, its read-your-writes cookie): whatever is typed, no 5xx, the page
+comes back with a message, and nothing is written. Each drawn form has at least one field no valid form has (so a
+write would be a bug); the other fields are anything at all, hostile values included (Unicode digits, 4,300-digit
+integers, 1e400, 1Ei, control characters, markup)."""
 
 from __future__ import annotations
 
