@@ -26,6 +26,10 @@ class Settings:
     live_max_streams_per_user: int = 100
     live_heartbeat: float = 15.0
     page_size: int = 50  # Services per page of the list
+    # A namespace's list is read from a watch-fed cache of its Services, one per user and namespace while they look
+    # at it (app.web.informer). A new cache starts only while all of them hold fewer Services than this; 0 turns
+    # them off (every list page lists).
+    list_cache_services: int = 20_000
     dev_cluster: bool = False  # the embedded dev cluster: its gateway's answers are simulated
     # Host names the console answers to (DNS-rebinding protection), comma-separated; "" means the bound
     # address, localhost, 127.0.0.1 and [::1]; "*" answers any Host (unsafe).

@@ -6,8 +6,13 @@ as a browser would, and makes the bare kubernetes_asyncio call the page needs th
 in interleaved pairs so that both see the same machine. After each list pair it also parses and renders that LIST
 as the console does, timing each step here, and at the end it measures what full garbage collections cost with the
 console's imports: where the list page's time goes. Prints a Markdown report on stdout and progress on stderr.
-`--only list` measures just the list page beside its LIST (at 500, then 5,000 Services) and where its time goes:
-no revisions, details, Split Traffic or browser, in about 70 s instead of about 6 minutes.
+The list page is measured twice beside each LIST: as it is served (from the console's watch-fed cache of the
+namespace's Services, app.web.informer) and as its first visit is (`Cache-Control: no-cache`, which makes it LIST
+as before the cache); the console's memory is read at 500 and at 5,000 Services. The 4,500 extra Services are made
+with config-autoscaler's `initial-scale` 0 (and `allow-zero-initial-scale`), as Knative allows: Ready without
+instances, so that the dev cluster need not start 4,500 Pods. `--only list` measures just the list page (at 500,
+then 5,000 Services) and where its time goes: no revisions, details, Split Traffic or browser.
+`--no-list-cache` starts the console with its list cache off (KNATIVE_CONSOLE_LIST_CACHE_SERVICES=0), to compare.
 """
 
 from __future__ import annotations
@@ -77,10 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.console", description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["list"], default="",
                         help="list: only the list page beside its LIST at 500 and 5,000 Services, and its steps")
-    only = parser.parse_args([] if argv is None else argv).only
+    parser.add_argument("--no-list-cache", action="store_true",
+                        help="start the console with its list cache off (every list page LISTs), to compare")
+    args = parser.parse_args([] if argv is None else argv)
+    only = args.only
     data = Path(tempfile.mkdtemp(prefix="bench-console-"))
     cluster = DevClusterProcess(data, list(CLUSTER_ARGS))
-    console = ConsoleProcess(data)
+    console = ConsoleProcess(data, list_cache=not args.no_list_cache)
     started = time.perf_counter()
     try:
         progress(f"starting the dev cluster in {data}")
@@ -122,6 +130,7 @@ class ConsoleProcess:
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     process: subprocess.Popen[bytes] | None = None
     url: str = ""
+    list_cache: bool = True
 
     @property
     def log_path(self) -> Path:
@@ -130,6 +139,8 @@ class ConsoleProcess:
     def start(self, kubeconfig: Path, timeout: float = 20.0) -> None:
         port = free_port()
         env = dict(os.environ, KNATIVE_CONSOLE_SECRET_KEY=self.secret)
+        if not self.list_cache:
+            env["KNATIVE_CONSOLE_LIST_CACHE_SERVICES"] = "0"
         args = [sys.executable, "-m", "app.cli", "serve", "--kubeconfig", str(kubeconfig),
                 "--host", "127.0.0.1", "--port", str(port)]
         with open(self.log_path, "ab") as log:
@@ -152,6 +163,15 @@ class ConsoleProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def rss(self) -> int:
+        """The console process's resident memory, in bytes (Linux: /proc/PID/status)."""
+        if self.process is None:
+            return 0
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
 
 
 class Browser:
@@ -181,10 +201,12 @@ class Browser:
 
 @dataclass
 class Pairs:
-    """Page and bare-call latencies, taken in alternating order, one request at a time."""
+    """Page and bare-call latencies, taken in alternating order, one request at a time; for the list page also
+    the page as its first visit is (`cold`: listed, not read from the cache)."""
 
     page: list[float] = field(default_factory=list)
     bare: list[float] = field(default_factory=list)
+    cold: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -199,6 +221,8 @@ class Results:
     gc_pauses: list[float] = field(default_factory=list)  # generation-2 collections in GC_PAGES page-equivalents
     sizes: dict[str, int] = field(default_factory=dict)  # bytes of pages and dialogs, by label
     more_seconds: float = 0.0  # creating the 4,500 more Services until the cluster settled
+    rss: dict[str, int] = field(default_factory=dict)  # the console's resident memory: started, at 500, at 5,000
+    cached: dict[str, bool] = field(default_factory=dict)  # whether the list page was read from the cache
     live: LiveResults | None = None
     total_seconds: float = 0.0
 
@@ -222,6 +246,7 @@ async def measure(cluster: DevClusterProcess, console: ConsoleProcess, only: str
     gc.freeze()
     progress("starting the console")
     console.start(cluster.kubeconfig)
+    results.rss["started"] = console.rss()
     k8s = await Cluster.connect(str(cluster.kubeconfig))
     connector = aiohttp.TCPConnector(limit=1)  # one keep-alive connection, like a browser tab
     try:
@@ -229,6 +254,7 @@ async def measure(cluster: DevClusterProcess, console: ConsoleProcess, only: str
         async with aiohttp.ClientSession(connector=connector, headers={"Cookie": f"{COOKIE}={BROWSER}"}) as session:
             browser = Browser(session, console)
             await measure_list(browser, steps, results, "list", SERVICES)
+            results.rss["list"] = console.rss()
             if not only:
                 await measure_details(browser, k8s, results)
                 await measure_revisions(browser, k8s, results)
@@ -241,6 +267,7 @@ async def measure(cluster: DevClusterProcess, console: ConsoleProcess, only: str
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1),
                                          headers={"Cookie": f"{COOKIE}={BROWSER}"}) as session:
             await measure_list(Browser(session, console), steps, results, "more", MORE_SERVICES)
+            results.rss["more"] = console.rss()
     finally:
         await k8s.close()
     console.stop()
@@ -330,7 +357,11 @@ async def create_more_services(api: Api) -> None:
     """Services up to MORE_SERVICES in NAMESPACE, one revision each, named so that they sort after the first 500:
     the list's first page stays the same 50 Services, in a namespace ten times the size."""
     more = MORE_SERVICES - SERVICES
-    progress(f"creating {more} more Services in {NAMESPACE}, {CREATE_CONCURRENCY} at a time")
+    # Knative's own way to make a revision without instances: Ready, and scaled to zero until its first request.
+    # The list shows them as any Ready Service; the dev cluster starts no 4,500 Pods for them.
+    await api.call("PATCH", "/api/v1/namespaces/knative-serving/configmaps/config-autoscaler",
+                   {"data": {"initial-scale": "0", "allow-zero-initial-scale": "true"}}, MERGE)
+    progress(f"creating {more} more Services in {NAMESPACE}, {CREATE_CONCURRENCY} at a time (initial scale 0)")
     path = SERVICES_PATH.format(namespace=NAMESPACE)
     names = iter(f"zz-{index:04d}" for index in range(more))
 
@@ -369,18 +400,47 @@ async def pair(pairs: Pairs, index: int, page: Callable[[], Awaitable[object]],
         pairs.page.append(await timed(page()))
 
 
+COLD = {"Cache-Control": "no-cache"}  # the list page as on a first visit: listed, not read from the cache
+SERVICE_LISTS = re.compile(rb'knative_console_kubernetes_requests_total\{outcome="ok",resource="services\.serving\.'
+                           rb'knative\.dev",verb="list"\} ([0-9.e+]+)')
+
+
+async def service_lists(browser: Browser) -> float:
+    """How many LISTs of Services the console has made (its /metrics)."""
+    found = SERVICE_LISTS.search(await browser.get("/metrics"))
+    return float(found.group(1)) if found else 0.0
+
+
+async def cache_answers(browser: Browser, path: str) -> bool:
+    """Whether the console answers the list page from its cache: no LIST for the page, once the cache is listed."""
+    deadline = time.perf_counter() + SETTLE_SECONDS
+    while time.perf_counter() < deadline:
+        before = await service_lists(browser)
+        for _ in range(3):
+            await browser.get(path)
+        if await service_lists(browser) == before:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
 async def measure_list(browser: Browser, steps: Steps, results: Results, key: str, services: int) -> None:
-    """Pairs of (page, bare LIST); after each, the page's own steps timed here on the bare LIST's answer."""
-    progress(f"list page with {services} Services: {LIST_PAIRS} pairs of GET /namespaces/{NAMESPACE}/services and "
-             "LIST services, then its steps here")
+    """Triples of (page as served, page as on a first visit, bare LIST) in turn; after each, the page's own steps on
+    the LIST path, timed here on the bare LIST's answer."""
     path = f"/namespaces/{NAMESPACE}/services"
-    html = await browser.get(path)
+    html = await browser.get(path, COLD)
     rows = html.count(b"<tr data-service=")
     if rows != PAGE_SIZE or f"of {services}".encode() not in html:
         raise RuntimeError(f"the list page shows {rows} Services, not the first {PAGE_SIZE} of {services}")
     results.sizes[key] = len(html)
+    results.cached[key] = await cache_answers(browser, path)
+    if results.cached[key] and await browser.get(path) != html:
+        raise RuntimeError("the list page read from the cache is not the page a LIST gives")
+    progress(f"list page with {services} Services ({'read from the cache' if results.cached[key] else 'listed'}): "
+             f"{LIST_PAIRS} triples of GET {path}, the same with Cache-Control: no-cache, and LIST services")
     for _ in range(WARM_UP):
         await browser.get(path)
+        await browser.get(path, COLD)
         steps.time(await steps.list(), {})
     pairs = results.pairs[key] = Pairs()
     answers: list[dict[str, Any]] = []
@@ -388,8 +448,11 @@ async def measure_list(browser: Browser, steps: Steps, results: Results, key: st
     async def bare() -> None:
         answers.append(await steps.list())
 
+    calls: list[tuple[list[float], Callable[[], Awaitable[object]]]] = [
+        (pairs.page, lambda: browser.get(path)), (pairs.cold, lambda: browser.get(path, COLD)), (pairs.bare, bare)]
     for index in range(LIST_PAIRS):
-        await pair(pairs, index, lambda: browser.get(path), bare)
+        for samples, call in calls[index % 3:] + calls[:index % 3]:  # each first, second and third in turn
+            samples.append(await timed(call()))
         steps.time(answers.pop(), results.phases if key == "list" else {})
 
 
@@ -584,12 +647,17 @@ def full_collections(samples: int = 5) -> list[float]:
 # -- the report ------------------------------------------------------------------------------
 
 
-def ratio_row(results: Results, key: str, label: str, bare: str) -> tuple[list[str], float]:
+def ratio_row(results: Results, key: str, label: str, bare: str, cold: bool = False) -> tuple[list[str], float]:
     pairs = results.pairs[key]
-    page50, page95 = percentile(pairs.page, 50), percentile(pairs.page, 95)
+    page = pairs.cold if cold else pairs.page
+    page50, page95 = percentile(page, 50), percentile(page, 95)
     bare50, bare95 = percentile(pairs.bare, 50), percentile(pairs.bare, 95)
-    return [label, str(len(pairs.page)), ms(page50), ms(page95), bare, ms(bare50), ms(bare95),
+    return [label, str(len(page)), ms(page50), ms(page95), bare, ms(bare50), ms(bare95),
             f"{page50 / bare50:.2f}×", f"{page95 / bare95:.2f}×"], page95 / bare95
+
+
+def mib(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB"
 
 
 def verdict(ratio: float, goal: float) -> str:
@@ -600,11 +668,21 @@ def report(results: Results, only: str = "") -> str:
     sizes = results.sizes
     small, big = (sizes.get(f"details{count}", 0) for count in REVISION_COUNTS)
     rows, ratios = [], {}
+
+    def served(key: str) -> str:
+        return "from the cache" if results.cached.get(key) else "listed: the cache did not answer"
+
+    for key, count, bare in (("list", SERVICES, f"LIST services, limit={PAGE_SIZE} "
+                                                 f"({results.list_bytes / 1024:.0f} KiB JSON)"),
+                             ("more", MORE_SERVICES, f"LIST services, limit={PAGE_SIZE}")):
+        if key in results.pairs:
+            row, ratios[key] = ratio_row(results, key, f"List page, {count:,} Services, as served ({served(key)}; "
+                                         f"{sizes[key] / 1024:.0f} KiB HTML)", bare)
+            rows.append(row)
+            row, ratios[f"{key}-cold"] = ratio_row(results, key, "… on a first visit (listed: `Cache-Control: "
+                                                   "no-cache`)", bare, cold=True)
+            rows.append(row)
     for key, label, bare in (
-        ("list", f"List page, {SERVICES} Services ({sizes['list'] / 1024:.0f} KiB HTML)",
-         f"LIST services, limit={PAGE_SIZE} ({results.list_bytes / 1024:.0f} KiB JSON)"),
-        ("more", f"List page, {MORE_SERVICES} Services ({sizes['more'] / 1024:.0f} KiB HTML)",
-         f"LIST services, limit={PAGE_SIZE}"),
         ("details", "Details page (2 revisions)", "GET service"),
         ("split", "Split Traffic POST → 303", "merge-PATCH spec.traffic"),
         ("revisions", f"Details page, {REVISION_COUNTS[1]} revisions ({big / 1024:.0f} KiB)",
@@ -615,7 +693,7 @@ def report(results: Results, only: str = "") -> str:
             rows.append(row)
 
     listing = results.pairs["list"]
-    page50 = percentile(listing.page, 50)
+    page50 = percentile(listing.cold, 50)  # the steps are the listed page's
     phase = {key: percentile(samples, 50) for key, samples in results.phases.items()}
     phase["list"] = percentile(listing.bare, 50)
     rest = page50 - phase["list"] - phase["parse"] - phase["render"]
@@ -630,7 +708,7 @@ def report(results: Results, only: str = "") -> str:
              phase["parse"]),
         step(f"rendering `services.html` ({sizes['list'] / 1024:.0f} KiB; after: rows of unchanged Services from the "
              "row cache)", phase["render"]),
-        step("the rest: HTTP, FastAPI, middleware, cached lookups, GC (page p50 − the above)", rest),
+        step("the rest: HTTP, FastAPI, middleware, cached lookups, GC (listed page p50 − the above)", rest),
     ]
     gc_rows = [
         ["start-up heap unfrozen, as in the console (kubernetes_asyncio, FastAPI, Jinja)",
@@ -654,12 +732,23 @@ def report(results: Results, only: str = "") -> str:
         f"Setup: {SERVICES} Services in `{NAMESPACE}`, each with 2 Ready revisions at 50/50"
         + ("" if only else f", and Services with {' and '.join(map(str, REVISION_COUNTS))} revisions")
         + f", in {results.setup_seconds:.1f} s; later {MORE_SERVICES - SERVICES} more Services (sorting after the "
-        f"first page) in {results.more_seconds:.0f} s." + (f" Only the {only} page (`--only {only}`)." if only else ""),
+        f"first page, initial scale 0) in {results.more_seconds:.0f} s."
+        + (f" Only the {only} page (`--only {only}`)." if only else ""),
         "",
         table(["Console", "requests", "p50", "p95", "compared with", "p50", "p95", "p50 ÷", "p95 ÷"], rows),
         "",
-        f"- List page p95 ÷ bare LIST p95 at {SERVICES} Services: {verdict(ratios['list'], LIST_GOAL)}",
-        f"- … at {MORE_SERVICES} Services: {verdict(ratios['more'], LIST_GOAL)}",
+        "The list page is requested three ways in turn, each first, second and third as often: as a browser asks for",
+        "it (answered from the console's watch-fed cache of the namespace's Services once that is listed), with",
+        "`Cache-Control: no-cache` (as a first visit or a hard reload: the page LISTs), and the bare LIST.",
+        "",
+        f"- List page p95 ÷ bare LIST p95 at {SERVICES} Services: {verdict(ratios['list'], LIST_GOAL)}; "
+        f"on a first visit {ratios['list-cold']:.2f}×",
+        f"- … at {MORE_SERVICES:,} Services: {verdict(ratios['more'], LIST_GOAL)}; on a first visit "
+        f"{ratios['more-cold']:.2f}×",
+        f"- The console's memory (RSS): {mib(results.rss.get('started', 0))} after start, "
+        f"{mib(results.rss.get('list', 0))} after the pages at {SERVICES} Services, "
+        f"{mib(results.rss.get('more', 0))} after those at {MORE_SERVICES:,}"
+        + ("" if results.cached.get("more") else " (the list cache off)") + ".",
         "",
     ]
     steps = [

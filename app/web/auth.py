@@ -57,7 +57,9 @@ class Principal:
         """What live pages share watches, and caches their answers, by: one per user and set of groups (what RBAC
         decides by), so that no one ever sees what another identity's credentials read."""
         if self.via == "kubeconfig":
-            return f"kubeconfig:{self.name}"
+            # One identity, the console's own credentials, also before the cluster has said its name: the first
+            # pages start no watches and caches of their own under a name that is about to change.
+            return "kubeconfig"
         groups = hashlib.sha256("\n".join(sorted(self.groups)).encode()).hexdigest()[:16]
         return f"user:{self.name}:{groups}"
 

@@ -115,6 +115,23 @@ class Lookups:
         return await self.cluster.list(r.SERVICE, namespace, limit=self.settings.page_size,
                                        continue_token=continue_token)
 
+    async def first_services(self, namespace: str, count: int) -> tuple[list[dict[str, Any]], int]:
+        """The namespace's first `count` Services as the API lists them (by name; all of them when there are fewer),
+        read LIST_CHUNK at a time, and how many the namespace has (one more than read when the API does not say)."""
+        items: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            listed = await self.cluster.list(r.SERVICE, namespace, limit=min(LIST_CHUNK, count - len(items)),
+                                             continue_token=token)
+            items += [i for i in listed.get("items") or [] if isinstance(i, dict)]
+            metadata = listed.get("metadata") or {}
+            token = str(metadata.get("continue") or "")
+            if not token:
+                return items, len(items)
+            if len(items) >= count:
+                remaining = metadata.get("remainingItemCount")
+                return items, len(items) + (remaining if isinstance(remaining, int) and remaining > 0 else 1)
+
     async def all_services(self, namespace: str, label_selector: str = "") -> list[dict[str, Any]]:
         """Every Service of the namespace ("" for all namespaces), in pages of a few hundred."""
         items: list[dict[str, Any]] = []

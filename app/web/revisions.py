@@ -34,6 +34,7 @@ from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
 from app.web.traffic import RowsForm, offline_service
 from app.web.writes import SpecChanged, patch_service
+from app.web.written import remember
 
 router = APIRouter()
 STEPS = ("Basic Information", "Advanced Settings", "Traffic Splitting Settings")
@@ -221,7 +222,7 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
                                                                        rollout, made.history_for(Basis.of(fresh))))
     except SpecChanged as changed:
         if landed(changed.fresh, template, planned, page.stamp):
-            return go(request, service_url(namespace, name))
+            return remember(request, go(request, service_url(namespace, name)), namespace, changed.fresh)
         basis = page.basis
         page.obj, page.service, page.revisions = await lookups(request).service(namespace, name)
         page.add_missing_rows()
@@ -239,4 +240,5 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
     except Forbidden as error:  # nothing was changed; everything typed is kept
         page.failure = forbidden_text(error, acting(request).name)
         return await _show(request, page, status=403)
-    return recording.with_event(request, go(request, service_url(namespace, name)), written, made, what)
+    done = remember(request, go(request, service_url(namespace, name)), namespace, written)
+    return recording.with_event(request, done, written, made, what)

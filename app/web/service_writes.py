@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -25,6 +26,7 @@ from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.recording import Change
 from app.web.render import render
 from app.web.writes import ATTEMPTS, resource_version
+from app.web.written import remember
 
 router = APIRouter()
 
@@ -87,14 +89,14 @@ async def new_service(request: Request, namespace: str) -> Response:
     return await _show_create(request, CreatePage(namespace, form, allowed=await allowed(request, namespace)))
 
 
-async def _made_by(request: Request, namespace: str, name: str, create_id: str) -> bool:
-    """Whether the Service `name` exists and was created by the form with this id (a retry of our own create)."""
+async def _made_by(request: Request, namespace: str, name: str, create_id: str) -> dict[str, Any] | None:
+    """The Service `name` when it exists and was created by the form with this id (a retry of our own create)."""
     try:
         existing = await cluster(request).get(r.SERVICE, name, namespace)
     except NotFound:
-        return False
+        return None
     annotations = (existing.get("metadata") or {}).get("annotations") or {}
-    return bool(create_id) and annotations.get(CREATE_ID) == create_id
+    return existing if create_id and annotations.get(CREATE_ID) == create_id else None
 
 
 @router.post("/namespaces/{namespace}/services")
@@ -122,8 +124,9 @@ async def create_service(request: Request, namespace: str) -> Response:
                 r.SERVICE, service_manifest(draft, create_id, made.history_for(Basis(generation="0"))), namespace)
         except (AlreadyExists, Unreachable):
             # After a timeout the create may have landed; a retry then finds it. Ours is not "already there".
-            if await _made_by(request, namespace, draft.name, create_id):
-                return go(request, service_url(namespace, draft.name))
+            ours = await _made_by(request, namespace, draft.name, create_id)
+            if ours is not None:
+                return remember(request, go(request, service_url(namespace, draft.name)), namespace, ours)
             raise
     except AlreadyExists:
         errors = {"name": f'A Service named "{draft.name}" already exists in {namespace}; choose another name.'}
@@ -138,7 +141,8 @@ async def create_service(request: Request, namespace: str) -> Response:
         page = CreatePage(namespace, form, failure=forbidden_text(error, acting(request).name), create_id=create_id,
                           allowed=await allowed(request, namespace))
         return await _show_create(request, page, status=403)
-    return recording.with_event(request, go(request, service_url(namespace, draft.name)), created, made)
+    done = remember(request, go(request, service_url(namespace, draft.name)), namespace, created)
+    return recording.with_event(request, done, created, made)
 
 
 @router.get("/namespaces/{namespace}/services/{name}/delete")
@@ -161,14 +165,16 @@ async def delete_service(request: Request, namespace: str, name: str) -> Respons
             if not basis.holds_for(fresh):
                 break
             try:
-                await cluster(request).delete(r.SERVICE, name, namespace,
-                                              options=delete_options(resource_version(fresh)))
+                answer = await cluster(request).delete(r.SERVICE, name, namespace,
+                                                       options=delete_options(resource_version(fresh)))
             except Conflict:
                 continue
             made.history_for(Basis.of(fresh))
-            return recording.with_event(request, go(request, services_url(namespace)), fresh, made)
-    except NotFound:
-        return go(request, services_url(namespace))  # already gone: what the user wanted
+            done = remember(request, go(request, services_url(namespace)), namespace, answer)
+            return recording.with_event(request, done, fresh, made)
+    except NotFound:  # already gone: what the user wanted; the list must not show it from a cache a moment behind
+        gone = {"kind": "Status", "details": {"name": name, "uid": basis.uid}}  # what its delete answered
+        return remember(request, go(request, services_url(namespace)), namespace, gone)
     except Forbidden as error:  # nothing was deleted
         (obj, service, revisions), may = await asyncio.gather(lookups(request).service(namespace, name),
                                                               allowed(request, namespace))

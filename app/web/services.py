@@ -1,5 +1,13 @@
 """Service Management: the list of Services of a namespace (or of all namespaces), 50 to a page, with a filter
-(name, image, label) and sortable columns."""
+(name, image, label) and sortable columns.
+
+A namespace's list is read from the namespace's watch-fed cache of Services (app.web.informer, one per user and
+namespace, made with the user's own credentials) whenever that cache vouches for it: it is connected, listed, and
+has taken in this browser's own latest writes there (app.web.written). Otherwise (the first visit, a watch that
+dropped, a write it has not seen yet, `Cache-Control: no-cache` as a browser's hard reload sends) the page lists
+as before. Either way the page is the same, so its links count Services (`start`) rather than carry the API's
+continue tokens, which a cached page could not give; a token in a link from before is still followed. The list of
+all namespaces is always read from the API, a page at a time."""
 
 from __future__ import annotations
 
@@ -14,11 +22,15 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
+from app.cluster import resources as r
+from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden
 from app.knative import finding
 from app.knative.gateway import Gateway
 from app.settings import Settings
-from app.web.context import allowed, checked, cluster, lookups, services_url
+from app.web import written
+from app.web.context import allowed, checked, cluster, identity, lookups, services_url
+from app.web.informer import Informer, Informers
 from app.web.lookups import Lookups
 from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
@@ -103,21 +115,29 @@ class ListPage:
         return list_url(self.namespace)
 
     @property
+    def offsets(self) -> bool:
+        """Whether its links count Services (`start`) rather than carry the API's continue tokens: a namespace's
+        list (read from the cache or listed) and a filtered or sorted one (read whole)."""
+        return not self.all_namespaces or self.query.complete
+
+    @property
     def place(self) -> dict[str, str]:
         """This page's place in the list, for links that must come back to it (its live stream)."""
-        if self.query.complete:
+        if self.offsets:
             return self.query.params | ({"start": str(self.start)} if self.start else {})
         return {"continue": self.token, "start": str(self.start)} if self.token else {}
 
     @property
     def next_query(self) -> str:
-        if self.query.complete:
+        if self.offsets:
             return urlencode(self.query.params | {"start": self.start + len(self.items)})
         return urlencode({"continue": self.next_token, "start": self.start + len(self.items)})
 
     @property
     def has_next(self) -> bool:
-        return bool(self.next_token) or (self.query.complete and self.start + len(self.items) < self.total)
+        if self.offsets:
+            return self.start + len(self.items) < self.total
+        return bool(self.next_token)
 
     @property
     def first_query(self) -> str:
@@ -155,12 +175,17 @@ def list_page(
                     token=token, allowed=allowed)
 
 
+def page_start(start: int, total: int, page_size: int) -> int:
+    """`start`, or the last page's when it is past the end."""
+    return min(start, max(total - 1, 0) // page_size * page_size) if total else 0
+
+
 def found_page(namespace: str, items: list[dict[str, Any]], gateway: Gateway, namespaces: list[str] | None,
                query: ListQuery, start: int, page_size: int) -> ListPage:
     """One page of the Services that match the filter, in the order asked for (from the whole list)."""
     matching = [] if query.problem else finding.sort_services(
         [i for i in items if isinstance(i, dict) and finding.matches(query.found, i)], query.order)
-    start = min(start, max(len(matching) - 1, 0) // page_size * page_size) if matching else 0
+    start = page_start(start, len(matching), page_size)
     return ListPage(namespace, namespaces, matching[start:start + page_size], gateway, start=start,
                     total=len(matching), query=query, problem=query.problem, page_size=page_size)
 
@@ -198,13 +223,48 @@ async def permitted(page: ListPage, may: May) -> ListPage:
     return page
 
 
+def cache_of(request: Request, namespace: str) -> Informer | None:
+    """The namespace's watch-fed cache of Services for this request's user (started here if there is none)."""
+    who, client = identity(request)
+    return service_cache(request.app.state.live.informers, request.app.state.settings, who, client, namespace)
+
+
+def service_cache(informers: Informers, settings: Settings, who: str, client: Cluster,
+                  namespace: str) -> Informer | None:
+    """The namespace's watch-fed cache of Services for this user (started here if there is none), or None for all
+    namespaces, or when the caches of all users already hold `list_cache_services` Services (0: none is kept)."""
+    limit = settings.list_cache_services
+    if not namespace or limit <= 0:
+        return None
+    if informers.running(who, namespace, r.SERVICE) is None and informers.holding(r.SERVICE) >= limit:
+        return None
+    return informers.get(who, client, namespace, r.SERVICE)
+
+
+def vouching(request: Request, namespace: str) -> Informer | None:
+    """The cache, when it may answer this request now: fresh, caught up with this browser's own writes in the
+    namespace, and not asked to be passed by (`Cache-Control: no-cache`, as a browser's hard reload sends)."""
+    cache = cache_of(request, namespace)
+    if cache is None or "no-cache" in request.headers.get("cache-control", "").lower():
+        return None
+    writes = written.of(request)
+    return cache if cache.vouches(writes.floor(namespace), writes.gone(namespace)) else None
+
+
 async def read_complete(found: Lookups, may: May, namespace: str, query: ListQuery, start: int,
-                        page_size: int) -> tuple[ListPage, list[dict[str, Any]]]:
-    """The page asked for of the Services that match (read whole, to filter and sort), and all that were read."""
+                        page_size: int, cached: list[dict[str, Any]] | None = None,
+                        ) -> tuple[ListPage, list[dict[str, Any]]]:
+    """The page asked for of the Services that match (read whole, to filter and sort: `cached` when the cache
+    answers), and all that were read."""
+
+    async def every() -> list[dict[str, Any]]:
+        if cached is not None:
+            return cached
+        return await found.all_services(namespace, "" if query.problem else query.found.label_selector)
+
     try:
-        items, gateway, namespaces, allows = await asyncio.gather(
-            found.all_services(namespace, "" if query.problem else query.found.label_selector),
-            found.gateway(), found.namespaces(), may(namespace))
+        items, gateway, namespaces, allows = await asyncio.gather(every(), found.gateway(), found.namespaces(),
+                                                                  may(namespace))
     except Forbidden as error:
         if namespace:
             raise
@@ -230,15 +290,40 @@ async def read_paged(found: Lookups, may: May, namespace: str, start: int, token
     return await permitted(list_page(namespace, listed, gateway, namespaces, start if token else 0, token, allows), may)
 
 
+async def read_counted(found: Lookups, may: May, namespace: str, start: int, page_size: int,
+                       cached: Informer | None = None) -> ListPage:
+    """The page from the `start`th Service of a namespace, in the API's order: from the cache when it answers (read
+    at once, before anything is awaited), else from the API's list, read as far as that page's end."""
+    if cached is not None:
+        total = len(cached.names)
+        start = page_start(start, total, page_size)
+        items = cached.window(start, page_size)
+        gateway, namespaces, allows = await asyncio.gather(found.gateway(), found.namespaces(), may(namespace))
+    else:
+        (first, total), gateway, namespaces, allows = await asyncio.gather(
+            found.first_services(namespace, start + page_size), found.gateway(), found.namespaces(), may(namespace))
+        start = page_start(start, total, page_size)
+        items = first[start:start + page_size]
+    if not total:
+        await found.require_namespace(namespace)
+    return ListPage(namespace, namespaces, items, gateway, start=start, total=total, page_size=page_size,
+                    allowed=allows)
+
+
 async def read_list(request: Request, namespace: str, query: ListQuery, start: int, token: str) -> ListPage | Response:
     """The page of the list asked for; a redirect when a page token has expired."""
     found = lookups(request)
+    page_size = request.app.state.settings.page_size
 
     async def may(where: str) -> Allowed:
         return await allowed(request, where)
 
+    cached = vouching(request, namespace)
     if query.complete:
-        return (await read_complete(found, may, namespace, query, start, request.app.state.settings.page_size))[0]
+        everything = cached.everything() if cached is not None else None
+        return (await read_complete(found, may, namespace, query, start, page_size, everything))[0]
+    if namespace and not token:
+        return await read_counted(found, may, namespace, start, page_size, cached)
     try:
         return await read_paged(found, may, namespace, start, token)
     except ClusterError as error:

@@ -13,6 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, NotFound, Unreachable
+from app.cluster.versions import Version, comparable
 from app.knative.gateway import Gateway
 from app.knative.instances import LABEL_REVISION
 from app.knative.models import FAILED, LABEL_SERVICE, revision_from
@@ -20,6 +21,7 @@ from app.web import details, history_page, revision_page, services
 from app.web.context import acting, checked, identity, lookups
 from app.web.evidence import Evidence, InstanceLog, Listing, live_instances, revision_pods, service_pods, unlisted
 from app.web.hub import Change
+from app.web.informer import Informer
 from app.web.live import Live, Refused, View
 from app.web.lookups import Lookups
 from app.web.permissions import EVERYTHING, Allowed, Permissions
@@ -28,6 +30,7 @@ from app.web.security import COOKIE
 
 router = APIRouter()
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy may hold events back
+CATCH_UP = 1.0  # seconds a live list waits for its namespace's cache to take in a change before it lists instead
 
 
 class PageView(View):
@@ -250,7 +253,9 @@ class HistoryLive(ServiceFamily):
 
 
 class ServiceList(PageView):
-    """One page of the Service list (of a namespace, or "" for all), filtered and sorted as asked."""
+    """One page of the Service list (of a namespace, or "" for all), filtered and sorted as asked. A namespace's is
+    read again from the namespace's cache once that has taken in the change that moved the page (the same watch
+    feeds both), or listed when it has not within CATCH_UP seconds."""
 
     resources = (r.SERVICE,)
 
@@ -260,18 +265,39 @@ class ServiceList(PageView):
         self.token, self.start, self.query = token, start, query
         self.page: services.ListPage | None = None
         self.everything: dict[tuple[str, str], dict[str, Any]] = {}  # a list read whole: every Service read
+        self.cache = services.cache_of(request, namespace)
+        self.needed: Version | None = None  # the newest change this page has seen: the cache must have it too
+
+    async def cached(self) -> Informer | None:
+        if self.cache is None:
+            return None
+        if self.cache.task.done():  # ended while idle: start another
+            self.cache = services.service_cache(self.live.informers, self.settings, self.identity, self.cluster,
+                                                self.namespace)
+            if self.cache is None:
+                return None
+        # First read: the cache as it is; after a change: once it has that change too, if that comes soon.
+        return self.cache if await self.cache.reaches(self.needed, 0 if self.needed is None else CATCH_UP) else None
 
     async def load(self) -> None:
+        cached = await self.cached()
         if self.query.complete:
-            self.page, items = await services.read_complete(self.found, self.may, self.namespace, self.query,
-                                                            self.start, self.settings.page_size)
+            self.page, items = await services.read_complete(
+                self.found, self.may, self.namespace, self.query, self.start, self.settings.page_size,
+                None if cached is None else cached.everything())
             self.everything = {_key(item): item for item in items}
-            return
-        self.page = await services.read_paged(self.found, self.may, self.namespace, self.start, self.token)
+        elif self.namespace:
+            self.page = await services.read_counted(self.found, self.may, self.namespace, self.start,
+                                                    self.settings.page_size, cached)
+        else:
+            self.page = await services.read_paged(self.found, self.may, self.namespace, self.start, self.token)
 
     def apply(self, change: Change) -> str:
         if change.resource != r.SERVICE or self.page is None:
             return ""
+        version = comparable((change.obj.get("metadata") or {}).get("resourceVersion"))
+        if version is not None and (self.needed is None or version > self.needed):
+            self.needed = version
         if self.query.complete:
             if change.type == "DELETED":
                 self.everything.pop(_key(change.obj), None)
@@ -347,7 +373,8 @@ async def all_list_stream(request: Request, start: int = Query(0, ge=0, le=10**9
 async def _list_stream(request: Request, namespace: str, start: int, token: str, text: str, sort: str,
                        seen: str) -> Response:
     query = services.list_query(text, sort)
-    start = start if token or query.complete else 0
+    start = start if token or query.complete or namespace else 0
+    token = "" if namespace else token  # a namespace's pages count Services
     return await _open(request, ("services", namespace, token, start, query),
                        lambda who, client: ServiceList(who, client, request, namespace, token, start, query), seen)
 

@@ -28,6 +28,7 @@ from app.web.errors import unreachable_text
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
 from app.web.writes import SpecChanged, patch_first, patch_service, resource_version
+from app.web.written import remember
 
 router = APIRouter()
 
@@ -392,7 +393,7 @@ async def _write(request: Request, page: SplitPage, planned: tuple[TrafficTarget
                                                                       made.history_for(Basis.of(fresh))))
     except SpecChanged as changed:
         if landed(changed.fresh, planned):
-            return go(request, service_url(namespace, name))
+            return remember(request, go(request, service_url(namespace, name)), namespace, changed.fresh)
         fresh, page.service, page.revisions = await lookups(request).service(namespace, name)
         page.add_missing_rows()
         page.basis, page.verified = Basis.of(fresh), True
@@ -402,4 +403,5 @@ async def _write(request: Request, page: SplitPage, planned: tuple[TrafficTarget
                         "the current traffic is shown beside each row, and your numbers are kept: check them "
                         "and press OK again.")
         return await _show(request, page, status=409)
-    return recording.with_event(request, go(request, service_url(namespace, name)), written, made)
+    done = remember(request, go(request, service_url(namespace, name)), namespace, written)
+    return recording.with_event(request, done, written, made)

@@ -85,6 +85,29 @@ class Console:
             await asyncio.sleep(0.05)
 
 
+    async def listed_by_cache(self, ns: str, within: float = 10.0) -> None:
+        """Wait until the app's watch-fed caches of the namespace's Services hold what a LIST gives now (each Service
+        at the same resourceVersion): a list page read from them is then what a LIST would show."""
+        app = self.http._transport.app  # type: ignore[attr-defined]
+        await caches_hold(app, self.cluster, ns, within)
+
+
+async def caches_hold(app: Any, cluster: DevClusterProcess, ns: str, within: float = 10.0) -> None:
+    """Wait until `app`'s caches of the Services of `ns` (one per identity that read its list) are trusted and hold
+    what a LIST gives now."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        listed = {i["metadata"]["name"]: i["metadata"]["resourceVersion"] for i in cluster.get(KSVC.format(ns=ns))["items"]}
+        caches = [i for (_, namespace, resource), i in app.state.live.informers.informers.items()
+                  if namespace == ns and resource.plural == "services"]
+        held = [{name: obj["metadata"]["resourceVersion"] for name, obj in cache.objects.items()} for cache in caches]
+        if caches and all(cache.trusted for cache in caches) and all(h == listed for h in held):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"the caches of {ns} did not catch up: {held} against {listed}")
+        await asyncio.sleep(0.02)
+
+
 class _Inputs(HTMLParser):
     def __init__(self, form_id: str) -> None:
         super().__init__(convert_charrefs=True)

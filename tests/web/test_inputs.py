@@ -1,8 +1,8 @@
-"""Every form handler and query string under hypothesis (the review pages' included: diff, history and restore,
-the traffic check, YAML, the list's filter and sort): whatever is typed, no 5xx, the page comes back with a
-message, and nothing is written. Each drawn form has at least one field no valid form has (so a write would be
-a bug); the other fields are anything at all, hostile values included (Unicode digits, 4,300-digit integers,
-1e400, 1Ei, control characters, markup)."""
+"""Every form handler and query string under hypothesis (the review pages' included: diff, history and restore, the
+traffic check, YAML, the list's filter and sort, its read-your-writes cookie): whatever is typed, no 5xx, the page
+comes back with a message, and nothing is written. Each drawn form has at least one field no valid form has (so a
+write would be a bug); the other fields are anything at all, hostile values included (Unicode digits, 4,300-digit
+integers, 1e400, 1Ei, control characters, markup)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
+from app.web import written
 from app.web.security import COOKIE, token_for
 from tests.support import DevClusterProcess, ksvc_manifest
 from tests.web.conftest import KSVC, SECRET
@@ -184,3 +185,20 @@ def test_check_traffic(app: tuple[TestClient, str], devcluster: DevClusterProces
     """The traffic check's form, whatever it holds: no 5xx, a message when it cannot run, nothing written."""
     client, ns = app
     post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/check", [("requests", requests), ("target", target)])
+
+
+@EXAMPLES
+@given(st.one_of(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=';"\\,'),
+                         max_size=300), ANY.filter(lambda s: s.isascii() and s.isprintable() and ";" not in s)),
+       st.sampled_from(["", "?start=50", "?filter=fz", "?sort=-name", "?partial=rows"]))
+def test_the_read_your_writes_cookie(app: tuple[TestClient, str], cookie: str, query: str) -> None:
+    """The list with any read-your-writes cookie (app.web.written: a browser's own, or one made up): the list, never
+    a 5xx."""
+    client, ns = app
+    client.cookies.set(written.COOKIE, cookie)
+    try:
+        response = client.get(f"/namespaces/{ns}/services{query}")
+    finally:
+        client.cookies.delete(written.COOKIE)
+    assert response.status_code == 200, (cookie, query, response.text[:2000])
+    assert 'data-service="fz"' in response.text

@@ -178,8 +178,14 @@ async def test_the_list_is_paged(console: Console) -> None:
         assert re.findall(r'<tr data-service="([^"]+)">', second.text) == ["page-c"]
         assert "Services 3–3 of 3" in html.unescape(second.text) and 'rel="next"' not in second.text
         assert "« First page" in html.unescape(second.text)
+        assert following == f"/namespaces/{ns}/services?start=2"  # counted: the same from the cache or a LIST
         stream = html.unescape(re.search(r'sse-connect="([^"]+)"', second.text).group(1))
-        assert stream.startswith(f"/live/namespaces/{ns}/services?continue=") and "start=2" in stream  # this page
+        assert stream.startswith(f"/live/namespaces/{ns}/services?start=2&seen=")  # this page
+        # A link from before, with the API's continue token, is still followed; a stale one starts again.
+        token = console.cluster.get(f"{KSVC.format(ns=ns)}?limit=2")["metadata"]["continue"]
+        linked = await http.get(f"/namespaces/{ns}/services", params={"continue": token, "start": "2"})
+        assert re.findall(r'<tr data-service="([^"]+)">', linked.text) == ["page-c"]
+        assert "Services 3–3 of 3" in html.unescape(linked.text)
         stale = await http.get(f"/namespaces/{ns}/services?continue=not-a-token&start=2")
         assert stale.status_code == 303 and stale.headers["location"] == f"/namespaces/{ns}/services"
 
@@ -230,6 +236,7 @@ async def test_list_rows_come_from_the_row_cache_until_their_service_changes(con
                                          content_type="application/merge-patch+json")
     assert code == 200
     await console.settled(ns, "row-b")
+    await console.listed_by_cache(ns)  # the list's own cache has the change too (another client made it)
     changed = await console.get(f"/namespaces/{ns}/services")
     assert '<code class="tag" title="Traffic tag">fresh</code>' in changed.text  # the changed row, rendered anew
     cache.rows.clear()
