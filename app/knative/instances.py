@@ -165,10 +165,11 @@ def container_of(spec: dict[str, Any]) -> str:
     return str(serving_container(spec).get("name") or USER_CONTAINER)
 
 
-def by_revision(pods: Sequence[dict[str, Any]]) -> dict[str, list[Instance]]:
-    grouped: dict[str, list[Instance]] = {}
+def by_revision(pods: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The pods of each revision (by Knative's label), as they are: a page makes instances of the few it shows."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for pod in pods:
-        instance = instance_from(pod)
-        if instance.revision:
-            grouped.setdefault(instance.revision, []).append(instance)
+        revision = _dict(_dict(pod.get("metadata")).get("labels")).get(LABEL_REVISION)
+        if isinstance(revision, str) and revision:
+            grouped.setdefault(revision, []).append(pod)
     return grouped

@@ -199,7 +199,7 @@ def summaries(ordered: list[dict[str, Any]], cache: SummaryCache | None = None) 
 
 def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: str,
                   summary_of: Callable[[str], str],
-                  pods: dict[str, list[inst.Instance]] | None = None) -> list[RevisionRow]:
+                  pods: dict[str, list[dict[str, Any]]] | None = None) -> list[RevisionRow]:
     """The revision table: newest first, each revision with traffic or a tag, and (unless only those are asked for)
     the newest NEWEST_ROWS or all; only the rows shown are parsed. `pods` by revision, None when unknown (the
     instances then come from the status)."""
@@ -212,7 +212,7 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
         revision = revision_from(obj)
         previous = str((ordered[index + 1].get("metadata") or {}).get("name") or "") if index + 1 < len(ordered) \
             else ""
-        mine = None if pods is None else pods.get(revision.name, [])
+        mine = None if pods is None else [inst.instance_from(pod) for pod in pods.get(revision.name, [])]
         rows.append(RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
                                 revision.name == service.latest_created, previous, summary_of(revision.name),
                                 inst.describe(revision, mine), diagnose(revision, mine or ())))
@@ -249,9 +249,13 @@ async def read_evidence(client: Any, user: str, namespace: str, obj: dict[str, A
     """Events and last log lines for the failed revisions the page explains (few; usually none)."""
     service = service_from(obj)
     grouped = {} if pods is None else inst.by_revision(pods)
-    rows = explained(service, revision_rows(service, newest_first_raw(revisions), "", _no_summary, grouped))
+    # Only the revisions `explained` may pick (the newest, those the traffic names): not a row for every one shown.
+    named = {t.revision_name for t in service.spec_traffic} | {service.latest_created}
+    candidates = newest_first_raw([r for r in revisions if (r.get("metadata") or {}).get("name") in named])
+    rows = explained(service, revision_rows(service, candidates, "all", _no_summary, grouped))
     found = await asyncio.gather(*(gather_evidence(client, user, namespace, row.revision.name,
-                                                   grouped.get(row.revision.name, [])) for row in rows))
+                                                   [inst.instance_from(p) for p in grouped.get(row.revision.name, [])])
+                                   for row in rows))
     return {e.revision: e for e in found}
 
 
@@ -281,11 +285,20 @@ async def read_revisions(request: Request, namespace: str, name: str) -> tuple[d
     return await lookups(request).service_objects(namespace, name)
 
 
+async def read_pods(request: Request, namespace: str, name: str) -> list[dict[str, Any]] | None:
+    """The Service's pods from the namespace's watch-fed cache of pods when it can be trusted, else listed; None when
+    this identity may not list pods. Pods come and go with scaling: a cache saves the page listing (and decoding)
+    every one of them each time it is opened."""
+    who, client = identity(request)
+    cached = request.app.state.live.informers.get(who, client, namespace, r.POD, LABEL_SERVICE).labelled(name)
+    return cached if cached is not None else await service_pods(client, namespace, name)
+
+
 async def read_page(request: Request, namespace: str, name: str, shown: str) -> DetailPage:
     _, client = identity(request)
     (obj, revisions), gateway, pods, may = await asyncio.gather(read_revisions(request, namespace, name),
                                                                 lookups(request).gateway(),
-                                                                service_pods(client, namespace, name),
+                                                                read_pods(request, namespace, name),
                                                                 allowed(request, namespace))
     evidence = await read_evidence(client, acting(request).name, namespace, obj, revisions, pods)
     return detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries, pods, evidence, may)

@@ -258,3 +258,34 @@ async def test_a_change_older_than_the_cache_is_not_taken_in(console: Console) -
     assert cache.objects["steady"] is held and cache.trusted
     cache._apply(Change(r.SERVICE, "MODIFIED", {**old, "metadata": {**old["metadata"], "resourceVersion": "01"}}))
     assert not cache.trusted  # a resourceVersion it cannot compare: it vouches for nothing
+
+
+POD_LISTS = re.compile(r'knative_console_kubernetes_requests_total\{outcome="ok",resource="pods",verb="list"\} '
+                       r'([0-9.e+]+)')
+
+
+async def pod_lists(http: httpx.AsyncClient) -> float:
+    found = POD_LISTS.search((await http.get("/metrics")).text)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_the_details_page_reads_its_pods_from_the_namespaces_cache(console: Console) -> None:
+    """Once the namespace's watch-fed cache of pods is trusted, the details page lists no pods: with a revision's
+    pods alive (hundreds, for a Service whose many revisions have not scaled to zero yet) that LIST and its decoding
+    were most of the page's time. The instances it shows are the same; a new pod shows once the watch has it."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "pods")
+    await console.settled(ns, "pods")
+    path = f"/namespaces/{ns}/services/pods"
+    listed = (await console.get(path)).text  # the first visit lists, and starts the cache
+    informers = console.http._transport.app.state.live.informers  # type: ignore[attr-defined]
+    deadline = asyncio.get_running_loop().time() + 10
+    while not any(i.trusted for (_, namespace, kind), i in informers.informers.items()
+                  if namespace == ns and kind == r.POD):
+        assert asyncio.get_running_loop().time() < deadline, "the pod cache never listed"
+        await asyncio.sleep(0.02)
+    before = await pod_lists(console.http)
+    cached = (await console.get(path)).text
+    assert await pod_lists(console.http) == before  # no LIST of pods
+    shown = re.compile(r'data-instances="[^"]*"|\d+ running|scaled to zero')
+    assert shown.findall(cached) == shown.findall(listed) and shown.findall(cached)
