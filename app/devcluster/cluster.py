@@ -303,12 +303,16 @@ def build(config: Config) -> DevCluster:
     if not config.knative:
         # A plain Kubernetes API: what a cluster without Knative Serving looks like to a client.
         return DevCluster(config)
+    webhooks = KnativeWebhooks()
     cluster = DevCluster(
-        config, admission=KnativeWebhooks(), schemas=Schemas(KNATIVE_KINDS + CORE_KINDS),
+        config, admission=webhooks, schemas=Schemas(KNATIVE_KINDS + CORE_KINDS),
         registry=Registry(CORE_RESOURCES + KNATIVE_RESOURCES),
     )
     controller = KnativeController(cluster.rest, config.revision_start_delay, config.cold_start_delay, cluster.logs,
                                    config.restart_backoff)
+    # The webhook validates against config-autoscaler as the controllers read it: parsed once per version, the last
+    # valid settings kept.
+    webhooks.autoscaling = controller.context.autoscaler_config
     cluster.controllers.append(controller)
     # The gateway only reads; what a request does to the cluster goes through the autoscaler (the activator's part).
     cluster.gateway = Gateway(cluster.store, cluster.own_names, min(config.header_timeout, KEEP_ALIVE_TIMEOUT),

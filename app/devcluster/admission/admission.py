@@ -3,7 +3,9 @@
 The API server calls `default` (the mutating webhook) and then `validate` (the validating
 webhook) on every create or update of a Service, Configuration, Route or Revision, after its
 own schema checks. A denial carries the exact text Knative's webhook sends, which the
-apiserver returns as a 400 `BadRequest` Status (kubernetes-api.md section 3).
+apiserver returns as a 400 `BadRequest` Status (kubernetes-api.md section 3). Validation reads
+the cluster's current config-autoscaler (max-scale-limit, allow-zero-initial-scale), as
+Knative's webhook does through its config store.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from .defaults import default_object, owned_by_service
 from .diff import REVISION_SPEC_ROOT, short_diff
 from .fielderror import ERROR, WARNING, FieldError
-from .validation_annotations import validate_autoscaling
+from .validation_annotations import UNTOUCHED, ClusterAutoscaling, validate_autoscaling
 from .validation_meta import (
     creator_and_modifier,
     no_autoscaling_annotations,
@@ -50,11 +52,14 @@ def default(kind: str, operation: str, obj: dict, old: dict | None, user: str) -
         default_object(kind, operation, obj, old, user)
 
 
-def validate(kind: str, operation: str, obj: dict, old: dict | None) -> list[str]:
-    """Validate the defaulted object; raise AdmissionDenied, or return the warnings to send."""
+def validate(
+    kind: str, operation: str, obj: dict, old: dict | None, autoscaling: ClusterAutoscaling = UNTOUCHED
+) -> list[str]:
+    """Validate the defaulted object against config-autoscaler's `autoscaling`; raise AdmissionDenied, or return the
+    warnings to send."""
     if kind not in KINDS or operation not in ("CREATE", "UPDATE"):
         return []
-    result = _validate(kind, operation == "UPDATE" and old is not None, obj, old or {})
+    result = _validate(kind, operation == "UPDATE" and old is not None, obj, old or {}, autoscaling)
     warnings = result.filter(WARNING)
     # The webhook sends all warnings of one object as a single, possibly multi-line, text.
     warning_texts = [warnings.error()] if warnings else []
@@ -68,12 +73,16 @@ def _dict(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _validate(kind: str, updating: bool, obj: dict, old: dict) -> FieldError:
+def _autoscaling(annotations: dict, cluster: ClusterAutoscaling) -> FieldError:
+    return validate_autoscaling(annotations, cluster.max_scale_limit, cluster.allow_zero_initial_scale)
+
+
+def _validate(kind: str, updating: bool, obj: dict, old: dict, autoscaling: ClusterAutoscaling) -> FieldError:
     meta = _dict(obj.get("metadata"))
     annotations = _dict(meta.get("annotations"))
     spec = _dict(obj.get("spec"))
     if kind == "Revision":
-        return _revision(updating, meta, spec, _dict(old.get("spec")))
+        return _revision(updating, meta, spec, _dict(old.get("spec")), autoscaling)
 
     meta_errs = object_metadata(meta).also(no_autoscaling_annotations(annotations).via_field("annotations"))
     if kind in ("Configuration", "Route"):
@@ -85,7 +94,7 @@ def _validate(kind: str, updating: bool, obj: dict, old: dict) -> FieldError:
     errs = meta_errs.via_field("metadata")
 
     if kind in ("Service", "Configuration"):
-        errs = errs.also(_template(_dict(spec.get("template")), meta).via_field("spec.template"))
+        errs = errs.also(_template(_dict(spec.get("template")), meta, autoscaling).via_field("spec.template"))
     if kind in ("Service", "Route"):
         traffic: list[Any] = spec["traffic"] if isinstance(spec.get("traffic"), list) else []
         errs = errs.also(validate_traffic(traffic, in_service=kind == "Service").via_field("spec"))
@@ -102,20 +111,20 @@ def _validate(kind: str, updating: bool, obj: dict, old: dict) -> FieldError:
     return errs
 
 
-def _template(template: dict, parent_meta: dict) -> FieldError:
+def _template(template: dict, parent_meta: dict, autoscaling: ClusterAutoscaling) -> FieldError:
     """RevisionTemplateSpec validation, relative to the template."""
     template_meta = _dict(template.get("metadata"))
     annotations = _dict(template_meta.get("annotations"))
     errs = validate_revision_spec(_dict(template.get("spec"))).via_field("spec")
-    errs = errs.also(validate_autoscaling(annotations).via_field("metadata.annotations"))
+    errs = errs.also(_autoscaling(annotations, autoscaling).via_field("metadata.annotations"))
     errs = errs.also(revision_template_name(template_meta, parent_meta))
     return errs.also(template_annotations(annotations).via_field("metadata.annotations"))
 
 
-def _revision(updating: bool, meta: dict, spec: dict, old_spec: dict) -> FieldError:
+def _revision(updating: bool, meta: dict, spec: dict, old_spec: dict, autoscaling: ClusterAutoscaling) -> FieldError:
     annotations = _dict(meta.get("annotations"))
     owners = meta.get("ownerReferences") or []
-    meta_errs = object_metadata(meta).also(validate_autoscaling(annotations).via_field("annotations"))
+    meta_errs = object_metadata(meta).also(_autoscaling(annotations, autoscaling).via_field("annotations"))
     configuration_label = owner_label(_dict(meta.get("labels")), owners, CONFIGURATION_LABEL, "Configuration")
     errs = meta_errs.also(configuration_label.via_field("labels")).via_field("metadata")
     if not updating:

@@ -7,6 +7,9 @@ canonical key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 from .fielderror import FieldError, generic, go_float, invalid_value, out_of_bounds
 from .goparse import HOUR, SECOND, RangeError, parse_duration, parse_float, parse_int
 from .validation_meta import first_key
@@ -33,6 +36,26 @@ HPA = "hpa.autoscaling.knative.dev"
 MAX_INT32 = 2147483647
 WINDOW_MIN, WINDOW_MIN_TEXT = 6 * SECOND, "6s"
 WINDOW_MAX, WINDOW_MAX_TEXT = HOUR, "1h0m0s"
+
+
+class ClusterAutoscaling(Protocol):
+    """What these checks read of knative-serving/config-autoscaler. Knative's webhook hands them
+    `config.FromContextOrDefaults(ctx).Autoscaler`: the ConfigMap as its config store last read it."""
+
+    @property
+    def max_scale_limit(self) -> int: ...
+
+    @property
+    def allow_zero_initial_scale(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class _Untouched:
+    max_scale_limit: int = 0
+    allow_zero_initial_scale: bool = False
+
+
+UNTOUCHED: ClusterAutoscaling = _Untouched()  # an untouched config-autoscaler, or none at all
 
 
 def validate_autoscaling(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from app.devcluster.admission import admission
 from app.devcluster.admission.decoding import Undecodable, check_decodable
+from app.devcluster.admission.validation_annotations import UNTOUCHED, ClusterAutoscaling
 from app.devcluster.apiserver.errors import ApiError
 from app.devcluster.apiserver.resources import ResourceDef
 from app.devcluster.crds.resources import KNATIVE_GROUP
@@ -26,7 +28,14 @@ def _undecodable(webhook: str, verb: str, error: Exception) -> ApiError:
 
 
 class KnativeWebhooks:
-    """Defaulting (`webhook.serving.knative.dev`) and validation (`validation.webhook.serving.knative.dev`)."""
+    """Defaulting (`webhook.serving.knative.dev`) and validation (`validation.webhook.serving.knative.dev`).
+
+    `autoscaling` reads knative-serving/config-autoscaler as it is now (its last valid settings), as Knative's webhook
+    reads it through its config store; until the cluster points it at the ConfigMap, an untouched one's defaults.
+    """
+
+    def __init__(self, autoscaling: Callable[[], ClusterAutoscaling] = lambda: UNTOUCHED) -> None:
+        self.autoscaling = autoscaling
 
     def mutate(
         self, resource: ResourceDef, operation: str, obj: dict[str, Any], old: dict[str, Any] | None, user: str
@@ -52,7 +61,7 @@ class KnativeWebhooks:
         if resource.group != KNATIVE_GROUP:
             return []
         try:
-            return admission.validate(resource.kind, operation, obj, old)
+            return admission.validate(resource.kind, operation, obj, old, self.autoscaling())
         except admission.AdmissionDenied as denied:
             raise ApiError(400, "BadRequest", denied.message) from None
         except (TypeError, AttributeError, ValueError, KeyError, IndexError) as error:

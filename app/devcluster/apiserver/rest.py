@@ -275,7 +275,7 @@ class Rest:
             if managed and managed_fields is not None:
                 new["metadata"]["managedFields"] = managed_fields
             # Only what this write brings is checked and pruned: the rest is the stored object, checked when written.
-            sent = {key: new[key] for key in ("apiVersion", "kind", "metadata", "status") if key in new}
+            sent: dict[str, Any] = {key: new[key] for key in ("apiVersion", "kind", "metadata", "status") if key in new}
             self._check_schema(call, sent)
             if "status" not in sent:
                 new.pop("status", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.devcluster.admission import AdmissionDenied, default, validate
+from app.devcluster.admission.validation_annotations import UNTOUCHED
 
 
 def defaulted(kind, obj, operation="CREATE", old=None):  # noqa: ANN001, ANN201
@@ -10,11 +11,12 @@ def defaulted(kind, obj, operation="CREATE", old=None):  # noqa: ANN001, ANN201
     return obj
 
 
-def denial(kind, obj):  # noqa: ANN001, ANN201
-    """The text after "validation failed: " for a new object, or "" when it is admitted."""
+def denial(kind, obj, autoscaling=UNTOUCHED):  # noqa: ANN001, ANN201
+    """The text after "validation failed: " for a new object, or "" when it is admitted (against an untouched
+    config-autoscaler, or the `autoscaling` given)."""
     default(kind, "CREATE", obj, None, "alice")
     try:
-        validate(kind, "CREATE", obj, None)
+        validate(kind, "CREATE", obj, None, autoscaling)
     except AdmissionDenied as denied:
         return denied.text
     return ""

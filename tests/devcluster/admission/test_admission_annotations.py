@@ -1,9 +1,12 @@
-"""Annotation rules: autoscaling table 4.2, where autoscaling keys may go, rollout-duration,
-template-only keys (networking, progress-deadline, queue sidecar)."""
+"""Annotation rules: autoscaling table 4.2 (against config-autoscaler as it is), where autoscaling keys may go,
+rollout-duration, template-only keys (networking, progress-deadline, queue sidecar)."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.devcluster.admission.validation_annotations import validate_autoscaling
+from app.devcluster.controllers.config import parse_autoscaler
 from tests.devcluster.admission.helpers import denial
 
 IMAGE = "ghcr.io/knative/helloworld-go:latest"
@@ -137,6 +140,38 @@ def test_max_scale_limit_when_the_cluster_sets_one(annotations, text):
 
 def test_zero_initial_scale_when_the_cluster_allows_it():
     assert not validate_autoscaling(auto(initial_scale="0"), allow_zero_initial_scale=True)
+
+
+def _with_template_annotations(kind, annotations):
+    if kind == "Revision":
+        return {"metadata": {"name": "hello-00001", "annotations": annotations},
+                "spec": {"containers": [{"image": IMAGE}]}}
+    return ksvc(template_annotations=annotations)
+
+
+@pytest.mark.parametrize(("kind", "path"), [("Service", A), ("Configuration", A),
+                                            ("Revision", "metadata.annotations.autoscaling.knative.dev/")])
+def test_the_webhook_checks_against_config_autoscaler_as_the_controllers_read_it(kind, path):
+    zero = auto(initial_scale="0")
+    assert denial(kind, _with_template_annotations(kind, zero)) == \
+        f"invalid value: 0: {path}initial-scale=0 not allowed by cluster"
+    allowing = parse_autoscaler({"allow-zero-initial-scale": "true"})
+    assert denial(kind, _with_template_annotations(kind, zero), allowing) == ""
+    limited = parse_autoscaler({"max-scale-limit": "10", "max-scale": "10"})
+    assert denial(kind, _with_template_annotations(kind, auto(max_scale="11")), limited) == \
+        f"expected 1 <= 11 <= 10: {path}max-scale"
+
+
+@given(value=st.one_of(st.integers(-3, 3).map(str), st.text(max_size=5)), allow=st.booleans())
+def test_any_initial_scale_is_admitted_or_refused_with_its_value_and_key(value, allow):
+    config = parse_autoscaler({"allow-zero-initial-scale": str(allow).lower()})
+    text = denial("Service", ksvc(template_annotations=auto(initial_scale=value)), config)
+    digits = value[1:] if value[:1] in ("+", "-") else value
+    number = int(value) if digits.isascii() and digits.isdigit() else None  # what Go's strconv.Atoi reads
+    if number is not None and (number > 0 or (number == 0 and allow)):
+        assert text == ""
+    else:
+        assert text.startswith(f"invalid value: {value}: {A}initial-scale"), text
 
 
 @pytest.mark.parametrize("kind", ["Service", "Configuration", "Route"])
