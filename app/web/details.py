@@ -159,9 +159,30 @@ class SummaryCache:
     """What a revision changed from the one before it, kept by both revisions' uid and resourceVersion (a revision's
     template never changes): a page that is rendered again, or a live page after a change, compares none again."""
 
-    def __init__(self, capacity: int = 8192) -> None:
-        self.capacity = capacity
+    def __init__(self, capacity: int = 8192, pages: int = 64) -> None:
+        self.capacity, self.pages = capacity, pages
         self.summaries: OrderedDict[tuple[str, ...], str] = OrderedDict()
+        self.orders: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], list[history.Item]]] = OrderedDict()
+
+    def ordered(self, service: dict[str, Any], revisions: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
+                                                                                          list[history.Item]]:
+        """The revisions newest first and the Service's timeline, kept by the versions of the Service and of every
+        revision (what they are computed from, whoever reads them): a page opened again, with nothing changed,
+        sorts and walks its few hundred revisions no more. Callers must not change what they get."""
+        versions = [_version(service), *(_version(r) for r in revisions)]
+        if not all(version for _, version in versions):  # not as the API gives them: nothing to know them by
+            ordered = newest_first_raw(revisions)
+            return ordered, history.timeline(service, ordered, newest=HISTORY_ROWS)
+        key = (versions[0], frozenset(versions[1:]))
+        found = self.orders.get(key)
+        if found is None:
+            ordered = newest_first_raw(revisions)
+            found = self.orders[key] = (ordered, history.timeline(service, ordered, newest=HISTORY_ROWS))
+            while len(self.orders) > self.pages:
+                self.orders.popitem(last=False)
+        else:
+            self.orders.move_to_end(key)
+        return found
 
     def get(self, older: dict[str, Any], newer: dict[str, Any]) -> str:
         key = (*_version(older), *_version(newer))
@@ -232,9 +253,9 @@ def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, A
                 evidence: dict[str, Evidence] | None = None, allowed: Allowed = EVERYTHING) -> DetailPage:
     """The page for a Service, its revisions and their pods as the API gives them (pods None: not readable)."""
     service = service_from(obj)
-    ordered = newest_first_raw(revisions)
+    cache = cache or SummaryCache()
+    ordered, changed = cache.ordered(obj, revisions)
     summary_of = summaries(ordered, cache)
-    changed = history.timeline(obj, ordered, newest=HISTORY_ROWS)
     latest = history.with_summaries(changed[:HISTORY_ROWS], summary_of)
     rows = revision_rows(service, ordered, shown, summary_of, None if pods is None else inst.by_revision(pods))
     failures = [Failure(row, row.diagnosis, (evidence or {}).get(row.revision.name))
