@@ -51,6 +51,7 @@ SAMPLES = 200
 PROBE_INTERVAL = 0.02
 CATCH_UP_LIMIT, IDLE_CPU = 240.0, 0.25  # seconds; the share of a CPU below which the cluster counts as idle
 STEADY_SECONDS = 5.0
+SETTLE_LIMIT = 600  # seconds the cluster may keep writing after a level's Services are made
 WARM_EVERY = 50  # every 50th Service keeps an instance (min-scale 1): the gateway probes' targets
 MIN_SCALE = "autoscaling.knative.dev/min-scale"
 WAIT_SECONDS = 1800
@@ -258,6 +259,19 @@ async def probe(api: Api, gateway: str, level: int, until: asyncio.Event | float
     return probes
 
 
+async def settle(api: Api) -> None:
+    """Wait until the cluster stops writing: at 5,000 Services the revisions created in the last minutes scale to zero
+    one after another for a while, longer than one `Api.settle` waits."""
+    deadline = time.perf_counter() + SETTLE_LIMIT
+    while True:
+        try:
+            await api.settle()
+            return
+        except RuntimeError:
+            if time.perf_counter() > deadline:
+                raise
+
+
 async def sampled(api: Api, path: str, count: int = SAMPLES, warm_up: int = 10) -> list[float]:
     for _ in range(warm_up):
         await api.timed("GET", path)
@@ -292,13 +306,13 @@ async def measure_level(cluster: DevClusterProcess, level: int, loaded: int) -> 
         if bulk:
             progress(f"{level}: loading {len(bulk)} Services")
             await grow(api, bulk, LOAD_CONCURRENCY)
-            await api.settle()
+            await settle(api)
         progress(f"{level}: creating the last {CREATE_PROBE}, {CREATE_CONCURRENCY} at a time")
         seconds, ready = await grow(
             api, [service_name(i) for i in range(level - CREATE_PROBE, level)], CREATE_CONCURRENCY
         )
         result.create_rate, result.ready_rate = CREATE_PROBE / seconds, CREATE_PROBE / ready
-        await api.settle()
+        await settle(api)
         await wait_idle(pid_of(cluster), CATCH_UP_LIMIT)
         result.rss = rss_mb(pid_of(cluster))
         progress(f"{level}: RSS {result.rss:.0f} MB; LIST and revisions LIST")
