@@ -221,6 +221,8 @@ class Store:
             self._bodies.setdefault(resource, {})[key] = held
             if index_card is not None and indexes.from_card(resource):
                 indexes.put_card(resource, key, loads(index_card), rv)
+                if held is not stored:  # a kind packed since it was written
+                    rewrite.append((held, index_card, resource, namespace, name))
             else:
                 obj = loads(stored if isinstance(stored, str) else self._unpack(resource, stored))
                 indexes.put(resource, key, obj, rv)
@@ -231,11 +233,12 @@ class Store:
         self._order = {resource: sorted(bodies) for resource, bodies in self._bodies.items()}
         if rewrite:
             assert self._db is not None, "store is not open"
-            with self._db:
+            with self._db:  # the rows and the dictionaries they were packed with, in one transaction
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany(
                     "UPDATE objects SET body = ?, card = ? WHERE resource = ? AND namespace = ? AND name = ?", rewrite
                 )
+                self._save_dictionaries(clear=False)
 
     def _save_dictionaries(self, clear: bool = True) -> None:
         """Write the dictionaries chosen since the last save (`clear=False`: in a transaction that may roll back)."""

@@ -298,3 +298,30 @@ def test_an_older_store_is_written_back_packed_with_cards_once(tmp_path: Path) -
     assert unpacked.get(EVENTS, "ns", "pod-4.4") == written[4]
     assert isinstance(unpacked._bodies[EVENTS]["ns/pod-4.4"], str)
     unpacked.close()
+
+
+def test_an_upgrade_cut_short_after_its_rewrite_leaves_a_readable_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows an older store is rewritten with are packed with dictionaries that are saved in the same
+    transaction: a process that dies right after the rewrite leaves nothing it cannot read."""
+    path = tmp_path / "store.sqlite3"
+    old = Store(path, ttls={EVENTS: 60.0})
+    old.open()
+    written = [put(old, event(i), EVENTS) for i in range(3)]
+    old.close()
+    real = Store._save_dictionaries
+
+    def dies_after_the_rewrite(self: Store, clear: bool = True) -> None:
+        if clear:
+            raise SystemExit("killed")  # the save that follows the rewrite never happens
+        real(self, clear)
+
+    monkeypatch.setattr(Store, "_save_dictionaries", dies_after_the_rewrite)
+    with pytest.raises(SystemExit):
+        Store(path, ttls={EVENTS: 60.0}, packed=[EVENTS]).open()
+    monkeypatch.setattr(Store, "_save_dictionaries", real)
+    reopened = Store(path, ttls={EVENTS: 60.0}, packed=[EVENTS])
+    reopened.open()
+    assert [reopened.get(EVENTS, "ns", f"pod-{i}.{i:x}") for i in range(3)] == written
+    reopened.close()
