@@ -48,11 +48,12 @@ class Api:
     async def call(self, method: str, path: str, body: Any = None, content_type: str = JSON) -> dict[str, Any]:
         return json.loads((await self.timed(method, path, body, content_type))[1])
 
-    async def settle(self) -> None:
-        """Wait until controllers stop writing: the cluster-wide resourceVersion holds for a moment."""
+    async def settle(self, within: float = WAIT_SECONDS) -> None:
+        """Wait until controllers stop writing: the cluster-wide resourceVersion holds for a moment. `within`: how
+        long they may keep writing (longer after thousands of Services, whose revisions scale to zero for minutes)."""
         last = ""
         try:
-            async with asyncio.timeout(WAIT_SECONDS):
+            async with asyncio.timeout(within):
                 while True:
                     listing = await self.call("GET", "/api/v1/namespaces/default/configmaps?limit=1")
                     if listing["metadata"]["resourceVersion"] == last:
@@ -60,7 +61,7 @@ class Api:
                     last = listing["metadata"]["resourceVersion"]
                     await asyncio.sleep(0.3)
         except TimeoutError:
-            raise RuntimeError(f"the cluster kept writing for {WAIT_SECONDS} s") from None
+            raise RuntimeError(f"the cluster kept writing for {within:.0f} s") from None
 
     async def poll(self, path: str, predicate: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
         """GET `path` until the object satisfies `predicate`."""

@@ -373,14 +373,7 @@ async def create_more_services(api: Api) -> None:
 
     await asyncio.gather(*(worker() for _ in range(CREATE_CONCURRENCY)))
     progress("waiting for the dev cluster to stop writing")
-    deadline = time.perf_counter() + SETTLE_LIMIT
-    while True:
-        try:
-            await api.settle()
-            return
-        except RuntimeError:
-            if time.perf_counter() > deadline:
-                raise
+    await api.settle(SETTLE_LIMIT)
 
 
 async def timed(call: Awaitable[object]) -> float:

@@ -259,19 +259,6 @@ async def probe(api: Api, gateway: str, level: int, until: asyncio.Event | float
     return probes
 
 
-async def settle(api: Api) -> None:
-    """Wait until the cluster stops writing: at 5,000 Services the revisions created in the last minutes scale to zero
-    one after another for a while, longer than one `Api.settle` waits."""
-    deadline = time.perf_counter() + SETTLE_LIMIT
-    while True:
-        try:
-            await api.settle()
-            return
-        except RuntimeError:
-            if time.perf_counter() > deadline:
-                raise
-
-
 async def sampled(api: Api, path: str, count: int = SAMPLES, warm_up: int = 10) -> list[float]:
     for _ in range(warm_up):
         await api.timed("GET", path)
@@ -306,13 +293,13 @@ async def measure_level(cluster: DevClusterProcess, level: int, loaded: int) -> 
         if bulk:
             progress(f"{level}: loading {len(bulk)} Services")
             await grow(api, bulk, LOAD_CONCURRENCY)
-            await settle(api)
+            await api.settle(SETTLE_LIMIT)
         progress(f"{level}: creating the last {CREATE_PROBE}, {CREATE_CONCURRENCY} at a time")
         seconds, ready = await grow(
             api, [service_name(i) for i in range(level - CREATE_PROBE, level)], CREATE_CONCURRENCY
         )
         result.create_rate, result.ready_rate = CREATE_PROBE / seconds, CREATE_PROBE / ready
-        await settle(api)
+        await api.settle(SETTLE_LIMIT)
         await wait_idle(pid_of(cluster), CATCH_UP_LIMIT)
         result.rss = rss_mb(pid_of(cluster))
         progress(f"{level}: RSS {result.rss:.0f} MB; LIST and revisions LIST")
