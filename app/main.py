@@ -95,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = templates()
     app.state.rows = RowCache()
     app.state.summaries = details.SummaryCache()
+    app.state.pages = details.PageCache()
     app.state.checks = check.Running()
     app.state.sessions = Sessions(settings.secret_key, settings.session_idle)
     app.state.proxy_identities = auth.ProxyIdentities()

@@ -42,6 +42,11 @@ def identity(request: Request) -> tuple[str, Cluster]:
     return who.key, who.cluster
 
 
+def reloaded(request: Request) -> bool:
+    """A hard reload (`Cache-Control: no-cache`, as browsers send it): the page passes its caches by."""
+    return "no-cache" in request.headers.get("cache-control", "").lower()
+
+
 def lookups(request: Request) -> Lookups:
     """Reads as this request's user; what is cached is cached for them alone (the gateway's address, read with the
     console's own credentials, for everyone)."""

@@ -31,7 +31,7 @@ from app.knative.models import (
 )
 from app.knative.rollout import RolloutProgress, rollout_progress
 from app.web import yaml_views
-from app.web.context import acting, allowed, checked, cluster, identity, lookups, service_url
+from app.web.context import acting, allowed, checked, cluster, identity, lookups, reloaded, service_url
 from app.web.evidence import Evidence, gather_evidence, service_pods
 from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
@@ -41,6 +41,7 @@ router = APIRouter()
 NEWEST_ROWS = 20  # beside every revision with traffic or a tag, the table shows this many of the newest
 EXPLAINED = 3  # failed revisions explained at most on the page (the newest first)
 HISTORY_ROWS = 5  # the details page's History section; the history page has the rest
+PAGES_KEPT = 64  # details pages kept rendered (app.state.pages), the least recently opened dropped first
 # The regions of the details page, in page order.
 REGIONS = (
     Region("status", "_service_status.html"),
@@ -294,35 +295,94 @@ def complete(obj: dict[str, Any], revisions: list[dict[str, Any]]) -> bool:
     return not (named - {None, ""}) - {(r.get("metadata") or {}).get("name") for r in revisions}
 
 
-async def read_revisions(request: Request, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The Service, and its revisions from the namespace's watch-fed cache when it has them all, else listed."""
+Stamp = tuple[int, int, int]  # what a watch-fed cache held for a label value (app.web.informer.Informer.stamp)
+
+
+async def read_stamped(request: Request, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]],
+                                                                             Stamp | None]:
+    """The Service, and its revisions from the namespace's watch-fed cache when it has them all (with the cache's
+    stamp for them), else listed (stamp None)."""
     who, client = identity(request)
     informer = request.app.state.live.informers.get(who, client, namespace, r.REVISION, LABEL_SERVICE)
-    cached = informer.labelled(name)
+    cached, stamp = informer.labelled(name), informer.stamp(name)
     if cached is not None:
         obj = await client.get(r.SERVICE, name, namespace)
         if complete(obj, cached):
-            return obj, cached
-    return await lookups(request).service_objects(namespace, name)
+            return obj, cached, stamp
+    obj, listed = await lookups(request).service_objects(namespace, name)
+    return obj, listed, None
 
 
-async def read_pods(request: Request, namespace: str, name: str) -> list[dict[str, Any]] | None:
-    """The Service's pods from the namespace's watch-fed cache of pods when it can be trusted, else listed; None when
-    this identity may not list pods. Pods come and go with scaling: a cache saves the page listing (and decoding)
-    every one of them each time it is opened."""
+async def read_revisions(request: Request, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The Service, and its revisions from the namespace's watch-fed cache when it has them all, else listed."""
+    obj, revisions, _ = await read_stamped(request, namespace, name)
+    return obj, revisions
+
+
+async def read_pods(request: Request, namespace: str, name: str) -> tuple[list[dict[str, Any]] | None, Stamp | None]:
+    """The Service's pods from the namespace's watch-fed cache of pods when it can be trusted (with its stamp), else
+    listed (stamp None); None when this identity may not list pods. Pods come and go with scaling: a cache saves the
+    page listing (and decoding) every one of them each time it is opened."""
     who, client = identity(request)
-    cached = request.app.state.live.informers.get(who, client, namespace, r.POD, LABEL_SERVICE).labelled(name)
-    return cached if cached is not None else await service_pods(client, namespace, name)
+    informer = request.app.state.live.informers.get(who, client, namespace, r.POD, LABEL_SERVICE)
+    cached, stamp = informer.labelled(name), informer.stamp(name)
+    return (cached, stamp) if cached is not None else (await service_pods(client, namespace, name), None)
+
+
+class PageCache:
+    """Details pages as rendered, per identity, Service and table mode, each with the key of everything it was made
+    from: the Service's version, the stamps of the watch-fed caches its revisions and pods came from, the gateway and
+    what the user may do. A page opened again with nothing changed is not built or rendered again, whatever the
+    number of revisions; any change to one of them makes a new key, and a hard reload makes it anew. Pages that
+    explain a failure (their Events and logs are read for each view) and pages whose revisions or pods were listed
+    are not kept."""
+
+    def __init__(self, capacity: int = PAGES_KEPT) -> None:
+        self.capacity = capacity
+        self.pages: OrderedDict[tuple[str, ...], tuple[tuple[Any, ...], DetailPage]] = OrderedDict()
+
+    def get(self, where: tuple[str, ...], key: tuple[Any, ...] | None) -> DetailPage | None:
+        found = self.pages.get(where)
+        if key is None or found is None or found[0] != key:
+            return None
+        self.pages.move_to_end(where)
+        return found[1]
+
+    def put(self, where: tuple[str, ...], key: tuple[Any, ...] | None, page: DetailPage) -> None:
+        if key is None or page.failures:
+            self.pages.pop(where, None)
+            return
+        self.pages[where] = (key, page)
+        self.pages.move_to_end(where)
+        while len(self.pages) > self.capacity:
+            self.pages.popitem(last=False)
+
+
+def page_key(obj: dict[str, Any], revisions: Stamp | None, pods: Stamp | None, gateway: Gateway,
+             may: Allowed) -> tuple[Any, ...] | None:
+    """What a details page is made from, or None when part of it came from a LIST (nothing to know it by)."""
+    uid, version = _version(obj)
+    if revisions is None or pods is None or not version:
+        return None
+    return uid, version, revisions, pods, gateway, may
 
 
 async def read_page(request: Request, namespace: str, name: str, shown: str) -> DetailPage:
-    _, client = identity(request)
-    (obj, revisions), gateway, pods, may = await asyncio.gather(read_revisions(request, namespace, name),
-                                                                lookups(request).gateway(),
-                                                                read_pods(request, namespace, name),
-                                                                allowed(request, namespace))
+    """The page, rendered: kept from the last time it was made when nothing it is made from has changed."""
+    who, client = identity(request)
+    (obj, revisions, stamp), gateway, (pods, pods_stamp), may = await asyncio.gather(
+        read_stamped(request, namespace, name), lookups(request).gateway(), read_pods(request, namespace, name),
+        allowed(request, namespace))
+    kept: PageCache = request.app.state.pages
+    where, key = (who, namespace, name, shown), page_key(obj, stamp, pods_stamp, gateway, may)
+    page = None if reloaded(request) else kept.get(where, key)
+    if page is not None:
+        return page
     evidence = await read_evidence(client, acting(request).name, namespace, obj, revisions, pods)
-    return detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries, pods, evidence, may)
+    page = detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries, pods, evidence, may)
+    page.regions = render_regions(request.app.state.templates, REGIONS, page, request.app.state.settings)
+    kept.put(where, key, page)
+    return page
 
 
 @router.get("/namespaces/{namespace}/services/{name}")
@@ -335,5 +395,4 @@ async def service_details(request: Request, namespace: str, name: str, partial: 
         place = yaml_views.Place(namespace, name, "", service_url(namespace, name))
         return yaml_views.respond(request, obj, place, everything, download)
     page = await read_page(request, namespace, name, shown_mode(revisions))
-    page.regions = render_regions(request.app.state.templates, REGIONS, page, request.app.state.settings)
     return render(request, "_service_live.html" if partial == "live" else "service.html", page)

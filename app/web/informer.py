@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import logging
 from collections.abc import Iterable
 from contextlib import suppress
@@ -31,6 +32,7 @@ from app.web.lookups import LIST_CHUNK
 
 log = logging.getLogger("knative_console.live")
 IDLE_SECONDS = 60.0
+_serials = itertools.count(1)  # each informer's own number: stamps of two informers never compare equal
 
 
 def _name(obj: dict[str, Any]) -> str:
@@ -60,6 +62,9 @@ class Informer:
         self.by_label: dict[str, dict[str, dict[str, Any]]] = {}  # label value → name → object (when `label`)
         self.labels: dict[str, str] = {}  # name → its label value (when `label`)
         self.version: Version | None = None  # the newest resourceVersion taken in, by the list or a change
+        # What `stamp` answers from: a count of the changes taken in, and when each label value's objects last changed.
+        self.serial, self.lists, self.changes = next(_serials), 0, 0
+        self.touched: dict[str, int] = {}  # label value → `changes` when one of its objects last came, changed or went
         self.fresh = False
         self.unversioned = False  # a resourceVersion that cannot be compared came: vouch for nothing
         self.moved = asyncio.Event()  # set (and replaced) each time `version` or `fresh` changes
@@ -78,6 +83,13 @@ class Informer:
         if not self.trusted:
             return None
         return list(self.by_label.get(value, {}).values())
+
+    def stamp(self, value: str) -> tuple[int, int, int] | None:
+        """What `labelled(value)` answers now, in three numbers: equal stamps, equal objects (this informer, the same
+        list, no change to an object with that label since). None when the cache cannot be trusted now."""
+        if not self.trusted:
+            return None
+        return self.serial, self.lists, self.touched.get(value, 0)
 
     def vouches(self, floor: Version | None = None, gone: Iterable[tuple[str, str]] = ()) -> bool:
         """Whether it may answer for the namespace now, for a reader who wrote there: it has taken in everything up to
@@ -130,6 +142,7 @@ class Informer:
             value = str(((obj.get("metadata") or {}).get("labels") or {}).get(self.label) or "")
             self.labels[name] = value
             self.by_label.setdefault(value, {})[name] = obj
+            self._touch(value)
 
     def _drop(self, name: str) -> None:
         if self.objects.pop(name, None) is None:
@@ -138,9 +151,14 @@ class Informer:
         if self.label:
             self._unlabel(name)
 
+    def _touch(self, value: str) -> None:
+        self.changes += 1
+        self.touched[value] = self.changes
+
     def _unlabel(self, name: str) -> None:
         value = self.labels.pop(name, None)
         if value is not None:
+            self._touch(value)
             group = self.by_label.get(value, {})
             group.pop(name, None)
             if not group:
@@ -150,6 +168,7 @@ class Informer:
         """Everything, read in pages of LIST_CHUNK (with the identity's newest client, `use`), as of the first
         page's resourceVersion: the pages that follow it continue the same list."""
         self.objects, self.names, self.by_label, self.labels = {}, [], {}, {}
+        self.lists += 1  # a label value whose objects all went while the watch was down is stamped anew too
         version, token = None, ""
         while True:
             listed = await self.cluster.list(self.resource, self.namespace, limit=LIST_CHUNK, continue_token=token)

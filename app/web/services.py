@@ -29,7 +29,7 @@ from app.knative import finding
 from app.knative.gateway import Gateway
 from app.settings import Settings
 from app.web import written
-from app.web.context import allowed, checked, cluster, identity, lookups, services_url
+from app.web.context import allowed, checked, cluster, identity, lookups, reloaded, services_url
 from app.web.informer import Informer, Informers
 from app.web.lookups import Lookups
 from app.web.permissions import EVERYTHING, Allowed
@@ -245,7 +245,7 @@ def vouching(request: Request, namespace: str) -> Informer | None:
     """The cache, when it may answer this request now: fresh, caught up with this browser's own writes in the
     namespace, and not asked to be passed by (`Cache-Control: no-cache`, as a browser's hard reload sends)."""
     cache = cache_of(request, namespace)
-    if cache is None or "no-cache" in request.headers.get("cache-control", "").lower():
+    if cache is None or reloaded(request):
         return None
     writes = written.of(request)
     return cache if cache.vouches(writes.floor(namespace), writes.gone(namespace)) else None
