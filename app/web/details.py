@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.responses import Response
 
 from app.cluster import resources as r
@@ -30,12 +32,14 @@ from app.knative.models import (
     service_from,
 )
 from app.knative.rollout import RolloutProgress, rollout_progress
+from app.settings import Settings
 from app.web import yaml_views
 from app.web.context import acting, allowed, checked, cluster, identity, lookups, reloaded, service_url
 from app.web.evidence import Evidence, gather_evidence, service_pods
 from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
+from app.web.rows import RowCache, cut, kept_rows
 
 router = APIRouter()
 NEWEST_ROWS = 20  # beside every revision with traffic or a tag, the table shows this many of the newest
@@ -52,6 +56,7 @@ REGIONS = (
     Region("revisions", "_service_revisions.html"),
     Region("history", "_service_history.html"),
 )
+REVISION_ROWS_TEMPLATE = "_revision_rows_render.html"
 SHOWN = ("", "all", "serving")  # the revision table: the newest and the serving ones, all, the serving ones
 
 
@@ -124,6 +129,7 @@ class DetailPage:
     failures: list[Failure] = field(default_factory=list)
     pods_known: bool = True  # False: this identity may not list pods; instances come from the revisions' status
     allowed: Allowed = EVERYTHING  # what the user may do to this Service (the actions offered)
+    row_html: list[Markup] = field(default_factory=list)  # the revision table's rows, rendered (render_page)
 
     @property
     def show_all(self) -> bool:
@@ -149,6 +155,34 @@ class DetailPage:
     @property
     def live_url(self) -> str:
         return stream_url(self.url, self.regions, {"revisions": self.shown} if self.shown else {})
+
+
+def row_key(page: DetailPage, row: RevisionRow) -> tuple[Any, ...] | None:
+    """Everything a revision's row shows, or None when the revision has no version to know it by (its row is then
+    always rendered): the revision as the API gave it (uid and resourceVersion: its template, status, creator), what
+    the Service's traffic gives it, whether it is the newest, the revision before it and what changed since, its
+    instances, the diagnosis line, and the page's Service, latest revision and what the user may do."""
+    meta = row.revision.raw_metadata
+    uid, version = meta.get("uid"), meta.get("resourceVersion")
+    if not (isinstance(uid, str) and isinstance(version, str) and uid and version):
+        return None
+    return ("revision", page.namespace, page.service.name, uid, version, row.pinned, row.floating, row.newest,
+            row.previous, row.changes, row.instances, row.diagnosis.what if row.diagnosis else None,
+            page.service.latest_created, page.allowed.patch, page.allowed.logs)
+
+
+def render_page(templates: Jinja2Templates, settings: Settings, cache: RowCache, page: DetailPage) -> DetailPage:
+    """The page's regions, its revision rows from `cache` where they were rendered before (a Service with 300
+    revisions renders the few rows that changed, not the 21 it shows)."""
+    base = f"/namespaces/{page.namespace}/services/{page.service.name}"
+
+    def render(missing: list[int]) -> list[Markup]:
+        return cut(templates, REVISION_ROWS_TEMPLATE, rows=[page.rows[index] for index in missing], base=base,
+                   latest=page.service.latest_created, allowed=page.allowed)
+
+    page.row_html = kept_rows(cache, [row_key(page, row) for row in page.rows], render)
+    page.regions = render_regions(templates, REGIONS, page, settings)
+    return page
 
 
 def shown_mode(revisions: str) -> str:
@@ -380,7 +414,8 @@ async def read_page(request: Request, namespace: str, name: str, shown: str) -> 
         return page
     evidence = await read_evidence(client, acting(request).name, namespace, obj, revisions, pods)
     page = detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries, pods, evidence, may)
-    page.regions = render_regions(request.app.state.templates, REGIONS, page, request.app.state.settings)
+    state = request.app.state
+    render_page(state.templates, state.settings, state.rows, page)
     kept.put(where, key, page)
     return page
 

@@ -62,20 +62,35 @@ def render_rows(templates: Jinja2Templates, cache: RowCache, namespace: str, gat
                 items: Sequence[dict[str, Any]], no_delete: Callable[[str], str] = lambda _: "") -> list[Markup]:
     """Each item's row: from the cache, or (all the missing ones in one rendering) parsed and rendered now.
     `no_delete` says why the user may not delete the Services of a namespace ("" when they may)."""
-    keys = [row_key(namespace, gateway, obj, no_delete(_namespace(obj))) for obj in items]
-    found = [cache.get(key) for key in keys]
-    missing = [index for index, html in enumerate(found) if html is None]
-    if missing:
+
+    def render(missing: list[int]) -> list[Markup]:
         views = [service_from(items[index]) for index in missing]
         rows = [ServiceRow(view, shares(view.status_traffic, view.name), service_problem(view)) for view in views]
-        text = templates.get_template(ROWS_TEMPLATE).render(namespace=namespace, gateway=gateway, rows=rows,
-                                                            no_delete=no_delete)
-        # Markup: the rows template autoescapes; each piece is a whole <tr> it wrote.
-        pieces = [Markup(piece.strip()) for piece in text.split(END_OF_ROW)[:-1]]  # noqa: S704
-        for index, html in zip(missing, pieces, strict=True):
+        return cut(templates, ROWS_TEMPLATE, namespace=namespace, gateway=gateway, rows=rows, no_delete=no_delete)
+
+    return kept_rows(cache, [row_key(namespace, gateway, obj, no_delete(_namespace(obj))) for obj in items], render)
+
+
+def kept_rows(cache: RowCache, keys: Sequence[tuple[Any, ...] | None],
+              render: Callable[[list[int]], list[Markup]]) -> list[Markup]:
+    """The rows with these keys: from the cache, or rendered now (`render` gets the indexes of all the missing ones,
+    for one rendering) and kept. A key of None is never kept: its row is always rendered."""
+    found = [None if key is None else cache.get(key) for key in keys]
+    missing = [index for index, html in enumerate(found) if html is None]
+    if missing:
+        for index, html in zip(missing, render(missing), strict=True):
             found[index] = html
-            cache.put(keys[index], html)
+            key = keys[index]
+            if key is not None:
+                cache.put(key, html)
     return [html for html in found if html is not None]
+
+
+def cut(templates: Jinja2Templates, template: str, **context: Any) -> list[Markup]:
+    """A rows template's output, cut into its rows (it writes END_OF_ROW after each)."""
+    text = templates.get_template(template).render(**context)
+    # Markup: the rows templates autoescape; each piece is a whole <tr> they wrote.
+    return [Markup(piece.strip()) for piece in text.split(END_OF_ROW)[:-1]]  # noqa: S704
 
 
 def _namespace(obj: dict[str, Any]) -> str:

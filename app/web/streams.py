@@ -155,7 +155,7 @@ class ServicePage(ServiceFamily):
         page = details.detail_page(self.namespace, self.obj, list(self.revisions.values()), self.gateway,
                                    self.shown, self.summaries, None if self.pods is None else list(self.pods.values()),
                                    self.evidence, self.allowed)
-        return render_regions(self.templates, details.REGIONS, page, self.settings)
+        return details.render_page(self.templates, self.settings, self.rows, page).regions
 
 
 class RevisionLive(ServiceFamily):
