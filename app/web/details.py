@@ -57,6 +57,7 @@ REGIONS = (
     Region("history", "_service_history.html"),
 )
 REVISION_ROWS_TEMPLATE = "_revision_rows_render.html"
+Stamp = tuple[int, int, int]  # what a watch-fed cache held for a label value (app.web.informer.Informer.stamp)
 SHOWN = ("", "all", "serving")  # the revision table: the newest and the serving ones, all, the serving ones
 
 
@@ -199,16 +200,20 @@ class SummaryCache:
         self.summaries: OrderedDict[tuple[str, ...], str] = OrderedDict()
         self.orders: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], list[history.Item]]] = OrderedDict()
 
-    def ordered(self, service: dict[str, Any], revisions: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
-                                                                                          list[history.Item]]:
+    def ordered(self, service: dict[str, Any], revisions: list[dict[str, Any]], stamp: Stamp | None = None,
+                ) -> tuple[list[dict[str, Any]], list[history.Item]]:
         """The revisions newest first and the Service's timeline, kept by the versions of the Service and of every
-        revision (what they are computed from, whoever reads them): a page opened again, with nothing changed,
-        sorts and walks its few hundred revisions no more. Callers must not change what they get."""
-        versions = [_version(service), *(_version(r) for r in revisions)]
-        if not all(version for _, version in versions):  # not as the API gives them: nothing to know them by
-            ordered = newest_first_raw(revisions)
-            return ordered, history.timeline(service, ordered, newest=HISTORY_ROWS)
-        key = (versions[0], frozenset(versions[1:]))
+        revision (what they are computed from, whoever reads them), or by the stamp of the watch-fed cache the
+        revisions came from (the same revisions, without reading the version of each): a page opened again, with
+        nothing changed, sorts and walks its few hundred revisions no more. Callers must not change what they get."""
+        if stamp is not None and _version(service)[1]:
+            key: tuple[Any, ...] = (_version(service), stamp)
+        else:
+            versions = [_version(service), *(_version(r) for r in revisions)]
+            if not all(version for _, version in versions):  # not as the API gives them: nothing to know them by
+                ordered = newest_first_raw(revisions)
+                return ordered, history.timeline(service, ordered, newest=HISTORY_ROWS)
+            key = (versions[0], frozenset(versions[1:]))
         found = self.orders.get(key)
         if found is None:
             ordered = newest_first_raw(revisions)
@@ -285,11 +290,13 @@ def explained(service: ServiceView, rows: list[RevisionRow]) -> list[RevisionRow
 
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
                 shown: str = "", cache: SummaryCache | None = None, pods: list[dict[str, Any]] | None = None,
-                evidence: dict[str, Evidence] | None = None, allowed: Allowed = EVERYTHING) -> DetailPage:
-    """The page for a Service, its revisions and their pods as the API gives them (pods None: not readable)."""
+                evidence: dict[str, Evidence] | None = None, allowed: Allowed = EVERYTHING,
+                stamp: Stamp | None = None) -> DetailPage:
+    """The page for a Service, its revisions and their pods as the API gives them (pods None: not readable);
+    `stamp`, that of the watch-fed cache the revisions came from."""
     service = service_from(obj)
     cache = cache or SummaryCache()
-    ordered, changed = cache.ordered(obj, revisions)
+    ordered, changed = cache.ordered(obj, revisions, stamp)
     summary_of = summaries(ordered, cache)
     latest = history.with_summaries(changed[:HISTORY_ROWS], summary_of)
     rows = revision_rows(service, ordered, shown, summary_of, None if pods is None else inst.by_revision(pods))
@@ -327,9 +334,6 @@ def complete(obj: dict[str, Any], revisions: list[dict[str, Any]]) -> bool:
     named |= {t.get("revisionName") for t in [*(spec.get("traffic") or []), *(status.get("traffic") or [])]
               if isinstance(t, dict)}
     return not (named - {None, ""}) - {(r.get("metadata") or {}).get("name") for r in revisions}
-
-
-Stamp = tuple[int, int, int]  # what a watch-fed cache held for a label value (app.web.informer.Informer.stamp)
 
 
 async def read_stamped(request: Request, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]],
@@ -413,7 +417,8 @@ async def read_page(request: Request, namespace: str, name: str, shown: str) -> 
     if page is not None:
         return page
     evidence = await read_evidence(client, acting(request).name, namespace, obj, revisions, pods)
-    page = detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries, pods, evidence, may)
+    page = detail_page(namespace, obj, revisions, gateway, shown, request.app.state.summaries, pods, evidence, may,
+                       stamp)
     state = request.app.state
     render_page(state.templates, state.settings, state.rows, page)
     kept.put(where, key, page)

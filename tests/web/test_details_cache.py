@@ -52,3 +52,16 @@ def test_only_the_last_pages_are_kept() -> None:
     for rv in ("1", "2", "3"):
         cache.ordered(SERVICE, [revision(1, rv)])
     assert len(cache.orders) == 2
+
+
+def test_kept_by_the_stamp_of_the_cache_the_revisions_came_from() -> None:
+    """From a watch-fed cache the revisions are known by its stamp: the versions of 300 revisions are not read."""
+    cache = SummaryCache()
+    revisions = [revision(1, "5"), revision(2, "6")]
+    ordered, _ = cache.ordered(SERVICE, revisions, (1, 1, 7))
+    assert cache.ordered(SERVICE, list(reversed(revisions)), (1, 1, 7))[0] is ordered
+    newer = [*revisions, revision(3, "8")]
+    assert names(cache.ordered(SERVICE, newer, (1, 1, 8))[0]) == ["svc-00003", "svc-00002", "svc-00001"]
+    # Another version of the Service, the same stamp: computed again (the timeline reads the Service too).
+    assert cache.ordered({"metadata": {**SERVICE["metadata"], "resourceVersion": "11"}}, revisions, (1, 1, 7))[0] \
+        is not ordered
