@@ -228,9 +228,9 @@ def _initial_scale(annotations: dict, allow_zero: bool) -> FieldError:
     if value is None:
         return FieldError()
     try:
-        scale = parse_int(value, 64)
+        scale = parse_int(value, 64)  # strconv.Atoi
     except ValueError:
-        scale = -1
+        return invalid_value(value, key)  # not a number: the key alone (annotation_validation.go validateInitialScale)
     if scale < 0:
         return invalid_value(value, f"{key} must be greater than 0")
     if scale == 0 and not allow_zero:
