@@ -244,7 +244,7 @@ def _version(obj: dict[str, Any]) -> tuple[str, str]:
 
 def summaries(ordered: list[dict[str, Any]], cache: SummaryCache | None = None) -> Callable[[str], str]:
     """What each revision changed from the one before it (revisions newest first), computed when asked for."""
-    index = {str((o.get("metadata") or {}).get("name") or ""): i for i, o in enumerate(ordered)}
+    index = {_name_of(o): i for i, o in enumerate(ordered)}
     kept = cache or SummaryCache()
 
     def summary_of(name: str) -> str:
@@ -288,6 +288,24 @@ def explained(service: ServiceView, rows: list[RevisionRow]) -> list[RevisionRow
     return chosen[:EXPLAINED]
 
 
+def explainable(service: ServiceView, ordered: list[dict[str, Any]], rows: list[RevisionRow],
+                pods: dict[str, list[dict[str, Any]]] | None) -> list[RevisionRow]:
+    """The rows `explained` chooses from, newest first: those the table shows, and the newest revision and those the
+    traffic names when the table leaves them out (`?revisions=serving` does a failed newest revision with no
+    traffic), so that which failures the page explains does not depend on the table's mode."""
+    named = {t.revision_name for t in service.spec_traffic} | {service.latest_created}
+    missing = named - {row.revision.name for row in rows}
+    if not missing:
+        return rows
+    position = {_name_of(obj): index for index, obj in enumerate(ordered)}
+    extra = revision_rows(service, [obj for obj in ordered if _name_of(obj) in missing], "all", _no_summary, pods)
+    return sorted([*rows, *extra], key=lambda row: position.get(row.revision.name, len(position)))
+
+
+def _name_of(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
                 shown: str = "", cache: SummaryCache | None = None, pods: list[dict[str, Any]] | None = None,
                 evidence: dict[str, Evidence] | None = None, allowed: Allowed = EVERYTHING,
@@ -299,9 +317,11 @@ def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, A
     ordered, changed = cache.ordered(obj, revisions, stamp)
     summary_of = summaries(ordered, cache)
     latest = history.with_summaries(changed[:HISTORY_ROWS], summary_of)
-    rows = revision_rows(service, ordered, shown, summary_of, None if pods is None else inst.by_revision(pods))
+    grouped = None if pods is None else inst.by_revision(pods)
+    rows = revision_rows(service, ordered, shown, summary_of, grouped)
     failures = [Failure(row, row.diagnosis, (evidence or {}).get(row.revision.name))
-                for row in explained(service, rows) if row.diagnosis is not None]
+                for row in explained(service, explainable(service, ordered, rows, grouped))
+                if row.diagnosis is not None]
     return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
                       shown, latest, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None,
                       allowed=allowed)

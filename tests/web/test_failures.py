@@ -86,6 +86,10 @@ async def test_traffic_stays_and_split_traffic_refuses_a_failed_revision(console
     await asyncio.sleep(0.3)
     page = html.unescape((await console.get(f"/namespaces/{ns}/services/keep")).text)
     assert "Traffic that follows the latest revision stays on keep-00001" in page
+    # The table's "serving only" leaves the failed newest revision out (it has no traffic): the page still explains it.
+    serving = html.unescape((await console.get(f"/namespaces/{ns}/services/keep?revisions=serving")).text)
+    assert re.findall(r'<tr data-revision="([^"]+)"', serving) == ["keep-00001"]
+    assert 'data-failure="keep-00002"' in serving and "could not be resolved" in serving
 
     dialog = await console.get(split_path(ns, "keep"))
     assert 'class="failed-row"' in dialog.text and "ContainerMissing" in dialog.text
