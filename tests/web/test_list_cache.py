@@ -13,12 +13,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from app.cluster import resources as r
+from app.cluster.client import Cluster
 from app.main import create_app
 from app.settings import Settings
-from app.web import written
+from app.web import lookups, written
 from app.web.hub import Change
+from app.web.lookups import Lookups
 from app.web.security import COOKIE, token_for
 from tests.support import DevClusterProcess, ksvc_manifest
 from tests.web.conftest import (
@@ -289,3 +292,24 @@ async def test_the_details_page_reads_its_pods_from_the_namespaces_cache(console
     assert await pod_lists(console.http) == before  # no LIST of pods
     shown = re.compile(r'data-instances="[^"]*"|\d+ running|scaled to zero')
     assert shown.findall(cached) == shown.findall(listed) and shown.findall(cached)
+
+
+async def test_the_first_services_are_read_a_chunk_at_a_time(devcluster: DevClusterProcess,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A list page on the LIST path reads the namespace's first Services up to its page's end, in chunks, and says
+    how many there are: whatever the chunk, exactly the first `count` and the namespace's total."""
+    ns = devcluster.new_namespace("chunks")
+    for index in range(8):
+        create(devcluster, ns, f"s{index}")
+    k8s = await Cluster.connect(str(devcluster.kubeconfig))
+    try:
+        found = Lookups(k8s, Settings())
+        for chunk in (3, 500):
+            monkeypatch.setattr(lookups, "LIST_CHUNK", chunk)
+            for count in (2, 3, 7, 8, 9):
+                items, total = await found.first_services(ns, count)
+                assert [i["metadata"]["name"] for i in items] == [f"s{n}" for n in range(min(count, 8))], (chunk, count)
+                assert total == 8, (chunk, count)
+            assert len(await found.all_services(ns)) == 8
+    finally:
+        await k8s.close()
