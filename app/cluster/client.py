@@ -407,6 +407,19 @@ class Cluster:
             query.append(("continue", continue_token))
         return await self._call(resource, "GET", resource.path(namespace), query)
 
+    async def pages(
+        self, resource: Resource, namespace: str | None = None, label_selector: str = "", *, limit: int,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A list `limit` items at a time, each page as the API answers it (the first carries the list's
+        resourceVersion; each one's `metadata.continue` leads to the next), until the last. A reader may stop early."""
+        token = ""
+        while True:
+            page = await self.list(resource, namespace, label_selector, limit=limit, continue_token=token)
+            yield page
+            token = str((page.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return
+
     @asynccontextmanager
     async def log(
         self, pod: str, namespace: str, container: str, tail_lines: int | None = None, follow: bool = False,

@@ -169,19 +169,14 @@ class Informer:
         page's resourceVersion: the pages that follow it continue the same list."""
         self.objects, self.names, self.by_label, self.labels = {}, [], {}, {}
         self.lists += 1  # a label value whose objects all went while the watch was down is stamped anew too
-        version, token = None, ""
-        while True:
-            listed = await self.cluster.list(self.resource, self.namespace, limit=LIST_CHUNK, continue_token=token)
-            metadata = listed.get("metadata") or {}
-            if not token:
-                version = comparable(metadata.get("resourceVersion"))
+        version, first = None, True
+        async for listed in self.cluster.pages(self.resource, self.namespace, limit=LIST_CHUNK):
+            if first:
+                version, first = comparable((listed.get("metadata") or {}).get("resourceVersion")), False
                 self.unversioned = self.unversioned or version is None
             for obj in listed.get("items") or []:
                 if isinstance(obj, dict):
                     self._put(obj)
-            token = str(metadata.get("continue") or "")
-            if not token:
-                break
         self.version = version
 
     async def run(self) -> None:

@@ -117,32 +117,21 @@ class Lookups:
 
     async def first_services(self, namespace: str, count: int) -> tuple[list[dict[str, Any]], int]:
         """The namespace's first `count` Services as the API lists them (by name; all of them when there are fewer),
-        read LIST_CHUNK at a time, and how many the namespace has (one more than read when the API does not say)."""
+        read up to LIST_CHUNK at a time, and how many the namespace has (one more than read when the API does not
+        say)."""
         items: list[dict[str, Any]] = []
-        token = ""
-        while True:
-            listed = await self.cluster.list(r.SERVICE, namespace, limit=min(LIST_CHUNK, count - len(items)),
-                                             continue_token=token)
-            items += [i for i in listed.get("items") or [] if isinstance(i, dict)]
-            metadata = listed.get("metadata") or {}
-            token = str(metadata.get("continue") or "")
-            if not token:
-                return items, len(items)
-            if len(items) >= count:
+        async for page in self.cluster.pages(r.SERVICE, namespace, limit=min(LIST_CHUNK, count)):
+            items += _items(page)
+            metadata = page.get("metadata") or {}
+            if len(items) >= count and metadata.get("continue"):
                 remaining = metadata.get("remainingItemCount")
-                return items, len(items) + (remaining if isinstance(remaining, int) and remaining > 0 else 1)
+                return items[:count], len(items) + (remaining if isinstance(remaining, int) and remaining > 0 else 1)
+        return items[:count], len(items)
 
     async def all_services(self, namespace: str, label_selector: str = "") -> list[dict[str, Any]]:
         """Every Service of the namespace ("" for all namespaces), in pages of a few hundred."""
-        items: list[dict[str, Any]] = []
-        token = ""
-        while True:
-            listed = await self.cluster.list(r.SERVICE, namespace, label_selector=label_selector, limit=LIST_CHUNK,
-                                             continue_token=token)
-            items += [i for i in listed.get("items") or [] if isinstance(i, dict)]
-            token = str((listed.get("metadata") or {}).get("continue") or "")
-            if not token:
-                return items
+        return [item async for page in self.cluster.pages(r.SERVICE, namespace, label_selector, limit=LIST_CHUNK)
+                for item in _items(page)]
 
     async def service_objects(self, namespace: str, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The Service and its revisions, as the API gives them."""
@@ -156,3 +145,8 @@ class Lookups:
         """The raw Service, its view, and its revisions newest first."""
         obj, revisions = await self.service_objects(namespace, name)
         return obj, service_from(obj), newest_first([revision_from(i) for i in revisions])
+
+
+def _items(listed: dict[str, Any]) -> list[dict[str, Any]]:
+    """A list's items that are objects."""
+    return [item for item in listed.get("items") or [] if isinstance(item, dict)]
