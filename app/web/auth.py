@@ -163,7 +163,9 @@ async def principal(request: Request) -> Principal:
     mode = state.settings.auth
     own: Cluster = state.cluster
     if mode == "kubeconfig":
-        return Principal(state.own_identity.name(), (), "kubeconfig", own)
+        # While the console is still asking the cluster who it is (at start, and every OWN_RETRY while the cluster
+        # has not said), a request waits for that answer rather than show or log the kubeconfig's own user name.
+        return Principal(await state.own_identity.confirmed(), (), "kubeconfig", own)
     if mode == "proxy":
         token = proxy_token(request)
         if not token:
