@@ -10,6 +10,9 @@ TEST_LOCK := requirements/test.txt
 COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(LOCK_FLAGS)
 
+# The suite runs on this many pytest-xdist workers (each with its own dev clusters); 0 runs it in one process.
+TEST_WORKERS ?= 2
+
 .PHONY: run test lint lock bench clean
 
 $(VENV)/bin/python:
@@ -36,7 +39,7 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test lint
 	bash scripts/ensure-chromium.sh
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS)
 
 # After changing dependencies in pyproject.toml. Pins already in the lock are kept;
 # `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest release allowed.
