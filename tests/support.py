@@ -214,8 +214,9 @@ class DevClusterProcess:
         assert code == 200, (code, body)
         return body
 
-    def bind(self, namespace: str, cluster_role: str, user: str = "", service_account: str = "") -> None:
-        """A RoleBinding in `namespace` of `cluster_role` to a user or to a service account of that namespace."""
+    def bind(self, namespace: str, cluster_role: str, user: str = "", service_account: str = "") -> str:
+        """A RoleBinding in `namespace` of `cluster_role` to a user or to a service account of that namespace (its
+        name is returned)."""
         subject = ({"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user} if user else
                    {"kind": "ServiceAccount", "name": service_account, "namespace": namespace})
         name = f"{user or service_account}-{cluster_role}-{uuid.uuid4().hex[:6]}"
@@ -224,6 +225,7 @@ class DevClusterProcess:
                                       "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                                                   "name": cluster_role}})
         assert code == 201, body
+        return name
 
     def service_account_token(self, namespace: str, name: str, cluster_role: str = "") -> str:
         """A token of a new service account (TokenRequest), bound to `cluster_role` in its namespace if given."""

@@ -7,6 +7,11 @@ again), and ends a short grace period after the last follower leaves. Each ident
 app.web.auth) brings a client with their own token, so what a feed carries is what that user's RBAC lets them
 watch, and no other identity's followers ever see it. A follower with a newer client of the same identity (a
 refreshed token) hands it to the feed, which connects with it from then on.
+
+Kubernetes authorizes a watch when it starts and not while it runs, so a watch open when a user's rights are taken
+away would go on carrying changes. Each watch therefore lasts WATCH_SECONDS (the server's `timeoutSeconds`) and
+starts again from the last version it saw: a user who may no longer watch gets the cluster's 403 at that start,
+their pages say so, and the caches fed by the watch stop answering for them.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from app.cluster.resources import Resource
 log = logging.getLogger("knative_console.live")
 GRACE_SECONDS = 5.0  # a page reloaded or a tab moved to another page keeps the watch
 BACKOFF = (0.25, 5.0)  # first and longest wait before connecting again
+WATCH_SECONDS = 30  # each watch is authorized anew this often (app.web.permissions keeps its answers as long)
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class Feed:
     started: asyncio.Event = field(default_factory=asyncio.Event)  # the first version is known (or failed)
     problem: str = ""  # why it is not connected, "" when it is
     resource_version: str = ""
+    watch_seconds: int = WATCH_SECONDS
 
     @property
     def namespace(self) -> str:
@@ -106,7 +113,8 @@ class Feed:
                     if resync:  # only now: whatever a follower reads again is at least this new
                         self.send(Resync(self.resource))
                         resync = False
-                async with self.cluster.watch(self.resource, self.namespace, self.resource_version) as events:
+                async with self.cluster.watch(self.resource, self.namespace, self.resource_version,
+                                              timeout_seconds=self.watch_seconds) as events:
                     self.report("")
                     delay = BACKOFF[0]
                     async for kind, obj in events:
@@ -115,7 +123,7 @@ class Feed:
                             self.resource_version = str(version)
                         if kind in ("ADDED", "MODIFIED", "DELETED"):
                             self.send(Change(self.resource, kind, obj))
-                continue  # the server's timeout: resume from the last version
+                continue  # the server's timeout: resume from the last version, authorized anew
             except Expired:
                 log.info("watch of %s in %s expired at %s: listing again", self.resource.plural, self.namespace,
                          self.resource_version)
@@ -137,8 +145,8 @@ class Feed:
 class WatchHub:
     """Every open Feed, keyed by (identity, namespace, resource)."""
 
-    def __init__(self, grace: float = GRACE_SECONDS) -> None:
-        self.grace = grace
+    def __init__(self, grace: float = GRACE_SECONDS, watch_seconds: int = WATCH_SECONDS) -> None:
+        self.grace, self.watch_seconds = grace, watch_seconds
         self.feeds: dict[Key, Feed] = {}
 
     @asynccontextmanager
@@ -149,7 +157,7 @@ class WatchHub:
         key = (identity, namespace, resource)
         feed = self.feeds.get(key)
         if feed is None:
-            feed = self.feeds[key] = Feed(key, cluster)
+            feed = self.feeds[key] = Feed(key, cluster, watch_seconds=self.watch_seconds)
             feed.task = asyncio.get_running_loop().create_task(feed.run(), name=f"watch {resource.plural} {namespace}")
         feed.cluster = cluster  # the newest follower's client: the same identity, its latest credentials
         if feed.stopping is not None:

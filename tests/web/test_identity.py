@@ -418,6 +418,45 @@ async def test_a_token_users_stream_never_carries_a_namespace_they_may_not_read(
     await admin.http.aclose()
 
 
+async def test_rights_taken_away_end_the_users_live_page_and_cached_list(devcluster: DevClusterProcess) -> None:
+    """kube-apiserver authorizes a watch when it starts, not while it runs: the console's watches end after
+    `watch_seconds` and start again, so when a user's RoleBinding is deleted their live page says so, and their
+    cached list stops answering, at the next start instead of up to five minutes later."""
+    ns = devcluster.new_namespace("revoked")
+    binding = devcluster.bind(ns, "view", user="bob")
+    admin = Console(httpx.AsyncClient(), devcluster)
+    admin.create_ksvc(ns, "shared")
+    await admin.settled(ns, "shared")
+    row = f'href="/namespaces/{ns}/services/shared"'
+    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
+                        live_heartbeat=0.3, auth="token")
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as bob:
+        server.live.hub.watch_seconds = 1
+        await sign_in(bob, devcluster.user_tokens["bob"])
+        for _ in range(2):  # listed, then read from bob's cache
+            assert row in (await bob.get(f"/namespaces/{ns}/services")).text
+        cache = next(i for (_, namespace, kind), i in server.live.informers.informers.items()
+                     if namespace == ns and kind == r.SERVICE)
+        assert cache.vouches()
+        async with open_stream(bob, f"/live/namespaces/{ns}/services") as stream:
+            code, _, body = devcluster.request(
+                "DELETE", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/{binding}")
+            assert code == 200, body
+            banner = await stream.until(lambda e: e.name == "connection" and "forbidden" in e.data, within=10)
+            assert 'User "bob" cannot' in banner[-1].data.replace("&#34;", '"')
+        assert not cache.vouches()
+        page = await bob.get(f"/namespaces/{ns}/services")
+        assert row not in page.text
+        assert f"bob may not list Services in {ns}: ask for the view role." in page.text
+        devcluster.bind(ns, "view", user="bob")  # given back: the watch starts again and the cache lists again
+        deadline = asyncio.get_running_loop().time() + 15
+        while not cache.vouches():
+            assert asyncio.get_running_loop().time() < deadline, "the cache did not come back"
+            await asyncio.sleep(0.05)
+        assert row in (await bob.get(f"/namespaces/{ns}/services")).text
+    await admin.http.aclose()
+
+
 async def test_a_newer_client_of_the_same_identity_takes_over_the_watch(devcluster: DevClusterProcess) -> None:
     """A user's refreshed token: the feed reconnects with the newest client, never stays on the old one."""
     own = await Cluster.connect(str(devcluster.kubeconfig), request_timeout=5)
