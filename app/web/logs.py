@@ -33,7 +33,7 @@ from app.web.evidence import (
     read_logs,
     revision_instances,
 )
-from app.web.hub import Change, Message
+from app.web.hub import Change, Health, Message
 from app.web.live import RETRY_MS, Live, Refused, event
 from app.web.permissions import plainly
 from app.web.render import render
@@ -96,6 +96,7 @@ class LogFollower:
         self.namespace, self.revision = namespace, revision
         self.lines: asyncio.Queue[tuple[str, str]] = asyncio.Queue(LINE_QUEUE)
         self.followed: dict[str, asyncio.Task[None]] = {}
+        self.stopped = False  # the watch of the pods is refused or down: nothing is followed until it is back
 
     def _follow(self, instance: Instance) -> None:
         pod = instance.name
@@ -115,7 +116,32 @@ class LogFollower:
         finally:
             self.followed.pop(pod, None)
 
+    async def _unfollow(self) -> None:
+        for task in list(self.followed.values()):
+            task.cancel()
+        for task in list(self.followed.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _health(self, message: Health) -> bytes:
+        """A follow of pods/log, like a watch, is authorized only when it starts: when the watch of the pods is
+        refused (the user's rights were taken away) or cannot connect, the lines stop too, and the page says so;
+        once it is back, the ready instances are followed again."""
+        if message.problem and not self.stopped:
+            self.stopped = True
+            await self._unfollow()
+            return _problem(f"The logs stopped: {message.problem}")
+        if not message.problem and self.stopped:
+            self.stopped = False
+            for instance in await revision_instances(self.client, self.namespace, self.revision):
+                if instance.ready:
+                    self._follow(instance)
+            return _problem("The logs go on from here (lines written meanwhile are on the revision's instances).")
+        return b""
+
     def _seen(self, message: Message) -> None:
+        if self.stopped:
+            return
         if isinstance(message, Change) and message.labels.get(LABEL_REVISION) == self.revision:
             instance = instance_from(message.obj)
             if message.type != "DELETED" and instance.ready and not instance.terminating:
@@ -145,6 +171,8 @@ class LogFollower:
                         result = finished.result()
                         if isinstance(result, tuple):
                             chunk += event("log", log_line(*result))
+                        elif isinstance(result, Health):
+                            chunk += await self._health(result)
                         elif result is not True and result is not None:
                             self._seen(result)
                     while not self.lines.empty():
@@ -152,14 +180,14 @@ class LogFollower:
                     if chunk:
                         yield chunk
         except ClusterError as error:
-            yield event("log", str(Markup('<div class="log-line log-problem">{}</div>').format(
-                f"The logs stopped: {plainly(error, self.user)}")))
+            yield _problem(f"The logs stopped: {plainly(error, self.user)}")
         finally:
-            for task in list(self.followed.values()):
-                task.cancel()
-            for task in list(self.followed.values()):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await self._unfollow()
+
+
+def _problem(text: str) -> bytes:
+    """A line of the page's log that is the console's, not the instance's."""
+    return event("log", str(Markup('<div class="log-line log-problem">{}</div>').format(text)))
 
 
 @router.get("/live/namespaces/{namespace}/services/{name}/revisions/{revision}/logs")

@@ -457,6 +457,55 @@ async def test_rights_taken_away_end_the_users_live_page_and_cached_list(devclus
     await admin.http.aclose()
 
 
+async def test_rights_taken_away_stop_the_users_followed_logs(devcluster: DevClusterProcess) -> None:
+    """A pods/log follow, like a watch, is authorized when it starts: the logs page stops following a revision's
+    instances, and says so, when the watch of their pods is refused (rights taken away), and follows them again
+    once it is back."""
+    ns = devcluster.new_namespace("revokedlogs")
+    binding = devcluster.bind(ns, "view", user="bob")
+    admin = Console(httpx.AsyncClient(), devcluster)
+    admin.create_ksvc(ns, "talk")
+    await admin.settled(ns, "talk")
+    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
+                        live_heartbeat=0.3, auth="token")
+    path = f"/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs"
+
+    async def requests(count: int) -> None:
+        async with httpx.AsyncClient(base_url=devcluster.gateway_url, trust_env=False, timeout=10) as gateway:
+            for _ in range(count):
+                assert (await gateway.get("/", headers={"Host": f"talk.{ns}.example.com"})).status_code == 200
+
+    def said(e: object) -> bool:
+        return getattr(e, "name", "") == "log" and "received a request" in getattr(e, "data", "")
+
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url, timeout=10) as bob:
+        server.live.hub.watch_seconds = 1
+        await sign_in(bob, devcluster.user_tokens["bob"])
+        async with open_stream(bob, path) as stream:
+            await asyncio.sleep(0.3)  # the instance's follow has started
+            await requests(1)
+            await stream.until(said)
+            code, _, body = devcluster.request(
+                "DELETE", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/{binding}")
+            assert code == 200, body
+            stopped = await stream.until(lambda e: e.name == "log" and "The logs stopped" in e.data, within=10)
+            assert 'User "bob" cannot' in html.unescape(stopped[-1].data)
+            await requests(2)
+            beats = [0]
+
+            def quiet_for_a_while(e: object) -> bool:  # five heartbeats (1.5 s), read without cutting the stream
+                beats[0] += getattr(e, "name", "x") == ""
+                return beats[0] >= 5
+
+            seen = await stream.until(quiet_for_a_while)
+            assert not any(said(e) for e in seen), seen  # no line reaches bob once he may not read them
+            devcluster.bind(ns, "view", user="bob")
+            await stream.until(lambda e: e.name == "log" and "The logs go on" in e.data, within=15)
+            await requests(1)
+            await stream.until(said)
+    await admin.http.aclose()
+
+
 async def test_a_newer_client_of_the_same_identity_takes_over_the_watch(devcluster: DevClusterProcess) -> None:
     """A user's refreshed token: the feed reconnects with the newest client, never stays on the old one."""
     own = await Cluster.connect(str(devcluster.kubeconfig), request_timeout=5)
