@@ -10,8 +10,9 @@ refreshed token) hands it to the feed, which connects with it from then on.
 
 Kubernetes authorizes a watch when it starts and not while it runs, so a watch open when a user's rights are taken
 away would go on carrying changes. Each watch therefore lasts WATCH_SECONDS (the server's `timeoutSeconds`) and
-starts again from the last version it saw: a user who may no longer watch gets the cluster's 403 at that start,
-their pages say so, and the caches fed by the watch stop answering for them.
+starts again from the last version it saw: a user who may no longer watch gets the cluster's 403 at that start
+(Health.refused), their pages read again and drop what they showed when that is refused too (app.web.live), and the
+caches fed by the watch stop answering for them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.cluster.client import Cluster
-from app.cluster.errors import ClusterError, Expired, Unreachable
+from app.cluster.errors import ClusterError, Expired, Forbidden, Unauthorized, Unreachable
 from app.cluster.resources import Resource
 
 log = logging.getLogger("knative_console.live")
@@ -59,10 +60,12 @@ class Resync:
 
 @dataclass(frozen=True)
 class Health:
-    """The watch is connected (`problem` "") or cannot be, and why."""
+    """The watch is connected (`problem` "") or cannot be, and why; `refused` when the cluster refused the identity
+    (403, 401): its rights were taken away, so what was read with them is no longer theirs to see."""
 
     resource: Resource
     problem: str
+    refused: bool = False
 
 
 Message = Change | Resync | Health
@@ -78,6 +81,7 @@ class Feed:
     stopping: asyncio.TimerHandle | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)  # the first version is known (or failed)
     problem: str = ""  # why it is not connected, "" when it is
+    refused: bool = False  # the cluster refused the identity (Health.refused)
     resource_version: str = ""
     watch_seconds: int = WATCH_SECONDS
 
@@ -93,10 +97,10 @@ class Feed:
         for queue in self.followers:
             queue.put_nowait(message)
 
-    def report(self, problem: str) -> None:
-        if problem != self.problem:
-            self.problem = problem
-            self.send(Health(self.resource, problem))
+    def report(self, problem: str, refused: bool = False) -> None:
+        if (problem, refused) != (self.problem, self.refused):
+            self.problem, self.refused = problem, refused
+            self.send(Health(self.resource, problem, refused))
 
     async def current_version(self) -> str:
         listed = await self.cluster.list(self.resource, self.namespace, limit=1)
@@ -132,7 +136,8 @@ class Feed:
             except Unreachable as error:
                 self.report(f"{error.message}. Live updates resume when it answers again.")
             except ClusterError as error:
-                self.report(f"The cluster refused to send live updates for {self.resource.plural}: {error.message}")
+                self.report(f"The cluster refused to send live updates for {self.resource.plural}: {error.message}",
+                            refused=isinstance(error, Forbidden | Unauthorized))
             except (ValueError, TypeError, KeyError, AttributeError):  # an answer not shaped like Kubernetes'
                 log.exception("watch of %s in %s failed", self.resource.plural, self.namespace)
                 self.report(f"Live updates for {self.resource.plural} stopped on an answer the console could not "
@@ -167,7 +172,7 @@ class WatchHub:
         try:
             await feed.started.wait()
             if feed.problem:
-                queue.put_nowait(Health(resource, feed.problem))
+                queue.put_nowait(Health(resource, feed.problem, feed.refused))
             yield feed
         finally:
             feed.followers.discard(queue)

@@ -27,7 +27,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError
 from app.cluster.resources import Resource
 from app.cluster.versions import Version, comparable
-from app.web.hub import Change, Health, Message, Resync, WatchHub
+from app.web.hub import Change, Feed, Health, Message, Resync, WatchHub
 from app.web.lookups import LIST_CHUNK
 
 log = logging.getLogger("knative_console.live")
@@ -66,6 +66,7 @@ class Informer:
         self.serial, self.lists, self.changes = next(_serials), 0, 0
         self.touched: dict[str, int] = {}  # label value → `changes` when one of its objects last came, changed or went
         self.fresh = False
+        self.feed: Feed | None = None  # the watch that keeps it current (its problem: it vouches for nothing)
         self.unversioned = False  # a resourceVersion that cannot be compared came: vouch for nothing
         self.moved = asyncio.Event()  # set (and replaced) each time `version` or `fresh` changes
         self.used = asyncio.get_running_loop().time()
@@ -75,7 +76,10 @@ class Informer:
 
     @property
     def trusted(self) -> bool:
-        return self.fresh and not self.unversioned and self.version is not None
+        # The feed's problem, not only the Health that tells `run` of it: from the moment the cluster refuses the
+        # watch, whichever task reads first (a live page reading again, say) finds nothing here.
+        return self.fresh and not self.unversioned and self.version is not None and \
+            self.feed is not None and not self.feed.problem
 
     def labelled(self, value: str) -> list[dict[str, Any]] | None:
         """The objects whose label is `value`, or None when the cache cannot be trusted now (list instead)."""
@@ -182,6 +186,7 @@ class Informer:
     async def run(self) -> None:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
         async with self.hub.follow(self.identity, self.cluster, self.namespace, self.resource, inbox) as feed:
+            self.feed = feed
             relist = True
             while True:
                 if relist and not feed.problem:

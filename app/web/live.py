@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from app import metrics
 from app.cluster.client import Cluster
-from app.cluster.errors import ClusterError, NotFound, Unreachable
+from app.cluster.errors import ClusterError, Forbidden, NotFound, Unauthorized, Unreachable
 from app.cluster.resources import Resource
 from app.web.hub import Change, Health, Message, Resync, WatchHub
 from app.web.informer import Informers
@@ -72,6 +72,7 @@ class View:
         self.health: dict[Resource, str] = {}
         self.failure = ""  # why the last read failed, "" when it did not
         self.gone = ""  # the page's object was deleted: what to say
+        self.refused = False  # the cluster refused the last read: the page shows nothing it read before
         self.ready = asyncio.Event()  # the first rendering is there
         self.task: asyncio.Task[None] | None = None
         self.stopping: asyncio.TimerHandle | None = None
@@ -106,8 +107,9 @@ class View:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
         async with AsyncExitStack() as stack:
             for resource in self.resources:
-                await stack.enter_async_context(
+                feed = await stack.enter_async_context(
                     self.live.hub.follow(self.identity, self.cluster, self.namespace, resource, inbox))
+                self.health[resource] = feed.problem  # known before the first read: its Health is no news
             await self.reload()
             self.publish()
             self.ready.set()
@@ -122,7 +124,10 @@ class View:
                     elif isinstance(message, Resync):
                         reload = True
                     elif isinstance(message, Health):
-                        reload = reload or (not message.problem and bool(self.failure))
+                        # Refused: the user's rights may have been taken away, so what the page shows is read again
+                        # with them, and dropped if that is refused too (`reload`).
+                        refused = message.refused and self.health.get(message.resource) != message.problem
+                        reload = reload or refused or (not message.problem and bool(self.failure))
                         self.health[message.resource] = message.problem
                 if reload:
                     await self.reload()
@@ -131,9 +136,13 @@ class View:
     async def reload(self) -> None:
         try:
             await self.load()
-            self.failure = ""
+            self.failure, self.refused = "", False
         except NotFound as error:
             self.gone = self.gone_message(error)
+        except (Forbidden, Unauthorized) as error:
+            self.refused = True
+            self.failure = f"{self.refusal(error).rstrip('.')}. This page shows nothing until the cluster lets you " \
+                           "read it; it then fills by itself."
         except Unreachable as error:
             self.failure = f"{error.message}. The page shows what was last read; it catches up when the cluster " \
                            "answers again."
@@ -143,9 +152,18 @@ class View:
     def gone_message(self, error: NotFound) -> str:
         return error.message
 
+    def refusal(self, error: ClusterError) -> str:
+        """Why the cluster refused to read the page again, for the banner."""
+        return error.message
+
     def publish(self) -> None:
-        """Render every region, and send the ones whose HTML changed to every tab."""
-        regions: dict[str, str] = dict(self.regions()) if not self.gone else {}
+        """Render every region, and send the ones whose HTML changed to every tab. A page the cluster refused is
+        emptied, for the tabs open on it and any that come: none is sent what was read before."""
+        regions: dict[str, str] = {}
+        if self.refused:
+            regions = {name: "" for name in self.rendered if name != CONNECTION}
+        elif not self.gone:
+            regions = dict(self.regions())
         regions[CONNECTION] = banner(self.problem)
         changed = {name: html for name, html in regions.items() if self.rendered.get(name) != html}
         if not changed:

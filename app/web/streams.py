@@ -24,7 +24,7 @@ from app.web.hub import Change
 from app.web.informer import Informer
 from app.web.live import Live, Refused, View
 from app.web.lookups import Lookups
-from app.web.permissions import EVERYTHING, Allowed, Permissions
+from app.web.permissions import EVERYTHING, Allowed, Permissions, plainly
 from app.web.regions import Regions, parse_seen, render_regions
 from app.web.security import COOKIE
 
@@ -45,6 +45,9 @@ class PageView(View):
         self.allowed: Allowed = EVERYTHING
         self.templates, self.settings, self.rows, self.summaries = state.templates, state.settings, state.rows, \
             state.summaries
+
+    def refusal(self, error: ClusterError) -> str:
+        return plainly(error, self.principal.name)
 
     async def may(self, namespace: str) -> Allowed:
         """What this view's user may do to Services in `namespace` (asked of the cluster, kept a short while)."""
