@@ -130,7 +130,13 @@ class LogFollower:
         if message.problem and not self.stopped:
             self.stopped = True
             await self._unfollow()
-            return _problem(f"The logs stopped: {message.problem}")
+            why = message.problem
+            if message.refused:  # said in plain words, as the pages say it: read again, and take the refusal
+                try:
+                    await revision_instances(self.client, self.namespace, self.revision)
+                except ClusterError as error:
+                    why = plainly(error, self.user)
+            return _problem(f"The logs stopped: {why}")
         if not message.problem and self.stopped:
             self.stopped = False
             for instance in await revision_instances(self.client, self.namespace, self.revision):
