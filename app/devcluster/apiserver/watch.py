@@ -28,6 +28,9 @@ from app.devcluster.apiserver.store import Event, Store, Subscription, TooOld, d
 log = logging.getLogger("devcluster.watch")
 BUFFER = 1000  # events a watcher may fall behind before it is cut off
 CHUNK = 64 * 1024  # bytes per write, so that a slow client makes the writer wait for it
+# kube-apiserver sends a bookmark this long before a watch's timeoutSeconds are up (cache_watcher.go,
+# nextBookmarkTime), so that a client resumes from a current resourceVersion however short its watches are.
+BOOKMARK_BEFORE_END = 2.0
 
 
 @dataclass
@@ -149,19 +152,28 @@ class _Stream:
             timeout = random.randint(1800, 3600)  # noqa: S311 - a real server spreads reconnects the same way
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        # The bookmark before the end, when there is time for one; the others come after bookmark_interval idle.
+        before_end = deadline - BOOKMARK_BEFORE_END if params.bookmarks and timeout > BOOKMARK_BEFORE_END else None
         stopped = asyncio.ensure_future(stopping.wait())
         try:
             while not stopping.is_set():
-                remaining = deadline - loop.time()
+                now = loop.time()
+                remaining = deadline - now
                 if remaining <= 0:
                     return
                 wait = min(remaining, self.watches.bookmark_interval) if params.bookmarks else remaining
+                last_one = before_end is not None and before_end - now <= wait
+                if before_end is not None and last_one:
+                    wait = max(0.0, before_end - now)
+                bookmark = params.bookmarks and wait < remaining  # what the wait ends in, if nothing comes first
                 getter = asyncio.ensure_future(subscription.queue.get())
                 done, _ = await asyncio.wait({getter, stopped}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 if getter not in done:
                     getter.cancel()
-                    if params.bookmarks and not stopping.is_set() and loop.time() < deadline:
+                    if bookmark and not stopping.is_set():
                         await self.write([self.encoder.bookmark(store.rv)])
+                        if last_one:
+                            before_end = None
                     continue
                 events = [getter.result()]
                 while events[-1] is not None and not subscription.queue.empty():

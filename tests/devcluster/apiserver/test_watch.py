@@ -106,6 +106,23 @@ def test_bookmarks(small: DevClusterProcess) -> None:
     assert int(bookmarks[0]["object"]["metadata"]["resourceVersion"]) > 0
 
 
+def test_a_bookmark_comes_two_seconds_before_the_watch_ends(slow_devcluster: DevClusterProcess) -> None:
+    """kube-apiserver sends a bookmark 2 s before a watch's timeoutSeconds are up (cache_watcher.go
+    nextBookmarkTime), whatever its bookmark period, so that a client that watches in short spans on a quiet
+    collection resumes from a current resourceVersion instead of one that falls out of the history (410)."""
+    cluster = slow_devcluster  # its bookmarks come after the default 30 s of quiet
+    ns = _ns(cluster)
+    _, _, made = cluster.request("POST", _configmaps(ns), {"metadata": {"name": "quiet"}})
+    started = time.monotonic()
+    events = _stream(cluster, _configmaps(ns) + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&"
+                     f"resourceVersion={made['metadata']['resourceVersion']}", until=6)
+    ended = time.monotonic() - started
+    bookmarks = [e for e in events if e["type"] == "BOOKMARK"]
+    assert len(bookmarks) == 1, events  # not one of the 30 s period: the one before the end
+    assert int(bookmarks[0]["object"]["metadata"]["resourceVersion"]) >= int(made["metadata"]["resourceVersion"])
+    assert 2.5 <= ended < 5, ended
+
+
 def test_label_selector_transitions(small: DevClusterProcess) -> None:
     ns = _ns(small)
     _, _, start = small.request("POST", _configmaps(ns), {"metadata": {"name": "moving"}})
