@@ -419,18 +419,31 @@ async def test_a_token_users_stream_never_carries_a_namespace_they_may_not_read(
     await admin.http.aclose()
 
 
+async def viewer(devcluster: DevClusterProcess, prefix: str, name: str) -> tuple[str, str, Console, Settings]:
+    """A new namespace where bob may only look (the RoleBinding's name is returned, to take it away), with the
+    Service `name` the admin made in it (close the admin Console's client), and a token-mode console's settings."""
+    ns = devcluster.new_namespace(prefix)
+    binding = devcluster.bind(ns, "view", user="bob")
+    admin = Console(httpx.AsyncClient(), devcluster)
+    admin.create_ksvc(ns, name)
+    await admin.settled(ns, name)
+    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
+                        live_heartbeat=0.3, auth="token")
+    return ns, binding, admin, settings
+
+
+def take_away(devcluster: DevClusterProcess, ns: str, binding: str) -> None:
+    code, _, body = devcluster.request(
+        "DELETE", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/{binding}")
+    assert code == 200, body
+
+
 async def test_rights_taken_away_end_the_users_live_page_and_cached_list(devcluster: DevClusterProcess) -> None:
     """kube-apiserver authorizes a watch when it starts, not while it runs: the console's watches end after
     `watch_seconds` and start again, so when a user's RoleBinding is deleted their live page says so, and their
     cached list stops answering, at the next start instead of up to five minutes later."""
-    ns = devcluster.new_namespace("revoked")
-    binding = devcluster.bind(ns, "view", user="bob")
-    admin = Console(httpx.AsyncClient(), devcluster)
-    admin.create_ksvc(ns, "shared")
-    await admin.settled(ns, "shared")
+    ns, binding, admin, settings = await viewer(devcluster, "revoked", "shared")
     row = f'href="/namespaces/{ns}/services/shared"'
-    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
-                        live_heartbeat=0.3, auth="token")
     async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as bob:
         server.live.hub.watch_seconds = 1
         await sign_in(bob, devcluster.user_tokens["bob"])
@@ -440,9 +453,7 @@ async def test_rights_taken_away_end_the_users_live_page_and_cached_list(devclus
                      if namespace == ns and kind == r.SERVICE)
         assert cache.vouches()
         async with open_stream(bob, f"/live/namespaces/{ns}/services") as stream:
-            code, _, body = devcluster.request(
-                "DELETE", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/{binding}")
-            assert code == 200, body
+            take_away(devcluster, ns, binding)
             await stream.until(lambda e: e.name == "connection" and
                                f"bob may not list Services in {ns}: ask for the view role." in e.data, within=10)
         assert not cache.vouches()
@@ -462,13 +473,7 @@ async def test_rights_taken_away_leave_nothing_on_the_users_live_pages(devcluste
     """A live page is shared by a user's tabs and keeps what it last showed: once the cluster refuses the user's
     watch, neither the tab that had it open nor a tab opened afterwards (another browser, a reconnect) is still sent
     what the page read while the user had the right; the banner says why. Given back, the pages fill again."""
-    ns = devcluster.new_namespace("revokedpages")
-    binding = devcluster.bind(ns, "view", user="bob")
-    admin = Console(httpx.AsyncClient(), devcluster)
-    admin.create_ksvc(ns, "secret")
-    await admin.settled(ns, "secret")
-    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
-                        live_heartbeat=0.3, auth="token")
+    ns, binding, admin, settings = await viewer(devcluster, "revokedpages", "secret")
     paths = [f"/live/namespaces/{ns}/services", f"/live/namespaces/{ns}/services/secret",
              f"/live/namespaces/{ns}/services/secret/revisions/secret-00001",
              f"/live/namespaces/{ns}/services/secret/history"]
@@ -511,9 +516,7 @@ async def test_rights_taken_away_leave_nothing_on_the_users_live_pages(devcluste
         for path, stream, regions in zip(paths, tabs, shown, strict=True):
             await until_quiet(stream, regions)
             assert showing(regions), (path, regions)
-        code, _, body = devcluster.request(
-            "DELETE", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/{binding}")
-        assert code == 200, body
+        take_away(devcluster, ns, binding)
         for path, stream, regions in zip(paths, tabs, shown, strict=True):
             for e in await stream.until(refused, within=10):
                 regions[e.name] = e.data
@@ -535,13 +538,7 @@ async def test_rights_taken_away_stop_the_users_followed_logs(devcluster: DevClu
     """A pods/log follow, like a watch, is authorized when it starts: the logs page stops following a revision's
     instances, and says so, when the watch of their pods is refused (rights taken away), and follows them again
     once it is back."""
-    ns = devcluster.new_namespace("revokedlogs")
-    binding = devcluster.bind(ns, "view", user="bob")
-    admin = Console(httpx.AsyncClient(), devcluster)
-    admin.create_ksvc(ns, "talk")
-    await admin.settled(ns, "talk")
-    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
-                        live_heartbeat=0.3, auth="token")
+    ns, binding, admin, settings = await viewer(devcluster, "revokedlogs", "talk")
     path = f"/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs"
 
     async def requests(count: int) -> None:
@@ -559,9 +556,7 @@ async def test_rights_taken_away_stop_the_users_followed_logs(devcluster: DevClu
             await asyncio.sleep(0.3)  # the instance's follow has started
             await requests(1)
             await stream.until(said)
-            code, _, body = devcluster.request(
-                "DELETE", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/{binding}")
-            assert code == 200, body
+            take_away(devcluster, ns, binding)
             stopped = await stream.until(lambda e: e.name == "log" and "The logs stopped" in e.data, within=10)
             assert f"The logs stopped: bob may not list Pods in {ns}: ask for the view role." \
                 in html.unescape(stopped[-1].data)
