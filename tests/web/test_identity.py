@@ -419,16 +419,18 @@ async def test_a_token_users_stream_never_carries_a_namespace_they_may_not_read(
     await admin.http.aclose()
 
 
-async def viewer(devcluster: DevClusterProcess, prefix: str, name: str) -> tuple[str, str, Console, Settings]:
+async def viewer(devcluster: DevClusterProcess, prefix: str, name: str,
+                 auth: str = "token") -> tuple[str, str, Console, Settings]:
     """A new namespace where bob may only look (the RoleBinding's name is returned, to take it away), with the
-    Service `name` the admin made in it (close the admin Console's client), and a token-mode console's settings."""
+    Service `name` the admin made in it (close the admin Console's client), and the settings of a console that signs
+    users in (`auth` token or proxy)."""
     ns = devcluster.new_namespace(prefix)
     binding = devcluster.bind(ns, "view", user="bob")
     admin = Console(httpx.AsyncClient(), devcluster)
     admin.create_ksvc(ns, name)
     await admin.settled(ns, name)
     settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
-                        live_heartbeat=0.3, auth="token")
+                        live_heartbeat=0.3, auth=auth)  # type: ignore[arg-type]
     return ns, binding, admin, settings
 
 
@@ -438,15 +440,20 @@ def take_away(devcluster: DevClusterProcess, ns: str, binding: str) -> None:
     assert code == 200, body
 
 
-async def test_rights_taken_away_end_the_users_live_page_and_cached_list(devcluster: DevClusterProcess) -> None:
+@pytest.mark.parametrize("auth", ["token", "proxy"])
+async def test_rights_taken_away_end_the_users_live_page_and_cached_list(devcluster: DevClusterProcess,
+                                                                         auth: str) -> None:
     """kube-apiserver authorizes a watch when it starts, not while it runs: the console's watches end after
     `watch_seconds` and start again, so when a user's RoleBinding is deleted their live page says so, and their
-    cached list stops answering, at the next start instead of up to five minutes later."""
-    ns, binding, admin, settings = await viewer(devcluster, "revoked", "shared")
+    cached list stops answering, at the next start instead of up to five minutes later; signed in, or through an
+    authenticating proxy that sends their token with every request."""
+    ns, binding, admin, settings = await viewer(devcluster, "revoked", "shared", auth)
     row = f'href="/namespaces/{ns}/services/shared"'
-    async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as bob:
+    proxied = {"Authorization": f"Bearer {devcluster.user_tokens['bob']}"} if auth == "proxy" else {}
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url, headers=proxied) as bob:
         server.live.hub.watch_seconds = 1
-        await sign_in(bob, devcluster.user_tokens["bob"])
+        if auth == "token":
+            await sign_in(bob, devcluster.user_tokens["bob"])
         for _ in range(2):  # listed, then read from bob's cache
             assert row in (await bob.get(f"/namespaces/{ns}/services")).text
         cache = next(i for (_, namespace, kind), i in server.live.informers.informers.items()
