@@ -129,9 +129,16 @@ async def test_200_streams_through_2000_changes_keep_memory_flat(devcluster: Dev
             await asyncio.gather(*(worker() for _ in range(4)))
             final = {name: f"t{max(i for i in range(first, last) if i % SERVICES == n)}"
                      for n, name in enumerate(names)}
-            async with asyncio.timeout(90):
-                while any(tab.last_tag != final[name] for name in names for tab in tabs[name]):  # noqa: ASYNC110
-                    await asyncio.sleep(0.1)
+            def behind() -> list[str]:
+                return [f"{name} tab {j}: {tab.last_tag} not {final[name]}"
+                        f"{' (its stream ended)' if readers[i * TABS + j].done() else ''}"
+                        for i, name in enumerate(names) for j, tab in enumerate(tabs[name]) if tab.last_tag != final[name]]
+
+            deadline = asyncio.get_running_loop().time() + 90
+            while late := behind():
+                assert asyncio.get_running_loop().time() < deadline, \
+                    f"{len(late)} of {SERVICES * TABS} tabs never showed their page's last change: {late[:10]}"
+                await asyncio.sleep(0.1)
 
         await changes(0, WARM_UP)
         settled = rss(pid)
