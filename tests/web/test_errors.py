@@ -4,7 +4,9 @@ timeout), or without Knative ("Knative Serving is not installed in this cluster"
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
+from collections.abc import Awaitable
 from pathlib import Path
 
 import httpx
@@ -19,6 +21,22 @@ async def _get(settings: Settings, path: str) -> httpx.Response:
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
             return await http.get(path)
+
+
+async def _within(seconds: float, answer: Awaitable[httpx.Response]) -> httpx.Response:
+    """`answer`, or a failure within `seconds` that shows where every task of the loop waits (once, in a CI run,
+    this test waited past the suite's 300 s timeout; it was never seen again here)."""
+    task = asyncio.ensure_future(answer)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        stacks = io.StringIO()
+        for other in asyncio.all_tasks():
+            if other is not asyncio.current_task():
+                print(f"-- {other.get_name()}", file=stacks)
+                other.print_stack(limit=12, file=stacks)
+        task.cancel()
+        raise AssertionError(f"no answer within {seconds} s; the loop's tasks:\n{stacks.getvalue()[-8000:]}")
+    return task.result()
 
 
 async def test_cluster_down_gives_the_banner(tmp_path: Path) -> None:
@@ -44,7 +62,8 @@ async def test_a_cluster_that_never_answers_times_out(tmp_path: Path) -> None:
         "users:\n- name: u\n  user: {}\n")
     try:
         started = asyncio.get_running_loop().time()
-        response = await _get(Settings(kubeconfig=str(kubeconfig), request_timeout=1), "/namespaces/default/services")
+        response = await _within(30, _get(Settings(kubeconfig=str(kubeconfig), request_timeout=1),
+                                          "/namespaces/default/services"))
         assert response.status_code == 503
         assert "no answer within the timeout" in response.text
         assert asyncio.get_running_loop().time() - started < 10
