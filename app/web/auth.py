@@ -30,9 +30,10 @@ from app.cluster.client import Cluster, Identity
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unauthorized, Unreachable
 from app.cluster.resources import SELF_SUBJECT_ACCESS_REVIEW
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.sessions import COOKIE, MAX_COOKIE, Sessions, cookie_header
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 MODES = ("kubeconfig", "token", "proxy")
 OPEN_PATHS = ("/signin", "/signout", "/livez", "/healthz", "/readyz", "/metrics")  # no sign-in needed
 PROXY_HEADERS = ("Authorization", "X-Forwarded-Access-Token")

@@ -29,9 +29,10 @@ from app.web import forms, security
 from app.web.context import checked, cluster, lookups, service_url
 from app.web.live import event
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.security import COOKIE
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 CHECK_SECONDS = 30.0  # a check ends by then, whatever the gateway does
 REQUEST_SECONDS = 5.0
 CONCURRENCY = 8

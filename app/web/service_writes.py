@@ -25,10 +25,11 @@ from app.web.errors import unreachable_text
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.recording import Change
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.writes import ATTEMPTS, resource_version
 from app.web.written import remember
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 
 
 @dataclass

@@ -27,10 +27,11 @@ from app.web.counting import counted
 from app.web.errors import unreachable_text
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.writes import SpecChanged, patch_first, patch_service, resource_version
 from app.web.written import remember
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 
 
 @dataclass(frozen=True)
