@@ -179,7 +179,7 @@ def stream_signature(request: Request, page: CheckPage) -> str:
 @router.post("/namespaces/{namespace}/services/{name}/check")
 async def run_check(request: Request, namespace: str, name: str) -> Response:
     """The check: for htmx, the frame its stream fills; without JavaScript, the whole run and its result."""
-    posted = await request.form()
+    posted = await forms.posted(request)
     page = await _page(request, checked("namespace", namespace), checked("Service", name),
                        forms.text(posted, "requests"), forms.text(posted, "target"))
     plan = _plan(page)

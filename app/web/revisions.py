@@ -164,7 +164,7 @@ def landed(fresh: dict[str, Any], template: Template, planned: Sequence[TrafficT
 async def step(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
-    posted = await request.form()
+    posted = await forms.posted(request)
     basis = forms.basis(posted)
     new, stamp, raw_step = (forms.text(posted, key) for key in ("new_revision", "stamp", "step"))
     page = WizardPage(namespace, offline_service(namespace, name), [], int(raw_step) if raw_step in ("1", "2", "3")

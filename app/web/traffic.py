@@ -335,7 +335,7 @@ def _counted_kind(form: FormData) -> str:
 async def split(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
-    posted = await request.form()
+    posted = await forms.posted(request)
     basis = forms.basis(posted)
     page = SplitPage(namespace, offline_service(namespace, name), [], forms.row_inputs(posted), basis,
                      target=forms.text(posted, "target")[:253], restore=forms.text(posted, "restore")[:64],
