@@ -27,8 +27,9 @@ async def posted(request: Request) -> FormData:
 
     A urlencoded form is split by the standard library (`parse_qsl`) as Starlette's parser splits it (on `&`, a name
     without `=` has an empty value, `+` and %-escapes decoded as UTF-8, Latin-1 bytes taken as they are), with the
-    same limits and messages, in a fifth of the time: Starlette feeds python-multipart's byte-level parser field by
-    field, which took a quarter of a millisecond of a Split Traffic POST. Anything else goes to Starlette.
+    same limits and messages (a property test holds the two to the same answers). Starlette feeds python-multipart's
+    byte-level parser through callbacks: 48 µs for a Split Traffic form in a loop against 14 here, and 0.24 against
+    0.17 ms at p50 inside the console's POSTs. Anything else (multipart) goes to Starlette.
     """
     form: FormData | None = getattr(request.state, "posted_form", None)
     if form is not None:
