@@ -17,12 +17,13 @@ from starlette.responses import PlainTextResponse
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, KnativeNotInstalled, Unreachable
 from app.cluster.resources import SERVICE
+from app.web.routing import CheckedRoute
 
 CHECK_TIMEOUT = 2.0  # seconds: below the probe timeouts that call /readyz (compose: 3 s)
 CACHE_SECONDS = 3.0
 _NO_STORE = {"Cache-Control": "no-store"}
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import ASGIApp
@@ -39,6 +39,7 @@ from app.web.live import Live
 from app.web.lookups import Lookups
 from app.web.permissions import Permissions
 from app.web.render import STATIC, templates
+from app.web.routing import CheckedRoute, install, require_checked
 from app.web.rows import RowCache
 from app.web.sessions import Sessions
 
@@ -86,10 +87,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def csrf(request: Request) -> None:
         await security.check(request, settings.secret_key)
 
-    app = ConsoleApp(
-        title="Knative Console", lifespan=lifespan, dependencies=[Depends(csrf), Depends(auth.authenticate)],
-        docs_url=None, redoc_url=None, openapi_url=None,
-    )
+    app = ConsoleApp(title="Knative Console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.router.route_class = CheckedRoute
+    app.state.route_checks = (csrf, auth.authenticate)  # before every handler, in this order (app.web.routing)
     app.security_secret, app.security_hosts = settings.secret_key, settings.hosts
     app.state.settings = settings
     app.state.templates = templates()
@@ -104,11 +104,13 @@ def create_app(settings: Settings) -> FastAPI:
     # revisions (the wizard's /revisions/new) before revision_page (/revisions/{name}).
     for module in (auth, services, service_writes, details, revisions, revision_page, diff, history_page, traffic,
                    check, streams, logs, health):
-        app.include_router(module.router)
+        install(app, module.router)
     errors.install(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_text() -> Response:
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
+    for route in app.routes:
+        require_checked(route)
     return app

@@ -29,10 +29,12 @@ from app import logs
 from app.cluster.client import Cluster, Identity
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unauthorized, Unreachable
 from app.cluster.resources import SELF_SUBJECT_ACCESS_REVIEW
+from app.web import forms
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.sessions import COOKIE, MAX_COOKIE, Sessions, cookie_header
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 MODES = ("kubeconfig", "token", "proxy")
 OPEN_PATHS = ("/signin", "/signout", "/livez", "/healthz", "/readyz", "/metrics")  # no sign-in needed
 PROXY_HEADERS = ("Authorization", "X-Forwarded-Access-Token")
@@ -243,7 +245,7 @@ async def sign_in(request: Request) -> Response:
     state = request.app.state
     if state.settings.auth != "token":
         return RedirectResponse("/", status_code=303)
-    form = await request.form()
+    form = await forms.posted(request)
     raw_token, raw_next = form.get("token", ""), form.get("next", "/")
     token = raw_token.strip() if isinstance(raw_token, str) else ""
     page = SignInPage(safe_next(raw_next if isinstance(raw_next, str) else "/"))

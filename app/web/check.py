@@ -29,9 +29,10 @@ from app.web import forms, security
 from app.web.context import checked, cluster, lookups, service_url
 from app.web.live import event
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.security import COOKIE
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 CHECK_SECONDS = 30.0  # a check ends by then, whatever the gateway does
 REQUEST_SECONDS = 5.0
 CONCURRENCY = 8
@@ -178,7 +179,7 @@ def stream_signature(request: Request, page: CheckPage) -> str:
 @router.post("/namespaces/{namespace}/services/{name}/check")
 async def run_check(request: Request, namespace: str, name: str) -> Response:
     """The check: for htmx, the frame its stream fills; without JavaScript, the whole run and its result."""
-    posted = await request.form()
+    posted = await forms.posted(request)
     page = await _page(request, checked("namespace", namespace), checked("Service", name),
                        forms.text(posted, "requests"), forms.text(posted, "target"))
     plan = _plan(page)

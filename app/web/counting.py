@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import metrics
+from app.web import forms
 
 P = ParamSpec("P")
 Kind = str | Callable[[FormData], str | None]  # a kind, or the kind of the posted form (None: not a write)
@@ -29,8 +30,8 @@ def counted(kind: Kind) -> Callable[[Callable[P, Awaitable[Response]]], Callable
         async def counting(*args: P.args, **kwargs: P.kwargs) -> Response:
             which: str | None = kind if isinstance(kind, str) else None
             if not isinstance(kind, str):
-                request: Any = kwargs["request"]  # FastAPI passes every parameter by name
-                which = kind(await request.form()) if isinstance(request, Request) else None
+                request: Any = kwargs["request"]  # passed by name (FastAPI, app.web.routing)
+                which = kind(await forms.posted(request)) if isinstance(request, Request) else None
             try:
                 response = await handler(*args, **kwargs)
             except Exception as error:

@@ -39,9 +39,10 @@ from app.web.evidence import Evidence, gather_evidence, service_pods
 from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.rows import RowCache, cut, kept_rows
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 NEWEST_ROWS = 20  # beside every revision with traffic or a tag, the table shows this many of the newest
 EXPLAINED = 3  # failed revisions explained at most on the page (the newest first)
 HISTORY_ROWS = 5  # the details page's History section; the history page has the rest

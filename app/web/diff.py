@@ -14,8 +14,9 @@ from app.knative import changes
 from app.knative.models import RevisionView, newest_first, revision_from
 from app.web.context import checked, lookups, service_url
 from app.web.render import render
+from app.web.routing import CheckedRoute
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 
 
 @dataclass

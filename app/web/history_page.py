@@ -20,8 +20,9 @@ from app.web.details import SummaryCache, read_revisions, summaries
 from app.web.permissions import EVERYTHING, Allowed, refusal
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
+from app.web.routing import CheckedRoute
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 SHOWN = 100  # items on the page; "Show all" for the rest
 REGIONS = (Region("history", "_history_items.html"),)
 

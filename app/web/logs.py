@@ -37,10 +37,11 @@ from app.web.hub import Change, Health, Message
 from app.web.live import RETRY_MS, Live, Refused, event
 from app.web.permissions import plainly
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.security import COOKIE
 from app.web.streams import HEADERS
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 TAIL = 100  # lines per instance on the page
 INSTANCES = 5  # instances shown and followed at most
 LINE_QUEUE = 1000  # lines waiting for a slow browser; past this the oldest are dropped

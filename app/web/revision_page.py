@@ -48,8 +48,9 @@ from app.web.evidence import (
 from app.web.permissions import EVERYTHING, Allowed, refusal
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
+from app.web.routing import CheckedRoute
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 REGIONS = (
     Region("diagnosis", "_revision_diagnosis.html"),
     Region("summary", "_revision_summary.html"),

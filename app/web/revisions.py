@@ -32,11 +32,12 @@ from app.web.counting import counted
 from app.web.errors import unreachable_text
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.traffic import RowsForm, offline_service
 from app.web.writes import SpecChanged, patch_service
 from app.web.written import remember
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 STEPS = ("Basic Information", "Advanced Settings", "Traffic Splitting Settings")
 STEP_FIELDS = ({"image", "protocol", "port"}, None)  # step 2 holds every other template field
 _STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
@@ -163,7 +164,7 @@ def landed(fresh: dict[str, Any], template: Template, planned: Sequence[TrafficT
 async def step(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
-    posted = await request.form()
+    posted = await forms.posted(request)
     basis = forms.basis(posted)
     new, stamp, raw_step = (forms.text(posted, key) for key in ("new_revision", "stamp", "step"))
     page = WizardPage(namespace, offline_service(namespace, name), [], int(raw_step) if raw_step in ("1", "2", "3")

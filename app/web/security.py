@@ -12,6 +12,8 @@ from fastapi import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.web import forms
+
 COOKIE = "kc_csrf"
 FORM_FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
@@ -58,7 +60,7 @@ async def check(request: Request, secret: str) -> None:
     browser_id = request.cookies.get(COOKIE, "")
     sent = request.headers.get(HEADER, "")
     if not sent:
-        form = await request.form()
+        form = await forms.posted(request)
         value = form.get(FORM_FIELD, "")
         sent = value if isinstance(value, str) else ""
     if not browser_id or not sent or not hmac.compare_digest(sent, token_for(secret, browser_id)):

@@ -25,10 +25,11 @@ from app.web.errors import unreachable_text
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.recording import Change
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.writes import ATTEMPTS, resource_version
 from app.web.written import remember
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 
 
 @dataclass
@@ -103,7 +104,7 @@ async def _made_by(request: Request, namespace: str, name: str, create_id: str) 
 @counted("create")
 async def create_service(request: Request, namespace: str) -> Response:
     checked("namespace", namespace)
-    posted = await request.form()
+    posted = await forms.posted(request)
     form = forms.service_input(posted)
     create_id = forms.text(posted, "create_id")[:64] or secrets.token_urlsafe(12)
     action = forms.text(posted, "action")
@@ -157,7 +158,7 @@ async def confirm_delete(request: Request, namespace: str, name: str) -> Respons
 async def delete_service(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
-    basis = forms.basis(await request.form())
+    basis = forms.basis(await forms.posted(request))
     made = await recording.change(request, "delete", ())
     try:
         for _ in range(ATTEMPTS):  # as patch_service: a status update meanwhile is no reason to ask again

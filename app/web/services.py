@@ -35,9 +35,10 @@ from app.web.lookups import Lookups
 from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.rows import RowCache, render_rows
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 ALL = "*"  # the namespace selector's choice for every namespace
 
 # The regions of the list page: the table with its pager (the filter box stays outside, so that a live update

@@ -26,9 +26,10 @@ from app.web.live import Live, Refused, View
 from app.web.lookups import Lookups
 from app.web.permissions import EVERYTHING, Allowed, Permissions, plainly
 from app.web.regions import Regions, parse_seen, render_regions
+from app.web.routing import CheckedRoute
 from app.web.security import COOKIE
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy may hold events back
 CATCH_UP = 1.0  # seconds a live list waits for its namespace's cache to take in a change before it lists instead
 

@@ -27,10 +27,11 @@ from app.web.counting import counted
 from app.web.errors import unreachable_text
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
+from app.web.routing import CheckedRoute
 from app.web.writes import SpecChanged, patch_first, patch_service, resource_version
 from app.web.written import remember
 
-router = APIRouter()
+router = APIRouter(route_class=CheckedRoute)
 
 
 @dataclass(frozen=True)
@@ -334,7 +335,7 @@ def _counted_kind(form: FormData) -> str:
 async def split(request: Request, namespace: str, name: str) -> Response:
     checked("namespace", namespace)
     checked("Service", name)
-    posted = await request.form()
+    posted = await forms.posted(request)
     basis = forms.basis(posted)
     page = SplitPage(namespace, offline_service(namespace, name), [], forms.row_inputs(posted), basis,
                      target=forms.text(posted, "target")[:253], restore=forms.text(posted, "restore")[:64],
