@@ -423,13 +423,19 @@ class Cluster:
     @asynccontextmanager
     async def log(
         self, pod: str, namespace: str, container: str, tail_lines: int | None = None, follow: bool = False,
-        previous: bool = False,
+        previous: bool = False, since_seconds: int | None = None, timestamps: bool = False,
     ) -> AsyncIterator[AsyncIterator[str]]:
         """A container's output (GET pods/{name}/log), line by line; with `follow`, each new line as it is written,
-        until the container stops or the pod goes. Raises our error types as the other verbs do."""
+        until the container stops or the pod goes; with `since_seconds`, only the lines of that many last seconds;
+        with `timestamps`, each line after the time the node took it and a space. Raises our error types as the
+        other verbs do."""
         query: list[tuple[str, Any]] = [("container", container)]
+        if since_seconds is not None:
+            query.append(("sinceSeconds", since_seconds))
         if tail_lines is not None:
             query.append(("tailLines", tail_lines))
+        if timestamps:
+            query.append(("timestamps", "true"))
         if follow:
             query.append(("follow", "true"))
         if previous:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -43,6 +45,8 @@ from app.web.streams import HEADERS
 
 router = APIRouter(route_class=CheckedRoute)
 TAIL = 100  # lines per instance on the page
+MISSED = 200  # lines per instance, at most, fetched once the logs go on after they stopped
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z")
 INSTANCES = 5  # instances shown and followed at most
 LINE_QUEUE = 1000  # lines waiting for a slow browser; past this the oldest are dropped
 
@@ -98,17 +102,32 @@ class LogFollower:
         self.lines: asyncio.Queue[tuple[str, str]] = asyncio.Queue(LINE_QUEUE)
         self.followed: dict[str, asyncio.Task[None]] = {}
         self.stopped = False  # the watch of the pods is refused or down: nothing is followed until it is back
+        self.stopped_at = 0.0  # the loop's time when they stopped
+        self.sent: dict[str, str] = {}  # pod → the node's time of the newest line sent (a `moment`)
 
-    def _follow(self, instance: Instance) -> None:
+    def _follow(self, instance: Instance, since_seconds: int | None = None) -> None:
         pod = instance.name
         if pod not in self.followed and len(self.followed) < INSTANCES:
-            self.followed[pod] = asyncio.get_running_loop().create_task(self._lines_of(pod, instance.container),
-                                                                        name=f"log {pod}")
+            self.followed[pod] = asyncio.get_running_loop().create_task(
+                self._lines_of(pod, instance.container, since_seconds), name=f"log {pod}")
 
-    async def _lines_of(self, pod: str, container: str) -> None:
+    async def _lines_of(self, pod: str, container: str, since_seconds: int | None) -> None:
+        """The pod's new lines; with `since_seconds` (the logs go on after they stopped), first those written in
+        that many last seconds that were not sent before (told apart by the node's time of each line)."""
+        tail = 0 if since_seconds is None else MISSED
+        floor = "" if since_seconds is None else self.sent.get(pod, "")  # the newest line sent before they stopped
         try:
-            async with self.client.log(pod, self.namespace, container, tail_lines=0, follow=True) as output:
-                async for text in output:
+            async with self.client.log(pod, self.namespace, container, tail_lines=tail, follow=True,
+                                       since_seconds=since_seconds, timestamps=True) as output:
+                async for stamped in output:
+                    stamp, _, text = stamped.partition(" ")
+                    at = moment(stamp)
+                    if at is None:
+                        text = stamped  # a node that does not stamp its lines
+                    elif floor and at <= floor:
+                        continue  # sent before the logs stopped
+                    else:
+                        self.sent[pod] = max(at, self.sent.get(pod, ""))
                     if self.lines.full():
                         self.lines.get_nowait()  # the browser lags: it loses the oldest lines, not the stream
                     self.lines.put_nowait((pod, text))
@@ -129,7 +148,7 @@ class LogFollower:
         refused (the user's rights were taken away) or cannot connect, the lines stop too, and the page says so;
         once it is back, the ready instances are followed again."""
         if message.problem and not self.stopped:
-            self.stopped = True
+            self.stopped, self.stopped_at = True, asyncio.get_running_loop().time()
             await self._unfollow()
             why = message.problem
             if message.refused:  # said in plain words, as the pages say it: read again, and take the refusal
@@ -140,10 +159,14 @@ class LogFollower:
             return _problem(f"The logs stopped: {why}")
         if not message.problem and self.stopped:
             self.stopped = False
+            # Whole seconds, and one more: a line of the same second as the stop that was sent is told apart by its
+            # time; one that was not is fetched.
+            since = math.ceil(asyncio.get_running_loop().time() - self.stopped_at) + 1
             for instance in await revision_instances(self.client, self.namespace, self.revision):
                 if instance.ready:
-                    self._follow(instance)
-            return _problem("The logs go on from here (lines written meanwhile are on the revision's instances).")
+                    self._follow(instance, since)
+            return _problem(f"The logs go on: the lines written while they stopped come first (at most {MISSED} "
+                            "an instance).")
         return b""
 
     def _seen(self, message: Message) -> None:
@@ -190,6 +213,15 @@ class LogFollower:
             yield _problem(f"The logs stopped: {plainly(error, self.user)}")
         finally:
             await self._unfollow()
+
+
+def moment(stamp: str) -> str | None:
+    """A log line's time as the node gives it with `timestamps=true` (RFC 3339 in UTC, kubelet's with nine digits of
+    the second), as a string that sorts in time order; None if it is not one."""
+    matched = _STAMP.fullmatch(stamp)
+    if matched is None:
+        return None
+    return f"{matched.group(1)}.{(matched.group(2) or '').ljust(9, '0')}"
 
 
 def _problem(text: str) -> bytes:

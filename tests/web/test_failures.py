@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from app.web.logs import moment
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 from tests.web.conftest import Console, Event, live_settings, open_stream, served
 from tests.web.test_live import stream_path
@@ -215,3 +216,15 @@ async def test_the_logs_page_follows_new_lines(devcluster: DevClusterProcess) ->
             events = await stream.until(lambda e: e.name == "log" and "received a request" in e.data)
             line = events[-1].data
             assert line.startswith('<div class="log-line"><span class="log-pod">talk-00001-deployment-')
+            # followed with the node's timestamps (to tell lines apart), shown as the container wrote them
+            assert re.search(r"</span> \d{4}/\d\d/\d\d \d\d:\d\d:\d\d helloworld: received a request</div>$",
+                             line), line
+
+
+def test_a_log_lines_time_sorts_as_time_does() -> None:
+    assert moment("2026-12-02T03:04:05.123456789Z") == "2026-12-02T03:04:05.123456789"
+    assert moment("2026-12-02T03:04:05Z") == "2026-12-02T03:04:05.000000000"
+    assert moment("2026-12-02T03:04:05Z") < moment("2026-12-02T03:04:05.1Z") < moment("2026-12-02T03:04:05.5Z")
+    assert moment("2026-12-02T03:04:05.999999999Z") < moment("2026-12-02T03:04:06Z")
+    for other in ("", "2026/12/02", "2026-12-02T03:04:05+01:00", "2026-12-02T03:04:05.1234567891Z", "hello"):
+        assert moment(other) is None, other

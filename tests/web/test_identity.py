@@ -544,7 +544,7 @@ async def test_rights_taken_away_leave_nothing_on_the_users_live_pages(devcluste
 async def test_rights_taken_away_stop_the_users_followed_logs(devcluster: DevClusterProcess) -> None:
     """A pods/log follow, like a watch, is authorized when it starts: the logs page stops following a revision's
     instances, and says so, when the watch of their pods is refused (rights taken away), and follows them again
-    once it is back."""
+    once it is back, first with the lines written meanwhile, each once."""
     ns, binding, admin, settings = await viewer(devcluster, "revokedlogs", "talk")
     path = f"/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs"
 
@@ -578,8 +578,16 @@ async def test_rights_taken_away_stop_the_users_followed_logs(devcluster: DevClu
             assert not any(said(e) for e in seen), seen  # no line reaches bob once he may not read them
             devcluster.bind(ns, "view", user="bob")
             await stream.until(lambda e: e.name == "log" and "The logs go on" in e.data, within=15)
+            lines = [0]
+
+            def second_line(e: object) -> bool:
+                lines[0] += said(e)
+                return lines[0] == 2
+
+            missed = await stream.until(second_line, within=10)  # the two written while bob could not read them
             await requests(1)
-            await stream.until(said)
+            after = await stream.until(said)
+            assert sum(map(said, missed + after)) == 3, [getattr(e, "data", "") for e in missed + after]
     await admin.http.aclose()
 
 
