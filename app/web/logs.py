@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from markupsafe import Markup
@@ -46,7 +47,7 @@ from app.web.streams import HEADERS
 router = APIRouter(route_class=CheckedRoute)
 TAIL = 100  # lines per instance on the page
 MISSED = 200  # lines per instance, at most, fetched once the logs go on after they stopped
-_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z")
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
 INSTANCES = 5  # instances shown and followed at most
 LINE_QUEUE = 1000  # lines waiting for a slow browser; past this the oldest are dropped
 
@@ -216,12 +217,17 @@ class LogFollower:
 
 
 def moment(stamp: str) -> str | None:
-    """A log line's time as the node gives it with `timestamps=true` (RFC 3339 in UTC, kubelet's with nine digits of
-    the second), as a string that sorts in time order; None if it is not one."""
+    """A log line's time as the node gives it with `timestamps=true` (RFC 3339, kubelet's with nine digits of the
+    second), in UTC as a string that sorts in time order; None if it is not one."""
     matched = _STAMP.fullmatch(stamp)
     if matched is None:
         return None
-    return f"{matched.group(1)}.{(matched.group(2) or '').ljust(9, '0')}"
+    seconds, fraction, zone = matched.groups()
+    try:
+        when = datetime.fromisoformat(seconds + ("+00:00" if zone == "Z" else zone)).astimezone(UTC)
+    except ValueError:  # a month 13, a minute 61
+        return None
+    return f"{when:%Y-%m-%dT%H:%M:%S}.{(fraction or '').ljust(9, '0')}"
 
 
 def _problem(text: str) -> bytes:

@@ -226,5 +226,6 @@ def test_a_log_lines_time_sorts_as_time_does() -> None:
     assert moment("2026-12-02T03:04:05Z") == "2026-12-02T03:04:05.000000000"
     assert moment("2026-12-02T03:04:05Z") < moment("2026-12-02T03:04:05.1Z") < moment("2026-12-02T03:04:05.5Z")
     assert moment("2026-12-02T03:04:05.999999999Z") < moment("2026-12-02T03:04:06Z")
-    for other in ("", "2026/12/02", "2026-12-02T03:04:05+01:00", "2026-12-02T03:04:05.1234567891Z", "hello"):
+    assert moment("2026-12-02T04:04:05.25+01:00") == moment("2026-12-02T03:04:05.25Z")  # a node in another zone
+    for other in ("", "2026/12/02", "2026-13-02T03:04:05Z", "2026-12-02T03:04:05.1234567891Z", "hello"):
         assert moment(other) is None, other
