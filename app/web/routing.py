@@ -17,6 +17,7 @@ candidate. The three together took a third of a millisecond of the console's CPU
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -55,11 +56,15 @@ class CheckedRoute(APIRoute):
 
     @property
     def direct(self) -> bool:
-        """Whether the handler takes nothing but the request and strings from the path."""
+        """Whether the handler is a coroutine that takes nothing but the request and strings from the path, as they
+        are (a plain `def` runs in FastAPI's thread pool; a path parameter with a pattern or a length, or an alias, is
+        checked and named by FastAPI)."""
         d = self.dependant
-        return (not (d.query_params or d.header_params or d.cookie_params or d.body_params or d.dependencies
-                     or d.websocket_param_name or d.http_connection_param_name or d.response_param_name
-                     or d.background_tasks_param_name or d.security_scopes_param_name)
+        return (inspect.iscoroutinefunction(self.endpoint)
+                and not any(field.field_info.metadata or field.alias != field.name for field in d.path_params)
+                and not (d.query_params or d.header_params or d.cookie_params or d.body_params or d.dependencies
+                         or d.websocket_param_name or d.http_connection_param_name or d.response_param_name
+                         or d.background_tasks_param_name or d.security_scopes_param_name)
                 and self.response_model is None and not self.dependencies
                 and {field.name for field in d.path_params} == set(self.param_convertors)
                 and all(field.field_info.annotation is str and isinstance(self.param_convertors.get(field.name),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
+from collections.abc import Callable, Iterator
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +15,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from app.web import forms
 from app.web.forms import MAX_FIELD, MAX_FIELDS, posted
 
 
@@ -79,3 +83,85 @@ async def test_other_forms_go_to_starlette_and_each_is_read_once() -> None:
     first = await posted(request)
     assert isinstance(first, FormData) and await posted(request) is first
     assert await posted(Request(request.scope, request.receive)) is first  # the request's, not the object's
+
+
+async def test_a_field_without_a_value_one_byte_over_the_limit_is_refused_as_starlette_refuses_it() -> None:
+    mine, starlettes = await _both(b"n" * (MAX_FIELD + 1))
+    assert mine == starlettes == (400, "Field exceeded maximum size of 1024KB.")
+    mine, starlettes = await _both(b"n" * MAX_FIELD + b"&x=1")
+    assert mine == starlettes == [("n" * MAX_FIELD, ""), ("x", "1")]
+
+
+CHUNK = 64 * 1024  # what uvicorn hands over at a time
+
+
+def _streamed(chunks: Iterator[bytes], pulled: list[int]) -> Request:
+    """A posted urlencoded body that arrives chunk by chunk, as uvicorn passes it on; `pulled` counts the chunks read."""
+
+    async def receive() -> dict[str, Any]:
+        chunk = next(chunks, None)
+        pulled.append(len(chunk or b""))
+        return {"type": "http.request", "body": chunk or b"", "more_body": chunk is not None}
+
+    return Request(_request(b"").scope, receive)
+
+
+def _endless(pattern: bytes) -> Callable[[], Iterator[bytes]]:
+    return lambda: iter([pattern * (CHUNK // len(pattern))] * 4096)  # 256 MB, were it all read
+
+
+@pytest.mark.parametrize("pattern", [b"v", b"a=b&", b"n=v"], ids=["one endless name", "endless fields", "endless value"])
+async def test_a_body_over_the_limits_is_refused_having_read_no_more_of_it_than_starlette(pattern: bytes) -> None:
+    """Anyone can post such a body (the CSRF check reads the form to find the token): read whole, 256 MB would be
+    held in memory twice over before the answer."""
+    answers = []
+    for read in (posted, lambda request: request.form()):
+        pulled: list[int] = []
+        with pytest.raises(HTTPException) as refused:
+            await read(_streamed(_endless(pattern)(), pulled))
+        answers.append((refused.value.status_code, refused.value.detail, len(pulled)))
+    assert answers[0] == answers[1]
+    assert answers[0][2] <= MAX_FIELD // CHUNK + 2
+
+
+@pytest.mark.parametrize("first, last", [(b"", b""), (b"a=1", b""), (b"", b"b")], ids=["none", "first", "last"])
+async def test_a_body_of_empty_fields_is_read_in_little_memory(first: bytes, last: bytes) -> None:
+    """Starlette's parser skips empty fields without keeping them, and reads on; so does forms.posted."""
+    chunks = [first + b"&" * CHUNK, *[b"&" * CHUNK] * 62, b"&" * CHUNK + last]  # 4 MB
+    starlettes = (await _streamed(iter(chunks), []).form()).multi_items()
+    tracemalloc.start()
+    try:
+        mine = (await posted(_streamed(iter(chunks), []))).multi_items()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert mine == starlettes
+    assert peak < 1024 * 1024, f"{peak / 2**20:.1f} MB held to read 4 MB of empty fields"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b"&", b"&&", b"=", b"a", b"bb", b"%3D", b"+", b"\xff"]), max_size=40),
+       st.lists(st.integers(min_value=1, max_value=12), max_size=10), st.integers(1, 4), st.integers(1, 10))
+def test_the_limits_are_crossed_where_starlettes_parser_crosses_them_however_the_body_arrives(
+        pieces: list[bytes], cuts: list[int], max_fields: int, max_field: int) -> None:
+    """With small limits, so that bodies reach them: the same answer, and no more of the body read, in any chunks."""
+    body, chunks = b"".join(pieces), []
+    for cut in cuts:
+        chunks.append(body[sum(map(len, chunks)):sum(map(len, chunks)) + cut])
+    chunks.append(body[sum(map(len, chunks)):])
+
+    async def both() -> list[Any]:
+        answers = []
+        for read in (posted, lambda request: request.form(max_fields=max_fields, max_part_size=max_field)):
+            pulled: list[int] = []
+            try:
+                answer: Any = (await read(_streamed(iter(chunks), pulled))).multi_items()
+            except HTTPException as error:
+                answer = (error.status_code, error.detail)
+            answers.append((answer, len(pulled)))
+        return answers
+
+    with patch.object(forms, "MAX_FIELDS", max_fields), patch.object(forms, "MAX_FIELD", max_field):
+        mine, starlettes = asyncio.run(both())
+    assert mine[0] == starlettes[0]
+    assert mine[1] <= starlettes[1]

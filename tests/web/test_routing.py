@@ -4,11 +4,11 @@ parameters or it is called directly with the request and its path's strings; a r
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -141,3 +141,30 @@ async def test_every_write_of_the_console_refuses_a_post_without_its_token(conso
         assert "The form is missing its security token or it has expired." in answer.text, path
     names = [item["metadata"]["name"] for item in console.cluster.get(KSVC.format(ns=ns))["items"]]
     assert names == ["kept"]
+
+
+async def test_a_handler_that_needs_fastapi_is_not_called_directly() -> None:
+    """A plain `def` handler (FastAPI runs it in a thread) and a path parameter with its own checks (a pattern, a
+    length) would be called without them: each goes through FastAPI, and the second is refused before it runs."""
+    calls: list[str] = []
+    router = APIRouter(route_class=CheckedRoute)
+
+    @router.post("/sync/{name}")
+    def sync_write(request: Request, name: str) -> Response:
+        calls.append(f"sync {name}")
+        return PlainTextResponse(f"wrote {name}")
+
+    @router.post("/checked/{name}")
+    async def checked_name(request: Request, name: Annotated[str, Path(pattern="^[a-z]+$", max_length=8)]) -> Response:
+        calls.append(f"checked {name}")
+        return PlainTextResponse(name)
+
+    app = FastAPI()
+    app.state.route_checks = (_nothing,)
+    install(app, router)
+    assert not any(route.direct for route in app.routes if isinstance(route, CheckedRoute))
+    answer = await _call(app, "POST", "/sync/web")
+    assert (answer.status_code, answer.text) == (200, "wrote web")
+    assert (await _call(app, "POST", "/checked/NOT-a-name")).status_code == 422
+    assert (await _call(app, "POST", "/checked/web")).text == "web"
+    assert calls == ["sync web", "checked web"]

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
-from tests.web.conftest import KSVC, Console
+from tests.support import DevClusterProcess
+from tests.web.conftest import KSVC, Console, live_settings, served
 from tests.web.test_writes import _create_form
 
 
@@ -61,3 +63,32 @@ async def test_cluster_values_are_escaped(console: Console) -> None:
         assert "<script>alert(1)" not in page.text and "<img src=x" not in page.text
     details = await console.get(f"/namespaces/{ns}/services/xss")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in details.text
+
+
+async def test_a_huge_post_without_a_token_is_refused_before_it_is_all_sent(devcluster: DevClusterProcess) -> None:
+    """Anyone may post (the CSRF check reads the form to find its token): a body over the form limits is refused once
+    the limit is crossed, not held whole in memory first (256 MB here, several times over)."""
+    total = 256 * 1024 * 1024
+    async with served(live_settings(devcluster)) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"POST /namespaces/default/services HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: kc_csrf=x\r\n"
+                     f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {total}\r\n\r\n".encode())
+        sent = 0
+
+        async def send() -> None:
+            nonlocal sent
+            chunk = b"v" * 65536
+            while sent < total:
+                writer.write(chunk)
+                await writer.drain()
+                sent += len(chunk)
+
+        sending = asyncio.create_task(send())
+        try:
+            status = await asyncio.wait_for(reader.readline(), 60)
+        finally:
+            sending.cancel()
+            writer.transport.abort()
+        assert status.startswith(b"HTTP/1.1 400"), status
+        assert sent < total // 4, f"{sent / 2**20:.0f} MB of {total / 2**20:.0f} were read before the answer"
