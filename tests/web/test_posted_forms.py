@@ -75,10 +75,13 @@ async def test_the_limits_and_their_messages_are_starlettes() -> None:
     assert too_large[0] == too_large[1] == (400, "Field exceeded maximum size of 1024KB.")
 
 
-async def test_other_forms_go_to_starlette_and_each_is_read_once() -> None:
-    multipart = (b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--\r\n")
-    mine, starlettes = await _both(multipart, "multipart/form-data; boundary=b")
-    assert mine == starlettes == [("a", "1")]
+async def test_other_bodies_are_not_read_and_a_form_is_read_once() -> None:
+    multipart = (b"--b\r\nContent-Disposition: form-data; name=\"csrf_token\"; filename=\"big\"\r\n\r\n1\r\n--b--\r\n")
+    for content_type in ("multipart/form-data; boundary=b", "text/plain", "application/json", ""):
+        pulled: list[int] = []
+        request = _streamed(iter([multipart]), pulled)
+        request.scope["headers"] = [(b"content-type", content_type.encode())]
+        assert (await posted(request)).multi_items() == [] and pulled == [], content_type
     request = _request(b"a=1")
     first = await posted(request)
     assert isinstance(first, FormData) and await posted(request) is first
