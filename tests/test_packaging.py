@@ -28,8 +28,8 @@ from tests.support import ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # Imported at run time by a dependency that does not declare them, for a feature the console uses.
-UNDECLARED_BY_USERS = {"jinja2": "fastapi.templating.Jinja2Templates", "python-multipart": "Request.form()",
-                       "httptools": "uvicorn.HttpToolsProtocol", "uvloop": 'uvicorn.loop="auto"'}
+UNDECLARED_BY_USERS = {"jinja2": "fastapi.templating.Jinja2Templates", "httptools": "uvicorn.HttpToolsProtocol",
+                       "uvloop": 'uvicorn.loop="auto"'}
 
 
 def _requirements(specs: list[str]) -> dict[str, Requirement]:
