@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Expired, Forbidden, Unauthorized, Unreachable
 from app.cluster.resources import Resource
+from app.web.tasks import end, end_soon
 
 log = logging.getLogger("knative_console.live")
 GRACE_SECONDS = 5.0  # a page reloaded or a tab moved to another page keeps the watch
@@ -190,16 +191,11 @@ class WatchHub:
             return
         del self.feeds[feed.key]
         if feed.task is not None:
-            feed.task.cancel()
+            end_soon(feed.task)
 
     async def close(self) -> None:
         feeds, self.feeds = list(self.feeds.values()), {}
         for feed in feeds:
             if feed.stopping is not None:
                 feed.stopping.cancel()
-            if feed.task is not None:
-                feed.task.cancel()
-        for feed in feeds:
-            if feed.task is not None:
-                with suppress(asyncio.CancelledError):
-                    await feed.task
+        await end(feed.task for feed in feeds if feed.task is not None)

@@ -29,6 +29,7 @@ from app.cluster.resources import Resource
 from app.cluster.versions import Version, comparable
 from app.web.hub import Change, Feed, Health, Message, Resync, WatchHub
 from app.web.lookups import LIST_CHUNK
+from app.web.tasks import end, end_soon
 
 log = logging.getLogger("knative_console.live")
 IDLE_SECONDS = 60.0
@@ -271,14 +272,9 @@ class Informers:
             for key, informer in list(self.informers.items()):
                 if now - informer.used > self.idle:
                     del self.informers[key]
-                    informer.task.cancel()
+                    end_soon(informer.task)
 
     async def close(self) -> None:
         informers, self.informers = list(self.informers.values()), {}
-        if self.sweeper is not None:
-            self.sweeper.cancel()
-        for informer in informers:
-            informer.task.cancel()
-        for informer in informers:
-            with suppress(asyncio.CancelledError):
-                await informer.task
+        sweeper = [self.sweeper] if self.sweeper is not None else []
+        await end([*sweeper, *(informer.task for informer in informers)])

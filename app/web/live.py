@@ -30,6 +30,7 @@ from app.cluster.resources import Resource
 from app.web.hub import Change, Health, Message, Resync, WatchHub
 from app.web.informer import Informers
 from app.web.regions import Regions, digest
+from app.web.tasks import end, end_soon
 
 log = logging.getLogger("knative_console.live")
 CONNECTION = "connection"  # the banner's region: why the page may be out of date, "" when it is not
@@ -305,7 +306,7 @@ class Live:
 
     def _stop(self, view: View) -> None:
         if not view.streams and view.task is not None:
-            view.task.cancel()
+            end_soon(view.task)
 
     async def events(self, stream: Stream, seen: dict[str, str], last_event_id: str) -> AsyncIterator[bytes]:
         """The bytes of one tab's stream, until the tab goes, the View ends or the console shuts down."""
@@ -350,11 +351,6 @@ class Live:
         for view in views:
             if view.stopping is not None:
                 view.stopping.cancel()
-            if view.task is not None:
-                view.task.cancel()
-        for view in views:
-            if view.task is not None:
-                with suppress(asyncio.CancelledError):
-                    await view.task
+        await end(view.task for view in views if view.task is not None)
         await self.informers.close()
         await self.hub.close()
