@@ -11,7 +11,6 @@ revision's ready pods, and those that become ready while the page is open (a sca
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import re
 from collections.abc import AsyncIterator
@@ -43,6 +42,7 @@ from app.web.render import render
 from app.web.routing import CheckedRoute
 from app.web.security import COOKIE
 from app.web.streams import HEADERS
+from app.web.tasks import end
 
 router = APIRouter(route_class=CheckedRoute)
 TAIL = 100  # lines per instance on the page
@@ -138,11 +138,7 @@ class LogFollower:
             self.followed.pop(pod, None)
 
     async def _unfollow(self) -> None:
-        for task in list(self.followed.values()):
-            task.cancel()
-        for task in list(self.followed.values()):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await end(list(self.followed.values()))
 
     async def _health(self, message: Health) -> bytes:
         """A follow of pods/log, like a watch, is authorized only when it starts: when the watch of the pods is
