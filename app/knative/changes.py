@@ -171,8 +171,36 @@ def template_fields(metadata: Any, spec: Any) -> list[Field]:
     return fields
 
 
+def added_later(metadata: Any) -> dict[str, frozenset[str]]:
+    """The labels and annotations (`{"labels": keys, "annotations": keys}`) someone put on a revision after it was
+    made from its template (`kubectl label`, `kubectl annotate`): by the object's managedFields, owned only by managers
+    that never wrote its spec. A revision's spec is immutable, so whoever wrote it made the revision, and the labels
+    and annotations they own are the template's. Without managedFields, or without an owner of the spec in them,
+    nothing is known to be later: every label and annotation counts. (A template's label that someone later set to a
+    new value has changed owner too, and is taken for later: the template's value is no longer on the object.)"""
+    entries = [e for e in (_dict(metadata).get("managedFields") or []) if isinstance(e, dict)
+               and not e.get("subresource") and isinstance(e.get("fieldsV1"), dict)]
+    creators = [e for e in entries if "f:spec" in e["fieldsV1"]]
+    if not creators or len(creators) == len(entries):
+        return {}
+
+    def owned(group: list[dict[str, Any]], kind: str) -> set[str]:
+        return {key.removeprefix("f:") for e in group for key in _dict(_dict(e["fieldsV1"].get("f:metadata"))
+                                                                          .get(f"f:{kind}"))}
+
+    others = [e for e in entries if "f:spec" not in e["fieldsV1"]]
+    later = {kind: frozenset(owned(others, kind) - owned(creators, kind)) for kind in ("labels", "annotations")}
+    return {kind: keys for kind, keys in later.items() if keys}
+
+
 def revision_fields(revision: dict[str, Any]) -> list[Field]:
-    return template_fields(revision.get("metadata"), revision.get("spec"))
+    """A revision's template as named fields, without the labels and annotations added to it later."""
+    metadata = _dict(revision.get("metadata"))
+    later = added_later(metadata)
+    if later:
+        metadata = {**metadata, **{kind: {k: v for k, v in _dict(metadata.get(kind)).items() if k not in keys}
+                                   for kind, keys in later.items()}}
+    return template_fields(metadata, revision.get("spec"))
 
 
 def compare(before: Sequence[Field], after: Sequence[Field]) -> list[FieldDiff]:

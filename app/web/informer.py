@@ -27,6 +27,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError
 from app.cluster.resources import Resource
 from app.cluster.versions import Version, comparable
+from app.knative.changes import added_later
 from app.web.hub import Change, Feed, Health, Message, Resync, WatchHub
 from app.web.lookups import LIST_CHUNK
 from app.web.tasks import end, end_soon
@@ -45,10 +46,12 @@ def _version(obj: dict[str, Any]) -> Version | None:
 
 
 def _slim(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object without its managedFields (as client-go's informers are often told to drop them): no page shows
-    them, and they are much of an object's size. A copy: the hub hands the same object to every follower."""
+    """The object without its managedFields (as client-go's informers are often told to drop them): they are much of
+    an object's size, and pages need them only to tell a revision's template labels and annotations from those added
+    later (`changes.added_later`), so an object that has such keeps them. A copy: the hub hands the same object to
+    every follower."""
     meta = obj.get("metadata")
-    if isinstance(meta, dict) and "managedFields" in meta:
+    if isinstance(meta, dict) and "managedFields" in meta and not added_later(meta):
         return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
     return obj
 

@@ -3,9 +3,23 @@ the few words of the revision table's Changes column; what tools write by themse
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from app.knative.changes import compare, elide, side_by_side, split_image, summary, template_diffs, template_fields
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.knative.changes import (
+    added_later,
+    compare,
+    elide,
+    revision_fields,
+    side_by_side,
+    split_image,
+    summary,
+    template_diffs,
+    template_fields,
+)
 
 
 def template(image: str = "ghcr.io/knative/helloworld-go:v2", env: dict[str, str] | None = None,
@@ -67,3 +81,55 @@ def test_elide_and_side_by_side() -> None:
     assert [(r.label, r.before, r.after, r.changed) for r in rows if r.label.startswith("env")] == [
         ("env A", "1", None, True), ("env B", None, "2", True)]
     assert [d.short for d in compare(old, new)] == ["+B", "−A"]
+
+
+def owner(manager: str, labels: tuple[str, ...] = (), annotations: tuple[str, ...] = (), spec: bool = False,
+          subresource: str = "") -> dict[str, Any]:
+    metadata: dict[str, Any] = {}
+    if labels:
+        metadata["f:labels"] = {".": {}, **{f"f:{k}": {} for k in labels}}
+    if annotations:
+        metadata["f:annotations"] = {f"f:{k}": {} for k in annotations}
+    fields: dict[str, Any] = {"f:metadata": metadata} if metadata else {}
+    if spec:
+        fields["f:spec"] = {"f:containers": {}}
+    return {"manager": manager, "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": fields,
+            **({"subresource": subresource} if subresource else {})}
+
+
+def revision(labels: dict[str, str], annotations: dict[str, str], managed: list[dict[str, Any]] | None) -> dict:
+    metadata: dict[str, Any] = {"name": "r-00002", "labels": labels, "annotations": annotations}
+    if managed is not None:
+        metadata["managedFields"] = managed
+    return {"metadata": metadata, "spec": template()["spec"]}
+
+
+def test_labels_and_annotations_put_on_a_revision_later_are_not_its_templates() -> None:
+    labels, annotations = {"tier": "gold", "reviewed": "yes"}, {"example.com/ticket": "REL-7"}
+    managed = [owner("controller", labels=("tier",), spec=True),
+               owner("controller", subresource="status", labels=("reviewed",)),  # the status's owner is no one's
+               owner("kubectl-label", labels=("reviewed",)), owner("kubectl-annotate", annotations=("example.com/ticket",))]
+    assert added_later(revision(labels, annotations, managed)["metadata"]) == {
+        "labels": frozenset({"reviewed"}), "annotations": frozenset({"example.com/ticket"})}
+    keys = [f.key for f in revision_fields(revision(labels, annotations, managed))]
+    assert "label/tier" in keys and "label/reviewed" not in keys and "annotation/example.com/ticket" not in keys
+    # Owned by the spec's writer too (both set it): the template's.
+    shared = [*managed, owner("controller", labels=("reviewed",), annotations=("example.com/ticket",), spec=True)]
+    assert added_later(revision(labels, annotations, shared)["metadata"]) == {}
+    # Nothing says who wrote the spec, or there are no managedFields: every label and annotation counts.
+    for unknown in (None, [], [owner("kubectl-label", labels=("reviewed",))], "garbage", [{"fieldsV1": "x"}]):
+        assert added_later(revision(labels, annotations, unknown)["metadata"]) == {}, unknown  # type: ignore[arg-type]
+        keys = [f.key for f in revision_fields(revision(labels, annotations, unknown))]  # type: ignore[arg-type]
+        assert {"label/tier", "label/reviewed", "annotation/example.com/ticket"} <= set(keys)
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                       max_size=3), max_leaves=12)
+
+
+@given(st.dictionaries(st.sampled_from(["labels", "annotations", "managedFields", "name"]), json_values, max_size=4))
+def test_any_metadata_is_read_without_failing(metadata: dict[str, Any]) -> None:
+    later = added_later(metadata)
+    assert set(later) <= {"labels", "annotations"} and all(later.values())
+    revision_fields({"metadata": metadata, "spec": {}})

@@ -204,3 +204,33 @@ async def test_the_revision_table_says_what_changed_and_filters_to_the_serving_o
     assert re.findall(r'<tr data-revision="([^"]+)">', serving.text) == ["tb-00002", "tb-00001"]
     assert "1 revision without traffic or a tag not shown." in serving.text
     assert "revisions=serving" in html.unescape(re.search(r'sse-connect="([^"]+)"', serving.text).group(1))
+
+
+async def test_labels_and_annotations_added_to_a_revision_later_are_not_changes_of_its_template(
+        console: Console) -> None:
+    """`kubectl label` / `kubectl annotate` on a revision after Knative created it does not change the template it
+    was made from: its metadata.managedFields say the label is the labeller's, not the creator's. A label the
+    template itself carried still is a change."""
+    ns = console.namespace()
+    await three_revisions(console, ns, "lt")
+    patch(console, ns, "lt", {"spec": {"template": {"metadata": {"labels": {"tier": "gold"}}}}})
+    await console.settled(ns, "lt", revisions=4)
+    console.cluster.kubectl("1.33", "label", "-n", ns, "revision", "lt-00003", "reviewed=yes")
+    console.cluster.kubectl("1.33", "annotate", "-n", ns, "revision", "lt-00003", "example.com/ticket=REL-7")
+    console.cluster.kubectl("1.33", "label", "-n", ns, "revision", "lt-00004", "reviewed=yes")
+    for _ in range(2):  # the second visit may read the revisions from the watch-fed cache the first one started
+        page = await console.get(f"/namespaces/{ns}/services/lt")
+        cells = {name: html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for name, cell in re.findall(
+            r'<tr data-revision="([^"]+)">.*?<td class="wrap" data-changes>(.*?)</td>', page.text, re.S)}
+        assert cells["lt-00003"] == "same template", cells
+        assert cells["lt-00004"] == "+label tier", cells
+    same = await console.get(f"/namespaces/{ns}/services/lt/diff?from=lt-00002&to=lt-00003")
+    assert "The two templates are the same" in same.text
+    diff = await console.get(f"/namespaces/{ns}/services/lt/diff?from=lt-00003&to=lt-00004")
+    listed = re.findall(r"<li>(.*?)</li>", re.search(r'<ul class="diff-list" data-diff>(.*?)</ul>', diff.text,
+                                                     re.S).group(1))
+    assert [html.unescape(item) for item in listed] == ['label tier added = gold']
+    revision = await console.get(f"/namespaces/{ns}/services/lt/revisions/lt-00003")
+    assert "Changes from lt-00002 Same template as lt-00002 (a new revision was forced)." in text(revision.text)
+    newest = await console.get(f"/namespaces/{ns}/services/lt/revisions/lt-00004")
+    assert "Changes from lt-00003 label tier added = gold" in text(newest.text)
