@@ -21,6 +21,12 @@ TEMPLATE_FIELDS = ("image", "protocol", "port", "cpu_request", "cpu_limit", "mem
 URLENCODED = "application/x-www-form-urlencoded"  # what the console's pages post
 MAX_FIELDS = 1000  # Starlette's limits on a form, kept
 MAX_FIELD = 1024 * 1024  # bytes of a field's name and value, as posted
+# bytes of a whole form as posted: Starlette has no such limit (1,000 fields of 1 MB could be held for one request, and
+# an endless run of `&` read for ever). A form of the console's pages is far smaller: what it writes goes to the
+# Kubernetes API, which takes at most 3 MB in a request (kube-apiserver's MaxRequestBodyBytes, as the dev cluster).
+MAX_FORM = 4 * 1024 * 1024
+TOO_LARGE = (f"The form is larger than {MAX_FORM // 2**20} MB, more than any page of the console sends: shorten what "
+             "was typed and send it again.")
 
 
 async def posted(request: Request) -> FormData:
@@ -37,7 +43,8 @@ async def posted(request: Request) -> FormData:
     The body is read as it arrives and refused at the chunk where Starlette's parser would stop (a field over its size,
     one field too many), and runs of `&` (empty fields, which both skip) are kept as one: anyone may post, since the
     CSRF check reads the form to find its token, and a body read whole before its limits were checked held whatever
-    was sent, several times over.
+    was sent, several times over. A body over MAX_FORM bytes is refused (413) too, before it is read when its
+    Content-Length says so.
     """
     form: FormData | None = getattr(request.state, "posted_form", None)
     if form is not None:
@@ -55,8 +62,14 @@ _SEPARATORS = re.compile(b"&&+")
 
 
 async def _urlencoded(request: Request) -> str:
-    body, separators, limits = bytearray(), 0, None
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM:
+        raise HTTPException(413, TOO_LARGE)
+    body, separators, limits, received = bytearray(), 0, None, 0
     async for chunk in request.stream():
+        received += len(chunk)
+        if received > MAX_FORM:
+            raise HTTPException(413, TOO_LARGE)
         if b"&&" in chunk:
             chunk = _SEPARATORS.sub(b"&", chunk)
         body += chunk

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from app.web import forms
-from app.web.forms import MAX_FIELD, MAX_FIELDS, posted
+from app.web.forms import MAX_FIELD, MAX_FIELDS, MAX_FORM, TOO_LARGE, posted
 
 
 def _request(body: bytes, content_type: str = "application/x-www-form-urlencoded") -> Request:
@@ -130,7 +130,7 @@ async def test_a_body_over_the_limits_is_refused_having_read_no_more_of_it_than_
 @pytest.mark.parametrize("first, last", [(b"", b""), (b"a=1", b""), (b"", b"b")], ids=["none", "first", "last"])
 async def test_a_body_of_empty_fields_is_read_in_little_memory(first: bytes, last: bytes) -> None:
     """Starlette's parser skips empty fields without keeping them, and reads on; so does forms.posted."""
-    chunks = [first + b"&" * CHUNK, *[b"&" * CHUNK] * 62, b"&" * CHUNK + last]  # 4 MB
+    chunks = [first + b"&" * CHUNK, *[b"&" * CHUNK] * 60, b"&" * (CHUNK - 8) + last]  # just under 4 MB
     starlettes = (await _streamed(iter(chunks), []).form()).multi_items()
     tracemalloc.start()
     try:
@@ -168,3 +168,28 @@ def test_the_limits_are_crossed_where_starlettes_parser_crosses_them_however_the
         mine, starlettes = asyncio.run(both())
     assert mine[0] == starlettes[0]
     assert mine[1] <= starlettes[1]
+
+
+async def test_a_form_over_4_mb_is_refused_when_its_length_says_so_or_when_it_gets_there() -> None:
+    """Starlette has no limit on a whole urlencoded form: 1,000 fields of 1 MB each, or an endless run of `&` (empty
+    fields, skipped), were read to their end. Nothing the console's pages post comes near 4 MB."""
+    pulled: list[int] = []
+    declared = _streamed(_endless(b"&")(), pulled)
+    declared.scope["headers"] = [*declared.scope["headers"], (b"content-length", str(MAX_FORM + 1).encode())]
+    with pytest.raises(HTTPException) as refused:
+        await posted(declared)
+    assert (refused.value.status_code, refused.value.detail, pulled) == (413, TOO_LARGE, [])
+    assert "4 MB" in TOO_LARGE and "shorten what was typed" in TOO_LARGE
+    field = [b"a=" + b"v" * (CHUNK - 2), *[b"v" * CHUNK] * 6, b"v" * (CHUNK - 1) + b"&"]  # 512 KB: under each limit
+    for endless in (_endless(b"&")(), iter(field * 4096)):
+        pulled = []
+        with pytest.raises(HTTPException) as refused:
+            await posted(_streamed(endless, pulled))
+        assert (refused.value.status_code, refused.value.detail) == (413, TOO_LARGE)
+        assert sum(pulled) <= MAX_FORM + CHUNK
+    exactly = b"a=1" + b"&" * (MAX_FORM - 3)
+    assert (await posted(_streamed(iter([exactly[i:i + CHUNK] for i in range(0, MAX_FORM, CHUNK)]), []))
+            ).multi_items() == [("a", "1")]
+    one_more = _streamed(iter([exactly, b"&"]), [])
+    with pytest.raises(HTTPException):
+        await posted(one_more)

@@ -67,18 +67,19 @@ async def test_cluster_values_are_escaped(console: Console) -> None:
 
 async def test_a_huge_post_without_a_token_is_refused_before_it_is_all_sent(devcluster: DevClusterProcess) -> None:
     """Anyone may post (the CSRF check reads the form to find its token): a body over the form limits is refused once
-    the limit is crossed, not held whole in memory first (256 MB here, several times over)."""
+    the limit is crossed, not held whole in memory first (256 MB here, several times over). Sent in chunks, without a
+    Content-Length, which would have it refused at once (the next test)."""
     total = 256 * 1024 * 1024
     async with served(live_settings(devcluster)) as server:
         host, port = server.url.removeprefix("http://").split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
         writer.write(f"POST /namespaces/default/services HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: kc_csrf=x\r\n"
-                     f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {total}\r\n\r\n".encode())
+                     f"Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
         sent = 0
 
-        async def send() -> None:
+        async def send() -> None:  # chunked: no length to refuse it by before it is read
             nonlocal sent
-            chunk = b"v" * 65536
+            chunk = b"10000\r\n" + b"v" * 65536 + b"\r\n"
             while sent < total:
                 writer.write(chunk)
                 await writer.drain()
@@ -92,6 +93,20 @@ async def test_a_huge_post_without_a_token_is_refused_before_it_is_all_sent(devc
             writer.transport.abort()
         assert status.startswith(b"HTTP/1.1 400"), status
         assert sent < total // 4, f"{sent / 2**20:.0f} MB of {total / 2**20:.0f} were read before the answer"
+
+
+async def test_a_post_that_says_it_is_over_4_mb_is_refused_before_its_body(devcluster: DevClusterProcess) -> None:
+    async with served(live_settings(devcluster)) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"POST /namespaces/default/services HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: kc_csrf=x\r\n"
+                     f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {5 * 2**20}\r\n\r\n".encode())
+        try:
+            answer = await asyncio.wait_for(reader.read(65536), 30)
+        finally:
+            writer.transport.abort()
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert b"The form is larger than 4 MB" in answer
 
 
 async def test_a_multipart_post_is_not_read(console: Console) -> None:
