@@ -36,3 +36,14 @@ def test_release_safety_named_by_python_m_bench_takes_its_defaults(monkeypatch: 
     monkeypatch.setattr(release_safety.tempfile, "mkdtemp", lambda prefix: str(tmp_path))
     release_safety.main()
     assert seen == [(2940, 10, 8)]
+
+
+def test_the_split_is_set_beside_the_patch_and_one_request_to_the_console() -> None:
+    from bench.console import Pairs, hop_lines
+
+    split = Pairs(page=[0.004] * 10 + [0.006] * 10, bare=[0.002] * 10 + [0.003] * 10, hop=[0.001] * 20)
+    (line,) = hop_lines(split)
+    assert "GET /livez" in line and "p50 1.00 ms, p95 1.00 ms" in line
+    assert "Split POST − bare PATCH: p50 2.50 ms, p95 3.00 ms" in line and "is 1.50 ms at p50" in line
+    assert line.endswith("(bare PATCH p95 + that request's p95): 1.50×")
+    assert hop_lines(Pairs(page=[0.004], bare=[0.002])) == [] and hop_lines(None) == []
