@@ -178,7 +178,8 @@ def added_later(metadata: Any) -> dict[str, frozenset[str]]:
     and annotations they own are the template's. Without managedFields, or without an owner of the spec in them,
     nothing is known to be later: every label and annotation counts. (A template's label that someone later set to a
     new value has changed owner too, and is taken for later: the template's value is no longer on the object.)"""
-    entries = [e for e in (_dict(metadata).get("managedFields") or []) if isinstance(e, dict)
+    managed = _dict(metadata).get("managedFields")
+    entries = [e for e in (managed if isinstance(managed, list) else []) if isinstance(e, dict)
                and not e.get("subresource") and isinstance(e.get("fieldsV1"), dict)]
     creators = [e for e in entries if "f:spec" in e["fieldsV1"]]
     if not creators or len(creators) == len(entries):

@@ -117,7 +117,8 @@ def test_labels_and_annotations_put_on_a_revision_later_are_not_its_templates() 
     shared = [*managed, owner("controller", labels=("reviewed",), annotations=("example.com/ticket",), spec=True)]
     assert added_later(revision(labels, annotations, shared)["metadata"]) == {}
     # Nothing says who wrote the spec, or there are no managedFields: every label and annotation counts.
-    for unknown in (None, [], [owner("kubectl-label", labels=("reviewed",))], "garbage", [{"fieldsV1": "x"}]):
+    for unknown in (None, [], [owner("kubectl-label", labels=("reviewed",))], "garbage", True, 3, {"f:spec": {}},
+                    [{"fieldsV1": "x"}]):
         assert added_later(revision(labels, annotations, unknown)["metadata"]) == {}, unknown  # type: ignore[arg-type]
         keys = [f.key for f in revision_fields(revision(labels, annotations, unknown))]  # type: ignore[arg-type]
         assert {"label/tier", "label/reviewed", "annotation/example.com/ticket"} <= set(keys)
