@@ -12,15 +12,16 @@ Kubernetes authorizes a watch when it starts and not while it runs, so a watch o
 away would go on carrying changes. Each watch therefore lasts WATCH_SECONDS (the server's `timeoutSeconds`) and
 starts again from the last version it saw: a user who may no longer watch gets the cluster's 403 at that start
 (Health.refused), their pages read again and drop what they showed when that is refused too (app.web.live), and the
-caches fed by the watch stop answering for them.
+caches fed by the watch stop answering for them. When the cluster lets one of a user's refused watches start again,
+their other refused watches start again then too, instead of when each one's backoff is up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,10 @@ class Feed:
     refused: bool = False  # the cluster refused the identity (Health.refused)
     resource_version: str = ""
     watch_seconds: int = WATCH_SECONDS
+    backoff: tuple[float, float] = BACKOFF
+    retry: asyncio.Event = field(default_factory=asyncio.Event)  # connect again now, without waiting out the backoff
+    # called when the cluster lets the identity watch again after refusing it (the hub wakes its other feeds)
+    allowed_again: Callable[[Feed], None] | None = None
 
     @property
     def namespace(self) -> str:
@@ -100,15 +105,25 @@ class Feed:
 
     def report(self, problem: str, refused: bool = False) -> None:
         if (problem, refused) != (self.problem, self.refused):
+            was_refused = self.refused
             self.problem, self.refused = problem, refused
             self.send(Health(self.resource, problem, refused))
+            if was_refused and not problem and self.allowed_again is not None:
+                self.allowed_again(self)
+
+    async def wait(self, delay: float) -> None:
+        """`delay` seconds, or less if asked to connect again (`retry`)."""
+        self.retry.clear()
+        with suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self.retry.wait()
 
     async def current_version(self) -> str:
         listed = await self.cluster.list(self.resource, self.namespace, limit=1)
         return str((listed.get("metadata") or {}).get("resourceVersion") or "")
 
     async def run(self) -> None:
-        delay = BACKOFF[0]
+        delay = self.backoff[0]
         resync = False
         while True:
             try:
@@ -121,7 +136,7 @@ class Feed:
                 async with self.cluster.watch(self.resource, self.namespace, self.resource_version,
                                               timeout_seconds=self.watch_seconds) as events:
                     self.report("")
-                    delay = BACKOFF[0]
+                    delay = self.backoff[0]
                     async for kind, obj in events:
                         version = (obj.get("metadata") or {}).get("resourceVersion")
                         if version:
@@ -144,15 +159,16 @@ class Feed:
                 self.report(f"Live updates for {self.resource.plural} stopped on an answer the console could not "
                             "read; they are retried.")
             self.started.set()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, BACKOFF[1])
+            await self.wait(delay)
+            delay = min(delay * 2, self.backoff[1])
 
 
 class WatchHub:
     """Every open Feed, keyed by (identity, namespace, resource)."""
 
-    def __init__(self, grace: float = GRACE_SECONDS, watch_seconds: int = WATCH_SECONDS) -> None:
-        self.grace, self.watch_seconds = grace, watch_seconds
+    def __init__(self, grace: float = GRACE_SECONDS, watch_seconds: int = WATCH_SECONDS,
+                 backoff: tuple[float, float] = BACKOFF) -> None:
+        self.grace, self.watch_seconds, self.backoff = grace, watch_seconds, backoff
         self.feeds: dict[Key, Feed] = {}
 
     @asynccontextmanager
@@ -163,7 +179,8 @@ class WatchHub:
         key = (identity, namespace, resource)
         feed = self.feeds.get(key)
         if feed is None:
-            feed = self.feeds[key] = Feed(key, cluster, watch_seconds=self.watch_seconds)
+            feed = self.feeds[key] = Feed(key, cluster, watch_seconds=self.watch_seconds, backoff=self.backoff,
+                                          allowed_again=self._allowed_again)
             feed.task = asyncio.get_running_loop().create_task(feed.run(), name=f"watch {resource.plural} {namespace}")
         feed.cluster = cluster  # the newest follower's client: the same identity, its latest credentials
         if feed.stopping is not None:
@@ -185,6 +202,14 @@ class WatchHub:
         for feed in self.feeds.values():
             if feed.key[0] == identity:
                 feed.cluster = cluster
+
+    def _allowed_again(self, feed: Feed) -> None:
+        """The cluster let this identity watch again after refusing it: its rights are back, so its other refused
+        feeds connect now instead of when their backoff is up (up to BACKOFF[1] s), which would leave a page that
+        has filled again saying, meanwhile, that the user may not read it."""
+        for other in self.feeds.values():
+            if other is not feed and other.key[0] == feed.key[0] and other.refused:
+                other.retry.set()
 
     def _stop(self, feed: Feed) -> None:
         if feed.followers or self.feeds.get(feed.key) is not feed:

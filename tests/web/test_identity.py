@@ -607,6 +607,40 @@ async def test_a_newer_client_of_the_same_identity_takes_over_the_watch(devclust
         await own.close()
 
 
+async def test_rights_given_back_reconnect_every_refused_watch_of_the_user_at_once(
+        devcluster: DevClusterProcess) -> None:
+    """A page follows several watches. When the cluster lets a user watch again, their other refused watches connect
+    then too, not when each one's backoff is up: else a page that has filled again would go on saying, meanwhile,
+    that the user may not read it. (The backoff here is 60 s: a watch left to it would not be back within the test.)"""
+    ns, binding, admin, _ = await viewer(devcluster, "regiven", "back")
+    own = await Cluster.connect(str(devcluster.kubeconfig), request_timeout=5)
+    hub = WatchHub(grace=0.1, watch_seconds=1, backoff=(60.0, 60.0))
+    bob = own.as_user(devcluster.user_tokens["bob"])
+    inboxes: dict[Any, asyncio.Queue[Any]] = {resource: asyncio.Queue() for resource in (r.SERVICE, r.REVISION)}
+
+    async def health(resource: Any, refused: bool) -> None:
+        while True:
+            message = await asyncio.wait_for(inboxes[resource].get(), 10)
+            if type(message).__name__ == "Health" and message.refused == refused and bool(message.problem) == refused:
+                return
+
+    try:
+        async with AsyncExitStack() as stack:
+            feeds = [await stack.enter_async_context(hub.follow("user:bob", bob, ns, resource, inboxes[resource]))
+                     for resource in (r.SERVICE, r.REVISION)]
+            take_away(devcluster, ns, binding)
+            for resource in inboxes:
+                await health(resource, refused=True)  # each watch's next start (1 s) is refused; then 60 s to wait
+            devcluster.bind(ns, "view", user="bob")
+            feeds[0].retry.set()  # the Services' watch tries first (as its backoff would, were it shorter)
+            await health(r.SERVICE, refused=False)
+            await health(r.REVISION, refused=False)  # woken by it, not 60 s later
+    finally:
+        await hub.close()
+        await own.close()
+        await admin.http.aclose()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(token=st.text(max_size=200) | st.text(alphabet="abc.-_", min_size=1, max_size=30).map(lambda t: t * 700),
        next_page=st.text(max_size=40))
