@@ -29,7 +29,7 @@ from app import logs
 from app.cluster.client import Cluster, Identity
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unauthorized, Unreachable
 from app.cluster.resources import SELF_SUBJECT_ACCESS_REVIEW
-from app.web import forms
+from app.web import forms, security
 from app.web.render import render
 from app.web.routing import CheckedRoute
 from app.web.sessions import COOKIE, MAX_COOKIE, Sessions, cookie_header
@@ -53,6 +53,9 @@ class Principal:
     groups: tuple[str, ...]
     via: str  # kubeconfig | token | proxy
     cluster: Cluster
+    # When the session the request came with ends (time.time()), if it does not renew; None: it does not end by itself.
+    # A live stream is one request that lasts: it ends then, and its reconnect goes on only with a valid session.
+    until: float | None = None
 
     @property
     def key(self) -> str:
@@ -186,10 +189,13 @@ async def principal(request: Request) -> Principal:
     if session is None:
         raise SignInRequired("Your session ended or could not be read (it expired or was changed): sign in again."
                              if cookie else "")
+    sealed_at = session.sealed_at
     if session.stale:  # renewed on use: the idle period starts again
         request.state.session_cookie = cookie_header(sessions.seal(session.token, session.user, session.groups),
                                                      secure(request))
-    return Principal(session.user, session.groups, "token", own.as_user(session.token, session.user))
+        sealed_at = time.time()
+    return Principal(session.user, session.groups, "token", own.as_user(session.token, session.user),
+                     sessions.ends(sealed_at))
 
 
 async def authenticate(request: Request) -> None:
@@ -276,8 +282,10 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/signout")
 async def sign_out(request: Request) -> Response:
-    """Forget the session (token mode); in proxy mode, on to the proxy's own sign-out."""
+    """Forget the session (token mode); in proxy mode, on to the proxy's own sign-out. Either way the live streams
+    this browser holds open end here: they were let in before, and would go on sending to a signed-out browser."""
     settings = request.app.state.settings
+    request.app.state.live.sign_out(request.cookies.get(security.COOKIE, "")[:64])
     if settings.auth == "proxy" and settings.sign_out_url:
         return RedirectResponse(settings.sign_out_url, status_code=303)
     response = RedirectResponse("/signin?out=1" if settings.auth == "token" else "/", status_code=303)

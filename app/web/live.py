@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
@@ -205,6 +206,8 @@ class Stream:
 
     view: View
     browser: str = ""  # the browser's id (its CSRF cookie): tabs of one browser share its connections
+    until: float | None = None  # when the session it was opened in ends (time.time()): the stream ends then
+    signed_out: asyncio.Event = field(default_factory=asyncio.Event)  # set when its browser signs out (Live.enter)
     queue: asyncio.Queue[bytes | None] = field(default_factory=lambda: asyncio.Queue(STREAM_QUEUE))
 
     def put(self, chunk: bytes | None) -> None:
@@ -229,6 +232,7 @@ class Live:
         self.views: dict[tuple[str, Any], View] = {}
         self.open: dict[str, int] = {}  # identity → streams
         self.browsers: dict[str, int] = {}  # browser → streams
+        self.signed_out: dict[str, asyncio.Event] = {}  # browser → set when it signs out (while it has streams)
         self.closing = asyncio.Event()
 
     @property
@@ -249,13 +253,17 @@ class Live:
                           "does not update by itself (more would hold up the browser's other requests): use Reload, "
                           "or close a tab.")
 
-    def enter(self, identity: str, browser: str = "") -> None:
-        """Count one more open stream (raises Refused past the caps); `leave` counts it out."""
+    def enter(self, identity: str, browser: str = "") -> asyncio.Event:
+        """Count one more open stream (raises Refused past the caps); `leave` counts it out. The event is set when the
+        browser signs out."""
         self.admit(identity, browser)
         self.open[identity] = self.open.get(identity, 0) + 1
+        signed_out = asyncio.Event()
         if browser:
             self.browsers[browser] = self.browsers.get(browser, 0) + 1
+            signed_out = self.signed_out.setdefault(browser, signed_out)
         metrics.live_streams.inc()
+        return signed_out
 
     def leave(self, identity: str, browser: str = "") -> None:
         self.open[identity] -= 1
@@ -265,9 +273,29 @@ class Live:
             self.browsers[browser] -= 1
             if not self.browsers[browser]:
                 del self.browsers[browser]
+                self.signed_out.pop(browser, None)
         metrics.live_streams.dec()
 
-    async def attach(self, identity: str, key: Any, make: Callable[[], View], browser: str = "") -> Stream:
+    def sign_out(self, browser: str) -> None:
+        """The browser signed out: every stream it holds open here ends (its reconnect is told it is signed out)."""
+        ended = self.signed_out.pop(browser, None)
+        if ended is not None:
+            ended.set()
+
+    async def over(self, signed_out: asyncio.Event, until: float | None) -> None:
+        """Returns when a stream must end: the console shuts down, its browser signs out (`signed_out`, from `enter`),
+        or the session it was opened in ends at `until` (the browser reconnects, and goes on if it still has a valid
+        session, renewed meanwhile by its other requests)."""
+        waits = [asyncio.ensure_future(self.closing.wait()), asyncio.ensure_future(signed_out.wait())]
+        try:
+            await asyncio.wait(waits, timeout=None if until is None else max(until - time.time(), 0),
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    async def attach(self, identity: str, key: Any, make: Callable[[], View], browser: str = "",
+                     until: float | None = None) -> Stream:
         """A Stream on the View for (identity, key), made and started if there is none."""
         self.admit(identity, browser)
         view = self.views.get((identity, key))
@@ -278,9 +306,9 @@ class Live:
         if view.stopping is not None:
             view.stopping.cancel()
             view.stopping = None
-        stream = Stream(view, browser)
+        stream = Stream(view, browser, until)
         view.streams.add(stream)
-        self.enter(identity, browser)
+        stream.signed_out = self.enter(identity, browser)
         return stream
 
     async def _run(self, view: View, key: tuple[str, Any]) -> None:
@@ -309,14 +337,15 @@ class Live:
             end_soon(view.task)
 
     async def events(self, stream: Stream, seen: dict[str, str], last_event_id: str) -> AsyncIterator[bytes]:
-        """The bytes of one tab's stream, until the tab goes, the View ends or the console shuts down."""
+        """The bytes of one tab's stream, until the tab goes, the View ends, the console shuts down, the browser signs
+        out or its session ends."""
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
             await stream.view.ready.wait()
             first = stream.view.catch_up(seen, last_event_id)
             if first:
                 yield first
-            closing = asyncio.ensure_future(self.closing.wait())
+            closing = asyncio.ensure_future(self.over(stream.signed_out, stream.until))
             try:
                 while True:
                     getter = asyncio.ensure_future(stream.queue.get())

@@ -16,6 +16,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from markupsafe import Markup
@@ -97,8 +98,10 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
 class LogFollower:
     """New lines of a revision's ready instances, from the moment it starts, as server-sent events."""
 
-    def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str, user: str) -> None:
+    def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str, user: str,
+                 over: asyncio.Future[None]) -> None:
         self.live, self.who, self.client, self.user = live, who, client, user
+        self.over = over  # done when the stream must end (Live.over)
         self.namespace, self.revision = namespace, revision
         self.lines: asyncio.Queue[tuple[str, str]] = asyncio.Queue(LINE_QUEUE)
         self.followed: dict[str, asyncio.Task[None]] = {}
@@ -182,15 +185,17 @@ class LogFollower:
                 for instance in await revision_instances(self.client, self.namespace, self.revision):
                     if instance.ready:
                         self._follow(instance)
-                while not self.live.closing.is_set():
-                    getters = {asyncio.ensure_future(self.lines.get()), asyncio.ensure_future(inbox.get()),
-                               asyncio.ensure_future(self.live.closing.wait())}
+                while not self.over.done():
+                    getters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self.lines.get()),
+                                                         asyncio.ensure_future(inbox.get())}
                     try:
-                        done, _ = await asyncio.wait(getters, timeout=self.live.heartbeat,
+                        done, _ = await asyncio.wait({*getters, self.over}, timeout=self.live.heartbeat,
                                                      return_when=asyncio.FIRST_COMPLETED)
                     finally:  # also when the browser goes while it waits: no getter is left pending
                         for waiting in getters:
                             waiting.cancel()  # nothing to a finished one
+                    if self.over in done:
+                        return  # the console shuts down, the browser signed out or its session ended
                     if not done:
                         yield b": heartbeat\n\n"
                     chunk = b""
@@ -200,7 +205,7 @@ class LogFollower:
                             chunk += event("log", log_line(*result))
                         elif isinstance(result, Health):
                             chunk += await self._health(result)
-                        elif result is not True and result is not None:
+                        elif result is not None:
                             self._seen(result)
                     while not self.lines.empty():
                         chunk += event("log", log_line(*self.lines.get_nowait()))
@@ -240,15 +245,18 @@ async def follow_logs(request: Request, namespace: str, name: str, revision: str
     who, client = identity(request)
     browser = request.cookies.get(COOKIE, "")[:64]
     try:
-        live.enter(who, browser)
+        signed_out = live.enter(who, browser)
     except Refused as why:
         return Response(live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
 
     async def stream() -> AsyncIterator[bytes]:
+        over = asyncio.ensure_future(live.over(signed_out, acting(request).until))
         try:
-            async for chunk in LogFollower(live, who, client, namespace, revision, acting(request).name).events():
+            async for chunk in LogFollower(live, who, client, namespace, revision, acting(request).name,
+                                           over).events():
                 yield chunk
         finally:
+            over.cancel()
             live.leave(who, browser)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=HEADERS)

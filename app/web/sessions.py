@@ -46,6 +46,11 @@ class Sessions:
         payload: dict[str, Any] = {"t": token, "u": user, "g": list(groups)}
         return self.fernet.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode()
 
+    def ends(self, sealed_at: float) -> float:
+        """When a session sealed at `sealed_at` stops opening (time.time()): Fernet takes whole seconds, and accepts
+        a token through the last second of its ttl."""
+        return int(sealed_at) + int(self.idle) + 1
+
     def open(self, cookie: str) -> Session | None:
         """The session in a cookie, or None when it is missing, idle too long, changed or sealed with another key."""
         if not cookie:

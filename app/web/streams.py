@@ -339,7 +339,8 @@ async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Clu
     live: Live = request.app.state.live
     who, client = identity(request)
     try:
-        stream = await live.attach(who, key, lambda: make(who, client), request.cookies.get(COOKIE, "")[:64])
+        stream = await live.attach(who, key, lambda: make(who, client), request.cookies.get(COOKIE, "")[:64],
+                                   acting(request).until)
         if stream.view.cluster is not client and isinstance(stream.view, PageView):
             stream.view.use_request(request)
     except Refused as why:

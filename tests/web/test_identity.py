@@ -11,6 +11,7 @@ import asyncio
 import html
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -652,3 +653,65 @@ async def test_whatever_is_typed_into_sign_in_gets_a_message_and_no_session(
                                                   "token": token, "next": next_page})
         assert answer.status_code in (401, 422), answer.status_code
         assert 'role="alert" data-signin-message' in answer.text and SESSION not in http.cookies
+
+
+async def stream_end(stream: Any, within: float = 10.0) -> list[Any]:
+    """Every event up to the end of the stream (an AssertionError if it is still open after `within` s)."""
+    seen: list[Any] = []
+    deadline = asyncio.get_running_loop().time() + within
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        try:
+            seen.append(await stream.next(left))
+        except AssertionError:  # EventStream.next: the stream ended
+            return seen
+        except TimeoutError:
+            break
+    raise AssertionError(f"the stream was still open after {within} s: {[(e.name, e.data[:80]) for e in seen]}")
+
+
+def live_paths(ns: str, name: str) -> list[str]:
+    """A list, a details page and a logs page: both kinds of live stream (a page's regions, a revision's lines)."""
+    return [f"/live/namespaces/{ns}/services", f"/live/namespaces/{ns}/services/{name}",
+            f"/live/namespaces/{ns}/services/{name}/revisions/{name}-00001/logs"]
+
+
+async def test_signing_out_ends_the_live_streams_of_the_browser(devcluster: DevClusterProcess) -> None:
+    """Sign out forgets the session, but the streams that the browser's other tabs hold open were let in before and
+    would go on carrying the namespace's changes to a signed-out browser: they end, and their reconnect is told the
+    user is signed out. The same user's streams in another browser go on."""
+    ns, _, admin, settings = await viewer(devcluster, "signout", "kept")
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as bob, \
+            httpx.AsyncClient(base_url=server.url) as elsewhere, AsyncExitStack() as stack:
+        await sign_in(bob, devcluster.user_tokens["bob"])
+        await sign_in(elsewhere, devcluster.user_tokens["bob"])
+        tabs = [await stack.enter_async_context(open_stream(bob, path)) for path in live_paths(ns, "kept")]
+        other = await stack.enter_async_context(open_stream(elsewhere, f"/live/namespaces/{ns}/services"))
+        for stream in [*tabs, other]:
+            await stream.next()
+        out = await bob.post("/signout", data={"csrf_token": token_for(SECRET, bob.cookies[COOKIE])})
+        assert out.status_code == 303 and SESSION not in bob.cookies
+        admin.create_ksvc(ns, "afterwards")
+        for stream in tabs:
+            assert not any("afterwards" in e.data for e in await stream_end(stream))
+        await other.until(lambda e: "afterwards" in e.data)
+        async with open_stream(bob, f"/live/namespaces/{ns}/services") as again:
+            told = await again.until(lambda e: e.name == "connection")
+            assert "You are signed out" in told[-1].data and "afterwards" not in told[-1].data
+    await admin.http.aclose()
+
+
+async def test_a_live_stream_ends_with_the_session_it_was_opened_in(devcluster: DevClusterProcess) -> None:
+    """A session ends after --session-idle seconds without a request; a stream is one request that lasts, so it ends
+    when its session would, and the browser's reconnect goes on only with a session that is still valid (renewed
+    meanwhile by the user's other requests): here none, so it is told the user is signed out."""
+    ns, _, admin, settings = await viewer(devcluster, "idle", "idle")
+    async with served(replace(settings, session_idle=3.0)) as server, \
+            httpx.AsyncClient(base_url=server.url) as bob, AsyncExitStack() as stack:
+        await sign_in(bob, devcluster.user_tokens["bob"])
+        tabs = [await stack.enter_async_context(open_stream(bob, path)) for path in live_paths(ns, "idle")]
+        for stream in tabs:
+            await stream_end(stream, within=15)
+        async with open_stream(bob, f"/live/namespaces/{ns}/services") as again:
+            told = await again.until(lambda e: e.name == "connection")
+            assert "You are signed out" in told[-1].data
+    await admin.http.aclose()
