@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,10 @@ from app.web.tasks import end, end_soon
 log = logging.getLogger("knative_console.live")
 CONNECTION = "connection"  # the banner's region: why the page may be out of date, "" when it is not
 STREAM_QUEUE = 64  # messages waiting for one tab; a tab that lets more pile up is cut off (it reconnects)
+# bytes waiting for one tab: past them it is cut off too. A message is every region that changed, up to the whole
+# page, so 64 of them could be several MB for each tab that stopped reading (a stalled connection, a suspended
+# laptop), on each of the pages its identity may open. What is dropped is not lost: the reconnect catches up.
+STREAM_BYTES = 1024 * 1024
 RETRY_MS = 2000  # how soon a browser reconnects after a dropped stream
 REFUSED_RETRY_MS = 60_000  # … and after being turned away by the caps
 # Over HTTP/1.1 a browser opens at most 6 connections to one host, and each live tab holds one: past 4, a
@@ -209,15 +213,31 @@ class Stream:
     until: float | None = None  # when the session it was opened in ends (time.time()): the stream ends then
     signed_out: asyncio.Event = field(default_factory=asyncio.Event)  # set when its browser signs out (Live.enter)
     queue: asyncio.Queue[bytes | None] = field(default_factory=lambda: asyncio.Queue(STREAM_QUEUE))
+    queued: int = 0  # bytes in the queue
 
     def put(self, chunk: bytes | None) -> None:
-        try:
-            self.queue.put_nowait(chunk)
-        except asyncio.QueueFull:  # it stopped reading: end it, and the browser reconnects and catches up
-            self.view.streams.discard(self)
-            with suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
+        """Queue `chunk` (None: the end) for the tab; if it has let too much pile up, end it instead."""
+        size = len(chunk or b"")
+        if self.queued and self.queued + size > STREAM_BYTES or self.queue.full():
+            self._cut()
+            return
+        self.queue.put_nowait(chunk)
+        self.queued += size
+
+    def _cut(self) -> None:
+        """The tab stopped reading: what waits for it is dropped and its stream ends; the browser reconnects and
+        catches up from the last event it got (View.catch_up)."""
+        self.view.streams.discard(self)
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queued = 0
+        self.queue.put_nowait(None)
+
+    async def next(self) -> bytes | None:
+        """The next chunk for the tab (None: its stream ends)."""
+        chunk = await self.queue.get()
+        self.queued -= len(chunk or b"")
+        return chunk
 
 
 class Live:
@@ -348,7 +368,7 @@ class Live:
             closing = asyncio.ensure_future(self.over(stream.signed_out, stream.until))
             try:
                 while True:
-                    getter = asyncio.ensure_future(stream.queue.get())
+                    getter = asyncio.ensure_future(stream.next())
                     done, _ = await asyncio.wait({getter, closing}, timeout=self.heartbeat,
                                                  return_when=asyncio.FIRST_COMPLETED)
                     if getter not in done:
