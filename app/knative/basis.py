@@ -3,9 +3,10 @@
 The controllers write `status` (and the API server bumps `resourceVersion`) while a user reads a form: a new
 revision becoming Ready is enough. Those changes do not touch what the user edits. A form therefore carries
 the Service's uid, `metadata.generation` (which only a `spec` change moves) and the traffic and template it
-showed (a form that does not edit the template carries only a digest of it, to say whether someone else changed it). When the resourceVersion it carries is stale but the fresh object still has that spec, the console
-writes again with the fresh resourceVersion (one conditional write each time); otherwise the user is shown
-the other change beside their input.
+showed (a form that does not edit the template carries only a digest of it, to say whether someone else changed
+it). When the resourceVersion it carries is stale but the fresh object still has that spec, the console writes
+again with the fresh resourceVersion (one conditional write each time); otherwise the user is shown the other
+change beside their input.
 """
 
 from __future__ import annotations
