@@ -184,6 +184,108 @@ document.addEventListener("htmx:sseBeforeMessage", (event) => {
   if (event.detail.type === "connection" && note) delete note.dataset.source;
 });
 
+// A live update replaces a region's HTML. It keeps the user's place: the control that had focus (found again by its
+// row and what it is), the sections they opened, the row they were looking at where it was on screen, and a table
+// scrolled sideways. Rows are known by their data-revision / data-service / data-instance, a failure by its
+// data-failure.
+const KEYED = "[data-revision],[data-service],[data-instance],[data-failure]";
+const FOCUSABLE = "a[href],button,input,select,textarea,summary,[tabindex]";
+
+function keyOf(node) {
+  const keyed = node.closest(KEYED);
+  if (!keyed) return "";
+  for (const name of ["data-revision", "data-service", "data-instance", "data-failure"]) {
+    if (keyed.hasAttribute(name)) {
+      const namespace = keyed.getAttribute("data-namespace");
+      return "[" + name + '="' + CSS.escape(keyed.getAttribute(name)) + '"]' +
+        (namespace ? '[data-namespace="' + CSS.escape(namespace) + '"]' : "");
+    }
+  }
+  return "";
+}
+
+function scopeOf(region, key) {
+  return key ? region.querySelector(key) : region;
+}
+
+function signature(node) {
+  return [node.tagName, node.getAttribute("name"), node.getAttribute("value"), node.getAttribute("href"),
+    node.textContent.trim()].join("\u0000");
+}
+
+function notePlace(region) {
+  const place = {focus: null, open: [], anchor: null, sideways: []};
+  const active = document.activeElement;
+  if (active && active !== document.body && region.contains(active)) {
+    const key = keyOf(active);
+    const scope = scopeOf(region, key);
+    place.focus = {key, signature: signature(active), index: Array.from(scope.querySelectorAll(FOCUSABLE)).indexOf(active)};
+  }
+  region.querySelectorAll("details[open]").forEach((details) => {
+    const summary = details.querySelector("summary");
+    place.open.push({key: keyOf(details), summary: summary ? summary.textContent.trim() : ""});
+  });
+  if (window.scrollY > 0) {  // the first row (or region) that starts in view, and where it is on screen
+    const candidates = document.querySelectorAll("#main " + KEYED.split(",").join(",#main ") + ",#main .region[id]");
+    for (const node of candidates) {
+      const box = node.getBoundingClientRect();
+      if (box.top >= 0 && box.height > 0) {
+        place.anchor = {key: node.id ? "#" + CSS.escape(node.id) : keyOf(node), top: box.top};
+        break;
+      }
+    }
+  }
+  region.querySelectorAll(".table-scroll").forEach((node) => place.sideways.push(node.scrollLeft));
+  return place;
+}
+
+function keepPlace(region, place) {
+  showAges(region);  // as htmx:load will, so that the rows have their final height now
+  place.open.forEach(({key, summary}) => {
+    const scope = scopeOf(region, key);
+    if (!scope) return;
+    scope.querySelectorAll("details:not([open])").forEach((details) => {
+      const mine = details.querySelector("summary");
+      if (keyOf(details) === key && (mine ? mine.textContent.trim() : "") === summary) details.open = true;
+    });
+  });
+  region.querySelectorAll(".table-scroll").forEach((node, index) => {
+    if (index < place.sideways.length) node.scrollLeft = place.sideways[index];
+  });
+  if (place.focus) {
+    const scope = scopeOf(region, place.focus.key);
+    if (scope) {
+      const focusable = Array.from(scope.querySelectorAll(FOCUSABLE));
+      const same = focusable.find((node) => signature(node) === place.focus.signature) || focusable[place.focus.index];
+      if (same) same.focus({preventScroll: true});
+    }
+  }
+  keepAnchor(place);
+}
+
+function keepAnchor(place) {
+  if (!place.anchor) return;
+  const node = document.querySelector("#main " + place.anchor.key);
+  if (node) window.scrollBy(0, node.getBoundingClientRect().top - place.anchor.top);
+}
+
+const places = new WeakMap();
+document.addEventListener("htmx:sseBeforeMessage", (event) => {
+  const region = event.target;
+  if (region && region.matches("[sse-swap]")) places.set(region, notePlace(region));
+});
+// At once, before the browser paints the new content; the row in view once more after htmx has settled it.
+document.addEventListener("htmx:sseMessage", (event) => {
+  const place = places.get(event.target);
+  if (place) keepPlace(event.target, place);
+});
+document.addEventListener("htmx:afterSettle", (event) => {
+  const place = places.get(event.target);
+  if (!place) return;
+  places.delete(event.target);
+  keepAnchor(place);
+});
+
 // The traffic check: Cancel (or closing its dialog) closes the stream, which cancels the requests still out; what
 // was counted so far stays on the page.
 function stopCheck(stream, note) {

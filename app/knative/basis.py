@@ -3,13 +3,15 @@
 The controllers write `status` (and the API server bumps `resourceVersion`) while a user reads a form: a new
 revision becoming Ready is enough. Those changes do not touch what the user edits. A form therefore carries
 the Service's uid, `metadata.generation` (which only a `spec` change moves) and the traffic and template it
-showed. When the resourceVersion it carries is stale but the fresh object still has that spec, the console
-writes again with the fresh resourceVersion (one conditional write each time); otherwise the user is shown
-the other change beside their input.
+showed (a form that does not edit the template carries only a digest of it, to say whether someone else changed
+it). When the resourceVersion it carries is stale but the fresh object still has that spec, the console writes
+again with the fresh resourceVersion (one conditional write each time); otherwise the user is shown the other
+change beside their input.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -44,16 +46,20 @@ class Basis:
     traffic: str = ""  # canonical JSON of spec.traffic as shown
     template: str = ""  # canonical JSON of spec.template as shown; "" for forms that do not edit it
     history: str = ""  # the console's history annotation as read (app.knative.history), for a write without a read
+    # A digest of spec.template as shown, for forms that do not carry the template: the generation moves for a
+    # traffic change too, so it alone cannot tell whether someone else also changed the template.
+    template_digest: str = ""
 
     @classmethod
     def of(cls, obj: dict[str, Any], with_template: bool = False) -> Basis:
         meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
         annotations = meta.get("annotations")
         history = annotations.get(HISTORY) if isinstance(annotations, dict) else None
+        template = canonical(spec.get("template") or {})
         return cls(str(meta.get("resourceVersion") or ""), str(meta.get("uid") or ""),
                    str(meta.get("generation") or ""), canonical(spec.get("traffic") or []),
-                   canonical(spec.get("template") or {}) if with_template else "",
-                   history if isinstance(history, str) else "")
+                   template if with_template else "", history if isinstance(history, str) else "",
+                   "" if with_template else template_digest(template))
 
     def holds_for(self, obj: dict[str, Any]) -> bool:
         """True when `obj` still has the spec this form was built from (only status or metadata moved)."""
@@ -76,6 +82,21 @@ class Basis:
         return loaded if isinstance(loaded, dict) else {}
 
 
+def template_digest(template: str) -> str:
+    """A short digest of a template's canonical JSON."""
+    return hashlib.sha256(template.encode()).hexdigest()[:16]
+
+
+def _template_moved(basis: Basis, fresh: dict[str, Any]) -> bool:
+    """Whether someone else changed the template of a Service whose form did not carry it."""
+    spec = fresh.get("spec") or {}
+    if basis.template_digest:
+        return template_digest(canonical(spec.get("template") or {})) != basis.template_digest
+    # A form without the digest: a generation that moved while the traffic stayed can only be the template.
+    return str(fresh.get("metadata", {}).get("generation", "")) != basis.generation and \
+        canonical(spec.get("traffic") or []) == basis.traffic
+
+
 def what_changed(basis: Basis, fresh: dict[str, Any]) -> list[str]:
     """The other writer's change, in sentences, from what the form showed to what the cluster has now."""
     spec = fresh.get("spec") or {}
@@ -94,7 +115,7 @@ def what_changed(basis: Basis, fresh: dict[str, Any]) -> list[str]:
                   if getattr(old, key) != getattr(new, key)]
         changes += [f"{label} was {_show(a)}; it is now {_show(b)}." for label, a, b in fields] or \
             ["The revision template changed (in fields this form does not show)."]
-    elif not basis.template and str(fresh.get("metadata", {}).get("generation", "")) != basis.generation:
+    elif not basis.template and _template_moved(basis, fresh):
         changes.append("The revision template changed: a new revision is on its way.")
     return changes or ["The Service's specification changed."]
 

@@ -60,7 +60,8 @@ class FieldDiff:
     @property
     def short(self) -> str:
         if self.key == "image" and self.before and self.after:
-            return f"image {_version(self.before)} → {_version(self.after)}"
+            old, new = _short_images(self.before, self.after)
+            return f"image {old} → {new}"
         if self.env:
             return f"+{self.env}" if self.before is None else f"−{self.env}" if self.after is None else \
                 f"{self.env} changed"
@@ -93,6 +94,23 @@ def _version(image: str) -> str:
     if version.startswith("@"):
         return version[: version.find(":") + 8] if ":" in version else version
     return version[1:] if version else repository.rsplit("/", 1)[-1]
+
+
+def _short_images(before: str, after: str) -> tuple[str, str]:
+    """Two images in a table cell: their tags when the repository stayed (`v2 → v3`), else their last path segments
+    (`app:v1 → crashes:v1`), else the whole references; never `v1 → v1` for another repository."""
+    (old_repo, _), (new_repo, _) = split_image(before), split_image(after)
+    if old_repo == new_repo:
+        return _version(before), _version(after)
+    old, new = _named(before), _named(after)
+    return (old, new) if old != new else (before, after)
+
+
+def _named(image: str) -> str:
+    """`app:v3` for `…/app:v3`, `app@sha256:1234567` for a digest."""
+    repository, version = split_image(image)
+    name = repository.rsplit("/", 1)[-1]
+    return name + _version(image) if version.startswith("@") else name + version
 
 
 def elide(before: str, after: str) -> tuple[str, str]:

@@ -147,4 +147,5 @@ def row_inputs(form: FormData) -> list[RowInput]:
 def basis(form: FormData) -> Basis:
     """What the posted form was built from (its hidden fields)."""
     return Basis(text(form, "resource_version"), text(form, "basis_uid"), text(form, "basis_generation"),
-                 text(form, "basis_traffic"), text(form, "basis_template"), text(form, "basis_history"))
+                 text(form, "basis_traffic"), text(form, "basis_template"), text(form, "basis_history"),
+                 text(form, "basis_template_digest")[:64])

@@ -1,6 +1,8 @@
 """In a real browser: a change made with kubectl appears on an open details page and on the list without a reload
 and without polling; the connection banner says when the cluster is down and clears once it is back (the dev
-cluster killed and started again on the same ports); without JavaScript the page keeps a Refresh link that works."""
+cluster killed and started again on the same ports); without JavaScript the page keeps a Refresh link that works,
+and shows no button that needs JavaScript; a live update keeps the user's place (focus, an opened section, the row
+in view, a table scrolled sideways)."""
 
 from __future__ import annotations
 
@@ -73,6 +75,7 @@ async def test_changes_made_elsewhere_appear_and_the_banner_follows_the_cluster(
             plain = await context.new_page()
             await plain.goto(f"{console_server.url}/namespaces/default/services/{SERVICE}")
             await expect(plain.locator("#region-traffic")).to_contain_text(f"green-{SERVICE}")
+            await expect(plain.locator("[data-copy]")).to_be_hidden()  # Copy needs JavaScript (and a clipboard)
             traffic_tag(console_server, "red")
             await plain.get_by_role("link", name="Refresh").click()
             await expect(plain.locator("#region-traffic")).to_contain_text(f"red-{SERVICE}.default.example.com")
@@ -85,3 +88,48 @@ async def test_changes_made_elsewhere_appear_and_the_banner_follows_the_cluster(
     assert not problems.uncaught, problems.uncaught
     assert not [m for m in problems.console if "Content Security Policy" in m], problems.console
 
+
+
+@pytest.mark.timeout(90)
+async def test_a_live_update_keeps_the_users_place(console_server: ConsoleProcess,
+                                                   page: tuple[Page, PageProblems]) -> None:
+    tab, problems = page
+    name = "place"
+    console_server.kubectl("-n", "devcluster-system", "patch", "configmap", "images", "--type", "merge",
+                           "-p", json.dumps({"data": {"failing": "ghcr.io/example/crashes:* 2"}}))
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(name)))
+    await tab.set_viewport_size({"width": 900, "height": 600})
+    await tab.goto(f"{console_server.url}/namespaces/default/services/{name}")
+    await expect(tab.locator("#region-status .status")).to_have_text("Success", timeout=15_000)
+    crashing = ksvc_manifest(name, image="ghcr.io/example/crashes:v1",
+                             traffic=[{"revisionName": f"{name}-00001", "percent": 100}])
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(crashing))
+    failure = tab.locator(f'#region-failures [data-failure="{name}-00002"]')
+    log_pod = failure.locator("h3 .hint")
+    await expect(log_pod).to_contain_text(f"{name}-00002-deployment", timeout=20_000)
+    before = await log_pod.text_content()
+
+    # The user reads the failure's evidence, has ticked (and so focused) a revision to compare, and has scrolled
+    # the page down and the revision table sideways.
+    await failure.locator("summary").click()
+    box = tab.locator(f'tr[data-revision="{name}-00001"] [data-compare-pick]')
+    await box.check()
+    await box.focus()
+    await box.scroll_into_view_if_needed()
+    await tab.mouse.wheel(0, 150)
+    await tab.locator("#region-revisions .table-scroll").evaluate("node => { node.scrollLeft = 120; }")
+    await tab.wait_for_function("window.scrollY > 0")
+    place = await box.bounding_box()
+    assert place is not None
+
+    # Someone deletes the crash-looping instance: a new one takes its place, and the failure panel and the revision
+    # table are replaced on the page.
+    console_server.kubectl("delete", "pod", "-l", f"serving.knative.dev/revision={name}-00002", "--wait=false")
+    await expect(log_pod).not_to_have_text(before, timeout=15_000)
+    await expect(failure.locator("details")).to_have_attribute("open", "")
+    assert await tab.evaluate("document.activeElement && document.activeElement.value") == f"{name}-00001"
+    await expect(box).to_be_checked()
+    moved = await box.bounding_box()
+    assert moved is not None and abs(moved["y"] - place["y"]) <= 2, (place, moved)
+    assert await tab.locator("#region-revisions .table-scroll").evaluate("node => node.scrollLeft") == 120
+    assert not problems.uncaught, problems.uncaught

@@ -63,7 +63,18 @@ def test_another_repository_is_named_in_full_and_a_port_change_is_seen() -> None
     new["spec"]["containers"][0]["ports"] = [{"containerPort": 9000, "name": "h2c"}]  # type: ignore[index]
     assert sentences(template(), new) == ["image: ghcr.io/knative/helloworld-go:v2 → docker.io/me/other:1",
                                           "port 8080/HTTP → 9000/gRPC (h2c)"]
-    assert summary(template_diffs(template(), new)) == "image v2 → 1, port 8080/HTTP → 9000/gRPC (h2c)"
+    assert summary(template_diffs(template(), new)) == "image helloworld-go:v2 → other:1, port 8080/HTTP → 9000/gRPC (h2c)"
+
+
+@pytest.mark.parametrize(("before", "after", "short"), [
+    ("ghcr.io/a/app:v1", "ghcr.io/a/app:v2", "image v1 → v2"),  # the same repository: its tags
+    ("registry.invalid/app:v1", "ghcr.io/example/crashes:v1", "image app:v1 → crashes:v1"),  # not "v1 → v1"
+    ("ghcr.io/knative/helloworld-go:latest", "registry.invalid/app:v1", "image helloworld-go:latest → app:v1"),
+    ("registry.invalid/app:v1", "ghcr.io/app:v1", "image registry.invalid/app:v1 → ghcr.io/app:v1"),
+    ("ghcr.io/a/app", "docker.io/b/app@sha256:" + "1" * 64, "image app → app@sha256:1111111"),
+])
+def test_the_short_form_names_the_image_when_the_repository_changed(before: str, after: str, short: str) -> None:
+    assert summary(template_diffs(template(before), template(after))) == short
 
 
 @pytest.mark.parametrize(("image", "split"), [

@@ -73,12 +73,29 @@ async def test_split_after_someone_else_changed_the_traffic(console: Console) ->
     assert "Someone else changed this Service while the dialog was open." in response.text
     assert ("Traffic was latest ready revision (now 00002) 0% · 00001 100%; it is now 00002 100%."
             in response.text)
+    assert "The revision template changed" not in response.text  # only the traffic did
     assert rows_in(form_fields(response.text, "split-form")) == mine  # the user's numbers are kept
     assert form_values(response.text, "basis_generation") == [str(theirs["metadata"]["generation"])]
     assert console.ksvc(ns, "race")["spec"] == theirs["spec"]  # no lost update
     again = await submit(console, split_path(ns, "race"), response.text, "split-form", "ok")
     assert again.status_code == 303
     assert [t["percent"] for t in console.ksvc(ns, "race")["spec"]["traffic"]] == [0, 30, 70]
+
+
+async def test_split_after_someone_else_changed_traffic_and_template_in_one_write(console: Console) -> None:
+    ns = console.namespace()
+    await _two_revisions(console, ns, "both-ways")
+    dialog = await console.get(split_path(ns, "both-ways"))
+    merge_patch(console, ns, "both-ways", {"spec": {
+        "template": {"spec": {"containers": [{"image": "example.com/app:3"}]}},
+        "traffic": [{"revisionName": "both-ways-00002", "percent": 100}]}})
+    mine = [("latest", "", "0", ""), ("revision", "both-ways-00002", "30", ""),
+            ("revision", "both-ways-00001", "70", "")]
+    response = await submit(console, split_path(ns, "both-ways"), dialog.text, "split-form", "ok", rows=mine)
+    assert response.status_code == 409
+    assert "it is now 00002 100%." in response.text
+    assert "The revision template changed: a new revision is on its way." in response.text
+    assert rows_in(form_fields(response.text, "split-form")) == mine
 
 
 async def test_two_consoles_at_once_one_wins_and_the_other_is_told(console: Console) -> None:
