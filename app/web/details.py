@@ -16,7 +16,7 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 from app.cluster import resources as r
-from app.knative import changes, history
+from app.knative import changes, history, traffic
 from app.knative import instances as inst
 from app.knative.diagnosis import Diagnosis, diagnose
 from app.knative.gateway import Gateway
@@ -27,6 +27,7 @@ from app.knative.models import (
     RevisionView,
     ServiceView,
     TrafficTarget,
+    generation_of,
     newest_first_raw,
     revision_from,
     service_from,
@@ -72,6 +73,7 @@ class RevisionRow:
     changes: str = ""  # what it changed from `previous`, in a few words
     instances: inst.Instances = inst.Instances("", inst.NONE)
     diagnosis: Diagnosis | None = None
+    newest_serving: int = 0  # the generation of the newest revision that gets traffic now (traffic.newest_serving)
 
     @property
     def failed(self) -> bool:
@@ -93,6 +95,11 @@ class RevisionRow:
     def serving(self) -> bool:
         """Traffic or a tag reaches it: always shown."""
         return bool(self.pinned or self.floating)
+
+    @property
+    def rolls_back(self) -> bool:
+        """Its one-click 100% goes back ("Roll back to this"), not forward ("Send 100%")."""
+        return traffic.rolls_back(self.revision.generation, self.newest_serving)
 
     @property
     def no_action(self) -> str:
@@ -170,7 +177,7 @@ def row_key(page: DetailPage, row: RevisionRow) -> tuple[Any, ...] | None:
         return None
     return ("revision", page.namespace, page.service.name, uid, version, row.pinned, row.floating, row.newest,
             row.previous, row.changes, row.instances, row.diagnosis.what if row.diagnosis else None,
-            page.service.latest_created, page.allowed.patch, page.allowed.logs)
+            row.newest_serving, page.service.latest_created, page.allowed.patch, page.allowed.logs)
 
 
 def render_page(templates: Jinja2Templates, settings: Settings, cache: RowCache, page: DetailPage) -> DetailPage:
@@ -266,6 +273,7 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
     the newest NEWEST_ROWS or all; only the rows shown are parsed. `pods` by revision, None when unknown (the
     instances then come from the status)."""
     serving = {t.revision_name for t in service.traffic}
+    newest = serving_generation(service, ordered)
     rows = []
     for index, obj in enumerate(ordered):
         name = (obj.get("metadata") or {}).get("name")
@@ -277,8 +285,15 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
         mine = None if pods is None else [inst.instance_from(pod) for pod in pods.get(revision.name, [])]
         rows.append(RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
                                 revision.name == service.latest_created, previous, summary_of(revision.name),
-                                inst.describe(revision, mine), diagnose(revision, mine or ())))
+                                inst.describe(revision, mine), diagnose(revision, mine or ()), newest))
     return rows
+
+
+def serving_generation(service: ServiceView, revisions: list[dict[str, Any]]) -> int:
+    """The generation of the newest revision that gets traffic now, from the revisions as the API gives them."""
+    serving = {t.revision_name for t in service.traffic if t.percent > 0}
+    return traffic.newest_serving(service, {_name_of(o): generation_of(o.get("metadata") or {}) for o in revisions
+                                            if _name_of(o) in serving})
 
 
 def explained(service: ServiceView, rows: list[RevisionRow]) -> list[RevisionRow]:

@@ -35,7 +35,7 @@ from app.knative.models import (
 )
 from app.web import yaml_views
 from app.web.context import acting, allowed, checked, service_url
-from app.web.details import RevisionRow, read_revisions
+from app.web.details import RevisionRow, read_revisions, serving_generation
 from app.web.evidence import (
     InstanceLog,
     Listing,
@@ -89,6 +89,7 @@ class RevisionPage:
     events_problem: str = ""
     regions: Regions = field(default_factory=dict)
     allowed: Allowed = EVERYTHING  # what the user may do to the Service (its one-click 100%, its logs)
+    newest_serving: int = 0  # the generation of the newest revision that gets traffic now (its one-click's label)
 
     @property
     def name(self) -> str:
@@ -98,7 +99,7 @@ class RevisionPage:
     def row(self) -> RevisionRow:
         """Its traffic and what can be done with it, as its row in the revision table says them."""
         return RevisionRow(self.revision, self.service.pinned_to(self.name), self.service.floating_to(self.name),
-                           self.name == self.service.latest_created)
+                           self.name == self.service.latest_created, newest_serving=self.newest_serving)
 
     @property
     def diagnosis(self) -> Diagnosis | None:
@@ -182,7 +183,7 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
                          refused=allowed.logs, failed=revision.status.label == FAILED)
     return RevisionPage(namespace, service, revision, obj, names[index + 1] if older else "",
                         names[index - 1] if index else "", diffs, history.event_items(events), instances, shown,
-                        events_problem, allowed=allowed)
+                        events_problem, allowed=allowed, newest_serving=serving_generation(service, ordered))
 
 
 async def read_events(client: Cluster, namespace: str, name: str, who: str) -> tuple[list[dict[str, Any]], str]:
