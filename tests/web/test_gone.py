@@ -15,6 +15,7 @@ import httpx
 from tests.support import wait_for
 from tests.web.conftest import KSVC, Console, Event, EventStream, form_fields, live_settings, open_stream, served
 from tests.web.test_live import patch_ksvc, stream_path
+from tests.web.test_writes import submit
 
 Shown = dict[str, str]  # region → the HTML the page shows now
 REVISIONS = "/apis/serving.knative.dev/v1/namespaces/{ns}/revisions"
@@ -123,3 +124,24 @@ async def test_without_javascript_a_deleted_service_answers_404_and_nothing_is_w
         assert answer.status_code == 404 and "There is no Service &#34;gone&#34;" in answer.text, path
     assert console.cluster.get(KSVC.format(ns=ns))["items"] == []  # nothing made again
     wait_for(lambda: console.cluster.get(REVISIONS.format(ns=ns))["items"] == [], message="its revisions gone")
+
+
+async def test_a_history_page_under_a_deleted_service(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "past")
+    await console.settled(ns, "past")
+    for tag in ("first", "second"):  # two splits made in the console: the first can be restored
+        dialog = await console.get(f"/namespaces/{ns}/services/past/traffic")
+        done = await submit(console, f"/namespaces/{ns}/services/past/traffic", dialog.text, "split-form", "ok",
+                            rows=[("latest", "", "100", tag)])
+        assert done.status_code == 303, done.text
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        page = await http.get(f"/namespaces/{ns}/services/past/history")
+        assert enabled(page.text, "Restore this split")
+        async with open_stream(http, stream_path(page)) as events:
+            await events.next()
+            console.cluster.kubectl("1.33", "-n", ns, "delete", "ksvc", "past")
+            shown: Shown = {}
+            await showing(events, shown, lambda s: "was deleted" in s.get("connection", ""))
+            assert disabled_because(shown["history"], "Restore this split") == "The Service past was deleted."
+            assert "last known" in shown["history"]
