@@ -140,7 +140,7 @@ class DetailPage:
     pods_known: bool = True  # False: this identity may not list pods; instances come from the revisions' status
     allowed: Allowed = EVERYTHING  # what the user may do to this Service (the actions offered)
     row_html: list[Markup] = field(default_factory=list)  # the revision table's rows, rendered (render_page)
-    gone: str = ""  # the Service was deleted under the open page (the live view): what to say; the page is its last
+    gone: str = ""  # the Service was deleted under the open page (the live view): what to say; shown as last known
 
     @property
     def show_all(self) -> bool:

@@ -91,7 +91,7 @@ class RevisionPage:
     regions: Regions = field(default_factory=dict)
     allowed: Allowed = EVERYTHING  # what the user may do to the Service (its one-click 100%, its logs)
     newest_serving: int = 0  # the generation of the newest revision that gets traffic now (its one-click's label)
-    gone: str = ""  # the revision (or its Service) was deleted under the open page: what to say; the page is its last
+    gone: str = ""  # the revision (or its Service) was deleted under the open page: what to say; shown as last known
     service_gone: bool = False  # … and it was its Service that was deleted
 
     @property
