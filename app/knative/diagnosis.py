@@ -85,7 +85,8 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
 
 
 def service_problem(service: ServiceView) -> str:
-    """One line for a failed Service in the list: which revision failed and why, and where traffic stays."""
+    """One line for a failed Service in the list: which revision failed and why, and where the traffic that follows
+    the latest revision stays (said only when some does: traffic pinned by name is not moved by a failure)."""
     if service.status.label != FAILED:
         return ""
     message = service.status.message
@@ -107,6 +108,6 @@ def service_problem(service: ServiceView) -> str:
     else:
         what = inner
     line = f"Revision {name} failed: {what}."
-    if service.latest_ready and service.latest_ready != name:
+    if service.latest_ready and service.latest_ready != name and service.follows_latest:
         line += f" Traffic stays on {service.latest_ready}."
     return line

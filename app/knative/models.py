@@ -148,6 +148,14 @@ class ServiceView:
                                    t.latest_revision, t.tag) for t in self.spec_traffic)
 
     @property
+    def follows_latest(self) -> bool:
+        """Whether some traffic follows the latest ready revision: a floating entry with a share or a tag (its own
+        URL), or no traffic block, which Knative's defaulting makes 100% to the latest (the Service's SetDefaults)."""
+        if not self.raw_spec_traffic:
+            return True
+        return any(t.latest_revision and (t.percent or t.tag) for t in self.spec_traffic)
+
+    @property
     def default_domain(self) -> str:
         return host_of(self.url)
 

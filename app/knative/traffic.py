@@ -218,6 +218,20 @@ def new_revision_rows(service: ServiceView, revisions: Sequence[str], new_revisi
     return NewRevisionPlan([TrafficRow(NEW, new_revision, 0), *rows], floating if moved else "", moved)
 
 
+def newest_serving(service: ServiceView, generations: Mapping[str, int]) -> int:
+    """The generation of the newest revision that gets traffic now (0 when none does, or none is known by one);
+    `generations` by revision name."""
+    return max((generations.get(t.revision_name, 0) for t in service.traffic if t.percent > 0 and t.revision_name),
+               default=0)
+
+
+def rolls_back(generation: int, newest: int) -> bool:
+    """Whether sending 100% to a revision of this generation goes back: to one older than the newest revision that
+    gets traffic now (`newest_serving`). Any other 100% goes forward ("Send 100%", a promote), whether or not the
+    revision is the latest."""
+    return 0 < generation < newest
+
+
 def send_all_to(rows: Sequence[TrafficRow], revision: str) -> list[TrafficRow]:
     """Promote or roll back: 100% to that revision's named row, 0% to every other row; tags and rows kept."""
     target = next((i for i, r in enumerate(rows) if r.kind == NAMED and r.revision == revision), None)

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 from app.cluster import resources as r
-from app.knative import changes, history
+from app.knative import changes, history, traffic
 from app.knative import instances as inst
 from app.knative.diagnosis import Diagnosis, diagnose
 from app.knative.gateway import Gateway
@@ -27,6 +27,7 @@ from app.knative.models import (
     RevisionView,
     ServiceView,
     TrafficTarget,
+    generation_of,
     newest_first_raw,
     revision_from,
     service_from,
@@ -47,8 +48,9 @@ NEWEST_ROWS = 20  # beside every revision with traffic or a tag, the table shows
 EXPLAINED = 3  # failed revisions explained at most on the page (the newest first)
 HISTORY_ROWS = 5  # the details page's History section; the history page has the rest
 PAGES_KEPT = 64  # details pages kept rendered (app.state.pages), the least recently opened dropped first
-# The regions of the details page, in page order.
+# The regions of the details page, in page order: the toolbar's actions, then the page's sections (in #live).
 REGIONS = (
+    Region("actions", "_service_actions.html"),
     Region("status", "_service_status.html"),
     Region("rollout", "_service_rollout.html"),
     Region("failures", "_service_failures.html"),
@@ -72,6 +74,7 @@ class RevisionRow:
     changes: str = ""  # what it changed from `previous`, in a few words
     instances: inst.Instances = inst.Instances("", inst.NONE)
     diagnosis: Diagnosis | None = None
+    newest_serving: int = 0  # the generation of the newest revision that gets traffic now (traffic.newest_serving)
 
     @property
     def failed(self) -> bool:
@@ -93,6 +96,11 @@ class RevisionRow:
     def serving(self) -> bool:
         """Traffic or a tag reaches it: always shown."""
         return bool(self.pinned or self.floating)
+
+    @property
+    def rolls_back(self) -> bool:
+        """Its one-click 100% goes back ("Roll back to this"), not forward ("Send 100%")."""
+        return traffic.rolls_back(self.revision.generation, self.newest_serving)
 
     @property
     def no_action(self) -> str:
@@ -132,6 +140,7 @@ class DetailPage:
     pods_known: bool = True  # False: this identity may not list pods; instances come from the revisions' status
     allowed: Allowed = EVERYTHING  # what the user may do to this Service (the actions offered)
     row_html: list[Markup] = field(default_factory=list)  # the revision table's rows, rendered (render_page)
+    gone: str = ""  # the Service was deleted under the open page (the live view): what to say; shown as last known
 
     @property
     def show_all(self) -> bool:
@@ -170,7 +179,7 @@ def row_key(page: DetailPage, row: RevisionRow) -> tuple[Any, ...] | None:
         return None
     return ("revision", page.namespace, page.service.name, uid, version, row.pinned, row.floating, row.newest,
             row.previous, row.changes, row.instances, row.diagnosis.what if row.diagnosis else None,
-            page.service.latest_created, page.allowed.patch, page.allowed.logs)
+            row.newest_serving, page.service.latest_created, page.allowed.patch, page.allowed.logs, page.gone)
 
 
 def render_page(templates: Jinja2Templates, settings: Settings, cache: RowCache, page: DetailPage) -> DetailPage:
@@ -180,7 +189,7 @@ def render_page(templates: Jinja2Templates, settings: Settings, cache: RowCache,
 
     def render(missing: list[int]) -> list[Markup]:
         return cut(templates, REVISION_ROWS_TEMPLATE, rows=[page.rows[index] for index in missing], base=base,
-                   latest=page.service.latest_created, allowed=page.allowed)
+                   allowed=page.allowed, gone=page.gone)
 
     page.row_html = kept_rows(cache, [row_key(page, row) for row in page.rows], render)
     page.regions = render_regions(templates, REGIONS, page, settings)
@@ -266,6 +275,7 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
     the newest NEWEST_ROWS or all; only the rows shown are parsed. `pods` by revision, None when unknown (the
     instances then come from the status)."""
     serving = {t.revision_name for t in service.traffic}
+    newest = serving_generation(service, ordered)
     rows = []
     for index, obj in enumerate(ordered):
         name = (obj.get("metadata") or {}).get("name")
@@ -277,8 +287,15 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
         mine = None if pods is None else [inst.instance_from(pod) for pod in pods.get(revision.name, [])]
         rows.append(RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
                                 revision.name == service.latest_created, previous, summary_of(revision.name),
-                                inst.describe(revision, mine), diagnose(revision, mine or ())))
+                                inst.describe(revision, mine), diagnose(revision, mine or ()), newest))
     return rows
+
+
+def serving_generation(service: ServiceView, revisions: list[dict[str, Any]]) -> int:
+    """The generation of the newest revision that gets traffic now, from the revisions as the API gives them."""
+    serving = {t.revision_name for t in service.traffic if t.percent > 0}
+    return traffic.newest_serving(service, {_name_of(o): generation_of(o.get("metadata") or {}) for o in revisions
+                                            if _name_of(o) in serving})
 
 
 def explained(service: ServiceView, rows: list[RevisionRow]) -> list[RevisionRow]:
@@ -310,9 +327,10 @@ def _name_of(obj: dict[str, Any]) -> str:
 def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], gateway: Gateway,
                 shown: str = "", cache: SummaryCache | None = None, pods: list[dict[str, Any]] | None = None,
                 evidence: dict[str, Evidence] | None = None, allowed: Allowed = EVERYTHING,
-                stamp: Stamp | None = None) -> DetailPage:
+                stamp: Stamp | None = None, gone: str = "") -> DetailPage:
     """The page for a Service, its revisions and their pods as the API gives them (pods None: not readable);
-    `stamp`, that of the watch-fed cache the revisions came from."""
+    `stamp`, that of the watch-fed cache the revisions came from; `gone`, what to say when the Service was deleted
+    (the page is then its last known state, with no action)."""
     service = service_from(obj)
     cache = cache or SummaryCache()
     ordered, changed = cache.ordered(obj, revisions, stamp)
@@ -325,7 +343,7 @@ def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, A
                 if row.diagnosis is not None]
     return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
                       shown, latest, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None,
-                      allowed=allowed)
+                      allowed=allowed, gone=gone)
 
 
 async def read_evidence(client: Any, user: str, namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]],

@@ -38,6 +38,7 @@ class HistoryPage:
     events_problem: str = ""
     regions: Regions = field(default_factory=dict)
     allowed: Allowed = EVERYTHING  # what the user may do to this Service (Restore this split)
+    gone: str = ""  # the Service was deleted under the open page: what to say; the page is its last known history
 
     @property
     def url(self) -> str:
@@ -54,14 +55,14 @@ class HistoryPage:
 
 def history_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]], events: list[dict[str, Any]],
                  show_all: bool = False, events_problem: str = "", cache: SummaryCache | None = None,
-                 allowed: Allowed = EVERYTHING) -> HistoryPage:
+                 allowed: Allowed = EVERYTHING, gone: str = "") -> HistoryPage:
     ordered = newest_first_raw(revisions)
     items = history.timeline(obj, ordered, events)
     shown = items if show_all else items[:SHOWN]
     return HistoryPage(namespace, service_from(obj), history.with_summaries(shown, summaries(ordered, cache)),
                        len(items),
                        history.normalized((obj.get("spec") or {}).get("traffic")), show_all, events_problem,
-                       allowed=allowed)
+                       allowed=allowed, gone=gone)
 
 
 async def read_events(client: Cluster, namespace: str, name: str, who: str) -> tuple[list[dict[str, Any]], str]:

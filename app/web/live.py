@@ -77,7 +77,7 @@ class View:
         self.changed_at: dict[str, int] = {}  # region → the version that last changed it
         self.health: dict[Resource, str] = {}
         self.failure = ""  # why the last read failed, "" when it did not
-        self.gone = ""  # the page's object was deleted: what to say
+        self.gone = ""  # the page's object was deleted: what to say (`went`)
         self.refused = False  # the cluster refused the last read: the page shows nothing it read before
         self.ready = asyncio.Event()  # the first rendering is there
         self.task: asyncio.Task[None] | None = None
@@ -144,7 +144,7 @@ class View:
             await self.load()
             self.failure, self.refused = "", False
         except NotFound as error:
-            self.gone = self.gone_message(error)
+            self.went(self.gone_message(error))
         except (Forbidden, Unauthorized) as error:
             self.refused = True
             self.failure = f"{self.refusal(error).rstrip('.')}. This page shows nothing until the cluster lets you " \
@@ -158,17 +158,22 @@ class View:
     def gone_message(self, error: NotFound) -> str:
         return error.message
 
+    def went(self, message: str) -> None:
+        """The page's object was deleted: `message` says so in the banner, and `regions` render the page as gone."""
+        self.gone = message
+
     def refusal(self, error: ClusterError) -> str:
         """Why the cluster refused to read the page again, for the banner."""
         return error.message
 
     def publish(self) -> None:
         """Render every region, and send the ones whose HTML changed to every tab. A page the cluster refused is
-        emptied, for the tabs open on it and any that come: none is sent what was read before."""
+        emptied, for the tabs open on it and any that come: none is sent what was read before. A page whose object
+        was deleted renders itself as gone (`regions`), or keeps what it showed if it cannot."""
         regions: dict[str, str] = {}
         if self.refused:
             regions = {name: "" for name in self.rendered if name != CONNECTION}
-        elif not self.gone:
+        else:
             regions = dict(self.regions())
         regions[CONNECTION] = banner(self.problem)
         changed = {name: html for name, html in regions.items() if self.rendered.get(name) != html}

@@ -24,7 +24,7 @@ from starlette.responses import Response, StreamingResponse
 
 from app.cluster import resources as r
 from app.cluster.client import Cluster
-from app.cluster.errors import ClusterError
+from app.cluster.errors import ClusterError, NotFound
 from app.knative.instances import LABEL_REVISION, Instance, container_of, describe, instance_from
 from app.knative.models import FAILED, revision_from
 from app.web.context import acting, checked, identity
@@ -40,6 +40,7 @@ from app.web.hub import Change, Health, Message
 from app.web.live import RETRY_MS, Live, Refused, event
 from app.web.permissions import plainly
 from app.web.render import render
+from app.web.revision_page import NoSuchRevision
 from app.web.routing import CheckedRoute
 from app.web.security import COOKIE
 from app.web.streams import HEADERS
@@ -82,7 +83,10 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
     checked("revision", revision)
     _, client = identity(request)
     user = acting(request).name
-    obj = await client.get(r.REVISION, revision, namespace)  # none: a 404 page
+    try:
+        obj = await client.get(r.REVISION, revision, namespace)
+    except NotFound as error:  # a 404 page that says which revision, of which Service
+        raise NoSuchRevision(404, "NotFound", f'There is no revision "{revision}" of the Service {name}.') from error
     view = revision_from(obj)
     listing = await list_instances(client, user, namespace, revision)
     logs = RevisionLogs(namespace, name, revision, container_of(view.raw_spec), tail=TAIL,

@@ -24,7 +24,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import Forbidden, NotFound
 from app.knative import changes, history
 from app.knative.diagnosis import Diagnosis, diagnose
-from app.knative.instances import container_of, describe, serving_container
+from app.knative.instances import NONE, Instances, container_of, describe, serving_container
 from app.knative.models import (
     FAILED,
     RevisionView,
@@ -35,7 +35,7 @@ from app.knative.models import (
 )
 from app.web import yaml_views
 from app.web.context import acting, allowed, checked, service_url
-from app.web.details import RevisionRow, read_revisions
+from app.web.details import RevisionRow, read_revisions, serving_generation
 from app.web.evidence import (
     InstanceLog,
     Listing,
@@ -51,7 +51,8 @@ from app.web.render import render
 from app.web.routing import CheckedRoute
 
 router = APIRouter(route_class=CheckedRoute)
-REGIONS = (
+REGIONS = (  # the toolbar's links and actions, then the page's sections (in #live)
+    Region("actions", "_revision_actions.html"),
     Region("diagnosis", "_revision_diagnosis.html"),
     Region("summary", "_revision_summary.html"),
     Region("conditions", "_revision_conditions.html"),
@@ -89,6 +90,9 @@ class RevisionPage:
     events_problem: str = ""
     regions: Regions = field(default_factory=dict)
     allowed: Allowed = EVERYTHING  # what the user may do to the Service (its one-click 100%, its logs)
+    newest_serving: int = 0  # the generation of the newest revision that gets traffic now (its one-click's label)
+    gone: str = ""  # the revision (or its Service) was deleted under the open page: what to say; shown as last known
+    service_gone: bool = False  # … and it was its Service that was deleted
 
     @property
     def name(self) -> str:
@@ -98,7 +102,7 @@ class RevisionPage:
     def row(self) -> RevisionRow:
         """Its traffic and what can be done with it, as its row in the revision table says them."""
         return RevisionRow(self.revision, self.service.pinned_to(self.name), self.service.floating_to(self.name),
-                           self.name == self.service.latest_created)
+                           self.name == self.service.latest_created, newest_serving=self.newest_serving)
 
     @property
     def diagnosis(self) -> Diagnosis | None:
@@ -164,8 +168,11 @@ def revision_url(namespace: str, service: str, revision: str) -> str:
 
 def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[dict[str, Any]], name: str,
                   events: list[dict[str, Any]], listing: Listing, logs: Sequence[InstanceLog] = (),
-                  events_problem: str = "", allowed: Allowed = EVERYTHING) -> RevisionPage:
-    """The page of revision `name`; `listing` its instances, `logs` the last lines of the first of them."""
+                  events_problem: str = "", allowed: Allowed = EVERYTHING, gone: str = "",
+                  service_gone: bool = False) -> RevisionPage:
+    """The page of revision `name`; `listing` its instances, `logs` the last lines of the first of them; `gone`, what
+    to say when it (or its Service, `service_gone`) was deleted: the page is then its last known state, without its
+    instances, logs or actions."""
     ordered = newest_first_raw(revisions)
     names = [str((o.get("metadata") or {}).get("name") or "") for o in ordered]
     if name not in names:
@@ -180,9 +187,14 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
     shown = RevisionLogs(namespace, service.name, name, container_of(revision.raw_spec), list(logs), EXCERPT_LINES,
                          max(len(listing.pods or ()) - EXCERPT_INSTANCES, 0), logs_problem(listing),
                          refused=allowed.logs, failed=revision.status.label == FAILED)
+    if gone:
+        instances = RevisionInstances(Instances("", NONE), [], "")
+        shown = RevisionLogs(namespace, service.name, name, shown.container, problem=f"{gone} Its instances went "
+                             "with it: there are no logs to read.", refused=gone)
     return RevisionPage(namespace, service, revision, obj, names[index + 1] if older else "",
                         names[index - 1] if index else "", diffs, history.event_items(events), instances, shown,
-                        events_problem, allowed=allowed)
+                        events_problem, allowed=allowed, newest_serving=serving_generation(service, ordered), gone=gone,
+                        service_gone=service_gone)
 
 
 async def read_events(client: Cluster, namespace: str, name: str, who: str) -> tuple[list[dict[str, Any]], str]:
@@ -207,10 +219,27 @@ def named(revisions: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     return next((o for o in revisions if (o.get("metadata") or {}).get("name") == name), None)
 
 
+class NoSuchService(NotFound):
+    """The URL names a Service that is not there (deleted, say): a revision's page names it, not the revision."""
+
+
+async def service_revisions(request: Request, namespace: str, service: str) -> tuple[dict[str, Any],
+                                                                                     list[dict[str, Any]]]:
+    """The Service and its revisions; NoSuchService when there is no such Service (the page's 404 then names the
+    Service: the error page would take the revision in the URL for it)."""
+    try:
+        return await read_revisions(request, namespace, service)
+    except NotFound as error:
+        if error.details.get("kind") != "services":
+            raise
+        raise NoSuchService(404, "NotFound", f'There is no Service "{service}" in the namespace {namespace}. It may '
+                                             "have been deleted, and its revisions with it.") from error
+
+
 async def read_page(request: Request, namespace: str, service: str, name: str) -> RevisionPage:
     who = acting(request)
     (obj, revisions), (events, problem), listing, may = await asyncio.gather(
-        read_revisions(request, namespace, service), read_events(who.cluster, namespace, name, who.name),
+        service_revisions(request, namespace, service), read_events(who.cluster, namespace, name, who.name),
         list_instances(who.cluster, who.name, namespace, name), allowed(request, namespace))
     logs = await read_excerpt(who.cluster, who.name, namespace, listing, named(revisions, name))
     return revision_page(namespace, obj, revisions, name, events, listing, logs, problem, may)
@@ -227,7 +256,7 @@ async def revision_details(request: Request, namespace: str, service: str, name:
     checked("Service", service)
     checked("revision", name)
     if yaml_views.requested(format) == "yaml":  # the revision alone: no Events, no Pods
-        obj, revisions = await read_revisions(request, namespace, service)
+        obj, revisions = await service_revisions(request, namespace, service)
         found = revision_page(namespace, obj, revisions, name, [], Listing([]))
         return yaml_views.respond(request, found.obj, yaml_views.Place(namespace, service, name, found.url),
                                   everything, download)

@@ -71,6 +71,7 @@ class ServiceFamily(PageView):
         self.events: dict[str, dict[str, Any]] = {}
         self.events_problem = ""
         self.pods: dict[str, dict[str, Any]] | None = {}  # None: this identity may not list them
+        self.kept: dict[str, dict[str, Any]] = {}  # the revisions when the Service was deleted: the page's last state
 
     @property
     def problem(self) -> str:
@@ -87,7 +88,17 @@ class ServiceFamily(PageView):
         self.events = {str(e["metadata"]["name"]): e for e in events or []}
 
     def gone_message(self, error: NotFound) -> str:
-        return f"The Service {self.name} no longer exists: it was deleted."
+        return f"The Service {self.name} was deleted."
+
+    def went(self, message: str) -> None:
+        if not self.gone:  # its revisions go next (Kubernetes' garbage collector): the page keeps them as they were
+            self.kept = dict(self.revisions)
+        super().went(message)
+
+    @property
+    def last_revisions(self) -> list[dict[str, Any]]:
+        """The revisions the page shows: as they are, or as they were when the Service was deleted."""
+        return list((self.kept if self.gone else self.revisions).values())
 
     def about(self, event: dict[str, Any]) -> bool:
         """Whether the page shows this Event."""
@@ -103,7 +114,7 @@ class ServiceFamily(PageView):
     def apply(self, change: Change) -> str:
         if change.resource == r.SERVICE and change.name == self.name:
             if change.type == "DELETED":
-                self.gone = f"The Service {self.name} was deleted."
+                self.went(f"The Service {self.name} was deleted.")
             else:
                 self.obj, self.gone = change.obj, ""
         elif change.resource == r.REVISION and change.labels.get(LABEL_SERVICE) == self.name:
@@ -156,9 +167,9 @@ class ServicePage(ServiceFamily):
     def regions(self) -> Regions:
         if self.obj is None or self.gateway is None:
             return {}
-        page = details.detail_page(self.namespace, self.obj, list(self.revisions.values()), self.gateway,
+        page = details.detail_page(self.namespace, self.obj, self.last_revisions, self.gateway,
                                    self.shown, self.summaries, None if self.pods is None else list(self.pods.values()),
-                                   self.evidence, self.allowed)
+                                   self.evidence, self.allowed, gone=self.gone)
         return details.render_page(self.templates, self.settings, self.rows, page).regions
 
 
@@ -173,6 +184,7 @@ class RevisionLive(ServiceFamily):
         self.revision = name
         self.unlisted = Listing(None)  # why the pods could not be listed, when they could not
         self.logs: list[InstanceLog] = []
+        self.seen: dict[str, Any] | None = None  # the revision as last read: what the page shows once it is deleted
 
     async def load(self) -> None:
         (obj, revisions), (events, self.events_problem), listing, self.allowed = await asyncio.gather(
@@ -216,14 +228,27 @@ class RevisionLive(ServiceFamily):
             return "reload" if self._shown() != before else "changed"
         return super().apply(change)
 
+    @property
+    def problem(self) -> str:
+        return self.revision_gone or super().problem
+
+    @property
+    def revision_gone(self) -> str:
+        """The revision was deleted (its Service is still there): what to say."""
+        if self.obj is None or self.gone or self.revision in self.revisions:
+            return ""
+        return f"The revision {self.revision} was deleted."
+
     def regions(self) -> Regions:
-        if self.obj is not None and self.revision not in self.revisions:
-            self.gone = self.gone or f"The revision {self.revision} no longer exists."
-        if self.obj is None or self.gone:
+        found = {str(o["metadata"]["name"]): o for o in self.last_revisions}
+        self.seen = found.get(self.revision, self.seen)
+        if self.obj is None or self.seen is None:
             return {}
-        page = revision_page.revision_page(self.namespace, self.obj, list(self.revisions.values()), self.revision,
+        found[self.revision] = self.seen
+        page = revision_page.revision_page(self.namespace, self.obj, list(found.values()), self.revision,
                                            list(self.events.values()), self.listing, self.logs, self.events_problem,
-                                           self.allowed)
+                                           self.allowed, gone=self.gone or self.revision_gone,
+                                           service_gone=bool(self.gone))
         return render_regions(self.templates, revision_page.REGIONS, page, self.settings)
 
 
@@ -250,9 +275,9 @@ class HistoryLive(ServiceFamily):
     def regions(self) -> Regions:
         if self.obj is None:
             return {}
-        page = history_page.history_page(self.namespace, self.obj, list(self.revisions.values()),
+        page = history_page.history_page(self.namespace, self.obj, self.last_revisions,
                                          list(self.events.values()), self.show_all, self.events_problem,
-                                         self.summaries, self.allowed)
+                                         self.summaries, self.allowed, gone=self.gone)
         return render_regions(self.templates, history_page.REGIONS, page, self.settings)
 
 
@@ -325,7 +350,7 @@ class ServiceList(PageView):
         return "changed"
 
     def regions(self) -> Regions:
-        if self.page is None:
+        if self.page is None or self.gone:
             return {}
         return services.render_list(self.templates, self.settings, self.rows, self.page)
 

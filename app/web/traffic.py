@@ -197,11 +197,13 @@ def offline_service(namespace: str, name: str) -> ServiceView:
     return service_from({"metadata": {"name": name, "namespace": namespace}})
 
 
-def write_kind(service: ServiceView, target: str, restore: str) -> str:
+def write_kind(service: ServiceView, revisions: Sequence[RevisionView], target: str, restore: str) -> str:
     if restore:
         return "restore"
     if target:
-        return "promote" if target == service.latest_created else "rollback"
+        generations = {r.name: r.generation for r in revisions}
+        back = traffic.rolls_back(generations.get(target, 0), traffic.newest_serving(service, generations))
+        return "rollback" if back else "promote"
     return "split"
 
 
@@ -269,7 +271,7 @@ async def split_form(request: Request, namespace: str, name: str, revision: str 
     if restore:
         entry, problem, status = _restorable(obj, restore, names)
         page.restore = restore[:64]
-        page.kind = write_kind(service, "", page.restore)
+        page.kind = write_kind(service, revisions, "", page.restore)
         if entry is None:
             page.failure, page.refused = problem, True
             return await _show(request, page, status=status)
@@ -277,7 +279,7 @@ async def split_form(request: Request, namespace: str, name: str, revision: str 
         page.inputs = traffic.as_inputs(traffic.rows_for(service, entry.after, names))
     elif revision:
         page.target = revision[:253]
-        page.kind = write_kind(service, page.target, "")
+        page.kind = write_kind(service, revisions, page.target, "")
         problem = _not_ready(next((r for r in revisions if r.name == revision), None), page.target)
         if problem:
             page.failure, page.refused = problem, True
@@ -349,7 +351,7 @@ async def split(request: Request, namespace: str, name: str) -> Response:
                 return await _write(request, page, planned, None)
             (obj, page.service, page.revisions), page.allowed = await asyncio.gather(
                 lookups(request).service(namespace, name), allowed(request, namespace))
-            page.kind = write_kind(page.service, page.target, page.restore)
+            page.kind = write_kind(page.service, page.revisions, page.target, page.restore)
             if page.basis.resource_version == str(obj["metadata"].get("resourceVersion")):
                 page.basis, page.verified = Basis.of(obj), True  # the very version the form showed, history and all
             if action == "preview":
@@ -398,7 +400,7 @@ async def _write(request: Request, page: SplitPage, planned: tuple[TrafficTarget
         fresh, page.service, page.revisions = await lookups(request).service(namespace, name)
         page.add_missing_rows()
         page.basis, page.verified = Basis.of(fresh), True
-        page.kind = write_kind(page.service, page.target, page.restore)
+        page.kind = write_kind(page.service, page.revisions, page.target, page.restore)
         page.changes = what_changed(basis, fresh)
         page.failure = ("Someone else changed this Service while the dialog was open. Their change is below, "
                         "the current traffic is shown beside each row, and your numbers are kept: check them "

@@ -1,8 +1,9 @@
 """In a real browser: a change made with kubectl appears on an open details page and on the list without a reload
 and without polling; the connection banner says when the cluster is down and clears once it is back (the dev
 cluster killed and started again on the same ports); without JavaScript the page keeps a Refresh link that works,
-and shows no button that needs JavaScript; a live update keeps the user's place (focus, an opened section, the row
-in view, a table scrolled sideways)."""
+and shows no button that needs JavaScript; the Service deleted with kubectl turns the page's status and toolbar off, and
+created again fills it again; a live update keeps the user's place (focus, an opened section, the row in view, a
+table scrolled sideways)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,20 @@ async def test_changes_made_elsewhere_appear_and_the_banner_follows_the_cluster(
         finally:
             await context.close()
         await expect(tab.locator("#region-traffic")).to_contain_text(f"red-{SERVICE}.default.example.com")
+
+        # Deleted with kubectl under the open page: it says so, shows no live status, and the toolbar's actions are
+        # off (its region is swapped in the toolbar); created again, the page fills again.
+        await expect(tab.get_by_role("link", name="Split Traffic")).to_be_visible()
+        console_server.kubectl("delete", "ksvc", SERVICE, "-n", "default")
+        await expect(tab.locator("#connection")).to_contain_text(f"The Service {SERVICE} was deleted.")
+        await expect(tab.locator("#region-status .status")).to_have_text("Deleted")
+        await expect(tab.get_by_role("button", name="Split Traffic")).to_be_disabled()
+        await expect(tab.get_by_role("link", name="Split Traffic")).to_have_count(0)
+        console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(SERVICE)))
+        await expect(tab.locator("#region-status .status")).to_have_text("Success", timeout=15_000)
+        await expect(tab.get_by_role("link", name="Split Traffic")).to_be_visible()
+        await expect(tab.locator("#connection")).to_be_hidden()
+        assert await tab.evaluate("window.stillTheSamePage === true")
     finally:
         again.stop()
         console_server.cluster_pids = []  # the cluster the console started is gone; this one stopped above

@@ -4,6 +4,7 @@ status, the wizard's rollout request, and the refusal of a share for a revision 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -158,6 +159,10 @@ def test_a_failed_service_in_one_line() -> None:
     assert service_problem(_service({"Ready": ("True", "", "")})) == ""
     missing = _service({"Ready": ("False", "RevisionMissing", 'Configuration "app" does not have any ready Revision.')})
     assert service_problem(missing) == 'Configuration "app" does not have any ready Revision.'
+    # Every entry pinned by name: the failure moves no traffic, so nothing is said about where traffic stays.
+    pinned = replace(service, raw_spec_traffic=[{"revisionName": "app-00001", "percent": 100}])
+    assert service_problem(pinned) == "Revision app-00002 failed: the image registry.invalid/app:v1 could not be " \
+                                      "resolved."
 
 
 def test_rollout_progress_from_the_service_status() -> None:

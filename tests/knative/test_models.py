@@ -94,3 +94,18 @@ def test_gateway_lookup_and_curl() -> None:
     assert gateway.gateway_service("made.up") is None
     assert gateway.from_override("http://10.0.0.5:80/").curl("hello.default.example.com") == \
         'curl -H "Host: hello.default.example.com" http://10.0.0.5:80'
+
+
+@pytest.mark.parametrize(("traffic", "follows"), [
+    (None, True),  # no traffic block: Knative's defaulting makes it 100% to the latest ready revision
+    ([], True),
+    ([{"latestRevision": True, "percent": 100}], True),
+    ([{"percent": 100}], True),  # latestRevision unset and no revisionName: defaulted to true
+    ([{"revisionName": "a", "percent": 100}], False),  # every entry pinned by name
+    ([{"revisionName": "a", "percent": 100}, {"latestRevision": True, "percent": 0}], False),  # a 0% row, no URL
+    ([{"revisionName": "a", "percent": 100}, {"latestRevision": True, "percent": 0, "tag": "next"}], True),  # its URL
+    ([{"revisionName": "a", "percent": 60}, {"latestRevision": True, "percent": 40}], True),
+])
+def test_whether_some_traffic_follows_the_latest_revision(traffic: list[dict] | None, follows: bool) -> None:
+    spec = {} if traffic is None else {"traffic": traffic}
+    assert service_from({"metadata": {"name": "hello"}, "spec": spec}).follows_latest is follows

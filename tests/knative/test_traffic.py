@@ -193,3 +193,28 @@ def test_describe(targets: list[TrafficTarget], text: str) -> None:
 ])
 def test_typed_total(inputs: list[RowInput], total: int | None) -> None:
     assert traffic.typed_total(inputs) == total
+
+
+GENERATIONS = {"hello-00001": 1, "hello-00002": 2, "hello-00003": 3}
+
+
+@pytest.mark.parametrize(("status_traffic", "revision", "back"), [
+    # 00001 has it all, 00003 is the newest: 100% to 00002 goes forward, not back.
+    ([{"revisionName": "hello-00001", "percent": 100}], "hello-00002", False),
+    ([{"revisionName": "hello-00001", "percent": 100}], "hello-00003", False),
+    # 00002 serves (a 0% tag on 00003 is no traffic): 00001 is older, a roll back.
+    ([{"revisionName": "hello-00002", "percent": 100}, {"revisionName": "hello-00003", "percent": 0, "tag": "x"}],
+     "hello-00001", True),
+    ([{"revisionName": "hello-00002", "percent": 100}, {"revisionName": "hello-00003", "percent": 0, "tag": "x"}],
+     "hello-00003", False),
+    # The latest ready revision resolved to 00003 with half: both older ones go back.
+    ([{"revisionName": "hello-00003", "latestRevision": True, "percent": 50},
+      {"revisionName": "hello-00001", "percent": 50}], "hello-00002", True),
+    ([], "hello-00001", False),  # nothing serves yet: nothing to go back from
+    ([{"revisionName": "hello-00002", "percent": 100}], "unlabelled", False),  # no generation known: not said older
+])
+def test_a_one_click_100_rolls_back_only_to_an_older_revision_than_the_newest_serving(
+        status_traffic: list[dict], revision: str, back: bool) -> None:
+    service = service_from({"metadata": {"name": "hello"}, "status": {"traffic": status_traffic}})
+    newest = traffic.newest_serving(service, GENERATIONS)
+    assert traffic.rolls_back(GENERATIONS.get(revision, 0), newest) is back

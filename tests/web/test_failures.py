@@ -229,3 +229,24 @@ def test_a_log_lines_time_sorts_as_time_does() -> None:
     assert moment("2026-12-02T04:04:05.25+01:00") == moment("2026-12-02T03:04:05.25Z")  # a node in another zone
     for other in ("", "2026/12/02", "2026-13-02T03:04:05Z", "2026-12-02T03:04:05.1234567891Z", "hello"):
         assert moment(other) is None, other
+
+
+async def test_the_hint_about_traffic_that_follows_the_latest_revision_only_when_some_does(console: Console) -> None:
+    """Every entry pinned to a revision by name: no traffic follows the latest revision, so a failed newest revision
+    moves nothing and no page says traffic "stays" anywhere because of it."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "pinned")
+    await console.settled(ns, "pinned")
+    console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "pinned", "--type", "merge", "-p", json.dumps(
+        {"spec": {"template": {"spec": {"containers": [{"image": "registry.invalid/app:v2"}]}},
+                  "traffic": [{"revisionName": "pinned-00001", "percent": 100}]}}))
+    _failed(console.cluster, ns, "pinned-00002")
+    wait_for(lambda: console.ksvc(ns, "pinned").get("status", {}).get("latestCreatedRevisionName") == "pinned-00002",
+             timeout=15, message="the Service names pinned-00002 its latest revision")
+    page = html.unescape((await console.get(f"/namespaces/{ns}/services/pinned")).text)
+    assert 'data-failure="pinned-00002"' in page  # the failure is explained …
+    assert "stays on" not in page  # … without a hint about traffic that no entry sends
+    revision = html.unescape((await console.get(f"/namespaces/{ns}/services/pinned/revisions/pinned-00002")).text)
+    assert "could not be resolved" in revision and "stays on" not in revision
+    listing = html.unescape((await console.get(f"/namespaces/{ns}/services")).text)
+    assert "Revision pinned-00002 failed" in listing and "Traffic stays on" not in listing

@@ -14,6 +14,8 @@ import yaml
 
 from tests.support import KUBECTL_VERSIONS, ksvc_manifest
 from tests.web.conftest import KSVC, Console
+from tests.web.test_history import entries, recorded
+from tests.web.test_writes import submit
 
 IMAGE = "ghcr.io/knative/helloworld-go"
 
@@ -70,12 +72,13 @@ async def test_the_revision_page(console: Console) -> None:
 
     second = await console.get(f"/namespaces/{ns}/services/rp/revisions/rp-00002")
     words = text(second.text)
-    assert "Traffic 50% candidate" in words and "Roll back to this" in words
+    # The newest revision with traffic: its 100% goes forward; the older one with the other 50% would go back.
+    assert "Traffic 50% candidate" in words and "Send 100%" in words and "Roll back to this" not in words
     assert "Changes from rp-00001 image: …:v2 → …:v3 env LOG_LEVEL added = debug memory limit added = 256Mi " \
            "max scale 3 → 5 timeout 300s → 60s" in words
     assert 'rel="prev"' in second.text and 'rel="next"' in second.text
     first = await console.get(f"/namespaces/{ns}/services/rp/revisions/rp-00001")
-    assert "The first revision of this Service." in text(first.text)
+    assert "The first revision of this Service." in text(first.text) and "Roll back to this" in text(first.text)
     missing = await console.get(f"/namespaces/{ns}/services/rp/revisions/rp-00009")
     assert missing.status_code == 404 and "There is no revision &#34;rp-00009&#34; of the Service rp." in missing.text
 
@@ -234,3 +237,33 @@ async def test_labels_and_annotations_added_to_a_revision_later_are_not_changes_
     assert "Changes from lt-00002 Same template as lt-00002 (a new revision was forced)." in text(revision.text)
     newest = await console.get(f"/namespaces/{ns}/services/lt/revisions/lt-00004")
     assert "Changes from lt-00003 label tier added = gold" in text(newest.text)
+
+
+def one_click(page: str, revision: str) -> str:
+    """The label of a revision's one-click 100% on a page ("" when it has none)."""
+    found = re.search(rf'data-send-all="{re.escape(revision)}"[^>]*>([^<]+)<', page)
+    return found.group(1) if found else ""
+
+
+async def test_roll_back_only_to_a_revision_older_than_the_newest_serving_one(console: Console) -> None:
+    """00001 has 100%, 00003 is the newest: sending 100% to 00002 goes forward, not back. The revision table, the
+    revision's page and the history (its entry and Event) say the same."""
+    ns = console.namespace()
+    await three_revisions(console, ns, "fwd")
+    patch(console, ns, "fwd", {"spec": {"traffic": [{"revisionName": "fwd-00001", "percent": 100}]}})
+    await console.settled(ns, "fwd", revisions=3)
+    base = f"/namespaces/{ns}/services/fwd"
+    table = (await console.get(base)).text
+    assert one_click(table, "fwd-00002") == "Send 100%" and one_click(table, "fwd-00003") == "Send 100%"
+    assert one_click((await console.get(f"{base}/revisions/fwd-00002")).text, "fwd-00002") == "Send 100%"
+
+    dialog = await console.get(f"{base}/traffic?revision=fwd-00002")
+    assert (await submit(console, f"{base}/traffic", dialog.text, "split-form", "ok")).status_code == 303
+    assert entries(console, ns, "fwd")[0].action == "promote"
+    assert recorded(console, ns, "fwd", "Promoted")["message"].endswith("00002 100%")
+    assert "Promoted" in text((await console.get(f"{base}/history")).text)
+    # Now 00002 serves: 00001 is older than it (a roll back), 00003 newer (a send).
+    await console.settled(ns, "fwd", revisions=3)
+    table = (await console.get(base)).text
+    assert one_click(table, "fwd-00001") == "Roll back to this" and one_click(table, "fwd-00003") == "Send 100%"
+    assert one_click((await console.get(f"{base}/revisions/fwd-00001")).text, "fwd-00001") == "Roll back to this"
