@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from app.cluster.errors import Forbidden, Invalid, Rejected, Unreachable
+from app.cluster.resources import REVISION
 from app.knative import history, traffic
 from app.knative.basis import Basis, canonical, what_changed
 from app.knative.commands import Preview
@@ -22,7 +23,7 @@ from app.knative.manifests import traffic_patch
 from app.knative.models import SUCCESS, RevisionView, ServiceView, Status, TrafficTarget, service_from
 from app.knative.naming import short_name
 from app.web import forms, preview, recording, security
-from app.web.context import acting, allowed, checked, cluster, go, lookups, service_url
+from app.web.context import acting, allowed, checked, cluster, go, identity, lookups, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
@@ -316,6 +317,8 @@ def _quick_plan(request: Request, posted: FormData, page: SplitPage) -> tuple[Tr
     page.ready = forms.text(posted, "basis_ready")
     if not hmac.compare_digest(forms.text(posted, "basis_rows"), rows_signature(secret, page, rendering=False)):
         return None
+    if _deleted_since(request, page):
+        return None  # a row names a revision that is gone: read, to say so
     ready_names = set(page.ready.split(","))
     if any(row.kind == traffic.NAMED and row.revision not in ready_names and row.percent.strip() not in ("0", "0%")
            for row in page.inputs):
@@ -324,6 +327,17 @@ def _quick_plan(request: Request, posted: FormData, page: SplitPage) -> tuple[Tr
         return traffic.plan(traffic.parse_rows(page.inputs, page.service.name))
     except traffic.TrafficError:
         return None
+
+
+def _deleted_since(request: Request, page: SplitPage) -> bool:
+    """Whether a revision a row names has been deleted since the form was rendered, as far as the console's watch-fed
+    cache of the namespace's revisions knows (where it keeps one it trusts; no read is made for this). Knative's
+    admission takes traffic to a revision that does not exist, and the Route then fails on it."""
+    who, _ = identity(request)
+    informer = request.app.state.live.informers.running(who, page.namespace, REVISION)
+    if informer is None or not informer.trusted:
+        return False
+    return any(row.kind == traffic.NAMED and row.revision not in informer.objects for row in page.inputs)
 
 
 def _counted_kind(form: FormData) -> str:

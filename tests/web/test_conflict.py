@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.web.conftest import KSVC, Console, form_fields, form_values, rows_in
+from tests.web.test_gone import REVISIONS
 from tests.web.test_writes import _two_revisions, split_path, submit, wizard_path
 
 
@@ -172,3 +173,34 @@ async def test_delete_over_a_status_change_goes_ahead(console: Console) -> None:
     assert code == 404
 
 
+
+
+async def test_a_split_to_a_revision_deleted_while_the_dialog_was_open_is_refused(console: Console) -> None:
+    """The OK of a form the console vouched for writes without reading first; but a revision one of its rows names
+    may have been deleted since the dialog opened (by kubectl, by Knative's garbage collection). Where the console's
+    watch-fed cache of the namespace's revisions says so, the OK reads first and tells the user, instead of sending
+    traffic to a revision that no longer exists (which Knative's admission lets through, and the Route then fails
+    with)."""
+    ns = console.namespace()
+    await _two_revisions(console, ns, "gone")
+    merge_patch(console, ns, "gone", {"spec": {"traffic": [{"latestRevision": True, "percent": 100}]}})
+    await console.settled(ns, "gone", revisions=2)
+    details = f"/namespaces/{ns}/services/gone"
+    await console.get(details)  # the details page reads the revisions from the watch-fed cache, started here
+    dialog = await console.get(split_path(ns, "gone") + "?revision=gone-00001")  # its one-click Roll back
+    back = rows_in(form_fields(dialog.text, "split-form"))
+    assert ("revision", "gone-00001", "100", "") in back, back
+    code, _, answer = console.cluster.request("DELETE", f"{REVISIONS.format(ns=ns)}/gone-00001")
+    assert code == 200, answer
+    for _ in range(100):  # until the cache (which the details page shows) no longer has it
+        if 'data-revision="gone-00001"' not in (await console.get(details)).text:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the details page still shows gone-00001")
+    before = console.ksvc(ns, "gone")["spec"]
+    response = await submit(console, split_path(ns, "gone"), dialog.text, "split-form", "ok")
+    assert response.status_code == 422, response.status_code
+    assert "This form lists a revision that this Service does not have (any more)." in response.text
+    assert rows_in(form_fields(response.text, "split-form")) == back  # what the form held, kept
+    assert console.ksvc(ns, "gone")["spec"] == before  # nothing written
