@@ -155,6 +155,11 @@ class DetailPage:
         return self.total - len(self.rows)
 
     @property
+    def older_serving(self) -> int:
+        """The rows shown beside the newest NEWEST_ROWS (default mode): older revisions with traffic or a tag."""
+        return len(self.rows) - min(NEWEST_ROWS, self.total)
+
+    @property
     def url(self) -> str:
         return f"/namespaces/{self.namespace}/services/{self.service.name}"
 
