@@ -260,10 +260,24 @@ class Item:
     order: int = 0  # breaks ties between items of the same time, newest first
     seq: int = 0  # … and then between the console's own changes: the later one first
     revision: str = ""  # the revision it made, whose changes `with_summaries` adds to the detail
+    gone: tuple[str, ...] = ()  # the revisions its split names that no longer exist: it cannot be restored
 
     @property
     def restorable(self) -> bool:
         return self.entry is not None and bool(self.entry.after) and self.entry.action != "delete"
+
+    @property
+    def unrestorable(self) -> str:
+        """Why its split cannot be restored ("" when it can be, or is no split)."""
+        if not (self.restorable and self.gone):
+            return ""
+        verb = "no longer exists" if len(self.gone) == 1 else "no longer exist"
+        return f"Cannot be restored: {', '.join(self.gone)} {verb}."
+
+
+def missing(targets: Sequence[TrafficTarget], names: set[str]) -> tuple[str, ...]:
+    """The revisions a split names by name that are not among `names` (the floating entry always exists)."""
+    return tuple(t.revision_name for t in targets if not t.latest_revision and t.revision_name not in names)
 
 
 @lru_cache(maxsize=4096)  # a page reads the same few hundred timestamps again on every change
@@ -328,8 +342,9 @@ class _Gap:
 
 def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
              events: Sequence[dict[str, Any]] = (), newest: int | None = None) -> list[Item]:
-    """Everything known about the Service's changes, newest first: the console's entries, the changes made
-    outside it, revisions (given newest first) with their creators, and Events. With `newest`, only that many of
+    """Everything known about the Service's changes, newest first: the console's entries (each knowing which of the
+    revisions its split names are no longer among `revisions`: all of them), the changes made outside it, revisions
+    (given newest first) with their creators, and Events. With `newest`, only that many of
     the revisions made outside the console become items (a page that shows the latest few needs no more)."""
     meta = service.get("metadata") or {}
     name = str(meta.get("name") or "")
@@ -394,11 +409,13 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
         creator = str(annotations.get(ANNOTATION_CREATOR) or "") if isinstance(annotations, dict) else ""
         items.append(Item(str(meta.get("creationTimestamp") or ""), OUTSIDE, "Service created outside the console",
                           "", creator, order=-2))
+    existing = {_revision_meta(obj)[0] for obj in revisions}
     for seq, entry in enumerate(recorded):
         made_one = entry.action == "revision" and entry.revision
         title = f"Revision {short_name(entry.revision, name)} created" if made_one else entry.title
         items.append(Item(entry.at, CONSOLE, title, change_text(entry, name), entry.by, entry,
-                          recorded=entry.id in seen, seq=seq, revision=entry.revision if made_one else ""))
+                          recorded=entry.id in seen, seq=seq, revision=entry.revision if made_one else "",
+                          gone=missing(entry.after, existing)))
     items += event_items
     return sorted(items, key=_newest_first)
 

@@ -157,3 +157,14 @@ def test_before_a_record_that_has_dropped_entries_nothing_is_claimed() -> None:
     old = revision("hw-00001", "2026-01-01T00:00:00Z", "alice")  # made before the oldest entry kept
     items = history.timeline(service(list(reversed(kept)), generation=history.LIMIT + 10), [old])
     assert {i.source for i in items} == {"console"} and len(items) == history.LIMIT
+
+
+def test_an_entry_whose_split_names_a_deleted_revision_says_it_cannot_be_restored() -> None:
+    both = entry("b2", "2026-01-01T02:00:00Z", "split", (1, 2), (TrafficTarget(50, "hw-00001"), B, LATEST))
+    alive = [revision("hw-00001", "2026-01-01T00:00:00Z")]
+    [item] = [i for i in history.timeline(service([both], generation=2), alive) if i.entry]
+    assert item.gone == ("hw-00002",) and item.unrestorable == "Cannot be restored: hw-00002 no longer exists."
+    [whole] = [i for i in history.timeline(service([both], generation=2), [*alive, revision(
+        "hw-00002", "2026-01-01T01:00:00Z")]) if i.entry]
+    assert whole.restorable and whole.unrestorable == ""
+    assert history.missing((A, B, LATEST), set()) == ("hw-00001", "hw-00002")  # never the floating entry

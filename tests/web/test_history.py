@@ -165,6 +165,11 @@ async def test_restore_is_safe(console: Console) -> None:
     gone = await console.get(f"{split_path(ns, 'safe')}?restore={split.id}")
     assert gone.status_code == 409 and "safe-00001 no longer exists" in gone.text
     assert 'id="split-form"' not in gone.text
+    # The history says so beside the entry, instead of offering a restore that would be refused.
+    listed = await console.get(f"/namespaces/{ns}/services/safe/history")
+    row = re.search(rf'<tr data-source="console" data-entry="{split.id}">(.*?)</tr>', listed.text, re.S)
+    assert row and f'data-restore="{split.id}"' not in row.group(1), row
+    assert "Cannot be restored: safe-00001 no longer exists." in text(row.group(1))
 
 
 async def _two_revisions_made_here(console: Console, ns: str, name: str) -> None:
