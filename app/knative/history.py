@@ -344,8 +344,8 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
              events: Sequence[dict[str, Any]] = (), newest: int | None = None) -> list[Item]:
     """Everything known about the Service's changes, newest first: the console's entries (each knowing which of the
     revisions its split names are no longer among `revisions`: all of them), the changes made outside it, revisions
-    (given newest first) with their creators, and Events. With `newest`, only that many of
-    the revisions made outside the console become items (a page that shows the latest few needs no more)."""
+    (given newest first) with their creators, and Events. With `newest`, only that many of the revisions made
+    outside the console become items (a page that shows the latest few needs no more)."""
     meta = service.get("metadata") or {}
     name = str(meta.get("name") or "")
     annotations = meta.get("annotations") or {}
