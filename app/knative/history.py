@@ -10,7 +10,8 @@ split before and after, and the Service's `metadata.generation` before and after
 A change made elsewhere (kubectl, kn, GitOps) moves the generation without adding an entry, so a gap in the
 generations recorded, or a generation newer than the last entry, is a change made outside the console; the
 Service's `serving.knative.dev/lastModifier` (set by Knative's webhook on every spec change) names who made the
-latest one, and revisions no entry made are listed with their creator.
+latest one, and revisions no entry made are listed with their creator. What came before the oldest entry was done
+outside the console too (a Service it did not create), unless the annotation has dropped older entries.
 """
 
 from __future__ import annotations
@@ -259,10 +260,24 @@ class Item:
     order: int = 0  # breaks ties between items of the same time, newest first
     seq: int = 0  # … and then between the console's own changes: the later one first
     revision: str = ""  # the revision it made, whose changes `with_summaries` adds to the detail
+    gone: tuple[str, ...] = ()  # the revisions its split names that no longer exist: it cannot be restored
 
     @property
     def restorable(self) -> bool:
         return self.entry is not None and bool(self.entry.after) and self.entry.action != "delete"
+
+    @property
+    def unrestorable(self) -> str:
+        """Why its split cannot be restored ("" when it can be, or is no split)."""
+        if not (self.restorable and self.gone):
+            return ""
+        verb = "no longer exists" if len(self.gone) == 1 else "no longer exist"
+        return f"Cannot be restored: {', '.join(self.gone)} {verb}."
+
+
+def missing(targets: Sequence[TrafficTarget], names: set[str]) -> tuple[str, ...]:
+    """The revisions a split names by name that are not among `names` (the floating entry always exists)."""
+    return tuple(t.revision_name for t in targets if not t.latest_revision and t.revision_name not in names)
 
 
 @lru_cache(maxsize=4096)  # a page reads the same few hundred timestamps again on every change
@@ -327,9 +342,10 @@ class _Gap:
 
 def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
              events: Sequence[dict[str, Any]] = (), newest: int | None = None) -> list[Item]:
-    """Everything known about the Service's changes, newest first: the console's entries, the changes made
-    outside it, revisions (given newest first) with their creators, and Events. With `newest`, only that many of
-    the revisions made outside the console become items (a page that shows the latest few needs no more)."""
+    """Everything known about the Service's changes, newest first: the console's entries (each knowing which of the
+    revisions its split names are no longer among `revisions`: all of them), the changes made outside it, revisions
+    (given newest first) with their creators, and Events. With `newest`, only that many of the revisions made
+    outside the console become items (a page that shows the latest few needs no more)."""
     meta = service.get("metadata") or {}
     name = str(meta.get("name") or "")
     annotations = meta.get("annotations") or {}
@@ -338,18 +354,24 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
     recorded = sorted(reversed(entries_of(service)), key=lambda e: e.generations[1])  # oldest first
     items: list[Item] = []
     made = {e.revision for e in recorded if e.revision}
-    oldest = moment(recorded[0].at) if recorded else None
+    created_here = bool(recorded) and recorded[0].action == "create"
+    # What came before the oldest entry is known when the record goes back to the creation, or has dropped nothing:
+    # then it was done outside the console. Otherwise it may be the console's own, in entries dropped since.
+    oldest = moment(recorded[0].at) if recorded and not (created_here or _whole(service, recorded)) else None
+    created_outside = not recorded or (oldest is None and not created_here)
     outside_revisions = []
     first_revision = ""
     for obj in revisions:
         revision, created, creator = _revision_meta(obj)
-        if not recorded and generation_of(obj.get("metadata") or {}) == 1:
+        if created_outside and generation_of(obj.get("metadata") or {}) == 1:
             first_revision = revision  # made by the creation, which no entry records either
         when = moment(created)
         if revision in made or (oldest is not None and (when is None or when < oldest)):
             continue  # the console's own, or older than what the history remembers
         outside_revisions.append((revision, created, creator))
     gaps: list[_Gap] = []
+    if recorded and created_outside and recorded[0].generations[0] > 1:
+        gaps.append(_Gap(recorded[0].generations[0] - 1, str(meta.get("creationTimestamp") or ""), recorded[0].at))
     previous: Entry | None = None
     for entry in recorded:
         if previous is not None and entry.generations[0] > previous.generations[1]:
@@ -361,7 +383,7 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
         gaps.append(_Gap(generation - 1, str(meta.get("creationTimestamp") or ""), ""))
     for revision, created, _ in outside_revisions:
         when = moment(created)
-        if previous is None and revision == first_revision:
+        if revision == first_revision:
             continue  # made by the creation, not by a change after it
         for gap in gaps:
             since, until = moment(gap.since), moment(gap.until)
@@ -383,17 +405,27 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
                          if latest else "")
         items.append(Item(gap.until, OUTSIDE, "Changed outside the console", detail,
                           last_modifier if latest else "", order=-1))
-    if not recorded:  # nothing the console did is remembered: it was made elsewhere
+    if created_outside:
         creator = str(annotations.get(ANNOTATION_CREATOR) or "") if isinstance(annotations, dict) else ""
         items.append(Item(str(meta.get("creationTimestamp") or ""), OUTSIDE, "Service created outside the console",
                           "", creator, order=-2))
+    existing = {_revision_meta(obj)[0] for obj in revisions}
     for seq, entry in enumerate(recorded):
         made_one = entry.action == "revision" and entry.revision
         title = f"Revision {short_name(entry.revision, name)} created" if made_one else entry.title
         items.append(Item(entry.at, CONSOLE, title, change_text(entry, name), entry.by, entry,
-                          recorded=entry.id in seen, seq=seq, revision=entry.revision if made_one else ""))
+                          recorded=entry.id in seen, seq=seq, revision=entry.revision if made_one else "",
+                          gone=missing(entry.after, existing)))
     items += event_items
     return sorted(items, key=_newest_first)
+
+
+def _whole(service: dict[str, Any], recorded: Sequence[Entry]) -> bool:
+    """Whether the annotation has dropped no entry: fewer than LIMIT, and within half of MAX_BYTES (an entry dropped
+    for size would have taken more than the other half: a split of hundreds of revisions)."""
+    annotations = (service.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(HISTORY) if isinstance(annotations, dict) else None
+    return len(recorded) < LIMIT and len(value.encode() if isinstance(value, str) else b"") <= MAX_BYTES // 2
 
 
 def with_summaries(items: Sequence[Item], summary_of: Callable[[str], str]) -> list[Item]:

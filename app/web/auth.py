@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import re
 import time
 from collections import OrderedDict
@@ -215,10 +216,17 @@ def safe_next(target: str) -> str:
 
 
 def sign_in_url(request: Request, why: str = "") -> str:
+    """The sign-in page, back here after it; `why` travels with the console's signature, as the page shows only a
+    reason the console gave (a link from elsewhere could otherwise put its own words above the token field)."""
     query = {"next": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
     if why:
         query["why"] = why
+        query["sig"] = _why_signature(request, why)
     return "/signin?" + urlencode(query, quote_via=quote)
+
+
+def _why_signature(request: Request, why: str) -> str:
+    return security.signature(request.app.state.settings.secret_key, "signin-why", why)
 
 
 @dataclass
@@ -229,10 +237,12 @@ class SignInPage:
 
 
 @router.get("/signin")
-async def sign_in_form(request: Request, next: str = "/", why: str = "", out: str = "") -> Response:  # noqa: A002
+async def sign_in_form(request: Request, next: str = "/", why: str = "", out: str = "",  # noqa: A002
+                       sig: str = "") -> Response:
     if request.app.state.settings.auth != "token":
         return RedirectResponse("/", status_code=303)
-    return render(request, "signin.html", SignInPage(safe_next(next), why[:300], out == "1"))
+    vouched = bool(why) and hmac.compare_digest(sig.encode(), _why_signature(request, why).encode())
+    return render(request, "signin.html", SignInPage(safe_next(next), why[:300] if vouched else "", out == "1"))
 
 
 def _token_problem(token: str) -> str:

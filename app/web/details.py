@@ -32,6 +32,7 @@ from app.knative.models import (
     revision_from,
     service_from,
 )
+from app.knative.naming import short_name
 from app.knative.rollout import RolloutProgress, rollout_progress
 from app.settings import Settings
 from app.web import yaml_views
@@ -155,6 +156,11 @@ class DetailPage:
         return self.total - len(self.rows)
 
     @property
+    def older_serving(self) -> int:
+        """The rows shown beside the newest NEWEST_ROWS (default mode): older revisions with traffic or a tag."""
+        return len(self.rows) - min(NEWEST_ROWS, self.total)
+
+    @property
     def url(self) -> str:
         return f"/namespaces/{self.namespace}/services/{self.service.name}"
 
@@ -261,11 +267,21 @@ def summaries(ordered: list[dict[str, Any]], cache: SummaryCache | None = None) 
         at = index.get(name)
         if at is None:
             return ""
+        generation = generation_of(ordered[at].get("metadata") or {})
         if at + 1 >= len(ordered):
-            return "first revision"
-        return kept.get(ordered[at + 1], ordered[at])
+            return "oldest left: the revisions before it were deleted" if generation > 1 else "first revision"
+        older = ordered[at + 1].get("metadata") or {}
+        between = 0 < generation_of(older) < generation - 1  # revisions made between them were deleted since
+        return (f"since {_short(older)}: " if between else "") + kept.get(ordered[at + 1], ordered[at])
 
     return summary_of
+
+
+def _short(metadata: dict[str, Any]) -> str:
+    """`00001` for the revision `hw-00001` of the Service `hw` (its full name when it has no Service label)."""
+    name = str(metadata.get("name") or "")
+    service = str((metadata.get("labels") or {}).get(LABEL_SERVICE) or "")
+    return short_name(name, service) if service else name
 
 
 def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: str,

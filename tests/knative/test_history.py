@@ -120,8 +120,9 @@ def test_the_consoles_own_event_is_merged_with_its_entry() -> None:
     split = entry("b2", "2026-01-01T02:00:00Z", "split", (1, 2), (A,))
     ours = {"metadata": {"name": "hw.b2", "annotations": {history.CHANGE: "b2"}}, "reason": "TrafficSplit",
             "reportingComponent": "knative-console", "lastTimestamp": "2026-01-01T02:00:00Z"}
-    [item] = history.timeline(service([split], generation=2), [], [ours])
+    item, made = history.timeline(service([split], generation=2), [], [ours])
     assert item.recorded and item.entry == split
+    assert made.title == "Service created outside the console"  # the record starts after the creation
     summarized = history.with_summaries([item, history.Item("", "outside", "x", "detail", revision="hw-2")],
                                         lambda name: "image v1 → v2" if name == "hw-2" else "")
     assert summarized[0] == item and summarized[1].detail == "image v1 → v2; detail"
@@ -134,3 +135,36 @@ def test_a_change_after_an_outside_creation_is_not_explained_by_the_first_revisi
     assert [(i.title, i.by) for i in items] == [("Changed outside the console", "bob"),
                                                 ("Revision 00001 created outside the console", "alice"),
                                                 ("Service created outside the console", "alice")]
+
+
+def test_what_was_done_outside_before_the_first_entry_is_listed_while_the_record_is_whole() -> None:
+    split = entry("b2", "2026-01-01T02:00:00Z", "split", (4, 5), (A,))
+    first = revision("hw-00001", "2026-01-01T00:00:00Z", "alice")
+    first["metadata"]["labels"] = {"serving.knative.dev/configurationGeneration": "1"}  # type: ignore[index]
+    second = revision("hw-00002", "2026-01-01T01:00:00Z", "carol")
+    items = history.timeline(service([split], generation=5), [second, first])
+    assert [(i.source, i.title, i.by) for i in items] == [
+        ("console", "Traffic split", "alice"),
+        ("outside", "Changed outside the console", ""),  # generations 2 to 4, one of them hw-00002
+        ("outside", "Revision 00002 created outside the console", "carol"),
+        ("outside", "Revision 00001 created outside the console", "alice"),
+        ("outside", "Service created outside the console", "alice")]
+    assert items[1].detail == "2 changes to the spec (traffic or settings)" and items[1].at == split.at
+
+
+def test_before_a_record_that_has_dropped_entries_nothing_is_claimed() -> None:
+    kept = [entry(f"e{n}", f"2026-01-02T00:00:{n:02d}Z", "split", (n + 10, n + 11)) for n in range(history.LIMIT)]
+    old = revision("hw-00001", "2026-01-01T00:00:00Z", "alice")  # made before the oldest entry kept
+    items = history.timeline(service(list(reversed(kept)), generation=history.LIMIT + 10), [old])
+    assert {i.source for i in items} == {"console"} and len(items) == history.LIMIT
+
+
+def test_an_entry_whose_split_names_a_deleted_revision_says_it_cannot_be_restored() -> None:
+    both = entry("b2", "2026-01-01T02:00:00Z", "split", (1, 2), (TrafficTarget(50, "hw-00001"), B, LATEST))
+    alive = [revision("hw-00001", "2026-01-01T00:00:00Z")]
+    [item] = [i for i in history.timeline(service([both], generation=2), alive) if i.entry]
+    assert item.gone == ("hw-00002",) and item.unrestorable == "Cannot be restored: hw-00002 no longer exists."
+    [whole] = [i for i in history.timeline(service([both], generation=2), [*alive, revision(
+        "hw-00002", "2026-01-01T01:00:00Z")]) if i.entry]
+    assert whole.restorable and whole.unrestorable == ""
+    assert history.missing((A, B, LATEST), set()) == ("hw-00001", "hw-00002")  # never the floating entry

@@ -63,6 +63,14 @@ async def test_the_counts_follow_the_split(console: Console) -> None:
     assert "Attributed by the gateway's X-Knative-Revision header." in done.text
     tagged = await console.post(f"/namespaces/{ns}/services/chk/check", {"requests": "30", "target": "candidate"})
     assert rows(tagged.text) == {"00002": ("100", "100.0", "30")}
+    tag_loop = f'for i in $(seq 30); do curl -s -H &#34;Host: candidate-chk.{ns}.example.com&#34; http://{gateway}'
+    assert tag_loop in tagged.text
+    # With JavaScript only the results are swapped in: the curl loop beside them comes along, out of band, so that
+    # it is the check that runs (before, it went on naming the Service's host and 200 requests).
+    frame = await console.post(f"/namespaces/{ns}/services/chk/check", {"requests": "30", "target": "candidate"},
+                               headers={"HX-Request": "true"})
+    line = re.search(r'<[^>]+id="check-curl-line"[^>]*>.*?</p>\s*</div>', frame.text, re.S)
+    assert line and 'hx-swap-oob="true"' in line.group(0) and tag_loop in line.group(0), frame.text
 
 
 async def test_progress_comes_as_events_until_done(console: Console) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.web.details import SummaryCache
+from app.web.details import SummaryCache, summaries
 
 
 def revision(generation: int, rv: str = "") -> dict[str, Any]:
@@ -65,3 +65,17 @@ def test_kept_by_the_stamp_of_the_cache_the_revisions_came_from() -> None:
     # Another version of the Service, the same stamp: computed again (the timeline reads the Service too).
     assert cache.ordered({"metadata": {**SERVICE["metadata"], "resourceVersion": "11"}}, revisions, (1, 1, 7))[0] \
         is not ordered
+
+
+def test_what_a_revision_changed_names_the_one_before_it_when_revisions_between_were_deleted() -> None:
+    """With svc-00002 deleted (kubectl delete revision), svc-00003's change from svc-00001 is not all its own: the
+    Changes column says which revision it is counted from; the oldest left is not called the first."""
+    kept = [revision(4, "8"), revision(3, "7"), revision(1, "5")]
+    for obj in kept:
+        obj["metadata"]["labels"]["serving.knative.dev/service"] = "svc"
+    summary_of = summaries(kept)
+    assert summary_of("svc-00004") == "image 3 → 4"
+    assert summary_of("svc-00003") == "since 00001: image 1 → 3"
+    assert summary_of("svc-00001") == "first revision"
+    assert summaries([revision(3, "7"), revision(2, "6")])("svc-00002") == \
+        "oldest left: the revisions before it were deleted"

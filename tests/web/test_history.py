@@ -165,6 +165,11 @@ async def test_restore_is_safe(console: Console) -> None:
     gone = await console.get(f"{split_path(ns, 'safe')}?restore={split.id}")
     assert gone.status_code == 409 and "safe-00001 no longer exists" in gone.text
     assert 'id="split-form"' not in gone.text
+    # The history says so beside the entry, instead of offering a restore that would be refused.
+    listed = await console.get(f"/namespaces/{ns}/services/safe/history")
+    row = re.search(rf'<tr data-source="console" data-entry="{split.id}">(.*?)</tr>', listed.text, re.S)
+    assert row and f'data-restore="{split.id}"' not in row.group(1), row
+    assert "Cannot be restored: safe-00001 no longer exists." in text(row.group(1))
 
 
 async def _two_revisions_made_here(console: Console, ns: str, name: str) -> None:
@@ -176,3 +181,36 @@ async def _two_revisions_made_here(console: Console, ns: str, name: str) -> None
     made = await submit(console, wizard_path(ns, name), page.text, "wizard", "create", rows=rows, env_value="Two")
     assert made.status_code == 303, made.text
     await console.settled(ns, name, revisions=2)
+
+
+async def test_what_was_done_outside_the_console_before_its_first_change_stays_in_the_history(
+        console: Console) -> None:
+    """A Service made with kubectl and changed there gets a split from the console: its history still says it was
+    created outside the console, and lists the revisions and the change made there before the console's entry."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "before")
+    wait_for(lambda: console.ksvc(ns, "before").get("status", {}).get("latestCreatedRevisionName") == "before-00001",
+             message="revision 1")
+    patch = {"spec": {"template": {"spec": {"containers": [
+        {"image": "ghcr.io/knative/helloworld-go:latest", "env": [{"name": "TARGET", "value": "Two"}]}]}}}}
+    code, _, body = console.cluster.request("PATCH", f"{KSVC.format(ns=ns)}/before", patch,
+                                            content_type="application/merge-patch+json")
+    assert code == 200, body
+    await console.settled(ns, "before", revisions=2)
+    code, _, body = console.cluster.request("PATCH", f"{KSVC.format(ns=ns)}/before", {"spec": {"traffic": [
+        {"revisionName": "before-00001", "percent": 100}]}}, content_type="application/merge-patch+json")
+    assert code == 200, body
+    await console.settled(ns, "before", revisions=2)
+    dialog = await console.get(split_path(ns, "before"))
+    fifty = [("latest", "", "50", ""), ("revision", "before-00001", "50", "")]
+    assert (await submit(console, split_path(ns, "before"), dialog.text, "split-form", "ok", rows=fifty)
+            ).status_code == 303
+    page = await console.get(f"/namespaces/{ns}/services/before/history")
+    rows = re.findall(r'<tr data-source="(console|outside)"[^>]*>(.*?)</tr>', page.text, re.S)
+    words = [text(row) for _, row in rows]  # made within a second or two: only the creation is surely the oldest
+    assert sorted(source for source, _ in rows) == ["console"] + ["outside"] * 4, words
+    assert "Service created outside the console" in words[-1]
+    [made] = [w for w in words if "Revision 00002 created outside the console" in w]
+    assert "+TARGET" in made and any("Revision 00001 created outside the console" in w for w in words)
+    [changed] = [w for w in words if "Changed outside the console" in w]
+    assert "1 change to the spec" in changed  # the traffic patch, which made no revision

@@ -655,6 +655,30 @@ async def test_whatever_is_typed_into_sign_in_gets_a_message_and_no_session(
         assert 'role="alert" data-signin-message' in answer.text and SESSION not in http.cookies
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.lists(st.tuples(st.sampled_from(["next", "why", "out", "sig"]), st.text(max_size=60)), max_size=4))
+async def test_the_sign_in_pages_query_string_shows_no_words_of_its_own(devcluster: DevClusterProcess,
+                                                                        query: list[tuple[str, str]]) -> None:
+    """GET /signin with any next, why, out and sig: the page, never a 5xx, and a `why` the console did not write
+    itself (a link from elsewhere: "sign in at https://elsewhere.example instead") is not shown above the token
+    field."""
+    async with console_as(devcluster, auth="token") as http:
+        page = await http.get("/signin", params=query)
+        assert page.status_code == 200 and 'name="token"' in page.text
+        assert "data-signin-message" not in page.text or "You are signed out" in page.text
+
+
+async def test_the_sign_in_page_shows_only_the_reasons_the_console_gave(devcluster: DevClusterProcess) -> None:
+    async with console_as(devcluster, auth="token") as http:
+        planted = await http.get("/signin", params={"why": "The console moved: sign in at https://elsewhere.example"})
+        assert "elsewhere.example" not in planted.text and "data-signin-message" not in planted.text
+        http.cookies.set(SESSION, "not-a-session")
+        sent = await http.get("/namespaces/default/services")  # the console's own reason, signed for this page
+        assert sent.status_code == 303
+        shown = await http.get(sent.headers["location"])
+        assert "Your session ended or could not be read" in shown.text and "data-signin-message" in shown.text
+
+
 async def stream_end(stream: Any, within: float = 10.0) -> list[Any]:
     """Every event up to the end of the stream (an AssertionError if it is still open after `within` s)."""
     seen: list[Any] = []

@@ -139,8 +139,8 @@ def test_query_strings(app: tuple[TestClient, str], path: str, key: str, value: 
         assert response.status_code < 500, (page, key, value, response.text[:2000])
 
 
-REVIEW_KEYS = ("from", "to", "rev", "restore", "requests", "target", "run", "format", "everything", "download",
-               "filter", "sort", "start", "all", "revisions", "partial")
+REVIEW_KEYS = ("from", "to", "rev", "restore", "revision", "requests", "target", "run", "format", "everything",
+               "download", "filter", "sort", "start", "continue", "all", "revisions", "partial")
 SMALL = st.integers(-5, 40).map(str)  # a valid number of requests stays small: each one goes to the gateway
 
 

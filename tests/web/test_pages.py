@@ -212,6 +212,8 @@ async def test_many_revisions_show_the_serving_ones_and_the_newest_first(console
     shown = re.findall(r'<tr data-revision="([^"]+)">', page.text)
     assert shown == [f"many-{n:05d}" for n in range(25, 5, -1)] + ["many-00001"]  # newest 20, and the serving one
     assert "Show all 25 revisions" in page.text and "(25)" in page.text
+    # Two revisions have traffic: the newest (through the latest-revision entry) and many-00001.
+    assert "Shown: the newest 20, and 1 older revision with traffic or a tag." in page.text
     everything = await console.get(f"/namespaces/{ns}/services/many?revisions=all")
     assert len(re.findall(r'<tr data-revision="', everything.text)) == 25
     assert "Show all 25" not in everything.text and "revisions=all" in html.unescape(

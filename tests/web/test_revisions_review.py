@@ -5,6 +5,7 @@ table's Changes column and "serving only" filter."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -207,6 +208,33 @@ async def test_the_revision_table_says_what_changed_and_filters_to_the_serving_o
     assert re.findall(r'<tr data-revision="([^"]+)">', serving.text) == ["tb-00002", "tb-00001"]
     assert "1 revision without traffic or a tag not shown." in serving.text
     assert "revisions=serving" in html.unescape(re.search(r'sse-connect="([^"]+)"', serving.text).group(1))
+
+    # Revisions deleted with kubectl: a change is said from the revision it is counted from, and the oldest left is
+    # not called the first (before, tb-00003 took tb-00002's change as its own, and then was "first revision").
+    code, _, body = console.cluster.request("PATCH", f"{KSVC.format(ns=ns)}/tb", {"spec": {"traffic": [
+        {"latestRevision": True, "percent": 100}]}}, content_type="application/merge-patch+json")
+    assert code == 200, body
+    await console.settled(ns, "tb", revisions=3)
+    revisions = f"/apis/serving.knative.dev/v1/namespaces/{ns}/revisions"
+
+    async def changes_cells(without: str) -> dict[str, str]:
+        """The Changes column once the console no longer lists `without` (its watch brings the deletion)."""
+        deadline = asyncio.get_running_loop().time() + 15
+        while True:
+            page = (await console.get(f"/namespaces/{ns}/services/tb")).text
+            cells = {name: html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for name, cell in re.findall(
+                r'<tr data-revision="([^"]+)">.*?<td class="wrap" data-changes>(.*?)</td>', page, re.S)}
+            if without not in cells or asyncio.get_running_loop().time() > deadline:
+                return cells
+            await asyncio.sleep(0.1)
+
+    assert console.cluster.request("DELETE", f"{revisions}/tb-00002")[0] == 200
+    assert await changes_cells("tb-00002") == {"tb-00003": "since 00001: image v2 → v3, +LOG_LEVEL, +memory limit +2 more",
+                                       "tb-00001": "first revision"}
+    assert console.cluster.request("DELETE", f"{revisions}/tb-00001")[0] == 200
+    assert await changes_cells("tb-00001") == {"tb-00003": "oldest left: the revisions before it were deleted"}
+    oldest = await console.get(f"/namespaces/{ns}/services/tb/revisions/tb-00003")
+    assert "The oldest revision left: the ones before it were deleted." in text(oldest.text)
 
 
 async def test_labels_and_annotations_added_to_a_revision_later_are_not_changes_of_its_template(
