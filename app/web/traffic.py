@@ -251,7 +251,7 @@ def _restorable(obj: dict[str, Any], ident: str, names: Sequence[str]) -> tuple[
     if entry is None or not entry.after or entry.action == "delete":
         return None, ("This change is not in the Service's history (any more): the history keeps the last "
                       f"{history.LIMIT} changes. Choose another one on the History page."), 404
-    gone = [t.revision_name for t in entry.after if not t.latest_revision and t.revision_name not in names]
+    gone = history.missing(entry.after, set(names))
     if gone:
         verb = "no longer exists" if len(gone) == 1 else "no longer exist"
         return None, (f"This split cannot be restored: {', '.join(gone)} {verb}. Use Split Traffic to choose a "
