@@ -43,42 +43,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _headers(reader: asyncio.StreamReader) -> None:
-    await reader.readuntil(b"\r\n\r\n")
+def answering(raw: bytes) -> Handler:
+    """A server that reads a request's headers, sends `raw` and closes the connection."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(raw)
+        await writer.drain()
+        writer.close()
+
+    return handler
 
 
-async def cut_chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """A watch's answer (chunked) that stops mid-chunk: what a killed API server leaves."""
-    await _headers(reader)
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 b"40\r\n{\"kind\":")
-    await writer.drain()
-    writer.close()
-
-
-async def cut_sized(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await _headers(reader)
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":")
-    await writer.drain()
-    writer.close()
-
-
-async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await _headers(reader)
-    writer.close()
+# A watch's answer (chunked) that stops mid-chunk: what a killed API server leaves.
+cut_chunked = answering(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        b"40\r\n{\"kind\":")
+cut_sized = answering(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":")
+hang_up = answering(b"")
+not_http = answering(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
 
 
 async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A plain-HTTP server, whatever it is sent (a TLS ClientHello, say)."""
     await reader.read(1)
     writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-    await writer.drain()
-    writer.close()
-
-
-async def not_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await _headers(reader)
-    writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
     await writer.drain()
     writer.close()
 
@@ -123,7 +111,7 @@ def assert_plain(error: Unreachable, server: str, cause: str, caplog: pytest.Log
     (cut_sized, False, errors.CUT_OFF),
     (hang_up, False, errors.CUT_OFF),
     (not_http, False, errors.NOT_KUBERNETES),
-])
+], ids=["watch-cut-mid-chunk", "list-cut-mid-chunk", "list-cut-short-of-its-length", "hangs-up", "not-http"])
 async def test_a_server_that_breaks_off_or_speaks_something_else(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                                                   handler: Handler, watch: bool, cause: str) -> None:
     caplog.set_level(logging.WARNING, "knative_console.cluster")
