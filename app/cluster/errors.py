@@ -71,7 +71,7 @@ CAUSES = {
               "VPN)",
     TIMEOUT: "it did not answer {within} (it may be overloaded, or the network may be dropping the connection)",
     CUT_OFF: "the connection broke off before its answer was complete (the API server stopped or restarted, or "
-             "something between them closed the connection)",
+             "something between the console and it closed the connection)",
     CERTIFICATE: "its certificate could not be verified (check the certificate authority in the kubeconfig)",
     TLS: "a secure (TLS) connection could not be set up (check that the address in the kubeconfig starts with "
          "https:// only if the server speaks TLS there)",

@@ -77,9 +77,10 @@ Key = tuple[str, str, Resource]  # identity, namespace, resource
 
 def refused_text(error: ClusterError, resource: Resource) -> str:
     """Why the cluster will not send a watch's changes, and what that means for a page that follows it."""
-    if isinstance(error, Forbidden):
-        return f"{forbidden_text(error).rstrip('.')}. Until then this page does not show their changes by itself: " \
-               "reload it to see them."
+    plainly = forbidden_text(error) if isinstance(error, Forbidden) else error.message
+    if plainly != error.message:  # RBAC's refusal, in the words the pages use for it
+        return f"{plainly.rstrip('.')}. Until then this page does not show their changes by itself: reload it to see " \
+               "them."
     if isinstance(error, Unauthorized):
         return "The cluster no longer accepts the credentials this page follows it with (they expired or were " \
                "revoked), so it does not update by itself: reload it, and sign in again if asked."
