@@ -15,6 +15,7 @@ import base64
 import copy
 import datetime
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from app import metrics
+from app.cluster import errors
 from app.cluster.errors import ClusterError, Expired, KnativeNotInstalled, Unauthorized, Unreachable, from_status
 from app.cluster.resources import POD, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_REVIEW, Resource
 
@@ -46,6 +48,8 @@ _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete
 WATCH_SECONDS = 300  # the server ends each watch after this long; the caller resumes from its resourceVersion
 READ_BUFFER = 2**21  # kubernetes_asyncio's: a watch event with a large object fits in one read
 
+log = logging.getLogger("knative_console.cluster")
+
 Event = tuple[str, dict[str, Any]]  # ("ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK", the object)
 
 
@@ -53,11 +57,14 @@ class KubeconfigError(Exception):
     """The kubeconfig (or in-cluster configuration) could not be loaded; the message says which and why."""
 
 
-def _describe(error: BaseException) -> str:
-    if isinstance(error, TimeoutError):
-        return "no answer within the timeout"
-    text = str(error) or type(error).__name__
-    return text.split(" [", 1)[0] if isinstance(error, aiohttp.ClientConnectorError) else text
+def _unreachable(server: str, error: BaseException | str, seconds: float | None = None) -> Unreachable:
+    """Unreachable, in a user's words; the library's own account of it goes to the log, for the operator."""
+    if isinstance(error, str):
+        cause, detail = errors.NOT_KUBERNETES, error
+    else:
+        cause, detail = errors.cause_of(error), errors.detail_of(error)
+    log.warning("cannot reach the Kubernetes API server at %s (%s): %s", server, cause, detail)
+    return Unreachable(server, cause, detail, seconds)
 
 
 @dataclass(frozen=True)
@@ -299,7 +306,7 @@ class Cluster:
         except config.ConfigException as error:  # the kubeconfig's credential plugin failed when run again
             raise Unauthorized(401, "Unauthorized", f"The kubeconfig's credential plugin failed: {error}") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise Unreachable(self.server, _describe(error)) from None
+            raise _unreachable(self.server, error, request_timeout) from None
         if response.status >= 400:
             raise self._failure(resource, response.status, payload, response.reason or "")
         try:
@@ -352,9 +359,9 @@ class Cluster:
                     raise Expired(failure.code, failure.reason, failure.message) if failure.code == 410 else failure
                 yield kind, obj
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise Unreachable(self.server, _describe(error)) from None
+            raise _unreachable(self.server, error) from None
         except ValueError:
-            raise Unreachable(self.server, "the watch sent a line that is not JSON") from None
+            raise _unreachable(self.server, "the watch sent a line that is not JSON") from None
 
     async def serves(self, resource: Resource, request_timeout: float | None = None) -> bool:
         """Whether the API server's discovery lists `resource` in its group/version (raises when it cannot say)."""
@@ -461,7 +468,7 @@ class Cluster:
                 auth_settings=auth, _preload_content=False, _request_timeout=limits,
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise Unreachable(self.server, _describe(error)) from None
+            raise _unreachable(self.server, error) from None
         if response.status >= 400:
             try:
                 body = await response.read()
@@ -475,7 +482,7 @@ class Cluster:
             async for line in response.content:
                 yield line.decode("utf-8", errors="replace").rstrip("\n")
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise Unreachable(self.server, _describe(error)) from None
+            raise _unreachable(self.server, error) from None
 
     async def create(self, resource: Resource, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         query = [("fieldManager", FIELD_MANAGER)]

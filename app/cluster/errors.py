@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
+import ssl
 from typing import Any
+
+import aiohttp
 
 
 class ClusterError(Exception):
@@ -53,13 +58,85 @@ class KnativeNotInstalled(ClusterError):
     """The serving.knative.dev API group is not served by this cluster."""
 
 
-class Unreachable(ClusterError):
-    """No answer from the API server: connection refused, DNS, TLS, or a timeout."""
+# Why the API server gave no (complete) answer, as the client found it (app.cluster.client sorts its exceptions into
+# these), and what each means to a user: the one place transport failures are put in words. Pages, banners and live
+# events say `Unreachable.message`, and add what to do there (retry, or wait: live updates resume by themselves).
+REFUSED, NO_SUCH_HOST, NO_ROUTE, TIMEOUT, CUT_OFF, CERTIFICATE, TLS, NOT_KUBERNETES, FAILED = (
+    "refused", "no-such-host", "no-route", "timeout", "cut-off", "certificate", "tls", "not-kubernetes", "failed")
+CAUSES = {
+    REFUSED: "nothing accepts connections at that address (the API server is not running, or the kubeconfig names "
+             "the wrong address or port)",
+    NO_SUCH_HOST: "its host name could not be found (check the address in the kubeconfig, and the network's DNS)",
+    NO_ROUTE: "the network has no route to that address (check the address in the kubeconfig, and the network or "
+              "VPN)",
+    TIMEOUT: "it did not answer {within} (it may be overloaded, or the network may be dropping the connection)",
+    CUT_OFF: "the connection broke off before its answer was complete (the API server stopped or restarted, or "
+             "something between the console and it closed the connection)",
+    CERTIFICATE: "its certificate could not be verified (check the certificate authority in the kubeconfig)",
+    TLS: "a secure (TLS) connection could not be set up (check that the address in the kubeconfig starts with "
+         "https:// only if the server speaks TLS there)",
+    NOT_KUBERNETES: "what answered there is not a Kubernetes API server (check the address and port in the "
+                    "kubeconfig)",
+    FAILED: "the connection failed",
+}
+# The same, briefly and of any server: what a tally of the gateway's answers says ("No answer: 8 × …").
+BRIEFLY = {
+    REFUSED: "connection refused (nothing listens at that address)",
+    NO_SUCH_HOST: "its host name could not be found",
+    NO_ROUTE: "no network route to that address",
+    TIMEOUT: "no answer in time",
+    CUT_OFF: "the connection broke off before the answer was complete",
+    CERTIFICATE: "its certificate could not be verified",
+    TLS: "a secure (TLS) connection could not be set up",
+    NOT_KUBERNETES: "what answered was not HTTP",
+    FAILED: "the connection failed",
+}
+_NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
+_BROKEN = {errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE}  # a connection the other end (or the path) ended
 
-    def __init__(self, server: str, why: str) -> None:
-        super().__init__(503, "Unreachable", f"Cannot reach the Kubernetes API server at {server}: {why}")
+
+def cause_of(error: BaseException) -> str:
+    """Which of CAUSES a failure to get an answer is, from what aiohttp, asyncio, ssl or the OS raised."""
+    if isinstance(error, TimeoutError):  # aiohttp's timeouts are TimeoutErrors; asyncio's has no text at all
+        return TIMEOUT
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        return CERTIFICATE
+    if isinstance(error, aiohttp.ClientSSLError | ssl.SSLError):
+        return TLS
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return NO_SUCH_HOST
+    if isinstance(error, aiohttp.ClientConnectorError):
+        os_error = error.os_error
+        if isinstance(os_error, ConnectionRefusedError):
+            return REFUSED
+        if isinstance(os_error, socket.gaierror):
+            return NO_SUCH_HOST
+        return NO_ROUTE if os_error.errno in _NO_ROUTE else FAILED
+    if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionError) or \
+            isinstance(error, OSError) and error.errno in _BROKEN:
+        return CUT_OFF
+    if isinstance(error, aiohttp.ClientResponseError):  # not HTTP (its "400" is aiohttp's parser's, not the server's)
+        return NOT_KUBERNETES
+    return FAILED
+
+
+def detail_of(error: BaseException) -> str:
+    """The library's own account of a failure, for the log (an asyncio TimeoutError has no text: its name then)."""
+    return f"{type(error).__name__}: {error}".removesuffix(": ")
+
+
+class Unreachable(ClusterError):
+    """No (complete) answer from the API server: `cause` says why, in one of CAUSES' words; `detail` is the client
+    library's own account (for the console's log, never for a page); `seconds` the time a TIMEOUT waited, if known."""
+
+    def __init__(self, server: str, cause: str, detail: str = "", seconds: float | None = None) -> None:
+        said = CAUSES.get(cause, CAUSES[FAILED])
+        if cause == TIMEOUT:
+            said = said.format(within=f"within {seconds:g} s" if seconds else "in time")
+        super().__init__(503, "Unreachable", f"Cannot reach the Kubernetes API server at {server}: {said}")
         self.server = server
-        self.why = why
+        self.cause = cause
+        self.detail = detail
 
 
 _BY_REASON: dict[str, type[ClusterError]] = {

@@ -4,14 +4,18 @@ in the Host header. For the traffic check; the gateway is the only thing here th
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator
 from contextlib import suppress
 from dataclasses import dataclass
 
 import aiohttp
 
+from app.cluster import errors
+
 BODY_BYTES = 4096  # of each answer: enough to tell the revisions' answers apart
 REVISION_HEADER = "X-Knative-Revision"
+log = logging.getLogger("knative_console.cluster")
 
 
 @dataclass(frozen=True)
@@ -23,11 +27,10 @@ class Reply:
 
 
 def _why(error: BaseException) -> str:
-    if isinstance(error, TimeoutError):
-        return "no answer within the timeout"
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return str(error).split(" [", 1)[0] or "connection refused"
-    return str(error) or type(error).__name__
+    """In a user's words (a check tallies them: "8 × connection refused …"); the library's own, to the log."""
+    cause = errors.cause_of(error)
+    log.info("no answer from the gateway (%s): %s", cause, errors.detail_of(error))
+    return errors.BRIEFLY[cause]
 
 
 async def replies(address: str, host: str, count: int, concurrency: int = 8,

@@ -1,6 +1,7 @@
 """A revision's instances in words: "2 running", "0 (scaled to zero; the next request starts one)", "starting",
-"crash-looping (5 restarts)", from its pods as the kubelet reports them, or, where the console may not read pods,
-from the revision's own status (actualReplicas, desiredReplicas and its Active condition)."""
+"crash-looping (5 restarts)" ("failing (CrashLoopBackOff)" before the first restart), from its pods as the kubelet
+reports them, or, where the console may not read pods, from the revision's own status (actualReplicas,
+desiredReplicas and its Active condition)."""
 
 from __future__ import annotations
 
@@ -115,8 +116,11 @@ def describe(revision: RevisionView, pods: Sequence[Instance] | None) -> Instanc
     live = [p for p in pods if not p.terminating]
     crashing = [p for p in live if p.waiting in CRASHING or (not p.ready and p.restarts > 0)]
     restarts = sum(p.restarts for p in live)
-    if crashing:
+    if crashing and restarts:
         return Instances(f"crash-looping ({_plural(restarts, 'restart')})", FAILING, 0, restarts)
+    if crashing:  # exited, and waiting out the kubelet's back-off before its first restart: not looping yet
+        waiting = next((p.waiting for p in crashing if p.waiting), "")
+        return Instances(f"failing ({waiting})" if waiting else "failing", FAILING)
     if any(p.waiting in NOT_PULLED for p in live):
         return Instances("not starting: the image cannot be pulled", FAILING)
     running = sum(1 for p in live if p.ready)

@@ -130,7 +130,7 @@ async def progress(request: Request, page: CheckPage, plan: observed.Plan) -> As
                 first_error = first_error or reply.error
                 if not result.tally.answered and result.tally.sent >= min(plan.requests, CONCURRENCY):
                     result.stopped = (f"The console could not reach the gateway at {page.gateway.address} from "
-                                      f"where it runs ({first_error}). If the cluster's gateway has a private "
+                                      f"where it runs: {first_error}. If the cluster's gateway has a private "
                                       "address, run the curl loop below from inside its network.")
                     break
                 if loop.time() > deadline:

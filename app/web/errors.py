@@ -102,8 +102,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Unreachable)
     async def unreachable(request: Request, error: Unreachable) -> Response:
-        page = ErrorPage("Cannot reach the cluster", error.message,
-                         "Check that the API server is running and that the kubeconfig points at it, then retry.",
+        page = ErrorPage("Cannot reach the cluster", f"{error.message}.", "Press Retry once it answers again.",
                          retry=str(request.url), server=error.server)
         return show(request, page, status=503)
 

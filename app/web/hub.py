@@ -28,6 +28,7 @@ from typing import Any
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Expired, Forbidden, Unauthorized, Unreachable
 from app.cluster.resources import Resource
+from app.web.permissions import forbidden_text
 from app.web.tasks import end, end_soon
 
 log = logging.getLogger("knative_console.live")
@@ -74,6 +75,18 @@ Message = Change | Resync | Health
 Key = tuple[str, str, Resource]  # identity, namespace, resource
 
 
+def refused_text(error: ClusterError, resource: Resource) -> str:
+    """Why the cluster will not send a watch's changes, and what that means for a page that follows it."""
+    plainly = forbidden_text(error) if isinstance(error, Forbidden) else error.message
+    if plainly != error.message:  # RBAC's refusal, in the words the pages use for it
+        return f"{plainly.rstrip('.')}. Until then this page does not show their changes by itself: reload it to see " \
+               "them."
+    if isinstance(error, Unauthorized):
+        return "The cluster no longer accepts the credentials this page follows it with (they expired or were " \
+               "revoked), so it does not update by itself: reload it, and sign in again if asked."
+    return f"The cluster refused to send live updates for {resource.plural}: {error.message}"
+
+
 @dataclass(eq=False)
 class Feed:
     key: Key
@@ -90,6 +103,9 @@ class Feed:
     retry: asyncio.Event = field(default_factory=asyncio.Event)  # connect again now, without waiting out the backoff
     # called when the cluster lets the identity watch again after refusing it (the hub wakes its other feeds)
     allowed_again: Callable[[Feed], None] | None = None
+    attempts: int = 0  # connections begun
+    settled: int = 0  # the last of them whose outcome is reported
+    tried: asyncio.Event = field(default_factory=asyncio.Event)  # set (and replaced) when an outcome is reported
 
     @property
     def namespace(self) -> str:
@@ -104,6 +120,9 @@ class Feed:
             queue.put_nowait(message)
 
     def report(self, problem: str, refused: bool = False) -> None:
+        self.settled = self.attempts
+        tried, self.tried = self.tried, asyncio.Event()
+        tried.set()
         if (problem, refused) != (self.problem, self.refused):
             was_refused = self.refused
             self.problem, self.refused = problem, refused
@@ -118,6 +137,17 @@ class Feed:
             async with asyncio.timeout(delay):
                 await self.retry.wait()
 
+    async def try_again(self, within: float) -> None:
+        """Connect again now, without waiting out the backoff, and return once a connection begun after this call has
+        an outcome (`problem`, `refused`), or after `within` seconds."""
+        begun = self.attempts
+        with suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while self.settled <= begun:  # one begun before this call may have had the old rights
+                    tried = self.tried
+                    self.retry.set()
+                    await tried.wait()
+
     async def current_version(self) -> str:
         listed = await self.cluster.list(self.resource, self.namespace, limit=1)
         return str((listed.get("metadata") or {}).get("resourceVersion") or "")
@@ -126,6 +156,7 @@ class Feed:
         delay = self.backoff[0]
         resync = False
         while True:
+            self.attempts += 1
             try:
                 if not self.resource_version:
                     self.resource_version = await self.current_version()
@@ -152,8 +183,7 @@ class Feed:
             except Unreachable as error:
                 self.report(f"{error.message}. Live updates resume when it answers again.")
             except ClusterError as error:
-                self.report(f"The cluster refused to send live updates for {self.resource.plural}: {error.message}",
-                            refused=isinstance(error, Forbidden | Unauthorized))
+                self.report(refused_text(error, self.resource), refused=isinstance(error, Forbidden | Unauthorized))
             except (ValueError, TypeError, KeyError, AttributeError):  # an answer not shaped like Kubernetes'
                 log.exception("watch of %s in %s failed", self.resource.plural, self.namespace)
                 self.report(f"Live updates for {self.resource.plural} stopped on an answer the console could not "

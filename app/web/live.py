@@ -28,7 +28,7 @@ from app import metrics
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unauthorized, Unreachable
 from app.cluster.resources import Resource
-from app.web.hub import Change, Health, Message, Resync, WatchHub
+from app.web.hub import Change, Feed, Health, Message, Resync, WatchHub
 from app.web.informer import Informers
 from app.web.regions import Regions, digest
 from app.web.tasks import end, end_soon
@@ -45,6 +45,7 @@ REFUSED_RETRY_MS = 60_000  # … and after being turned away by the caps
 # Over HTTP/1.1 a browser opens at most 6 connections to one host, and each live tab holds one: past 4, a
 # browser's other requests (a dialog, a form) would wait for a free connection.
 MAX_PER_BROWSER = 4
+LET_THROUGH_SECONDS = 2.0  # how long a page filled again waits for its other watches to start again (View.let_through)
 
 
 def event(name: str, data: str, ident: str = "") -> bytes:
@@ -76,6 +77,7 @@ class View:
         self.rendered: dict[str, str] = {}
         self.changed_at: dict[str, int] = {}  # region → the version that last changed it
         self.health: dict[Resource, str] = {}
+        self.feeds: dict[Resource, Feed] = {}
         self.failure = ""  # why the last read failed, "" when it did not
         self.gone = ""  # the page's object was deleted: what to say (`went`)
         self.refused = False  # the cluster refused the last read: the page shows nothing it read before
@@ -113,7 +115,7 @@ class View:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
         async with AsyncExitStack() as stack:
             for resource in self.resources:
-                feed = await stack.enter_async_context(
+                feed = self.feeds[resource] = await stack.enter_async_context(
                     self.live.hub.follow(self.identity, self.cluster, self.namespace, resource, inbox))
                 self.health[resource] = feed.problem  # known before the first read: its Health is no news
             await self.reload()
@@ -136,8 +138,19 @@ class View:
                         reload = reload or refused or (not message.problem and bool(self.failure))
                         self.health[message.resource] = message.problem
                 if reload:
+                    refused = self.refused
                     await self.reload()
+                    if refused and not self.refused:
+                        await self.let_through()
                 self.publish()
+
+    async def let_through(self) -> None:
+        """The cluster lets this page be read again after refusing it (one of its watches was let through, and the
+        page read again): its watches still refused with the rights they had start again now, and the page shows how
+        that went. Else the page, filled again, would say for a moment that the user may not watch what it shows."""
+        await asyncio.gather(*(feed.try_again(LET_THROUGH_SECONDS) for feed in self.feeds.values() if feed.refused))
+        for resource, feed in self.feeds.items():  # as they are now (shared: another page may have woken them)
+            self.health[resource] = feed.problem  # their Health, still on its way, is then no news
 
     async def reload(self) -> None:
         try:

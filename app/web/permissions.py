@@ -33,13 +33,14 @@ def refusal(user: str, verb: str, resource: str, namespace: str) -> str:
     return f"{user} may not {verb} {kind}{where}: ask for the {ROLE_FOR.get(verb, 'edit')} role"
 
 
-def forbidden_text(error: Forbidden, user: str) -> str:
-    """A 403 from the cluster, said plainly; the cluster's own message when it is not one RBAC wrote."""
+def forbidden_text(error: Forbidden, user: str = "") -> str:
+    """A 403 from the cluster, said plainly (of `user`, or else of the user it names); the cluster's own message when
+    it is not one RBAC wrote."""
     found = _DENIED.search(error.message)
     if found is None:
         return error.message
     resource = found["resource"]
-    return refusal(user, found["verb"], resource if resource in _KINDS else resource.split("/")[0],
+    return refusal(user or found["user"], found["verb"], resource if resource in _KINDS else resource.split("/")[0],
                    found["namespace"] or "") + "."
 
 

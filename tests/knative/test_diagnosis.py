@@ -88,6 +88,11 @@ def test_no_diagnosis_unless_failed() -> None:
     ([_pod("a", True), _pod("b", False, waiting="ContainerCreating")], {}, "1 running, 1 starting", "running"),
     ([_pod("a", False, waiting="ContainerCreating")], {}, "starting", "starting"),
     ([_pod("a", False, restarts=5, waiting="CrashLoopBackOff", code=1)], {}, "crash-looping (5 restarts)", "failing"),
+    # Exited once and not restarted yet: the kubelet's back-off before the first restart (restartCount 0).
+    ([_pod("a", False, waiting="CrashLoopBackOff", code=1)], {}, "failing (CrashLoopBackOff)", "failing"),
+    ([_pod("a", False, restarts=1, waiting="CrashLoopBackOff", code=1), _pod("b", False, waiting="CrashLoopBackOff",
+                                                                             code=1)],
+     {}, "crash-looping (1 restart)", "failing"),
     ([_pod("a", False, waiting="ImagePullBackOff")], {}, "not starting: the image cannot be pulled", "failing"),
     ([], {"Active": ("False", "NoTraffic", "The target is not receiving traffic."), "Ready": ("True", "", "")},
      "0 (scaled to zero; the next request starts one)", "idle"),

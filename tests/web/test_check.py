@@ -132,7 +132,8 @@ async def test_a_gateway_out_of_reach_is_said_so_and_cancelling_stops_the_reques
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
         page = await http.post(f"/namespaces/{ns}/services/far/check", data={"requests": "50", "csrf_token": token})
         assert page.status_code == 200
-        assert f"The console could not reach the gateway at 127.0.0.1:{closed} from where it runs" in page.text
+        assert f"The console could not reach the gateway at 127.0.0.1:{closed} from where it runs: connection " \
+               "refused (nothing listens at that address)." in page.text
         assert "run the curl loop below from inside its network" in page.text and "8 of 50 requests" in page.text
 
     accepted = asyncio.Event()

@@ -134,6 +134,35 @@ async def test_a_crash_loop_shows_its_restarts_and_last_words(console: Console, 
     assert "helloworld: exiting with code 2" in logs
 
 
+async def test_an_instance_not_restarted_yet_is_failing_not_crash_looping(slow_console: Console) -> None:
+    """After its container's first exit the kubelet waits (10 s on this cluster) before the first restart: the pod
+    says CrashLoopBackOff with restartCount 0. Its revision's instances read "failing (CrashLoopBackOff)" then, not
+    "crash-looping (0 restarts)"."""
+    console, ns = slow_console, slow_console.namespace()
+    before = console.cluster.get(IMAGES)["data"].get("failing") or ""
+    code, _, body = console.cluster.request("PATCH", IMAGES, {"data": {"failing": before + "ghcr.io/once/* 3\n"}},
+                                            content_type="application/merge-patch+json")
+    assert code == 200, body
+    try:
+        console.create_ksvc(ns, "once", image="ghcr.io/once/app:v1")
+
+        def exited() -> list[dict]:
+            pods = console.cluster.get(f"/api/v1/namespaces/{ns}/pods")["items"]
+            return [s for p in pods for s in p["status"].get("containerStatuses", [])
+                    if (s.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"]
+
+        wait_for(exited, timeout=15, message="the first exit")
+        for path in (f"/namespaces/{ns}/services/once", f"/namespaces/{ns}/services/once/revisions/once-00001"):
+            page = html.unescape((await console.get(path)).text)
+            assert "failing (CrashLoopBackOff)" in page, path
+            assert "0 restarts" not in page and "crash-looping" not in page, path
+        assert all(s["restartCount"] == 0 for s in exited())  # still before the first restart: what was shown
+    finally:
+        code, _, body = console.cluster.request("PATCH", IMAGES, {"data": {"failing": before}},
+                                                content_type="application/merge-patch+json")
+        assert code == 200, body
+
+
 async def test_a_failed_revisions_page_explains_it_and_follows_its_instances(console: Console,
                                                                              failing_images: None) -> None:
     """The revision's own page: the diagnosis above Knative's reasons, its instances in words and each one, the last

@@ -31,7 +31,7 @@ from app.web.security import COOKIE, token_for
 from app.web.sessions import COOKIE as SESSION
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 from tests.web.conftest import SECRET, Console, form_fields, live_settings, open_stream, rows_in, served, with_rows
-from tests.web.test_live import stream_path
+from tests.web.test_live import stream_path, wait_until
 
 HOST = "console.test"
 
@@ -539,6 +539,77 @@ async def test_rights_taken_away_leave_nothing_on_the_users_live_pages(devcluste
         devcluster.bind(ns, "view", user="bob")  # given back: every page reads again and shows it
         for stream in tabs:
             await stream.until(lambda e: e.name not in ("", "connection") and "secret-00001" in e.data, within=15)
+    await admin.http.aclose()
+
+
+async def test_rights_given_back_fill_the_pages_without_a_raw_refusal_between(devcluster: DevClusterProcess) -> None:
+    """Given back, a refused page goes from its refusal straight to its content: once its first watch is let through,
+    it reads again and fills, while its other watches, refused with the old rights, are still starting again. Those
+    must not show, even for a moment, as "The cluster refused to send live updates for revisions: … forbidden …"."""
+    ns, binding, admin, settings = await viewer(devcluster, "regivenpages", "back")
+    paths = [f"/live/namespaces/{ns}/services/back", f"/live/namespaces/{ns}/services/back/revisions/back-00001",
+             f"/live/namespaces/{ns}/services/back/history"]
+
+    def filled(e: Any) -> bool:
+        return e.name not in ("", "connection") and "back-00001" in e.data
+
+    async def quiet(stream: Any) -> list[Any]:
+        """Events until three heartbeats in a row: whatever was on its way has come."""
+        beats = [0]
+
+        def three(e: Any) -> bool:
+            beats[0] = beats[0] + 1 if e.name == "" else 0
+            return beats[0] >= 3
+
+        return await stream.until(three)
+
+    async with served(settings) as server, AsyncExitStack() as stack:
+        server.live.hub.watch_seconds = 1
+        tabs = []
+        for path in paths:
+            http = await stack.enter_async_context(httpx.AsyncClient(base_url=server.url, timeout=10))
+            await sign_in(http, devcluster.user_tokens["bob"])
+            tabs.append(await stack.enter_async_context(open_stream(http, path)))
+        for stream in tabs:
+            await stream.until(filled)
+        take_away(devcluster, ns, binding)
+        for stream in tabs:
+            await stream.until(lambda e: e.name == "connection" and "bob may not" in e.data, within=10)
+        feeds = [feed for key, feed in server.live.hub.feeds.items() if key[1] == ns]
+        await wait_until(lambda: all(feed.refused for feed in feeds))  # every watch of bob's
+        for stream in tabs:  # no page is still reading (a read half before and half after the rights come back)
+            await quiet(stream)
+        devcluster.bind(ns, "view", user="bob")
+        for path, stream in zip(paths, tabs, strict=True):
+            seen = await stream.until(filled, within=15)
+            seen += await quiet(stream)
+            banners = [html.unescape(e.data) for e in seen if e.name == "connection"]
+            # Only the page's refusal ("bob may not get Services in …", as each read was refused), then nothing.
+            assert all(b == "" or (b.startswith("<span data-text>bob may not ") and "forbidden" not in b)
+                       for b in banners), (path, banners)
+            assert banners and banners[-1] == "", (path, banners)
+    await admin.http.aclose()
+
+
+async def test_a_watch_refused_to_a_user_who_may_read_is_said_plainly(devcluster: DevClusterProcess) -> None:
+    """A role that lists Revisions but may not watch them: the page reads and shows them, and its banner says, in the
+    words of any other refusal, that it does not follow them by itself; not the cluster's 403 as it is sent."""
+    ns = devcluster.new_namespace("nowatch")
+    admin = Console(httpx.AsyncClient(), devcluster)
+    admin.create_ksvc(ns, "seen")
+    await admin.settled(ns, "seen")
+    _role(devcluster, ns, "carol", [
+        {"apiGroups": ["serving.knative.dev"], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["serving.knative.dev"], "resources": ["revisions"], "verbs": ["get", "list"]}])
+    settings = Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET, request_timeout=5.0,
+                        live_heartbeat=0.3, auth="token")
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url, timeout=10) as carol:
+        await sign_in(carol, devcluster.user_tokens["carol"])
+        async with open_stream(carol, f"/live/namespaces/{ns}/services/seen/history") as stream:
+            told = await stream.until(lambda e: e.name == "connection" and e.data)
+            assert html.unescape(told[-1].data) == (
+                f'<span data-text>carol may not watch Revisions in {ns}: ask for the view role. Until then this page '
+                'does not show their changes by itself: reload it to see them.</span> <a href="">Reload</a>')
     await admin.http.aclose()
 
 
