@@ -113,17 +113,19 @@ class LogFollower:
         self.stopped_at = 0.0  # the loop's time when they stopped
         self.sent: dict[str, str] = {}  # pod → the node's time of the newest line sent (a `moment`)
 
-    def _follow(self, instance: Instance, since_seconds: int | None = None) -> None:
+    def _follow(self, instance: Instance, since_seconds: int | None = None, from_start: bool = False) -> None:
         pod = instance.name
         if pod not in self.followed and len(self.followed) < INSTANCES:
             self.followed[pod] = asyncio.get_running_loop().create_task(
-                self._lines_of(pod, instance.container, since_seconds), name=f"log {pod}")
+                self._lines_of(pod, instance.container, since_seconds, from_start), name=f"log {pod}")
 
-    async def _lines_of(self, pod: str, container: str, since_seconds: int | None) -> None:
+    async def _lines_of(self, pod: str, container: str, since_seconds: int | None, from_start: bool) -> None:
         """The pod's new lines; with `since_seconds` (the logs go on after they stopped), first those written in
-        that many last seconds that were not sent before (told apart by the node's time of each line)."""
-        tail = 0 if since_seconds is None else MISSED
-        floor = "" if since_seconds is None else self.sent.get(pod, "")  # the newest line sent before they stopped
+        that many last seconds that were not sent before; `from_start` (an instance that became ready while the
+        page was open, whose lines the page did not show), first its last TAIL lines, which hold its start and the
+        request that woke it. Lines sent before are told apart by the node's time of each line."""
+        tail = MISSED if since_seconds is not None else TAIL if from_start else 0
+        floor = self.sent.get(pod, "") if tail else ""  # the newest line of this pod sent before
         try:
             async with self.client.log(pod, self.namespace, container, tail_lines=tail, follow=True,
                                        since_seconds=since_seconds, timestamps=True) as output:
@@ -179,7 +181,7 @@ class LogFollower:
         if isinstance(message, Change) and message.labels.get(LABEL_REVISION) == self.revision:
             instance = instance_from(message.obj)
             if message.type != "DELETED" and instance.ready and not instance.terminating:
-                self._follow(instance)
+                self._follow(instance, from_start=True)
 
     async def events(self) -> AsyncIterator[bytes]:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
