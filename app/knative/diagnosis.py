@@ -15,6 +15,9 @@ from app.knative.models import FAILED, Condition, RevisionView, ServiceView
 _IMAGE = re.compile(r'Unable to fetch image "([^"]*)"')
 _REVISION_FAILED = re.compile(r'^Revision "([^"]+)" failed with message: (.*)\.$', re.DOTALL)
 _EXIT = re.compile(r"^ExitCode(-?[0-9]+)$")
+# The Route's AllTrafficAssigned messages for a split it cannot apply (knative/serving pkg/reconciler/route/traffic/
+# errors.go), copied to the Service's RoutesReady; while one holds, the Route keeps its last good status.traffic.
+_HELD = re.compile(r'^Revision "([^"]+)" (failed to become ready|referenced in traffic not found|is not yet ready)\.$')
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,45 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
                    "read its conditions, events and logs below")
 
 
+@dataclass(frozen=True)
+class HeldSplit:
+    """The split the Service asks for, which Knative has not applied because of one revision it names."""
+
+    revision: str
+    why: str  # the Route's words: "failed to become ready", "referenced in traffic not found", "is not yet ready"
+    percent: int  # what the split asks for it
+
+    @property
+    def failed(self) -> bool:
+        return self.why != "is not yet ready"
+
+    @property
+    def sentence(self) -> str:
+        name = self.revision
+        if not self.failed:
+            return (f"The split asked for takes effect once {name} is Ready (it gives it {self.percent}%): until "
+                    "then Knative routes as below, as it did before.")
+        what = "failed to become ready" if self.why.startswith("failed") else "does not exist"
+        fix = "create a revision that fixes it and give the share to that one" if what.startswith("failed") \
+            else "give the share to a revision that exists"
+        return (f"The split asked for is not in effect: it gives {name} {self.percent}%, and {name} {what}, so "
+                f"Knative still routes as below, as it did before. Give {name} 0% in Split Traffic (or {fix}).")
+
+
+def held_split(service: ServiceView) -> HeldSplit | None:
+    """The split asked for when the Route cannot apply it because a revision it names is missing, failed or not Ready
+    yet (RevisionMissing on RoutesReady): the traffic the Service reports is then the last split applied."""
+    routes = _condition(service.conditions, "RoutesReady")
+    if routes is None or routes.status == "True" or routes.reason != "RevisionMissing" or not service.status_traffic:
+        return None
+    found = _HELD.match(routes.message)
+    if found is None:
+        return None
+    name, why = found.groups()
+    percent = sum(t.percent for t in service.spec_traffic if t.revision_name == name and not t.latest_revision)
+    return HeldSplit(name, why, percent)
+
+
 def service_problem(service: ServiceView) -> str:
     """One line for a failed Service in the list: which revision failed and why, and where the traffic that follows
     the latest revision stays (said only when some does: traffic pinned by name is not moved by a failure)."""
@@ -110,4 +152,7 @@ def service_problem(service: ServiceView) -> str:
     line = f"Revision {name} failed: {what}."
     if service.latest_ready and service.latest_ready != name and service.follows_latest:
         line += f" Traffic stays on {service.latest_ready}."
+    held = held_split(service)
+    if held is not None and held.failed and held.revision == name:
+        line += " The split that gives it traffic is not in effect: traffic stays as it was."
     return line

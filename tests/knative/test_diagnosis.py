@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.knative import traffic
-from app.knative.diagnosis import diagnose, service_problem
+from app.knative.diagnosis import diagnose, held_split, service_problem
 from app.knative.events import newest_first
 from app.knative.instances import Instance, describe, instance_from
 from app.knative.models import revision_from, service_from
@@ -163,6 +163,34 @@ def test_a_failed_service_in_one_line() -> None:
     pinned = replace(service, raw_spec_traffic=[{"revisionName": "app-00001", "percent": 100}])
     assert service_problem(pinned) == "Revision app-00002 failed: the image registry.invalid/app:v1 could not be " \
                                       "resolved."
+
+
+@pytest.mark.parametrize(("status", "why", "sentence"), [
+    ("False", "failed to become ready",
+     "The split asked for is not in effect: it gives app-00002 50%, and app-00002 failed to become ready, so Knative "
+     "still routes as below, as it did before. Give app-00002 0% in Split Traffic (or create a revision that fixes it "
+     "and give the share to that one)."),
+    ("False", "referenced in traffic not found",
+     "The split asked for is not in effect: it gives app-00002 50%, and app-00002 does not exist, so Knative still "
+     "routes as below, as it did before. Give app-00002 0% in Split Traffic (or give the share to a revision that "
+     "exists)."),
+    ("Unknown", "is not yet ready",
+     "The split asked for takes effect once app-00002 is Ready (it gives it 50%): until then Knative routes as below, "
+     "as it did before."),
+])
+def test_a_split_the_route_cannot_apply_yet(status: str, why: str, sentence: str) -> None:
+    """The Route's RevisionMissing messages (route/traffic/errors.go) on RoutesReady: the split asked for is held."""
+    held = replace(_service({"RoutesReady": (status, "RevisionMissing", f'Revision "app-00002" {why}.')},
+                            traffic=[{"latestRevision": False, "percent": 100, "revisionName": "app-00001"}]),
+                   raw_spec_traffic=[{"revisionName": "app-00002", "percent": 50},
+                                     {"revisionName": "app-00001", "percent": 50}])
+    found = held_split(held)
+    assert found is not None and found.sentence == sentence and found.failed == (status == "False")
+    # Not held: the Route applied the split, or it waits for a Configuration, not for a revision the split names.
+    assert held_split(_service({"RoutesReady": ("True", "", "")})) is None
+    assert held_split(_service({"RoutesReady": ("Unknown", "RevisionMissing",
+                                                'Configuration "app" is waiting for a Revision to become ready.')},
+                               traffic=[{"latestRevision": True, "percent": 100, "revisionName": "app-00001"}])) is None
 
 
 def test_rollout_progress_from_the_service_status() -> None:

@@ -221,6 +221,29 @@ async def test_the_logs_page_follows_new_lines(devcluster: DevClusterProcess) ->
                              line), line
 
 
+async def test_an_instance_that_starts_while_the_logs_page_is_open_is_followed_from_its_first_line(
+        devcluster: DevClusterProcess) -> None:
+    """A scale-up or a cold start while the logs page is open: the new instance's lines come from its first one (its
+    start, the request that woke it), not only those written after the console noticed it was ready (found by a
+    walkthrough: a cold start's own request line never showed)."""
+    ns = devcluster.new_namespace("logs")
+    assert devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services",
+                              ksvc_manifest("grow", ns))[0] == 201
+    wait_for(lambda: _ready_status(devcluster, ns, "grow-00001") == "True", message="Ready")
+    async with served(live_settings(devcluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http:
+        page = await http.get(f"/namespaces/{ns}/services/grow/revisions/grow-00001/logs")
+        first = re.findall(r'data-instance="([^"]+)"', page.text)
+        assert len(first) == 1, first
+        async with open_stream(http, f"/live/namespaces/{ns}/services/grow/revisions/grow-00001/logs") as stream:
+            await stream.until(lambda e: e.name == "")  # a heartbeat: the stream follows the revision's pods
+            devcluster.kubectl("1.33", "-n", ns, "annotate", "revision", "grow-00001",
+                               "autoscaling.knative.dev/min-scale=2")  # the autoscaler starts a second instance
+            events = await stream.until(lambda e: e.name == "log" and "listening on port 8080" in e.data)
+            started = [e.data for e in events if e.name == "log"]
+            assert not any(first[0] in line for line in started), started  # its lines were on the page already
+            assert "helloworld: starting server..." in started[-2] and "listening on port 8080" in started[-1]
+
+
 def test_a_log_lines_time_sorts_as_time_does() -> None:
     assert moment("2026-12-02T03:04:05.123456789Z") == "2026-12-02T03:04:05.123456789"
     assert moment("2026-12-02T03:04:05Z") == "2026-12-02T03:04:05.000000000"
@@ -250,3 +273,36 @@ async def test_the_hint_about_traffic_that_follows_the_latest_revision_only_when
     assert "could not be resolved" in revision and "stays on" not in revision
     listing = html.unescape((await console.get(f"/namespaces/{ns}/services")).text)
     assert "Revision pinned-00002 failed" in listing and "Traffic stays on" not in listing
+
+
+async def test_a_split_that_names_a_failed_revision_is_said_to_be_not_in_effect(console: Console) -> None:
+    """A split pinned to a revision that then fails is not applied: the Route's AllTrafficAssigned says RevisionMissing
+    ("Revision … failed to become ready.", knative/serving pkg/reconciler/route/traffic/errors.go) and keeps its last
+    good status.traffic. The details page and the list say the split asked for is not in effect and what to do,
+    instead of only showing the old split (found by a walkthrough: the wizard gave a new revision 50%)."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "held")
+    await console.settled(ns, "held")
+    console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "held", "--type", "merge", "-p", json.dumps(
+        {"spec": {"template": {"metadata": {"name": "held-00002"},
+                               "spec": {"containers": [{"image": "registry.invalid/app:v2"}]}},
+                  "traffic": [{"revisionName": "held-00002", "percent": 50},
+                              {"revisionName": "held-00001", "percent": 50}]}}))
+    _failed(console.cluster, ns, "held-00002")
+
+    def routes_refused() -> bool:
+        status = console.ksvc(ns, "held").get("status", {})
+        return any(c["type"] == "RoutesReady" and c.get("reason") == "RevisionMissing"
+                   for c in status.get("conditions", []))
+
+    wait_for(routes_refused, timeout=15, message="the Route refuses the split")
+    status = console.ksvc(ns, "held")["status"]
+    assert [(t["revisionName"], t["percent"]) for t in status["traffic"]] == [("held-00001", 100)]  # the last good one
+    page = html.unescape((await console.get(f"/namespaces/{ns}/services/held")).text)
+    said = ("The split asked for is not in effect: it gives held-00002 50%, and held-00002 failed to become ready, so "
+            "Knative still routes as below, as it did before. Give held-00002 0% in Split Traffic (or create a "
+            "revision that fixes it and give the share to that one).")
+    assert said in page
+    listing = html.unescape((await console.get(f"/namespaces/{ns}/services")).text)
+    assert ("Revision held-00002 failed: the image registry.invalid/app:v2 could not be resolved. The split that gives "
+            "it traffic is not in effect: traffic stays as it was.") in listing
