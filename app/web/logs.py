@@ -4,8 +4,9 @@ it), and then, while the page is open, every new line, followed through the Kube
 pods/log.
 
 `/namespaces/{ns}/services/{name}/revisions/{revision}/logs` is the page; `/live` + that path its stream of new lines
-(server-sent events named `log`, each a line's HTML, which the page appends). The instances followed are the
-revision's ready pods, and those that become ready while the page is open (a scale-up, a cold start).
+(server-sent events named `log`, each a line's HTML, which the page appends) and of its Instances section (`instances`,
+which the page swaps in whenever the revision's pods change). The instances followed are the revision's ready pods,
+and those that become ready while the page is open (a scale-up, a cold start).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.responses import Response, StreamingResponse
 
@@ -26,7 +28,8 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, NotFound
 from app.knative.instances import LABEL_REVISION, Instance, container_of, describe, instance_from
-from app.knative.models import FAILED, revision_from
+from app.knative.models import FAILED, RevisionView, revision_from
+from app.settings import Settings
 from app.web.context import acting, checked, identity
 from app.web.evidence import (
     RevisionInstances,
@@ -39,6 +42,7 @@ from app.web.evidence import (
 from app.web.hub import Change, Health, Message
 from app.web.live import RETRY_MS, Live, Refused, event
 from app.web.permissions import plainly
+from app.web.regions import Region, render_regions
 from app.web.render import render
 from app.web.revision_page import NoSuchRevision
 from app.web.routing import CheckedRoute
@@ -52,6 +56,7 @@ MISSED = 200  # lines per instance, at most, fetched once the logs go on after t
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
 INSTANCES = 5  # instances shown and followed at most
 LINE_QUEUE = 1000  # lines waiting for a slow browser; past this the oldest are dropped
+INSTANCES_REGION = Region("instances", "_revision_instances.html")
 
 
 @dataclass
@@ -99,11 +104,30 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
     return render(request, "revision_logs.html", page)
 
 
+@dataclass
+class InstancesView:
+    """The context of the page's Instances section when the stream renders it again."""
+
+    instances: RevisionInstances
+
+
+class InstancesRenderer:
+    """The logs page's Instances section, rendered again from the revision's pods (its status for the words)."""
+
+    def __init__(self, templates: Jinja2Templates, settings: Settings, revision: RevisionView) -> None:
+        self.templates, self.settings, self.revision = templates, settings, revision
+
+    def __call__(self, pods: list[Instance]) -> str:
+        view = InstancesView(RevisionInstances(describe(self.revision, pods), pods))
+        return str(render_regions(self.templates, (INSTANCES_REGION,), view, self.settings)[INSTANCES_REGION.name])
+
+
 class LogFollower:
-    """New lines of a revision's ready instances, from the moment it starts, as server-sent events."""
+    """New lines of a revision's ready instances, from the moment it starts, and its Instances section whenever its
+    pods change, as server-sent events."""
 
     def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str, user: str,
-                 over: asyncio.Future[None]) -> None:
+                 over: asyncio.Future[None], instances: InstancesRenderer | None = None) -> None:
         self.live, self.who, self.client, self.user = live, who, client, user
         self.over = over  # done when the stream must end (Live.over)
         self.namespace, self.revision = namespace, revision
@@ -112,6 +136,9 @@ class LogFollower:
         self.stopped = False  # the watch of the pods is refused or down: nothing is followed until it is back
         self.stopped_at = 0.0  # the loop's time when they stopped
         self.sent: dict[str, str] = {}  # pod → the node's time of the newest line sent (a `moment`)
+        self.instances = instances
+        self.pods_changed = False  # a pod of the revision changed: the Instances section is rendered again
+        self.instances_sent = ""  # the Instances section last sent (an unchanged one is not sent again)
 
     def _follow(self, instance: Instance, since_seconds: int | None = None, from_start: bool = False) -> None:
         pod = instance.name
@@ -179,6 +206,7 @@ class LogFollower:
         if self.stopped:
             return
         if isinstance(message, Change) and message.labels.get(LABEL_REVISION) == self.revision:
+            self.pods_changed = True
             instance = instance_from(message.obj)
             if message.type != "DELETED" and instance.ready and not instance.terminating:
                 self._follow(instance, from_start=True)
@@ -215,12 +243,29 @@ class LogFollower:
                             self._seen(result)
                     while not self.lines.empty():
                         chunk += event("log", log_line(*self.lines.get_nowait()))
+                    if self.pods_changed:
+                        chunk += await self._instances()
                     if chunk:
                         yield chunk
         except ClusterError as error:
             yield _problem(f"The logs stopped: {plainly(error, self.user)}")
         finally:
             await self._unfollow()
+
+
+    async def _instances(self) -> bytes:
+        """The Instances section again, read from the revision's pods now ("" when it has not changed)."""
+        self.pods_changed = False
+        if self.instances is None:
+            return b""
+        try:
+            html = self.instances(await revision_instances(self.client, self.namespace, self.revision))
+        except ClusterError:
+            return b""  # the pods' watch says why (_health); the section is read again at the next change
+        if html == self.instances_sent:
+            return b""
+        self.instances_sent = html
+        return event(INSTANCES_REGION.name, html)
 
 
 def moment(stamp: str) -> str | None:
@@ -258,8 +303,13 @@ async def follow_logs(request: Request, namespace: str, name: str, revision: str
     async def stream() -> AsyncIterator[bytes]:
         over = asyncio.ensure_future(live.over(signed_out, acting(request).until))
         try:
+            try:
+                view = revision_from(await client.get(r.REVISION, revision, namespace))
+                instances = InstancesRenderer(request.app.state.templates, request.app.state.settings, view)
+            except ClusterError:
+                instances = None  # the lines are still followed; the section stays as the page showed it
             async for chunk in LogFollower(live, who, client, namespace, revision, acting(request).name,
-                                           over).events():
+                                           over, instances).events():
                 yield chunk
         finally:
             over.cancel()

@@ -224,8 +224,9 @@ async def test_the_logs_page_follows_new_lines(devcluster: DevClusterProcess) ->
 async def test_an_instance_that_starts_while_the_logs_page_is_open_is_followed_from_its_first_line(
         devcluster: DevClusterProcess) -> None:
     """A scale-up or a cold start while the logs page is open: the new instance's lines come from its first one (its
-    start, the request that woke it), not only those written after the console noticed it was ready (found by a
-    walkthrough: a cold start's own request line never showed)."""
+    start, the request that woke it), not only those written after the console noticed it was ready, and the page's
+    Instances follow (found by a walkthrough: a cold start's own request line never showed, and the page still said
+    "starting (ContainerCreating)" for an instance that had long run and gone)."""
     ns = devcluster.new_namespace("logs")
     assert devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services",
                               ksvc_manifest("grow", ns))[0] == 201
@@ -242,6 +243,15 @@ async def test_an_instance_that_starts_while_the_logs_page_is_open_is_followed_f
             started = [e.data for e in events if e.name == "log"]
             assert not any(first[0] in line for line in started), started  # its lines were on the page already
             assert "helloworld: starting server..." in started[-2] and "listening on port 8080" in started[-1]
+            # The page's Instances follow too: the table the page opened with said "1 running" and one instance.
+            assert 'id="region-instances" class="region" sse-swap="instances"' in page.text
+            def both(e: Event) -> bool:
+                return e.name == "instances" and "data-instances>2 running<" in e.data
+
+            if not any(both(e) for e in events):  # sent with the new instance's lines, or after them
+                events += await stream.until(both)
+            shown = next(e for e in events if both(e)).data
+            assert len(set(re.findall(r'data-instance="([^"]+)"', shown))) == 2
 
 
 def test_a_log_lines_time_sorts_as_time_does() -> None:
