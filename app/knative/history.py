@@ -259,6 +259,7 @@ class Item:
     order: int = 0  # breaks ties between items of the same time, newest first
     seq: int = 0  # … and then between the console's own changes: the later one first
     revision: str = ""  # the revision it made, whose changes `with_summaries` adds to the detail
+    about: str = ""  # an Event's object, as kubectl names it (`pod/NAME`)
 
     @property
     def restorable(self) -> bool:
@@ -305,7 +306,8 @@ def _event_items(events: Sequence[dict[str, Any]], recorded: set[str]) -> tuple[
                           str((obj.get("source") or {}).get("component") or obj.get("reportingComponent") or ""),
                           kind=str(obj.get("type") or "Normal"),
                           count=count if isinstance(count, int) and count > 0 else 1,
-                          order=1 if involved.get("kind") == "Service" else 0))
+                          order=1 if involved.get("kind") == "Service" else 0,
+                          about=f"{str(involved.get('kind') or '').lower()}/{involved.get('name') or ''}"))
     return items, seen
 
 
