@@ -15,9 +15,10 @@ import asyncio
 import math
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.templating import Jinja2Templates
@@ -32,6 +33,7 @@ from app.knative.models import FAILED, RevisionView, revision_from
 from app.settings import Settings
 from app.web.context import acting, checked, identity
 from app.web.evidence import (
+    InstanceLog,
     RevisionInstances,
     RevisionLogs,
     list_instances,
@@ -66,6 +68,7 @@ class LogsPage:
     revision: str
     instances: RevisionInstances
     logs: RevisionLogs
+    shown: dict[str, str] = field(default_factory=dict)  # pod → the node's time of the newest line the page shows
 
     @property
     def path(self) -> str:
@@ -73,7 +76,38 @@ class LogsPage:
 
     @property
     def live_url(self) -> str:
-        return "/live" + self.path
+        """The stream goes on from the newest line each instance's section shows: one written between the page and
+        its stream comes once, and those on the page do not come again."""
+        after = ",".join(f"{pod}={stamp}" for pod, stamp in self.shown.items())
+        return "/live" + self.path + (f"?{urlencode({'after': after})}" if after else "")
+
+
+def unstamped(logs: list[InstanceLog]) -> dict[str, str]:
+    """Takes the node's time off each line (read with `timestamps=true`); gives the newest per instance."""
+    shown = {}
+    for log in logs:
+        texts = []
+        for stamped in log.lines:
+            stamp, _, text = stamped.partition(" ")
+            if moment(stamp) is None:
+                texts.append(stamped)  # a node that does not stamp its lines
+            else:
+                texts.append(text)
+                shown[log.instance.name] = stamp
+        log.lines = texts
+    return shown
+
+
+def parse_after(text: str) -> dict[str, str]:
+    """The stream's `after` parameter back into {pod: the node's time as `moment` gives it}; anything malformed is
+    left out (the stream then sends that instance's lines from its last TAIL, as for an instance it sees start)."""
+    found = {}
+    for part in text.split(",")[:INSTANCES]:
+        pod, _, stamp = part.partition("=")
+        at = moment(stamp)
+        if pod and len(pod) <= 253 and at is not None:
+            found[pod] = at
+    return found
 
 
 def log_line(pod: str, text: str) -> str:
@@ -97,10 +131,10 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
     logs = RevisionLogs(namespace, name, revision, container_of(view.raw_spec), tail=TAIL,
                         problem=logs_problem(listing), following=True, failed=view.status.label == FAILED)
     if listing.pods is not None:
-        logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL)
+        logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL, timestamps=True)
         logs.more = max(len(listing.pods) - INSTANCES, 0)
     page = LogsPage(namespace, name, revision, RevisionInstances(describe(view, listing.pods), listing.pods,
-                                                                  listing.why), logs)
+                                                                  listing.why), logs, unstamped(logs.logs))
     return render(request, "revision_logs.html", page)
 
 
@@ -112,12 +146,16 @@ class InstancesView:
 
 
 class InstancesRenderer:
-    """The logs page's Instances section, rendered again from the revision's pods (its status for the words)."""
+    """The logs page's Instances section, rendered again from the revision's pods (its status for the words, read
+    once, when first needed: the stream starts following the lines without waiting for it)."""
 
-    def __init__(self, templates: Jinja2Templates, settings: Settings, revision: RevisionView) -> None:
-        self.templates, self.settings, self.revision = templates, settings, revision
+    def __init__(self, templates: Jinja2Templates, settings: Settings) -> None:
+        self.templates, self.settings = templates, settings
+        self.revision: RevisionView | None = None
 
-    def __call__(self, pods: list[Instance]) -> str:
+    async def render(self, client: Cluster, namespace: str, revision: str, pods: list[Instance]) -> str:
+        if self.revision is None:
+            self.revision = revision_from(await client.get(r.REVISION, revision, namespace))
         view = InstancesView(RevisionInstances(describe(self.revision, pods), pods))
         return str(render_regions(self.templates, (INSTANCES_REGION,), view, self.settings)[INSTANCES_REGION.name])
 
@@ -127,7 +165,8 @@ class LogFollower:
     pods change, as server-sent events."""
 
     def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str, user: str,
-                 over: asyncio.Future[None], instances: InstancesRenderer | None = None) -> None:
+                 over: asyncio.Future[None], instances: InstancesRenderer | None = None,
+                 shown: dict[str, str] | None = None) -> None:
         self.live, self.who, self.client, self.user = live, who, client, user
         self.over = over  # done when the stream must end (Live.over)
         self.namespace, self.revision = namespace, revision
@@ -135,7 +174,8 @@ class LogFollower:
         self.followed: dict[str, asyncio.Task[None]] = {}
         self.stopped = False  # the watch of the pods is refused or down: nothing is followed until it is back
         self.stopped_at = 0.0  # the loop's time when they stopped
-        self.sent: dict[str, str] = {}  # pod → the node's time of the newest line sent (a `moment`)
+        # pod → the node's time of the newest line sent (a `moment`), from the newest line the page showed on
+        self.sent: dict[str, str] = dict(shown or {})
         self.instances = instances
         self.pods_changed = False  # a pod of the revision changed: the Instances section is rendered again
         self.instances_sent = ""  # the Instances section last sent (an unchanged one is not sent again)
@@ -148,9 +188,9 @@ class LogFollower:
 
     async def _lines_of(self, pod: str, container: str, since_seconds: int | None, from_start: bool) -> None:
         """The pod's new lines; with `since_seconds` (the logs go on after they stopped), first those written in
-        that many last seconds that were not sent before; `from_start` (an instance that became ready while the
-        page was open, whose lines the page did not show), first its last TAIL lines, which hold its start and the
-        request that woke it. Lines sent before are told apart by the node's time of each line."""
+        that many last seconds that were not sent before; `from_start`, first its last TAIL lines that were not sent
+        or shown on the page (for an instance that became ready while the page was open: its start and the request
+        that woke it). Lines sent or shown before are told apart by the node's time of each line."""
         tail = MISSED if since_seconds is not None else TAIL if from_start else 0
         floor = self.sent.get(pod, "") if tail else ""  # the newest line of this pod sent before
         try:
@@ -217,8 +257,8 @@ class LogFollower:
         try:
             async with self.live.hub.follow(self.who, self.client, self.namespace, r.POD, inbox):
                 for instance in await revision_instances(self.client, self.namespace, self.revision):
-                    if instance.ready:
-                        self._follow(instance)
+                    if instance.ready:  # from after the newest line the page showed (from its start if none)
+                        self._follow(instance, from_start=True)
                 while not self.over.done():
                     getters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self.lines.get()),
                                                          asyncio.ensure_future(inbox.get())}
@@ -259,9 +299,11 @@ class LogFollower:
         if self.instances is None:
             return b""
         try:
-            html = self.instances(await revision_instances(self.client, self.namespace, self.revision))
+            pods = await revision_instances(self.client, self.namespace, self.revision)
+            html = await self.instances.render(self.client, self.namespace, self.revision, pods)
         except ClusterError:
             return b""  # the pods' watch says why (_health); the section is read again at the next change
+        # (a revision deleted meanwhile: the section stays as it was; the lines stop with its pods)
         if html == self.instances_sent:
             return b""
         self.instances_sent = html
@@ -288,7 +330,7 @@ def _problem(text: str) -> bytes:
 
 
 @router.get("/live/namespaces/{namespace}/services/{name}/revisions/{revision}/logs")
-async def follow_logs(request: Request, namespace: str, name: str, revision: str) -> Response:
+async def follow_logs(request: Request, namespace: str, name: str, revision: str, after: str = "") -> Response:
     checked("namespace", namespace)
     checked("Service", name)
     checked("revision", revision)
@@ -303,13 +345,9 @@ async def follow_logs(request: Request, namespace: str, name: str, revision: str
     async def stream() -> AsyncIterator[bytes]:
         over = asyncio.ensure_future(live.over(signed_out, acting(request).until))
         try:
-            try:
-                view = revision_from(await client.get(r.REVISION, revision, namespace))
-                instances = InstancesRenderer(request.app.state.templates, request.app.state.settings, view)
-            except ClusterError:
-                instances = None  # the lines are still followed; the section stays as the page showed it
+            instances = InstancesRenderer(request.app.state.templates, request.app.state.settings)
             async for chunk in LogFollower(live, who, client, namespace, revision, acting(request).name,
-                                           over, instances).events():
+                                           over, instances, parse_after(after[:4096])).events():
                 yield chunk
         finally:
             over.cancel()

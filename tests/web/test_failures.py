@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.web.logs import moment
+from app.web.logs import moment, parse_after
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 from tests.web.conftest import Console, Event, live_settings, open_stream, served
 from tests.web.test_live import stream_path
@@ -158,6 +158,37 @@ async def test_a_failed_revisions_page_explains_it_and_follows_its_instances(con
             await stream.until(restarted)
 
 
+async def test_a_revisions_page_lists_its_instances_warnings_with_its_events(console: Console,
+                                                                            failing_images: None) -> None:
+    """A crash-looping revision has no Events of its own (Knative's revision controller records none for ExitCode):
+    its instances' warnings (the kubelet's BackOff) are listed in its page's Events, live, as `kubectl describe pod`
+    would show them, not "No Events recorded" (found by a walkthrough: the details page showed them, the revision's
+    own page did not). Its instances' Normal events (Pulled, Started, …) stay out: they are not news."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "warns", image="ghcr.io/crash/app:v1")
+    _failed(console.cluster, ns, "warns-00001")
+
+    def backoff() -> bool:
+        events = console.cluster.get(f"/api/v1/namespaces/{ns}/events?fieldSelector=reason%3DBackOff")["items"]
+        return bool(events)
+
+    wait_for(backoff, timeout=15, message="the kubelet's BackOff")
+    path = f"/namespaces/{ns}/services/warns/revisions/warns-00001"
+    async with served(live_settings(console.cluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http:
+        page = await http.get(path)
+        events = html.unescape(re.search(r'<div id="region-events".*?</section>', page.text, re.S).group(0))
+        assert "No Events recorded" not in events
+        backoff_row = (r'<td>BackOff</td><td class="mono wrap">pod/warns-00001-deployment-[^<]+</td><td>Back-off '
+                       r'restarting failed container user-container in pod warns-00001-deployment-[^<]+</td>'
+                       r'<td>kubelet</td><td class="num">(\d+)</td>')
+        assert re.search(backoff_row, events), events
+        assert "<td>Started</td>" not in events and "<td>Pulled</td>" not in events
+        counted = sum(int(n) for n in re.findall(backoff_row, events))
+        async with open_stream(http, stream_path(page)) as stream:  # the next back-off comes live
+            await stream.until(lambda e: e.name == "events" and sum(
+                int(n) for n in re.findall(backoff_row, html.unescape(e.data))) > counted, within=30)
+
+
 async def test_the_wizard_rolls_a_revision_out_gradually(console: Console) -> None:
     ns = console.namespace()
     console.create_ksvc(ns, "grad", env={"TARGET": "one"})
@@ -206,7 +237,9 @@ async def test_the_logs_page_follows_new_lines(devcluster: DevClusterProcess) ->
         assert "helloworld: starting server..." in page.text and "helloworld: listening on port 8080" in page.text
         assert 'data-instances>1 running<' in page.text and 'data-instance="talk-00001-deployment-' in page.text
         assert "<td>ready</td>" in page.text
-        assert f'sse-connect="/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs"' in page.text
+        # The stream goes on from the newest line shown (the node's time of it).
+        assert f'sse-connect="/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs?after=talk-00001-' \
+               'deployment-' in page.text
         missing = await http.get(f"/namespaces/{ns}/services/talk/revisions/talk-00009/logs")
         assert missing.status_code == 404
         async with open_stream(http, f"/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs") as stream:
@@ -252,6 +285,33 @@ async def test_an_instance_that_starts_while_the_logs_page_is_open_is_followed_f
                 events += await stream.until(both)
             shown = next(e for e in events if both(e)).data
             assert len(set(re.findall(r'data-instance="([^"]+)"', shown))) == 2
+
+
+async def test_lines_written_between_the_logs_page_and_its_stream_are_not_lost(devcluster: DevClusterProcess) -> None:
+    """The logs page shows each instance's last lines; its stream then goes on from the newest line the page showed
+    (the node's time of it, carried in the stream's URL), so a line written in between comes once, and the lines on
+    the page do not come again (before, the stream began with the lines written after it connected)."""
+    ns = devcluster.new_namespace("logs")
+    assert devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services",
+                              ksvc_manifest("gap", ns))[0] == 201
+    wait_for(lambda: _ready_status(devcluster, ns, "gap-00001") == "True", message="Ready")
+    async with served(live_settings(devcluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http, \
+            httpx.AsyncClient(base_url=devcluster.gateway_url, trust_env=False, timeout=10) as gateway:
+        page = await http.get(f"/namespaces/{ns}/services/gap/revisions/gap-00001/logs")
+        assert "helloworld: listening on port 8080" in page.text and "received a request" not in page.text
+        live = html.unescape(re.search(r'sse-connect="([^"]+)"', page.text).group(1))
+        assert (await gateway.get("/", headers={"Host": f"gap.{ns}.example.com"})).status_code == 200  # the gap
+        async with open_stream(http, live) as stream:
+            events = await stream.until(lambda e: e.name == "log" and "received a request" in e.data)
+            assert not any("helloworld: starting server" in e.data or "listening on port" in e.data for e in events)
+
+
+def test_the_logs_streams_after_parameter() -> None:
+    """Where the stream goes on from, per instance: only well-formed pairs, at most one per followed instance."""
+    assert parse_after("p-1=2026-12-02T07:05:23.1Z,p-2=2026-12-02T09:05:23+02:00") == {
+        "p-1": "2026-12-02T07:05:23.100000000", "p-2": "2026-12-02T07:05:23.000000000"}
+    assert parse_after("") == {} and parse_after("=2026-12-02T07:05:23Z,p=soon,p,p=2026-13-02T07:05:23Z") == {}
+    assert len(parse_after(",".join(f"p{i}=2026-12-02T07:05:23Z" for i in range(50)))) == 5
 
 
 def test_a_log_lines_time_sorts_as_time_does() -> None:

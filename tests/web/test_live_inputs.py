@@ -23,12 +23,13 @@ PAGES = {  # a live endpoint's path (its segments to fill) and the query keys it
     "/live/namespaces/{ns}/services/{name}": ("revisions", "seen"),
     "/live/namespaces/{ns}/services/{name}/revisions/{rev}": ("seen",),
     "/live/namespaces/{ns}/services/{name}/history": ("all", "seen"),
-    "/live/namespaces/{ns}/services/{name}/revisions/{rev}/logs": (),
+    "/live/namespaces/{ns}/services/{name}/revisions/{rev}/logs": ("after",),
     "/live/namespaces/{ns}/services/{name}/check": ("requests", "target", "sig"),
 }
 SEGMENT = st.one_of(st.sampled_from(["NS", "lv", "lv-00001", "lv-00009", "default", "..", "%2F"]), ANY)
 VALUE = st.one_of(ANY, st.sampled_from(["0", "1", "50", "-name", "status", "newest", "everything", "team=x", "a!=b",
-                                        "services:abcdef", "x:y;z", "lv-00001", "1" * 5000]))
+                                        "services:abcdef", "x:y;z", "lv-00001", "1" * 5000,
+                                        "lv-00001-deployment-x=2026-12-02T07:05:23.123456789Z,=,a=b"]))
 
 
 @pytest.fixture(scope="module")
