@@ -102,14 +102,18 @@ class HeldSplit:
     @property
     def sentence(self) -> str:
         name = self.revision
+        # A tag alone names a revision too, with no share.
+        asks = f"gives {name} {self.percent}%" if self.percent else f"names {name}"
         if not self.failed:
-            return (f"The split asked for takes effect once {name} is Ready (it gives it {self.percent}%): until "
-                    "then Knative routes as below, as it did before.")
+            return (f"The split asked for takes effect once {name} is Ready (it {asks}): until then Knative routes "
+                    "as below, as it did before.")
         what = "failed to become ready" if self.why.startswith("failed") else "does not exist"
         fix = "create a revision that fixes it and give the share to that one" if what.startswith("failed") \
             else "give the share to a revision that exists"
-        return (f"The split asked for is not in effect: it gives {name} {self.percent}%, and {name} {what}, so "
-                f"Knative still routes as below, as it did before. Give {name} 0% in Split Traffic (or {fix}).")
+        todo = f"Give {name} 0% in Split Traffic (or {fix})" if self.percent else \
+            f"Remove {name}'s row in Split Traffic"
+        return (f"The split asked for is not in effect: it {asks}, and {name} {what}, so Knative still routes as "
+                f"below, as it did before. {todo}.")
 
 
 def held_split(service: ServiceView) -> HeldSplit | None:

@@ -251,6 +251,22 @@ class LogFollower:
             if message.type != "DELETED" and instance.ready and not instance.terminating:
                 self._follow(instance, from_start=True)
 
+    async def _instances(self) -> bytes:
+        """The Instances section again, read from the revision's pods now ("" when it has not changed). A read that
+        fails leaves it as it was: the pods' watch says why (_health), and the next change reads it again."""
+        self.pods_changed = False
+        if self.instances is None:
+            return b""
+        try:
+            pods = await revision_instances(self.client, self.namespace, self.revision)
+            html = await self.instances.render(self.client, self.namespace, self.revision, pods)
+        except ClusterError:
+            return b""
+        if html == self.instances_sent:
+            return b""
+        self.instances_sent = html
+        return event(INSTANCES_REGION.name, html)
+
     async def events(self) -> AsyncIterator[bytes]:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
         yield f"retry: {RETRY_MS}\n\n".encode()
@@ -292,22 +308,6 @@ class LogFollower:
         finally:
             await self._unfollow()
 
-
-    async def _instances(self) -> bytes:
-        """The Instances section again, read from the revision's pods now ("" when it has not changed)."""
-        self.pods_changed = False
-        if self.instances is None:
-            return b""
-        try:
-            pods = await revision_instances(self.client, self.namespace, self.revision)
-            html = await self.instances.render(self.client, self.namespace, self.revision, pods)
-        except ClusterError:
-            return b""  # the pods' watch says why (_health); the section is read again at the next change
-        # (a revision deleted meanwhile: the section stays as it was; the lines stop with its pods)
-        if html == self.instances_sent:
-            return b""
-        self.instances_sent = html
-        return event(INSTANCES_REGION.name, html)
 
 
 def moment(stamp: str) -> str | None:

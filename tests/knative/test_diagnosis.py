@@ -175,8 +175,8 @@ def test_a_failed_service_in_one_line() -> None:
      "routes as below, as it did before. Give app-00002 0% in Split Traffic (or give the share to a revision that "
      "exists)."),
     ("Unknown", "is not yet ready",
-     "The split asked for takes effect once app-00002 is Ready (it gives it 50%): until then Knative routes as below, "
-     "as it did before."),
+     "The split asked for takes effect once app-00002 is Ready (it gives app-00002 50%): until then Knative routes as "
+     "below, as it did before."),
 ])
 def test_a_split_the_route_cannot_apply_yet(status: str, why: str, sentence: str) -> None:
     """The Route's RevisionMissing messages (route/traffic/errors.go) on RoutesReady: the split asked for is held."""
@@ -186,6 +186,13 @@ def test_a_split_the_route_cannot_apply_yet(status: str, why: str, sentence: str
                                      {"revisionName": "app-00001", "percent": 50}])
     found = held_split(held)
     assert found is not None and found.sentence == sentence and found.failed == (status == "False")
+    # A tag alone (no share) names the revision too: the way out is to remove its row.
+    tagged = replace(held, raw_spec_traffic=[{"revisionName": "app-00002", "percent": 0, "tag": "next"},
+                                             {"revisionName": "app-00001", "percent": 100}])
+    if status == "False" and why.startswith("failed"):
+        assert held_split(tagged).sentence == (  # type: ignore[union-attr]
+            "The split asked for is not in effect: it names app-00002, and app-00002 failed to become ready, so "
+            "Knative still routes as below, as it did before. Remove app-00002's row in Split Traffic.")
     # Not held: the Route applied the split, or it waits for a Configuration, not for a revision the split names.
     assert held_split(_service({"RoutesReady": ("True", "", "")})) is None
     assert held_split(_service({"RoutesReady": ("Unknown", "RevisionMissing",
