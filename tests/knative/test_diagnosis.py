@@ -189,8 +189,10 @@ def test_a_split_the_route_cannot_apply_yet(status: str, why: str, sentence: str
     # A tag alone (no share) names the revision too: the way out is to remove its row.
     tagged = replace(held, raw_spec_traffic=[{"revisionName": "app-00002", "percent": 0, "tag": "next"},
                                              {"revisionName": "app-00001", "percent": 100}])
+    named = held_split(tagged)
+    assert named is not None
     if status == "False" and why.startswith("failed"):
-        assert held_split(tagged).sentence == (  # type: ignore[union-attr]
+        assert named.sentence == (
             "The split asked for is not in effect: it names app-00002, and app-00002 failed to become ready, so "
             "Knative still routes as below, as it did before. Remove app-00002's row in Split Traffic.")
     # Not held: the Route applied the split, or it waits for a Configuration, not for a revision the split names.

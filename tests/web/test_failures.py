@@ -160,7 +160,7 @@ async def test_a_failed_revisions_page_explains_it_and_follows_its_instances(con
 
 async def test_a_revisions_page_lists_its_instances_warnings_with_its_events(console: Console,
                                                                             failing_images: None) -> None:
-    """A crash-looping revision has no Events of its own (Knative's revision controller records none for ExitCode):
+    """A crash-looping revision may have no Events of its own (the dev cluster records none on it for ExitCode):
     its instances' warnings (the kubelet's BackOff) are listed in its page's Events, live, as `kubectl describe pod`
     would show them, not "No Events recorded" (found by a walkthrough: the details page showed them, the revision's
     own page did not). Its instances' Normal events (Pulled, Started, …) stay out: they are not news."""
