@@ -1,7 +1,8 @@
 """What happened to a revision that is not Ready, and what to do about it, in plain words, from the reasons and
 messages Knative puts in its conditions (knative/serving revision_lifecycle.go: ContainerMissing, ExitCode<N>,
-ProgressDeadlineExceeded; the pod's own reasons for ResourcesAvailable) and, for a Service, from the
-Configuration's RevisionFailed message it carries (configuration_lifecycle.go)."""
+ProgressDeadlineExceeded; the pod's own reasons, and the Deployment's FailedCreate, for ResourcesAvailable) and, for a
+Service, from the Configuration's RevisionFailed message it carries (configuration_lifecycle.go); and, for a split
+the Route cannot apply, which revision holds it (route/traffic/errors.go)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from app.knative.models import FAILED, Condition, RevisionView, ServiceView
 _IMAGE = re.compile(r'Unable to fetch image "([^"]*)"')
 _REVISION_FAILED = re.compile(r'^Revision "([^"]+)" failed with message: (.*)\.$', re.DOTALL)
 _EXIT = re.compile(r"^ExitCode(-?[0-9]+)$")
+# A Pod the API server refuses (the ReplicaSet's ReplicaFailure, reason FailedCreate, its message the refusal): the
+# resource quota admission's "exceeded quota: NAME, requested: …" (plugin/pkg/admission/resourcequota), a LimitRange's
+# "maximum cpu usage per Container is 1, but limit is 2" (plugin/pkg/admission/limitranger), a policy's own words.
+_FORBIDDEN = re.compile(r'^pods "[^"]*" is forbidden: ')
+_QUOTA = re.compile(r"exceeded quota: ([^,]+),")
 # The Route's AllTrafficAssigned messages for a split it cannot apply (knative/serving pkg/reconciler/route/traffic/
 # errors.go), copied to the Service's RoutesReady; while one holds, the Route keeps its last good status.traffic.
 _HELD = re.compile(r'^Revision "([^"]+)" (failed to become ready|referenced in traffic not found|is not yet ready)\.$')
@@ -80,6 +86,16 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
     if reason == "ProgressDeadlineExceeded":
         return verdict("The revision did not become ready within its progress deadline",
                        "check its instances' events below (scheduling, resources, image pulls) and its logs")
+    if reason == "FailedCreate":
+        quota = _QUOTA.search(message)
+        if quota is not None:
+            return verdict(f"Kubernetes refuses to create its instances: the namespace's ResourceQuota "
+                           f"{quota.group(1)} is used up",
+                           "lower the revision's resource requests and limits, or ask for a larger quota, then "
+                           "create a new revision")
+        return verdict(f"Kubernetes refuses to create its instances: {_FORBIDDEN.sub('', message).rstrip('.')}",
+                       "change the revision's settings to what the namespace allows (its LimitRange, ResourceQuota "
+                       "or policies), then create a new revision")
     if reason == "Unschedulable":
         return verdict("No node can run its instances",
                        "lower its CPU or memory requests, or add capacity to the cluster")

@@ -78,6 +78,29 @@ def test_other_failures(reason: str, what: str) -> None:
     assert found is not None and found.what == what
 
 
+def test_instances_the_cluster_refuses_to_create() -> None:
+    """A ResourceQuota or LimitRange refuses the revision's Pods: the ReplicaSet's ReplicaFailure (reason FailedCreate,
+    the API server's refusal as message) becomes the revision's ResourcesAvailable=False (knative/serving
+    pkg/apis/serving/k8s_lifecycle.go TransformDeploymentStatus, revision_lifecycle.go PropagateDeploymentStatus)."""
+    quota = ('pods "app-00002-deployment-6d4b9-x7k2p" is forbidden: exceeded quota: compute, requested: cpu=2, '
+             "used: cpu=3, limited: cpu=4")
+    found = diagnose(_revision(ResourcesAvailable=("False", "FailedCreate", quota), Ready=("False", "FailedCreate",
+                                                                                             quota)))
+    assert found is not None
+    assert found.what == "Kubernetes refuses to create its instances: the namespace's ResourceQuota compute is used up"
+    assert found.todo == ("lower the revision's resource requests and limits, or ask for a larger quota, then create "
+                          "a new revision")
+    limit = ('pods "app-00002-deployment-6d4b9-x7k2p" is forbidden: maximum cpu usage per Container is 1, but limit '
+             "is 2")
+    other = diagnose(_revision(ResourcesAvailable=("False", "FailedCreate", limit), Ready=("False", "FailedCreate",
+                                                                                             limit)))
+    assert other is not None
+    assert other.what == ("Kubernetes refuses to create its instances: maximum cpu usage per Container is 1, but limit "
+                          "is 2")
+    assert other.todo == ("change the revision's settings to what the namespace allows (its LimitRange, "
+                          "ResourceQuota or policies), then create a new revision")
+
+
 def test_no_diagnosis_unless_failed() -> None:
     assert diagnose(_revision(Ready=("True", "", ""))) is None
     assert diagnose(_revision(Ready=("Unknown", "Deploying", ""))) is None
