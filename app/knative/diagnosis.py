@@ -1,7 +1,8 @@
 """What happened to a revision that is not Ready, and what to do about it, in plain words, from the reasons and
 messages Knative puts in its conditions (knative/serving revision_lifecycle.go: ContainerMissing, ExitCode<N>,
-ProgressDeadlineExceeded; the pod's own reasons for ResourcesAvailable) and, for a Service, from the
-Configuration's RevisionFailed message it carries (configuration_lifecycle.go)."""
+ProgressDeadlineExceeded; the pod's own reasons, and the Deployment's FailedCreate, for ResourcesAvailable) and, for a
+Service, from the Configuration's RevisionFailed message it carries (configuration_lifecycle.go); and, for a split
+the Route cannot apply, which revision holds it (route/traffic/errors.go)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ from app.knative.models import FAILED, Condition, RevisionView, ServiceView
 _IMAGE = re.compile(r'Unable to fetch image "([^"]*)"')
 _REVISION_FAILED = re.compile(r'^Revision "([^"]+)" failed with message: (.*)\.$', re.DOTALL)
 _EXIT = re.compile(r"^ExitCode(-?[0-9]+)$")
+# A Pod the API server refuses (the ReplicaSet's ReplicaFailure, reason FailedCreate, its message the refusal): the
+# resource quota admission's "exceeded quota: NAME, requested: …" (plugin/pkg/admission/resourcequota), a LimitRange's
+# "maximum cpu usage per Container is 1, but limit is 2" (plugin/pkg/admission/limitranger), a policy's own words.
+_FORBIDDEN = re.compile(r'^pods "[^"]*" is forbidden: ')
+_QUOTA = re.compile(r"exceeded quota: ([^,]+),")
+# The Route's AllTrafficAssigned messages for a split it cannot apply (knative/serving pkg/reconciler/route/traffic/
+# errors.go), copied to the Service's RoutesReady; while one holds, the Route keeps its last good status.traffic.
+_HELD = re.compile(r'^Revision "([^"]+)" (failed to become ready|referenced in traffic not found|is not yet ready)\.$')
 
 
 @dataclass(frozen=True)
@@ -77,11 +86,64 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
     if reason == "ProgressDeadlineExceeded":
         return verdict("The revision did not become ready within its progress deadline",
                        "check its instances' events below (scheduling, resources, image pulls) and its logs")
+    if reason == "FailedCreate":
+        quota = _QUOTA.search(message)
+        if quota is not None:
+            return verdict(f"Kubernetes refuses to create its instances: the namespace's ResourceQuota "
+                           f"{quota.group(1)} is used up",
+                           "lower the revision's resource requests and limits, or ask for a larger quota, then "
+                           "create a new revision")
+        return verdict(f"Kubernetes refuses to create its instances: {_FORBIDDEN.sub('', message).rstrip('.')}",
+                       "change the revision's settings to what the namespace allows (its LimitRange, ResourceQuota "
+                       "or policies), then create a new revision")
     if reason == "Unschedulable":
         return verdict("No node can run its instances",
                        "lower its CPU or memory requests, or add capacity to the cluster")
     return verdict(f"The revision is not Ready ({reason or 'no reason given'})",
                    "read its conditions, events and logs below")
+
+
+@dataclass(frozen=True)
+class HeldSplit:
+    """The split the Service asks for, which Knative has not applied because of one revision it names."""
+
+    revision: str
+    why: str  # the Route's words: "failed to become ready", "referenced in traffic not found", "is not yet ready"
+    percent: int  # what the split asks for it
+
+    @property
+    def failed(self) -> bool:
+        return self.why != "is not yet ready"
+
+    @property
+    def sentence(self) -> str:
+        name = self.revision
+        # A tag alone names a revision too, with no share.
+        asks = f"gives {name} {self.percent}%" if self.percent else f"names {name}"
+        if not self.failed:
+            return (f"The split asked for takes effect once {name} is Ready (it {asks}): until then Knative routes "
+                    "as below, as it did before.")
+        what = "failed to become ready" if self.why.startswith("failed") else "does not exist"
+        fix = "create a revision that fixes it and give the share to that one" if what.startswith("failed") \
+            else "give the share to a revision that exists"
+        todo = f"Give {name} 0% in Split Traffic (or {fix})" if self.percent else \
+            f"Remove {name}'s row in Split Traffic"
+        return (f"The split asked for is not in effect: it {asks}, and {name} {what}, so Knative still routes as "
+                f"below, as it did before. {todo}.")
+
+
+def held_split(service: ServiceView) -> HeldSplit | None:
+    """The split asked for when the Route cannot apply it because a revision it names is missing, failed or not Ready
+    yet (RevisionMissing on RoutesReady): the traffic the Service reports is then the last split applied."""
+    routes = _condition(service.conditions, "RoutesReady")
+    if routes is None or routes.status == "True" or routes.reason != "RevisionMissing" or not service.status_traffic:
+        return None
+    found = _HELD.match(routes.message)
+    if found is None:
+        return None
+    name, why = found.groups()
+    percent = sum(t.percent for t in service.spec_traffic if t.revision_name == name and not t.latest_revision)
+    return HeldSplit(name, why, percent)
 
 
 def service_problem(service: ServiceView) -> str:
@@ -110,4 +172,7 @@ def service_problem(service: ServiceView) -> str:
     line = f"Revision {name} failed: {what}."
     if service.latest_ready and service.latest_ready != name and service.follows_latest:
         line += f" Traffic stays on {service.latest_ready}."
+    held = held_split(service)
+    if held is not None and held.failed and held.revision == name:
+        line += " The split that gives it traffic is not in effect: traffic stays as it was."
     return line

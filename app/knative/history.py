@@ -261,6 +261,7 @@ class Item:
     seq: int = 0  # … and then between the console's own changes: the later one first
     revision: str = ""  # the revision it made, whose changes `with_summaries` adds to the detail
     gone: tuple[str, ...] = ()  # the revisions its split names that no longer exist: it cannot be restored
+    about: str = ""  # an Event's object, as kubectl names it (`pod/NAME`)
 
     @property
     def restorable(self) -> bool:
@@ -320,7 +321,8 @@ def _event_items(events: Sequence[dict[str, Any]], recorded: set[str]) -> tuple[
                           str((obj.get("source") or {}).get("component") or obj.get("reportingComponent") or ""),
                           kind=str(obj.get("type") or "Normal"),
                           count=count if isinstance(count, int) and count > 0 else 1,
-                          order=1 if involved.get("kind") == "Service" else 0))
+                          order=1 if involved.get("kind") == "Service" else 0,
+                          about=f"{str(involved.get('kind') or '').lower()}/{involved.get('name') or ''}"))
     return items, seen
 
 

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from app.cluster import resources as r
 from app.knative import changes, history, traffic
 from app.knative import instances as inst
-from app.knative.diagnosis import Diagnosis, diagnose
+from app.knative.diagnosis import Diagnosis, HeldSplit, diagnose, held_split
 from app.knative.gateway import Gateway
 from app.knative.models import (
     FAILED,
@@ -146,6 +146,11 @@ class DetailPage:
     @property
     def show_all(self) -> bool:
         return self.shown == "all"
+
+    @property
+    def held(self) -> HeldSplit | None:
+        """The split asked for, when Knative has not applied it (the Traffic shown is then the one before)."""
+        return held_split(self.service)
 
     @property
     def newest_rows(self) -> int:

@@ -41,9 +41,12 @@ async def service_pods(client: Cluster, namespace: str, service: str) -> list[di
     return listed.get("items") or []
 
 
-async def last_lines(client: Cluster, namespace: str, instance: Instance, lines: int) -> list[str]:
-    """The last lines of the instance's user container (of its last run, while it waits to restart)."""
-    async with client.log(instance.name, namespace, instance.container, tail_lines=lines) as output:
+async def last_lines(client: Cluster, namespace: str, instance: Instance, lines: int,
+                     timestamps: bool = False) -> list[str]:
+    """The last lines of the instance's user container (of its last run, while it waits to restart); with
+    `timestamps`, each after the node's time of it and a space."""
+    async with client.log(instance.name, namespace, instance.container, tail_lines=lines,
+                          timestamps=timestamps) as output:
         return [line async for line in output]
 
 
@@ -107,9 +110,10 @@ class InstanceLog:
     problem: str = ""  # why its log could not be read
 
 
-async def read_log(client: Cluster, user: str, namespace: str, instance: Instance, lines: int) -> InstanceLog:
+async def read_log(client: Cluster, user: str, namespace: str, instance: Instance, lines: int,
+                   timestamps: bool = False) -> InstanceLog:
     try:
-        return InstanceLog(instance, await last_lines(client, namespace, instance, lines))
+        return InstanceLog(instance, await last_lines(client, namespace, instance, lines, timestamps))
     except NotFound:
         return InstanceLog(instance, problem="This instance is gone.")
     except ClusterError as error:
@@ -119,9 +123,9 @@ async def read_log(client: Cluster, user: str, namespace: str, instance: Instanc
 
 
 async def read_logs(client: Cluster, user: str, namespace: str, instances: Sequence[Instance],
-                    lines: int) -> list[InstanceLog]:
+                    lines: int, timestamps: bool = False) -> list[InstanceLog]:
     """The last `lines` of each of `instances` (each from its own container), read side by side."""
-    return list(await asyncio.gather(*(read_log(client, user, namespace, i, lines) for i in instances)))
+    return list(await asyncio.gather(*(read_log(client, user, namespace, i, lines, timestamps) for i in instances)))
 
 
 @dataclass

@@ -4,8 +4,9 @@ it), and then, while the page is open, every new line, followed through the Kube
 pods/log.
 
 `/namespaces/{ns}/services/{name}/revisions/{revision}/logs` is the page; `/live` + that path its stream of new lines
-(server-sent events named `log`, each a line's HTML, which the page appends). The instances followed are the
-revision's ready pods, and those that become ready while the page is open (a scale-up, a cold start).
+(server-sent events named `log`, each a line's HTML, which the page appends) and of its Instances section (`instances`,
+which the page swaps in whenever the revision's pods change). The instances followed are the revision's ready pods,
+and those that become ready while the page is open (a scale-up, a cold start).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import asyncio
 import math
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
+from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.responses import Response, StreamingResponse
 
@@ -26,9 +29,11 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, NotFound
 from app.knative.instances import LABEL_REVISION, Instance, container_of, describe, instance_from
-from app.knative.models import FAILED, revision_from
+from app.knative.models import FAILED, RevisionView, revision_from
+from app.settings import Settings
 from app.web.context import acting, checked, identity
 from app.web.evidence import (
+    InstanceLog,
     RevisionInstances,
     RevisionLogs,
     list_instances,
@@ -39,6 +44,7 @@ from app.web.evidence import (
 from app.web.hub import Change, Health, Message
 from app.web.live import RETRY_MS, Live, Refused, event
 from app.web.permissions import plainly
+from app.web.regions import Region, render_regions
 from app.web.render import render
 from app.web.revision_page import NoSuchRevision
 from app.web.routing import CheckedRoute
@@ -52,6 +58,7 @@ MISSED = 200  # lines per instance, at most, fetched once the logs go on after t
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
 INSTANCES = 5  # instances shown and followed at most
 LINE_QUEUE = 1000  # lines waiting for a slow browser; past this the oldest are dropped
+INSTANCES_REGION = Region("instances", "_revision_instances.html")
 
 
 @dataclass
@@ -61,6 +68,7 @@ class LogsPage:
     revision: str
     instances: RevisionInstances
     logs: RevisionLogs
+    shown: dict[str, str] = field(default_factory=dict)  # pod → the node's time of the newest line the page shows
 
     @property
     def path(self) -> str:
@@ -68,7 +76,38 @@ class LogsPage:
 
     @property
     def live_url(self) -> str:
-        return "/live" + self.path
+        """The stream goes on from the newest line each instance's section shows: one written between the page and
+        its stream comes once, and those on the page do not come again."""
+        after = ",".join(f"{pod}={stamp}" for pod, stamp in self.shown.items())
+        return "/live" + self.path + (f"?{urlencode({'after': after})}" if after else "")
+
+
+def unstamped(logs: list[InstanceLog]) -> dict[str, str]:
+    """Takes the node's time off each line (read with `timestamps=true`); gives the newest per instance."""
+    shown = {}
+    for log in logs:
+        texts = []
+        for stamped in log.lines:
+            stamp, _, text = stamped.partition(" ")
+            if moment(stamp) is None:
+                texts.append(stamped)  # a node that does not stamp its lines
+            else:
+                texts.append(text)
+                shown[log.instance.name] = stamp
+        log.lines = texts
+    return shown
+
+
+def parse_after(text: str) -> dict[str, str]:
+    """The stream's `after` parameter back into {pod: the node's time as `moment` gives it}; anything malformed is
+    left out (the stream then sends that instance's lines from its last TAIL, as for an instance it sees start)."""
+    found = {}
+    for part in text.split(",")[:INSTANCES]:
+        pod, _, stamp = part.partition("=")
+        at = moment(stamp)
+        if pod and len(pod) <= 253 and at is not None:
+            found[pod] = at
+    return found
 
 
 def log_line(pod: str, text: str) -> str:
@@ -92,18 +131,42 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
     logs = RevisionLogs(namespace, name, revision, container_of(view.raw_spec), tail=TAIL,
                         problem=logs_problem(listing), following=True, failed=view.status.label == FAILED)
     if listing.pods is not None:
-        logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL)
+        logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL, timestamps=True)
         logs.more = max(len(listing.pods) - INSTANCES, 0)
     page = LogsPage(namespace, name, revision, RevisionInstances(describe(view, listing.pods), listing.pods,
-                                                                  listing.why), logs)
+                                                                  listing.why), logs, unstamped(logs.logs))
     return render(request, "revision_logs.html", page)
 
 
+@dataclass
+class InstancesView:
+    """The context of the page's Instances section when the stream renders it again."""
+
+    instances: RevisionInstances
+
+
+class InstancesRenderer:
+    """The logs page's Instances section, rendered again from the revision's pods (its status for the words, read
+    once, when first needed: the stream starts following the lines without waiting for it)."""
+
+    def __init__(self, templates: Jinja2Templates, settings: Settings) -> None:
+        self.templates, self.settings = templates, settings
+        self.revision: RevisionView | None = None
+
+    async def render(self, client: Cluster, namespace: str, revision: str, pods: list[Instance]) -> str:
+        if self.revision is None:
+            self.revision = revision_from(await client.get(r.REVISION, revision, namespace))
+        view = InstancesView(RevisionInstances(describe(self.revision, pods), pods))
+        return str(render_regions(self.templates, (INSTANCES_REGION,), view, self.settings)[INSTANCES_REGION.name])
+
+
 class LogFollower:
-    """New lines of a revision's ready instances, from the moment it starts, as server-sent events."""
+    """New lines of a revision's ready instances, from the moment it starts, and its Instances section whenever its
+    pods change, as server-sent events."""
 
     def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str, user: str,
-                 over: asyncio.Future[None]) -> None:
+                 over: asyncio.Future[None], instances: InstancesRenderer | None = None,
+                 shown: dict[str, str] | None = None) -> None:
         self.live, self.who, self.client, self.user = live, who, client, user
         self.over = over  # done when the stream must end (Live.over)
         self.namespace, self.revision = namespace, revision
@@ -111,19 +174,25 @@ class LogFollower:
         self.followed: dict[str, asyncio.Task[None]] = {}
         self.stopped = False  # the watch of the pods is refused or down: nothing is followed until it is back
         self.stopped_at = 0.0  # the loop's time when they stopped
-        self.sent: dict[str, str] = {}  # pod → the node's time of the newest line sent (a `moment`)
+        # pod → the node's time of the newest line sent (a `moment`), from the newest line the page showed on
+        self.sent: dict[str, str] = dict(shown or {})
+        self.instances = instances
+        self.pods_changed = False  # a pod of the revision changed: the Instances section is rendered again
+        self.instances_sent = ""  # the Instances section last sent (an unchanged one is not sent again)
 
-    def _follow(self, instance: Instance, since_seconds: int | None = None) -> None:
+    def _follow(self, instance: Instance, since_seconds: int | None = None, from_start: bool = False) -> None:
         pod = instance.name
         if pod not in self.followed and len(self.followed) < INSTANCES:
             self.followed[pod] = asyncio.get_running_loop().create_task(
-                self._lines_of(pod, instance.container, since_seconds), name=f"log {pod}")
+                self._lines_of(pod, instance.container, since_seconds, from_start), name=f"log {pod}")
 
-    async def _lines_of(self, pod: str, container: str, since_seconds: int | None) -> None:
+    async def _lines_of(self, pod: str, container: str, since_seconds: int | None, from_start: bool) -> None:
         """The pod's new lines; with `since_seconds` (the logs go on after they stopped), first those written in
-        that many last seconds that were not sent before (told apart by the node's time of each line)."""
-        tail = 0 if since_seconds is None else MISSED
-        floor = "" if since_seconds is None else self.sent.get(pod, "")  # the newest line sent before they stopped
+        that many last seconds that were not sent before; `from_start`, first its last TAIL lines that were not sent
+        or shown on the page (for an instance that became ready while the page was open: its start and the request
+        that woke it). Lines sent or shown before are told apart by the node's time of each line."""
+        tail = MISSED if since_seconds is not None else TAIL if from_start else 0
+        floor = self.sent.get(pod, "") if tail else ""  # the newest line of this pod sent before
         try:
             async with self.client.log(pod, self.namespace, container, tail_lines=tail, follow=True,
                                        since_seconds=since_seconds, timestamps=True) as output:
@@ -177,9 +246,26 @@ class LogFollower:
         if self.stopped:
             return
         if isinstance(message, Change) and message.labels.get(LABEL_REVISION) == self.revision:
+            self.pods_changed = True
             instance = instance_from(message.obj)
             if message.type != "DELETED" and instance.ready and not instance.terminating:
-                self._follow(instance)
+                self._follow(instance, from_start=True)
+
+    async def _instances(self) -> bytes:
+        """The Instances section again, read from the revision's pods now ("" when it has not changed). A read that
+        fails leaves it as it was: the pods' watch says why (_health), and the next change reads it again."""
+        self.pods_changed = False
+        if self.instances is None:
+            return b""
+        try:
+            pods = await revision_instances(self.client, self.namespace, self.revision)
+            html = await self.instances.render(self.client, self.namespace, self.revision, pods)
+        except ClusterError:
+            return b""
+        if html == self.instances_sent:
+            return b""
+        self.instances_sent = html
+        return event(INSTANCES_REGION.name, html)
 
     async def events(self) -> AsyncIterator[bytes]:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
@@ -187,8 +273,8 @@ class LogFollower:
         try:
             async with self.live.hub.follow(self.who, self.client, self.namespace, r.POD, inbox):
                 for instance in await revision_instances(self.client, self.namespace, self.revision):
-                    if instance.ready:
-                        self._follow(instance)
+                    if instance.ready:  # from after the newest line the page showed (from its start if none)
+                        self._follow(instance, from_start=True)
                 while not self.over.done():
                     getters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self.lines.get()),
                                                          asyncio.ensure_future(inbox.get())}
@@ -213,12 +299,15 @@ class LogFollower:
                             self._seen(result)
                     while not self.lines.empty():
                         chunk += event("log", log_line(*self.lines.get_nowait()))
+                    if self.pods_changed:
+                        chunk += await self._instances()
                     if chunk:
                         yield chunk
         except ClusterError as error:
             yield _problem(f"The logs stopped: {plainly(error, self.user)}")
         finally:
             await self._unfollow()
+
 
 
 def moment(stamp: str) -> str | None:
@@ -241,7 +330,7 @@ def _problem(text: str) -> bytes:
 
 
 @router.get("/live/namespaces/{namespace}/services/{name}/revisions/{revision}/logs")
-async def follow_logs(request: Request, namespace: str, name: str, revision: str) -> Response:
+async def follow_logs(request: Request, namespace: str, name: str, revision: str, after: str = "") -> Response:
     checked("namespace", namespace)
     checked("Service", name)
     checked("revision", revision)
@@ -256,8 +345,9 @@ async def follow_logs(request: Request, namespace: str, name: str, revision: str
     async def stream() -> AsyncIterator[bytes]:
         over = asyncio.ensure_future(live.over(signed_out, acting(request).until))
         try:
+            instances = InstancesRenderer(request.app.state.templates, request.app.state.settings)
             async for chunk in LogFollower(live, who, client, namespace, revision, acting(request).name,
-                                           over).events():
+                                           over, instances, parse_after(after[:4096])).events():
                 yield chunk
         finally:
             over.cancel()

@@ -197,14 +197,23 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
                         service_gone=service_gone)
 
 
+def instance_event(event: dict[str, Any], revision: str) -> bool:
+    """A warning about one of the revision's instances (a Pod of its Deployment `<revision>-deployment`, Knative's
+    name for it: pkg/reconciler/revision/resources/names): the kubelet's BackOff, a failed pull or probe."""
+    involved = event.get("involvedObject") or {}
+    return bool(involved.get("kind") == "Pod" and event.get("type") == "Warning"
+                and str(involved.get("name") or "").startswith(f"{revision}-deployment-"))
+
+
 async def read_events(client: Cluster, namespace: str, name: str, who: str) -> tuple[list[dict[str, Any]], str]:
-    """The revision's Events, read as the user `who`; or why they cannot be."""
+    """The revision's Events and its instances' warnings, read as the user `who`; or why they cannot be."""
     try:
-        listed = await client.list(r.EVENT, namespace, field_selector=f"involvedObject.kind=Revision,"
-                                                                       f"involvedObject.name={name}")
+        own, pods = await asyncio.gather(
+            client.list(r.EVENT, namespace, field_selector=f"involvedObject.kind=Revision,involvedObject.name={name}"),
+            client.list(r.EVENT, namespace, field_selector="involvedObject.kind=Pod,type=Warning"))
     except Forbidden:
         return [], f"{refusal(who, 'list', 'events', namespace)}."
-    return list(listed.get("items") or []), ""
+    return [*(own.get("items") or []), *(e for e in pods.get("items") or [] if instance_event(e, name))], ""
 
 
 async def read_excerpt(client: Cluster, who: str, namespace: str, listing: Listing,

@@ -217,7 +217,8 @@ class RevisionLive(ServiceFamily):
 
     def about(self, event: dict[str, Any]) -> bool:
         involved = event.get("involvedObject") or {}
-        return bool(involved.get("name") == self.revision and involved.get("kind") == "Revision")
+        return bool(involved.get("name") == self.revision and involved.get("kind") == "Revision") or \
+            revision_page.instance_event(event, self.revision)
 
     def apply(self, change: Change) -> str:
         if change.resource == r.POD:

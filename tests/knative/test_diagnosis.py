@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.knative import traffic
-from app.knative.diagnosis import diagnose, service_problem
+from app.knative.diagnosis import diagnose, held_split, service_problem
 from app.knative.events import newest_first
 from app.knative.instances import Instance, describe, instance_from
 from app.knative.models import revision_from, service_from
@@ -76,6 +76,29 @@ def test_a_crashing_container() -> None:
 def test_other_failures(reason: str, what: str) -> None:
     found = diagnose(_revision(ResourcesAvailable=("False", reason, "m"), Ready=("False", reason, "m")))
     assert found is not None and found.what == what
+
+
+def test_instances_the_cluster_refuses_to_create() -> None:
+    """A ResourceQuota or LimitRange refuses the revision's Pods: the ReplicaSet's ReplicaFailure (reason FailedCreate,
+    the API server's refusal as message) becomes the revision's ResourcesAvailable=False (knative/serving
+    pkg/apis/serving/k8s_lifecycle.go TransformDeploymentStatus, revision_lifecycle.go PropagateDeploymentStatus)."""
+    quota = ('pods "app-00002-deployment-6d4b9-x7k2p" is forbidden: exceeded quota: compute, requested: cpu=2, '
+             "used: cpu=3, limited: cpu=4")
+    found = diagnose(_revision(ResourcesAvailable=("False", "FailedCreate", quota), Ready=("False", "FailedCreate",
+                                                                                             quota)))
+    assert found is not None
+    assert found.what == "Kubernetes refuses to create its instances: the namespace's ResourceQuota compute is used up"
+    assert found.todo == ("lower the revision's resource requests and limits, or ask for a larger quota, then create "
+                          "a new revision")
+    limit = ('pods "app-00002-deployment-6d4b9-x7k2p" is forbidden: maximum cpu usage per Container is 1, but limit '
+             "is 2")
+    other = diagnose(_revision(ResourcesAvailable=("False", "FailedCreate", limit), Ready=("False", "FailedCreate",
+                                                                                             limit)))
+    assert other is not None
+    assert other.what == ("Kubernetes refuses to create its instances: maximum cpu usage per Container is 1, but limit "
+                          "is 2")
+    assert other.todo == ("change the revision's settings to what the namespace allows (its LimitRange, "
+                          "ResourceQuota or policies), then create a new revision")
 
 
 def test_no_diagnosis_unless_failed() -> None:
@@ -168,6 +191,43 @@ def test_a_failed_service_in_one_line() -> None:
     pinned = replace(service, raw_spec_traffic=[{"revisionName": "app-00001", "percent": 100}])
     assert service_problem(pinned) == "Revision app-00002 failed: the image registry.invalid/app:v1 could not be " \
                                       "resolved."
+
+
+@pytest.mark.parametrize(("status", "why", "sentence"), [
+    ("False", "failed to become ready",
+     "The split asked for is not in effect: it gives app-00002 50%, and app-00002 failed to become ready, so Knative "
+     "still routes as below, as it did before. Give app-00002 0% in Split Traffic (or create a revision that fixes it "
+     "and give the share to that one)."),
+    ("False", "referenced in traffic not found",
+     "The split asked for is not in effect: it gives app-00002 50%, and app-00002 does not exist, so Knative still "
+     "routes as below, as it did before. Give app-00002 0% in Split Traffic (or give the share to a revision that "
+     "exists)."),
+    ("Unknown", "is not yet ready",
+     "The split asked for takes effect once app-00002 is Ready (it gives app-00002 50%): until then Knative routes as "
+     "below, as it did before."),
+])
+def test_a_split_the_route_cannot_apply_yet(status: str, why: str, sentence: str) -> None:
+    """The Route's RevisionMissing messages (route/traffic/errors.go) on RoutesReady: the split asked for is held."""
+    held = replace(_service({"RoutesReady": (status, "RevisionMissing", f'Revision "app-00002" {why}.')},
+                            traffic=[{"latestRevision": False, "percent": 100, "revisionName": "app-00001"}]),
+                   raw_spec_traffic=[{"revisionName": "app-00002", "percent": 50},
+                                     {"revisionName": "app-00001", "percent": 50}])
+    found = held_split(held)
+    assert found is not None and found.sentence == sentence and found.failed == (status == "False")
+    # A tag alone (no share) names the revision too: the way out is to remove its row.
+    tagged = replace(held, raw_spec_traffic=[{"revisionName": "app-00002", "percent": 0, "tag": "next"},
+                                             {"revisionName": "app-00001", "percent": 100}])
+    named = held_split(tagged)
+    assert named is not None
+    if status == "False" and why.startswith("failed"):
+        assert named.sentence == (
+            "The split asked for is not in effect: it names app-00002, and app-00002 failed to become ready, so "
+            "Knative still routes as below, as it did before. Remove app-00002's row in Split Traffic.")
+    # Not held: the Route applied the split, or it waits for a Configuration, not for a revision the split names.
+    assert held_split(_service({"RoutesReady": ("True", "", "")})) is None
+    assert held_split(_service({"RoutesReady": ("Unknown", "RevisionMissing",
+                                                'Configuration "app" is waiting for a Revision to become ready.')},
+                               traffic=[{"latestRevision": True, "percent": 100, "revisionName": "app-00001"}])) is None
 
 
 def test_rollout_progress_from_the_service_status() -> None:

@@ -99,6 +99,23 @@ async def test_progress_comes_as_events_until_done(console: Console) -> None:
     assert [name for name, _ in events(again.text)] == ["done"] and "start it again" in again.text
 
 
+async def test_the_terminal_line_follows_the_check_started(console: Console) -> None:
+    """The dialog's "The same in a terminal" curl loop is the check that was started (its host and count), not the
+    Service's host at 200 that the dialog opened with (found by a walkthrough: a tag's check showed the other loop)."""
+    ns = console.namespace()
+    await fifty_fifty(console, ns, "term")
+    gateway = console.cluster.gateway_url.removeprefix("http://")
+    loop = (f'<code class="copy" id="check-curl">for i in $(seq 30); do curl -s -H '
+            f'&#34;Host: candidate-term.{ns}.example.com&#34; http://{gateway}; echo; done | sort | uniq -c</code>')
+    frame = await console.post(f"/namespaces/{ns}/services/term/check", {"requests": "30", "target": "candidate"},
+                               headers={"HX-Request": "true"})
+    assert frame.status_code == 200, frame.text
+    swapped = re.search(r'<div id="check-curl-line" hx-swap-oob="true">.*?</div>', frame.text, re.S)
+    assert swapped and loop in swapped.group(0), frame.text  # beside the results, in place of the dialog's line
+    plain = await console.post(f"/namespaces/{ns}/services/term/check", {"requests": "30", "target": "candidate"})
+    assert loop in plain.text and 'hx-swap-oob' not in plain.text.split('id="check-curl-line"')[1][:40]
+
+
 async def test_bad_parameters_and_the_cap(console: Console) -> None:
     ns = console.namespace()
     console.create_ksvc(ns, "bad")

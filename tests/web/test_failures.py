@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.web.logs import moment
+from app.web.logs import moment, parse_after
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 from tests.web.conftest import Console, Event, live_settings, open_stream, served
 from tests.web.test_live import stream_path
@@ -187,6 +187,37 @@ async def test_a_failed_revisions_page_explains_it_and_follows_its_instances(con
             await stream.until(restarted)
 
 
+async def test_a_revisions_page_lists_its_instances_warnings_with_its_events(console: Console,
+                                                                            failing_images: None) -> None:
+    """A crash-looping revision may have no Events of its own (the dev cluster records none on it for ExitCode):
+    its instances' warnings (the kubelet's BackOff) are listed in its page's Events, live, as `kubectl describe pod`
+    would show them, not "No Events recorded" (found by a walkthrough: the details page showed them, the revision's
+    own page did not). Its instances' Normal events (Pulled, Started, …) stay out: they are not news."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "warns", image="ghcr.io/crash/app:v1")
+    _failed(console.cluster, ns, "warns-00001")
+
+    def backoff() -> bool:
+        events = console.cluster.get(f"/api/v1/namespaces/{ns}/events?fieldSelector=reason%3DBackOff")["items"]
+        return bool(events)
+
+    wait_for(backoff, timeout=15, message="the kubelet's BackOff")
+    path = f"/namespaces/{ns}/services/warns/revisions/warns-00001"
+    async with served(live_settings(console.cluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http:
+        page = await http.get(path)
+        events = html.unescape(re.search(r'<div id="region-events".*?</section>', page.text, re.S).group(0))
+        assert "No Events recorded" not in events
+        backoff_row = (r'<td>BackOff</td><td class="mono wrap">pod/warns-00001-deployment-[^<]+</td><td>Back-off '
+                       r'restarting failed container user-container in pod warns-00001-deployment-[^<]+</td>'
+                       r'<td>kubelet</td><td class="num">(\d+)</td>')
+        assert re.search(backoff_row, events), events
+        assert "<td>Started</td>" not in events and "<td>Pulled</td>" not in events
+        counted = sum(int(n) for n in re.findall(backoff_row, events))
+        async with open_stream(http, stream_path(page)) as stream:  # the next back-off comes live
+            await stream.until(lambda e: e.name == "events" and sum(
+                int(n) for n in re.findall(backoff_row, html.unescape(e.data))) > counted, within=30)
+
+
 async def test_the_wizard_rolls_a_revision_out_gradually(console: Console) -> None:
     ns = console.namespace()
     console.create_ksvc(ns, "grad", env={"TARGET": "one"})
@@ -235,7 +266,9 @@ async def test_the_logs_page_follows_new_lines(devcluster: DevClusterProcess) ->
         assert "helloworld: starting server..." in page.text and "helloworld: listening on port 8080" in page.text
         assert 'data-instances>1 running<' in page.text and 'data-instance="talk-00001-deployment-' in page.text
         assert "<td>ready</td>" in page.text
-        assert f'sse-connect="/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs"' in page.text
+        # The stream goes on from the newest line shown (the node's time of it).
+        assert f'sse-connect="/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs?after=talk-00001-' \
+               'deployment-' in page.text
         missing = await http.get(f"/namespaces/{ns}/services/talk/revisions/talk-00009/logs")
         assert missing.status_code == 404
         async with open_stream(http, f"/live/namespaces/{ns}/services/talk/revisions/talk-00001/logs") as stream:
@@ -248,6 +281,66 @@ async def test_the_logs_page_follows_new_lines(devcluster: DevClusterProcess) ->
             # followed with the node's timestamps (to tell lines apart), shown as the container wrote them
             assert re.search(r"</span> \d{4}/\d\d/\d\d \d\d:\d\d:\d\d helloworld: received a request</div>$",
                              line), line
+
+
+async def test_an_instance_that_starts_while_the_logs_page_is_open_is_followed_from_its_first_line(
+        devcluster: DevClusterProcess) -> None:
+    """A scale-up or a cold start while the logs page is open: the new instance's lines come from its first one (its
+    start, the request that woke it), not only those written after the console noticed it was ready, and the page's
+    Instances follow (found by a walkthrough: a cold start's own request line never showed, and the page still said
+    "starting (ContainerCreating)" for an instance that had long run and gone)."""
+    ns = devcluster.new_namespace("logs")
+    assert devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services",
+                              ksvc_manifest("grow", ns))[0] == 201
+    wait_for(lambda: _ready_status(devcluster, ns, "grow-00001") == "True", message="Ready")
+    async with served(live_settings(devcluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http:
+        page = await http.get(f"/namespaces/{ns}/services/grow/revisions/grow-00001/logs")
+        first = re.findall(r'data-instance="([^"]+)"', page.text)
+        assert len(first) == 1, first
+        async with open_stream(http, f"/live/namespaces/{ns}/services/grow/revisions/grow-00001/logs") as stream:
+            await stream.until(lambda e: e.name == "")  # a heartbeat: the stream follows the revision's pods
+            devcluster.kubectl("1.33", "-n", ns, "annotate", "revision", "grow-00001",
+                               "autoscaling.knative.dev/min-scale=2")  # the autoscaler starts a second instance
+            events = await stream.until(lambda e: e.name == "log" and "listening on port 8080" in e.data)
+            started = [e.data for e in events if e.name == "log"]
+            assert not any(first[0] in line for line in started), started  # its lines were on the page already
+            assert "helloworld: starting server..." in started[-2] and "listening on port 8080" in started[-1]
+            # The page's Instances follow too: the table the page opened with said "1 running" and one instance.
+            assert 'id="region-instances" class="region" sse-swap="instances"' in page.text
+            def both(e: Event) -> bool:
+                return e.name == "instances" and "data-instances>2 running<" in e.data
+
+            if not any(both(e) for e in events):  # sent with the new instance's lines, or after them
+                events += await stream.until(both)
+            shown = next(e for e in events if both(e)).data
+            assert len(set(re.findall(r'data-instance="([^"]+)"', shown))) == 2
+
+
+async def test_lines_written_between_the_logs_page_and_its_stream_are_not_lost(devcluster: DevClusterProcess) -> None:
+    """The logs page shows each instance's last lines; its stream then goes on from the newest line the page showed
+    (the node's time of it, carried in the stream's URL), so a line written in between comes once, and the lines on
+    the page do not come again (before, the stream began with the lines written after it connected)."""
+    ns = devcluster.new_namespace("logs")
+    assert devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services",
+                              ksvc_manifest("gap", ns))[0] == 201
+    wait_for(lambda: _ready_status(devcluster, ns, "gap-00001") == "True", message="Ready")
+    async with served(live_settings(devcluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http, \
+            httpx.AsyncClient(base_url=devcluster.gateway_url, trust_env=False, timeout=10) as gateway:
+        page = await http.get(f"/namespaces/{ns}/services/gap/revisions/gap-00001/logs")
+        assert "helloworld: listening on port 8080" in page.text and "received a request" not in page.text
+        live = html.unescape(re.search(r'sse-connect="([^"]+)"', page.text).group(1))
+        assert (await gateway.get("/", headers={"Host": f"gap.{ns}.example.com"})).status_code == 200  # the gap
+        async with open_stream(http, live) as stream:
+            events = await stream.until(lambda e: e.name == "log" and "received a request" in e.data)
+            assert not any("helloworld: starting server" in e.data or "listening on port" in e.data for e in events)
+
+
+def test_the_logs_streams_after_parameter() -> None:
+    """Where the stream goes on from, per instance: only well-formed pairs, at most one per followed instance."""
+    assert parse_after("p-1=2026-12-02T07:05:23.1Z,p-2=2026-12-02T09:05:23+02:00") == {
+        "p-1": "2026-12-02T07:05:23.100000000", "p-2": "2026-12-02T07:05:23.000000000"}
+    assert parse_after("") == {} and parse_after("=2026-12-02T07:05:23Z,p=soon,p,p=2026-13-02T07:05:23Z") == {}
+    assert len(parse_after(",".join(f"p{i}=2026-12-02T07:05:23Z" for i in range(50)))) == 5
 
 
 def test_a_log_lines_time_sorts_as_time_does() -> None:
@@ -279,3 +372,36 @@ async def test_the_hint_about_traffic_that_follows_the_latest_revision_only_when
     assert "could not be resolved" in revision and "stays on" not in revision
     listing = html.unescape((await console.get(f"/namespaces/{ns}/services")).text)
     assert "Revision pinned-00002 failed" in listing and "Traffic stays on" not in listing
+
+
+async def test_a_split_that_names_a_failed_revision_is_said_to_be_not_in_effect(console: Console) -> None:
+    """A split pinned to a revision that then fails is not applied: the Route's AllTrafficAssigned says RevisionMissing
+    ("Revision … failed to become ready.", knative/serving pkg/reconciler/route/traffic/errors.go) and keeps its last
+    good status.traffic. The details page and the list say the split asked for is not in effect and what to do,
+    instead of only showing the old split (found by a walkthrough: the wizard gave a new revision 50%)."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "held")
+    await console.settled(ns, "held")
+    console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "held", "--type", "merge", "-p", json.dumps(
+        {"spec": {"template": {"metadata": {"name": "held-00002"},
+                               "spec": {"containers": [{"image": "registry.invalid/app:v2"}]}},
+                  "traffic": [{"revisionName": "held-00002", "percent": 50},
+                              {"revisionName": "held-00001", "percent": 50}]}}))
+    _failed(console.cluster, ns, "held-00002")
+
+    def routes_refused() -> bool:
+        status = console.ksvc(ns, "held").get("status", {})
+        return any(c["type"] == "RoutesReady" and c.get("reason") == "RevisionMissing"
+                   for c in status.get("conditions", []))
+
+    wait_for(routes_refused, timeout=15, message="the Route refuses the split")
+    status = console.ksvc(ns, "held")["status"]
+    assert [(t["revisionName"], t["percent"]) for t in status["traffic"]] == [("held-00001", 100)]  # the last good one
+    page = html.unescape((await console.get(f"/namespaces/{ns}/services/held")).text)
+    said = ("The split asked for is not in effect: it gives held-00002 50%, and held-00002 failed to become ready, so "
+            "Knative still routes as below, as it did before. Give held-00002 0% in Split Traffic (or create a "
+            "revision that fixes it and give the share to that one).")
+    assert said in page
+    listing = html.unescape((await console.get(f"/namespaces/{ns}/services")).text)
+    assert ("Revision held-00002 failed: the image registry.invalid/app:v2 could not be resolved. The split that gives "
+            "it traffic is not in effect: traffic stays as it was.") in listing
