@@ -117,19 +117,27 @@ class HeldSplit:
 
     @property
     def sentence(self) -> str:
+        """Said above the Service's Traffic table, which shows what is routed."""
+        return self._said("as below, as it did before", "in Split Traffic", "Remove {}'s row in Split Traffic")
+
+    @property
+    def in_form(self) -> str:
+        """Said in a traffic form, whose "Now" column shows what is routed and whose rows can fix it."""
+        return self._said("as it did before, as the Now column shows", "below", "Clear {}'s tag below")
+
+    def _said(self, routes: str, here: str, untag: str) -> str:
         name = self.revision
         # A tag alone names a revision too, with no share.
         asks = f"gives {name} {self.percent}%" if self.percent else f"names {name}"
         if not self.failed:
             return (f"The split asked for takes effect once {name} is Ready (it {asks}): until then Knative routes "
-                    "as below, as it did before.")
+                    f"{routes}.")
         what = "failed to become ready" if self.why.startswith("failed") else "does not exist"
         fix = "create a revision that fixes it and give the share to that one" if what.startswith("failed") \
             else "give the share to a revision that exists"
-        todo = f"Give {name} 0% in Split Traffic (or {fix})" if self.percent else \
-            f"Remove {name}'s row in Split Traffic"
-        return (f"The split asked for is not in effect: it {asks}, and {name} {what}, so Knative still routes as "
-                f"below, as it did before. {todo}.")
+        todo = f"Give {name} 0% {here} (or {fix})" if self.percent else untag.format(name)
+        return (f"The split asked for is not in effect: it {asks}, and {name} {what}, so Knative still routes "
+                f"{routes}. {todo}.")
 
 
 def held_split(service: ServiceView) -> HeldSplit | None:

@@ -255,13 +255,37 @@ def shown_rows(rows: Sequence[RowInput], revisions: Sequence[str], keep: Collect
     return shown, [name for name in revisions if name not in named]
 
 
-def configured_percent(service: ServiceView, kind: str, revision: str) -> int:
-    """What `spec.traffic` gives a row's kind and revision now (the "Now" column)."""
+@dataclass(frozen=True)
+class Now:
+    """What a row gets now (the "Now" column): through its own entries, and for a named row also through the floating
+    entry while that serves its revision."""
+
+    own: int
+    floating: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.own + self.floating
+
+
+def routed_now(service: ServiceView, held: bool = False) -> tuple[TrafficTarget, ...]:
+    """Where traffic goes now: `spec.traffic`, each floating entry resolved to the revision it serves; while Knative
+    holds a split it cannot apply (`held`: app.knative.diagnosis.held_split), the Route's `status.traffic`, the last
+    split it applied, which is what it still routes."""
+    if held and service.status_traffic:
+        return service.status_traffic
+    floating = floating_revision(service)
+    return tuple(replace(t, revision_name=floating) if t.latest_revision else t for t in service.spec_traffic)
+
+
+def now_of(targets: Sequence[TrafficTarget], kind: str, revision: str) -> Now:
+    """What a row of this kind and revision gets of `targets` (see `routed_now`)."""
     if kind == LATEST:
-        return sum(t.percent for t in service.spec_traffic if t.latest_revision)
+        return Now(sum(t.percent for t in targets if t.latest_revision))
     if kind == NAMED:
-        return sum(t.percent for t in service.spec_traffic if not t.latest_revision and t.revision_name == revision)
-    return 0
+        return Now(sum(t.percent for t in targets if not t.latest_revision and t.revision_name == revision),
+                   sum(t.percent for t in targets if t.latest_revision and t.revision_name == revision))
+    return Now(0)
 
 
 @dataclass(frozen=True)

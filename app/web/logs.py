@@ -147,7 +147,8 @@ class InstancesView:
 
 class InstancesRenderer:
     """The logs page's Instances section, rendered again from the revision's pods (its status for the words, read
-    once, when first needed: the stream starts following the lines without waiting for it)."""
+    once, when first needed: the stream starts following the lines without waiting for it), and its Logs section's
+    note, which follows the instances followed."""
 
     def __init__(self, templates: Jinja2Templates, settings: Settings) -> None:
         self.templates, self.settings = templates, settings
@@ -159,6 +160,11 @@ class InstancesRenderer:
         view = InstancesView(RevisionInstances(describe(self.revision, pods), pods))
         return str(render_regions(self.templates, (INSTANCES_REGION,), view, self.settings)[INSTANCES_REGION.name])
 
+    def note(self, namespace: str, service: str, revision: str, followed: list[str]) -> str:
+        """The note as the page would say it now: the instances followed, or (none) that none is running."""
+        logs = RevisionLogs(namespace, service, revision, following=True)
+        return self.templates.get_template("_logs_note.html").render(logs=logs, followed=followed)
+
 
 class LogFollower:
     """New lines of a revision's ready instances, from the moment it starts, and its Instances section whenever its
@@ -166,7 +172,7 @@ class LogFollower:
 
     def __init__(self, live: Live, who: str, client: Cluster, namespace: str, revision: str, user: str,
                  over: asyncio.Future[None], instances: InstancesRenderer | None = None,
-                 shown: dict[str, str] | None = None) -> None:
+                 shown: dict[str, str] | None = None, service: str = "") -> None:
         self.live, self.who, self.client, self.user = live, who, client, user
         self.over = over  # done when the stream must end (Live.over)
         self.namespace, self.revision = namespace, revision
@@ -179,6 +185,10 @@ class LogFollower:
         self.instances = instances
         self.pods_changed = False  # a pod of the revision changed: the Instances section is rendered again
         self.instances_sent = ""  # the Instances section last sent (an unchanged one is not sent again)
+        self.service = service
+        # Whether the Logs section's note says instances are followed: a page that showed no line says none runs (or
+        # why none can), and the note is sent again whenever that changes (a cold start, the last instance gone).
+        self.note_followed = bool(self.sent)
 
     def _follow(self, instance: Instance, since_seconds: int | None = None, from_start: bool = False) -> None:
         pod = instance.name
@@ -267,6 +277,15 @@ class LogFollower:
         self.instances_sent = html
         return event(INSTANCES_REGION.name, html)
 
+    def _note(self) -> bytes:
+        """The Logs section's note again, when instances are followed and it said none were, or the other way round
+        (not while the logs are stopped: the page then says why)."""
+        if self.instances is None or self.stopped or bool(self.followed) == self.note_followed:
+            return b""
+        self.note_followed = bool(self.followed)
+        return event("logs-note", self.instances.note(self.namespace, self.service, self.revision,
+                                                      sorted(self.followed)))
+
     async def events(self) -> AsyncIterator[bytes]:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
         yield f"retry: {RETRY_MS}\n\n".encode()
@@ -301,6 +320,7 @@ class LogFollower:
                         chunk += event("log", log_line(*self.lines.get_nowait()))
                     if self.pods_changed:
                         chunk += await self._instances()
+                    chunk += self._note()
                     if chunk:
                         yield chunk
         except ClusterError as error:
@@ -347,7 +367,7 @@ async def follow_logs(request: Request, namespace: str, name: str, revision: str
         try:
             instances = InstancesRenderer(request.app.state.templates, request.app.state.settings)
             async for chunk in LogFollower(live, who, client, namespace, revision, acting(request).name,
-                                           over, instances, parse_after(after[:4096])).events():
+                                           over, instances, parse_after(after[:4096]), name).events():
                 yield chunk
         finally:
             over.cancel()

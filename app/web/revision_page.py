@@ -134,6 +134,18 @@ class RevisionPage:
         return str(found.get("imageDigest") or "")
 
     @property
+    def unresolved(self) -> str:
+        """Why the image has no digest once it will get none (the revision failed: Knative resolves it only as it
+        creates the revision, and ContainerMissing is its failure to); "" while one may still come."""
+        failed = None if self.digest else self.diagnosis
+        if failed is None:
+            return ""
+        why = f"{failed.reason}: {failed.message}" if failed.message else failed.reason or "not Ready"
+        if failed.reason == "ContainerMissing":
+            return f"Not resolved: the revision failed ({why})"
+        return f"Not resolved, and the revision failed ({why})"
+
+    @property
     def options(self) -> list[Setting]:
         """Scaling, concurrency, timeout and the other knobs, as set on this revision (Knative's defaults shown)."""
         spec, annotations = self.spec, self.revision.raw_metadata.get("annotations") or {}

@@ -19,6 +19,7 @@ from app.cluster.resources import REVISION
 from app.knative import history, traffic
 from app.knative.basis import Basis, canonical, what_changed
 from app.knative.commands import Preview
+from app.knative.diagnosis import HeldSplit, held_split
 from app.knative.manifests import traffic_patch
 from app.knative.models import SUCCESS, RevisionView, ServiceView, Status, TrafficTarget, service_from
 from app.knative.naming import short_name
@@ -43,7 +44,7 @@ class RowView:
     revision: str
     percent: str
     tag: str
-    now: int  # what spec.traffic gives it today
+    now: traffic.Now  # what it gets today (see traffic.routed_now)
     short: str  # how the "After OK" line names it
     status: Status | None = None  # a named revision's (None while unknown), to mark one that is not Ready
 
@@ -59,13 +60,14 @@ class RowView:
 def row_views(rows: Sequence[traffic.RowInput], service: ServiceView,
               revisions: Sequence[RevisionView] = ()) -> list[RowView]:
     now = traffic.floating_revision(service)
+    routed = traffic.routed_now(service, held=held_split(service) is not None)
     statuses = {r.name: r.status for r in revisions}
     views = []
     for row in rows:
         revision = now if row.kind == traffic.LATEST else row.revision
         share = traffic.Share(short_name(revision, service.name), 0, floating=row.kind == traffic.LATEST)
-        views.append(RowView(row.kind, revision, row.percent, row.tag,
-                             traffic.configured_percent(service, row.kind, row.revision), traffic.share_label(share),
+        views.append(RowView(row.kind, revision, row.percent, row.tag, traffic.now_of(routed, row.kind, row.revision),
+                             traffic.share_label(share),
                              statuses.get(row.revision) if row.kind == traffic.NAMED else None))
     return views
 
@@ -94,9 +96,12 @@ class RowsForm:
         return [r.name for r in self.revisions]
 
     def trim(self) -> None:
-        """On a fresh form: leave out the old revisions' untagged 0% rows (a picker adds them back)."""
+        """On a fresh form: leave out the old revisions' untagged 0% rows (a picker adds them back), but not one that
+        gets traffic now (while a split is held, one the split asked for leaves out)."""
         if not self.show_all:
-            self.inputs = traffic.shown_rows(self.inputs, self.names, keep=self.keep)[0]
+            routed = [t.revision_name for t in traffic.routed_now(self.service, held=self.held is not None)
+                      if t.percent]
+            self.inputs = traffic.shown_rows(self.inputs, self.names, keep=(*self.keep, *routed))[0]
 
     @property
     def rows(self) -> list[RowView]:
@@ -105,6 +110,11 @@ class RowsForm:
     @property
     def not_ready(self) -> dict[str, str]:
         return traffic.unready(self.revisions)
+
+    @property
+    def held(self) -> HeldSplit | None:
+        """The split the Service asks for, when Knative has not applied it (the "Now" column is then what it routes)."""
+        return held_split(self.service)
 
     @property
     def hidden(self) -> list[str]:
@@ -186,7 +196,9 @@ class SplitPage(RowsForm):
 
     @property
     def before(self) -> str:
-        return traffic.describe(traffic.spec_shares(self.service))
+        """The split now, as routed (the one before, while the one asked for is held)."""
+        routed = traffic.routed_now(self.service, held=self.held is not None)
+        return traffic.describe(traffic.shares(routed, self.service.name))
 
     @property
     def after(self) -> str:

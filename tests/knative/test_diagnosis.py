@@ -214,6 +214,9 @@ def test_a_split_the_route_cannot_apply_yet(status: str, why: str, sentence: str
                                      {"revisionName": "app-00001", "percent": 50}])
     found = held_split(held)
     assert found is not None and found.sentence == sentence and found.failed == (status == "False")
+    # In a traffic form, whose "Now" column shows what is routed and whose rows are the way out.
+    assert found.in_form == sentence.replace("as below, as it did before", "as it did before, as the Now column "
+                                             "shows").replace("in Split Traffic", "below")
     # A tag alone (no share) names the revision too: the way out is to remove its row.
     tagged = replace(held, raw_spec_traffic=[{"revisionName": "app-00002", "percent": 0, "tag": "next"},
                                              {"revisionName": "app-00001", "percent": 100}])
@@ -223,6 +226,9 @@ def test_a_split_the_route_cannot_apply_yet(status: str, why: str, sentence: str
         assert named.sentence == (
             "The split asked for is not in effect: it names app-00002, and app-00002 failed to become ready, so "
             "Knative still routes as below, as it did before. Remove app-00002's row in Split Traffic.")
+        assert named.in_form == (
+            "The split asked for is not in effect: it names app-00002, and app-00002 failed to become ready, so "
+            "Knative still routes as it did before, as the Now column shows. Clear app-00002's tag below.")
     # Not held: the Route applied the split, or it waits for a Configuration, not for a revision the split names.
     assert held_split(_service({"RoutesReady": ("True", "", "")})) is None
     assert held_split(_service({"RoutesReady": ("Unknown", "RevisionMissing",

@@ -118,6 +118,28 @@ def test_the_default_floating_hundred_percent() -> None:
     assert [t.to_spec() for t in traffic.plan(rows)] == [{"latestRevision": True, "percent": 100}]
 
 
+def test_what_each_row_gets_now() -> None:
+    """The "Now" column: a named row counts what it gets by name and through the floating entry that serves it; held,
+    what the Route still routes (status.traffic) instead of what spec.traffic asks for."""
+    service = svc([{"latestRevision": True, "percent": 40}, {"revisionName": "hello-00002", "percent": 20},
+                   {"revisionName": "hello-00001", "percent": 40}],
+                  [{"revisionName": "hello-00002", "latestRevision": True, "percent": 40},
+                   {"revisionName": "hello-00002", "latestRevision": False, "percent": 20},
+                   {"revisionName": "hello-00001", "latestRevision": False, "percent": 40}])
+    routed = traffic.routed_now(service)
+    assert traffic.now_of(routed, LATEST, "") == traffic.Now(40)
+    assert traffic.now_of(routed, NAMED, "hello-00002") == traffic.Now(20, 40)
+    assert traffic.now_of(routed, NAMED, "hello-00002").total == 60
+    assert traffic.now_of(routed, NAMED, "hello-00001") == traffic.Now(40)
+    assert traffic.now_of(routed, NEW, "hello-00003") == traffic.Now(0)
+    held = svc([{"revisionName": "hello-00002", "percent": 50}, {"revisionName": "hello-00001", "percent": 50}],
+               [{"revisionName": "hello-00001", "latestRevision": True, "percent": 100}], latest="hello-00001")
+    assert traffic.now_of(traffic.routed_now(held), NAMED, "hello-00002") == traffic.Now(50)  # as asked for
+    routed = traffic.routed_now(held, held=True)
+    assert traffic.now_of(routed, NAMED, "hello-00002") == traffic.Now(0)
+    assert traffic.now_of(routed, NAMED, "hello-00001") == traffic.Now(0, 100)
+
+
 def test_a_pinned_revision_that_is_gone_keeps_its_row() -> None:
     service = svc([{"revisionName": "hello-00001", "percent": 100}], [], latest="hello-00002")
     assert traffic.current_rows(service, ["hello-00002"]) == [

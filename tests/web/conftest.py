@@ -8,6 +8,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
@@ -141,6 +142,13 @@ Row = tuple[str, str, str, str]  # kind, revision, percent, tag
 def rows_in(fields: list[tuple[str, str]]) -> list[Row]:
     columns = {key: [v for n, v in fields if n == key] for key in ("row_kind", "row_revision", "row_percent", "row_tag")}
     return list(zip(*columns.values(), strict=True))
+
+
+def now_column(html: str) -> list[tuple[str, str, str]]:
+    """A traffic form's rows as (kind, how the "After OK" line names it, its "Now" cell as read, tags dropped)."""
+    found = re.findall(r'<tr data-row="([^"]+)" data-short="([^"]*)"[^>]*>.*?<td class="num"[^>]*>(.*?)</td>', html, re.S)
+    return [(kind, unescape(short), " ".join(unescape(re.sub(r"<[^>]+>", "", cell)).split()))
+            for kind, short, cell in found]
 
 
 def with_rows(fields: list[tuple[str, str]], rows: list[Row]) -> list[tuple[str, str]]:

@@ -16,8 +16,18 @@ import httpx
 import pytest
 
 from app.web.logs import moment, parse_after
+from tests.devcluster.controllers.test_zero_initial_scale import autoscaler_config
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
-from tests.web.conftest import Console, Event, live_settings, open_stream, served
+from tests.web.conftest import (
+    Console,
+    Event,
+    form_fields,
+    live_settings,
+    now_column,
+    open_stream,
+    rows_in,
+    served,
+)
 from tests.web.test_live import stream_path
 from tests.web.test_writes import split_path, submit, wizard_path
 
@@ -374,27 +384,33 @@ async def test_the_hint_about_traffic_that_follows_the_latest_revision_only_when
     assert "Revision pinned-00002 failed" in listing and "Traffic stays on" not in listing
 
 
+async def _held(console: Console, ns: str, name: str) -> None:
+    """A Service whose split gives {name}-00002 50%, a revision that fails (its image cannot be resolved): the Route
+    keeps routing everything to {name}-00001, through its floating entry, as before."""
+    console.create_ksvc(ns, name)
+    await console.settled(ns, name)
+    console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", name, "--type", "merge", "-p", json.dumps(
+        {"spec": {"template": {"metadata": {"name": f"{name}-00002"},
+                               "spec": {"containers": [{"image": "registry.invalid/app:v2"}]}},
+                  "traffic": [{"revisionName": f"{name}-00002", "percent": 50},
+                              {"revisionName": f"{name}-00001", "percent": 50}]}}))
+    _failed(console.cluster, ns, f"{name}-00002")
+
+    def routes_refused() -> bool:
+        status = console.ksvc(ns, name).get("status", {})
+        return any(c["type"] == "RoutesReady" and c.get("reason") == "RevisionMissing"
+                   for c in status.get("conditions", []))
+
+    wait_for(routes_refused, timeout=15, message="the Route refuses the split")
+
+
 async def test_a_split_that_names_a_failed_revision_is_said_to_be_not_in_effect(console: Console) -> None:
     """A split pinned to a revision that then fails is not applied: the Route's AllTrafficAssigned says RevisionMissing
     ("Revision … failed to become ready.", knative/serving pkg/reconciler/route/traffic/errors.go) and keeps its last
     good status.traffic. The details page and the list say the split asked for is not in effect and what to do,
     instead of only showing the old split (found by a walkthrough: the wizard gave a new revision 50%)."""
     ns = console.namespace()
-    console.create_ksvc(ns, "held")
-    await console.settled(ns, "held")
-    console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "held", "--type", "merge", "-p", json.dumps(
-        {"spec": {"template": {"metadata": {"name": "held-00002"},
-                               "spec": {"containers": [{"image": "registry.invalid/app:v2"}]}},
-                  "traffic": [{"revisionName": "held-00002", "percent": 50},
-                              {"revisionName": "held-00001", "percent": 50}]}}))
-    _failed(console.cluster, ns, "held-00002")
-
-    def routes_refused() -> bool:
-        status = console.ksvc(ns, "held").get("status", {})
-        return any(c["type"] == "RoutesReady" and c.get("reason") == "RevisionMissing"
-                   for c in status.get("conditions", []))
-
-    wait_for(routes_refused, timeout=15, message="the Route refuses the split")
+    await _held(console, ns, "held")
     status = console.ksvc(ns, "held")["status"]
     assert [(t["revisionName"], t["percent"]) for t in status["traffic"]] == [("held-00001", 100)]  # the last good one
     page = html.unescape((await console.get(f"/namespaces/{ns}/services/held")).text)
@@ -405,3 +421,68 @@ async def test_a_split_that_names_a_failed_revision_is_said_to_be_not_in_effect(
     listing = html.unescape((await console.get(f"/namespaces/{ns}/services")).text)
     assert ("Revision held-00002 failed: the image registry.invalid/app:v2 could not be resolved. The split that gives "
             "it traffic is not in effect: traffic stays as it was.") in listing
+
+
+async def test_the_split_dialog_shows_what_is_routed_while_the_split_asked_for_is_held(console: Console) -> None:
+    """While Knative holds a split it cannot apply (RoutesReady RevisionMissing, status.traffic the last good one), the
+    Split Traffic dialog's "Now" column shows what is routed (status.traffic), not the split asked for, and the dialog
+    says the split asked for is not in effect (found by a walkthrough: it showed 50% / 50% "now" while held-00001
+    served everything)."""
+    ns = console.namespace()
+    await _held(console, ns, "split")
+    dialog = await console.get(split_path(ns, "split"))
+    assert dialog.status_code == 200
+    assert now_column(dialog.text) == [("revision", "00002", "0%"),
+                                       ("revision", "00001", "100% (via the latest ready revision)")]
+    said = html.unescape(dialog.text)
+    assert ("The split asked for is not in effect: it gives split-00002 50%, and split-00002 failed to become ready, "
+            "so Knative still routes as it did before, as the Now column shows. Give split-00002 0% below (or create "
+            "a revision that fixes it and give the share to that one).") in said
+    # The form still holds the split asked for: OK writes what the rows say, as before.
+    assert rows_in(form_fields(dialog.text, "split-form")) == [("revision", "split-00002", "50", ""),
+                                                               ("revision", "split-00001", "50", "")]
+    # Preset to send split-00001 100%: its "Now" line is what is routed too.
+    preset = html.unescape((await console.get(split_path(ns, "split") + "?revision=split-00001")).text)
+    assert re.search(r"<dt>Now</dt><dd>latest ready revision \(now 00001\) 100%</dd>", preset), preset
+
+
+async def test_a_revision_whose_image_cannot_be_resolved_says_it_was_not_resolved_and_why(console: Console) -> None:
+    """A failed revision whose image no registry resolves (ContainerMissing) will never get a digest: its page says it
+    was not resolved, with Knative's reason, instead of "(not resolved yet)"."""
+    ns = console.namespace()
+    await _held(console, ns, "nodigest")
+    page = (await console.get(f"/namespaces/{ns}/services/nodigest/revisions/nodigest-00002")).text
+    digest = re.search(r"<dt>Resolved digest</dt><dd[^>]*>(.*?)</dd>", page, re.S)
+    assert digest is not None, page
+    said = " ".join(html.unescape(re.sub(r"<[^>]+>", "", digest.group(1))).split())
+    assert said.startswith('Not resolved: the revision failed (ContainerMissing: Unable to fetch image '
+                           '"registry.invalid/app:v2": failed to resolve image to digest:'), said
+    assert "yet" not in said
+    ready = (await console.get(f"/namespaces/{ns}/services/nodigest/revisions/nodigest-00001")).text
+    assert re.search(r"<dt>Resolved digest</dt><dd[^>]*>[^<]*@sha256:", ready), ready
+
+
+async def test_the_logs_pages_note_follows_an_instance_that_starts_while_it_is_open(
+        devcluster: DevClusterProcess) -> None:
+    """A revision with no instance: the logs page says "No instance is running"; a cold start while the page is open
+    (a request through the gateway) is followed, and the stream replaces that note (found by a walkthrough: the note
+    stayed above the new lines while the Instances section already said "1 running")."""
+    ns = devcluster.new_namespace("logs")
+    manifest = ksvc_manifest("cold", ns)
+    manifest["spec"]["template"]["metadata"] = {"annotations": {"autoscaling.knative.dev/initial-scale": "0"}}
+    with autoscaler_config(devcluster, **{"allow-zero-initial-scale": "true"}):  # admission reads it
+        assert devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services", manifest)[0] == 201
+    wait_for(lambda: _ready_status(devcluster, ns, "cold-00001") == "True", message="Ready")
+    async with served(live_settings(devcluster)) as app, httpx.AsyncClient(base_url=app.url, timeout=10) as http, \
+            httpx.AsyncClient(base_url=devcluster.gateway_url, trust_env=False, timeout=30) as gateway:
+        page = await http.get(f"/namespaces/{ns}/services/cold/revisions/cold-00001/logs")
+        assert "No instance is running" in page.text and 'sse-swap="logs-note"' in page.text
+        live = html.unescape(re.search(r'sse-connect="([^"]+)"', page.text).group(1))
+        async with open_stream(http, live) as stream:
+            await stream.until(lambda e: e.name == "")  # a heartbeat: the stream follows the revision's pods
+            assert (await gateway.get("/", headers={"Host": f"cold.{ns}.example.com"})).status_code == 200
+            events = await stream.until(lambda e: e.name == "logs-note", within=20)
+            note = events[-1].data
+            assert "No instance is running" not in note and "cold-00001-deployment-" in note, note
+            if not any(e.name == "log" and "received a request" in e.data for e in events):
+                await stream.until(lambda e: e.name == "log" and "received a request" in e.data)

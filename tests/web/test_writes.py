@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.web.conftest import KSVC, Console, Row, form_fields, form_values, rows_in, with_rows
+from tests.web.conftest import KSVC, Console, Row, form_fields, form_values, now_column, rows_in, with_rows
 
 
 def _create_form(name: str, **fields: str) -> dict:
@@ -117,6 +117,25 @@ async def test_create_revision_at_zero_percent(console: Console) -> None:
     settled = await console.settled(ns, "rev", revisions=2)
     assert {(t["revisionName"], t["percent"]) for t in settled["status"]["traffic"]} == {("rev-00002", 0),
                                                                                           ("rev-00001", 100)}
+
+
+async def test_the_wizards_now_column_counts_what_a_revision_gets_through_the_latest_revision_entry(
+        console: Console) -> None:
+    """The wizard's traffic step moves the floating entry's share onto the named row of the revision it serves; its
+    "Now" column says what each revision gets now, through that entry too (found by a walkthrough: it said
+    "now-00001 0%" while now-00001 served 100%)."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "now")
+    await console.settled(ns, "now")
+    path = wizard_path(ns, "now")
+    step2 = await submit(console, path, (await console.get(path)).text, "wizard", "next")
+    step3 = await submit(console, path, step2.text, "wizard", "next")
+    assert [(kind, now) for kind, _, now in now_column(step3.text)] == [
+        ("new", "0%"), ("latest", "100%"), ("revision", "100% (via the latest ready revision)")]
+    # The Split dialog words it the same way.
+    dialog = await console.get(split_path(ns, "now"))
+    assert [(kind, now) for kind, _, now in now_column(dialog.text)] == [
+        ("latest", "100%"), ("revision", "100% (via the latest ready revision)")]
 
 
 async def test_a_share_for_the_new_revision_pins_it_by_name(console: Console) -> None:
