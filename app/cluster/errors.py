@@ -189,8 +189,8 @@ def from_status(code: int, body: str | bytes | None, fallback: str = "", server:
         if isinstance(decoded, dict):
             status = decoded
     if server and not (status.get("kind") == "Status" or status.get("reason") or status.get("message")):
-        kind = _BY_CODE.get(code, NotFromApiServer)
-        return kind(code, fallback or "Unknown", not_from_api_server(code, fallback, body, server))
+        answered = _BY_CODE.get(code, NotFromApiServer)
+        return answered(code, fallback or "Unknown", not_from_api_server(code, fallback, body, server))
     reason = str(status.get("reason") or fallback or "Unknown")
     message = str(status.get("message") or fallback or f"the server answered {code}")
     details = status.get("details") if isinstance(status.get("details"), dict) else {}
