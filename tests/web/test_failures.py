@@ -39,6 +39,12 @@ def _failed(cluster: DevClusterProcess, ns: str, name: str) -> None:
     wait_for(lambda: _ready_status(cluster, ns, name) == "False", timeout=15, message=f"{name} failed")
 
 
+def _routes_refused(console: Console, ns: str, name: str) -> bool:
+    """The Service's RoutesReady says RevisionMissing: the Route refuses the split asked for."""
+    status = console.ksvc(ns, name).get("status", {})
+    return any(c["type"] == "RoutesReady" and c.get("reason") == "RevisionMissing" for c in status.get("conditions", []))
+
+
 @pytest.fixture
 def failing_images(devcluster: DevClusterProcess) -> Iterator[None]:
     """Images `ghcr.io/crash/*` exit with code 2 at start, for the test; the ConfigMap is put back after."""
@@ -388,13 +394,7 @@ async def test_a_split_that_names_a_failed_revision_is_said_to_be_not_in_effect(
                   "traffic": [{"revisionName": "held-00002", "percent": 50},
                               {"revisionName": "held-00001", "percent": 50}]}}))
     _failed(console.cluster, ns, "held-00002")
-
-    def routes_refused() -> bool:
-        status = console.ksvc(ns, "held").get("status", {})
-        return any(c["type"] == "RoutesReady" and c.get("reason") == "RevisionMissing"
-                   for c in status.get("conditions", []))
-
-    wait_for(routes_refused, timeout=15, message="the Route refuses the split")
+    wait_for(lambda: _routes_refused(console, ns, "held"), timeout=15, message="the Route refuses the split")
     status = console.ksvc(ns, "held")["status"]
     assert [(t["revisionName"], t["percent"]) for t in status["traffic"]] == [("held-00001", 100)]  # the last good one
     page = html.unescape((await console.get(f"/namespaces/{ns}/services/held")).text)
@@ -421,13 +421,8 @@ async def test_a_revision_deleted_under_its_traffic_entry_is_marked_deleted(cons
                               {"revisionName": "del-00001", "percent": 50, "tag": "old"}]}}))
     await console.settled(ns, "del", revisions=2)
     console.cluster.kubectl("1.33", "-n", ns, "delete", "revision", "del-00001")
-
-    def routes_refused() -> bool:
-        status = console.ksvc(ns, "del").get("status", {})
-        return any(c["type"] == "RoutesReady" and c.get("reason") == "RevisionMissing"
-                   for c in status.get("conditions", []))
-
-    wait_for(routes_refused, timeout=15, message="the Route refuses the split that names the deleted revision")
+    wait_for(lambda: _routes_refused(console, ns, "del"), timeout=15,
+             message="the Route refuses the split that names the deleted revision")
     status = console.ksvc(ns, "del")["status"]
     assert ("del-00001", "old") in [(t["revisionName"], t.get("tag")) for t in status["traffic"]]  # still listed
     page = html.unescape((await console.get(f"/namespaces/{ns}/services/del")).text)
