@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse
 
 from app.cluster.client import Cluster
-from app.cluster.errors import ClusterError, KnativeNotInstalled, Unreachable
+from app.cluster.errors import ClusterError, KnativeNotInstalled, NotFromApiServer, Unreachable
 from app.cluster.resources import SERVICE
 from app.web.routing import CheckedRoute
 
@@ -70,7 +70,7 @@ async def serves_knative(cluster: Cluster) -> str:
     try:
         if await cluster.serves(SERVICE, request_timeout=CHECK_TIMEOUT):
             return ""
-    except (Unreachable, KnativeNotInstalled) as error:
+    except (Unreachable, KnativeNotInstalled, NotFromApiServer) as error:
         return error.message
     except ClusterError as error:
         return f"The API server at {cluster.server} answered {error.code} {error.reason}: {error.message}"

@@ -317,7 +317,7 @@ class Cluster:
         return answer
 
     def _failure(self, resource: Resource, status: int, body: bytes, reason: str) -> ClusterError:
-        failure = from_status(status, body, reason)
+        failure = from_status(status, body, reason, self.server)
         if resource.knative and failure.code == 404 and not failure.details.get("name"):
             return KnativeNotInstalled(
                 404, "NotFound",

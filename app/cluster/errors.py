@@ -58,6 +58,12 @@ class KnativeNotInstalled(ClusterError):
     """The serving.knative.dev API group is not served by this cluster."""
 
 
+class NotFromApiServer(ClusterError):
+    """An error answer without a Kubernetes Status (an HTML page, text, nothing): the API server answers every error
+    of its API with a Status (apimachinery's `metav1.Status`), so something in front of it (a proxy, load balancer or
+    tunnel) answered for it. `reason` is the HTTP reason phrase; the message says what to check."""
+
+
 # Why the API server gave no (complete) answer, as the client found it (app.cluster.client sorts its exceptions into
 # these), and what each means to a user: the one place transport failures are put in words. Pages, banners and live
 # events say `Unreachable.message`, and add what to do there (retry, or wait: live updates resume by themselves).
@@ -154,8 +160,26 @@ _BY_CODE: dict[int, type[ClusterError]] = {404: NotFound, 409: Conflict, 410: Ex
                                            403: Forbidden, 401: Unauthorized}
 
 
-def from_status(code: int, body: str | bytes | None, fallback: str = "") -> ClusterError:
-    """Our error for an HTTP error answer, from its Status body when it has one."""
+def _what(body: str | bytes | None) -> str:
+    """What an answer that is not a Status carried, in a few words (never its text: a proxy's page is not ours)."""
+    text = (body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body or "").strip()
+    if not text:
+        return "an empty answer"
+    if text[:1] == "<" and "html" in text[:512].lower():
+        return "an HTML page"
+    return "an answer that is not a Kubernetes Status"
+
+
+def not_from_api_server(code: int, phrase: str, body: str | bytes | None, server: str) -> str:
+    answered = f"{server or 'The cluster address'} answered {code}{f' {phrase}' if phrase else ''}"
+    return (f"{answered} with {_what(body)}, not with the Kubernetes API server's own answer (a Status): something "
+            "in front of the API server (a proxy, load balancer or tunnel) answered for it. Check that the API server "
+            "behind it is running and that it can reach it, or that the kubeconfig's address is the API server's.")
+
+
+def from_status(code: int, body: str | bytes | None, fallback: str = "", server: str = "") -> ClusterError:
+    """Our error for an HTTP error answer, from its Status body when it has one; without one, the answer came from
+    something in front of the API server (`server`, the address the console called): said so, with what to check."""
     status: dict[str, Any] = {}
     if body:
         try:
@@ -164,6 +188,9 @@ def from_status(code: int, body: str | bytes | None, fallback: str = "") -> Clus
             decoded = None
         if isinstance(decoded, dict):
             status = decoded
+    if server and not (status.get("kind") == "Status" or status.get("reason") or status.get("message")):
+        answered = _BY_CODE.get(code, NotFromApiServer)
+        return answered(code, fallback or "Unknown", not_from_api_server(code, fallback, body, server))
     reason = str(status.get("reason") or fallback or "Unknown")
     message = str(status.get("message") or fallback or f"the server answered {code}")
     details = status.get("details") if isinstance(status.get("details"), dict) else {}

@@ -25,7 +25,16 @@ _ALIASES = {alias: key for key, alias in SCALING_ALIASES.items()}
 _SPEC = {"containerConcurrency": "concurrency limit", "timeoutSeconds": "timeout", "serviceAccountName":
          "service account"}
 _RESOURCES = (("requests", "request"), ("limits", "limit"))
-_HANDLED = ("name", "image", "ports", "env", "resources")
+_HANDLED = ("name", "image", "ports", "env", "resources", "volumeMounts")
+# A probe and its fields as the Kubernetes API reference names them (core/v1 Probe), in a user's words.
+_PROBES = {"readinessProbe": "readiness probe", "livenessProbe": "liveness probe", "startupProbe": "startup probe"}
+_PROBE_FIELDS = {"initialDelaySeconds": "initial delay", "periodSeconds": "period", "timeoutSeconds": "timeout",
+                 "successThreshold": "success threshold", "failureThreshold": "failure threshold",
+                 "terminationGracePeriodSeconds": "termination grace period"}
+_CHECKS = ("httpGet", "tcpSocket", "grpc", "exec")
+# A volume's source named by its kind and what it refers to (core/v1 Volume); any other source by its kind and JSON.
+_VOLUME_SOURCES = {"secret": ("Secret", "secretName"), "configMap": ("ConfigMap", "name"),
+                   "persistentVolumeClaim": ("PersistentVolumeClaim", "claimName")}
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,10 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def _env_value(entry: dict[str, Any]) -> str:
     if "valueFrom" not in entry:
         return _json(entry.get("value", ""))
@@ -139,6 +152,59 @@ def _env_value(entry: dict[str, Any]) -> str:
         if ref:
             return f"from {label} {ref.get('name', '')}, key {ref.get('key', '')}"
     return f"from {_json(source)}"
+
+
+def _port(value: Any) -> str:
+    # Knative's defaulting leaves port 0 (or none): the probe then goes to the serving container's port.
+    return f"on port {value}" if value not in (None, 0, "") else "on the container's port"
+
+
+def _check(probe: dict[str, Any]) -> str:
+    """What a probe does: `HTTP GET /healthz on port 8080`, `TCP on the container's port`, `runs cat /tmp/ok`."""
+    if "httpGet" in probe:
+        get = _dict(probe["httpGet"])
+        scheme = "HTTPS" if get.get("scheme") == "HTTPS" else "HTTP"
+        return f"{scheme} GET {get.get('path') or '/'} {_port(get.get('port'))}"
+    if "tcpSocket" in probe:
+        return f"TCP {_port(_dict(probe['tcpSocket']).get('port'))}"
+    if "grpc" in probe:
+        grpc = _dict(probe["grpc"])
+        service = f" (service {grpc['service']})" if grpc.get("service") else ""
+        return f"gRPC {_port(grpc.get('port'))}{service}"
+    command = _dict(probe["exec"]).get("command")
+    return "runs " + (" ".join(map(_json, command)) if isinstance(command, list) else _json(command))
+
+
+def _probe_fields(key: str, probe: Any) -> list[Field]:
+    label = _PROBES[key]
+    if not isinstance(probe, dict):
+        return [Field(f"probe/{key}", label, _json(probe))]
+    fields = [Field(f"probe/{key}/check", f"{label} check", _check(probe))] if any(c in probe for c in _CHECKS) \
+        else []
+    for name, value in probe.items():
+        if name in _CHECKS:
+            continue
+        word = _PROBE_FIELDS.get(name)
+        seconds = "s" if word and name.endswith("Seconds") else ""
+        fields.append(Field(f"probe/{key}/{name}", f"{label} {word or name}", _json(value) + seconds))
+    return fields
+
+
+def _volume(volume: dict[str, Any]) -> str:
+    """`Secret tls`, `ConfigMap app-config`, `emptyDir`, or the source's kind and JSON."""
+    for kind, source in volume.items():
+        if kind == "name":
+            continue
+        if kind in _VOLUME_SOURCES:
+            word, ref = _VOLUME_SOURCES[kind]
+            return f"{word} {_dict(source).get(ref, '')}"
+        return kind if source in ({}, None) else f"{kind} {_json(source)}"
+    return "no source"
+
+
+def _mount(mount: dict[str, Any]) -> str:
+    sub = f", subpath {mount['subPath']}" if mount.get("subPath") else ""
+    return f"volume {mount.get('name', '')}{sub}{', read-only' if mount.get('readOnly') else ''}"
 
 
 def _container_fields(container: dict[str, Any]) -> list[Field]:
@@ -155,8 +221,13 @@ def _container_fields(container: dict[str, Any]) -> list[Field]:
     for section, word in _RESOURCES:
         for name, amount in sorted(_dict(resources.get(section)).items()):
             fields.append(Field(f"resources/{section}/{name}", f"{name} {word}", _json(amount)))
+    for mount in _dicts(container.get("volumeMounts")):
+        path = _json(mount.get("mountPath", ""))
+        fields.append(Field(f"mount/{path}", f"mount {path}", _mount(mount)))
     for key, value in container.items():
-        if key not in _HANDLED:
+        if key in _PROBES:
+            fields += _probe_fields(key, value)
+        elif key not in _HANDLED:
             fields.append(Field(f"container/{key}", f"container {key}", _json(value)))
     return fields
 
@@ -171,8 +242,11 @@ def template_fields(metadata: Any, spec: Any) -> list[Field]:
     scaling = {_ALIASES.get(k, k): v for k, v in annotations.items() if _ALIASES.get(k, k) in _SCALING}
     fields += [Field(f"annotation/{key}", label, _json(scaling[key])) for key, label in _SCALING.items()
                if key in scaling]
+    for volume in _dicts(spec.get("volumes")):
+        name = _json(volume.get("name", ""))
+        fields.append(Field(f"volume/{name}", f"volume {name}", _volume(volume)))
     for key, value in spec.items():
-        if key != "containers":
+        if key != "containers" and not (key == "volumes" and isinstance(value, list)):
             fields.append(Field(f"spec/{key}", _SPEC.get(key, key), _json(value) + ("s" if key == "timeoutSeconds"
                                                                                     else "")))
     for container in containers:

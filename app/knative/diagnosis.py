@@ -7,7 +7,7 @@ the Route cannot apply, which revision holds it (route/traffic/errors.go)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from app.knative.instances import NOT_PULLED, Instance
@@ -152,6 +152,40 @@ def held_split(service: ServiceView) -> HeldSplit | None:
     name, why = found.groups()
     percent = sum(t.percent for t in service.spec_traffic if t.revision_name == name and not t.latest_revision)
     return HeldSplit(name, why, percent)
+
+
+@dataclass(frozen=True)
+class DeletedEntry:
+    """A revision the traffic Knative reports still names, which no longer exists (deleted with kubectl, say): the
+    Route then refuses every split that names it (RevisionMissing, "referenced in traffic not found") and keeps the
+    last one it applied, so the entry stays listed, with its tag and tag URL, until the split stops naming it."""
+
+    revision: str
+    percent: int
+    tag: str
+
+    @property
+    def sentence(self) -> str:
+        holds = [f"{self.percent}%"] if self.percent else []
+        todo = ["give it 0%"] if self.percent else []
+        if self.tag:
+            holds.append(f"tag {self.tag}")
+            todo.append(f"remove its tag {self.tag}")
+        return f"{self.revision} was deleted, but the split still names it ({', '.join(holds)}): " \
+            f"{' and '.join(todo)} in Split Traffic."
+
+
+def deleted_entries(service: ServiceView, existing: Collection[str]) -> tuple[DeletedEntry, ...]:
+    """The revisions the traffic Knative reports names by name that are not among `existing` (all the Service's
+    revisions). Only the Route's status.traffic: what it lists existed when applied, while the spec may name a
+    revision about to be made."""
+    named: dict[str, DeletedEntry] = {}
+    for t in service.status_traffic:
+        if t.latest_revision or not t.revision_name or t.revision_name in existing:
+            continue
+        seen = named.get(t.revision_name, DeletedEntry(t.revision_name, 0, ""))
+        named[t.revision_name] = DeletedEntry(t.revision_name, seen.percent + t.percent, seen.tag or t.tag)
+    return tuple(named.values())
 
 
 def service_problem(service: ServiceView) -> str:

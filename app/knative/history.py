@@ -262,6 +262,9 @@ class Item:
     revision: str = ""  # the revision it made, whose changes `with_summaries` adds to the detail
     gone: tuple[str, ...] = ()  # the revisions its split names that no longer exist: it cannot be restored
     about: str = ""  # an Event's object, as kubectl names it (`pod/NAME`)
+    # Where it falls among the changes by generation (2k+1: the console's k-th entry, oldest first; 2k: what was done
+    # outside between entry k-1 and entry k): orders the items of one second (timestamps have whole seconds).
+    step: int = 0
 
     @property
     def restorable(self) -> bool:
@@ -339,6 +342,7 @@ class _Gap:
     count: int
     since: str  # the time of the entry before the gap ("" if none)
     until: str  # the time of the entry after it ("" for changes after the last entry)
+    step: int  # 2k: before the k-th entry (oldest first)
     revisions: list[str] = field(default_factory=list)
 
 
@@ -373,29 +377,38 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
         outside_revisions.append((revision, created, creator))
     gaps: list[_Gap] = []
     if recorded and created_outside and recorded[0].generations[0] > 1:
-        gaps.append(_Gap(recorded[0].generations[0] - 1, str(meta.get("creationTimestamp") or ""), recorded[0].at))
+        gaps.append(_Gap(recorded[0].generations[0] - 1, str(meta.get("creationTimestamp") or ""), recorded[0].at, 0))
     previous: Entry | None = None
-    for entry in recorded:
+    for seq, entry in enumerate(recorded):
         if previous is not None and entry.generations[0] > previous.generations[1]:
-            gaps.append(_Gap(entry.generations[0] - previous.generations[1], previous.at, entry.at))
+            gaps.append(_Gap(entry.generations[0] - previous.generations[1], previous.at, entry.at, 2 * seq))
         previous = entry
     if previous is not None and generation > previous.generations[1]:
-        gaps.append(_Gap(generation - previous.generations[1], previous.at, ""))
+        gaps.append(_Gap(generation - previous.generations[1], previous.at, "", 2 * len(recorded)))
     elif previous is None and generation > 1:
-        gaps.append(_Gap(generation - 1, str(meta.get("creationTimestamp") or ""), ""))
+        gaps.append(_Gap(generation - 1, str(meta.get("creationTimestamp") or ""), "", 0))
+    configured = {_revision_meta(obj)[0]: generation_of(obj.get("metadata") or {}) for obj in revisions}
+    made_at = [(2 * seq + 1, configured.get(e.revision, 0)) for seq, e in enumerate(recorded) if e.revision]
+    steps: dict[str, int] = {}
     for revision, created, _ in outside_revisions:
         when = moment(created)
-        if revision == first_revision:
-            continue  # made by the creation, not by a change after it
-        for gap in gaps:
-            since, until = moment(gap.since), moment(gap.until)
-            if when is not None and (since is None or when >= since) and (until is None or when <= until):
-                gap.revisions.append(revision)
-                break
+        if revision == first_revision or when is None:
+            continue  # made by the creation, not by a change after it; or its time is not known
+        fits = [gap for gap in gaps if _within(when, gap)]
+        # Several gaps fit when their entries share its second: its configuration generation, against those of the
+        # revisions the console's entries made, says which side of them it falls on.
+        known = configured.get(revision, 0)
+        agreeing = [gap for gap in fits if not known or all((step < gap.step) == (theirs < known)
+                                                             for step, theirs in made_at if theirs)]
+        chosen = (agreeing or fits)[:1]
+        for gap in chosen:
+            gap.revisions.append(revision)
+        # With no gap in the generations for it, its time places it: after the entries of its second.
+        steps[revision] = chosen[0].step if chosen else 2 * sum(1 for e in recorded if (moment(e.at) or when) <= when)
     event_items, seen = _event_items(events, {e.id for e in recorded})
     for revision, created, creator in outside_revisions[:newest]:
         items.append(Item(created, OUTSIDE, f"Revision {short_name(revision, name)} created outside the console",
-                          "", creator, order=1, revision=revision))
+                          "", creator, order=1, revision=revision, step=steps.get(revision, 0)))
     last_modifier = str(annotations.get(ANNOTATION_LAST_MODIFIER) or "") if isinstance(annotations, dict) else ""
     for gap in gaps:
         unexplained = gap.count - len(gap.revisions)
@@ -406,7 +419,7 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
         detail = what + (f"; traffic now: {split_text(parse_traffic((service.get('spec') or {}).get('traffic')), name)}"
                          if latest else "")
         items.append(Item(gap.until, OUTSIDE, "Changed outside the console", detail,
-                          last_modifier if latest else "", order=-1))
+                          last_modifier if latest else "", order=-1, step=gap.step))
     if created_outside:
         creator = str(annotations.get(ANNOTATION_CREATOR) or "") if isinstance(annotations, dict) else ""
         items.append(Item(str(meta.get("creationTimestamp") or ""), OUTSIDE, "Service created outside the console",
@@ -417,9 +430,18 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
         title = f"Revision {short_name(entry.revision, name)} created" if made_one else entry.title
         items.append(Item(entry.at, CONSOLE, title, change_text(entry, name), entry.by, entry,
                           recorded=entry.id in seen, seq=seq, revision=entry.revision if made_one else "",
-                          gone=missing(entry.after, existing)))
-    items += event_items
+                          gone=missing(entry.after, existing), step=2 * seq + 1))
+    # An Event follows the change it reports: it takes the step of the newest change in its second.
+    newest_in: dict[datetime | None, int] = {}
+    for item in items:
+        newest_in[moment(item.at)] = max(newest_in.get(moment(item.at), 0), item.step)
+    items += [replace(e, step=newest_in.get(moment(e.at), 0)) for e in event_items]
     return sorted(items, key=_newest_first)
+
+
+def _within(when: datetime, gap: _Gap) -> bool:
+    since, until = moment(gap.since), moment(gap.until)
+    return (since is None or when >= since) and (until is None or when <= until)
 
 
 def _whole(service: dict[str, Any], recorded: Sequence[Entry]) -> bool:
@@ -440,8 +462,8 @@ def with_summaries(items: Sequence[Item], summary_of: Callable[[str], str]) -> l
     return result
 
 
-def _newest_first(item: Item) -> tuple[int, float, int, int]:
+def _newest_first(item: Item) -> tuple[int, float, int, int, int]:
     when = moment(item.at)
-    if when is None:
-        return (0, 0.0, -item.order, -item.seq)  # unknown times are the latest changes (after the last entry)
-    return (1, -when.timestamp(), -item.order, -item.seq)
+    if when is None:  # unknown times are the latest changes (after the last entry)
+        return (0, 0.0, -item.step, -item.order, -item.seq)
+    return (1, -when.timestamp(), -item.step, -item.order, -item.seq)

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from app.cluster import resources as r
 from app.knative import changes, history, traffic
 from app.knative import instances as inst
-from app.knative.diagnosis import Diagnosis, HeldSplit, diagnose, held_split
+from app.knative.diagnosis import DeletedEntry, Diagnosis, HeldSplit, deleted_entries, diagnose, held_split
 from app.knative.gateway import Gateway
 from app.knative.models import (
     FAILED,
@@ -142,6 +142,7 @@ class DetailPage:
     allowed: Allowed = EVERYTHING  # what the user may do to this Service (the actions offered)
     row_html: list[Markup] = field(default_factory=list)  # the revision table's rows, rendered (render_page)
     gone: str = ""  # the Service was deleted under the open page (the live view): what to say; shown as last known
+    deleted: tuple[DeletedEntry, ...] = ()  # traffic entries whose revision no longer exists
 
     @property
     def show_all(self) -> bool:
@@ -151,6 +152,10 @@ class DetailPage:
     def held(self) -> HeldSplit | None:
         """The split asked for, when Knative has not applied it (the Traffic shown is then the one before)."""
         return held_split(self.service)
+
+    @property
+    def deleted_names(self) -> frozenset[str]:
+        return frozenset(d.revision for d in self.deleted)
 
     @property
     def newest_rows(self) -> int:
@@ -364,7 +369,8 @@ def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, A
                 if row.diagnosis is not None]
     return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
                       shown, latest, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None,
-                      allowed=allowed, gone=gone)
+                      allowed=allowed, gone=gone,
+                      deleted=deleted_entries(service, {_name_of(obj) for obj in revisions}))
 
 
 async def read_evidence(client: Any, user: str, namespace: str, obj: dict[str, Any], revisions: list[dict[str, Any]],

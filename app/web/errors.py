@@ -10,7 +10,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
-from app.cluster.errors import ClusterError, Forbidden, KnativeNotInstalled, NotFound, Unauthorized, Unreachable
+from app.cluster.errors import (
+    ClusterError,
+    Forbidden,
+    KnativeNotInstalled,
+    NotFound,
+    NotFromApiServer,
+    Unauthorized,
+    Unreachable,
+)
 from app.web.auth import ProxyCredentialsMissing, SignInRequired, secure, sign_in_url
 from app.web.context import BadPath
 from app.web.permissions import forbidden_text
@@ -105,6 +113,13 @@ def install(app: FastAPI) -> None:
         page = ErrorPage("Cannot reach the cluster", f"{error.message}.", "Press Retry once it answers again.",
                          retry=str(request.url), server=error.server)
         return show(request, page, status=503)
+
+    @app.exception_handler(NotFromApiServer)
+    async def not_from_api_server(request: Request, error: NotFromApiServer) -> Response:
+        log.warning("an error answer without a Status: %s %s", error.code, error.reason)
+        page = ErrorPage("The Kubernetes API server did not answer", error.message,
+                         "Press Retry once it answers again.", retry=str(request.url))
+        return show(request, page, status=502)
 
     @app.exception_handler(KnativeNotInstalled)
     async def no_knative(request: Request, error: KnativeNotInstalled) -> Response:

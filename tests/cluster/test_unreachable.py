@@ -64,8 +64,10 @@ not_http = answering(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
 
 
 async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """A plain-HTTP server, whatever it is sent (a TLS ClientHello, say)."""
-    await reader.read(1)
+    """A plain-HTTP server, whatever it is sent (a TLS ClientHello, say). It reads all that has come before it answers
+    and closes: a socket closed with bytes unread sends a reset, which the client may take before the answer (the
+    connection then "broke off", not "could not set up TLS": seen once in a suite run)."""
+    await reader.read(65536)
     writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
     await writer.drain()
     writer.close()
@@ -163,3 +165,30 @@ async def test_a_dev_cluster_killed_while_a_watch_streams(tmp_path: Path, caplog
     finally:
         await client.close()
         cluster.stop()
+
+
+PROXY_PAGE = (b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
+              b"<hr><center>nginx</center></body></html>\r\n")
+# What a reverse proxy in front of the API server answers when its upstream is down: an HTML page, no Status.
+bad_gateway = answering(b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: "
+                        + str(len(PROXY_PAGE)).encode() + b"\r\nConnection: close\r\n\r\n" + PROXY_PAGE)
+
+
+async def test_an_error_answer_that_is_not_the_api_servers_own(tmp_path: Path) -> None:
+    """A proxy's 502 with an HTML page (no Kubernetes Status) is said to come from something in front of the API
+    server, with what to check: never "Bad Gateway: Bad Gateway" (found by a walkthrough)."""
+    async with serving(bad_gateway) as address:
+        client = await Cluster.connect(str(kubeconfig(tmp_path / "kubeconfig", f"http://{address}")), request_timeout=2)
+        try:
+            with pytest.raises(errors.NotFromApiServer) as caught:
+                await client.list(r.CONFIGMAP, "default")
+        finally:
+            await client.close()
+    error = caught.value
+    assert (error.code, error.reason) == (502, "Bad Gateway")
+    assert error.message == (
+        f"http://{address} answered 502 Bad Gateway with an HTML page, not with the Kubernetes API server's own "
+        "answer (a Status): something in front of the API server (a proxy, load balancer or tunnel) answered for it. "
+        "Check that the API server behind it is running and that it can reach it, or that the kubeconfig's address "
+        "is the API server's.")
+    assert "nginx" not in error.message and "<" not in error.message

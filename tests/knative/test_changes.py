@@ -145,3 +145,55 @@ def test_any_metadata_is_read_without_failing(metadata: dict[str, Any]) -> None:
     later = added_later(metadata)
     assert set(later) <= {"labels", "annotations"} and all(later.values())
     revision_fields({"metadata": metadata, "spec": {}})
+
+
+def with_container(**fields: object) -> dict[str, object]:
+    made = template()
+    made["spec"]["containers"][0].update(fields)  # type: ignore[index]
+    return made
+
+
+DEFAULTED = {"successThreshold": 1, "tcpSocket": {"port": 0}}  # the readiness probe Knative's defaulting leaves
+
+
+def test_probes_are_worded_by_probe_and_field() -> None:
+    """Not `container readinessProbe {"successThreshold": 1,…} → {"failureThreshold": 3,…}` (found by a walkthrough)."""
+    old = with_container(readinessProbe=DEFAULTED)
+    new = with_container(readinessProbe={**DEFAULTED, "failureThreshold": 3, "periodSeconds": 5})
+    assert sentences(old, new) == ["readiness probe failure threshold added = 3", "readiness probe period added = 5s"]
+    assert summary(template_diffs(old, new)) == "+readiness probe failure threshold, +readiness probe period"
+    http = with_container(readinessProbe={"httpGet": {"path": "/healthz", "port": 8080}, "successThreshold": 1},
+                          livenessProbe={"exec": {"command": ["cat", "/tmp/ok"]}, "initialDelaySeconds": 10})
+    assert sentences(old, http) == [
+        "readiness probe check TCP on the container's port → HTTP GET /healthz on port 8080",
+        "liveness probe check added = runs cat /tmp/ok", "liveness probe initial delay added = 10s"]
+    assert sentences(http, old)[1:] == ["liveness probe check removed (was runs cat /tmp/ok)",
+                                        "liveness probe initial delay removed (was 10s)"]
+    grpc = with_container(startupProbe={"grpc": {"port": 9090}, "timeoutSeconds": 2, "odd": [1]})
+    assert sentences(template(), grpc) == ["startup probe check added = gRPC on port 9090",
+                                           "startup probe timeout added = 2s", 'startup probe odd added = [1]']
+    assert sentences(template(), with_container(readinessProbe="garbage")) == ["readiness probe added = garbage"]
+    assert not any("{" in s for s in sentences(old, new) + sentences(old, http))
+
+
+def test_volumes_and_their_mounts_are_worded() -> None:
+    old = template()
+    old["spec"]["volumes"] = [{"name": "config", "configMap": {"name": "app-config"}},  # type: ignore[index]
+                              {"name": "scratch", "emptyDir": {}}]
+    new = with_container(volumeMounts=[{"name": "certs", "mountPath": "/etc/certs", "readOnly": True}])
+    new["spec"]["volumes"] = [{"name": "config", "configMap": {"name": "app-config-2"}},  # type: ignore[index]
+                              {"name": "certs", "secret": {"secretName": "tls"}},
+                              {"name": "odd", "projected": {"sources": []}}]
+    assert sentences(old, new) == [
+        "mount /etc/certs added = volume certs, read-only",
+        "volume config ConfigMap app-config → ConfigMap app-config-2", "volume certs added = Secret tls",
+        'volume odd added = projected {"sources": []}', "volume scratch removed (was emptyDir)"]
+    assert summary(template_diffs(old, new)) == "+mount /etc/certs, volume config ConfigMap app-config → " \
+                                                 "ConfigMap app-config-2, +volume certs +2 more"
+
+
+@given(st.dictionaries(st.sampled_from(["readinessProbe", "livenessProbe", "volumeMounts", "image"]), json_values,
+                       max_size=4), json_values)
+def test_any_probe_mount_or_volume_is_read_without_failing(container: dict[str, Any], volumes: Any) -> None:
+    fields = template_fields({}, {"containers": [container], "volumes": volumes})
+    assert all(isinstance(f.value, str) for f in fields)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.knative import traffic
-from app.knative.diagnosis import diagnose, held_split, service_problem
+from app.knative.diagnosis import deleted_entries, diagnose, held_split, service_problem
 from app.knative.events import newest_first
 from app.knative.instances import Instance, describe, instance_from
 from app.knative.models import revision_from, service_from
@@ -329,3 +329,19 @@ def test_any_rollout_text_is_whole_seconds_or_a_message(text: str, share: int) -
                 max_size=4))
 def test_any_events_are_listed_newest_first(events: list[Any]) -> None:
     assert all(view.about and view.kind for view in newest_first(events))
+
+
+def test_a_traffic_entry_whose_revision_was_deleted() -> None:
+    obj = {"metadata": {"name": "hw"}, "spec": {"traffic": [{"revisionName": "hw-00002", "percent": 100}]},
+           "status": {"traffic": [{"revisionName": "hw-00001", "percent": 50, "tag": "old"},
+                                  {"revisionName": "hw-00002", "percent": 50},
+                                  {"revisionName": "hw-00003", "percent": 0, "tag": "candidate"},
+                                  {"latestRevision": True, "revisionName": "hw-00009", "percent": 0}]}}
+    found = deleted_entries(service_from(obj), {"hw-00002"})
+    assert [d.sentence for d in found] == [
+        "hw-00001 was deleted, but the split still names it (50%, tag old): give it 0% and remove its tag old in "
+        "Split Traffic.",
+        "hw-00003 was deleted, but the split still names it (tag candidate): remove its tag candidate in Split "
+        "Traffic."]
+    # The spec alone may name a revision about to be made: only what the Route applied counts.
+    assert deleted_entries(service_from({**obj, "status": {}}), set()) == ()

@@ -168,3 +168,31 @@ def test_an_entry_whose_split_names_a_deleted_revision_says_it_cannot_be_restore
         "hw-00002", "2026-01-01T01:00:00Z")]) if i.entry]
     assert whole.restorable and whole.unrestorable == ""
     assert history.missing((A, B, LATEST), set()) == ("hw-00001", "hw-00002")  # never the floating entry
+
+
+def test_changes_in_the_same_second_are_ordered_by_generation() -> None:
+    """A revision made outside the console in the same second as a console entry sorts where its generation puts it:
+    below the entry it came before, above the one it came after (found by a walkthrough: it sorted above both)."""
+    created = entry("a1", "2026-01-01T00:00:00Z", "create", (0, 1), (LATEST,), "hw-00001")
+    split = entry("b2", "2026-01-01T00:00:05Z", "split", (2, 3), (A,))  # after kubectl's change (generation 2)
+    outside = revision("hw-00002", "2026-01-01T00:00:05Z", "carol")
+    items = history.timeline(service([split, created], generation=3), [outside])
+    assert [(i.source, i.title) for i in items] == [
+        ("console", "Traffic split"), ("outside", "Revision 00002 created outside the console"),
+        ("console", "Service created")]
+    first = entry("b2", "2026-01-01T00:00:05Z", "split", (1, 2), (A,))  # before kubectl's change (generation 3)
+    items = history.timeline(service([first, created], generation=3), [outside])
+    assert [(i.source, i.title) for i in items] == [
+        ("outside", "Revision 00002 created outside the console"), ("console", "Traffic split"),
+        ("console", "Service created")]
+    # Both a change before the entry and one after it, in its second: the revision's configuration generation says
+    # which one it was, against the revision the console's entry made.
+    made = entry("b2", "2026-01-01T00:00:05Z", "revision", (2, 3), (LATEST,), "hw-00002")
+    labelled = revision("hw-00003", "2026-01-01T00:00:05Z", "carol")
+    labelled["metadata"]["labels"] = {"serving.knative.dev/configurationGeneration": "3"}  # type: ignore[index]
+    ours = revision("hw-00002", "2026-01-01T00:00:05Z", "alice")
+    ours["metadata"]["labels"] = {"serving.knative.dev/configurationGeneration": "2"}  # type: ignore[index]
+    items = history.timeline(service([made, created], generation=4), [labelled, ours])
+    assert [(i.source, i.title) for i in items] == [
+        ("outside", "Revision 00003 created outside the console"), ("console", "Revision 00002 created"),
+        ("outside", "Changed outside the console"), ("console", "Service created")]

@@ -19,7 +19,7 @@ import pytest
 from app.cluster import errors
 from app.main import create_app
 from app.settings import Settings
-from tests.cluster.test_unreachable import LIBRARY_WORDS
+from tests.cluster.test_unreachable import LIBRARY_WORDS, bad_gateway, kubeconfig, serving
 from tests.support import DevClusterProcess, ksvc_manifest, start_cluster
 from tests.web.conftest import KSVC, live_settings, open_stream, served
 
@@ -118,3 +118,18 @@ async def test_a_cluster_killed_under_a_live_page_is_said_plainly(tmp_path: Path
         assert any("ClientPayloadError" in line and cluster.api_url in line for line in logged), logged
     finally:
         cluster.stop()
+
+
+async def test_a_proxy_that_answers_for_the_api_server_is_said_plainly(tmp_path: Path) -> None:
+    """A 502 with an HTML page from a proxy in front of the API server: the page says what answered, that it is not
+    the API server's own answer and what to check, with Retry; not "Bad Gateway: Bad Gateway"."""
+    async with serving(bad_gateway) as address:
+        settings = Settings(kubeconfig=str(kubeconfig(tmp_path / "kubeconfig", f"http://{address}")), request_timeout=2)
+        response = await _get(settings, "/namespaces/default/services")
+    page = html.unescape(response.text)
+    assert response.status_code == 502
+    assert "Bad Gateway: Bad Gateway" not in page
+    assert "The Kubernetes API server did not answer" in page
+    assert f"http://{address} answered 502 Bad Gateway with an HTML page, not with the Kubernetes API server's own " \
+           "answer" in page
+    assert '>Retry</a>' in page

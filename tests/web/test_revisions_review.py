@@ -295,3 +295,32 @@ async def test_roll_back_only_to_a_revision_older_than_the_newest_serving_one(co
     table = (await console.get(base)).text
     assert one_click(table, "fwd-00001") == "Roll back to this" and one_click(table, "fwd-00003") == "Send 100%"
     assert one_click((await console.get(f"{base}/revisions/fwd-00001")).text, "fwd-00001") == "Roll back to this"
+
+
+async def test_probes_and_volumes_read_in_words_in_the_table_and_the_diff(console: Console) -> None:
+    """A readiness probe given a failure threshold and a Secret mounted as a volume read as which probe and which of
+    its fields, which volume and where it is mounted: not `container readinessProbe {"successThreshold": 1,…} → …`
+    (found by a walkthrough; the dev cluster defaults the probe as Knative does)."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "pv")
+    await console.settled(ns, "pv")
+    console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "pv", "--type", "json", "-p", json.dumps([
+        {"op": "add", "path": "/spec/template/spec/containers/0/readinessProbe",
+         "value": {"failureThreshold": 3, "periodSeconds": 5, "httpGet": {"path": "/healthz"}}},
+        {"op": "add", "path": "/spec/template/spec/containers/0/volumeMounts",
+         "value": [{"name": "certs", "mountPath": "/etc/certs", "readOnly": True}]},
+        {"op": "add", "path": "/spec/template/spec/volumes",
+         "value": [{"name": "certs", "secret": {"secretName": "tls"}}]},
+    ]))
+    await console.settled(ns, "pv", revisions=2)
+    page = await console.get(f"/namespaces/{ns}/services/pv/diff?from=pv-00001&to=pv-00002")
+    listed = [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", re.search(
+        r'<ul class="diff-list" data-diff>(.*?)</ul>', page.text, re.S).group(1))]
+    assert "readiness probe check TCP on the container's port → HTTP GET /healthz on the container's port" in listed
+    assert "readiness probe failure threshold added = 3" in listed
+    assert "mount /etc/certs added = volume certs, read-only" in listed and "volume certs added = Secret tls" in listed
+    assert not [item for item in listed if "{" in item], listed
+    table = await console.get(f"/namespaces/{ns}/services/pv")
+    [cell] = [text(c) for c in re.findall(r'<td class="wrap" data-changes>(.*?)</td>', table.text, re.S)
+              if "pv-00001" in c]
+    assert "readiness probe" in cell and "{" not in cell, cell
