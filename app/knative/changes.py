@@ -209,7 +209,7 @@ def _mount(mount: dict[str, Any]) -> str:
 
 def _container_fields(container: dict[str, Any]) -> list[Field]:
     fields = [Field("image", "image", _json(container.get("image", "")))]
-    ports = [p for p in container.get("ports") or [] if isinstance(p, dict)]
+    ports = _dicts(container.get("ports"))
     port = ports[0] if ports else {}
     number = port.get("containerPort", 8080)
     fields.append(Field("port", "port", f"{number}/{'gRPC (h2c)' if port.get('name') == 'h2c' else 'HTTP'}"))

@@ -424,7 +424,7 @@ def timeline(service: dict[str, Any], revisions: Sequence[dict[str, Any]] = (),
         creator = str(annotations.get(ANNOTATION_CREATOR) or "") if isinstance(annotations, dict) else ""
         items.append(Item(str(meta.get("creationTimestamp") or ""), OUTSIDE, "Service created outside the console",
                           "", creator, order=-2))
-    existing = {_revision_meta(obj)[0] for obj in revisions}
+    existing = set(configured)  # the names of all the Service's revisions
     for seq, entry in enumerate(recorded):
         made_one = entry.action == "revision" and entry.revision
         title = f"Revision {short_name(entry.revision, name)} created" if made_one else entry.title
