@@ -14,9 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.knative.instances import resolved_image, serving_container
 from app.knative.models import ANNOTATION_MAX_SCALE, ANNOTATION_MIN_SCALE, ANNOTATION_TARGET, SCALING_ALIASES
 from app.knative.yaml_view import WRITTEN_ANNOTATIONS, WRITTEN_LABELS, WRITTEN_PREFIXES
 
+DIGEST = "digest"  # the key of the serving image's resolved digest, which no template holds
 SHORT_ITEMS = 3  # a table cell names this many changes, then "+N more"
 SHORT_VALUE = 24
 _SCALING = {ANNOTATION_MIN_SCALE: "min scale", ANNOTATION_MAX_SCALE: "max scale",
@@ -60,6 +62,9 @@ class FieldDiff:
         if self.key == "image" and self.before and self.after:
             old, new = elide(self.before, self.after)
             return f"image: {old} → {new}"
+        if self.key == DIGEST and self.before and self.after:
+            old, new = elide(self.before, self.after)
+            return f"the same image, resolved to other code: {old} → {new}"
         if self.before is None:
             return f"{self.label} added = {self.after}"
         if self.after is None:
@@ -71,6 +76,9 @@ class FieldDiff:
         if self.key == "image" and self.before and self.after:
             old, new = _short_images(self.before, self.after)
             return f"image {old} → {new}"
+        if self.key == DIGEST and self.before and self.after:
+            old, new = _short_images(self.before, self.after)
+            return f"image digest {old} → {new}"
         if self.env:
             return f"+{self.env}" if self.before is None else f"−{self.env}" if self.after is None else \
                 f"{self.env} changed"
@@ -306,6 +314,26 @@ def compare(before: Sequence[Field], after: Sequence[Field]) -> list[FieldDiff]:
     return diffs
 
 
+def digest_diff(older: dict[str, Any], newer: dict[str, Any]) -> FieldDiff | None:
+    """Two revisions whose templates name the same image that Knative resolved to different digests (a tag such as
+    `:latest` pointed elsewhere when the newer one was made): they run different code though their templates are the
+    same. None when the image reference changed (that change says it) or either has no digest yet."""
+    before, after = resolved_image(older), resolved_image(newer)
+    if not before or not after or before == after:
+        return None
+    if serving_container(_dict(older.get("spec"))).get("image") != serving_container(_dict(newer.get("spec"))).get(
+            "image"):
+        return None
+    return FieldDiff(DIGEST, "resolved image", before, after)
+
+
+def revision_diffs(older: dict[str, Any], newer: dict[str, Any]) -> list[FieldDiff]:
+    """What changed from one revision to another: their templates' fields, then the code the same image resolved to."""
+    diffs = compare(revision_fields(older), revision_fields(newer))
+    moved = digest_diff(older, newer)
+    return diffs + [moved] if moved else diffs
+
+
 def template_diffs(before: Any, after: Any) -> list[FieldDiff]:
     """What changed between two revision templates (`{metadata, spec}`, as in a Service's spec.template)."""
     old, new = _dict(before), _dict(after)
@@ -314,7 +342,8 @@ def template_diffs(before: Any, after: Any) -> list[FieldDiff]:
 
 
 def summary(diffs: Sequence[FieldDiff]) -> str:
-    """A table cell's few words: `image v2 → v3, +LOG_LEVEL`; "same template" when nothing a user wrote changed."""
+    """A table cell's few words: `image v2 → v3, +LOG_LEVEL`; "same template" when nothing a user wrote changed (and
+    the image resolved to the same code)."""
     if not diffs:
         return "same template"
     shown = ", ".join(d.short for d in diffs[:SHORT_ITEMS])

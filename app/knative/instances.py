@@ -163,6 +163,18 @@ def serving_container(spec: dict[str, Any]) -> dict[str, Any]:
     return next((c for c in containers if c.get("ports")), containers[0] if containers else {})
 
 
+def resolved_image(revision: dict[str, Any]) -> str:
+    """The serving container's image as Knative resolved it when it made the revision (by digest, from
+    `status.containerStatuses[].imageDigest`); "" while it has none."""
+    spec, status = revision.get("spec"), revision.get("status")
+    name = serving_container(spec if isinstance(spec, dict) else {}).get("name")
+    statuses = [s for s in _list((status if isinstance(status, dict) else {}).get("containerStatuses"))
+                if isinstance(s, dict)]
+    found = next((s for s in statuses if s.get("name") == name), statuses[0] if statuses else {})
+    digest = found.get("imageDigest")
+    return digest if isinstance(digest, str) else ""
+
+
 def container_of(spec: dict[str, Any]) -> str:
     """The container a revision's logs are read from: the one that serves, named as Knative names a single unnamed
     container."""

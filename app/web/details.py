@@ -254,8 +254,7 @@ class SummaryCache:
         key = (*_version(older), *_version(newer))
         found = self.summaries.get(key)
         if found is None:
-            found = self.summaries[key] = changes.summary(changes.compare(changes.revision_fields(older),
-                                                                          changes.revision_fields(newer)))
+            found = self.summaries[key] = changes.summary(changes.revision_diffs(older, newer))
             while len(self.summaries) > self.capacity:
                 self.summaries.popitem(last=False)
         else:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.knative import changes
+from app.knative.instances import resolved_image
 from app.knative.models import RevisionView, newest_first, revision_from
 from app.web.context import checked, lookups, service_url
 from app.web.render import render
@@ -56,10 +57,13 @@ def choose(names: list[str], picked: list[str], start: str, end: str) -> tuple[s
 
 
 def compare(page: DiffPage, objs: dict[str, dict[str, Any]], start: str, end: str) -> None:
-    before, after = changes.revision_fields(objs[start]), changes.revision_fields(objs[end])
-    page.left, page.right = revision_from(objs[start]), revision_from(objs[end])
-    page.diffs = changes.compare(before, after)
-    page.rows = changes.side_by_side(before, after)
+    older, newer = objs[start], objs[end]
+    page.left, page.right = revision_from(older), revision_from(newer)
+    page.diffs = changes.revision_diffs(older, newer)
+    page.rows = changes.side_by_side(changes.revision_fields(older), changes.revision_fields(newer))
+    digests = resolved_image(older), resolved_image(newer)
+    if all(digests):  # the code each ran, beside the template that named it
+        page.rows.append(changes.SideBySide("resolved image", *digests))
 
 
 @router.get("/namespaces/{namespace}/services/{name}/diff")

@@ -24,7 +24,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import Forbidden, NotFound
 from app.knative import changes, history
 from app.knative.diagnosis import Diagnosis, diagnose
-from app.knative.instances import NONE, Instances, container_of, describe, serving_container
+from app.knative.instances import NONE, Instances, container_of, describe, resolved_image, serving_container
 from app.knative.models import (
     FAILED,
     RevisionView,
@@ -128,10 +128,7 @@ class RevisionPage:
     @property
     def digest(self) -> str:
         """The image as Knative resolved it (by digest), from the revision's status."""
-        name = self.serving_container.get("name")
-        statuses = [s for s in self.revision.raw_status.get("containerStatuses") or [] if isinstance(s, dict)]
-        found = next((s for s in statuses if s.get("name") == name), statuses[0] if statuses else {})
-        return str(found.get("imageDigest") or "")
+        return resolved_image({"spec": self.spec, "status": self.revision.raw_status})
 
     @property
     def unresolved(self) -> str:
@@ -193,7 +190,7 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
     index = names.index(name)
     obj = ordered[index]
     older = ordered[index + 1] if index + 1 < len(ordered) else None
-    diffs = changes.compare(changes.revision_fields(older), changes.revision_fields(obj)) if older else []
+    diffs = changes.revision_diffs(older, obj) if older else []
     service, revision = service_from(service_obj), revision_from(obj)
     instances = RevisionInstances(describe(revision, listing.pods), listing.pods, listing.why)
     shown = RevisionLogs(namespace, service.name, name, container_of(revision.raw_spec), list(logs), EXCERPT_LINES,

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from app.knative.changes import (
     added_later,
     compare,
+    digest_diff,
     elide,
+    revision_diffs,
     revision_fields,
     side_by_side,
     split_image,
@@ -145,6 +147,30 @@ def test_any_metadata_is_read_without_failing(metadata: dict[str, Any]) -> None:
     later = added_later(metadata)
     assert set(later) <= {"labels", "annotations"} and all(later.values())
     revision_fields({"metadata": metadata, "spec": {}})
+
+
+@given(json_values, json_values)
+def test_any_status_is_read_without_failing(old: Any, new: Any) -> None:
+    older, newer = ({"spec": template()["spec"], "status": status} for status in (old, new))
+    assert digest_diff(older, newer) is None or revision_diffs(older, newer)[-1].key == "digest"
+
+
+def resolved(image: str, digest: str) -> dict[str, Any]:
+    made = template(image)
+    return {**made, "status": {"containerStatuses": [{"name": "", "imageDigest": digest}]}}
+
+
+def test_the_same_image_resolved_to_another_digest_is_a_change() -> None:
+    app = "ghcr.io/knative/helloworld-go"
+    older, newer = resolved(f"{app}:latest", f"{app}@sha256:{'a' * 64}"), resolved(f"{app}:latest",
+                                                                                   f"{app}@sha256:{'b' * 64}")
+    [moved] = revision_diffs(older, newer)
+    assert moved.sentence == f"the same image, resolved to other code: …@sha256:{'a' * 64} → …@sha256:{'b' * 64}"
+    assert summary([moved]) == "image digest @sha256:aaaaaaa → @sha256:bbbbbbb"
+    # The image changed: that change says it, not the digest; no digest yet (or the same one): no change.
+    assert [d.key for d in revision_diffs(older, resolved(f"{app}:v3", f"{app}@sha256:{'b' * 64}"))] == ["image"]
+    assert revision_diffs(older, resolved(f"{app}:latest", "")) == []
+    assert revision_diffs(older, resolved(f"{app}:latest", f"{app}@sha256:{'a' * 64}")) == []
 
 
 def with_container(**fields: object) -> dict[str, object]:

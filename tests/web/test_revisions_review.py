@@ -179,7 +179,7 @@ async def test_the_diff_of_two_revisions(console: Console) -> None:
         "timeout 300s → 60s"]
     changed = [html.unescape(label) for label in re.findall(r'<tr class="changed" data-changed><th scope="row">(.*?)'
                                                             r" <span", page.text)]
-    assert changed == ["image", "max scale", "timeout", "env LOG_LEVEL", "memory limit"], changed
+    assert changed == ["image", "max scale", "timeout", "env LOG_LEVEL", "memory limit", "resolved image"], changed
     ticked = await console.get(f"/namespaces/{ns}/services/df/diff?rev=df-00002&rev=df-00001")
     assert "What changed from df-00001 to df-00002" in text(ticked.text)
     same = await console.get(f"/namespaces/{ns}/services/df/diff?from=df-00002&to=df-00003")
@@ -324,3 +324,42 @@ async def test_probes_and_volumes_read_in_words_in_the_table_and_the_diff(consol
     [cell] = [text(c) for c in re.findall(r'<td class="wrap" data-changes>(.*?)</td>', table.text, re.S)
               if "pv-00001" in c]
     assert "readiness probe" in cell and "{" not in cell, cell
+
+
+async def test_the_same_image_resolved_to_other_code_is_a_change(console: Console) -> None:
+    """A revision forced with the same template after its tag was pushed again (the dev cluster's images ConfigMap,
+    `pushed`) runs other code: the revision table, the revision page and the diff say so instead of "same
+    template"."""
+    ns = console.namespace()
+    image = f"{IMAGE}:pushed-{uuid.uuid4().hex[:8]}"
+    code, _, answer = console.cluster.request("POST", KSVC.format(ns=ns), ksvc_manifest("dg", ns, image=image))
+    assert code == 201, answer
+    await console.settled(ns, "dg")
+    images = "/api/v1/namespaces/devcluster-system/configmaps/images"
+    code, _, answer = console.cluster.request("PATCH", images, {"data": {"pushed": f"{image} 1\n"}},
+                                              content_type="application/merge-patch+json")
+    assert code == 200, answer
+    try:
+        patch(console, ns, "dg", {"spec": {"template": {"metadata": {"annotations": {
+            "client.knative.dev/updateTimestamp": "2026-01-01T00:00:00Z"}}}}})
+        await console.settled(ns, "dg", revisions=2)
+    finally:
+        console.cluster.request("PATCH", images, {"data": {"pushed": ""}},
+                                content_type="application/merge-patch+json")
+    revisions = f"/apis/serving.knative.dev/v1/namespaces/{ns}/revisions"
+    digests = [console.cluster.get(f"{revisions}/dg-0000{n}")["status"]["containerStatuses"][0]["imageDigest"]
+               for n in (1, 2)]
+    assert digests[0] != digests[1] and all(d.startswith(f"{IMAGE}@sha256:") for d in digests), digests
+    old, new = (d.split("@", 1)[1][:14] for d in digests)  # sha256: and the first 7 hex digits
+
+    table = await console.get(f"/namespaces/{ns}/services/dg")
+    cells = {name: html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for name, cell in re.findall(
+        r'<tr data-revision="([^"]+)">.*?<td class="wrap" data-changes>(.*?)</td>', table.text, re.S)}
+    assert cells["dg-00002"] == f"image digest @{old} → @{new}", cells
+    diff = await console.get(f"/namespaces/{ns}/services/dg/diff?from=dg-00001&to=dg-00002")
+    words = text(diff.text)
+    assert "The two templates are the same" not in words
+    assert f"the same image, resolved to other code: …@{digests[0].split('@', 1)[1]} → …@" in words, words
+    assert re.search(r'<tr class="changed" data-changed><th scope="row">resolved image', diff.text)
+    page = await console.get(f"/namespaces/{ns}/services/dg/revisions/dg-00002")
+    assert "Same template as" not in page.text and "the same image, resolved to other code" in text(page.text)

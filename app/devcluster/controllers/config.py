@@ -191,10 +191,16 @@ def _validate(c: AutoscalerConfig) -> None:
 
 @dataclass(frozen=True)
 class Images:
-    """devcluster-system/images: which images no registry can resolve, and which exit as soon as they start."""
+    """devcluster-system/images: which images no registry can resolve, which exit as soon as they start, and which
+    tags were pushed again (they resolve to another digest)."""
 
     unresolvable: tuple[str, ...] = ()
     failing: tuple[tuple[str, int], ...] = ()
+    pushed: tuple[tuple[str, int], ...] = ()
+
+    def pushes(self, image: str) -> int:
+        """How many times the tag was pushed again since the dev cluster's first image under it (0: never)."""
+        return next((times for pattern, times in self.pushed if fnmatch.fnmatchcase(image, pattern)), 0)
 
     def unresolvable_pattern(self, image: str) -> str:
         return next((p for p in self.unresolvable if fnmatch.fnmatchcase(image, p)), "")
@@ -206,6 +212,7 @@ class Images:
 IMAGES_SEED = {
     "unresolvable": "*.invalid/*\n",
     "failing": "",
+    "pushed": "",
     "_example": (
         "# The dev cluster runs no containers; this ConfigMap says which images misbehave, as a registry and a\n"
         "# kubelet would make them. Edits apply to revisions (and pods) created afterwards.\n"
@@ -220,6 +227,11 @@ IMAGES_SEED = {
         "# pods crash-loop and its revision fails with ExitCode<N>.\n"
         "failing: |\n"
         "  ghcr.io/example/crashes:* 2\n"
+        "#\n"
+        "# pushed: lines of PATTERN [TIMES] (default 1). A matching tag was pushed again that many times: it resolves\n"
+        "# to another digest, so a new revision of the same image runs other code.\n"
+        "pushed: |\n"
+        "  ghcr.io/knative/helloworld-go:latest 1\n"
     ),
 }
 
@@ -239,7 +251,15 @@ def parse_images(data: dict[str, Any]) -> Images:
             log.warning("devcluster-system/images: ignoring the failing line %r: the exit code must be 1 to 255", line)
             continue
         failing.append((pattern, int(code)))
-    return Images(tuple(_lines(data.get("unresolvable"))), tuple(failing))
+    pushed: list[tuple[str, int]] = []
+    for line in _lines(data.get("pushed")):
+        pattern, _, times = line.partition(" ")
+        times = times.strip() or "1"
+        if not (times.isascii() and times.isdigit()) or not 0 <= int(times) <= 1_000_000:
+            log.warning("devcluster-system/images: ignoring the pushed line %r: the times must be 0 to 1000000", line)
+            continue
+        pushed.append((pattern, int(times)))
+    return Images(tuple(_lines(data.get("unresolvable"))), tuple(failing), tuple(pushed))
 
 
 def rollout_seconds(data: dict[str, Any]) -> int:

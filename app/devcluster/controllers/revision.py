@@ -42,15 +42,17 @@ PROGRESS_DEADLINE = 600  # config-deployment's progress-deadline, in seconds
 _NOT_COPIED = (LABEL_ROUTING_STATE, LABEL_ROUTE, ANNOTATION_ROUTES, ANNOTATION_ROUTING_MODIFIED)
 
 
-def image_digest(image: str) -> str:
-    """A stable fake digest: the repository with the SHA-256 of the whole image string."""
+def image_digest(image: str, pushes: int = 0) -> str:
+    """A stable fake digest: the repository with the SHA-256 of the whole image string (and of how many times the tag
+    was pushed again, when it was)."""
     if "@" in image:
         return image
     repository = image
     last = image.rsplit("/", 1)[-1]
     if ":" in last:
         repository = image[: len(image) - len(last)] + last.split(":", 1)[0]
-    return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+    pushed = f"#{pushes}" if pushes else ""
+    return f"{repository}@sha256:{hashlib.sha256((image + pushed).encode()).hexdigest()}"
 
 
 def registry_of(image: str) -> str:
@@ -110,7 +112,8 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
             ctx.write_status(REVISION, revision, {"conditions": conds.result(), "observedGeneration": 1})
             ctx.record(revision, "InternalError", message, kind="Warning")
             return
-        digests = [{"name": c.get("name", ""), "imageDigest": image_digest(str(c.get("image", "")))}
+        digests = [{"name": c.get("name", ""), "imageDigest": image_digest(str(c.get("image", "")),
+                                                                          images.pushes(str(c.get("image", ""))))}
                    for c in containers]
 
     deployment = ctx.get(DEPLOYMENT, namespace, f"{name}-deployment")

@@ -72,7 +72,7 @@ def images(devcluster: DevClusterProcess) -> Iterator[dict]:
 
     yield {"set": set_data}
     code, _, body = devcluster.request("PATCH", IMAGES, {"data": {k: before.get(k) for k in ("unresolvable",
-                                                                                               "failing")}},
+                                                                                               "failing", "pushed")}},
                                        content_type="application/merge-patch+json")
     assert code == 200, body
 
@@ -84,8 +84,8 @@ def _message(image: str, registry: str) -> str:
 
 def test_the_seeded_configmap_lists_the_invalid_domain(devcluster: DevClusterProcess) -> None:
     data = devcluster.get(IMAGES)["data"]
-    assert data["unresolvable"] == "*.invalid/*\n" and data["failing"] == ""
-    assert "PATTERN [EXIT_CODE]" in data["_example"]
+    assert data["unresolvable"] == "*.invalid/*\n" and data["failing"] == "" and data["pushed"] == ""
+    assert "PATTERN [EXIT_CODE]" in data["_example"] and "PATTERN [TIMES]" in data["_example"]
 
 
 def test_an_unresolvable_image_fails_with_knatives_conditions(devcluster: DevClusterProcess) -> None:
@@ -262,6 +262,33 @@ def test_configmap_edits_apply_to_revisions_created_afterwards(devcluster: DevCl
     failed = _get(devcluster, ns, "revisions", "later-00002")
     assert _conditions(failed)["ContainerHealthy"]["reason"] == "ContainerMissing"
     assert _conditions(failed)["Ready"]["status"] == "False"
+
+
+def test_a_tag_pushed_again_resolves_new_revisions_to_another_digest(devcluster: DevClusterProcess,
+                                                                    images: dict) -> None:
+    ns = devcluster.new_namespace("f")
+    image = f"ghcr.io/{ns}/app:latest"
+    _create(devcluster, ns, "moved", image)
+    _condition(devcluster, ns, "revisions", "moved-00001", "Ready", "True")
+
+    def digest(name: str) -> str:
+        return _get(devcluster, ns, "revisions", name)["status"]["containerStatuses"][0]["imageDigest"]
+
+    first = digest("moved-00001")
+    # Lines it cannot read are skipped (logged); the one it can applies to the revisions made afterwards.
+    images["set"](pushed=f"ghcr.io/{ns}/app:latest x\nghcr.io/{ns}/app:latest -1\nghcr.io/{ns}/app:* 2\n")
+    _patch(devcluster, ns, "moved", {"spec": {"template": {"metadata": {"annotations": {"x": "2"}}}}})
+    _condition(devcluster, ns, "revisions", "moved-00002", "Ready", "True")
+    second = digest("moved-00002")
+    assert first.startswith(f"ghcr.io/{ns}/app@sha256:") and second.startswith(f"ghcr.io/{ns}/app@sha256:")
+    assert second != first and digest("moved-00001") == first  # a revision keeps the digest it was made with
+    deployment = devcluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments/moved-00002-deployment")
+    assert [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]
+            if c["name"] == "user-container"] == [second]
+    images["set"](pushed="")
+    _patch(devcluster, ns, "moved", {"spec": {"template": {"metadata": {"annotations": {"x": "3"}}}}})
+    _condition(devcluster, ns, "revisions", "moved-00003", "Ready", "True")
+    assert digest("moved-00003") == first  # the same image and pushes, the same digest
 
 
 def test_a_pod_whose_image_cannot_be_pulled_backs_off_as_the_kubelet_does(devcluster: DevClusterProcess) -> None:
