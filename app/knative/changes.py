@@ -215,12 +215,14 @@ def _mount(mount: dict[str, Any]) -> str:
     return f"volume {mount.get('name', '')}{sub}{', read-only' if mount.get('readOnly') else ''}"
 
 
-def _container_fields(container: dict[str, Any]) -> list[Field]:
+def _container_fields(container: dict[str, Any], serving: bool = True) -> list[Field]:
+    """The serving container's fields; a sidecar's (`serving=False`) without the serving port, which it has not."""
     fields = [Field("image", "image", _json(container.get("image", "")))]
-    ports = _dicts(container.get("ports"))
-    port = ports[0] if ports else {}
-    number = port.get("containerPort", 8080)
-    fields.append(Field("port", "port", f"{number}/{'gRPC (h2c)' if port.get('name') == 'h2c' else 'HTTP'}"))
+    if serving:
+        ports = _dicts(container.get("ports"))
+        port = ports[0] if ports else {}
+        number = port.get("containerPort", 8080)
+        fields.append(Field("port", "port", f"{number}/{'gRPC (h2c)' if port.get('name') == 'h2c' else 'HTTP'}"))
     for entry in container.get("env") or []:
         if isinstance(entry, dict):
             name = _json(entry.get("name", ""))
@@ -238,6 +240,14 @@ def _container_fields(container: dict[str, Any]) -> list[Field]:
         elif key not in _HANDLED:
             fields.append(Field(f"container/{key}", f"container {key}", _json(value)))
     return fields
+
+
+def _sidecar_fields(container: dict[str, Any]) -> list[Field]:
+    """A sidecar's fields as the serving container's are said, each under the sidecar's name ("container log-agent
+    image", "container log-agent env LEVEL"), so that a change of one reads as that change, not as JSON."""
+    name = _json(container.get("name", ""))
+    return [Field(f"sidecar/{name}/{f.key}", f"container {name} {f.label.removeprefix('container ')}", f.value)
+            for f in _container_fields(container, serving=False)]
 
 
 def template_fields(metadata: Any, spec: Any) -> list[Field]:
@@ -259,8 +269,7 @@ def template_fields(metadata: Any, spec: Any) -> list[Field]:
                                                                                     else "")))
     for container in containers:
         if container is not serving:
-            name = _json(container.get("name", ""))
-            fields.append(Field(f"sidecar/{name}", f"container {name}", _json(container)))
+            fields += _sidecar_fields(container)
     for key, value in sorted(annotations.items()):
         if _ALIASES.get(key, key) not in _SCALING and key not in WRITTEN_ANNOTATIONS and \
                 not key.startswith(WRITTEN_PREFIXES):

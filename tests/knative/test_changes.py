@@ -223,3 +223,24 @@ def test_volumes_and_their_mounts_are_worded() -> None:
 def test_any_probe_mount_or_volume_is_read_without_failing(container: dict[str, Any], volumes: Any) -> None:
     fields = template_fields({}, {"containers": [container], "volumes": volumes})
     assert all(isinstance(f.value, str) for f in fields)
+
+
+def test_a_sidecars_changes_are_said_field_by_field() -> None:
+    """Not `container log-agent {"env": […], "image": …} → {…}` (a walkthrough's leftover)."""
+    def with_sidecar(image: str, env: dict[str, str], **more: object) -> dict[str, object]:
+        made = template()
+        sidecar = {"name": "log-agent", "image": image, "env": [{"name": k, "value": v} for k, v in env.items()],
+                   **more}
+        made["spec"]["containers"].append(sidecar)  # type: ignore[index]
+        return made
+
+    old = with_sidecar("ghcr.io/example/agent:v1", {"LEVEL": "info"})
+    new = with_sidecar("ghcr.io/example/agent:v2", {"LEVEL": "debug"}, args=["--fast"],
+                       readinessProbe={"periodSeconds": 5})
+    assert sentences(old, new) == [
+        "container log-agent image ghcr.io/example/agent:v1 → ghcr.io/example/agent:v2",
+        "container log-agent env LEVEL info → debug", 'container log-agent args added = ["--fast"]',
+        "container log-agent readiness probe period added = 5s"]
+    # The serving container's fields are still its own, and a sidecar has no serving port.
+    assert [f.key for f in template_fields(old["metadata"], old["spec"]) if f.key.startswith("sidecar/")] == [
+        "sidecar/log-agent/image", "sidecar/log-agent/env/LEVEL"]
