@@ -97,6 +97,10 @@ def test_images_patterns() -> None:
     assert images.exit_code("ghcr.io/x/crash:v2") == 3
     assert images.exit_code("ghcr.io/x/plain") == 1
     assert images.exit_code("ghcr.io/x/plain:v1") is None
+    pushed = parse_images({"pushed": "ghcr.io/x/app:latest\nghcr.io/x/other:* 3\nbad -1\nbad x\n"})
+    assert pushed.pushed == (("ghcr.io/x/app:latest", 1), ("ghcr.io/x/other:*", 3))
+    assert (pushed.pushes("ghcr.io/x/app:latest"), pushed.pushes("ghcr.io/x/other:v2"), pushed.pushes("bad")) == \
+        (1, 3, 0)
 
 
 @pytest.mark.parametrize(("data", "seconds"), [({}, 0), ({"rollout-duration": "120"}, 120),
@@ -174,11 +178,13 @@ def test_any_annotations_give_a_scaling_the_decider_can_divide_by(annotations: d
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["unresolvable", "failing", "x"]),
+@given(st.dictionaries(st.sampled_from(["unresolvable", "failing", "pushed", "x"]),
                        st.text(max_size=40) | st.sampled_from(["a 2", "b ²", "c ٣", "d 256", "e 0", "*\t3", " 7"]),
                        max_size=3))
 def test_any_images_configmap_is_patterns(data: dict[str, str]) -> None:
     images = parse_images(data)
     assert all(1 <= code <= 255 for _, code in images.failing)
+    assert all(0 <= times <= 1_000_000 for _, times in images.pushed)
     images.exit_code("ghcr.io/x/y:v1")
+    images.pushes("ghcr.io/x/y:v1")
     images.unresolvable_pattern("ghcr.io/x/y:v1")
