@@ -46,6 +46,24 @@ class RolloutProgress:
         return (start + timedelta(seconds=self.duration)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     @property
+    def in_words(self) -> str:
+        """Where the floating share goes now: `app-00001 86%, app-00002 14% (rolling out app-00002)`."""
+        parts = [*self.others, (self.revision, self.share)]
+        return f"{', '.join(f'{name} {share}%' for name, share in parts)} (rolling out {self.revision})"
+
+    @property
+    def in_form(self) -> str:
+        """Said in a traffic form: what OK does to the rollout (knative/serving rollout.go: Step keeps rolling a
+        configuration that stays in the route, adjustPercentage gives a larger share's difference to the newest
+        revision and takes a smaller one from the oldest first, and a configuration no longer routed leaves the
+        rollout; revisions named in the split are not part of it)."""
+        return (f"{self.revision} is rolling out: Knative moves the latest-revision row's share to it step by step "
+                f"({self.share}% of all traffic now). Keep that row and the rollout goes on with the share you give "
+                f"it (a larger share goes to {self.revision} at once, a smaller one is taken from the older revisions "
+                "first). Shares given to a revision by name take effect at once; without the latest-revision row "
+                "nothing rolls out any more.")
+
+    @property
     def fraction(self) -> float:
         return self.share / self.goal if self.goal else 1.0
 
