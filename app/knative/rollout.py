@@ -60,8 +60,8 @@ class RolloutProgress:
         return (f"{self.revision} is rolling out: Knative moves the latest-revision row's share to it step by step "
                 f"({self.share}% of all traffic now). Keep that row and the rollout goes on with the share you give "
                 f"it (a larger share goes to {self.revision} at once, a smaller one is taken from the older revisions "
-                "first). Shares given to a revision by name take effect at once; with the latest-revision row at 0% (or "
-                "removed) nothing rolls out any more.")
+                "first). Shares given to a revision by name take effect at once; with the latest-revision row at 0% "
+                "(or removed) nothing rolls out any more.")
 
     @property
     def fraction(self) -> float:

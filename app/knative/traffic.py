@@ -307,8 +307,8 @@ def shares(targets: Sequence[TrafficTarget], service_name: str) -> list[Share]:
 
 
 def spec_shares(service: ServiceView, targets: Sequence[TrafficTarget] | None = None) -> list[Share]:
-    """`spec.traffic` (or these planned targets) as shares, floating entries named by the revision they serve now (during
-    a gradual rollout, the one they move to: a floating entry kept goes on rolling out, rollout.go's Step)."""
+    """`spec.traffic` (or these planned targets) as shares, floating entries named by the revision they serve now
+    (during a gradual rollout, the one they move to: a floating entry kept goes on rolling out, rollout.go's Step)."""
     rolling = rollout_progress(service)
     floating = short_name(rolling.revision if rolling else floating_revision(service), service.name)
     return [Share(floating if t.latest_revision else short_name(t.revision_name, service.name), t.percent, t.tag,

@@ -192,6 +192,7 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
                                               f'{(service_obj.get("metadata") or {}).get("name")}.')
     index = names.index(name)
     obj = ordered[index]
+    uid = str((obj.get("metadata") or {}).get("uid") or "")
     older = ordered[index + 1] if index + 1 < len(ordered) else None
     diffs = changes.compare(changes.revision_fields(older), changes.revision_fields(obj)) if older else []
     service, revision = service_from(service_obj), revision_from(obj)
@@ -204,9 +205,19 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
         shown = RevisionLogs(namespace, service.name, name, shown.container, problem=f"{gone} Its instances went "
                              "with it: there are no logs to read.", refused=gone)
     return RevisionPage(namespace, service, revision, obj, names[index + 1] if older else "",
-                        names[index - 1] if index else "", diffs, history.event_items(events), instances, shown,
-                        events_problem, allowed=allowed, newest_serving=serving_generation(service, ordered), gone=gone,
-                        service_gone=service_gone)
+                        names[index - 1] if index else "", diffs, history.event_items(of_this_revision(events, uid)),
+                        instances, shown, events_problem, allowed=allowed,
+                        newest_serving=serving_generation(service, ordered), gone=gone, service_gone=service_gone)
+
+
+def of_this_revision(events: Sequence[dict[str, Any]], uid: str) -> list[dict[str, Any]]:
+    """The Events about this revision object (and its instances' warnings): not those of an earlier revision of the same
+    name (deleted, and made again by its Configuration), told apart by the uid, as `kubectl describe` does."""
+    def ours(event: dict[str, Any]) -> bool:
+        involved = event.get("involvedObject") or {}
+        return involved.get("kind") != "Revision" or not uid or involved.get("uid") in (None, "", uid)
+
+    return [e for e in events if ours(e)]
 
 
 def instance_event(event: dict[str, Any], revision: str) -> bool:

@@ -123,7 +123,7 @@ class RowsForm:
         return held_split(self.service)
 
     @property
-    def rollout(self) -> RolloutProgress | None:
+    def rolling(self) -> RolloutProgress | None:
         """The gradual rollout under way, which the form says what OK does to."""
         return rollout_progress(self.service)
 

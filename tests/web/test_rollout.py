@@ -12,6 +12,8 @@ from tests.support import ksvc_manifest, wait_for
 from tests.web.conftest import KSVC, Console, now_column
 from tests.web.test_writes import split_path
 
+REVISIONS = "/apis/serving.knative.dev/v1/namespaces/{ns}/revisions"
+
 # Long enough that a test never sees the end of it: the dev cluster moves 1% first, then the rest over the hour.
 HOUR = "3600s"
 
@@ -64,3 +66,38 @@ async def test_the_split_dialogs_now_column_follows_a_gradual_rollout(console: C
     preset = html.unescape((await console.get(split_path(ns, "ro") + "?revision=ro-00001")).text)
     assert re.search(r"<dt>Now</dt><dd>latest ready revision \(now 00001\) \d+% · latest ready revision "
                      r"\(now 00002\) \d+%</dd>", preset), preset
+
+
+def _revision(console: Console, ns: str, name: str) -> dict:
+    code, _, body = console.cluster.request("GET", f"{REVISIONS.format(ns=ns)}/{name}")
+    return body if code == 200 else {}
+
+
+def _ready_events(console: Console, ns: str, uid: str) -> int:
+    listed = console.cluster.get(f"/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.uid%3D{uid}")
+    return sum(1 for e in listed["items"] if e.get("reason") == "RevisionReady")
+
+
+async def test_a_revision_deleted_mid_rollout_and_made_again_shows_only_its_own_events(console: Console) -> None:
+    """kubectl deletes the newest revision while it rolls out; Knative's Configuration makes it again under the same
+    name (knative/serving pkg/reconciler/configuration: the latest created revision is created when not found). The
+    revision's page lists the Events of this revision, told apart by its uid as `kubectl describe` does
+    (involvedObject.uid), not those of the one deleted (found by a walkthrough: the new revision, still Deploying,
+    showed the deleted one's "RevisionReady")."""
+    ns = console.namespace()
+    await _rolling(console, ns, "del")
+    first = _revision(console, ns, "del-00002")["metadata"]["uid"]
+    wait_for(lambda: _ready_events(console, ns, first) == 1, timeout=15, message="the first del-00002 is Ready")
+    code, _, body = console.cluster.request("DELETE", f"{REVISIONS.format(ns=ns)}/del-00002")
+    assert code == 200, body
+
+    def made_again() -> str:
+        uid = (_revision(console, ns, "del-00002").get("metadata") or {}).get("uid", "")
+        return uid if uid and uid != first else ""
+
+    wait_for(made_again, timeout=15, message="del-00002 made again")
+    second = made_again()
+    wait_for(lambda: _ready_events(console, ns, second) == 1, timeout=15, message="the second del-00002 is Ready")
+    page = await console.get(f"/namespaces/{ns}/services/del/revisions/del-00002")
+    assert page.status_code == 200
+    assert page.text.count("<td>RevisionReady</td>") == 1, page.text
