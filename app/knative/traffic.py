@@ -196,7 +196,7 @@ def latest_row() -> TrafficRow:
 @dataclass(frozen=True)
 class NewRevisionPlan:
     rows: list[TrafficRow]
-    kept_on: str = ""  # the revision the floating entry's share was kept on, or ""
+    kept_on: str = ""  # where the floating share was kept: a revision, or "a (41%) and b (9%)" mid-rollout; or ""
     kept: int = 0
 
 
@@ -205,18 +205,22 @@ def new_revision_rows(service: ServiceView, revisions: Sequence[str], new_revisi
 
     The new revision starts at 0%. A floating entry would hand its share to the new revision as soon as it is
     Ready, so the prefill keeps that share on the revision the floating entry serves now (the floating row
-    stays, at 0%, with its tag); the page says so, and the user can put it back.
+    stays, at 0%, with its tag); the page says so, and the user can put it back. During a gradual rollout the
+    floating share is divided between the revisions in it: each keeps the part it has now.
     """
     rows = current_rows(service, revisions)
-    floating = floating_revision(service)
     moved = sum(r.percent for r in rows if r.kind == LATEST)
-    if moved and floating in revisions:
-        first = next(i for i, r in enumerate(rows) if r.kind == NAMED and r.revision == floating)
-        rows[first] = replace(rows[first], percent=rows[first].percent + moved)
+    rolling = rollout_progress(service)
+    parts = [*rolling.others, (rolling.revision, rolling.share)] if rolling else [(floating_revision(service), moved)]
+    if moved and sum(p for _, p in parts) == moved and all(name in revisions for name, _ in parts):
+        for name, part in parts:
+            at = next(i for i, r in enumerate(rows) if r.kind == NAMED and r.revision == name)
+            rows[at] = replace(rows[at], percent=rows[at].percent + part)
         rows = [replace(r, percent=0) if r.kind == LATEST else r for r in rows]
     else:
         moved = 0
-    return NewRevisionPlan([TrafficRow(NEW, new_revision, 0), *rows], floating if moved else "", moved)
+    kept_on = " and ".join(f"{name} ({part}%)" for name, part in parts) if len(parts) > 1 else parts[0][0]
+    return NewRevisionPlan([TrafficRow(NEW, new_revision, 0), *rows], kept_on if moved else "", moved)
 
 
 def newest_serving(service: ServiceView, generations: Mapping[str, int]) -> int:

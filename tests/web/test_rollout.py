@@ -1,6 +1,7 @@
 """A gradual rollout in progress (the Service's serving.knative.dev/rollout-duration), as the console shows it (over
 httpx, against the session's dev cluster): what the Split Traffic dialog says each row gets now, what it says about
-the rollout and what OK would do to it, while Knative moves the latest-revision entry's share step by step."""
+the rollout and what OK would do to it, while Knative moves the latest-revision entry's share step by step; the Create
+Revision wizard's prefill mid-rollout; a revision deleted mid-rollout and made again."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import json
 import re
 
 from tests.support import ksvc_manifest, wait_for
-from tests.web.conftest import KSVC, Console, now_column
-from tests.web.test_writes import split_path
+from tests.web.conftest import KSVC, Console, form_fields, now_column, rows_in
+from tests.web.test_writes import split_path, submit, wizard_path
 
 REVISIONS = "/apis/serving.knative.dev/v1/namespaces/{ns}/revisions"
 
@@ -101,3 +102,23 @@ async def test_a_revision_deleted_mid_rollout_and_made_again_shows_only_its_own_
     page = await console.get(f"/namespaces/{ns}/services/del/revisions/del-00002")
     assert page.status_code == 200
     assert page.text.count("<td>RevisionReady</td>") == 1, page.text
+
+
+async def test_the_wizard_mid_rollout_keeps_each_revisions_part_where_it_is(console: Console) -> None:
+    """Create Revision while a rollout runs: the latest-revision row's share is divided between the old and the new
+    revision, and the Traffic Splitting Settings keep each part on its revision (found by a walkthrough: it put all of
+    it on the old one, so OK would have taken the rolling-out revision's share away at once)."""
+    ns = console.namespace()
+    await _rolling(console, ns, "wiz")
+    path = wizard_path(ns, "wiz")
+    step2 = await submit(console, path, (await console.get(path)).text, "wizard", "next")
+    step3 = await submit(console, path, step2.text, "wizard", "next")
+    assert step3.status_code == 200
+    rows = rows_in(form_fields(step3.text, "wizard"))
+    assert [(kind, revision) for kind, revision, _, _ in rows] == [("new", "wiz-00003"), ("latest", ""),
+                                                                   ("revision", "wiz-00002"), ("revision", "wiz-00001")]
+    percents = [int(percent) for _, _, percent, _ in rows]
+    assert percents[:2] == [0, 0] and percents[2] > 0 and percents[2] + percents[3] == 100, rows
+    said = html.unescape(step3.text)
+    assert (f"This form keeps that share where it goes now, during the gradual rollout: on wiz-00001 ({percents[3]}%) "
+            f"and wiz-00002 ({percents[2]}%)") in said
