@@ -52,6 +52,11 @@ class RolloutProgress:
         return f"{', '.join(f'{name} {share}%' for name, share in parts)} (rolling out {self.revision})"
 
     @property
+    def in_list(self) -> str:
+        """The Service list's line: `Rolling out app-00002: 14% of 100% so far`."""
+        return f"Rolling out {self.revision}: {self.share}% of {self.goal}% so far"
+
+    @property
     def in_form(self) -> str:
         """Said in a traffic form: what OK does to the rollout (knative/serving rollout.go: Step keeps rolling a
         configuration that stays in the route, adjustPercentage gives a larger share's difference to the newest

@@ -122,3 +122,13 @@ async def test_the_wizard_mid_rollout_keeps_each_revisions_part_where_it_is(cons
     said = html.unescape(step3.text)
     assert (f"This form keeps that share where it goes now, during the gradual rollout: on wiz-00001 ({percents[3]}%) "
             f"and wiz-00002 ({percents[2]}%)") in said
+
+
+async def test_the_list_says_which_revision_is_rolling_out_and_how_far(console: Console) -> None:
+    """The Service list's Status says a gradual rollout is what is in progress, for which revision and how far, as the
+    details page does (found by a walkthrough: "In progress" alone, beside two "latest ready revision" lines)."""
+    ns = console.namespace()
+    await _rolling(console, ns, "lst")
+    listing = html.unescape((await console.get(f"/namespaces/{ns}/services")).text)
+    found = re.search(r'<div class="reason" data-rolling>Rolling out lst-00002: (\d+)% of 100% so far</div>', listing)
+    assert found and 0 < int(found.group(1)) < 100, listing
