@@ -56,6 +56,17 @@ class RolloutProgress:
         """The Service list's line: `Rolling out app-00002: 14% of 100% so far`."""
         return f"Rolling out {self.revision}: {self.share}% of {self.goal}% so far"
 
+    def for_revision(self, name: str) -> str:
+        """Said on a revision's page: what the rollout does to it ("" when it is not in the rollout)."""
+        if name == self.revision:
+            return (f"Rolling out: it has {self.share}% so far; Knative gives it the latest ready revision's "
+                    f"{self.goal}% step by step.")
+        still = dict(self.others).get(name)
+        if still is None:
+            return ""
+        return (f"Giving its share up to {self.revision}: it still has {still}% of the latest ready revision's "
+                f"{self.goal}%; Knative moves the rest step by step.")
+
     @property
     def in_form(self) -> str:
         """Said in a traffic form: what OK does to the rollout (knative/serving rollout.go: Step keeps rolling a

@@ -33,6 +33,7 @@ from app.knative.models import (
     revision_from,
     service_from,
 )
+from app.knative.rollout import rollout_progress
 from app.web import yaml_views
 from app.web.context import acting, allowed, checked, service_url
 from app.web.details import RevisionRow, read_revisions, serving_generation
@@ -97,6 +98,12 @@ class RevisionPage:
     @property
     def name(self) -> str:
         return self.revision.name
+
+    @property
+    def rolling(self) -> str:
+        """What a gradual rollout under way does to this revision ("" when none does)."""
+        progress = rollout_progress(self.service)
+        return progress.for_revision(self.name) if progress and not self.gone else ""
 
     @property
     def row(self) -> RevisionRow:

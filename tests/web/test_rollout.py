@@ -132,3 +132,18 @@ async def test_the_list_says_which_revision_is_rolling_out_and_how_far(console: 
     listing = html.unescape((await console.get(f"/namespaces/{ns}/services")).text)
     found = re.search(r'<div class="reason" data-rolling>Rolling out lst-00002: (\d+)% of 100% so far</div>', listing)
     assert found and 0 < int(found.group(1)) < 100, listing
+
+
+async def test_the_revision_pages_say_what_the_rollout_does_to_each_revision(console: Console) -> None:
+    """Each revision in a gradual rollout says on its page whether it is taking the share over or giving it up, and
+    how far it has gone (found by a walkthrough: "2% (2% via the latest ready revision)" only, on both pages)."""
+    ns = console.namespace()
+    await _rolling(console, ns, "rp")
+    new = html.unescape((await console.get(f"/namespaces/{ns}/services/rp/revisions/rp-00002")).text)
+    found = re.search(r"<p class=\"hint\" data-rolling>Rolling out: it has (\d+)% so far; Knative gives it the latest "
+                      r"ready revision's 100% step by step\.</p>", new)
+    assert found and 0 < int(found.group(1)) < 100, new
+    old = html.unescape((await console.get(f"/namespaces/{ns}/services/rp/revisions/rp-00001")).text)
+    found = re.search(r"<p class=\"hint\" data-rolling>Giving its share up to rp-00002: it still has (\d+)% of the "
+                      r"latest ready revision's 100%; Knative moves the rest step by step\.</p>", old)
+    assert found and 0 < int(found.group(1)) < 100, old
