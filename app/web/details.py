@@ -311,9 +311,10 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
         previous = str((ordered[index + 1].get("metadata") or {}).get("name") or "") if index + 1 < len(ordered) \
             else ""
         mine = None if pods is None else [inst.instance_from(pod) for pod in pods.get(revision.name, [])]
+        words = inst.describe(revision, mine, service.reachable(revision.name))
         rows.append(RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
                                 revision.name == service.latest_created, previous, summary_of(revision.name),
-                                inst.describe(revision, mine), diagnose(revision, mine or ()), newest))
+                                words, diagnose(revision, mine or ()), newest))
     return rows
 
 

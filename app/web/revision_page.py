@@ -203,10 +203,11 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
     older = ordered[index + 1] if index + 1 < len(ordered) else None
     diffs = changes.compare(changes.revision_fields(older), changes.revision_fields(obj)) if older else []
     service, revision = service_from(service_obj), revision_from(obj)
-    instances = RevisionInstances(describe(revision, listing.pods), listing.pods, listing.why)
+    instances = RevisionInstances(describe(revision, listing.pods, service.reachable(name)), listing.pods, listing.why)
     shown = RevisionLogs(namespace, service.name, name, container_of(revision.raw_spec), list(logs), EXCERPT_LINES,
                          max(len(listing.pods or ()) - EXCERPT_INSTANCES, 0), logs_problem(listing),
-                         refused=allowed.logs, failed=revision.status.label == FAILED)
+                         refused=allowed.logs, failed=revision.status.label == FAILED,
+                         unreached=not service.reachable(name))
     if gone:
         instances = RevisionInstances(Instances("", NONE), [], "")
         shown = RevisionLogs(namespace, service.name, name, shown.container, problem=f"{gone} Its instances went "

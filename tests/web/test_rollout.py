@@ -1,7 +1,8 @@
 """A gradual rollout in progress (the Service's serving.knative.dev/rollout-duration), as the console shows it (over
 httpx, against the session's dev cluster): what the Split Traffic dialog says each row gets now, what it says about
 the rollout and what OK would do to it, while Knative moves the latest-revision entry's share step by step; the Create
-Revision wizard's prefill mid-rollout; a revision deleted mid-rollout and made again."""
+Revision wizard's prefill mid-rollout; a revision deleted mid-rollout and made again; the list and a revision's page
+during a rollout; a revision scaled to zero that no traffic reaches."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import html
 import json
 import re
 
+from app.knative.instances import UNREACHED
+from tests.devcluster.controllers.test_zero_initial_scale import autoscaler_config
 from tests.support import ksvc_manifest, wait_for
 from tests.web.conftest import KSVC, Console, form_fields, now_column, rows_in
 from tests.web.test_writes import split_path, submit, wizard_path
@@ -147,3 +150,36 @@ async def test_the_revision_pages_say_what_the_rollout_does_to_each_revision(con
     found = re.search(r"<p class=\"hint\" data-rolling>Giving its share up to rp-00002: it still has (\d+)% of the "
                       r"latest ready revision's 100%; Knative moves the rest step by step\.</p>", old)
     assert found and 0 < int(found.group(1)) < 100, old
+
+
+async def test_a_scaled_to_zero_revision_no_traffic_reaches_is_not_said_to_start_on_the_next_request(
+        console: Console) -> None:
+    """A revision at zero instances with no share and no tag: no request reaches it, so none starts an instance
+    (Knative routes only by the Route's traffic and tags). Its instances are said so, on the details page and its
+    own page, and how to reach it (found by a walkthrough: "the next request starts one" on a 0% revision, which
+    curl never started). A revision that gets traffic keeps "the next request starts one"."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "idle")
+    await console.settled(ns, "idle")
+    with autoscaler_config(console.cluster, **{"allow-zero-initial-scale": "true"}):  # admission reads it
+        console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "idle", "--type", "merge", "-p", json.dumps(
+            {"spec": {"template": {"metadata": {"annotations": {"autoscaling.knative.dev/initial-scale": "0"}},
+                                   "spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:latest",
+                                                            "env": [{"name": "TARGET", "value": "Two"}]}]}},
+                      "traffic": [{"revisionName": "idle-00001", "percent": 100}]}}))
+    await console.settled(ns, "idle", revisions=2)
+    details = html.unescape((await console.get(f"/namespaces/{ns}/services/idle")).text)
+    assert UNREACHED in details
+    page = html.unescape((await console.get(f"/namespaces/{ns}/services/idle/revisions/idle-00002")).text)
+    assert UNREACHED in page and "no request starts one: no traffic reaches this revision" in page
+    assert "the next request starts one" not in page.lower()
+    # Tagged, it has a URL of its own: the next request to it starts one.
+    with autoscaler_config(console.cluster, **{"allow-zero-initial-scale": "true"}):  # the template is checked again
+        console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "idle", "--type", "merge", "-p", json.dumps(
+            {"spec": {"traffic": [{"revisionName": "idle-00001", "percent": 100},
+                                  {"revisionName": "idle-00002", "percent": 0, "tag": "next"}]}}))
+    await console.settled(ns, "idle", revisions=2)
+    wait_for(lambda: any(t.get("tag") == "next" for t in console.ksvc(ns, "idle")["status"].get("traffic", [])),
+             timeout=15, message="the tag is routed")
+    tagged = html.unescape((await console.get(f"/namespaces/{ns}/services/idle/revisions/idle-00002")).text)
+    assert UNREACHED not in tagged and "0 (scaled to zero; the next request starts one)" in tagged
