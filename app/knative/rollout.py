@@ -5,10 +5,11 @@ the rollout, newest last, and RoutesReady is Unknown with reason RolloutInProgre
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.knative.models import ServiceView
+from app.knative.models import RevisionView, ServiceView
 from app.knative.numbers import whole
 
 IN_PROGRESS = "RolloutInProgress"
@@ -84,8 +85,11 @@ class RolloutProgress:
         return self.share / self.goal if self.goal else 1.0
 
 
-def rollout_progress(service: ServiceView) -> RolloutProgress | None:
-    """The rollout under way, or None when traffic is settled."""
+def rollout_progress(service: ServiceView, revisions: Sequence[RevisionView] = ()) -> RolloutProgress | None:
+    """The rollout under way, or None when traffic is settled. It began when RoutesReady turned RolloutInProgress, or,
+    for a revision made during an earlier rollout (which starts a new one to it: rollout.go's stepConfig stamps a new
+    StartTime, while RoutesReady keeps its first transition), when that revision became Ready, if it is among
+    `revisions`."""
     floating = [t for t in service.status_traffic if t.latest_revision and not t.tag and t.revision_name]
     routes = next((c for c in service.conditions if c.type == "RoutesReady"), None)
     names = list(dict.fromkeys(t.revision_name for t in floating))
@@ -97,8 +101,11 @@ def rollout_progress(service: ServiceView) -> RolloutProgress | None:
     newest = names[-1]
     share = sum(t.percent for t in floating if t.revision_name == newest)
     others = tuple((name, sum(t.percent for t in floating if t.revision_name == name)) for name in names[:-1])
-    return RolloutProgress(newest, share, sum(t.percent for t in floating), others,
-                           routes.last_transition if routes is not None and rolling else "",
+    started = routes.last_transition if routes is not None and rolling else ""
+    ready = next((r.condition("Ready") for r in revisions if r.name == newest), None)
+    if started and ready is not None and ready.status == "True" and ready.last_transition > started:
+        started = ready.last_transition
+    return RolloutProgress(newest, share, sum(t.percent for t in floating), others, started,
                            seconds_of(service.rollout_duration))
 
 

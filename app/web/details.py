@@ -368,8 +368,9 @@ def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, A
     failures = [Failure(row, row.diagnosis, (evidence or {}).get(row.revision.name))
                 for row in explained(service, explainable(service, ordered, rows, grouped))
                 if row.diagnosis is not None]
+    rollout = rollout_progress(service, [row.revision for row in rows])
     return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
-                      shown, latest, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None,
+                      shown, latest, rollout=rollout, failures=failures, pods_known=pods is not None,
                       allowed=allowed, gone=gone,
                       deleted=deleted_entries(service, {_name_of(obj) for obj in revisions}))
 
