@@ -156,7 +156,7 @@ async def test_a_scaled_to_zero_revision_no_traffic_reaches_is_not_said_to_start
         console: Console) -> None:
     """A revision at zero instances with no share and no tag: no request reaches it, so none starts an instance
     (Knative routes only by the Route's traffic and tags). Its instances are said so, on the details page and its
-    own page, and how to reach it (found by a walkthrough: "the next request starts one" on a 0% revision, which
+    own page and its logs page, and how to reach it (found by a walkthrough: "the next request starts one" on a 0% revision, which
     curl never started). A revision that gets traffic keeps "the next request starts one"."""
     ns = console.namespace()
     console.create_ksvc(ns, "idle")
@@ -173,6 +173,9 @@ async def test_a_scaled_to_zero_revision_no_traffic_reaches_is_not_said_to_start
     page = html.unescape((await console.get(f"/namespaces/{ns}/services/idle/revisions/idle-00002")).text)
     assert UNREACHED in page and "no request starts one: no traffic reaches this revision" in page
     assert "the next request starts one" not in page.lower()
+    logs = html.unescape((await console.get(f"/namespaces/{ns}/services/idle/revisions/idle-00002/logs")).text)
+    assert UNREACHED in logs and "no request starts one: no traffic reaches this revision" in logs
+    assert "the next request starts one" not in logs.lower()
     # Tagged, it has a URL of its own: the next request to it starts one.
     with autoscaler_config(console.cluster, **{"allow-zero-initial-scale": "true"}):  # the template is checked again
         console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "idle", "--type", "merge", "-p", json.dumps(
@@ -183,3 +186,5 @@ async def test_a_scaled_to_zero_revision_no_traffic_reaches_is_not_said_to_start
              timeout=15, message="the tag is routed")
     tagged = html.unescape((await console.get(f"/namespaces/{ns}/services/idle/revisions/idle-00002")).text)
     assert UNREACHED not in tagged and "0 (scaled to zero; the next request starts one)" in tagged
+    logs = html.unescape((await console.get(f"/namespaces/{ns}/services/idle/revisions/idle-00002/logs")).text)
+    assert UNREACHED not in logs and "The next request starts one, and its lines appear below" in logs
