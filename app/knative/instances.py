@@ -17,6 +17,8 @@ QUEUE_PROXY = "queue-proxy"
 USER_PORT = "user-port"  # the port Knative's deploy.go gives the revision's (serving) container
 CRASHING = frozenset({"CrashLoopBackOff", "RunContainerError", "CreateContainerError"})
 NOT_PULLED = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName"})
+# Scaled to zero with no share and no tag: no request reaches it, so none starts an instance.
+UNREACHED = "0 (scaled to zero; no traffic reaches it: a share or a tag in Split Traffic would)"
 # Tones the page shows them in: running, idle (scaled to zero), starting, failing, none.
 RUNNING, IDLE, STARTING, FAILING, NONE = "running", "idle", "starting", "failing", "none"
 
@@ -109,10 +111,11 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def describe(revision: RevisionView, pods: Sequence[Instance] | None) -> Instances:
-    """The revision's instances in words; `pods` None when the cluster did not say (e.g. no right to list pods)."""
+def describe(revision: RevisionView, pods: Sequence[Instance] | None, reachable: bool = True) -> Instances:
+    """The revision's instances in words; `pods` None when the cluster did not say (e.g. no right to list pods);
+    `reachable`, whether a request can reach it (ServiceView.reachable), which decides what starts one again."""
     if pods is None:
-        return _from_status(revision)
+        return _from_status(revision, reachable)
     live = [p for p in pods if not p.terminating]
     crashing = [p for p in live if p.waiting in CRASHING or (not p.ready and p.restarts > 0)]
     restarts = sum(p.restarts for p in live)
@@ -131,10 +134,10 @@ def describe(revision: RevisionView, pods: Sequence[Instance] | None) -> Instanc
         return Instances(f"{running} running", RUNNING, running, restarts)
     if starting:
         return Instances("starting", STARTING)
-    return _none_running(revision)
+    return _none_running(revision, reachable)
 
 
-def _from_status(revision: RevisionView) -> Instances:
+def _from_status(revision: RevisionView, reachable: bool) -> Instances:
     healthy = next((c for c in revision.conditions if c.type == "ContainerHealthy"), None)
     if healthy is not None and healthy.status == "False" and healthy.reason.startswith("ExitCode"):
         return Instances("crash-looping", FAILING)
@@ -143,14 +146,16 @@ def _from_status(revision: RevisionView) -> Instances:
         desired = revision.desired_replicas or 0
         extra = f", {desired - actual} starting" if desired > actual else ""
         return Instances(f"{actual} running{extra}", RUNNING, actual)
-    return _none_running(revision)
+    return _none_running(revision, reachable)
 
 
-def _none_running(revision: RevisionView) -> Instances:
+def _none_running(revision: RevisionView, reachable: bool) -> Instances:
     active = next((c for c in revision.conditions if c.type == "Active"), None)
     if revision.status.label == FAILED:
         return Instances("none", NONE)
     if active is not None and active.status == "False":
+        if not reachable:
+            return Instances(UNREACHED, IDLE)
         return Instances("0 (scaled to zero; the next request starts one)", IDLE)
     if (active is not None and active.status == "Unknown") or (revision.desired_replicas or 0) > 0:
         return Instances("starting", STARTING)

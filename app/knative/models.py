@@ -167,6 +167,11 @@ class ServiceView:
         """The entries that name this revision (traffic it keeps whatever happens to newer revisions)."""
         return tuple(t for t in self.traffic if t.revision_name == revision and not t.latest_revision)
 
+    def reachable(self, revision: str) -> bool:
+        """A request can reach this revision: it has a share of the traffic, or a tag (a URL of its own). Otherwise no
+        request starts an instance of it once it has scaled to zero."""
+        return any(t.revision_name == revision and (t.percent or t.tag) for t in self.traffic)
+
     def floating_to(self, revision: str) -> tuple[TrafficTarget, ...]:
         """The floating entries that resolve to this revision now (traffic that moves with the next one)."""
         return tuple(t for t in self.traffic if t.revision_name == revision and t.latest_revision)

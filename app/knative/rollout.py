@@ -5,10 +5,11 @@ the rollout, newest last, and RoutesReady is Unknown with reason RolloutInProgre
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.knative.models import ServiceView
+from app.knative.models import RevisionView, ServiceView
 from app.knative.numbers import whole
 
 IN_PROGRESS = "RolloutInProgress"
@@ -46,12 +47,49 @@ class RolloutProgress:
         return (start + timedelta(seconds=self.duration)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     @property
+    def in_words(self) -> str:
+        """Where the floating share goes now: `app-00001 86%, app-00002 14% (rolling out app-00002)`."""
+        parts = [*self.others, (self.revision, self.share)]
+        return f"{', '.join(f'{name} {share}%' for name, share in parts)} (rolling out {self.revision})"
+
+    @property
+    def in_list(self) -> str:
+        """The Service list's line: `Rolling out app-00002: 14% of 100% so far`."""
+        return f"Rolling out {self.revision}: {self.share}% of {self.goal}% so far"
+
+    def for_revision(self, name: str) -> str:
+        """Said on a revision's page: what the rollout does to it ("" when it is not in the rollout)."""
+        if name == self.revision:
+            return (f"Rolling out: it has {self.share}% so far; Knative gives it the latest ready revision's "
+                    f"{self.goal}% step by step.")
+        still = dict(self.others).get(name)
+        if still is None:
+            return ""
+        return (f"Giving its share up to {self.revision}: it still has {still}% of the latest ready revision's "
+                f"{self.goal}%; Knative moves the rest step by step.")
+
+    @property
+    def in_form(self) -> str:
+        """Said in a traffic form: what OK does to the rollout (knative/serving rollout.go: Step keeps rolling a
+        configuration that stays in the route, adjustPercentage gives a larger share's difference to the newest
+        revision and takes a smaller one from the oldest first, and a configuration no longer routed leaves the
+        rollout; revisions named in the split are not part of it)."""
+        return (f"{self.revision} is rolling out: Knative moves the latest-revision row's share to it step by step "
+                f"({self.share}% of all traffic now). Keep that row and the rollout goes on with the share you give "
+                f"it (a larger share goes to {self.revision} at once, a smaller one is taken from the older revisions "
+                "first). Shares given to a revision by name take effect at once; with the latest-revision row at 0% "
+                "(or removed) nothing rolls out any more.")
+
+    @property
     def fraction(self) -> float:
         return self.share / self.goal if self.goal else 1.0
 
 
-def rollout_progress(service: ServiceView) -> RolloutProgress | None:
-    """The rollout under way, or None when traffic is settled."""
+def rollout_progress(service: ServiceView, revisions: Sequence[RevisionView] = ()) -> RolloutProgress | None:
+    """The rollout under way, or None when traffic is settled. It began when RoutesReady turned RolloutInProgress, or,
+    for a revision made during an earlier rollout (which starts a new one to it: rollout.go's stepConfig stamps a new
+    StartTime, while RoutesReady keeps its first transition), when that revision became Ready, if it is among
+    `revisions`."""
     floating = [t for t in service.status_traffic if t.latest_revision and not t.tag and t.revision_name]
     routes = next((c for c in service.conditions if c.type == "RoutesReady"), None)
     names = list(dict.fromkeys(t.revision_name for t in floating))
@@ -63,8 +101,11 @@ def rollout_progress(service: ServiceView) -> RolloutProgress | None:
     newest = names[-1]
     share = sum(t.percent for t in floating if t.revision_name == newest)
     others = tuple((name, sum(t.percent for t in floating if t.revision_name == name)) for name in names[:-1])
-    return RolloutProgress(newest, share, sum(t.percent for t in floating), others,
-                           routes.last_transition if routes is not None and rolling else "",
+    started = routes.last_transition if routes is not None and rolling else ""
+    ready = next((r.condition("Ready") for r in revisions if r.name == newest), None)
+    if started and ready is not None and ready.status == "True" and ready.last_transition > started:
+        started = ready.last_transition
+    return RolloutProgress(newest, share, sum(t.percent for t in floating), others, started,
                            seconds_of(service.rollout_duration))
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from app.knative.models import FAILED, SUCCESS, RevisionView, ServiceView, TrafficTarget
 from app.knative.naming import MAX_NAME, dns1035_problem, short_name
 from app.knative.numbers import whole
+from app.knative.rollout import rollout_progress
 
 FORM_ERROR = "__all__"
 LATEST, NAMED, NEW = "latest", "revision", "new"
@@ -195,7 +196,7 @@ def latest_row() -> TrafficRow:
 @dataclass(frozen=True)
 class NewRevisionPlan:
     rows: list[TrafficRow]
-    kept_on: str = ""  # the revision the floating entry's share was kept on, or ""
+    kept_on: str = ""  # where the floating share was kept: a revision, or "a (41%) and b (9%)" mid-rollout; or ""
     kept: int = 0
 
 
@@ -204,18 +205,22 @@ def new_revision_rows(service: ServiceView, revisions: Sequence[str], new_revisi
 
     The new revision starts at 0%. A floating entry would hand its share to the new revision as soon as it is
     Ready, so the prefill keeps that share on the revision the floating entry serves now (the floating row
-    stays, at 0%, with its tag); the page says so, and the user can put it back.
+    stays, at 0%, with its tag); the page says so, and the user can put it back. During a gradual rollout the
+    floating share is divided between the revisions in it: each keeps the part it has now.
     """
     rows = current_rows(service, revisions)
-    floating = floating_revision(service)
     moved = sum(r.percent for r in rows if r.kind == LATEST)
-    if moved and floating in revisions:
-        first = next(i for i, r in enumerate(rows) if r.kind == NAMED and r.revision == floating)
-        rows[first] = replace(rows[first], percent=rows[first].percent + moved)
+    rolling = rollout_progress(service)
+    parts = [*rolling.others, (rolling.revision, rolling.share)] if rolling else [(floating_revision(service), moved)]
+    if moved and sum(p for _, p in parts) == moved and all(name in revisions for name, _ in parts):
+        for name, part in parts:
+            at = next(i for i, r in enumerate(rows) if r.kind == NAMED and r.revision == name)
+            rows[at] = replace(rows[at], percent=rows[at].percent + part)
         rows = [replace(r, percent=0) if r.kind == LATEST else r for r in rows]
     else:
         moved = 0
-    return NewRevisionPlan([TrafficRow(NEW, new_revision, 0), *rows], floating if moved else "", moved)
+    kept_on = " and ".join(f"{name} ({part}%)" for name, part in parts) if len(parts) > 1 else parts[0][0]
+    return NewRevisionPlan([TrafficRow(NEW, new_revision, 0), *rows], kept_on if moved else "", moved)
 
 
 def newest_serving(service: ServiceView, generations: Mapping[str, int]) -> int:
@@ -271,8 +276,9 @@ class Now:
 def routed_now(service: ServiceView, held: bool = False) -> tuple[TrafficTarget, ...]:
     """Where traffic goes now: `spec.traffic`, each floating entry resolved to the revision it serves; while Knative
     holds a split it cannot apply (`held`: app.knative.diagnosis.held_split), the Route's `status.traffic`, the last
-    split it applied, which is what it still routes."""
-    if held and service.status_traffic:
+    split it applied, which is what it still routes; and during a gradual rollout `status.traffic` too, where the
+    floating entry's share is divided between the revisions in the rollout."""
+    if (held or rollout_progress(service) is not None) and service.status_traffic:
         return service.status_traffic
     floating = floating_revision(service)
     return tuple(replace(t, revision_name=floating) if t.latest_revision else t for t in service.spec_traffic)
@@ -296,6 +302,7 @@ class Share:
     percent: int
     tag: str = ""
     floating: bool = False
+    rolling: bool = False  # the floating entry during a gradual rollout: `label` is the revision it moves to
 
 
 def shares(targets: Sequence[TrafficTarget], service_name: str) -> list[Share]:
@@ -304,13 +311,18 @@ def shares(targets: Sequence[TrafficTarget], service_name: str) -> list[Share]:
 
 
 def spec_shares(service: ServiceView, targets: Sequence[TrafficTarget] | None = None) -> list[Share]:
-    """`spec.traffic` (or these planned targets) as shares, floating entries named by the revision they serve now."""
-    floating = short_name(floating_revision(service), service.name)
+    """`spec.traffic` (or these planned targets) as shares, floating entries named by the revision they serve now
+    (during a gradual rollout, the one they move to: a floating entry kept goes on rolling out, rollout.go's Step)."""
+    rolling = rollout_progress(service)
+    floating = short_name(rolling.revision if rolling else floating_revision(service), service.name)
     return [Share(floating if t.latest_revision else short_name(t.revision_name, service.name), t.percent, t.tag,
-                  t.latest_revision) for t in (service.spec_traffic if targets is None else targets)]
+                  t.latest_revision, t.latest_revision and rolling is not None)
+            for t in (service.spec_traffic if targets is None else targets)]
 
 
 def share_label(part: Share) -> str:
+    if part.rolling:
+        return f"latest ready revision (rolling out {part.label})"
     return f"latest ready revision (now {part.label or 'none ready'})" if part.floating else part.label
 
 

@@ -310,9 +310,10 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
         previous = str((ordered[index + 1].get("metadata") or {}).get("name") or "") if index + 1 < len(ordered) \
             else ""
         mine = None if pods is None else [inst.instance_from(pod) for pod in pods.get(revision.name, [])]
+        words = inst.describe(revision, mine, service.reachable(revision.name))
         rows.append(RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
                                 revision.name == service.latest_created, previous, summary_of(revision.name),
-                                inst.describe(revision, mine), diagnose(revision, mine or ()), newest))
+                                words, diagnose(revision, mine or ()), newest))
     return rows
 
 
@@ -366,8 +367,9 @@ def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, A
     failures = [Failure(row, row.diagnosis, (evidence or {}).get(row.revision.name))
                 for row in explained(service, explainable(service, ordered, rows, grouped))
                 if row.diagnosis is not None]
+    rollout = rollout_progress(service, [row.revision for row in rows])
     return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
-                      shown, latest, rollout=rollout_progress(service), failures=failures, pods_known=pods is not None,
+                      shown, latest, rollout=rollout, failures=failures, pods_known=pods is not None,
                       allowed=allowed, gone=gone,
                       deleted=deleted_entries(service, {_name_of(obj) for obj in revisions}))
 

@@ -144,6 +144,7 @@ class RevisionLogs:
     following: bool = False  # the logs page: new lines are appended while it is open
     refused: str = ""  # why this user may not read them (the access review), "" when they may
     failed: bool = False  # the revision failed: no instance will start by itself
+    unreached: bool = False  # no share and no tag: no request starts an instance (ServiceView.reachable)
 
     @property
     def path(self) -> str:

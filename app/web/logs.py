@@ -29,7 +29,7 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, NotFound
 from app.knative.instances import LABEL_REVISION, Instance, container_of, describe, instance_from
-from app.knative.models import FAILED, RevisionView, revision_from
+from app.knative.models import FAILED, RevisionView, revision_from, service_from
 from app.settings import Settings
 from app.web.context import acting, checked, identity
 from app.web.evidence import (
@@ -127,15 +127,26 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
     except NotFound as error:  # a 404 page that says which revision, of which Service
         raise NoSuchRevision(404, "NotFound", f'There is no revision "{revision}" of the Service {name}.') from error
     view = revision_from(obj)
-    listing = await list_instances(client, user, namespace, revision)
+    listing, reachable = await asyncio.gather(list_instances(client, user, namespace, revision),
+                                              _reachable(client, namespace, name, revision))
     logs = RevisionLogs(namespace, name, revision, container_of(view.raw_spec), tail=TAIL,
-                        problem=logs_problem(listing), following=True, failed=view.status.label == FAILED)
+                        problem=logs_problem(listing), following=True, failed=view.status.label == FAILED,
+                        unreached=not reachable)
     if listing.pods is not None:
         logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL, timestamps=True)
         logs.more = max(len(listing.pods) - INSTANCES, 0)
-    page = LogsPage(namespace, name, revision, RevisionInstances(describe(view, listing.pods), listing.pods,
+    page = LogsPage(namespace, name, revision, RevisionInstances(describe(view, listing.pods, reachable), listing.pods,
                                                                   listing.why), logs, unstamped(logs.logs))
     return render(request, "revision_logs.html", page)
+
+
+async def _reachable(client: Cluster, namespace: str, service: str, revision: str) -> bool:
+    """Whether a request can reach the revision (ServiceView.reachable); True when the Service cannot be read, which
+    says nothing against it."""
+    try:
+        return service_from(await client.get(r.SERVICE, service, namespace)).reachable(revision)
+    except ClusterError:
+        return True
 
 
 @dataclass
@@ -150,19 +161,20 @@ class InstancesRenderer:
     once, when first needed: the stream starts following the lines without waiting for it), and its Logs section's
     note, which follows the instances followed."""
 
-    def __init__(self, templates: Jinja2Templates, settings: Settings) -> None:
+    def __init__(self, templates: Jinja2Templates, settings: Settings, reachable: bool = True) -> None:
         self.templates, self.settings = templates, settings
         self.revision: RevisionView | None = None
+        self.reachable = reachable  # as the page found it (ServiceView.reachable): what would start an instance
 
     async def render(self, client: Cluster, namespace: str, revision: str, pods: list[Instance]) -> str:
         if self.revision is None:
             self.revision = revision_from(await client.get(r.REVISION, revision, namespace))
-        view = InstancesView(RevisionInstances(describe(self.revision, pods), pods))
+        view = InstancesView(RevisionInstances(describe(self.revision, pods, self.reachable), pods))
         return str(render_regions(self.templates, (INSTANCES_REGION,), view, self.settings)[INSTANCES_REGION.name])
 
     def note(self, namespace: str, service: str, revision: str, followed: list[str]) -> str:
         """The note as the page would say it now: the instances followed, or (none) that none is running."""
-        logs = RevisionLogs(namespace, service, revision, following=True)
+        logs = RevisionLogs(namespace, service, revision, following=True, unreached=not self.reachable)
         return self.templates.get_template("_logs_note.html").render(logs=logs, followed=followed)
 
 
@@ -365,7 +377,8 @@ async def follow_logs(request: Request, namespace: str, name: str, revision: str
     async def stream() -> AsyncIterator[bytes]:
         over = asyncio.ensure_future(live.over(signed_out, acting(request).until))
         try:
-            instances = InstancesRenderer(request.app.state.templates, request.app.state.settings)
+            instances = InstancesRenderer(request.app.state.templates, request.app.state.settings,
+                                          await _reachable(client, namespace, name, revision))
             async for chunk in LogFollower(live, who, client, namespace, revision, acting(request).name,
                                            over, instances, parse_after(after[:4096]), name).events():
                 yield chunk

@@ -33,6 +33,7 @@ from app.knative.models import (
     revision_from,
     service_from,
 )
+from app.knative.rollout import rollout_progress
 from app.web import yaml_views
 from app.web.context import acting, allowed, checked, service_url
 from app.web.details import RevisionRow, read_revisions, serving_generation
@@ -97,6 +98,12 @@ class RevisionPage:
     @property
     def name(self) -> str:
         return self.revision.name
+
+    @property
+    def rolling(self) -> str:
+        """What a gradual rollout under way does to this revision ("" when none does)."""
+        progress = rollout_progress(self.service)
+        return progress.for_revision(self.name) if progress and not self.gone else ""
 
     @property
     def row(self) -> RevisionRow:
@@ -189,21 +196,33 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
                                               f'{(service_obj.get("metadata") or {}).get("name")}.')
     index = names.index(name)
     obj = ordered[index]
+    uid = str((obj.get("metadata") or {}).get("uid") or "")
     older = ordered[index + 1] if index + 1 < len(ordered) else None
     diffs = changes.revision_diffs(older, obj) if older else []
     service, revision = service_from(service_obj), revision_from(obj)
-    instances = RevisionInstances(describe(revision, listing.pods), listing.pods, listing.why)
+    instances = RevisionInstances(describe(revision, listing.pods, service.reachable(name)), listing.pods, listing.why)
     shown = RevisionLogs(namespace, service.name, name, container_of(revision.raw_spec), list(logs), EXCERPT_LINES,
                          max(len(listing.pods or ()) - EXCERPT_INSTANCES, 0), logs_problem(listing),
-                         refused=allowed.logs, failed=revision.status.label == FAILED)
+                         refused=allowed.logs, failed=revision.status.label == FAILED,
+                         unreached=not service.reachable(name))
     if gone:
         instances = RevisionInstances(Instances("", NONE), [], "")
         shown = RevisionLogs(namespace, service.name, name, shown.container, problem=f"{gone} Its instances went "
                              "with it: there are no logs to read.", refused=gone)
     return RevisionPage(namespace, service, revision, obj, names[index + 1] if older else "",
-                        names[index - 1] if index else "", diffs, history.event_items(events), instances, shown,
-                        events_problem, allowed=allowed, newest_serving=serving_generation(service, ordered), gone=gone,
-                        service_gone=service_gone)
+                        names[index - 1] if index else "", diffs, history.event_items(of_this_revision(events, uid)),
+                        instances, shown, events_problem, allowed=allowed,
+                        newest_serving=serving_generation(service, ordered), gone=gone, service_gone=service_gone)
+
+
+def of_this_revision(events: Sequence[dict[str, Any]], uid: str) -> list[dict[str, Any]]:
+    """The Events about this revision object (and its instances' warnings): not those of an earlier revision of the same
+    name (deleted, and made again by its Configuration), told apart by the uid, as `kubectl describe` does."""
+    def ours(event: dict[str, Any]) -> bool:
+        involved = event.get("involvedObject") or {}
+        return involved.get("kind") != "Revision" or not uid or involved.get("uid") in (None, "", uid)
+
+    return [e for e in events if ours(e)]
 
 
 def instance_event(event: dict[str, Any], revision: str) -> bool:

@@ -56,7 +56,7 @@ class WizardPage(RowsForm):
     errors: dict[str, str] = field(default_factory=dict)
     failure: str = ""
     changes: list[str] = field(default_factory=list)  # the other writer's change, after a conflict
-    kept_on: str = ""  # the revision the floating entry's share was kept on by the prefill
+    kept_on: str = ""  # the revision(s) the floating entry's share was kept on by the prefill (traffic.NewRevisionPlan)
     kept: int = 0
     stamp: str = ""  # the new template's update timestamp, fixed when the wizard opens: a retry writes the same
     steps: tuple[str, ...] = STEPS
@@ -171,7 +171,7 @@ async def step(request: Request, namespace: str, name: str) -> Response:
                       else 1, forms.template_input(posted), forms.row_inputs(posted), basis,
                       new if new.startswith(f"{name}-") and len(new) <= 63 else "",
                       stamp=stamp if _STAMP.fullmatch(stamp) else now(), show_all=forms.text(posted, "show_all") == "1",
-                      kept_on=forms.text(posted, "kept_on")[:253], kept=whole(forms.text(posted, "kept"), 100) or 0,
+                      kept_on=forms.text(posted, "kept_on")[:1000], kept=whole(forms.text(posted, "kept"), 100) or 0,
                       rollout=forms.text(posted, "rollout")[:20])
     action = forms.text(posted, "action", "next")
     try:

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from app.knative.diagnosis import service_problem
 from app.knative.gateway import Gateway
 from app.knative.models import ServiceView, service_from
+from app.knative.rollout import rollout_progress
 from app.knative.traffic import Share, shares
 
 ROWS_TEMPLATE = "_service_rows_render.html"
@@ -32,6 +33,7 @@ class ServiceRow:
     service: ServiceView
     traffic: list[Share]
     problem: str = ""  # a failed Service: which revision failed and why, in a line
+    rolling: str = ""  # a gradual rollout under way: which revision, how far
 
 
 class RowCache:
@@ -65,10 +67,16 @@ def render_rows(templates: Jinja2Templates, cache: RowCache, namespace: str, gat
 
     def render(missing: list[int]) -> list[Markup]:
         views = [service_from(items[index]) for index in missing]
-        rows = [ServiceRow(view, shares(view.status_traffic, view.name), service_problem(view)) for view in views]
+        rows = [ServiceRow(view, shares(view.status_traffic, view.name), service_problem(view), _rolling(view))
+                for view in views]
         return cut(templates, ROWS_TEMPLATE, namespace=namespace, gateway=gateway, rows=rows, no_delete=no_delete)
 
     return kept_rows(cache, [row_key(namespace, gateway, obj, no_delete(_namespace(obj))) for obj in items], render)
+
+
+def _rolling(view: ServiceView) -> str:
+    progress = rollout_progress(view)
+    return progress.in_list if progress else ""
 
 
 def kept_rows(cache: RowCache, keys: Sequence[tuple[Any, ...] | None],

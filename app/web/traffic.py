@@ -23,6 +23,7 @@ from app.knative.diagnosis import HeldSplit, held_split
 from app.knative.manifests import traffic_patch
 from app.knative.models import SUCCESS, RevisionView, ServiceView, Status, TrafficTarget, service_from
 from app.knative.naming import short_name
+from app.knative.rollout import RolloutProgress, rollout_progress
 from app.web import forms, preview, recording, security
 from app.web.context import acting, allowed, checked, cluster, go, identity, lookups, service_url
 from app.web.counting import counted
@@ -47,6 +48,7 @@ class RowView:
     now: traffic.Now  # what it gets today (see traffic.routed_now)
     short: str  # how the "After OK" line names it
     status: Status | None = None  # a named revision's (None while unknown), to mark one that is not Ready
+    rolling: str = ""  # the floating row during a gradual rollout: where its share goes now, in words
 
     @property
     def floating(self) -> bool:
@@ -59,16 +61,20 @@ class RowView:
 
 def row_views(rows: Sequence[traffic.RowInput], service: ServiceView,
               revisions: Sequence[RevisionView] = ()) -> list[RowView]:
-    now = traffic.floating_revision(service)
+    progress = rollout_progress(service)
+    now = progress.revision if progress else traffic.floating_revision(service)
     routed = traffic.routed_now(service, held=held_split(service) is not None)
     statuses = {r.name: r.status for r in revisions}
     views = []
     for row in rows:
-        revision = now if row.kind == traffic.LATEST else row.revision
-        share = traffic.Share(short_name(revision, service.name), 0, floating=row.kind == traffic.LATEST)
+        floating = row.kind == traffic.LATEST
+        revision = now if floating else row.revision
+        share = traffic.Share(short_name(revision, service.name), 0, floating=floating,
+                              rolling=floating and progress is not None)
         views.append(RowView(row.kind, revision, row.percent, row.tag, traffic.now_of(routed, row.kind, row.revision),
                              traffic.share_label(share),
-                             statuses.get(row.revision) if row.kind == traffic.NAMED else None))
+                             statuses.get(row.revision) if row.kind == traffic.NAMED else None,
+                             progress.in_words if floating and progress else ""))
     return views
 
 
@@ -115,6 +121,11 @@ class RowsForm:
     def held(self) -> HeldSplit | None:
         """The split the Service asks for, when Knative has not applied it (the "Now" column is then what it routes)."""
         return held_split(self.service)
+
+    @property
+    def rolling(self) -> RolloutProgress | None:
+        """The gradual rollout under way, which the form says what OK does to."""
+        return rollout_progress(self.service)
 
     @property
     def hidden(self) -> list[str]:

@@ -252,6 +252,29 @@ def test_rollout_progress_from_the_service_status() -> None:
     assert rollout_progress(settled) is None
 
 
+def test_a_rollout_to_a_revision_made_mid_rollout_is_timed_from_when_that_revision_became_ready() -> None:
+    """A revision made while another rolls out starts a new rollout to it (knative/serving rollout.go: stepConfig
+    stamps a new StartTime when the goal's revision is not the last of the previous rollout), while RoutesReady stays
+    Unknown/RolloutInProgress with its first transition time: the end is timed from when the new revision became
+    Ready, the later of the two (found by a walkthrough: the page said done 10 s before it was, and for a revision made
+    late in a long rollout it would have said so long before)."""
+    rolling = _service({"RoutesReady": ("Unknown", "RolloutInProgress", "A gradual rollout ...")},
+                       traffic=[{"latestRevision": True, "percent": 96, "revisionName": "app-00001"},
+                                {"latestRevision": True, "percent": 2, "revisionName": "app-00002"},
+                                {"latestRevision": True, "percent": 2, "revisionName": "app-00003"}],
+                       annotations={"serving.knative.dev/rollout-duration": "300s"})
+    third = revision_from({"metadata": {"name": "app-00003"}, "spec": {"containers": [{"image": "x"}]},
+                           "status": {"conditions": [{"type": "Ready", "status": "True",
+                                                      "lastTransitionTime": "2025-01-01T00:02:00Z"}]}})
+    progress = rollout_progress(rolling, [third])
+    assert progress is not None and progress.revision == "app-00003"
+    assert (progress.started, progress.ends) == ("2025-01-01T00:02:00Z", "2025-01-01T00:07:00Z")
+    # A revision that became Ready before the rollout began (the first of it) does not move its start.
+    early = replace(third, raw_status={"conditions": [{"type": "Ready", "status": "True",
+                                                        "lastTransitionTime": "2024-12-31T23:59:00Z"}]})
+    assert rollout_progress(rolling, [early]).started == "2025-01-01T00:00:00Z"  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(("text", "seconds"), [("20s", 20), ("1m30s", 90), ("2m", 120), ("1h", 3600), ("", 0),
                                                ("soon", 0), ("20", 0), ("1.5s", 1)])
 def test_seconds_of(text: str, seconds: int) -> None:

@@ -156,6 +156,19 @@ def test_the_wizard_keeps_the_floating_share_where_it_is_served_now() -> None:
     assert (plan.kept_on, plan.kept) == ("hello-00001", 100)
 
 
+def test_the_wizard_keeps_each_part_of_a_rolling_out_floating_share_where_it_is() -> None:
+    """During a gradual rollout the floating entry's 100% is 86% on hello-00001 and 14% on hello-00002 (status.traffic,
+    RoutesReady RolloutInProgress): the prefill pins those parts, so that nothing moves (it pinned all 100% on
+    hello-00001, taking hello-00002's 14% away at once)."""
+    service = svc([{"latestRevision": True, "percent": 100}],
+                  [{"revisionName": "hello-00001", "latestRevision": True, "percent": 86},
+                   {"revisionName": "hello-00002", "latestRevision": True, "percent": 14}])
+    plan = traffic.new_revision_rows(service, REVS, "hello-00003")
+    assert plan.rows == [TrafficRow(NEW, "hello-00003", 0), TrafficRow(LATEST, "hello-00001", 0),
+                         TrafficRow(NAMED, "hello-00002", 14), TrafficRow(NAMED, "hello-00001", 86)]
+    assert (plan.kept_on, plan.kept) == ("hello-00001 (86%) and hello-00002 (14%)", 100)
+
+
 def test_the_wizard_without_a_floating_entry() -> None:
     service = svc([{"revisionName": "hello-00001", "percent": 100}],
                   [{"revisionName": "hello-00001", "latestRevision": False, "percent": 100}], latest="hello-00001")
