@@ -167,13 +167,19 @@ function showConnection(text) {
   note.append(span, " ", reload);
   note.dataset.source = "browser";
 }
+// A stream turned away by the caps is answered with why (data-refused) and closed: that is not the console failing to
+// answer, so its text stays until the browser tries again (in a minute, as the answer asks).
+function refusedNote(note) {
+  return note && note.querySelector("[data-refused]");
+}
 document.addEventListener("htmx:sseError", () => {
-  showConnection("The console does not answer, so this page is not updating; reconnecting.");
+  const note = document.getElementById("connection");
+  if (!refusedNote(note)) showConnection("The console does not answer, so this page is not updating; reconnecting.");
   document.body.classList.remove("is-live");
 });
 document.addEventListener("htmx:sseOpen", () => {
   const note = document.getElementById("connection");
-  if (note && note.dataset.source === "browser") {  // the server says what it knows once connected
+  if (note && (note.dataset.source === "browser" || refusedNote(note))) {  // the server says what it knows now
     delete note.dataset.source;
     note.replaceChildren();
   }
@@ -269,13 +275,26 @@ function keepAnchor(place) {
   if (node) window.scrollBy(0, node.getBoundingClientRect().top - place.anchor.top);
 }
 
+// The Service list marks a Service deleted while it was open (a row with data-deleted, sent by the page's stream):
+// only in a tab that showed it, so a tab opened (or refreshed) since does not list what it never showed.
+const shownRows = new WeakMap();
+function keepDeletedShown(region) {
+  const shown = shownRows.get(region);
+  if (!shown) return;
+  shownRows.delete(region);
+  region.querySelectorAll("tr[data-deleted]").forEach((row) => { if (!shown.has(keyOf(row))) row.remove(); });
+}
+
 const places = new WeakMap();
 document.addEventListener("htmx:sseBeforeMessage", (event) => {
   const region = event.target;
-  if (region && region.matches("[sse-swap]")) places.set(region, notePlace(region));
+  if (!region || !region.matches("[sse-swap]")) return;
+  places.set(region, notePlace(region));
+  shownRows.set(region, new Set(Array.from(region.querySelectorAll("tr[data-service]"), keyOf)));
 });
 // At once, before the browser paints the new content; the row in view once more after htmx has settled it.
 document.addEventListener("htmx:sseMessage", (event) => {
+  keepDeletedShown(event.target);
   const place = places.get(event.target);
   if (place) keepPlace(event.target, place);
 });
@@ -309,12 +328,29 @@ document.addEventListener("close", (event) => {
   if (event.target.id === "dialog") stopCheck(event.target.querySelector("[data-check-stream]"), "Cancelled.");
 }, true);
 
-// Revisions ticked for Compare stay ticked when the live stream replaces the revision table.
-const comparePicks = new Set();
+// Revisions ticked for Compare stay ticked when the live stream replaces the revision table, and when the user comes
+// Back from the comparison (the page is read again, so they are kept in this tab's sessionStorage, per page).
+const PICKS_KEY = "compare-picks " + location.pathname;
+const comparePicks = new Set(readPicks());
+function readPicks() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(PICKS_KEY) || "[]");
+    return Array.isArray(saved) ? saved.filter((name) => typeof name === "string") : [];
+  } catch (error) {
+    return [];  // storage refused (a privacy setting) or unreadable: only the live updates keep them
+  }
+}
+function savePicks() {
+  try {
+    if (comparePicks.size) sessionStorage.setItem(PICKS_KEY, JSON.stringify([...comparePicks]));
+    else sessionStorage.removeItem(PICKS_KEY);
+  } catch (error) { /* as above */ }
+}
 document.addEventListener("change", (event) => {
   const box = event.target;
   if (!box.matches || !box.matches("[data-compare-pick]")) return;
   if (box.checked) comparePicks.add(box.value); else comparePicks.delete(box.value);
+  savePicks();
 });
 document.addEventListener("htmx:load", (event) => {
   event.target.querySelectorAll("[data-compare-pick]").forEach((box) => { box.checked = comparePicks.has(box.value); });

@@ -57,11 +57,13 @@ def event(name: str, data: str, ident: str = "") -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-def banner(problem: str) -> str:
-    """The connection banner's inside (empty hides it: `.alert:empty`)."""
+def banner(problem: str, refused: bool = False) -> str:
+    """The connection banner's inside (empty hides it: `.alert:empty`). `refused`: the stream was turned away by the
+    caps and ends at once; the page's script keeps this text when the stream then closes (app.js)."""
     if not problem:
         return ""
-    return str(Markup('<span data-text>{}</span> <a href="">Reload</a>').format(problem))
+    mark = Markup(" data-refused") if refused else ""
+    return str(Markup('<span data-text{}>{}</span> <a href="">Reload</a>').format(mark, problem))
 
 
 class View:
@@ -208,10 +210,14 @@ class View:
 
     def catch_up(self, seen: dict[str, str], last_event_id: str) -> bytes:
         """What a tab that just connected lacks: after a reconnect, the regions changed since the last event it
-        got; on a first connection, the regions whose HTML differs from what its page showed."""
+        got; on a first connection, the regions whose HTML differs from what its page showed. A tab that got events
+        from an earlier View (the console restarted, or the page was closed everywhere else meanwhile) is sent every
+        region: what it shows is no longer what its page showed, and a region changed back since would stay stale."""
         epoch, _, version = last_event_id.partition("-")
         if epoch == self.epoch and version.isdigit():
             names = [name for name, at in self.changed_at.items() if at > int(version)]
+        elif last_event_id:
+            names = list(self.rendered)
         else:
             names = [name for name, html in self.rendered.items()
                      if seen.get(name) != digest(html) and (html or name != CONNECTION)]
@@ -406,7 +412,7 @@ class Live:
 
     @staticmethod
     def refusal(why: str) -> bytes:
-        return f"retry: {REFUSED_RETRY_MS}\n\n".encode() + event(CONNECTION, banner(why))
+        return f"retry: {REFUSED_RETRY_MS}\n\n".encode() + event(CONNECTION, banner(why, refused=True))
 
     def shut(self) -> None:
         """Called when the server is asked to stop: every stream ends now, so that none holds the shutdown."""

@@ -1,0 +1,89 @@
+"""In a real browser, a team lead's afternoon: several tabs of the console open while the team releases. Ages ("3m
+ago") stay true as the page's clock runs on; revisions ticked for Compare are still ticked after Back; a Service
+deleted (kubectl) while the list is open stays there marked Deleted in that tab, and is not listed in a tab opened
+after; a tab past the browser's cap on live pages keeps the cap's message (not "the console does not answer")."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from app.web.live import MAX_PER_BROWSER
+from tests.browser.conftest import ConsoleProcess, PageProblems
+from tests.support import ksvc_manifest
+
+SERVICE = "afternoon"
+OTHER = "short-lived"
+
+
+@pytest.mark.timeout(150)
+async def test_an_afternoon_of_open_tabs(console_server: ConsoleProcess, browser: Browser,
+                                         page: tuple[Page, PageProblems]) -> None:
+    tab, problems = page
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(SERVICE)))
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(SERVICE, env={"TARGET": "Knative"})))
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(OTHER)))
+    details = f"{console_server.url}/namespaces/default/services/{SERVICE}"
+    listing = f"{console_server.url}/namespaces/default/services"
+
+    # The page left open for an hour says an hour, without a round trip to the server.
+    await tab.clock.install()
+    await tab.goto(details)
+    created = tab.locator("#region-status time[data-age]").first
+    await expect(created).to_contain_text(re.compile(r"\(\d+s ago\)"))
+    requests: list[str] = []
+    tab.on("request", lambda request: requests.append(request.url))
+    await tab.clock.run_for(61 * 60 * 1000)
+    await expect(created).to_contain_text("(61m ago)")
+    assert requests == [], requests
+
+    # Two revisions ticked, compared, and Back: still ticked.
+    await tab.goto(details)
+    for name in (f"{SERVICE}-00001", f"{SERVICE}-00002"):
+        await tab.locator(f'tr[data-revision="{name}"] [data-compare-pick]').check()
+    await tab.get_by_role("button", name="Compare selected").click()
+    await expect(tab.get_by_role("heading", name="Compare revisions")).to_be_visible()
+    await tab.go_back()
+    await expect(tab.locator(f'tr[data-revision="{SERVICE}-00001"] [data-compare-pick]')).to_be_checked()
+    await expect(tab.locator(f'tr[data-revision="{SERVICE}-00002"] [data-compare-pick]')).to_be_checked()
+
+    # The list open in another tab: a Service deleted meanwhile stays, marked, in its place.
+    context = tab.context
+    lister = await context.new_page()
+    await lister.goto(listing)
+    await expect(lister.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+    console_server.kubectl("delete", "ksvc", OTHER, "-n", "default")
+    gone = lister.locator(f'tr[data-service="{OTHER}"]')
+    await expect(gone.locator(".status")).to_have_text("Deleted", timeout=15_000)
+    await expect(gone).to_have_attribute("data-deleted", "")
+    await expect(gone.get_by_role("link")).to_have_count(0)
+    # A tab opened after it went does not list it: its stream's catch-up (which carries the marked row) is applied
+    # before the change below, whose tag it then shows.
+    later = await context.new_page()
+    await later.goto(listing)
+    await expect(later.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+    patch = {"spec": {"traffic": [{"latestRevision": True, "percent": 100, "tag": "blue"}]}}
+    console_server.kubectl("patch", "ksvc", SERVICE, "-n", "default", "--type", "merge", "-p", json.dumps(patch))
+    await expect(later.locator(f'tr[data-service="{SERVICE}"] .tag')).to_have_text("blue", timeout=15_000)
+    await expect(later.locator(f'tr[data-service="{OTHER}"]')).to_have_count(0)
+    await expect(gone).to_have_attribute("data-deleted", "")  # still marked where it was seen to go
+
+    # Past the browser's cap on live pages: the tab says so, and keeps saying so once its stream has closed.
+    for _ in range(MAX_PER_BROWSER - 3):
+        more = await context.new_page()
+        await more.goto(details)
+        await expect(more.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+    capped = await context.new_page()
+    await capped.add_init_script(
+        'document.addEventListener("htmx:sseError", () => { window.streamErrors = (window.streamErrors || 0) + 1; });')
+    await capped.goto(details)
+    banner = capped.locator("#connection")
+    await expect(banner).to_contain_text(f"This browser already has {MAX_PER_BROWSER} live pages")
+    await capped.wait_for_function("window.streamErrors > 0")  # the refused stream has closed
+    await expect(capped.locator("body")).not_to_have_class(re.compile(r"\bis-live\b"))
+    await expect(banner).to_contain_text(f"This browser already has {MAX_PER_BROWSER} live pages")
+    await expect(banner).not_to_contain_text("does not answer")
+    assert not problems.uncaught, problems.uncaught
