@@ -190,6 +190,53 @@ document.addEventListener("htmx:sseBeforeMessage", (event) => {
   if (event.detail.type === "connection" && note) delete note.dataset.source;
 });
 
+// A tab out of sight gives its live stream back: a browser may hold only a few of them for one console (the server's
+// cap, which keeps its other requests from waiting), and a team lead keeps more tabs than that open. Shown again, the
+// tab opens a new stream, which sends what changed since the last event it got (`last`); its ages are counted again
+// at once, since a hidden tab's timers run late.
+let lastEventId = "";
+let paused = false;
+let resumedAt = 0;
+let retries = 0;
+document.addEventListener("htmx:sseMessage", (event) => {
+  if (event.detail && event.detail.lastEventId) lastEventId = event.detail.lastEventId;
+});
+function pauseStream() {
+  if (paused || !document.body.hasAttribute("sse-connect")) return;
+  paused = true;
+  htmx.trigger(document.body, "htmx:beforeCleanupElement");  // the SSE extension closes the EventSource
+  document.body.classList.remove("is-live");
+}
+function resumeStream() {
+  if (!paused) return;
+  paused = false;
+  resumedAt = Date.now();
+  const body = document.body;
+  const url = new URL(body.getAttribute("sse-connect"), location.href);
+  if (lastEventId) url.searchParams.set("last", lastEventId);
+  body.setAttribute("sse-connect", url.pathname + url.search);
+  htmx.trigger(body, "htmx:afterProcessNode");  // the SSE extension opens a new EventSource …
+  body.querySelectorAll("[sse-swap]").forEach((region) => htmx.trigger(region, "htmx:afterProcessNode"));  // … for these
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) {
+    pauseStream();
+    return;
+  }
+  showAges(document);
+  retries = 0;
+  resumeStream();
+});
+// Shown again just as another tab of this browser was hidden, a tab may reach the server before that tab's stream is
+// counted out, and be turned away by the cap: it tries again at once, a few times, rather than in a minute.
+document.addEventListener("htmx:sseMessage", (event) => {
+  if (event.detail.type !== "connection" || !refusedNote(document.getElementById("connection"))) return;
+  if (document.hidden || Date.now() - resumedAt > 5000 || retries >= 3) return;
+  retries += 1;
+  pauseStream();
+  setTimeout(() => { if (!document.hidden) resumeStream(); }, 500 * retries);
+});
+
 // A live update replaces a region's HTML. It keeps the user's place: the control that had focus (found again by its
 // row and what it is), the sections they opened, the row they were looking at where it was on screen, and a table
 // scrolled sideways. Rows are known by their data-revision / data-service / data-instance, a failure by its

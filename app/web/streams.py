@@ -390,8 +390,11 @@ async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Clu
             stream.view.use_request(request)
     except Refused as why:
         return Response(live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
-    return StreamingResponse(live.events(stream, parse_seen(seen), request.headers.get("last-event-id", "")[:64]),
-                             media_type="text/event-stream", headers=HEADERS)
+    # `last`: the last event a tab got before it gave its stream back while out of sight (app.js); a new EventSource
+    # cannot send it as Last-Event-ID, which a browser's own reconnect sends (and which then wins).
+    last = request.headers.get("last-event-id") or request.query_params.get("last", "")
+    return StreamingResponse(live.events(stream, parse_seen(seen), last[:64]), media_type="text/event-stream",
+                             headers=HEADERS)
 
 
 @router.get("/live/namespaces/{namespace}/services/{name}")

@@ -1,7 +1,9 @@
 """In a real browser, a team lead's afternoon: several tabs of the console open while the team releases. Ages ("3m
 ago") stay true as the page's clock runs on; revisions ticked for Compare are still ticked after Back; a Service
 deleted (kubectl) while the list is open stays there marked Deleted in that tab, and is not listed in a tab opened
-after; a tab past the browser's cap on live pages keeps the cap's message (not "the console does not answer")."""
+after; a tab past the browser's cap on live pages keeps the cap's message (not "the console does not answer"); a
+hidden tab gives its stream back, so more tabs than the cap stay live where the user looks, and catches up when shown
+again."""
 
 from __future__ import annotations
 
@@ -16,6 +18,12 @@ from tests.browser.conftest import ConsoleProcess, PageProblems
 from tests.support import ksvc_manifest
 
 SERVICE = "afternoon"
+# Headless Chromium shows every page: a tab the user switched away from is told so as the browser would tell it.
+HIDE = """(hidden) => {
+  Object.defineProperty(document, "hidden", {configurable: true, get: () => hidden});
+  Object.defineProperty(document, "visibilityState", {configurable: true, get: () => hidden ? "hidden" : "visible"});
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
 OTHER = "short-lived"
 
 
@@ -86,4 +94,21 @@ async def test_an_afternoon_of_open_tabs(console_server: ConsoleProcess, browser
     await expect(capped.locator("body")).not_to_have_class(re.compile(r"\bis-live\b"))
     await expect(banner).to_contain_text(f"This browser already has {MAX_PER_BROWSER} live pages")
     await expect(banner).not_to_contain_text("does not answer")
+
+    # A tab out of sight gives its stream back, so the tabs the user looks at stay live however many are open; shown
+    # again, it catches up with what changed meanwhile.
+    await tab.evaluate(HIDE, True)
+    sixth = await context.new_page()
+    await sixth.goto(f"{details}/history")
+    await expect(sixth.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+    await expect(sixth.locator("#connection")).to_be_empty()
+    patch = {"spec": {"traffic": [{"latestRevision": True, "percent": 100, "tag": "green"}]}}
+    console_server.kubectl("patch", "ksvc", SERVICE, "-n", "default", "--type", "merge", "-p", json.dumps(patch))
+    await expect(later.locator(f'tr[data-service="{SERVICE}"] .tag')).to_have_text("green", timeout=15_000)
+    await expect(tab.locator("#region-traffic")).not_to_contain_text(f"green-{SERVICE}")  # paused while hidden
+    await sixth.evaluate(HIDE, True)
+    await tab.evaluate(HIDE, False)
+    await expect(tab.locator("#region-traffic")).to_contain_text(f"green-{SERVICE}.default.example.com")
+    await expect(tab.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+    await expect(tab.locator("#connection")).to_be_empty()
     assert not problems.uncaught, problems.uncaught
