@@ -227,6 +227,23 @@ document.addEventListener("visibilitychange", () => {
   retries = 0;
   resumeStream();
 });
+// A laptop that slept: its timers stopped, and its stream may be a connection that died meanwhile without either end
+// being told (nothing arrives, no error, and the page would say nothing). Woken (the clock jumped well past a tick) or
+// back on a network, a tab in sight opens a new stream, which catches up from its last event.
+const TICK_MS = 10000;
+let lastTick = Date.now();
+function renewStream() {
+  if (paused || document.hidden || !document.body.hasAttribute("sse-connect")) return;
+  pauseStream();
+  resumeStream();
+}
+setInterval(() => {
+  const now = Date.now();
+  if (now - lastTick > 3 * TICK_MS) renewStream();
+  lastTick = now;
+}, TICK_MS);
+window.addEventListener("online", renewStream);
+
 // Shown again just as another tab of this browser was hidden, a tab may reach the server before that tab's stream is
 // counted out, and be turned away by the cap: it tries again at once, a few times, rather than in a minute.
 document.addEventListener("htmx:sseMessage", (event) => {

@@ -3,7 +3,7 @@ ago") stay true as the page's clock runs on; revisions ticked for Compare are st
 deleted (kubectl) while the list is open stays there marked Deleted in that tab, and is not listed in a tab opened
 after; a tab past the browser's cap on live pages keeps the cap's message (not "the console does not answer"); a
 hidden tab gives its stream back, so more tabs than the cap stay live where the user looks, and catches up when shown
-again."""
+again; a tab woken from a laptop's sleep opens a new stream."""
 
 from __future__ import annotations
 
@@ -110,5 +110,15 @@ async def test_an_afternoon_of_open_tabs(console_server: ConsoleProcess, browser
     await tab.evaluate(HIDE, False)
     await expect(tab.locator("#region-traffic")).to_contain_text(f"green-{SERVICE}.default.example.com")
     await expect(tab.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+    await expect(tab.locator("#connection")).to_be_empty()
+
+    # The laptop sleeps (its clock jumps; its stream may have died unseen): woken, the tab opens a new stream from
+    # its last event, and is live again.
+    async with tab.expect_request(lambda request: "/live/" in request.url and "last=" in request.url):
+        await tab.clock.fast_forward(20 * 60 * 1000)
+    await expect(tab.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+    patch = {"spec": {"traffic": [{"latestRevision": True, "percent": 100, "tag": "woken"}]}}
+    console_server.kubectl("patch", "ksvc", SERVICE, "-n", "default", "--type", "merge", "-p", json.dumps(patch))
+    await expect(tab.locator("#region-traffic")).to_contain_text(f"woken-{SERVICE}.default.example.com")
     await expect(tab.locator("#connection")).to_be_empty()
     assert not problems.uncaught, problems.uncaught
