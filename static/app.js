@@ -177,7 +177,19 @@ document.addEventListener("htmx:sseError", () => {
   if (!refusedNote(note)) showConnection("The console does not answer, so this page is not updating; reconnecting.");
   document.body.classList.remove("is-live");
 });
-document.addEventListener("htmx:sseOpen", () => {
+// Each stream starts with the browser's CSRF token as the console signs it now: after a restart of the console (with a
+// new key) the page's forms and htmx requests carry the new one, instead of being refused as expired.
+function useToken(token) {
+  if (!token) return;
+  document.body.setAttribute("hx-headers", JSON.stringify({"X-CSRF-Token": token}));
+  document.querySelectorAll('input[name="csrf_token"]').forEach((input) => { input.value = token; });
+}
+document.addEventListener("htmx:sseOpen", (event) => {
+  const source = event.detail && event.detail.source;
+  if (source && !source.tokenFollowed) {
+    source.tokenFollowed = true;
+    source.addEventListener("csrf", (message) => useToken(message.data));
+  }
   const note = document.getElementById("connection");
   if (note && (note.dataset.source === "browser" || refusedNote(note))) {  // the server says what it knows now
     delete note.dataset.source;

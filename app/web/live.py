@@ -34,6 +34,7 @@ from app.web.regions import Regions, digest
 from app.web.tasks import end, end_soon
 
 log = logging.getLogger("knative_console.live")
+CSRF = "csrf"  # the event that gives a tab the browser's CSRF token (Live.csrf_event)
 CONNECTION = "connection"  # the banner's region: why the page may be out of date, "" when it is not
 STREAM_QUEUE = 64  # messages waiting for one tab; a tab that lets more pile up is cut off (it reconnects)
 # bytes waiting for one tab: past them it is cut off too. A message is every region that changed, up to the whole
@@ -380,11 +381,12 @@ class Live:
         if not view.streams and view.task is not None:
             end_soon(view.task)
 
-    async def events(self, stream: Stream, seen: dict[str, str], last_event_id: str) -> AsyncIterator[bytes]:
+    async def events(self, stream: Stream, seen: dict[str, str], last_event_id: str,
+                     hello: bytes = b"") -> AsyncIterator[bytes]:
         """The bytes of one tab's stream, until the tab goes, the View ends, the console shuts down, the browser signs
-        out or its session ends."""
+        out or its session ends. `hello` goes first (the browser's CSRF token: `csrf_event`)."""
         try:
-            yield f"retry: {RETRY_MS}\n\n".encode()
+            yield f"retry: {RETRY_MS}\n\n".encode() + hello
             await stream.view.ready.wait()
             first = stream.view.catch_up(seen, last_event_id)
             if first:
@@ -409,6 +411,13 @@ class Live:
                 closing.cancel()
         finally:
             self.detach(stream)
+
+    @staticmethod
+    def csrf_event(token: str) -> bytes:
+        """This browser's CSRF token as this console process signs it: a page rendered by a console since restarted
+        (a new key, unless KNATIVE_CONSOLE_SECRET_KEY is set) takes it when its stream reconnects, so that its forms
+        and dialogs are not refused as expired (app.js)."""
+        return event(CSRF, token) if token else b""
 
     @staticmethod
     def refusal(why: str) -> bytes:

@@ -383,17 +383,18 @@ def _key(obj: dict[str, Any]) -> tuple[str, str]:
 async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Cluster], View], seen: str) -> Response:
     live: Live = request.app.state.live
     who, client = identity(request)
+    hello = live.csrf_event(getattr(request.state, "csrf_token", ""))
     try:
         stream = await live.attach(who, key, lambda: make(who, client), request.cookies.get(COOKIE, "")[:64],
                                    acting(request).until)
         if stream.view.cluster is not client and isinstance(stream.view, PageView):
             stream.view.use_request(request)
     except Refused as why:
-        return Response(live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
+        return Response(hello + live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
     # `last`: the last event a tab got before it gave its stream back while out of sight (app.js); a new EventSource
     # cannot send it as Last-Event-ID, which a browser's own reconnect sends (and which then wins).
     last = request.headers.get("last-event-id") or request.query_params.get("last", "")
-    return StreamingResponse(live.events(stream, parse_seen(seen), last[:64]), media_type="text/event-stream",
+    return StreamingResponse(live.events(stream, parse_seen(seen), last[:64], hello), media_type="text/event-stream",
                              headers=HEADERS)
 
 

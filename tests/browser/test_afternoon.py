@@ -122,3 +122,36 @@ async def test_an_afternoon_of_open_tabs(console_server: ConsoleProcess, browser
     await expect(tab.locator("#region-traffic")).to_contain_text(f"woken-{SERVICE}.default.example.com")
     await expect(tab.locator("#connection")).to_be_empty()
     assert not problems.uncaught, problems.uncaught
+
+
+@pytest.mark.timeout(120)
+async def test_pages_open_across_a_restart_of_the_console(console_server: ConsoleProcess,
+                                                          page: tuple[Page, PageProblems]) -> None:
+    tab, problems = page
+    name = "restarted"
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(name)))
+    await tab.goto(f"{console_server.url}/namespaces/default/services/{name}")
+    await expect(tab.locator("#region-status .status")).to_have_text("Success", timeout=15_000)
+    await tab.evaluate("window.stillTheSamePage = true")
+
+    # The console stops (and its dev cluster with it) and starts again on the same ports, with a new key for its
+    # CSRF tokens: the page says it does not answer, then catches up by itself.
+    assert not console_server.stop()
+    banner = tab.locator("#connection")
+    await expect(banner).to_contain_text("The console does not answer")
+    console_server.start()
+    patch = {"spec": {"traffic": [{"latestRevision": True, "percent": 100, "tag": "after"}]}}
+    console_server.kubectl("patch", "ksvc", name, "-n", "default", "--type", "merge", "-p", json.dumps(patch))
+    await expect(tab.locator("#region-traffic")).to_contain_text(f"after-{name}.default.example.com", timeout=20_000)
+    await expect(banner).to_be_empty()
+
+    assert await tab.evaluate("window.stillTheSamePage === true")
+
+    # A write from the page rendered before the restart goes through: it carries the token its stream gave it.
+    await tab.get_by_role("link", name="Split Traffic").click()
+    dialog = tab.get_by_role("dialog", name="Split Traffic")
+    await dialog.locator("input[data-tag]").first.fill("pinned")
+    await dialog.get_by_role("button", name="OK").click()
+    await expect(dialog).to_be_hidden()
+    await expect(tab.locator("#region-traffic")).to_contain_text(f"pinned-{name}.default.example.com")
+    assert not problems.uncaught, problems.uncaught

@@ -112,6 +112,21 @@ async def test_a_sorted_list_marks_what_was_deleted_where_it_stood(console: Cons
             assert rows == ["d-four", "c-three", "b-two"]  # still sorted as asked, the deleted one where it stood
 
 
+async def test_a_stream_starts_with_the_browsers_csrf_token(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "token")
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        page = await http.get(f"/namespaces/{ns}/services/token")
+        token = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text).group(1)
+        async with open_stream(http, stream_path(page)) as events:
+            await events.next()
+            assert events.csrf == token  # what a page rendered by a console since restarted takes (app.js)
+        async with httpx.AsyncClient(base_url=server.url) as other:  # another browser: its own
+            async with open_stream(other, stream_path(page)) as events:
+                await events.next()
+                assert events.csrf and events.csrf != token
+
+
 async def test_a_tab_that_got_events_from_an_earlier_view_is_sent_every_region(console: Console) -> None:
     ns = console.namespace()
     console.create_ksvc(ns, "earlier")
