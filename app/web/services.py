@@ -220,8 +220,8 @@ def render_list(templates: Jinja2Templates, settings: Settings, cache: RowCache,
 
 def with_deleted(templates: Jinja2Templates, page: ListPage) -> list[Markup]:
     """The page's rows with a row for each Service deleted while it was open, where it stood in the page's order."""
-    shown = {_key(item) for item in page.items}
-    deleted = [gone for gone in page.deleted if _key(gone.obj) not in shown]  # created again since: listed again
+    shown = {service_key(item) for item in page.items}
+    deleted = [gone for gone in page.deleted if service_key(gone.obj) not in shown]  # created again since: listed again
     html = cut(templates, DELETED_ROWS, namespace=page.namespace,
                deleted=[DeletedRow(service_from(gone.obj), gone.at) for gone in deleted])
     key = finding.SORTS[page.order.key][1]
@@ -237,7 +237,8 @@ class DeletedRow:
     at: str
 
 
-def _key(obj: dict[str, Any]) -> tuple[str, str]:
+def service_key(obj: dict[str, Any]) -> tuple[str, str]:
+    """A Service's (namespace, name), as the list knows its rows."""
     meta = obj.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 

@@ -375,9 +375,7 @@ class ServiceList(PageView):
         return services.render_list(self.templates, self.settings, self.rows, self.page)
 
 
-def _key(obj: dict[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+_key = services.service_key
 
 
 async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Cluster], View], seen: str) -> Response:
