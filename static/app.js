@@ -167,13 +167,31 @@ function showConnection(text) {
   note.append(span, " ", reload);
   note.dataset.source = "browser";
 }
+// A stream turned away by the caps is answered with why (data-refused) and closed: that is not the console failing to
+// answer, so its text stays until the browser tries again (in a minute, as the answer asks).
+function refusedNote(note) {
+  return note && note.querySelector("[data-refused]");
+}
 document.addEventListener("htmx:sseError", () => {
-  showConnection("The console does not answer, so this page is not updating; reconnecting.");
+  const note = document.getElementById("connection");
+  if (!refusedNote(note)) showConnection("The console does not answer, so this page is not updating; reconnecting.");
   document.body.classList.remove("is-live");
 });
-document.addEventListener("htmx:sseOpen", () => {
+// Each stream starts with the browser's CSRF token as the console signs it now: after a restart of the console (with a
+// new key) the page's forms and htmx requests carry the new one, instead of being refused as expired.
+function useToken(token) {
+  if (!token) return;
+  document.body.setAttribute("hx-headers", JSON.stringify({"X-CSRF-Token": token}));
+  document.querySelectorAll('input[name="csrf_token"]').forEach((input) => { input.value = token; });
+}
+document.addEventListener("htmx:sseOpen", (event) => {
+  const source = event.detail && event.detail.source;
+  if (source && !source.tokenFollowed) {
+    source.tokenFollowed = true;
+    source.addEventListener("csrf", (message) => useToken(message.data));
+  }
   const note = document.getElementById("connection");
-  if (note && note.dataset.source === "browser") {  // the server says what it knows once connected
+  if (note && (note.dataset.source === "browser" || refusedNote(note))) {  // the server says what it knows now
     delete note.dataset.source;
     note.replaceChildren();
   }
@@ -182,6 +200,70 @@ document.addEventListener("htmx:sseOpen", () => {
 document.addEventListener("htmx:sseBeforeMessage", (event) => {
   const note = document.getElementById("connection");
   if (event.detail.type === "connection" && note) delete note.dataset.source;
+});
+
+// A tab out of sight gives its live stream back: a browser may hold only a few of them for one console (the server's
+// cap, which keeps its other requests from waiting), and a team lead keeps more tabs than that open. Shown again, the
+// tab opens a new stream, which sends what changed since the last event it got (`last`); its ages are counted again
+// at once, since a hidden tab's timers run late.
+let lastEventId = "";
+let paused = false;
+let resumedAt = 0;
+let retries = 0;
+document.addEventListener("htmx:sseMessage", (event) => {
+  if (event.detail && event.detail.lastEventId) lastEventId = event.detail.lastEventId;
+});
+function pauseStream() {
+  if (paused || !document.body.hasAttribute("sse-connect")) return;
+  paused = true;
+  htmx.trigger(document.body, "htmx:beforeCleanupElement");  // the SSE extension closes the EventSource
+  document.body.classList.remove("is-live");
+}
+function resumeStream() {
+  if (!paused) return;
+  paused = false;
+  resumedAt = Date.now();
+  const body = document.body;
+  const url = new URL(body.getAttribute("sse-connect"), location.href);
+  if (lastEventId) url.searchParams.set("last", lastEventId);
+  body.setAttribute("sse-connect", url.pathname + url.search);
+  htmx.trigger(body, "htmx:afterProcessNode");  // the SSE extension opens a new EventSource …
+  body.querySelectorAll("[sse-swap]").forEach((region) => htmx.trigger(region, "htmx:afterProcessNode"));  // … for these
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden) {
+    pauseStream();
+    return;
+  }
+  showAges(document);
+  retries = 0;
+  resumeStream();
+});
+// A laptop that slept: its timers stopped, and its stream may be a connection that died meanwhile without either end
+// being told (nothing arrives, no error, and the page would say nothing). Woken (the clock jumped well past a tick) or
+// back on a network, a tab in sight opens a new stream, which catches up from its last event.
+const TICK_MS = 10000;
+let lastTick = Date.now();
+function renewStream() {
+  if (paused || document.hidden || !document.body.hasAttribute("sse-connect")) return;
+  pauseStream();
+  resumeStream();
+}
+setInterval(() => {
+  const now = Date.now();
+  if (now - lastTick > 3 * TICK_MS) renewStream();
+  lastTick = now;
+}, TICK_MS);
+window.addEventListener("online", renewStream);
+
+// Shown again just as another tab of this browser was hidden, a tab may reach the server before that tab's stream is
+// counted out, and be turned away by the cap: it tries again at once, a few times, rather than in a minute.
+document.addEventListener("htmx:sseMessage", (event) => {
+  if (event.detail.type !== "connection" || !refusedNote(document.getElementById("connection"))) return;
+  if (document.hidden || Date.now() - resumedAt > 5000 || retries >= 3) return;
+  retries += 1;
+  pauseStream();
+  setTimeout(() => { if (!document.hidden) resumeStream(); }, 500 * retries);
 });
 
 // A live update replaces a region's HTML. It keeps the user's place: the control that had focus (found again by its
@@ -269,13 +351,26 @@ function keepAnchor(place) {
   if (node) window.scrollBy(0, node.getBoundingClientRect().top - place.anchor.top);
 }
 
+// The Service list marks a Service deleted while it was open (a row with data-deleted, sent by the page's stream):
+// only in a tab that showed it, so a tab opened (or refreshed) since does not list what it never showed.
+const shownRows = new WeakMap();
+function keepDeletedShown(region) {
+  const shown = shownRows.get(region);
+  if (!shown) return;
+  shownRows.delete(region);
+  region.querySelectorAll("tr[data-deleted]").forEach((row) => { if (!shown.has(keyOf(row))) row.remove(); });
+}
+
 const places = new WeakMap();
 document.addEventListener("htmx:sseBeforeMessage", (event) => {
   const region = event.target;
-  if (region && region.matches("[sse-swap]")) places.set(region, notePlace(region));
+  if (!region || !region.matches("[sse-swap]")) return;
+  places.set(region, notePlace(region));
+  shownRows.set(region, new Set(Array.from(region.querySelectorAll("tr[data-service]"), keyOf)));
 });
 // At once, before the browser paints the new content; the row in view once more after htmx has settled it.
 document.addEventListener("htmx:sseMessage", (event) => {
+  keepDeletedShown(event.target);
   const place = places.get(event.target);
   if (place) keepPlace(event.target, place);
 });
@@ -309,12 +404,29 @@ document.addEventListener("close", (event) => {
   if (event.target.id === "dialog") stopCheck(event.target.querySelector("[data-check-stream]"), "Cancelled.");
 }, true);
 
-// Revisions ticked for Compare stay ticked when the live stream replaces the revision table.
-const comparePicks = new Set();
+// Revisions ticked for Compare stay ticked when the live stream replaces the revision table, and when the user comes
+// Back from the comparison (the page is read again, so they are kept in this tab's sessionStorage, per page).
+const PICKS_KEY = "compare-picks " + location.pathname;
+const comparePicks = new Set(readPicks());
+function readPicks() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(PICKS_KEY) || "[]");
+    return Array.isArray(saved) ? saved.filter((name) => typeof name === "string") : [];
+  } catch (error) {
+    return [];  // storage refused (a privacy setting) or unreadable: only the live updates keep them
+  }
+}
+function savePicks() {
+  try {
+    if (comparePicks.size) sessionStorage.setItem(PICKS_KEY, JSON.stringify([...comparePicks]));
+    else sessionStorage.removeItem(PICKS_KEY);
+  } catch (error) { /* as above */ }
+}
 document.addEventListener("change", (event) => {
   const box = event.target;
   if (!box.matches || !box.matches("[data-compare-pick]")) return;
   if (box.checked) comparePicks.add(box.value); else comparePicks.delete(box.value);
+  savePicks();
 });
 document.addEventListener("htmx:load", (event) => {
   event.target.querySelectorAll("[data-compare-pick]").forEach((box) => { box.checked = comparePicks.has(box.value); });

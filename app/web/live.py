@@ -34,6 +34,7 @@ from app.web.regions import Regions, digest
 from app.web.tasks import end, end_soon
 
 log = logging.getLogger("knative_console.live")
+CSRF = "csrf"  # the event that gives a tab the browser's CSRF token (Live.csrf_event)
 CONNECTION = "connection"  # the banner's region: why the page may be out of date, "" when it is not
 STREAM_QUEUE = 64  # messages waiting for one tab; a tab that lets more pile up is cut off (it reconnects)
 # bytes waiting for one tab: past them it is cut off too. A message is every region that changed, up to the whole
@@ -57,11 +58,13 @@ def event(name: str, data: str, ident: str = "") -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
-def banner(problem: str) -> str:
-    """The connection banner's inside (empty hides it: `.alert:empty`)."""
+def banner(problem: str, refused: bool = False) -> str:
+    """The connection banner's inside (empty hides it: `.alert:empty`). `refused`: the stream was turned away by the
+    caps and ends at once; the page's script keeps this text when the stream then closes (app.js)."""
     if not problem:
         return ""
-    return str(Markup('<span data-text>{}</span> <a href="">Reload</a>').format(problem))
+    mark = Markup(" data-refused") if refused else ""
+    return str(Markup('<span data-text{}>{}</span> <a href="">Reload</a>').format(mark, problem))
 
 
 class View:
@@ -208,10 +211,14 @@ class View:
 
     def catch_up(self, seen: dict[str, str], last_event_id: str) -> bytes:
         """What a tab that just connected lacks: after a reconnect, the regions changed since the last event it
-        got; on a first connection, the regions whose HTML differs from what its page showed."""
+        got; on a first connection, the regions whose HTML differs from what its page showed. A tab that got events
+        from an earlier View (the console restarted, or the page was closed everywhere else meanwhile) is sent every
+        region: what it shows is no longer what its page showed, and a region changed back since would stay stale."""
         epoch, _, version = last_event_id.partition("-")
         if epoch == self.epoch and version.isdigit():
             names = [name for name, at in self.changed_at.items() if at > int(version)]
+        elif last_event_id:
+            names = list(self.rendered)
         else:
             names = [name for name, html in self.rendered.items()
                      if seen.get(name) != digest(html) and (html or name != CONNECTION)]
@@ -374,11 +381,12 @@ class Live:
         if not view.streams and view.task is not None:
             end_soon(view.task)
 
-    async def events(self, stream: Stream, seen: dict[str, str], last_event_id: str) -> AsyncIterator[bytes]:
+    async def events(self, stream: Stream, seen: dict[str, str], last_event_id: str,
+                     hello: bytes = b"") -> AsyncIterator[bytes]:
         """The bytes of one tab's stream, until the tab goes, the View ends, the console shuts down, the browser signs
-        out or its session ends."""
+        out or its session ends. `hello` goes first (the browser's CSRF token: `csrf_event`)."""
         try:
-            yield f"retry: {RETRY_MS}\n\n".encode()
+            yield f"retry: {RETRY_MS}\n\n".encode() + hello
             await stream.view.ready.wait()
             first = stream.view.catch_up(seen, last_event_id)
             if first:
@@ -405,8 +413,15 @@ class Live:
             self.detach(stream)
 
     @staticmethod
+    def csrf_event(token: str) -> bytes:
+        """This browser's CSRF token as this console process signs it: a page rendered by a console since restarted
+        (a new key, unless KNATIVE_CONSOLE_SECRET_KEY is set) takes it when its stream reconnects, so that its forms
+        and dialogs are not refused as expired (app.js)."""
+        return event(CSRF, token) if token else b""
+
+    @staticmethod
     def refusal(why: str) -> bytes:
-        return f"retry: {REFUSED_RETRY_MS}\n\n".encode() + event(CONNECTION, banner(why))
+        return f"retry: {REFUSED_RETRY_MS}\n\n".encode() + event(CONNECTION, banner(why, refused=True))
 
     def shut(self) -> None:
         """Called when the server is asked to stop: every stream ends now, so that none holds the shutdown."""

@@ -27,6 +27,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden
 from app.knative import finding
 from app.knative.gateway import Gateway
+from app.knative.models import ServiceView, service_from
 from app.settings import Settings
 from app.web import written
 from app.web.context import allowed, checked, cluster, identity, lookups, reloaded, services_url
@@ -36,7 +37,7 @@ from app.web.permissions import EVERYTHING, Allowed
 from app.web.regions import Region, Regions, render_regions, stream_url
 from app.web.render import render
 from app.web.routing import CheckedRoute
-from app.web.rows import RowCache, render_rows
+from app.web.rows import RowCache, cut, render_rows
 
 router = APIRouter(route_class=CheckedRoute)
 ALL = "*"  # the namespace selector's choice for every namespace
@@ -44,6 +45,7 @@ ALL = "*"  # the namespace selector's choice for every namespace
 # The regions of the list page: the table with its pager (the filter box stays outside, so that a live update
 # never takes what is being typed).
 REGIONS = (Region("services", "_services_rows.html"),)
+DELETED_ROWS = "_service_deleted_rows.html"
 
 
 def list_url(namespace: str) -> str:
@@ -78,6 +80,15 @@ def list_query(text: str, order: str) -> ListQuery:
         return ListQuery(text, finding.Filter(), finding.parse_sort(order), str(error))
 
 
+@dataclass(frozen=True)
+class DeletedService:
+    """A Service the page showed that was deleted while it was open (app.web.streams keeps them): its row stays,
+    marked Deleted, rather than vanishing unseen."""
+
+    obj: dict[str, Any]  # as it was last seen
+    at: str  # when the console saw it go (RFC 3339, UTC)
+
+
 @dataclass
 class ListPage:
     namespace: str  # "" for all namespaces
@@ -95,6 +106,7 @@ class ListPage:
     row_html: list[Markup] = field(default_factory=list)  # each item's row, rendered (app.web.rows)
     allowed: Allowed = EVERYTHING  # what the user may do here (Create Service, Delete); everywhere, for all namespaces
     delete_in: dict[str, str] = field(default_factory=dict)  # all namespaces: why not Delete in each row's namespace
+    deleted: list[DeletedService] = field(default_factory=list)  # its live stream's only: Services deleted meanwhile
 
     def no_delete(self, namespace: str) -> str:
         """Why the user may not delete a Service of `namespace` ("" when they may)."""
@@ -106,6 +118,13 @@ class ListPage:
         # Markup: each row is a whole <tr> that the autoescaped rows template wrote (app.web.rows); str.join does
         # not escape them again, as a template loop (or Markup's own join) would, row by row.
         return Markup("".join(["\n    " + str(html) + "\n  " for html in self.row_html]))  # noqa: S704
+
+    @property
+    def order(self) -> finding.Sort:
+        """The order the rows are in: as asked when the list is read whole, else the API's."""
+        if self.query.complete:
+            return self.query.order
+        return finding.Sort("namespace" if self.all_namespaces else "name")
 
     @property
     def all_namespaces(self) -> bool:
@@ -194,7 +213,34 @@ def found_page(namespace: str, items: list[dict[str, Any]], gateway: Gateway, na
 def render_list(templates: Jinja2Templates, settings: Settings, cache: RowCache, page: ListPage) -> Regions:
     """The list page's regions, its rows taken from the cache where their Service has not changed."""
     page.row_html = render_rows(templates, cache, page.namespace, page.gateway, page.items, page.no_delete)
+    if page.deleted:
+        page.row_html = with_deleted(templates, page)
     return render_regions(templates, REGIONS, page, settings)
+
+
+def with_deleted(templates: Jinja2Templates, page: ListPage) -> list[Markup]:
+    """The page's rows with a row for each Service deleted while it was open, where it stood in the page's order."""
+    shown = {service_key(item) for item in page.items}
+    deleted = [gone for gone in page.deleted if service_key(gone.obj) not in shown]  # created again since: listed again
+    html = cut(templates, DELETED_ROWS, namespace=page.namespace,
+               deleted=[DeletedRow(service_from(gone.obj), gone.at) for gone in deleted])
+    key = finding.SORTS[page.order.key][1]
+    rows = [(key(obj), row) for obj, row in zip(page.items, page.row_html, strict=True)]
+    rows += [(key(gone.obj), row) for gone, row in zip(deleted, html, strict=True)]
+    # A stable sort: the listed rows keep their order, each deleted one goes where it stood among them.
+    return [row for _, row in sorted(rows, key=lambda pair: pair[0], reverse=page.order.descending)]
+
+
+@dataclass(frozen=True)
+class DeletedRow:
+    service: ServiceView
+    at: str
+
+
+def service_key(obj: dict[str, Any]) -> tuple[str, str]:
+    """A Service's (namespace, name), as the list knows its rows."""
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 @router.get("/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -31,6 +32,7 @@ from app.web.security import COOKIE
 
 router = APIRouter(route_class=CheckedRoute)
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy may hold events back
+DELETED_KEPT = 50  # Services deleted under an open list that it keeps showing, marked (the oldest go first)
 CATCH_UP = 1.0  # seconds a live list waits for its namespace's cache to take in a change before it lists instead
 
 
@@ -297,6 +299,8 @@ class ServiceList(PageView):
         self.everything: dict[tuple[str, str], dict[str, Any]] = {}  # a list read whole: every Service read
         self.cache = services.cache_of(request, namespace)
         self.needed: Version | None = None  # the newest change this page has seen: the cache must have it too
+        # Services the page showed that were deleted since: their rows stay, marked (the newest DELETED_KEPT)
+        self.deleted: dict[tuple[str, str], services.DeletedService] = {}
 
     async def cached(self) -> Informer | None:
         if self.cache is None:
@@ -328,6 +332,7 @@ class ServiceList(PageView):
         version = comparable((change.obj.get("metadata") or {}).get("resourceVersion"))
         if version is not None and (self.needed is None or version > self.needed):
             self.needed = version
+        self.note_deleted(change)
         if self.query.complete:
             if change.type == "DELETED":
                 self.everything.pop(_key(change.obj), None)
@@ -350,29 +355,45 @@ class ServiceList(PageView):
         items[index] = change.obj
         return "changed"
 
+    def note_deleted(self, change: Change) -> None:
+        """A Service shown here that was deleted is kept, to be shown as such; one created again is listed again."""
+        assert self.page is not None
+        key = _key(change.obj)
+        if change.type != "DELETED":
+            self.deleted.pop(key, None)
+            return
+        if key in self.deleted or any(_key(item) == key for item in self.page.items):
+            at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.deleted[key] = services.DeletedService(change.obj, at)
+            while len(self.deleted) > DELETED_KEPT:
+                del self.deleted[next(iter(self.deleted))]
+
     def regions(self) -> Regions:
         if self.page is None or self.gone:
             return {}
+        self.page.deleted = list(self.deleted.values())
         return services.render_list(self.templates, self.settings, self.rows, self.page)
 
 
-def _key(obj: dict[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+_key = services.service_key
 
 
 async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Cluster], View], seen: str) -> Response:
     live: Live = request.app.state.live
     who, client = identity(request)
+    hello = live.csrf_event(getattr(request.state, "csrf_token", ""))
     try:
         stream = await live.attach(who, key, lambda: make(who, client), request.cookies.get(COOKIE, "")[:64],
                                    acting(request).until)
         if stream.view.cluster is not client and isinstance(stream.view, PageView):
             stream.view.use_request(request)
     except Refused as why:
-        return Response(live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
-    return StreamingResponse(live.events(stream, parse_seen(seen), request.headers.get("last-event-id", "")[:64]),
-                             media_type="text/event-stream", headers=HEADERS)
+        return Response(hello + live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
+    # `last`: the last event a tab got before it gave its stream back while out of sight (app.js); a new EventSource
+    # cannot send it as Last-Event-ID, which a browser's own reconnect sends (and which then wins).
+    last = request.headers.get("last-event-id") or request.query_params.get("last", "")
+    return StreamingResponse(live.events(stream, parse_seen(seen), last[:64], hello), media_type="text/event-stream",
+                             headers=HEADERS)
 
 
 @router.get("/live/namespaces/{namespace}/services/{name}")

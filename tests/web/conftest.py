@@ -239,33 +239,42 @@ class Event:
 
 
 class EventStream:
-    """A `text/event-stream` answer read event by event (heartbeats as Event("", ""))."""
+    """A `text/event-stream` answer read event by event (heartbeats as Event("", "")); the browser's CSRF token, sent
+    first on a page's stream, is kept in `csrf` rather than returned."""
 
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
         self.lines = response.aiter_lines()
         self.retry = ""
+        self.csrf = ""
 
     async def next(self, within: float = 10.0) -> Event:
-        name, data, ident, comment = "", [], "", False
         async with asyncio.timeout(within):
-            async for line in self.lines:
-                if not line:
-                    if name or data or comment:
-                        return Event(name, "\n".join(data), ident)
-                    continue
-                field_name, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if field_name == "":
-                    comment = True
-                elif field_name == "event":
-                    name = value
-                elif field_name == "data":
-                    data.append(value)
-                elif field_name == "id":
-                    ident = value
-                elif field_name == "retry":
-                    self.retry = value
+            while True:
+                event = await self._next()
+                if event.name != "csrf":
+                    return event
+                self.csrf = event.data
+
+    async def _next(self) -> Event:
+        name, data, ident, comment = "", [], "", False
+        async for line in self.lines:
+            if not line:
+                if name or data or comment:
+                    return Event(name, "\n".join(data), ident)
+                continue
+            field_name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field_name == "":
+                comment = True
+            elif field_name == "event":
+                name = value
+            elif field_name == "data":
+                data.append(value)
+            elif field_name == "id":
+                ident = value
+            elif field_name == "retry":
+                self.retry = value
         raise AssertionError("the stream ended")
 
     async def until(self, predicate: Any, within: float = 15.0) -> list[Event]:

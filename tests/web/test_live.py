@@ -11,6 +11,7 @@ import socket
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -77,7 +78,68 @@ async def test_the_list_page_follows_services_made_and_deleted_elsewhere(console
                                and "Success" in e.data.split('data-service="second"')[1].split("</tr>")[0])
             code, _, _ = console.cluster.request("DELETE", f"{KSVC.format(ns=ns)}/second")
             assert code == 200
-            await events.until(lambda e: e.name == "services" and 'data-service="second"' not in e.data)
+            # It does not vanish unseen: its row stays, marked Deleted, with no link to a page that is gone.
+            got = await events.until(lambda e: e.name == "services" and "data-deleted" in row_of(e.data, "second"))
+            gone = row_of(got[-1].data, "second")
+            assert "Deleted" in gone and "href" not in gone and "while this page was open" in gone
+            assert got[-1].data.index('data-service="first"') < got[-1].data.index('data-service="second"')
+            # Created again: listed again, not marked.
+            console.create_ksvc(ns, "second")
+            await events.until(lambda e: e.name == "services" and 'data-service="second"' in e.data
+                               and "data-deleted" not in e.data)
+
+
+def row_of(html: str, service: str) -> str:
+    """The list's row of `service` in a region's HTML ("" when there is none)."""
+    found = re.search(rf'<tr data-service="{service}".*?</tr>', html, re.S)
+    return found.group(0) if found else ""
+
+
+async def test_a_sorted_list_marks_what_was_deleted_where_it_stood(console: Console) -> None:
+    ns = console.namespace()
+    for name in ("a-one", "b-two", "c-three", "d-four"):
+        console.create_ksvc(ns, name)
+    settings = live_settings(console.cluster, page_size=3)
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as http:
+        page = await http.get(f"/namespaces/{ns}/services?sort=-name")
+        async with open_stream(http, stream_path(page)) as events:
+            # a-one is on the next page: its going is not this page's news.
+            for name in ("a-one", "c-three"):
+                code, _, _ = console.cluster.request("DELETE", f"{KSVC.format(ns=ns)}/{name}")
+                assert code == 200
+            got = await events.until(lambda e: e.name == "services" and "data-deleted" in row_of(e.data, "c-three"))
+            rows = re.findall(r'<tr data-service="([^"]+)"', got[-1].data)
+            assert rows == ["d-four", "c-three", "b-two"]  # still sorted as asked, the deleted one where it stood
+
+
+async def test_a_stream_starts_with_the_browsers_csrf_token(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "token")
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        page = await http.get(f"/namespaces/{ns}/services/token")
+        token = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text).group(1)
+        async with open_stream(http, stream_path(page)) as events:
+            await events.next()
+            assert events.csrf == token  # what a page rendered by a console since restarted takes (app.js)
+        async with httpx.AsyncClient(base_url=server.url) as other:  # another browser: its own
+            async with open_stream(other, stream_path(page)) as events:
+                await events.next()
+                assert events.csrf and events.csrf != token
+
+
+async def test_a_tab_that_got_events_from_an_earlier_view_is_sent_every_region(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "earlier")
+    await console.settled(ns, "earlier")
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        path = stream_path(await http.get(f"/namespaces/{ns}/services/earlier"))
+        # The tab got events from a View that has ended since (the console restarted, say): what it shows is no
+        # longer what its page showed, so the page's digests cannot say what it lacks (a region changed and
+        # changed back would stay as it was).
+        async with open_stream(http, path, {"Last-Event-ID": "0badc0de-7"}) as again:
+            caught = await again.until(lambda e: e.name == "")
+            names = {e.name for e in caught}
+            assert {"status", "traffic", "revisions", "connection"} <= names, names
 
 
 async def test_tabs_share_one_watch_per_kind_and_one_rendering_per_change(console: Console) -> None:
@@ -121,10 +183,14 @@ async def test_a_tab_that_reconnects_gets_what_it_missed(console: Console) -> No
             last = (await events.until(lambda e: e.name == "traffic" and "first" in e.data))[-1].ident
         # This tab is gone (the other keeps the page's View); meanwhile the traffic changes again.
             tag_latest(console, ns, "missed", "second")
-            await keeper.until(lambda e: e.name == "traffic" and "second" in e.data)
+            latest = (await keeper.until(lambda e: e.name == "traffic" and "second" in e.data))[-1].ident
             async with open_stream(http, path, {"Last-Event-ID": last}) as again:
                 caught = await again.until(lambda e: e.name == "traffic")
                 assert "second" in caught[-1].data
+            # A tab that gave its stream back while hidden names its last event in the query (app.js): it is sent
+            # what changed since that event, here nothing, rather than what changed since its page was rendered.
+            async with open_stream(http, f"{path}&{urlencode({'last': latest})}") as shown:
+                assert (await shown.next()).name == ""
 
 
 async def test_streams_past_the_cap_are_told_so(console: Console) -> None:
@@ -140,6 +206,7 @@ async def test_streams_past_the_cap_are_told_so(console: Console) -> None:
                 told = await refused.until(lambda e: e.name == "connection")
                 assert "You already have 2 live pages open, the limit per user" in told[-1].data
                 assert "use Reload" in told[-1].data and refused.retry == "60000"
+                assert "data-refused" in told[-1].data  # the page's script keeps it when the stream closes
                 assert server.live.streams == 2
 
 
