@@ -18,7 +18,13 @@ function updateTotal(form) {
     label.classList.toggle("invalid", !ok);
   }
   // A button the user may not press (their RBAC forbids the write) stays disabled whatever the sum.
-  form.querySelectorAll("[data-ok]").forEach((button) => { button.disabled = !ok || button.hasAttribute("data-not-allowed"); });
+  // A screen reader reads why with the disabled button: the total, or the notice of what the user may not do.
+  form.querySelectorAll("[data-ok]").forEach((button) => {
+    const forbidden = button.hasAttribute("data-not-allowed");
+    button.disabled = !ok || forbidden;
+    if (forbidden) return;
+    if (ok) button.removeAttribute("aria-describedby"); else button.setAttribute("aria-describedby", "traffic-total");
+  });
   updateAfter(form, ok);
 }
 
