@@ -63,7 +63,7 @@ async def tab(page: Page, key: str = "Tab") -> dict[str, object]:
 
 
 async def one_h1(page: Page) -> None:
-    assert await page.get_by_role("heading", level=1).count() == 1, await page.title()
+    assert await page.get_by_role("heading", level=1).count() == 1, page.url
 
 
 @pytest.mark.timeout(150)
@@ -188,7 +188,15 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
     assert (await focused(browser_tab))["inDialog"]
     await browser_tab.keyboard.press("Escape")
     await expect(restore).to_be_focused()
-    for path in (f"diff?from={FIRST}&to={SECOND}", f"revisions/{SECOND}/logs", f"revisions/{SECOND}"):
+    # Every page has one h1, the dialogs' own pages (opened without JavaScript, or from a bookmark) too.
+    for path in (f"diff?from={FIRST}&to={SECOND}", f"revisions/{SECOND}/logs", f"revisions/{SECOND}", "traffic",
+                 "delete", "check", "revisions/new"):
         await browser_tab.goto(url + f"/namespaces/default/services/{SERVICE}/{path}")
         await one_h1(browser_tab)
+    # The wizard's steps say which are done in words, not only in green.
+    await browser_tab.get_by_role("button", name="Next", exact=True).focus()
+    async with browser_tab.expect_navigation():
+        await browser_tab.keyboard.press("Enter")
+    steps = browser_tab.get_by_role("list", name="Steps")
+    await expect(steps.get_by_role("listitem").first).to_have_text("Basic Information (done)")
     assert not problems.uncaught, problems.uncaught
