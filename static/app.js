@@ -28,11 +28,8 @@ function updateTotal(form) {
   updateAfter(form, ok);
 }
 
-// The promote / roll back dialog's "After OK" line follows the inputs, in the words the server uses.
-function updateAfter(form, ok) {
-  const scope = form.closest(".dialog-body") || document;
-  const after = scope.querySelector("[data-after]");
-  if (!after) return;
+// The split a traffic form asks for, in the words the server uses.
+function splitWords(form) {
   const parts = [];
   form.querySelectorAll("tr[data-row]").forEach((row) => {
     const percent = Number(row.querySelector("[data-percent]").value.trim());
@@ -40,7 +37,15 @@ function updateAfter(form, ok) {
     if (row.dataset.row !== "latest" && percent === 0 && !tag) return;  // not written, as the server plans it
     parts.push(row.dataset.short + " " + percent + "%" + (tag ? " (tag " + tag + ")" : ""));
   });
-  after.textContent = ok ? parts.join(" · ") : "— (the shares must add up to 100%)";
+  return parts;
+}
+
+// The promote / roll back dialog's "After OK" line follows the inputs.
+function updateAfter(form, ok) {
+  const scope = form.closest(".dialog-body") || document;
+  const after = scope.querySelector("[data-after]");
+  if (!after) return;
+  after.textContent = ok ? splitWords(form).join(" · ") : "— (the shares must add up to 100%)";
 }
 
 function addEnvRow(fieldset) {
@@ -197,6 +202,26 @@ document.addEventListener("keydown", (event) => {
     event.preventDefault();
     first.focus();
   }
+});
+// A split the dialog sent: the cluster took it and the details page loads again, without the dialog and its focus;
+// that page says so in its status region.
+const SAID = "knative-console-said";
+document.addEventListener("htmx:beforeOnLoad", (event) => {
+  const form = event.detail.elt;
+  if (!form.matches || !form.matches("#dialog form[data-traffic-form]")) return;
+  if (!event.detail.xhr.getResponseHeader("HX-Redirect")) return;
+  try {
+    sessionStorage.setItem(SAID, "The cluster accepted the split: " + splitWords(form).join(", ") +
+      ". The Traffic section shows what is routed.");
+  } catch (error) { /* no session storage: nothing said */ }
+});
+document.addEventListener("DOMContentLoaded", () => {
+  let said = null;
+  try {
+    said = sessionStorage.getItem(SAID);
+    sessionStorage.removeItem(SAID);
+  } catch (error) { return; }
+  if (said) setTimeout(() => announce([said]), 500);  // once screen readers have taken in the new page
 });
 // A page that comes back with fields that need attention (a refused form without htmx) starts at the first of them.
 document.addEventListener("DOMContentLoaded", () => {

@@ -1,7 +1,7 @@
 """The phased release and a team lead's review with the keyboard only, as a screen reader meets them: the skip link, a
 refused form that puts focus on its first field in error with the message tied to it, the Split Traffic dialog (focus
 inside on open, Tab kept inside, Escape closes and gives focus back, a refused OK keeps focus in the dialog on a field
-that names the message), live updates said in one sentence in a status region without moving focus, one h1 a page
+that names the message, and the split it sent said on the page that loads after), live updates said in one sentence in a status region without moving focus, one h1 a page
 and focus always visible."""
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ FOCUSED = """() => {
           ring: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2};
 }"""
 
-# Every sentence the page's status regions say, kept as they come (a later update replaces the text).
+# Every sentence the page's status region says, kept as they come (a later update replaces the text); run on each
+# page as it loads.
 LISTEN = """() => {
   window.heard = [];
   const listen = (node) => new MutationObserver(() => {
@@ -72,6 +73,7 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
     url = console_server.url
 
     # The skip link is the first stop, and takes focus past the top bar.
+    await browser_tab.add_init_script(script="document.addEventListener('DOMContentLoaded', " + LISTEN + ")")
     await browser_tab.goto(url + "/namespaces/default/services/new")
     await one_h1(browser_tab)
     assert (await tab(browser_tab))["text"] == "Skip to main content"
@@ -142,11 +144,12 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
     await dialog.get_by_label(f"Traffic Ratio (%) for {SECOND}").press("Enter")
     await expect(browser_tab.locator(f'tr[data-revision="{SECOND}"] td[data-percent]')).to_have_attribute(
         "data-percent", "50")
+    await heard(browser_tab, "The cluster accepted the split: latest ready revision (now 00002) 0%, 00002 50%, 00001 50%. "
+                             "The Traffic section shows what is routed.")
 
     # Live updates: a change made elsewhere is said in a sentence, and the focused control keeps focus. The regions
     # themselves are not live regions (a table read out on every update).
     await expect(browser_tab.locator("body.is-live")).to_be_attached()
-    await browser_tab.evaluate(LISTEN)
     assert await browser_tab.locator("#main [aria-live]").count() == 0
     await expect(browser_tab.locator("#announce")).to_have_attribute("role", "status")
     await expect(browser_tab.locator("#connection")).to_have_attribute("role", "status")
