@@ -1,8 +1,9 @@
 """The phased release and a team lead's review with the keyboard only, as a screen reader meets them: the skip link, a
 refused form that puts focus on its first field in error with the message tied to it, the Split Traffic dialog (focus
 inside on open, Tab kept inside, Escape closes and gives focus back, a refused OK keeps focus in the dialog on a field
-that names the message, and the split it sent said on the page that loads after), live updates said in one sentence in a status region without moving focus, one h1 a page
-and focus always visible."""
+that names the message, and the split it sent said on the page that loads after), live updates said in one sentence
+in a status region without moving focus, the traffic check's result said inside its dialog, one h1 a page and focus
+always visible."""
 
 from __future__ import annotations
 
