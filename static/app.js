@@ -18,15 +18,18 @@ function updateTotal(form) {
     label.classList.toggle("invalid", !ok);
   }
   // A button the user may not press (their RBAC forbids the write) stays disabled whatever the sum.
-  form.querySelectorAll("[data-ok]").forEach((button) => { button.disabled = !ok || button.hasAttribute("data-not-allowed"); });
+  // A screen reader reads why with the disabled button: the total, or the notice of what the user may not do.
+  form.querySelectorAll("[data-ok]").forEach((button) => {
+    const forbidden = button.hasAttribute("data-not-allowed");
+    button.disabled = !ok || forbidden;
+    if (forbidden) return;
+    if (ok) button.removeAttribute("aria-describedby"); else button.setAttribute("aria-describedby", "traffic-total");
+  });
   updateAfter(form, ok);
 }
 
-// The promote / roll back dialog's "After OK" line follows the inputs, in the words the server uses.
-function updateAfter(form, ok) {
-  const scope = form.closest(".dialog-body") || document;
-  const after = scope.querySelector("[data-after]");
-  if (!after) return;
+// The split a traffic form asks for, in the words the server uses.
+function splitWords(form) {
   const parts = [];
   form.querySelectorAll("tr[data-row]").forEach((row) => {
     const percent = Number(row.querySelector("[data-percent]").value.trim());
@@ -34,7 +37,15 @@ function updateAfter(form, ok) {
     if (row.dataset.row !== "latest" && percent === 0 && !tag) return;  // not written, as the server plans it
     parts.push(row.dataset.short + " " + percent + "%" + (tag ? " (tag " + tag + ")" : ""));
   });
-  after.textContent = ok ? parts.join(" · ") : "— (the shares must add up to 100%)";
+  return parts;
+}
+
+// The promote / roll back dialog's "After OK" line follows the inputs.
+function updateAfter(form, ok) {
+  const scope = form.closest(".dialog-body") || document;
+  const after = scope.querySelector("[data-after]");
+  if (!after) return;
+  after.textContent = ok ? splitWords(form).join(" · ") : "— (the shares must add up to 100%)";
 }
 
 function addEnvRow(fieldset) {
@@ -147,9 +158,75 @@ document.addEventListener("DOMContentLoaded", () => enhance(document));
 document.addEventListener("htmx:load", (event) => {
   if (event.target !== document.body) enhance(event.target);  // the body was enhanced on DOMContentLoaded
 });
+// The dialog: focus goes to its first field that needs attention, else to what it marks [autofocus], else to its first
+// control, whenever it opens or its content is replaced (a refused OK); Tab and Shift+Tab go round inside it. Escape
+// and Cancel close it, and the browser gives focus back to what opened it.
+const TABBABLE = "a[href],button:not([disabled]),input:not([type=hidden]):not([disabled]),select:not([disabled])," +
+  "textarea:not([disabled]),summary,[tabindex]";
+
+function tabbables(root) {
+  return Array.from(root.querySelectorAll(TABBABLE)).filter((node) => node.tabIndex >= 0 &&
+    !node.closest("[aria-hidden=true],[hidden]") && node.getClientRects().length > 0);
+}
+
+function focusFirst(root) {
+  const target = root.querySelector("[aria-invalid=true]") || root.querySelector("[autofocus]") || tabbables(root)[0];
+  if (target) target.focus();
+}
+
 document.addEventListener("htmx:afterSwap", (event) => {
   const dialog = document.getElementById("dialog");
-  if (event.detail.target === dialog && !dialog.open) dialog.showModal();
+  if (event.detail.target !== dialog) return;
+  if (!dialog.open) dialog.showModal();
+  if (!dialog.querySelector("[data-announce]")) {
+    const note = document.createElement("div");
+    note.className = "visually-hidden";
+    note.setAttribute("role", "status");
+    note.dataset.announce = "";
+    dialog.append(note);
+  }
+  focusFirst(dialog);
+});
+document.addEventListener("keydown", (event) => {
+  const dialog = document.getElementById("dialog");
+  if (event.key !== "Tab" || !dialog || !dialog.open) return;
+  const stops = tabbables(dialog);
+  if (!stops.length) return;
+  const first = stops[0];
+  const last = stops[stops.length - 1];
+  const inside = dialog.contains(document.activeElement);
+  if (event.shiftKey && (document.activeElement === first || !inside)) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+    event.preventDefault();
+    first.focus();
+  }
+});
+// A split the dialog sent: the cluster took it and the details page loads again, without the dialog and its focus;
+// that page says so in its status region.
+const SAID = "knative-console-said";
+document.addEventListener("htmx:beforeOnLoad", (event) => {
+  const form = event.detail.elt;
+  if (!form.matches || !form.matches("#dialog form[data-traffic-form]")) return;
+  if (!event.detail.xhr.getResponseHeader("HX-Redirect")) return;
+  try {
+    sessionStorage.setItem(SAID, "The cluster accepted the split: " + splitWords(form).join(", ") +
+      ". The Traffic section shows what is routed.");
+  } catch (error) { /* no session storage: nothing said */ }
+});
+document.addEventListener("DOMContentLoaded", () => {
+  let said = null;
+  try {
+    said = sessionStorage.getItem(SAID);
+    sessionStorage.removeItem(SAID);
+  } catch (error) { return; }
+  if (said) setTimeout(() => announce([said]), 500);  // once screen readers have taken in the new page
+});
+// A page that comes back with fields that need attention (a refused form without htmx) starts at the first of them.
+document.addEventListener("DOMContentLoaded", () => {
+  const invalid = document.querySelector('#main form [aria-invalid=true], #main form [aria-describedby~="e-traffic"]');
+  if (invalid) invalid.focus();
 });
 // The connection banner. The server fills it (region "connection") when the cluster does not answer and empties it
 // when it does; the browser fills it when the console itself does not answer, and empties it once it does again.
@@ -361,18 +438,88 @@ function keepDeletedShown(region) {
   region.querySelectorAll("tr[data-deleted]").forEach((row) => { if (!shown.has(keyOf(row))) row.remove(); });
 }
 
+// What a live update changed that a screen reader user should hear, said once in the page's #announce status region
+// (the regions themselves are not live regions: a whole table read out on every update is noise). The facts: each
+// revision's and Service's status, the page's status, and the split in force.
+function words(node) {
+  return node ? node.textContent.replace(/\s+/g, " ").trim() : "";
+}
+
+function facts(region) {
+  const found = new Map();
+  region.querySelectorAll("tr[data-revision], tr[data-service]").forEach((row) => {
+    const status = row.querySelector(".status");
+    if (!status) return;
+    const reason = words(row.querySelector(".reason"));
+    const kind = row.hasAttribute("data-revision") ? "Revision " + row.dataset.revision : "Service " + row.dataset.service +
+      (row.dataset.namespace ? " in " + row.dataset.namespace : "");
+    found.set(keyOf(row), kind + ": " + words(status) + (reason ? " (" + reason + ")" : "") + ".");
+  });
+  const info = region.querySelector("dl.info .status");
+  if (info) found.set("status", "Status: " + words(info) + ".");
+  const shares = Array.from(region.querySelectorAll("table.traffic-now tr[data-entry]")).map((row) =>
+    (row.dataset.entry === "latest" ? "the latest ready revision" : row.dataset.entry) + " " +
+    words(row.querySelector("td.num")));
+  if (shares.length) found.set("traffic", "Traffic now: " + shares.join(", ") + ".");
+  const change = region.querySelector("table.history tbody tr[data-source]");
+  if (change) found.set("history", "Latest change: " + words(change.cells[1].firstChild) + ", by " + words(change.cells[2]) + ".");
+  const check = region.querySelector("[data-check-result]");
+  if (check) {  // said once, when the check is over
+    const rows = Array.from(check.querySelectorAll("tr[data-check-row]")).map((row) => row.dataset.checkRow + ": " +
+      (row.dataset.configured === undefined ? "" : "configured " + row.dataset.configured + "%, ") + "observed " +
+      row.dataset.observed + "%");
+    const parts = [words(check.querySelector(".check-progress label")), words(check.querySelector("[data-check-done]")),
+      words(check.querySelector("[data-check-problem]")), rows.join("; ")];
+    found.set("check", check.dataset.checkResult === "running" ? "" : parts.filter((part) => part).join(" ") + ".");
+  }
+  return found;
+}
+
+// While the dialog is open the rest of the page is inert, its status region too: the dialog has one of its own.
+function announcer() {
+  const dialog = document.getElementById("dialog");
+  if (dialog && dialog.open) return dialog.querySelector("[data-announce]");
+  return document.getElementById("announce");
+}
+
+function announce(sentences) {
+  sentences = sentences.filter((sentence) => sentence);
+  const note = announcer();
+  if (!note || !sentences.length) return;
+  const shown = sentences.slice(0, 3);
+  if (sentences.length > shown.length) shown.push("And " + (sentences.length - shown.length) + " more changes.");
+  note.textContent = "";  // the same sentence again is still news
+  setTimeout(() => { note.textContent = shown.join(" "); }, 50);
+}
+
+function announceChanges(before, region) {
+  const after = facts(region);
+  const news = [];
+  after.forEach((sentence, key) => {
+    if (before.size && before.get(key) !== sentence) news.push(sentence);
+  });
+  announce(news);
+}
+
 const places = new WeakMap();
+const known = new WeakMap();
 document.addEventListener("htmx:sseBeforeMessage", (event) => {
   const region = event.target;
   if (!region || !region.matches("[sse-swap]")) return;
   places.set(region, notePlace(region));
   shownRows.set(region, new Set(Array.from(region.querySelectorAll("tr[data-service]"), keyOf)));
+  known.set(region, facts(region));
 });
 // At once, before the browser paints the new content; the row in view once more after htmx has settled it.
 document.addEventListener("htmx:sseMessage", (event) => {
   keepDeletedShown(event.target);
   const place = places.get(event.target);
   if (place) keepPlace(event.target, place);
+  const before = known.get(event.target);
+  if (before) {
+    known.delete(event.target);
+    announceChanges(before, event.target);
+  }
 });
 document.addEventListener("htmx:afterSettle", (event) => {
   const place = places.get(event.target);

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
@@ -125,6 +126,9 @@ async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess
         bob_details = (await bob.get(f"/namespaces/{ns}/services/shared")).text
         assert f'title="bob may not patch Services in {ns}: ask for the edit role" data-not-allowed>Split Traffic' \
             in bob_details
+        for page, label in ((bob_details, "Split Traffic"), (bob_list, "Delete")):  # a screen reader reads why
+            why = re.search(rf'<button [^>]*aria-describedby="([^"]+)" disabled[^>]*>{label}</button>', page)
+            assert why and f'id="{why[1]}">bob may not ' in page, label
         split = await alice.get(f"/namespaces/{ns}/services/shared/traffic")
         shown = form_fields(split.text, "split-form")  # the floating entry at 100%: pin the revision instead
         fields = with_rows(shown, [(kind, rev, "100" if kind == "revision" else "0", tag)
@@ -132,6 +136,8 @@ async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess
         bob_form = await bob.get(f"/namespaces/{ns}/services/shared/traffic")
         assert f"bob may not patch Services in {ns}: ask for the edit role." in bob_form.text
         assert "data-ok disabled" in bob_form.text
+        assert 'data-not-allowed aria-describedby="not-allowed">OK' in bob_form.text and \
+            'id="not-allowed" data-not-allowed-notice>bob may not patch' in bob_form.text
         before = admin.ksvc(ns, "shared")
         forced = await post_fields(bob, f"/namespaces/{ns}/services/shared/traffic", [*fields, ("action", "ok")])
         assert forced.status_code == 403

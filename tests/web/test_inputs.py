@@ -1,6 +1,6 @@
 """Every form handler and query string under hypothesis (the review pages' included: diff, history and restore, the
 traffic check, YAML, the list's filter and sort, its read-your-writes cookie): whatever is typed, no 5xx, the page
-comes back with a message, and nothing is written. Each drawn form has at least one field no valid form has (so a
+comes back with a message (each field's message tied to its field, for a screen reader), and nothing is written. Each drawn form has at least one field no valid form has (so a
 write would be a bug); the other fields are anything at all, hostile values included (Unicode digits, 4,300-digit
 integers, 1e400, 1Ei, control characters, markup)."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -41,6 +42,28 @@ def app(devcluster: DevClusterProcess) -> Iterator[tuple[TestClient, str]]:
         yield client, ns
 
 
+class _Errors(HTMLParser):
+    """The ids of a page's field messages (class "error") and the ids its controls name in aria-describedby."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list[str | None] = []
+        self.described: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if "error" in (found.get("class") or "").split():
+            self.errors.append(found.get("id"))
+        self.described.update((found.get("aria-describedby") or "").split())
+
+
+def untied_errors(html: str) -> list[str | None]:
+    """Field messages that no control points to: a screen reader user on the field would not hear them."""
+    parser = _Errors()
+    parser.feed(html)
+    return [error for error in parser.errors if error is None or error not in parser.described]
+
+
 def state(cluster: DevClusterProcess, ns: str) -> list[Any]:
     return [(i["metadata"]["name"], i["metadata"].get("labels"), i["spec"])
             for i in cluster.get(KSVC.format(ns=ns))["items"]]
@@ -59,6 +82,7 @@ def post(client: TestClient, cluster: DevClusterProcess, ns: str, path: str, fie
             'id="sent-body"' in response.text, response.text[:2000]
     else:
         assert MESSAGE.search(response.text), response.text[:2000]
+    assert untied_errors(response.text) == [], re.findall(r"<[^>]*class=\"error[^>]*>[^<]*", response.text)
     assert state(cluster, ns) == before, "a refused form wrote to the cluster"
 
 
