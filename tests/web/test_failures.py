@@ -164,7 +164,7 @@ async def test_an_instance_not_restarted_yet_is_failing_not_crash_looping(slow_c
 
         def exited() -> list[dict]:
             pods = console.cluster.get(f"/api/v1/namespaces/{ns}/pods")["items"]
-            return [s for p in pods for s in p["status"].get("containerStatuses", [])
+            return [s for p in pods for s in (p.get("status") or {}).get("containerStatuses") or []
                     if (s.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"]
 
         wait_for(exited, timeout=15, message="the first exit")
