@@ -78,11 +78,13 @@ async def test_changes_made_elsewhere_appear_and_the_banner_follows_the_cluster(
             await expect(plain.locator("#region-traffic")).to_contain_text(f"green-{SERVICE}")
             await expect(plain.locator("[data-copy]")).to_be_hidden()  # Copy needs JavaScript (and a clipboard)
             traffic_tag(console_server, "red")
+            # Once the console has the change (the live tab shows it): a Refresh a few milliseconds after kubectl may
+            # be served from the watch-fed cache just before the change reached it.
+            await expect(tab.locator("#region-traffic")).to_contain_text(f"red-{SERVICE}.default.example.com")
             await plain.get_by_role("link", name="Refresh").click()
             await expect(plain.locator("#region-traffic")).to_contain_text(f"red-{SERVICE}.default.example.com")
         finally:
             await context.close()
-        await expect(tab.locator("#region-traffic")).to_contain_text(f"red-{SERVICE}.default.example.com")
 
         # Deleted with kubectl under the open page: it says so, shows no live status, and the toolbar's actions are
         # off (its region is swapped in the toolbar); created again, the page fills again.
