@@ -21,7 +21,7 @@ def _duration(seconds: float) -> str:
         return f"{whole} s"
     minutes, seconds_left = divmod(whole, 60)
     if minutes < 60:
-        return f"{minutes} min {seconds_left} s"
+        return f"{minutes} min {seconds_left} s" if seconds_left else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
 
