@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,7 @@ import yaml
 from fastapi import FastAPI
 
 from app import logs
+from app.cluster.client import Cluster, KubeconfigError
 from app.header_timeout import HeaderTimeoutProtocol
 from app.main import create_app
 from app.settings import Settings
@@ -31,6 +33,8 @@ from app.web.auth import MODES
 
 log = logging.getLogger("knative_console")
 SHUTDOWN_SECONDS = 5  # then open responses are cut off
+SECRET_KEY = "KNATIVE_CONSOLE_SECRET_KEY"
+SECRET_KEY_LENGTH = 32  # characters at least: `openssl rand -base64 32` makes 44
 
 
 def _loopback(host: str) -> bool:
@@ -52,6 +56,7 @@ def _serve(settings: Settings) -> None:
         log.warning("serving on %s without authentication (--insecure-allow-unauthenticated): the console acts with "
                     "its kubeconfig's credentials for anyone who can reach this address. Set --allowed-hosts to the "
                     "names it is served as.", settings.host)
+    _load_cluster_configuration(settings)
     # uvicorn's own lines go through app.logs' handler; app.access writes the access lines. The loop is uvloop
     # where that is installed (a dependency except on Windows), the parser httptools'.
     app = create_app(settings)
@@ -59,6 +64,37 @@ def _serve(settings: Settings) -> None:
                             access_log=False, proxy_headers=False, server_header=False, loop="auto",
                             timeout_graceful_shutdown=SHUTDOWN_SECONDS, http=HeaderTimeoutProtocol)
     Server(config, app).run()
+
+
+def _load_cluster_configuration(settings: Settings) -> None:
+    """Exit with the reason, in one line, when the kubeconfig (or the in-cluster configuration) cannot be loaded:
+    found in the app's start-up, it would be a traceback. Nothing is asked of the cluster here."""
+    async def load() -> None:
+        await (await Cluster.connect(settings.kubeconfig, settings.context, settings.request_timeout)).close()
+
+    try:
+        asyncio.run(load())
+    except KubeconfigError as error:
+        raise SystemExit(f"knative-console: {str(error).rstrip('.')}. Name a readable kubeconfig with --kubeconfig "
+                         "(or KUBECONFIG), or run the console in a pod with a service account.") from None
+
+
+def _secret_key_problem(environ: Mapping[str, str]) -> str:
+    """Why KNATIVE_CONSOLE_SECRET_KEY cannot be used (it signs every form and encrypts sessions), or ""."""
+    key = environ.get(SECRET_KEY)
+    if key is None or len(key.strip()) >= SECRET_KEY_LENGTH:
+        return ""
+    return (f"{SECRET_KEY} is {len(key.strip())} characters long: it signs every form and encrypts the sessions, so "
+            f"it must be at least {SECRET_KEY_LENGTH} random characters, the same on every replica. Make one with "
+            "`openssl rand -base64 32`.")
+
+
+def _warn_without_secret_key(settings: Settings, environ: Mapping[str, str]) -> None:
+    if SECRET_KEY in environ or (settings.auth == "kubeconfig" and _loopback(settings.host)):
+        return
+    log.warning("%s is not set: this process made a random key, so sign-ins and open forms end when it restarts, and "
+                "replicas behind one address refuse each other's (their forms get 403 and users are signed out). Set "
+                "the same key on every replica: `openssl rand -base64 32`.", SECRET_KEY)
 
 
 class Server(uvicorn.Server):
@@ -211,6 +247,9 @@ def main(argv: list[str] | None = None) -> None:
         parser().error(f"the auth mode must be one of {', '.join(MODES)}, not {settings.auth!r} (KNATIVE_CONSOLE_AUTH)")
     if settings.session_idle <= 0:
         parser().error("--session-idle must be a positive number of seconds")
+    if problem := _secret_key_problem(os.environ):
+        parser().error(problem)
+    _warn_without_secret_key(settings, os.environ)
     if args.command == "dev":
         _dev(args, settings)
     else:

@@ -1,10 +1,13 @@
-"""The command line: `--help` of both programs, and `knative-console dev` stopping the dev cluster it
+"""The command line: `--help` of both programs, a secret key too short and a kubeconfig that cannot be loaded refused
+in one line, the warning of a shared console without a secret key, and `knative-console dev` stopping the dev cluster it
 started whether it is stopped with Ctrl+C (SIGINT) or SIGTERM (kill, systemd, containers), and passing its
 `--log-format json` on, so that the dev cluster's lines are JSON in the console's JSON stream too."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +15,8 @@ import time
 
 import pytest
 
+from app.cli import _warn_without_secret_key
+from app.settings import Settings
 from tests.browser.conftest import _alive, _children, free_port, listening
 from tests.support import ROOT
 
@@ -58,3 +63,60 @@ def test_dev_stops_what_it_started(tmp_path, sig: signal.Signals, log_format: st
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def _serve(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:  # noqa: ANN001
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("KNATIVE_CONSOLE_")}
+    return subprocess.run([sys.executable, "-m", "app.cli", "serve", "--port", str(free_port()), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30, env={**environ, "HOME": str(tmp_path), **env})
+
+
+@pytest.mark.parametrize("key", ["", "   ", "changeme", "x" * 31])
+def test_a_secret_key_too_short_to_sign_with_is_refused(tmp_path, key: str) -> None:  # noqa: ANN001
+    """An empty key (a Secret created with an empty literal, say) signed every form with a key anyone knows."""
+    result = _serve(tmp_path, KNATIVE_CONSOLE_SECRET_KEY=key)
+    assert result.returncode == 2, result.stderr
+    assert (f"KNATIVE_CONSOLE_SECRET_KEY is {len(key.strip())} characters long: it signs every form and encrypts the "
+            "sessions, so it must be at least 32 random characters, the same on every replica. Make one with "
+            "`openssl rand -base64 32`.") in result.stderr
+
+
+@pytest.mark.parametrize(("settings", "warned"), [
+    (Settings(auth="token"), True),
+    (Settings(auth="proxy"), True),
+    (Settings(host="0.0.0.0", insecure_allow_unauthenticated=True), True),  # noqa: S104
+    (Settings(), False),  # one user on their own machine: a form open across a restart is all that is lost
+])
+def test_a_shared_console_without_a_secret_key_says_what_that_costs(caplog: pytest.LogCaptureFixture,
+                                                                     settings: Settings, warned: bool) -> None:
+    caplog.set_level(logging.WARNING, "knative_console")
+    _warn_without_secret_key(settings, {})
+    _warn_without_secret_key(settings, {"KNATIVE_CONSOLE_SECRET_KEY": "k" * 44})
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == ([
+        "KNATIVE_CONSOLE_SECRET_KEY is not set: this process made a random key, so sign-ins and open forms end when it "
+        "restarts, and replicas behind one address refuse each other's (their forms get 403 and users are signed "
+        "out). Set the same key on every replica: `openssl rand -base64 32`."] if warned else [])
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    ("garbage: [\n", "expected the node content"),
+    ("[1, 2]\n", "could not load the cluster configuration from"),
+    ("apiVersion: v1\n", "Expected key current-context"),
+    (None, "Is a directory"),
+])
+def test_a_kubeconfig_that_cannot_be_loaded_is_said_in_one_line(tmp_path, content: str | None, why: str) -> None:  # noqa: ANN001
+    """Not a traceback from the app's start-up (uvicorn's "Application startup failed" after 20 lines of it)."""
+    path = tmp_path / "kubeconfig"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
+    result = _serve(tmp_path, "--kubeconfig", str(path))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"knative-console: could not load the cluster configuration from {path}: "), result.stderr
+    assert why in line
+    assert line.endswith("Name a readable kubeconfig with --kubeconfig (or KUBECONFIG), or run the console in a pod "
+                         "with a service account.")

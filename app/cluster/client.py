@@ -252,9 +252,11 @@ class Cluster:
                 api = client.ApiClient(configuration)
                 namespace = namespace_file or "default"
                 user = _in_cluster_user()
-        except (config.ConfigException, OSError, ValueError, KeyError) as error:
+        except (config.ConfigException, OSError, ValueError, KeyError, TypeError, AttributeError,
+                yaml.YAMLError) as error:  # a file that is not a kubeconfig fails in any of these
             where = files or "the in-cluster service account"
-            raise KubeconfigError(f"could not load the cluster configuration from {where}: {error}") from None
+            said = " ".join(str(error).split())  # one line: YAML's errors point at the place over several
+            raise KubeconfigError(f"could not load the cluster configuration from {where}: {said}") from None
         api.user_agent = "knative-console/0.1"
         if not proxy_configured():
             _without_env_lookups(api)
