@@ -90,7 +90,9 @@ def _secret_key_problem(environ: Mapping[str, str]) -> str:
 
 
 def _warn_without_secret_key(settings: Settings, environ: Mapping[str, str]) -> None:
-    if SECRET_KEY in environ or (settings.auth == "kubeconfig" and _loopback(settings.host)):
+    """Only where users sign in: one person's console (kubeconfig mode, `docker compose up` too) loses no more than a
+    form left open across a restart."""
+    if SECRET_KEY in environ or settings.auth == "kubeconfig":
         return
     log.warning("%s is not set: this process made a random key, so sign-ins and open forms end when it restarts, and "
                 "replicas behind one address refuse each other's (their forms get 403 and users are signed out). Set "
