@@ -28,7 +28,7 @@ from app import logs
 from app.cluster.client import Cluster, KubeconfigError
 from app.header_timeout import HeaderTimeoutProtocol
 from app.main import create_app
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from app.web.auth import MODES
 
 log = logging.getLogger("knative_console")
@@ -240,15 +240,18 @@ def main(argv: list[str] | None = None) -> None:
                  "session_idle": args.session_idle, "sign_out_url": args.sign_out_url}
     if args.command == "serve":
         overrides.update(kubeconfig=args.kubeconfig, context=args.context)
-    settings = Settings.from_env(os.environ, **overrides)
+    try:
+        settings = Settings.from_env(os.environ, **overrides)
+    except SettingsError as error:
+        parser().error(str(error))
     try:
         logs.configure(settings.log_format)
     except ValueError as error:
         parser().error(f"{error} (KNATIVE_CONSOLE_LOG_FORMAT)")
     if settings.auth not in MODES:
         parser().error(f"the auth mode must be one of {', '.join(MODES)}, not {settings.auth!r} (KNATIVE_CONSOLE_AUTH)")
-    if settings.session_idle <= 0:
-        parser().error("--session-idle must be a positive number of seconds")
+    if problems := settings.problems():
+        parser().error("; ".join(problems))
     if problem := _secret_key_problem(os.environ):
         parser().error(problem)
     _warn_without_secret_key(settings, os.environ)

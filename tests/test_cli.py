@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from app.cli import _warn_without_secret_key
+from app.cli import _warn_without_secret_key, main
 from app.settings import Settings
 from tests.browser.conftest import _alive, _children, free_port, listening
 from tests.support import ROOT
@@ -121,3 +121,45 @@ def test_a_kubeconfig_that_cannot_be_loaded_is_said_in_one_line(tmp_path, conten
     assert why in line
     assert line.endswith("Name a readable kubeconfig with --kubeconfig (or KUBECONFIG), or run the console in a pod "
                          "with a service account.")
+
+
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("KNATIVE_CONSOLE_PORT", "abc", "KNATIVE_CONSOLE_PORT must be a whole number, not 'abc'"),
+    ("KNATIVE_CONSOLE_SESSION_IDLE", "30m", "KNATIVE_CONSOLE_SESSION_IDLE must be a number, not '30m'"),
+    ("KNATIVE_CONSOLE_LIVE_HEARTBEAT", "nan", "KNATIVE_CONSOLE_LIVE_HEARTBEAT must be a finite number, not 'nan'"),
+    ("KNATIVE_CONSOLE_INSECURE_ALLOW_UNAUTHENTICATED", "maybe", "KNATIVE_CONSOLE_INSECURE_ALLOW_UNAUTHENTICATED must "
+     "be true or false (1/0, yes/no, on/off), not 'maybe'"),
+    ("KNATIVE_CONSOLE_PORT", "0", "--port (KNATIVE_CONSOLE_PORT) must be a port, 1–65535, not 0"),
+    ("KNATIVE_CONSOLE_REQUEST_TIMEOUT", "0", "KNATIVE_CONSOLE_REQUEST_TIMEOUT must be a number of seconds above 0, "
+     "not 0.0"),
+    ("KNATIVE_CONSOLE_LIVE_HEARTBEAT", "-1", "KNATIVE_CONSOLE_LIVE_HEARTBEAT must be a number of seconds above 0, "
+     "not -1.0"),
+    ("KNATIVE_CONSOLE_PAGE_SIZE", "0", "KNATIVE_CONSOLE_PAGE_SIZE must be a whole number, 1 or more, not 0"),
+    ("KNATIVE_CONSOLE_LIVE_MAX_STREAMS", "0", "KNATIVE_CONSOLE_LIVE_MAX_STREAMS must be a whole number, 1 or more, "
+     "not 0"),
+    ("KNATIVE_CONSOLE_LIVE_MAX_STREAMS_PER_USER", "-5", "KNATIVE_CONSOLE_LIVE_MAX_STREAMS_PER_USER must be a whole "
+     "number, 1 or more, not -5"),
+    ("KNATIVE_CONSOLE_LIST_CACHE_SERVICES", "-1", "KNATIVE_CONSOLE_LIST_CACHE_SERVICES must be a whole number, 0 (no "
+     "caches) or more, not -1"),
+    ("KNATIVE_CONSOLE_SESSION_IDLE", "0", "--session-idle (KNATIVE_CONSOLE_SESSION_IDLE) must be a number of seconds "
+     "above 0, not 0.0"),
+])
+def test_a_setting_that_cannot_work_is_refused_naming_its_variable(monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str], variable: str,
+                                                                   value: str, said: str) -> None:
+    """Before, a word where a number goes ended in a ValueError traceback, and 0 or less started a console that
+    could not work (every call timed out at once, a list of 0 per page, heartbeats in a busy loop)."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--kubeconfig", "/nonexistent/kubeconfig"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"knative-console: error: {said}"
+
+
+def test_flags_and_spaces_around_numbers() -> None:
+    settings = Settings.from_env({"KNATIVE_CONSOLE_PORT": " 8080\n", "KNATIVE_CONSOLE_INSECURE_ALLOW_UNAUTHENTICATED": "",
+                                  "KNATIVE_CONSOLE_SECRET_KEY": " kept as it is \n"}, port=9000)
+    assert (settings.port, settings.insecure_allow_unauthenticated) == (9000, False)  # the flag wins
+    assert settings.secret_key == " kept as it is \n"
+    assert Settings.from_env({"KNATIVE_CONSOLE_PORT": " 8080\n"}).port == 8080
+    assert Settings().problems() == []
