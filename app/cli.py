@@ -146,18 +146,32 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "(default: no Sign out)")
 
 
+ENVIRONMENT = (
+    "Each flag above can also be set as an environment variable, KNATIVE_CONSOLE_<FLAG> (e.g. KNATIVE_CONSOLE_GATEWAY, "
+    "KNATIVE_CONSOLE_ALLOWED_HOSTS); flags win.{dev_only} Settings without a flag: "
+    "KNATIVE_CONSOLE_SECRET_KEY (signs forms and encrypts sessions; at least 32 characters, the same on every "
+    "replica; random per process when unset), KNATIVE_CONSOLE_NAMESPACE (what / opens; default: the context's), "
+    "KNATIVE_CONSOLE_REQUEST_TIMEOUT (seconds per cluster call, 10), KNATIVE_CONSOLE_PAGE_SIZE (Services per page, "
+    "50), KNATIVE_CONSOLE_LIST_CACHE_SERVICES (20000; 0 turns the list caches off), KNATIVE_CONSOLE_LIVE_MAX_STREAMS "
+    "(live pages open at once, 1000), KNATIVE_CONSOLE_LIVE_MAX_STREAMS_PER_USER (100), KNATIVE_CONSOLE_LIVE_HEARTBEAT "
+    "(seconds, 15)."
+)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="knative-console",
         description="A web console for Knative Serving: Services, Revisions and traffic splitting.",
-        epilog="Every flag can also be set as an environment variable: KNATIVE_CONSOLE_<FLAG> "
-               "(e.g. KNATIVE_CONSOLE_GATEWAY); flags win.",
+        epilog="Every flag of serve, and those dev shares with it, can also be set as an environment variable: "
+               "KNATIVE_CONSOLE_<FLAG> (e.g. KNATIVE_CONSOLE_GATEWAY); flags win. `knative-console serve --help` "
+               "lists the settings that have no flag.",
     )
     commands = main.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve", help="serve the console against a cluster",
         description="Serve the console against a Kubernetes cluster that runs Knative Serving. The cluster comes "
                     "from --kubeconfig, then KUBECONFIG, then ~/.kube/config, then the pod's service account.",
+        epilog=ENVIRONMENT.format(dev_only=""),
     )
     serve.add_argument("--kubeconfig", default=None, metavar="PATH", help="kubeconfig file")
     serve.add_argument("--context", default=None, metavar="NAME", help="kubeconfig context (default: current)")
@@ -166,6 +180,8 @@ def parser() -> argparse.ArgumentParser:
         "dev", help="start the embedded dev cluster and serve the console against it",
         description="Start the embedded dev cluster (python -m app.devcluster) as a child process, wait until it "
                     "is ready, and serve the console against the kubeconfig it writes. Ctrl+C stops both.",
+        epilog=ENVIRONMENT.format(dev_only=" The dev cluster's own (--api-port, --gateway-port, "
+                                  "--internal-gateway-port, --data, --domain) are flags only."),
     )
     _common(dev)
     dev.add_argument("--api-port", type=int, default=8001, help="dev cluster API port (default: %(default)s)")

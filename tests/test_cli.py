@@ -12,10 +12,11 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import fields
 
 import pytest
 
-from app.cli import _warn_without_secret_key, main
+from app.cli import _warn_without_secret_key, main, parser
 from app.settings import Settings
 from tests.browser.conftest import _alive, _children, free_port, listening
 from tests.support import ROOT
@@ -163,3 +164,22 @@ def test_flags_and_spaces_around_numbers() -> None:
     assert settings.secret_key == " kept as it is \n"
     assert Settings.from_env({"KNATIVE_CONSOLE_PORT": " 8080\n"}).port == 8080
     assert Settings().problems() == []
+
+
+def test_serve_help_names_every_setting_and_every_flag_has_its_variable() -> None:
+    """`serve --help` is what an operator reads: before, it named no environment variable (the secret key above all),
+    and the top-level help said every flag had one, which dev's own have not."""
+    commands = next(action for action in parser()._actions if action.dest == "command")  # noqa: SLF001
+    serve, dev = commands.choices["serve"], commands.choices["dev"]
+    shown = " ".join(serve.format_help().split())
+    settings = {item.name for item in fields(Settings)} - {"dev_cluster"}  # set by `dev` itself
+    flags = {option[2:].replace("-", "_") for action in serve._actions for option in action.option_strings  # noqa: SLF001
+             if option.startswith("--") and option != "--help"}
+    assert flags <= settings, flags - settings  # KNATIVE_CONSOLE_<FLAG> is read for each
+    for name in sorted(settings - flags):
+        assert f"KNATIVE_CONSOLE_{name.upper()} (" in shown, name
+    dev_only = {option for action in dev._actions for option in action.option_strings  # noqa: SLF001
+                if option[2:].replace("-", "_") not in settings and option not in ("-h", "--help")}
+    dev_help = " ".join(dev.format_help().split())
+    assert dev_only and all(f"{option}," in dev_help or f"{option})" in dev_help for option in dev_only), dev_only
+    assert "are flags only" in dev_help
