@@ -62,7 +62,7 @@ def test_the_deployment_is_hardened() -> None:
     assert console["securityContext"]["readOnlyRootFilesystem"] is True
     assert console["securityContext"]["allowPrivilegeEscalation"] is False
     assert console["livenessProbe"]["httpGet"]["path"] == "/livez"
-    assert console["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert console["readinessProbe"]["httpGet"]["path"] == "/livez"  # not the cluster's: tests/web/test_health.py
     assert console["resources"]["requests"] and console["resources"]["limits"]
     assert console["args"][:2] == ["--auth", "token"]
     assert pod["serviceAccountName"] == "knative-console"
