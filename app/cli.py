@@ -68,7 +68,8 @@ def _serve(settings: Settings) -> None:
 
 def _load_cluster_configuration(settings: Settings) -> None:
     """Exit with the reason, in one line, when the kubeconfig (or the in-cluster configuration) cannot be loaded:
-    found in the app's start-up, it would be a traceback. Nothing is asked of the cluster here."""
+    found in the app's start-up, it would be a traceback. Nothing is asked of the cluster here (a kubeconfig's exec
+    credential plugin runs, once more than it would otherwise)."""
     async def load() -> None:
         await (await Cluster.connect(settings.kubeconfig, settings.context, settings.request_timeout)).close()
 
@@ -146,15 +147,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "(default: no Sign out)")
 
 
+_DEFAULTS = Settings(secret_key="")
 ENVIRONMENT = (
     "Each flag above can also be set as an environment variable, KNATIVE_CONSOLE_<FLAG> (e.g. KNATIVE_CONSOLE_GATEWAY, "
     "KNATIVE_CONSOLE_ALLOWED_HOSTS); flags win.{dev_only} Settings without a flag: "
     "KNATIVE_CONSOLE_SECRET_KEY (signs forms and encrypts sessions; at least 32 characters, the same on every "
     "replica; random per process when unset), KNATIVE_CONSOLE_NAMESPACE (what / opens; default: the context's), "
-    "KNATIVE_CONSOLE_REQUEST_TIMEOUT (seconds per cluster call, 10), KNATIVE_CONSOLE_PAGE_SIZE (Services per page, "
-    "50), KNATIVE_CONSOLE_LIST_CACHE_SERVICES (20000; 0 turns the list caches off), KNATIVE_CONSOLE_LIVE_MAX_STREAMS "
-    "(live pages open at once, 1000), KNATIVE_CONSOLE_LIVE_MAX_STREAMS_PER_USER (100), KNATIVE_CONSOLE_LIVE_HEARTBEAT "
-    "(seconds, 15)."
+    f"KNATIVE_CONSOLE_REQUEST_TIMEOUT (seconds per cluster call, {_DEFAULTS.request_timeout:g}), "
+    f"KNATIVE_CONSOLE_PAGE_SIZE (Services per page, {_DEFAULTS.page_size}), KNATIVE_CONSOLE_LIST_CACHE_SERVICES "
+    f"({_DEFAULTS.list_cache_services}; 0 turns the list caches off), KNATIVE_CONSOLE_LIVE_MAX_STREAMS (live pages "
+    f"open at once, {_DEFAULTS.live_max_streams}), KNATIVE_CONSOLE_LIVE_MAX_STREAMS_PER_USER "
+    f"({_DEFAULTS.live_max_streams_per_user}), KNATIVE_CONSOLE_LIVE_HEARTBEAT (seconds, {_DEFAULTS.live_heartbeat:g})."
 )
 
 

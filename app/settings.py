@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -31,7 +32,7 @@ def _parse(kind: str, raw: str) -> Any:
             number = float(raw)
         except ValueError:
             raise ValueError("must be a number") from None
-        if number != number or number in (float("inf"), float("-inf")):
+        if not math.isfinite(number):
             raise ValueError("must be a finite number")
         return number
     if kind == "bool":
@@ -93,7 +94,7 @@ class Settings:
 
     def problems(self) -> list[str]:
         """What cannot work in these settings, each naming its variable (a flag's name where there is one)."""
-        found = [f"{label} {rule}, not {value!r}" for label, value, fine, rule in (
+        return [f"{label} {rule}, not {value!r}" for label, value, fine, rule in (
             ("--port (KNATIVE_CONSOLE_PORT)", self.port, 1 <= self.port <= 65535, "must be a port, 1–65535"),
             ("KNATIVE_CONSOLE_REQUEST_TIMEOUT", self.request_timeout, self.request_timeout > 0,
              "must be a number of seconds above 0"),
@@ -109,7 +110,6 @@ class Settings:
             ("--session-idle (KNATIVE_CONSOLE_SESSION_IDLE)", self.session_idle, self.session_idle > 0,
              "must be a number of seconds above 0"),
         ) if not fine]
-        return found
 
     @property
     def hosts(self) -> frozenset[str]:
