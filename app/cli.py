@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
@@ -24,13 +25,16 @@ import yaml
 from fastapi import FastAPI
 
 from app import logs
+from app.cluster.client import Cluster, KubeconfigError
 from app.header_timeout import HeaderTimeoutProtocol
 from app.main import create_app
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from app.web.auth import MODES
 
 log = logging.getLogger("knative_console")
 SHUTDOWN_SECONDS = 5  # then open responses are cut off
+SECRET_KEY = "KNATIVE_CONSOLE_SECRET_KEY"
+SECRET_KEY_LENGTH = 32  # characters at least: `openssl rand -base64 32` makes 44
 
 
 def _loopback(host: str) -> bool:
@@ -52,6 +56,7 @@ def _serve(settings: Settings) -> None:
         log.warning("serving on %s without authentication (--insecure-allow-unauthenticated): the console acts with "
                     "its kubeconfig's credentials for anyone who can reach this address. Set --allowed-hosts to the "
                     "names it is served as.", settings.host)
+    _load_cluster_configuration(settings)
     # uvicorn's own lines go through app.logs' handler; app.access writes the access lines. The loop is uvloop
     # where that is installed (a dependency except on Windows), the parser httptools'.
     app = create_app(settings)
@@ -59,6 +64,40 @@ def _serve(settings: Settings) -> None:
                             access_log=False, proxy_headers=False, server_header=False, loop="auto",
                             timeout_graceful_shutdown=SHUTDOWN_SECONDS, http=HeaderTimeoutProtocol)
     Server(config, app).run()
+
+
+def _load_cluster_configuration(settings: Settings) -> None:
+    """Exit with the reason, in one line, when the kubeconfig (or the in-cluster configuration) cannot be loaded:
+    found in the app's start-up, it would be a traceback. Nothing is asked of the cluster here (a kubeconfig's exec
+    credential plugin runs, once more than it would otherwise)."""
+    async def load() -> None:
+        await (await Cluster.connect(settings.kubeconfig, settings.context, settings.request_timeout)).close()
+
+    try:
+        asyncio.run(load())
+    except KubeconfigError as error:
+        raise SystemExit(f"knative-console: {str(error).rstrip('.')}. Name a readable kubeconfig with --kubeconfig "
+                         "(or KUBECONFIG), or run the console in a pod with a service account.") from None
+
+
+def _secret_key_problem(environ: Mapping[str, str]) -> str:
+    """Why KNATIVE_CONSOLE_SECRET_KEY cannot be used (it signs every form and encrypts sessions), or ""."""
+    key = environ.get(SECRET_KEY)
+    if key is None or len(key.strip()) >= SECRET_KEY_LENGTH:
+        return ""
+    return (f"{SECRET_KEY} is {len(key.strip())} characters long: it signs every form and encrypts the sessions, so "
+            f"it must be at least {SECRET_KEY_LENGTH} random characters, the same on every replica. Make one with "
+            "`openssl rand -base64 32`.")
+
+
+def _warn_without_secret_key(settings: Settings, environ: Mapping[str, str]) -> None:
+    """Only where users sign in: one person's console (kubeconfig mode, `docker compose up` too) loses no more than a
+    form left open across a restart."""
+    if SECRET_KEY in environ or settings.auth == "kubeconfig":
+        return
+    log.warning("%s is not set: this process made a random key, so sign-ins and open forms end when it restarts, and "
+                "replicas behind one address refuse each other's (their forms get 403 and users are signed out). Set "
+                "the same key on every replica: `openssl rand -base64 32`.", SECRET_KEY)
 
 
 class Server(uvicorn.Server):
@@ -108,18 +147,34 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "(default: no Sign out)")
 
 
+_DEFAULTS = Settings(secret_key="")
+ENVIRONMENT = (
+    "Each flag above can also be set as an environment variable, KNATIVE_CONSOLE_<FLAG> (e.g. KNATIVE_CONSOLE_GATEWAY, "
+    "KNATIVE_CONSOLE_ALLOWED_HOSTS); flags win.{dev_only} Settings without a flag: "
+    "KNATIVE_CONSOLE_SECRET_KEY (signs forms and encrypts sessions; at least 32 characters, the same on every "
+    "replica; random per process when unset), KNATIVE_CONSOLE_NAMESPACE (what / opens; default: the context's), "
+    f"KNATIVE_CONSOLE_REQUEST_TIMEOUT (seconds per cluster call, {_DEFAULTS.request_timeout:g}), "
+    f"KNATIVE_CONSOLE_PAGE_SIZE (Services per page, {_DEFAULTS.page_size}), KNATIVE_CONSOLE_LIST_CACHE_SERVICES "
+    f"({_DEFAULTS.list_cache_services}; 0 turns the list caches off), KNATIVE_CONSOLE_LIVE_MAX_STREAMS (live pages "
+    f"open at once, {_DEFAULTS.live_max_streams}), KNATIVE_CONSOLE_LIVE_MAX_STREAMS_PER_USER "
+    f"({_DEFAULTS.live_max_streams_per_user}), KNATIVE_CONSOLE_LIVE_HEARTBEAT (seconds, {_DEFAULTS.live_heartbeat:g})."
+)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="knative-console",
         description="A web console for Knative Serving: Services, Revisions and traffic splitting.",
-        epilog="Every flag can also be set as an environment variable: KNATIVE_CONSOLE_<FLAG> "
-               "(e.g. KNATIVE_CONSOLE_GATEWAY); flags win.",
+        epilog="Every flag of serve, and those dev shares with it, can also be set as an environment variable: "
+               "KNATIVE_CONSOLE_<FLAG> (e.g. KNATIVE_CONSOLE_GATEWAY); flags win. `knative-console serve --help` "
+               "lists the settings that have no flag.",
     )
     commands = main.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve", help="serve the console against a cluster",
         description="Serve the console against a Kubernetes cluster that runs Knative Serving. The cluster comes "
                     "from --kubeconfig, then KUBECONFIG, then ~/.kube/config, then the pod's service account.",
+        epilog=ENVIRONMENT.format(dev_only=""),
     )
     serve.add_argument("--kubeconfig", default=None, metavar="PATH", help="kubeconfig file")
     serve.add_argument("--context", default=None, metavar="NAME", help="kubeconfig context (default: current)")
@@ -128,6 +183,8 @@ def parser() -> argparse.ArgumentParser:
         "dev", help="start the embedded dev cluster and serve the console against it",
         description="Start the embedded dev cluster (python -m app.devcluster) as a child process, wait until it "
                     "is ready, and serve the console against the kubeconfig it writes. Ctrl+C stops both.",
+        epilog=ENVIRONMENT.format(dev_only=" The dev cluster's own (--api-port, --gateway-port, "
+                                  "--internal-gateway-port, --data, --domain) are flags only."),
     )
     _common(dev)
     dev.add_argument("--api-port", type=int, default=8001, help="dev cluster API port (default: %(default)s)")
@@ -202,15 +259,21 @@ def main(argv: list[str] | None = None) -> None:
                  "session_idle": args.session_idle, "sign_out_url": args.sign_out_url}
     if args.command == "serve":
         overrides.update(kubeconfig=args.kubeconfig, context=args.context)
-    settings = Settings.from_env(os.environ, **overrides)
+    try:
+        settings = Settings.from_env(os.environ, **overrides)
+    except SettingsError as error:
+        parser().error(str(error))
     try:
         logs.configure(settings.log_format)
     except ValueError as error:
         parser().error(f"{error} (KNATIVE_CONSOLE_LOG_FORMAT)")
     if settings.auth not in MODES:
         parser().error(f"the auth mode must be one of {', '.join(MODES)}, not {settings.auth!r} (KNATIVE_CONSOLE_AUTH)")
-    if settings.session_idle <= 0:
-        parser().error("--session-idle must be a positive number of seconds")
+    if problems := settings.problems():
+        parser().error("; ".join(problems))
+    if problem := _secret_key_problem(os.environ):
+        parser().error(problem)
+    _warn_without_secret_key(settings, os.environ)
     if args.command == "dev":
         _dev(args, settings)
     else:

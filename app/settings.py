@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -9,6 +10,36 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 ENV_PREFIX = "KNATIVE_CONSOLE_"
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+class SettingsError(ValueError):
+    """An environment variable that cannot be read as its setting's type; the message names it."""
+
+
+def _parse(kind: str, raw: str) -> Any:
+    """A variable's text as its field's type (annotations are strings here: `from __future__ import annotations`);
+    text as it is (a secret key's spaces are part of it)."""
+    if kind in ("int", "float", "bool"):
+        raw = raw.strip()
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    if kind == "float":
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not math.isfinite(number):
+            raise ValueError("must be a finite number")
+        return number
+    if kind == "bool":
+        if raw.lower() not in TRUE + FALSE:
+            raise ValueError("must be true or false (1/0, yes/no, on/off)")
+        return raw.lower() in TRUE
+    return raw
 
 
 @dataclass(frozen=True)
@@ -46,22 +77,39 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Raises SettingsError naming the variable when one cannot be read as its type."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for item in fields(cls):
-            raw = env.get(ENV_PREFIX + item.name.upper())
+            name = ENV_PREFIX + item.name.upper()
+            raw = env.get(name)
             if raw is None:
                 continue
-            if item.type in ("int", int):
-                values[item.name] = int(raw)
-            elif item.type in ("float", float):
-                values[item.name] = float(raw)
-            elif item.type in ("bool", bool):
-                values[item.name] = raw.lower() in ("1", "true", "yes", "on")
-            else:
-                values[item.name] = raw
+            try:
+                values[item.name] = _parse(str(item.type), raw)
+            except ValueError as error:
+                raise SettingsError(f"{name} {error}, not {raw!r}") from None
         settings = cls(**values)
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+    def problems(self) -> list[str]:
+        """What cannot work in these settings, each naming its variable (a flag's name where there is one)."""
+        return [f"{label} {rule}, not {value!r}" for label, value, fine, rule in (
+            ("--port (KNATIVE_CONSOLE_PORT)", self.port, 1 <= self.port <= 65535, "must be a port, 1–65535"),
+            ("KNATIVE_CONSOLE_REQUEST_TIMEOUT", self.request_timeout, self.request_timeout > 0,
+             "must be a number of seconds above 0"),
+            ("KNATIVE_CONSOLE_LIVE_HEARTBEAT", self.live_heartbeat, self.live_heartbeat > 0,
+             "must be a number of seconds above 0"),
+            ("KNATIVE_CONSOLE_LIVE_MAX_STREAMS", self.live_max_streams, self.live_max_streams >= 1,
+             "must be a whole number, 1 or more"),
+            ("KNATIVE_CONSOLE_LIVE_MAX_STREAMS_PER_USER", self.live_max_streams_per_user,
+             self.live_max_streams_per_user >= 1, "must be a whole number, 1 or more"),
+            ("KNATIVE_CONSOLE_PAGE_SIZE", self.page_size, self.page_size >= 1, "must be a whole number, 1 or more"),
+            ("KNATIVE_CONSOLE_LIST_CACHE_SERVICES", self.list_cache_services, self.list_cache_services >= 0,
+             "must be a whole number, 0 (no caches) or more"),
+            ("--session-idle (KNATIVE_CONSOLE_SESSION_IDLE)", self.session_idle, self.session_idle > 0,
+             "must be a number of seconds above 0"),
+        ) if not fine]
 
     @property
     def hosts(self) -> frozenset[str]:

@@ -9,6 +9,7 @@ import re
 import pytest
 import yaml
 
+from app.cli import SHUTDOWN_SECONDS
 from tests.support import KUBECTL_VERSIONS, ROOT, DevClusterProcess
 
 NAMESPACE = "knative-console"
@@ -61,7 +62,20 @@ def test_the_deployment_is_hardened() -> None:
     assert console["securityContext"]["readOnlyRootFilesystem"] is True
     assert console["securityContext"]["allowPrivilegeEscalation"] is False
     assert console["livenessProbe"]["httpGet"]["path"] == "/livez"
-    assert console["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert console["readinessProbe"]["httpGet"]["path"] == "/livez"  # not the cluster's: tests/web/test_health.py
     assert console["resources"]["requests"] and console["resources"]["limits"]
     assert console["args"][:2] == ["--auth", "token"]
     assert pod["serviceAccountName"] == "knative-console"
+
+
+def test_a_replica_is_taken_out_of_the_service_before_it_stops() -> None:
+    """SIGTERM closes the console's port at once (its live pages end, the browsers reconnect); a Service keeps sending
+    to a deleted pod for a moment, so a preStop pause comes first, and the pause and the console's own shutdown fit
+    in the grace period (found by a walkthrough: a reconnect meeting a closed port)."""
+    pod = yaml.safe_load((ROOT / "deploy" / "base" / "deployment.yaml").read_text())["spec"]["template"]["spec"]
+    (console,) = pod["containers"]
+    command = console["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep" and len(command) == 2
+    pause = float(command[1])
+    assert pause >= 3
+    assert pause + SHUTDOWN_SECONDS < pod.get("terminationGracePeriodSeconds", 30)

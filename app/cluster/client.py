@@ -32,6 +32,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from app import metrics
 from app.cluster import errors
 from app.cluster.errors import ClusterError, Expired, KnativeNotInstalled, Unauthorized, Unreachable, from_status
+from app.cluster.outage import OutageLog
 from app.cluster.resources import POD, SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_REVIEW, Resource
 
 PATCH_TYPES = {
@@ -55,16 +56,6 @@ Event = tuple[str, dict[str, Any]]  # ("ADDED" | "MODIFIED" | "DELETED" | "BOOKM
 
 class KubeconfigError(Exception):
     """The kubeconfig (or in-cluster configuration) could not be loaded; the message says which and why."""
-
-
-def _unreachable(server: str, error: BaseException | str, seconds: float | None = None) -> Unreachable:
-    """Unreachable, in a user's words; the library's own account of it goes to the log, for the operator."""
-    if isinstance(error, str):
-        cause, detail = errors.NOT_KUBERNETES, error
-    else:
-        cause, detail = errors.cause_of(error), errors.detail_of(error)
-    log.warning("cannot reach the Kubernetes API server at %s (%s): %s", server, cause, detail)
-    return Unreachable(server, cause, detail, seconds)
 
 
 @dataclass(frozen=True)
@@ -188,7 +179,8 @@ def _metric_resource(resource: Resource) -> str:
 
 class Cluster:
     def __init__(self, api: client.ApiClient, namespace: str, timeout: float, user: str = "",
-                 bearer: str = "", exec_credentials: ExecCredentials | None = None) -> None:
+                 bearer: str = "", exec_credentials: ExecCredentials | None = None,
+                 outages: OutageLog | None = None) -> None:
         self.api = api
         self.namespace = namespace
         self.timeout = timeout
@@ -196,6 +188,17 @@ class Cluster:
         self.bearer = bearer  # a user's token: sent instead of any credentials of the console's own
         self.exec_credentials = exec_credentials
         self._anonymous: client.ApiClient | None = None  # credential-less, for users' tokens; made when first needed
+        self.outages = outages or OutageLog(log)  # one server: shared with the Clusters made for users
+
+    def _unreachable(self, error: BaseException | str, seconds: float | None = None) -> Unreachable:
+        """Unreachable, in a user's words; the library's own account of it goes to the log, for the operator (once
+        an outage, then a reminder while it lasts: app.cluster.outage)."""
+        if isinstance(error, str):
+            cause, detail = errors.NOT_KUBERNETES, error
+        else:
+            cause, detail = errors.cause_of(error), errors.detail_of(error)
+        self.outages.failed(self.server, cause, detail)
+        return Unreachable(self.server, cause, detail, seconds)
 
     @property
     def server(self) -> str:
@@ -213,7 +216,7 @@ class Cluster:
             self._anonymous.user_agent = str(self.api.user_agent)
             if not proxy_configured():
                 _without_env_lookups(self._anonymous)
-        return Cluster(self._anonymous, self.namespace, self.timeout, user, bearer=token)
+        return Cluster(self._anonymous, self.namespace, self.timeout, user, bearer=token, outages=self.outages)
 
     def _auth(self, headers: dict[str, str]) -> list[str]:
         """The auth settings for a call (and its Authorization header when it acts for a user)."""
@@ -249,9 +252,11 @@ class Cluster:
                 api = client.ApiClient(configuration)
                 namespace = namespace_file or "default"
                 user = _in_cluster_user()
-        except (config.ConfigException, OSError, ValueError, KeyError) as error:
+        except (config.ConfigException, OSError, ValueError, KeyError, TypeError, AttributeError,
+                yaml.YAMLError) as error:  # a file that is not a kubeconfig fails in any of these
             where = files or "the in-cluster service account"
-            raise KubeconfigError(f"could not load the cluster configuration from {where}: {error}") from None
+            said = " ".join(str(error).split())  # one line: YAML's errors point at the place over several
+            raise KubeconfigError(f"could not load the cluster configuration from {where}: {said}") from None
         api.user_agent = "knative-console/0.1"
         if not proxy_configured():
             _without_env_lookups(api)
@@ -306,7 +311,8 @@ class Cluster:
         except config.ConfigException as error:  # the kubeconfig's credential plugin failed when run again
             raise Unauthorized(401, "Unauthorized", f"The kubeconfig's credential plugin failed: {error}") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise _unreachable(self.server, error, request_timeout) from None
+            raise self._unreachable(error, request_timeout) from None
+        self.outages.answered(self.server)
         if response.status >= 400:
             raise self._failure(resource, response.status, payload, response.reason or "")
         try:
@@ -359,9 +365,9 @@ class Cluster:
                     raise Expired(failure.code, failure.reason, failure.message) if failure.code == 410 else failure
                 yield kind, obj
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise _unreachable(self.server, error) from None
+            raise self._unreachable(error) from None
         except ValueError:
-            raise _unreachable(self.server, "the watch sent a line that is not JSON") from None
+            raise self._unreachable("the watch sent a line that is not JSON") from None
 
     async def serves(self, resource: Resource, request_timeout: float | None = None) -> bool:
         """Whether the API server's discovery lists `resource` in its group/version (raises when it cannot say)."""
@@ -468,7 +474,8 @@ class Cluster:
                 auth_settings=auth, _preload_content=False, _request_timeout=limits,
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise _unreachable(self.server, error) from None
+            raise self._unreachable(error) from None
+        self.outages.answered(self.server)
         if response.status >= 400:
             try:
                 body = await response.read()
@@ -482,7 +489,7 @@ class Cluster:
             async for line in response.content:
                 yield line.decode("utf-8", errors="replace").rstrip("\n")
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise _unreachable(self.server, error) from None
+            raise self._unreachable(error) from None
 
     async def create(self, resource: Resource, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         query = [("fieldManager", FIELD_MANAGER)]

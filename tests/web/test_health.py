@@ -10,12 +10,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import yaml
 
 from app.health import Readiness
 from app.main import create_app
 from app.settings import Settings
 from tests.browser.conftest import free_port
-from tests.support import DevClusterProcess
+from tests.support import ROOT, DevClusterProcess
 from tests.web.conftest import Console
 
 
@@ -71,6 +72,11 @@ async def test_readyz_follows_the_cluster_down_and_back(tmp_path: Path) -> None:
 
 
 async def test_not_ready_without_knative(tmp_path: Path) -> None:
+    """/readyz says so; deploy/'s readiness probe does not ask the cluster, so the replicas stay in the Service and
+    users are shown the console's page saying it (found by a walkthrough: probing /readyz, no replica was ever
+    Ready on such a cluster, `kubectl rollout status` waited for ever, and users got the load balancer's 503)."""
+    pod = yaml.safe_load((ROOT / "deploy" / "base" / "deployment.yaml").read_text())["spec"]["template"]["spec"]
+    probe = pod["containers"][0]["readinessProbe"]["httpGet"]["path"]
     cluster = DevClusterProcess(tmp_path / "data", ["--without-knative"]).start()
     try:
         async with console_for(cluster) as http:
@@ -78,6 +84,9 @@ async def test_not_ready_without_knative(tmp_path: Path) -> None:
             assert response.status_code == 503
             assert response.text == (f"not ready: Knative Serving is not installed in this cluster: {cluster.api_url} "
                                      "does not serve services.serving.knative.dev/v1.")
+            assert (await http.get(probe)).status_code == 200
+            page = await http.get("/namespaces/default/services", headers={"Host": "localhost"})
+            assert "Knative Serving is not installed in this cluster" in page.text
     finally:
         cluster.stop()
 

@@ -61,7 +61,7 @@ def served_console(devcluster: DevClusterProcess, tmp_path: Path) -> Iterator[tu
     """`knative-console serve` in its own process: (pid, url). It must stop within 15 s of SIGTERM, streams open."""
     port = free_port()
     env = dict(os.environ, KNATIVE_CONSOLE_LIVE_MAX_STREAMS_PER_USER="1000", KNATIVE_CONSOLE_LIVE_HEARTBEAT="2",
-               KNATIVE_CONSOLE_SECRET_KEY="memory-test")
+               KNATIVE_CONSOLE_SECRET_KEY="memory-test-" + "k" * 32)
     log = tmp_path / "console.log"
     with open(log, "wb") as output:
         console = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--kubeconfig",
