@@ -174,10 +174,17 @@ function focusFirst(root) {
   if (target) target.focus();
 }
 
+// What opened the dialog, by its hx-get: a live update may replace it while the dialog is open (the revision table's
+// "Roll back to this"), and the browser then gives focus to nothing; its replacement takes focus instead.
+let opener = null;
 document.addEventListener("htmx:afterSwap", (event) => {
   const dialog = document.getElementById("dialog");
   if (event.detail.target !== dialog) return;
-  if (!dialog.open) dialog.showModal();
+  if (!dialog.open) {
+    const from = document.activeElement;
+    opener = from && from.getAttribute && from.getAttribute("hx-get") ? from.getAttribute("hx-get") : null;
+    dialog.showModal();
+  }
   if (!dialog.querySelector("[data-announce]")) {
     const note = document.createElement("div");
     note.className = "visually-hidden";
@@ -185,6 +192,9 @@ document.addEventListener("htmx:afterSwap", (event) => {
     note.dataset.announce = "";
     dialog.append(note);
   }
+  // htmx makes swapped-in forms work when they settle (20 ms on); focus is given now, so a field typed in and sent
+  // with Enter at once would post the plain form and leave the page: make them work first.
+  htmx.process(dialog);
   focusFirst(dialog);
 });
 document.addEventListener("keydown", (event) => {
@@ -548,7 +558,15 @@ document.addEventListener("click", (event) => {
   if (button) stopCheck(button.closest("[data-check-stream]"), "Cancelled.");
 });
 document.addEventListener("close", (event) => {
-  if (event.target.id === "dialog") stopCheck(event.target.querySelector("[data-check-stream]"), "Cancelled.");
+  if (event.target.id !== "dialog") return;
+  stopCheck(event.target.querySelector("[data-check-stream]"), "Cancelled.");
+  const key = opener;
+  opener = null;
+  setTimeout(() => {  // after the browser has given focus back, where it could
+    if (!key || (document.activeElement && document.activeElement !== document.body)) return;
+    const again = Array.from(document.querySelectorAll("[hx-get]")).find((node) => node.getAttribute("hx-get") === key);
+    if (again) again.focus();
+  }, 0);
 }, true);
 
 // Revisions ticked for Compare stay ticked when the live stream replaces the revision table, and when the user comes

@@ -181,6 +181,22 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
     await browser_tab.keyboard.press("Escape")
     await expect(check).to_be_focused()
 
+    # A live update replaces what opened the dialog (a revision row's Send 100%) while it is open: Escape gives focus
+    # to its replacement in the new table, not to nothing (the browser's own return has no element to go to).
+    row_action = browser_tab.locator(f'tr[data-revision="{SECOND}"] [data-send-all]')
+    await row_action.focus()
+    opened_by = await row_action.element_handle()
+    await browser_tab.keyboard.press("Enter")
+    await expect(browser_tab.locator("#dialog")).to_be_visible()
+    assert (await focused(browser_tab))["inDialog"]
+    console_server.kubectl("patch", "ksvc", SERVICE, "--type", "merge", "-p", json.dumps(
+        {"spec": {"traffic": [{"revisionName": FIRST, "percent": 100},
+                              {"revisionName": SECOND, "percent": 0, "tag": "kept"}]}}))
+    await expect(browser_tab.locator(f'tr[data-revision="{SECOND}"]')).to_contain_text("kept")
+    assert not await opened_by.evaluate("(node) => node.isConnected")
+    await browser_tab.keyboard.press("Escape")
+    await expect(row_action).to_be_focused()
+
     # The review: history (Restore this split opens the dialog with focus in it), a diff, the logs page.
     await browser_tab.goto(url + f"/namespaces/default/services/{SERVICE}/history")
     await one_h1(browser_tab)
