@@ -21,6 +21,7 @@ from app.web import written
 from app.web.security import COOKIE, token_for
 from tests.support import DevClusterProcess, ksvc_manifest
 from tests.web.conftest import KSVC, SECRET
+from tests.web.fuzzing import fuzzes
 
 HOSTILE = st.sampled_from(["", " ", "²", "٣", "１", "1" * 4300, "1e400", "1Ei", "8Ei", "-1", "NaN", "inf", "0x10",
                            "\x00", "\t", "<script>x</script>", "50%", "a" * 300, "latest", "@latest", "1_000"])
@@ -86,6 +87,7 @@ def row_fields(draw: Any) -> list[tuple[str, str]]:
     return fields + [(name, draw(ANY)) for name in basis if draw(st.booleans())]
 
 
+@fuzzes("POST /namespaces/{namespace}/services", "form")
 @EXAMPLES
 @given(st.data())
 def test_create_service(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
@@ -97,6 +99,7 @@ def test_create_service(app: tuple[TestClient, str], devcluster: DevClusterProce
     post(client, devcluster, ns, f"/namespaces/{ns}/services", fields)
 
 
+@fuzzes("POST /namespaces/{namespace}/services/{name}/revisions/new", "form")
 @EXAMPLES
 @given(st.data())
 def test_create_revision(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
@@ -109,6 +112,7 @@ def test_create_revision(app: tuple[TestClient, str], devcluster: DevClusterProc
     post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/revisions/new", fields)
 
 
+@fuzzes("POST /namespaces/{namespace}/services/{name}/traffic", "form")
 @EXAMPLES
 @given(st.data())
 def test_split_traffic(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
@@ -120,6 +124,7 @@ def test_split_traffic(app: tuple[TestClient, str], devcluster: DevClusterProces
     post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/traffic", fields)
 
 
+@fuzzes("POST /namespaces/{namespace}/services/{name}/delete", "form")
 @EXAMPLES
 @given(st.data())
 def test_delete(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
@@ -129,6 +134,10 @@ def test_delete(app: tuple[TestClient, str], devcluster: DevClusterProcess, data
     post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/delete", fields)
 
 
+@fuzzes("GET /namespaces/{namespace}/services/{name}", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{name}/traffic", "query")
+@fuzzes("GET /namespaces/{namespace}/services", "query")
+@fuzzes("GET /namespace", "query")
 @EXAMPLES
 @given(st.sampled_from(["", "/traffic", "/revisions/new", "/delete", "/revisions/fz-00001/logs", "/revisions/x/logs"]),
        st.sampled_from(["revision", "start", "continue", "partial", "all", "namespace"]), ANY)
@@ -144,6 +153,14 @@ REVIEW_KEYS = ("from", "to", "rev", "restore", "revision", "requests", "target",
 SMALL = st.integers(-5, 40).map(str)  # a valid number of requests stays small: each one goes to the gateway
 
 
+@fuzzes("GET /namespaces/{namespace}/services/{name}/diff", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{name}/history", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{name}/check", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{service}/revisions/{name}", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{name}/traffic", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{name}", "query")
+@fuzzes("GET /namespaces/{namespace}/services", "query")
+@fuzzes("GET /services", "query")
 @EXAMPLES
 @given(st.sampled_from(["/diff", "/history", "/check", "/revisions/fz-00001", "/revisions/fz-00009", "/traffic",
                         "", "LIST", "ALL"]),
@@ -163,6 +180,7 @@ def test_review_query_strings(app: tuple[TestClient, str], devcluster: DevCluste
     assert state(devcluster, ns) == before
 
 
+@fuzzes("POST /namespaces/{namespace}/services/{name}/traffic", "form")
 @EXAMPLES
 @given(st.data())
 def test_restore(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
@@ -178,6 +196,7 @@ def test_restore(app: tuple[TestClient, str], devcluster: DevClusterProcess, dat
     post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/traffic", fields)
 
 
+@fuzzes("POST /namespaces/{namespace}/services/{name}/check", "form")
 @EXAMPLES
 @given(st.one_of(ANY, SMALL), st.one_of(ANY, st.sampled_from(["", "candidate"])))
 @example("²", "")  # isdigit() says yes, int() says no: found by hypothesis

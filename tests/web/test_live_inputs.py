@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.support import DevClusterProcess
 from tests.web.conftest import KSVC, Console, EventStream, Served, live_settings, served
+from tests.web.fuzzing import fuzzes
 from tests.web.test_inputs import ANY, MESSAGE
 
 PAGES = {  # a live endpoint's path (its segments to fill) and the query keys it reads
@@ -48,6 +49,13 @@ def state(console: Console, ns: str) -> list[object]:
             for i in console.cluster.get(KSVC.format(ns=ns))["items"]]
 
 
+@fuzzes("GET /live/namespaces/{namespace}/services", "path", "query")
+@fuzzes("GET /live/services", "query")
+@fuzzes("GET /live/namespaces/{namespace}/services/{name}", "path", "query")
+@fuzzes("GET /live/namespaces/{namespace}/services/{service}/revisions/{name}", "path", "query")
+@fuzzes("GET /live/namespaces/{namespace}/services/{name}/history", "path", "query")
+@fuzzes("GET /live/namespaces/{namespace}/services/{name}/revisions/{revision}/logs", "path", "query")
+@fuzzes("GET /live/namespaces/{namespace}/services/{name}/check", "path", "query")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(page=st.sampled_from(sorted(PAGES)), segments=st.fixed_dictionaries(
     {key: st.one_of(st.just(valid), st.just(valid), SEGMENT)  # mostly a page that exists, so that its query is read
