@@ -21,24 +21,31 @@ from app.web import written
 from app.web.security import COOKIE, token_for
 from tests.support import DevClusterProcess, ksvc_manifest
 from tests.web.conftest import KSVC, SECRET
-from tests.web.fuzzing import fuzzes
+from tests.web.fuzzing import examples, fuzzes
 
 HOSTILE = st.sampled_from(["", " ", "²", "٣", "１", "1" * 4300, "1e400", "1Ei", "8Ei", "-1", "NaN", "inf", "0x10",
                            "\x00", "\t", "<script>x</script>", "50%", "a" * 300, "latest", "@latest", "1_000"])
 ANY = st.one_of(HOSTILE, st.text(max_size=30), st.integers(-10, 10**6).map(str))
 MESSAGE = re.compile(r'role="alert"|class="error"')
-EXAMPLES = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+EXAMPLES = settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@pytest.fixture(scope="module")
-def app(devcluster: DevClusterProcess) -> Iterator[tuple[TestClient, str]]:
+@pytest.fixture(scope="module", params=["kubeconfig", "token"])
+def app(request: pytest.FixtureRequest, devcluster: DevClusterProcess) -> Iterator[tuple[TestClient, str]]:
+    """The console as the kubeconfig's user, or signed in with a token (alice, who may edit the namespace)."""
     ns = devcluster.new_namespace("fuzz")
     code, _, body = devcluster.request("POST", KSVC.format(ns=ns), ksvc_manifest("fz", ns))
     assert code == 201, body
     application = create_app(Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET,
-                                      allowed_hosts="testserver"))
+                                      allowed_hosts="testserver", auth=request.param))
     with TestClient(application, raise_server_exceptions=False) as client:
         client.get("/healthz")
+        if request.param == "token":
+            devcluster.bind(ns, "edit", user="alice")
+            signed = client.post("/signin", data={"csrf_token": token_for(SECRET, client.cookies[COOKIE]),
+                                                  "token": devcluster.user_tokens["alice"], "next": "/"},
+                                 follow_redirects=False)
+            assert signed.status_code == 303, signed.text[:2000]
         yield client, ns
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tests.support import DevClusterProcess
 from tests.web.conftest import KSVC, Console, EventStream, Served, live_settings, served
-from tests.web.fuzzing import fuzzes
+from tests.web.fuzzing import examples, fuzzes
 from tests.web.test_inputs import ANY, MESSAGE
 
 PAGES = {  # a live endpoint's path (its segments to fill) and the query keys it reads
@@ -56,7 +56,7 @@ def state(console: Console, ns: str) -> list[object]:
 @fuzzes("GET /live/namespaces/{namespace}/services/{name}/history", "path", "query")
 @fuzzes("GET /live/namespaces/{namespace}/services/{name}/revisions/{revision}/logs", "path", "query")
 @fuzzes("GET /live/namespaces/{namespace}/services/{name}/check", "path", "query")
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(page=st.sampled_from(sorted(PAGES)), segments=st.fixed_dictionaries(
     {key: st.one_of(st.just(valid), st.just(valid), SEGMENT)  # mostly a page that exists, so that its query is read
      for key, valid in (("ns", "NS"), ("name", "lv"), ("rev", "lv-00001"))}),
