@@ -74,6 +74,27 @@ def _to_sign_in(request: Request, why: str) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
+def not_understood(error: RequestValidationError) -> str:
+    """Which part of the address FastAPI could not read, and what it must be (never the value sent: it is the
+    visitor's, and says nothing they do not know)."""
+    problems = []
+    for problem in error.errors():
+        name = str(problem.get("loc", ("", "?"))[-1])
+        limits = problem.get("ctx") or {}
+        kind = problem.get("type", "")
+        if kind in ("int_parsing", "int_type", "int_from_float"):
+            problems.append(f"{name} must be a whole number")
+        elif kind == "greater_than_equal":
+            problems.append(f"{name} must be at least {limits.get('ge')}")
+        elif kind == "less_than_equal":
+            problems.append(f"{name} must be at most {limits.get('le')}")
+        elif kind == "string_too_long":
+            problems.append(f"{name} must be at most {limits.get('max_length')} characters long")
+        else:
+            problems.append(f"{name} is not understood")
+    return f"The address is not understood: {'; '.join(problems) or 'a part of it is not'}."
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, error: SignInRequired) -> Response:
@@ -174,8 +195,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> Response:
-        return show(request, ErrorPage("Bad request", "The address or form was not understood.",
-                                                        back=_back(request)), status=400)
+        return show(request, ErrorPage("Bad request", not_understood(error),
+                                       "Correct it or remove it from the address, or open the page again from the "
+                                       "console's own link.", back=_back(request)), status=400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:
