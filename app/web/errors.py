@@ -191,7 +191,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BadPath)
     async def bad_path(request: Request, error: BadPath) -> Response:
-        return show(request, ErrorPage("Not found", str(error), back="/"), status=404)
+        # Kubernetes' own words for such a name (apimachinery's validation.IsDNS1123Label, RFC 1123 label).
+        hint = (f"A {error.what} name consists of lower case alphanumeric characters or '-', and starts and ends with "
+                f"an alphanumeric character (e.g. 'my-name'): check the address, or choose the {error.what} from the "
+                "console's pages.")
+        return show(request, ErrorPage("Not found", str(error), hint, back="/"), status=404)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> Response:
