@@ -25,6 +25,7 @@ from tests.web.fuzzing import examples, fuzzes
 
 HOSTILE = st.sampled_from(["", " ", "²", "٣", "１", "1" * 4300, "1e400", "1Ei", "8Ei", "-1", "NaN", "inf", "0x10",
                            "\x00", "\t", "<script>x</script>", "50%", "a" * 300, "latest", "@latest", "1_000"])
+UNESCAPED = "<script>x</script>"  # one of HOSTILE: a page that shows it as typed did not escape it
 ANY = st.one_of(HOSTILE, st.text(max_size=30), st.integers(-10, 10**6).map(str))
 MESSAGE = re.compile(r'role="alert"|class="error"')
 EXAMPLES = settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -60,6 +61,7 @@ def post(client: TestClient, cluster: DevClusterProcess, ns: str, path: str, fie
     response = client.post(path, content=_encode([*fields, ("csrf_token", token)]),
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code < 500, response.text[:2000]
+    assert UNESCAPED not in response.text, "typed markup came back unescaped"
     assert response.status_code in (200, 400, 404, 409, 422), response.status_code
     if response.status_code == 200:  # a button that edits the form (Add Variable, Previous, add a row): shown again,
         # or "What will be sent" for what is typed (a preview writes nothing)
@@ -153,6 +155,7 @@ def test_query_strings(app: tuple[TestClient, str], path: str, key: str, value: 
     for page in (f"/namespaces/{ns}/services/fz{path}", f"/namespaces/{ns}/services", "/namespace"):
         response = client.get(page, params={key: value})
         assert response.status_code < 500, (page, key, value, response.text[:2000])
+        assert UNESCAPED not in response.text, (page, key, value)
 
 
 REVIEW_KEYS = ("from", "to", "rev", "restore", "revision", "requests", "target", "run", "format", "everything",
@@ -182,6 +185,7 @@ def test_review_query_strings(app: tuple[TestClient, str], devcluster: DevCluste
     page = {"LIST": f"/namespaces/{ns}/services", "ALL": "/services"}.get(path, f"/namespaces/{ns}/services/fz{path}")
     response = client.get(page, params=params)
     assert response.status_code < 500, (page, params, response.text[:2000])
+    assert UNESCAPED not in response.text, (page, params)
     if response.status_code >= 400:
         assert MESSAGE.search(response.text), (page, params, response.text[:2000])
     assert state(devcluster, ns) == before
