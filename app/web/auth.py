@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import re
 import time
 from collections import OrderedDict
@@ -241,7 +240,7 @@ async def sign_in_form(request: Request, next: str = "/", why: str = "", out: st
                        sig: str = "") -> Response:
     if request.app.state.settings.auth != "token":
         return RedirectResponse("/", status_code=303)
-    vouched = bool(why) and hmac.compare_digest(sig.encode(), _why_signature(request, why).encode())
+    vouched = bool(why) and security.same(sig, _why_signature(request, why))
     return render(request, "signin.html", SignInPage(safe_next(next), why[:300] if vouched else "", out == "1"))
 
 

@@ -11,7 +11,6 @@ reached from where the console runs, and at most MAX_RUNNING checks run at once 
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -208,7 +207,7 @@ async def check_stream(request: Request, namespace: str, name: str, requests: st
         yield f"retry: {RETRY_MS}\n\n".encode()
         plan = _plan(page)
         why = "; ".join(page.errors.values())
-        if not hmac.compare_digest(sig[:64], stream_signature(request, page)):
+        if not security.same(sig[:64], stream_signature(request, page)):
             why = "This check was not started from this console's page: start it again with Start."
         elif request.headers.get("last-event-id"):
             why = "The check was interrupted; start it again."

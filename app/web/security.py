@@ -43,6 +43,12 @@ def signature(secret: str, *parts: str) -> str:
     return base64.urlsafe_b64encode(mac[:18]).decode()
 
 
+def same(sent: str, expected: str) -> bool:
+    """Whether a token, signature or MAC someone sent is the expected one, in constant time. As bytes: hmac's
+    compare_digest refuses a str with a character outside ASCII (a TypeError, so a 500), and anyone can send one."""
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
 def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
@@ -63,7 +69,7 @@ async def check(request: Request, secret: str) -> None:
         form = await forms.posted(request)
         value = form.get(FORM_FIELD, "")
         sent = value if isinstance(value, str) else ""
-    if not browser_id or not sent or not hmac.compare_digest(sent, token_for(secret, browser_id)):
+    if not browser_id or not sent or not same(sent, token_for(secret, browser_id)):
         raise CsrfRejected("The form is missing its security token or it has expired.")
 
 

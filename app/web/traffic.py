@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -327,7 +326,7 @@ def _quick_plan(request: Request, posted: FormData, page: SplitPage) -> tuple[Tr
     if forms.text(posted, "action") not in ("", "ok") or not page.basis.resource_version or not page.basis.uid:
         return None
     page.ready = forms.text(posted, "basis_ready")
-    if not hmac.compare_digest(forms.text(posted, "basis_rows"), rows_signature(secret, page, rendering=False)):
+    if not security.same(forms.text(posted, "basis_rows"), rows_signature(secret, page, rendering=False)):
         return None
     if _deleted_since(request, page):
         return None  # a row names a revision that is gone: read, to say so

@@ -95,7 +95,7 @@ def row_fields(draw: Any) -> list[tuple[str, str]]:
                    ("row_percent", draw(st.one_of(st.sampled_from(["0", "50", "100"]), ANY))),
                    ("row_tag", draw(st.one_of(st.just(""), ANY)))]
     basis = ("resource_version", "basis_uid", "basis_generation", "basis_traffic", "basis_template", "stamp",
-             "new_revision", "target", "show_all", "kept", "kept_on", "add_revision")
+             "new_revision", "target", "show_all", "kept", "kept_on", "add_revision", "basis_rows", "basis_ready")
     return fields + [(name, draw(ANY)) for name in basis if draw(st.booleans())]
 
 
