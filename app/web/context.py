@@ -20,7 +20,7 @@ class BadPath(Exception):
     """A namespace or Service name in the URL that Kubernetes could never have."""
 
     def __init__(self, what: str, value: str) -> None:
-        super().__init__(f"{value!r} is not a valid {what} name.")
+        super().__init__(f"{value!r} is not a valid {what} name." if value else f"No {what} name was given.")
         self.what = what
         self.value = value
 

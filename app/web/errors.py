@@ -74,6 +74,27 @@ def _to_sign_in(request: Request, why: str) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
+def not_understood(error: RequestValidationError) -> str:
+    """Which part of the address FastAPI could not read, and what it must be (never the value sent: it is the
+    visitor's, and says nothing they do not know)."""
+    problems = []
+    for problem in error.errors():
+        name = str(problem.get("loc", ("", "?"))[-1])
+        limits = problem.get("ctx") or {}
+        kind = problem.get("type", "")
+        if kind in ("int_parsing", "int_type", "int_from_float"):
+            problems.append(f"{name} must be a whole number")
+        elif kind == "greater_than_equal":
+            problems.append(f"{name} must be at least {limits.get('ge')}")
+        elif kind == "less_than_equal":
+            problems.append(f"{name} must be at most {limits.get('le')}")
+        elif kind == "string_too_long":
+            problems.append(f"{name} must be at most {limits.get('max_length')} characters long")
+        else:
+            problems.append(f"{name} is not understood")
+    return f"The address is not understood: {'; '.join(problems) or 'a part of it is not'}."
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SignInRequired)
     async def sign_in(request: Request, error: SignInRequired) -> Response:
@@ -170,12 +191,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BadPath)
     async def bad_path(request: Request, error: BadPath) -> Response:
-        return show(request, ErrorPage("Not found", str(error), back="/"), status=404)
+        # Kubernetes' own words for such a name (apimachinery's validation.IsDNS1123Label, RFC 1123 label).
+        hint = (f"A {error.what} name consists of lower case alphanumeric characters or '-', and starts and ends with "
+                f"an alphanumeric character (e.g. 'my-name'): check the address, or choose the {error.what} from the "
+                "console's pages.")
+        return show(request, ErrorPage("Not found", str(error), hint, back="/"), status=404)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> Response:
-        return show(request, ErrorPage("Bad request", "The address or form was not understood.",
-                                                        back=_back(request)), status=400)
+        return show(request, ErrorPage("Bad request", not_understood(error),
+                                       "Correct it or remove it from the address, or open the page again from the "
+                                       "console's own link.", back=_back(request)), status=400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:

@@ -44,8 +44,8 @@ def signature(secret: str, *parts: str) -> str:
 
 
 def same(sent: str, expected: str) -> bool:
-    """Whether a token or signature someone sent is the one expected, in constant time; False for anything else
-    (`hmac.compare_digest` raises on a str with non-ASCII characters, which anyone can type or send)."""
+    """Whether a token, signature or MAC someone sent is the expected one, in constant time. As bytes: hmac's
+    compare_digest refuses a str with a character outside ASCII (a TypeError, so a 500), and anyone can send one."""
     return hmac.compare_digest(sent.encode(), expected.encode())
 
 

@@ -32,6 +32,7 @@ from app.web.security import COOKIE, token_for
 from app.web.sessions import COOKIE as SESSION
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 from tests.web.conftest import SECRET, Console, form_fields, live_settings, open_stream, rows_in, served, with_rows
+from tests.web.fuzzing import examples, fuzzes
 from tests.web.test_live import stream_path, wait_until
 
 HOST = "console.test"
@@ -719,7 +720,8 @@ async def test_rights_given_back_reconnect_every_refused_watch_of_the_user_at_on
         await admin.http.aclose()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzzes("POST /signin", "form")
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(token=st.text(max_size=200) | st.text(alphabet="abc.-_", min_size=1, max_size=30).map(lambda t: t * 700),
        next_page=st.text(max_size=40))
 async def test_whatever_is_typed_into_sign_in_gets_a_message_and_no_session(
@@ -732,7 +734,8 @@ async def test_whatever_is_typed_into_sign_in_gets_a_message_and_no_session(
         assert 'role="alert" data-signin-message' in answer.text and SESSION not in http.cookies
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@fuzzes("GET /signin", "query")
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=st.lists(st.tuples(st.sampled_from(["next", "why", "out", "sig"]), st.text(max_size=60)), max_size=4))
 async def test_the_sign_in_pages_query_string_shows_no_words_of_its_own(devcluster: DevClusterProcess,
                                                                         query: list[tuple[str, str]]) -> None:

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -22,23 +22,32 @@ from app.web import written
 from app.web.security import COOKIE, token_for
 from tests.support import DevClusterProcess, ksvc_manifest
 from tests.web.conftest import KSVC, SECRET
+from tests.web.fuzzing import examples, fuzzes
 
 HOSTILE = st.sampled_from(["", " ", "²", "٣", "１", "1" * 4300, "1e400", "1Ei", "8Ei", "-1", "NaN", "inf", "0x10",
                            "\x00", "\t", "<script>x</script>", "50%", "a" * 300, "latest", "@latest", "1_000"])
+UNESCAPED = "<script>x</script>"  # one of HOSTILE: a page that shows it as typed did not escape it
 ANY = st.one_of(HOSTILE, st.text(max_size=30), st.integers(-10, 10**6).map(str))
 MESSAGE = re.compile(r'role="alert"|class="error"')
-EXAMPLES = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+EXAMPLES = settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@pytest.fixture(scope="module")
-def app(devcluster: DevClusterProcess) -> Iterator[tuple[TestClient, str]]:
+@pytest.fixture(scope="module", params=["kubeconfig", "token"])
+def app(request: pytest.FixtureRequest, devcluster: DevClusterProcess) -> Iterator[tuple[TestClient, str]]:
+    """The console as the kubeconfig's user, or signed in with a token (alice, who may edit the namespace)."""
     ns = devcluster.new_namespace("fuzz")
     code, _, body = devcluster.request("POST", KSVC.format(ns=ns), ksvc_manifest("fz", ns))
     assert code == 201, body
     application = create_app(Settings(kubeconfig=str(devcluster.kubeconfig), secret_key=SECRET,
-                                      allowed_hosts="testserver"))
+                                      allowed_hosts="testserver", auth=request.param))
     with TestClient(application, raise_server_exceptions=False) as client:
         client.get("/healthz")
+        if request.param == "token":
+            devcluster.bind(ns, "edit", user="alice")
+            signed = client.post("/signin", data={"csrf_token": token_for(SECRET, client.cookies[COOKIE]),
+                                                  "token": devcluster.user_tokens["alice"], "next": "/"},
+                                 follow_redirects=False)
+            assert signed.status_code == 303, signed.text[:2000]
         yield client, ns
 
 
@@ -71,10 +80,14 @@ def state(cluster: DevClusterProcess, ns: str) -> list[Any]:
 
 def post(client: TestClient, cluster: DevClusterProcess, ns: str, path: str, fields: list[tuple[str, str]]) -> None:
     before = state(cluster, ns)
+    # A form that carries the Service's resourceVersion (a drawn number can be it) may be a valid write: not junk.
+    versions = {i["metadata"]["resourceVersion"] for i in cluster.get(KSVC.format(ns=ns))["items"]}
+    assume(not any(name == "resource_version" and value.strip() in versions for name, value in fields))
     token = token_for(SECRET, client.cookies[COOKIE])
     response = client.post(path, content=_encode([*fields, ("csrf_token", token)]),
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code < 500, response.text[:2000]
+    assert UNESCAPED not in response.text, "typed markup came back unescaped"
     assert response.status_code in (200, 400, 404, 409, 422), response.status_code
     if response.status_code == 200:  # a button that edits the form (Add Variable, Previous, add a row): shown again,
         # or "What will be sent" for what is typed (a preview writes nothing)
@@ -106,10 +119,11 @@ def row_fields(draw: Any) -> list[tuple[str, str]]:
                    ("row_percent", draw(st.one_of(st.sampled_from(["0", "50", "100"]), ANY))),
                    ("row_tag", draw(st.one_of(st.just(""), ANY)))]
     basis = ("resource_version", "basis_uid", "basis_generation", "basis_traffic", "basis_template", "stamp",
-             "new_revision", "target", "show_all", "kept", "kept_on", "add_revision")
+             "new_revision", "target", "show_all", "kept", "kept_on", "add_revision", "basis_rows", "basis_ready")
     return fields + [(name, draw(ANY)) for name in basis if draw(st.booleans())]
 
 
+@fuzzes("POST /namespaces/{namespace}/services", "form")
 @EXAMPLES
 @given(st.data())
 def test_create_service(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
@@ -121,6 +135,7 @@ def test_create_service(app: tuple[TestClient, str], devcluster: DevClusterProce
     post(client, devcluster, ns, f"/namespaces/{ns}/services", fields)
 
 
+@fuzzes("POST /namespaces/{namespace}/services/{name}/revisions/new", "form")
 @EXAMPLES
 @given(st.data())
 def test_create_revision(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
@@ -133,6 +148,7 @@ def test_create_revision(app: tuple[TestClient, str], devcluster: DevClusterProc
     post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/revisions/new", fields)
 
 
+@fuzzes("POST /namespaces/{namespace}/services/{name}/traffic", "form")
 @EXAMPLES
 @given(st.data())
 def test_split_traffic(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
@@ -144,6 +160,7 @@ def test_split_traffic(app: tuple[TestClient, str], devcluster: DevClusterProces
     post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/traffic", fields)
 
 
+@fuzzes("POST /namespaces/{namespace}/services/{name}/delete", "form")
 @EXAMPLES
 @given(st.data())
 def test_delete(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
@@ -153,6 +170,10 @@ def test_delete(app: tuple[TestClient, str], devcluster: DevClusterProcess, data
     post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/delete", fields)
 
 
+@fuzzes("GET /namespaces/{namespace}/services/{name}", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{name}/traffic", "query")
+@fuzzes("GET /namespaces/{namespace}/services", "query")
+@fuzzes("GET /namespace", "query")
 @EXAMPLES
 @given(st.sampled_from(["", "/traffic", "/revisions/new", "/delete", "/revisions/fz-00001/logs", "/revisions/x/logs"]),
        st.sampled_from(["revision", "start", "continue", "partial", "all", "namespace"]), ANY)
@@ -161,6 +182,7 @@ def test_query_strings(app: tuple[TestClient, str], path: str, key: str, value: 
     for page in (f"/namespaces/{ns}/services/fz{path}", f"/namespaces/{ns}/services", "/namespace"):
         response = client.get(page, params={key: value})
         assert response.status_code < 500, (page, key, value, response.text[:2000])
+        assert UNESCAPED not in response.text, (page, key, value)
 
 
 REVIEW_KEYS = ("from", "to", "rev", "restore", "revision", "requests", "target", "run", "format", "everything",
@@ -168,6 +190,14 @@ REVIEW_KEYS = ("from", "to", "rev", "restore", "revision", "requests", "target",
 SMALL = st.integers(-5, 40).map(str)  # a valid number of requests stays small: each one goes to the gateway
 
 
+@fuzzes("GET /namespaces/{namespace}/services/{name}/diff", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{name}/history", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{name}/check", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{service}/revisions/{name}", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{name}/traffic", "query")
+@fuzzes("GET /namespaces/{namespace}/services/{name}", "query")
+@fuzzes("GET /namespaces/{namespace}/services", "query")
+@fuzzes("GET /services", "query")
 @EXAMPLES
 @given(st.sampled_from(["/diff", "/history", "/check", "/revisions/fz-00001", "/revisions/fz-00009", "/traffic",
                         "", "LIST", "ALL"]),
@@ -182,11 +212,13 @@ def test_review_query_strings(app: tuple[TestClient, str], devcluster: DevCluste
     page = {"LIST": f"/namespaces/{ns}/services", "ALL": "/services"}.get(path, f"/namespaces/{ns}/services/fz{path}")
     response = client.get(page, params=params)
     assert response.status_code < 500, (page, params, response.text[:2000])
+    assert UNESCAPED not in response.text, (page, params)
     if response.status_code >= 400:
         assert MESSAGE.search(response.text), (page, params, response.text[:2000])
     assert state(devcluster, ns) == before
 
 
+@fuzzes("POST /namespaces/{namespace}/services/{name}/traffic", "form")
 @EXAMPLES
 @given(st.data())
 def test_restore(app: tuple[TestClient, str], devcluster: DevClusterProcess, data: st.DataObject) -> None:
@@ -202,6 +234,7 @@ def test_restore(app: tuple[TestClient, str], devcluster: DevClusterProcess, dat
     post(client, devcluster, ns, f"/namespaces/{ns}/services/fz/traffic", fields)
 
 
+@fuzzes("POST /namespaces/{namespace}/services/{name}/check", "form")
 @EXAMPLES
 @given(st.one_of(ANY, SMALL), st.one_of(ANY, st.sampled_from(["", "candidate"])))
 @example("²", "")  # isdigit() says yes, int() says no: found by hypothesis

@@ -55,6 +55,9 @@ _META_TYPES = {
     **dict.fromkeys(("name", "generateName", "namespace", "uid", "resourceVersion", "selfLink"), "string"),
     **dict.fromkeys(("generation", "deletionGracePeriodSeconds"), "int64"),
     **dict.fromkeys(("labels", "annotations"), "map[string]string"),
+    "ownerReferences": "[]v1.OwnerReference",
+    "finalizers": "[]string",
+    "managedFields": "[]v1.ManagedFieldsEntry",
 }
 
 
@@ -86,6 +89,8 @@ def _json_kind(value: Any, go_type: str) -> str | None:
         return None  # null leaves a Go field as it is
     if go_type == "string":
         return None if isinstance(value, str) else _kind(value)
+    if go_type.startswith("[]"):
+        return None if isinstance(value, list) else _kind(value)  # elements of the wrong type: validation's 422
     if go_type.startswith("map["):
         return None if isinstance(value, dict) else _kind(value)  # values of the wrong type: validation's 422
     if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
