@@ -242,24 +242,24 @@ def _lines(text: Any) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
+def _numbered(data: dict[str, Any], key: str, what: str, lowest: int, highest: int) -> tuple[tuple[str, int], ...]:
+    """Lines of PATTERN [NUMBER] (default 1) under `key`; a line whose number is not lowest..highest is logged and
+    skipped."""
+    found: list[tuple[str, int]] = []
+    for line in _lines(data.get(key)):
+        pattern, _, number = line.partition(" ")
+        number = number.strip() or "1"
+        if not (number.isascii() and number.isdigit()) or not lowest <= int(number) <= highest:
+            log.warning("devcluster-system/images: ignoring the %s line %r: the %s must be %d to %d", key, line, what,
+                        lowest, highest)
+            continue
+        found.append((pattern, int(number)))
+    return tuple(found)
+
+
 def parse_images(data: dict[str, Any]) -> Images:
-    failing: list[tuple[str, int]] = []
-    for line in _lines(data.get("failing")):
-        pattern, _, code = line.partition(" ")
-        code = code.strip() or "1"
-        if not (code.isascii() and code.isdigit()) or not 1 <= int(code) <= 255:
-            log.warning("devcluster-system/images: ignoring the failing line %r: the exit code must be 1 to 255", line)
-            continue
-        failing.append((pattern, int(code)))
-    pushed: list[tuple[str, int]] = []
-    for line in _lines(data.get("pushed")):
-        pattern, _, times = line.partition(" ")
-        times = times.strip() or "1"
-        if not (times.isascii() and times.isdigit()) or not 0 <= int(times) <= 1_000_000:
-            log.warning("devcluster-system/images: ignoring the pushed line %r: the times must be 0 to 1000000", line)
-            continue
-        pushed.append((pattern, int(times)))
-    return Images(tuple(_lines(data.get("unresolvable"))), tuple(failing), tuple(pushed))
+    return Images(tuple(_lines(data.get("unresolvable"))), _numbered(data, "failing", "exit code", 1, 255),
+                  _numbered(data, "pushed", "times", 0, 1_000_000))
 
 
 def rollout_seconds(data: dict[str, Any]) -> int:
