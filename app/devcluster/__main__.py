@@ -13,6 +13,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aiohttp.http_exceptions import BadHttpMessage
+
 from app.devcluster.apiserver.http import HEADER_TIMEOUT
 from app.devcluster.apiserver.watch import BUFFER
 from app.devcluster.cluster import Config, build
@@ -47,11 +49,28 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class NotHttp(logging.Filter):
+    """aiohttp logs a request that is not valid HTTP (a control character in a header, say) as an ERROR with a
+    traceback and the offending line, which may hold a token: one INFO line instead, with the parser's reason and
+    without the bytes sent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, BadHttpMessage):
+            reason = str(error.message).strip().split(":", 1)[0].splitlines()[0] or "not parsed"
+            peer = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg, record.args = "a request that is not valid HTTP from %s was answered 400: %s", (peer, reason)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def log_to_stderr(level: str, log_format: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if log_format == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    logging.getLogger("aiohttp.server").addFilter(NotHttp())
 
 
 def parse_args(argv: list[str] | None = None) -> Config:

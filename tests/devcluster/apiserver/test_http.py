@@ -6,11 +6,13 @@ from __future__ import annotations
 import copy
 import json
 import random
+import socket
+import ssl
 import uuid
 
 import pytest
 
-from tests.support import DevClusterProcess, ksvc_manifest
+from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 
 KSVC = "/apis/serving.knative.dev/v1/namespaces/{ns}/services"
 
@@ -351,3 +353,27 @@ def test_junk_inside_a_valid_service_is_never_a_500(devcluster: DevClusterProces
         code, _, answer = devcluster.request(method, target, body, content_type=ctype)
         assert code < 500, (method, json.dumps(body), answer)
     assert "Traceback" not in devcluster.log()
+
+
+def test_a_request_that_is_not_valid_http_is_logged_in_one_line_without_its_bytes(devcluster: DevClusterProcess) -> None:
+    """aiohttp logged it as an ERROR with a traceback and the offending header line, a token in it included."""
+    secret = f"not-logged-{uuid.uuid4().hex}"
+    host, port = devcluster.api_url.split("//", 1)[1].rsplit(":", 1)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with context.wrap_socket(socket.create_connection((host, int(port))), server_hostname=host) as sock:
+        sock.sendall(f"GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\x01\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 400 ") or answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+    log = wait_for_log(devcluster, "not valid HTTP")
+    assert secret not in log
+    line = next(line for line in log.splitlines() if "not valid HTTP" in line)
+    assert "Invalid header value char" in line, line
+    assert "Traceback" not in log.split(line, 1)[1][:2000]
+
+
+def wait_for_log(devcluster: DevClusterProcess, words: str) -> str:
+    return wait_for(lambda: log if words in (log := devcluster.log()) else None, timeout=5, message=words)
