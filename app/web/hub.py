@@ -29,7 +29,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Expired, Forbidden, Unauthorized, Unreachable
 from app.cluster.resources import Resource
 from app.web.permissions import forbidden_text
-from app.web.tasks import end, end_soon
+from app.web.tasks import detached, end, end_soon
 
 log = logging.getLogger("knative_console.live")
 GRACE_SECONDS = 5.0  # a page reloaded or a tab moved to another page keeps the watch
@@ -211,7 +211,7 @@ class WatchHub:
         if feed is None:
             feed = self.feeds[key] = Feed(key, cluster, watch_seconds=self.watch_seconds, backoff=self.backoff,
                                           allowed_again=self._allowed_again)
-            feed.task = asyncio.get_running_loop().create_task(feed.run(), name=f"watch {resource.plural} {namespace}")
+            feed.task = detached(feed.run(), f"watch {resource.plural} {namespace}")
         feed.cluster = cluster  # the newest follower's client: the same identity, its latest credentials
         if feed.stopping is not None:
             feed.stopping.cancel()

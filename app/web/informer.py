@@ -30,7 +30,7 @@ from app.cluster.versions import Version, comparable
 from app.knative.changes import added_later
 from app.web.hub import Change, Feed, Health, Message, Resync, WatchHub
 from app.web.lookups import LIST_CHUNK
-from app.web.tasks import end, end_soon
+from app.web.tasks import detached, end, end_soon
 
 log = logging.getLogger("knative_console.live")
 IDLE_SECONDS = 60.0
@@ -74,7 +74,7 @@ class Informer:
         self.unversioned = False  # a resourceVersion that cannot be compared came: vouch for nothing
         self.moved = asyncio.Event()  # set (and replaced) each time `version` or `fresh` changes
         self.used = asyncio.get_running_loop().time()
-        self.task = asyncio.get_running_loop().create_task(self.run(), name=f"informer {resource.plural} {namespace}")
+        self.task = detached(self.run(), f"informer {resource.plural} {namespace}")
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -250,7 +250,7 @@ class Informers:
         if informer is None or informer.task.done():
             informer = self.informers[key] = Informer(self.hub, identity, cluster, namespace, resource, label)
             if self.sweeper is None or self.sweeper.done():
-                self.sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="informer sweeper")
+                self.sweeper = detached(self._sweep(), "informer sweeper")
         informer.cluster = cluster
         return informer
 

@@ -31,7 +31,7 @@ from app.cluster.resources import Resource
 from app.web.hub import Change, Feed, Health, Message, Resync, WatchHub
 from app.web.informer import Informers
 from app.web.regions import Regions, digest
-from app.web.tasks import end, end_soon
+from app.web.tasks import detached, end, end_soon
 
 log = logging.getLogger("knative_console.live")
 CSRF = "csrf"  # the event that gives a tab the browser's CSRF token (Live.csrf_event)
@@ -346,8 +346,7 @@ class Live:
         view = self.views.get((identity, key))
         if view is None or view.task is None or view.task.done():
             view = self.views[(identity, key)] = make()
-            view.task = asyncio.get_running_loop().create_task(self._run(view, (identity, key)),
-                                                               name=f"live view {key}")
+            view.task = detached(self._run(view, (identity, key)), f"live view {key}")
         if view.stopping is not None:
             view.stopping.cancel()
             view.stopping = None

@@ -1,4 +1,5 @@
-"""Ending the console's background tasks (watch feeds, informers, live pages) for certain.
+"""Starting the console's background tasks (watch feeds, informers, live pages) outside the request that happens to
+need them first, and ending them for certain.
 
 A cancellation that arrives just as an HTTP call's own timeout fires is taken by the client for that timeout (seen
 with aiohttp 3.14 on Python 3.11: the task gets the client's timeout error, not CancelledError), and a loop that
@@ -10,13 +11,20 @@ every task has ended; `end_soon` does it in the background for a task let go of 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 log = logging.getLogger("knative_console.live")
 AGAIN_SECONDS = 0.5  # between cancellations of a task that has not ended
 _ending: set[asyncio.Task[None]] = set()  # the tasks of end_soon, kept from the garbage collector until done
+
+
+def detached(work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """A task shared by pages, run in a context of its own: not the request's that started it, whose id, path and
+    user would otherwise be on every line it logs for as long as it runs (a cluster outage seen by a watch)."""
+    return asyncio.get_running_loop().create_task(work, name=name, context=contextvars.Context())
 
 
 async def end(tasks: Iterable[asyncio.Task[Any]], every: float = AGAIN_SECONDS) -> None:
