@@ -68,7 +68,7 @@ async def test_the_split_dialogs_now_column_follows_a_gradual_rollout(console: C
             f"({new}% of all traffic now). Keep that row and the rollout goes on") in said
     # Preset to send ro-00001 100% (a roll back): its "Now" line is what is routed, the rollout's two parts.
     preset = html.unescape((await console.get(split_path(ns, "ro") + "?revision=ro-00001")).text)
-    assert re.search(r"<dt>Now</dt><dd>latest ready revision \(now 00001\) \d+% · latest ready revision "
+    assert re.search(r"<dt>Now</dt><dd data-before>latest ready revision \(now 00001\) \d+% · latest ready revision "
                      r"\(now 00002\) \d+%</dd>", preset), preset
 
 
