@@ -108,6 +108,9 @@ class View:
     def regions(self) -> Regions:
         raise NotImplementedError
 
+    def resynced(self) -> None:
+        """Changes may have been missed (a watch listed again after 410 Gone): the page is read again next."""
+
     # -- the loop ----------------------------------------------------------------------------
 
     @property
@@ -133,6 +136,7 @@ class View:
                     if isinstance(message, Change):
                         reload = self.apply(message) == "reload" or reload
                     elif isinstance(message, Resync):
+                        self.resynced()
                         reload = True
                     elif isinstance(message, Health):
                         # Refused: the user's rights may have been taken away, so what the page shows is read again

@@ -301,6 +301,9 @@ class ServiceList(PageView):
         self.needed: Version | None = None  # the newest change this page has seen: the cache must have it too
         # Services the page showed that were deleted since: their rows stay, marked (the newest DELETED_KEPT)
         self.deleted: dict[tuple[str, str], services.DeletedService] = {}
+        # The rows shown before changes may have been missed (a relist): those that are not there when the page is
+        # read again are looked for, and marked deleted if they are gone (`missed`)
+        self.unsure: dict[tuple[str, str], dict[str, Any]] = {}
 
     async def cached(self) -> Informer | None:
         if self.cache is None:
@@ -313,7 +316,46 @@ class ServiceList(PageView):
         # First read: the cache as it is; after a change: once it has that change too, if that comes soon.
         return self.cache if await self.cache.reaches(self.needed, 0 if self.needed is None else CATCH_UP) else None
 
+    def resynced(self) -> None:
+        if self.page is not None:
+            self.unsure.update((_key(item), item) for item in self.page.items)
+
     async def load(self) -> None:
+        await self.read()
+        if self.unsure:
+            await self.missed()
+            self.unsure = {}
+
+    async def missed(self) -> None:
+        """The rows shown before a relist that the page read again lacks: those whose Service is gone (not in the list
+        read whole, else not found) are marked deleted, as when the watch sees one go; the others moved elsewhere in
+        the list (another page)."""
+        assert self.page is not None
+        shown = {_key(item) for item in self.page.items}
+        lacking = {key: obj for key, obj in self.unsure.items() if key not in shown and key not in self.deleted}
+        if self.query.complete:
+            gone = [key for key in lacking if key not in self.everything]
+        else:
+            found = await asyncio.gather(*(self._exists(*key) for key in lacking))
+            gone = [key for key, there in zip(lacking, found, strict=True) if not there]
+        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for key in gone:
+            self.deleted[key] = services.DeletedService(lacking[key], at)
+        while len(self.deleted) > DELETED_KEPT:
+            del self.deleted[next(iter(self.deleted))]
+
+    async def _exists(self, namespace: str, name: str) -> bool:
+        try:
+            await self.cluster.get(r.SERVICE, name, namespace)
+        except NotFound:
+            return False
+        except Unreachable:
+            raise  # the page says so, and looks again once the cluster answers (`unsure` is kept)
+        except ClusterError:
+            return True  # it cannot be told (the user may list Services but not read this one): not marked
+        return True
+
+    async def read(self) -> None:
         cached = await self.cached()
         if self.query.complete:
             self.page, items = await services.read_complete(
