@@ -87,6 +87,7 @@ class View:
         self.ready = asyncio.Event()  # the first rendering is there
         self.task: asyncio.Task[None] | None = None
         self.stopping: asyncio.TimerHandle | None = None
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()  # what the feeds send it (and `Resync`, to read again)
 
     def use(self, cluster: Cluster) -> None:
         """From now on, read and watch with this client (the same identity's, with a newer token): a token that
@@ -118,7 +119,7 @@ class View:
         return self.gone or self.failure or next((p for p in self.health.values() if p), "")
 
     async def run(self) -> None:
-        inbox: asyncio.Queue[Message] = asyncio.Queue()
+        inbox = self.inbox
         async with AsyncExitStack() as stack:
             for resource in self.resources:
                 feed = self.feeds[resource] = await stack.enter_async_context(

@@ -129,6 +129,31 @@ async def test_a_list_marks_a_service_deleted_while_its_watch_was_cut_past_a_rel
         cluster.stop()
 
 
+async def test_a_list_marks_a_service_deleted_while_the_console_was_down(console: Console) -> None:
+    """The console stopped with a list open in a tab, a Service the tab shows was deleted meanwhile, and the tab's
+    stream comes back to the console started again: its row is marked Deleted (the tab's stream says which rows its
+    page showed), the others are not."""
+    ns = console.namespace()
+    for name in ("went-meanwhile", "still-here"):
+        console.create_ksvc(ns, name)
+    settings = live_settings(console.cluster)
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as http:
+        path = stream_path(await http.get(f"/namespaces/{ns}/services"))
+        async with open_stream(http, path) as events:
+            console.create_ksvc(ns, "third")
+            got = await events.until(lambda e: e.name == "services" and 'data-service="third"' in e.data)
+            last = got[-1].ident
+    code, _, _ = console.cluster.request("DELETE", f"{KSVC.format(ns=ns)}/went-meanwhile")
+    assert code == 200
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as http, \
+            open_stream(http, path, {"Last-Event-ID": last}) as events:
+        got = await events.until(lambda e: e.name == "services")
+        gone = row_of(got[-1].data, "went-meanwhile")
+        assert "data-deleted" in gone and "Deleted" in gone and "href" not in gone, got[-1].data
+        for name in ("still-here", "third"):
+            assert row_of(got[-1].data, name) and "data-deleted" not in row_of(got[-1].data, name)
+
+
 def row_of(html: str, service: str) -> str:
     """The list's row of `service` in a region's HTML ("" when there is none)."""
     found = re.search(rf'<tr data-service="{service}".*?</tr>', html, re.S)
