@@ -347,14 +347,16 @@ class ServiceList(PageView):
             self.unsure = {}
 
     async def missed(self) -> None:
-        """The rows shown before a relist that the page read again lacks: those whose Service is gone (not in the list
-        read whole, else not found) are marked deleted, as when the watch sees one go; the others moved elsewhere in
-        the list (another page)."""
+        """The rows shown before a relist (or by a tab, `recall`) that the page read again lacks: those whose Service
+        is gone (not in the list read whole or the namespace's cache, else not found) are marked deleted, as when the
+        watch sees one go; the others moved elsewhere in the list (another page)."""
         assert self.page is not None
         shown = {_key(item) for item in self.page.items}
         lacking = {key: obj for key, obj in self.unsure.items() if key not in shown and key not in self.deleted}
         if self.query.complete:
             gone = [key for key in lacking if key not in self.everything]
+        elif self.cache is not None and not self.cache.task.done() and self.cache.vouches():  # the namespace, cached
+            gone = [key for key in lacking if key[1] not in self.cache.objects]
         else:
             found = await asyncio.gather(*(self._exists(*key) for key in lacking))
             gone = [key for key, there in zip(lacking, found, strict=True) if not there]
