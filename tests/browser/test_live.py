@@ -197,3 +197,34 @@ async def test_the_split_dialogs_now_column_follows_the_cluster_and_keeps_what_w
     await expect(dialog).to_contain_text("Someone else changed this Service while the dialog was open")
     await expect(dialog.locator('tr[data-row="latest"] [data-percent]')).to_have_value("50")
     assert not problems.uncaught, problems.uncaught
+
+
+@pytest.mark.timeout(120)
+async def test_a_list_open_across_a_restart_marks_the_service_deleted_meanwhile(
+        console_server: ConsoleProcess, page: tuple[Page, PageProblems]) -> None:
+    tab, problems = page
+    for name in ("went-away", "stayed"):
+        console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(name)))
+    await tab.goto(f"{console_server.url}/namespaces/default/services")
+    await expect(tab.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+    await tab.evaluate("window.stillTheSamePage = true")
+
+    # The console stops (its dev cluster with it); meanwhile the cluster runs alone, and "went-away" is deleted.
+    assert not console_server.stop()
+    await expect(tab.locator("#connection")).to_contain_text("The console does not answer")
+    alone = DevClusterProcess(console_server.data, ["--api-port", str(console_server.api_port), "--gateway-port",
+                                                    str(console_server.gateway_port)]).start()
+    try:
+        console_server.kubectl("delete", "ksvc", "went-away", "-n", "default")
+    finally:
+        alone.stop()
+    console_server.start()
+
+    # The tab comes back by itself: the row of the Service that went is marked, the other is not.
+    gone = tab.locator('tr[data-service="went-away"]')
+    await expect(gone).to_have_attribute("data-deleted", "", timeout=20_000)
+    await expect(gone.locator(".status")).to_have_text("Deleted")
+    await expect(tab.locator('tr[data-service="stayed"]')).not_to_have_attribute("data-deleted", "")
+    await expect(tab.locator("#connection")).to_be_empty()
+    assert await tab.evaluate("window.stillTheSamePage === true")
+    assert not problems.uncaught, problems.uncaught
