@@ -565,9 +565,10 @@ function followSplit(region) {
     const key = row.dataset.row === "latest" ? "latest" : row.dataset.row + ":" + (revision ? revision.value : "");
     const entry = entries.get(key) || entries.get("");
     if (!entry || words(cell) === words(entry)) return;
+    const unknown = words(cell) === "?";  // a form shown again while the cluster did not answer: not a change
     copyInto(cell, entry);
     cell.dataset.now = entry.dataset.now;
-    changed = true;
+    changed = changed || !unknown;
   });
   const scope = dialog.querySelector(".dialog-body") || dialog;
   const notes = scope.querySelector("[data-split-notes]");
