@@ -538,6 +538,66 @@ document.addEventListener("htmx:afterSettle", (event) => {
   keepAnchor(place);
 });
 
+// The Split Traffic dialog follows the traffic in force while it is open: the page's live `split` region (a template,
+// no part of the page) brings each row's "Now", the split before OK and the notes about a held split or a rollout;
+// they are copied into the dialog, and what the user typed in the rows is left as it is. A change is said in the
+// dialog, and once to a screen reader. OK still writes only onto the Service the dialog was made from (a conflict
+// shows the other change).
+const SPLIT_CHANGED = "The traffic in force changed while this dialog was open: the Now column shows it as it is " +
+  "now. What you typed is kept.";
+
+function copyInto(target, source) {
+  target.replaceChildren(...Array.from(source.childNodes, (node) => node.cloneNode(true)));
+}
+
+function followSplit(region) {
+  const source = region.querySelector("template[data-split-now]");
+  const dialog = document.getElementById("dialog");
+  const form = dialog && dialog.open ? dialog.querySelector("form[data-traffic-form]") : null;
+  if (!source || !form || !form.querySelector("td[data-now]")) return;
+  const entries = new Map(Array.from(source.content.querySelectorAll("[data-now-for]"),
+    (node) => [node.dataset.nowFor, node]));
+  let changed = false;
+  form.querySelectorAll("tr[data-row]").forEach((row) => {
+    const cell = row.querySelector("td[data-now]");
+    const revision = row.querySelector('input[name="row_revision"]');
+    if (!cell || row.dataset.row === "new") return;
+    const key = row.dataset.row === "latest" ? "latest" : row.dataset.row + ":" + (revision ? revision.value : "");
+    const entry = entries.get(key) || entries.get("");
+    if (!entry || words(cell) === words(entry)) return;
+    const unknown = words(cell) === "?";  // a form shown again while the cluster did not answer: not a change
+    copyInto(cell, entry);
+    cell.dataset.now = entry.dataset.now;
+    changed = changed || !unknown;
+  });
+  const scope = dialog.querySelector(".dialog-body") || dialog;
+  const notes = scope.querySelector("[data-split-notes]");
+  const fresh = source.content.querySelector("[data-split-notes]");
+  if (notes && fresh && words(notes) !== words(fresh)) {
+    copyInto(notes, fresh);
+    changed = true;
+  }
+  const before = scope.querySelector("[data-before]");
+  if (before && before.textContent !== source.dataset.before) {
+    before.textContent = source.dataset.before;
+    changed = true;
+  }
+  if (!changed) return;
+  let note = scope.querySelector("[data-split-changed]");
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "alert";
+    note.dataset.splitChanged = "";
+    note.textContent = SPLIT_CHANGED;
+    scope.insertBefore(note, form);
+  }
+  announce(["The traffic in force changed while this dialog was open. Now: " + (source.dataset.before || "none") +
+    ". What you typed is kept."]);
+}
+document.addEventListener("htmx:sseMessage", (event) => {
+  if (event.target && event.target.matches && event.target.matches("[sse-swap]")) followSplit(event.target);
+});
+
 // The traffic check: Cancel (or closing its dialog) closes the stream, which cancels the requests still out; what
 // was counted so far stays on the page.
 function stopCheck(stream, note) {

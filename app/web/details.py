@@ -35,7 +35,7 @@ from app.knative.models import (
 from app.knative.naming import short_name
 from app.knative.rollout import RolloutProgress, rollout_progress
 from app.settings import Settings
-from app.web import yaml_views
+from app.web import in_force, yaml_views
 from app.web.context import acting, allowed, checked, cluster, identity, lookups, reloaded, service_url
 from app.web.evidence import Evidence, gather_evidence, service_pods
 from app.web.permissions import EVERYTHING, Allowed
@@ -59,6 +59,7 @@ REGIONS = (
     Region("traffic", "_service_traffic.html"),
     Region("revisions", "_service_revisions.html"),
     Region("history", "_service_history.html"),
+    in_force.REGION,  # hidden: what an open Split Traffic dialog's Now column shows
 )
 REVISION_ROWS_TEMPLATE = "_revision_rows_render.html"
 Stamp = tuple[int, int, int]  # what a watch-fed cache held for a label value (app.web.informer.Informer.stamp)

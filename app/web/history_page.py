@@ -15,6 +15,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import Forbidden
 from app.knative import history
 from app.knative.models import ServiceView, newest_first_raw, service_from
+from app.web import in_force
 from app.web.context import acting, allowed, checked, service_url
 from app.web.details import SummaryCache, read_revisions, summaries
 from app.web.permissions import EVERYTHING, Allowed, refusal
@@ -24,7 +25,7 @@ from app.web.routing import CheckedRoute
 
 router = APIRouter(route_class=CheckedRoute)
 SHOWN = 100  # items on the page; "Show all" for the rest
-REGIONS = (Region("history", "_history_items.html"),)
+REGIONS = (Region("history", "_history_items.html"), in_force.REGION)  # split: for an open Restore dialog
 
 
 @dataclass

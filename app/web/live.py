@@ -87,6 +87,7 @@ class View:
         self.ready = asyncio.Event()  # the first rendering is there
         self.task: asyncio.Task[None] | None = None
         self.stopping: asyncio.TimerHandle | None = None
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()  # what the feeds send it (and `Resync`, to read again)
 
     def use(self, cluster: Cluster) -> None:
         """From now on, read and watch with this client (the same identity's, with a newer token): a token that
@@ -108,6 +109,9 @@ class View:
     def regions(self) -> Regions:
         raise NotImplementedError
 
+    def resynced(self) -> None:
+        """Changes may have been missed (a watch listed again after 410 Gone): the page is read again next."""
+
     # -- the loop ----------------------------------------------------------------------------
 
     @property
@@ -115,7 +119,7 @@ class View:
         return self.gone or self.failure or next((p for p in self.health.values() if p), "")
 
     async def run(self) -> None:
-        inbox: asyncio.Queue[Message] = asyncio.Queue()
+        inbox = self.inbox
         async with AsyncExitStack() as stack:
             for resource in self.resources:
                 feed = self.feeds[resource] = await stack.enter_async_context(
@@ -133,6 +137,7 @@ class View:
                     if isinstance(message, Change):
                         reload = self.apply(message) == "reload" or reload
                     elif isinstance(message, Resync):
+                        self.resynced()
                         reload = True
                     elif isinstance(message, Health):
                         # Refused: the user's rights may have been taken away, so what the page shows is read again

@@ -15,6 +15,7 @@ import asyncio
 import math
 import re
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -201,6 +202,7 @@ class LogFollower:
         # Whether the Logs section's note says instances are followed: a page that showed no line says none runs (or
         # why none can), and the note is sent again whenever that changes (a cold start, the last instance gone).
         self.note_followed = bool(self.sent)
+        self.note_stale = False  # whether traffic reaches the revision changed: the note says it again
 
     def _follow(self, instance: Instance, since_seconds: int | None = None, from_start: bool = False) -> None:
         pod = instance.name
@@ -264,7 +266,20 @@ class LogFollower:
                             "an instance).")
         return b""
 
+    def _reached(self, change: Change) -> None:
+        """The Service changed: whether traffic reaches the revision (ServiceView.reachable, what would start an
+        instance) is taken from it, and the Instances section and the note say it again when that changed."""
+        if self.instances is None or change.name != self.service or change.type == "DELETED":
+            return
+        reachable = service_from(change.obj).reachable(self.revision)
+        if reachable != self.instances.reachable:
+            self.instances.reachable = reachable
+            self.pods_changed = self.note_stale = True
+
     def _seen(self, message: Message) -> None:
+        if isinstance(message, Change) and message.resource == r.SERVICE:
+            self._reached(message)
+            return
         if self.stopped:
             return
         if isinstance(message, Change) and message.labels.get(LABEL_REVISION) == self.revision:
@@ -292,9 +307,10 @@ class LogFollower:
     def _note(self) -> bytes:
         """The Logs section's note again, when instances are followed and it said none were, or the other way round
         (not while the logs are stopped: the page then says why)."""
-        if self.instances is None or self.stopped or bool(self.followed) == self.note_followed:
+        if self.instances is None or self.stopped or (bool(self.followed) == self.note_followed and
+                                                       not self.note_stale):
             return b""
-        self.note_followed = bool(self.followed)
+        self.note_followed, self.note_stale = bool(self.followed), False
         return event("logs-note", self.instances.note(self.namespace, self.service, self.revision,
                                                       sorted(self.followed)))
 
@@ -302,7 +318,12 @@ class LogFollower:
         inbox: asyncio.Queue[Message] = asyncio.Queue()
         yield f"retry: {RETRY_MS}\n\n".encode()
         try:
-            async with self.live.hub.follow(self.who, self.client, self.namespace, r.POD, inbox):
+            async with AsyncExitStack() as stack:
+                await stack.enter_async_context(self.live.hub.follow(self.who, self.client, self.namespace, r.POD,
+                                                                     inbox))
+                if self.service and self.instances is not None:  # whether traffic reaches the revision, as it changes
+                    await stack.enter_async_context(self.live.hub.follow(self.who, self.client, self.namespace,
+                                                                         r.SERVICE, inbox))
                 for instance in await revision_instances(self.client, self.namespace, self.revision):
                     if instance.ready:  # from after the newest line the page showed (from its start if none)
                         self._follow(instance, from_start=True)
@@ -325,7 +346,8 @@ class LogFollower:
                         if isinstance(result, tuple):
                             chunk += event("log", log_line(*result))
                         elif isinstance(result, Health):
-                            chunk += await self._health(result)
+                            if result.resource == r.POD:  # the Services' watch down: the page keeps what it said
+                                chunk += await self._health(result)
                         elif result is not None:
                             self._seen(result)
                     while not self.lines.empty():

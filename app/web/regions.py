@@ -54,6 +54,8 @@ def parse_seen(text: str) -> dict[str, str]:
     return {name[:64]: value[:32] for name, value in pairs}
 
 
-def stream_url(path: str, regions: Mapping[str, str], query: Mapping[str, str]) -> str:
-    """The page's live stream: `/live` + the page's own path, its query, and what the page shows now."""
-    return f"/live{path}?" + urlencode({**query, "seen": seen_of(regions)})
+def stream_url(path: str, regions: Mapping[str, str], query: Mapping[str, str],
+               rows: Mapping[str, str] | None = None) -> str:
+    """The page's live stream: `/live` + the page's own path, its query, what the page shows now, and (`rows`) which
+    rows it shows, for a page that marks those that went."""
+    return f"/live{path}?" + urlencode({**query, "seen": seen_of(regions), **(rows or {})})

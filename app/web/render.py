@@ -11,6 +11,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
 from app import assets
+from app.knative.traffic import Now
+from app.web.in_force import in_force
 
 TEMPLATES = assets.directory("templates")
 STATIC = assets.directory("static")
@@ -41,6 +43,8 @@ def templates() -> Jinja2Templates:
     environment.env.filters["web_url"] = web_url
     environment.env.globals["htmx"] = HTMX
     environment.env.globals["htmx_sse"] = HTMX_SSE
+    environment.env.globals["in_force"] = in_force  # the `split` region's (app.web.in_force)
+    environment.env.globals["zero_now"] = Now(0)
     return environment
 
 

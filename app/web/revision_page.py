@@ -34,7 +34,7 @@ from app.knative.models import (
     service_from,
 )
 from app.knative.rollout import rollout_progress
-from app.web import yaml_views
+from app.web import in_force, yaml_views
 from app.web.context import acting, allowed, checked, service_url
 from app.web.details import RevisionRow, read_revisions, serving_generation
 from app.web.evidence import (
@@ -60,6 +60,7 @@ REGIONS = (  # the toolbar's links and actions, then the page's sections (in #li
     Region("events", "_revision_events.html"),
     Region("instances", "_revision_instances.html"),
     Region("logs", "_revision_logs.html"),
+    in_force.REGION,  # hidden: what an open Split Traffic dialog's Now column shows
 )
 AUTOSCALING = "autoscaling.knative.dev/"
 EXCERPT_INSTANCES = 2  # instances whose last lines the page shows; the logs page has more

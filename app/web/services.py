@@ -45,6 +45,7 @@ ALL = "*"  # the namespace selector's choice for every namespace
 # The regions of the list page: the table with its pager (the filter box stays outside, so that a live update
 # never takes what is being typed).
 REGIONS = (Region("services", "_services_rows.html"),)
+SHOWN_CHARS = 4096  # the rows a list page names in its live stream's URL (`ListPage.shown`), at most
 DELETED_ROWS = "_service_deleted_rows.html"
 
 
@@ -177,8 +178,22 @@ class ListPage:
         return "descending" if self.query.order.descending else "ascending"
 
     @property
+    def shown(self) -> str:
+        """The rows of this page, for its live stream: a stream that comes back to a console started again (whose
+        new live page never saw them) marks those whose Service went meanwhile. "name" (a namespace's page) or
+        "namespace/name", comma-separated, as many as fit in SHOWN_CHARS."""
+        text = ""
+        for item in self.items:
+            namespace, name = service_key(item)
+            key = name if self.namespace else f"{namespace}/{name}"
+            if len(text) + len(key) + 1 > SHOWN_CHARS:
+                break
+            text = f"{text},{key}" if text else key
+        return text
+
+    @property
     def live_url(self) -> str:
-        return stream_url(self.url, self.regions, self.place)
+        return stream_url(self.url, self.regions, self.place, {"shown": self.shown} if self.items else {})
 
 
 def list_page(

@@ -4,6 +4,7 @@ they change (htmx's SSE extension swaps each into the element whose `sse-swap` n
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from app.knative.models import FAILED, LABEL_SERVICE, revision_from
 from app.web import details, history_page, revision_page, services
 from app.web.context import acting, checked, identity, lookups
 from app.web.evidence import Evidence, InstanceLog, Listing, live_instances, revision_pods, service_pods, unlisted
-from app.web.hub import Change
+from app.web.hub import Change, Resync
 from app.web.informer import Informer
 from app.web.live import Live, Refused, View
 from app.web.lookups import Lookups
@@ -33,6 +34,7 @@ from app.web.security import COOKIE
 router = APIRouter(route_class=CheckedRoute)
 HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # no proxy may hold events back
 DELETED_KEPT = 50  # Services deleted under an open list that it keeps showing, marked (the oldest go first)
+SHOWN_LENGTH = services.SHOWN_CHARS + 1024  # the rows a list page names (`ListPage.shown`), with room to spare
 CATCH_UP = 1.0  # seconds a live list waits for its namespace's cache to take in a change before it lists instead
 
 
@@ -301,6 +303,9 @@ class ServiceList(PageView):
         self.needed: Version | None = None  # the newest change this page has seen: the cache must have it too
         # Services the page showed that were deleted since: their rows stay, marked (the newest DELETED_KEPT)
         self.deleted: dict[tuple[str, str], services.DeletedService] = {}
+        # The rows shown before changes may have been missed (a relist): those that are not there when the page is
+        # read again are looked for, and marked deleted if they are gone (`missed`)
+        self.unsure: dict[tuple[str, str], dict[str, Any]] = {}
 
     async def cached(self) -> Informer | None:
         if self.cache is None:
@@ -313,7 +318,66 @@ class ServiceList(PageView):
         # First read: the cache as it is; after a change: once it has that change too, if that comes soon.
         return self.cache if await self.cache.reaches(self.needed, 0 if self.needed is None else CATCH_UP) else None
 
+    def recall(self, shown: str) -> None:
+        """A tab's page showed these rows (`ListPage.shown`): those this page does not show now, and has not marked
+        deleted, are looked for when it is read next (now: a tab that comes back to a console started again brings
+        what it showed, which the new page never saw)."""
+        keys = []
+        for part in shown.split(",")[:self.settings.page_size]:
+            namespace, _, name = part.rpartition("/") if not self.namespace else (self.namespace, "/", part)
+            if namespace and name and all(len(v) <= 253 and _NAME.match(v) for v in (namespace, name)):
+                keys.append((namespace, name))
+        listed = {_key(item) for item in self.page.items} if self.page is not None else set()
+        new = {key: {"metadata": {"name": key[1], "namespace": key[0]}} for key in keys
+               if key not in listed and key not in self.deleted and key not in self.unsure}
+        if not new:
+            return
+        self.unsure.update(new)
+        if self.page is not None:  # read again now (else the first read is still to come)
+            self.inbox.put_nowait(Resync(r.SERVICE))
+
+    def resynced(self) -> None:
+        if self.page is not None:
+            self.unsure.update((_key(item), item) for item in self.page.items)
+
     async def load(self) -> None:
+        await self.read()
+        if self.unsure:
+            await self.missed()
+            self.unsure = {}
+
+    async def missed(self) -> None:
+        """The rows shown before a relist (or by a tab, `recall`) that the page read again lacks: those whose Service
+        is gone (not in the list read whole or the namespace's cache, else not found) are marked deleted, as when the
+        watch sees one go; the others moved elsewhere in the list (another page)."""
+        assert self.page is not None
+        shown = {_key(item) for item in self.page.items}
+        lacking = {key: obj for key, obj in self.unsure.items() if key not in shown and key not in self.deleted}
+        if self.query.complete:
+            gone = [key for key in lacking if key not in self.everything]
+        elif self.cache is not None and not self.cache.task.done() and self.cache.vouches():  # the namespace, cached
+            gone = [key for key in lacking if key[1] not in self.cache.objects]
+        else:
+            found = await asyncio.gather(*(self._exists(*key) for key in lacking))
+            gone = [key for key, there in zip(lacking, found, strict=True) if not there]
+        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for key in gone:
+            self.deleted[key] = services.DeletedService(lacking[key], at)
+        while len(self.deleted) > DELETED_KEPT:
+            del self.deleted[next(iter(self.deleted))]
+
+    async def _exists(self, namespace: str, name: str) -> bool:
+        try:
+            await self.cluster.get(r.SERVICE, name, namespace)
+        except NotFound:
+            return False
+        except Unreachable:
+            raise  # the page says so, and looks again once the cluster answers (`unsure` is kept)
+        except ClusterError:
+            return True  # it cannot be told (the user may list Services but not read this one): not marked
+        return True
+
+    async def read(self) -> None:
         cached = await self.cached()
         if self.query.complete:
             self.page, items = await services.read_complete(
@@ -376,9 +440,11 @@ class ServiceList(PageView):
 
 
 _key = services.service_key
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # a namespace's or Service's name (app.web.context.checked)
 
 
-async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Cluster], View], seen: str) -> Response:
+async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Cluster], View], seen: str,
+                shown: str = "") -> Response:
     live: Live = request.app.state.live
     who, client = identity(request)
     hello = live.csrf_event(getattr(request.state, "csrf_token", ""))
@@ -387,6 +453,8 @@ async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Clu
                                    acting(request).until)
         if stream.view.cluster is not client and isinstance(stream.view, PageView):
             stream.view.use_request(request)
+        if shown and isinstance(stream.view, ServiceList):
+            stream.view.recall(shown)
     except Refused as why:
         return Response(hello + live.refusal(str(why)), media_type="text/event-stream", headers=HEADERS)
     # `last`: the last event a tab got before it gave its stream back while out of sight (app.js); a new EventSource
@@ -410,25 +478,28 @@ async def service_stream(request: Request, namespace: str, name: str, revisions:
 async def list_stream(request: Request, namespace: str, start: int = Query(0, ge=0, le=10**9),
                       token: str = Query("", alias="continue", max_length=4096),
                       text: str = Query("", alias="filter", max_length=4096), sort: str = Query("", max_length=64),
-                      seen: str = Query("", max_length=2048)) -> Response:
-    return await _list_stream(request, checked("namespace", namespace), start, token, text, sort, seen)
+                      seen: str = Query("", max_length=2048),
+                      shown: str = Query("", max_length=SHOWN_LENGTH)) -> Response:
+    return await _list_stream(request, checked("namespace", namespace), start, token, text, sort, seen, shown)
 
 
 @router.get("/live/services")
 async def all_list_stream(request: Request, start: int = Query(0, ge=0, le=10**9),
                           token: str = Query("", alias="continue", max_length=4096),
                           text: str = Query("", alias="filter", max_length=4096), sort: str = Query("", max_length=64),
-                          seen: str = Query("", max_length=2048)) -> Response:
-    return await _list_stream(request, "", start, token, text, sort, seen)
+                          seen: str = Query("", max_length=2048),
+                          shown: str = Query("", max_length=SHOWN_LENGTH)) -> Response:
+    return await _list_stream(request, "", start, token, text, sort, seen, shown)
 
 
 async def _list_stream(request: Request, namespace: str, start: int, token: str, text: str, sort: str,
-                       seen: str) -> Response:
+                       seen: str, shown: str) -> Response:
     query = services.list_query(text, sort)
     start = start if token or query.complete or namespace else 0
     token = "" if namespace else token  # a namespace's pages count Services
     return await _open(request, ("services", namespace, token, start, query),
-                       lambda who, client: ServiceList(who, client, request, namespace, token, start, query), seen)
+                       lambda who, client: ServiceList(who, client, request, namespace, token, start, query), seen,
+                       shown)
 
 
 @router.get("/live/namespaces/{namespace}/services/{service}/revisions/{name}")

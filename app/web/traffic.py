@@ -27,6 +27,7 @@ from app.web import forms, preview, recording, security
 from app.web.context import acting, allowed, checked, cluster, go, identity, lookups, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
+from app.web.in_force import in_force
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
 from app.web.routing import CheckedRoute
@@ -207,8 +208,7 @@ class SplitPage(RowsForm):
     @property
     def before(self) -> str:
         """The split now, as routed (the one before, while the one asked for is held)."""
-        routed = traffic.routed_now(self.service, held=self.held is not None)
-        return traffic.describe(traffic.shares(routed, self.service.name))
+        return in_force(self.service).before
 
     @property
     def after(self) -> str:

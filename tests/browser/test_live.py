@@ -150,3 +150,81 @@ async def test_a_live_update_keeps_the_users_place(console_server: ConsoleProces
     assert moved is not None and abs(moved["y"] - place["y"]) <= 2, (place, moved)
     assert await tab.locator("#region-revisions .table-scroll").evaluate("node => node.scrollLeft") == 120
     assert not problems.uncaught, problems.uncaught
+
+
+@pytest.mark.timeout(90)
+async def test_the_split_dialogs_now_column_follows_the_cluster_and_keeps_what_was_typed(
+        console_server: ConsoleProcess, page: tuple[Page, PageProblems]) -> None:
+    tab, problems = page
+    name = "follow"
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(name)))
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(name, env={"TARGET": "two"})))
+    await tab.goto(f"{console_server.url}/namespaces/default/services/{name}")
+    await expect(tab.locator(f'tr[data-revision="{name}-00002"] .status')).to_have_text("Success", timeout=15_000)
+    await expect(tab.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+
+    await tab.get_by_role("link", name="Split Traffic").click()
+    dialog = tab.get_by_role("dialog", name="Split Traffic")
+    await expect(dialog).to_be_visible()
+    latest, old = dialog.locator('tr[data-row="latest"]'), dialog.locator(f'tr:has(input[value="{name}-00001"])')
+    await expect(latest.locator("td[data-now]")).to_have_text("100%")
+    await expect(old.locator("td[data-now]")).to_have_text("0%")
+    await latest.locator("[data-percent]").fill("50")
+    await old.locator("[data-percent]").fill("50")
+    await expect(dialog.locator("[data-split-changed]")).to_have_count(0)
+    await tab.evaluate("""() => {  // what the dialog's status region says, one sentence after another
+      window.said = [];
+      const note = document.querySelector("#dialog [data-announce]");
+      new MutationObserver(() => { if (note.textContent) window.said.push(note.textContent); })
+        .observe(note, {childList: true, characterData: true, subtree: true});
+    }""")
+
+    # Someone else (kubectl) sends everything to the first revision: the Now column says so by itself, and says it
+    # changed; the shares typed stay as typed.
+    patch = {"spec": {"traffic": [{"revisionName": f"{name}-00001", "percent": 100}]}}
+    console_server.kubectl("patch", "ksvc", name, "-n", "default", "--type", "merge", "-p", json.dumps(patch))
+    await expect(old.locator("td[data-now]")).to_have_text("100%")
+    await expect(latest.locator("td[data-now]")).to_have_text("0%")
+    await expect(dialog.locator("[data-split-changed]")).to_contain_text("The traffic in force changed while this "
+                                                                       "dialog was open")
+    await tab.wait_for_function("window.said.some((s) => s.includes('The traffic in force changed while this dialog "
+                                "was open. Now: 00001 100%.'))")
+    await expect(latest.locator("[data-percent]")).to_have_value("50")
+    await expect(old.locator("[data-percent]")).to_have_value("50")
+
+    # OK is still refused, as before: the other change is spelled out beside the shares typed, which are kept.
+    await dialog.get_by_role("button", name="OK").click()
+    await expect(dialog).to_contain_text("Someone else changed this Service while the dialog was open")
+    await expect(dialog.locator('tr[data-row="latest"] [data-percent]')).to_have_value("50")
+    assert not problems.uncaught, problems.uncaught
+
+
+@pytest.mark.timeout(120)
+async def test_a_list_open_across_a_restart_marks_the_service_deleted_meanwhile(
+        console_server: ConsoleProcess, page: tuple[Page, PageProblems]) -> None:
+    tab, problems = page
+    for name in ("went-away", "stayed"):
+        console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(name)))
+    await tab.goto(f"{console_server.url}/namespaces/default/services")
+    await expect(tab.locator("body")).to_have_class(re.compile(r"\bis-live\b"))
+    await tab.evaluate("window.stillTheSamePage = true")
+
+    # The console stops (its dev cluster with it); meanwhile the cluster runs alone, and "went-away" is deleted.
+    assert not console_server.stop()
+    await expect(tab.locator("#connection")).to_contain_text("The console does not answer")
+    alone = DevClusterProcess(console_server.data, ["--api-port", str(console_server.api_port), "--gateway-port",
+                                                    str(console_server.gateway_port)]).start()
+    try:
+        console_server.kubectl("delete", "ksvc", "went-away", "-n", "default")
+    finally:
+        alone.stop()
+    console_server.start()
+
+    # The tab comes back by itself: the row of the Service that went is marked, the other is not.
+    gone = tab.locator('tr[data-service="went-away"]')
+    await expect(gone).to_have_attribute("data-deleted", "", timeout=20_000)
+    await expect(gone.locator(".status")).to_have_text("Deleted")
+    await expect(tab.locator('tr[data-service="stayed"]')).not_to_have_attribute("data-deleted", "")
+    await expect(tab.locator("#connection")).to_be_empty()
+    assert await tab.evaluate("window.stillTheSamePage === true")
+    assert not problems.uncaught, problems.uncaught

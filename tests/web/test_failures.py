@@ -444,7 +444,7 @@ async def test_the_split_dialog_shows_what_is_routed_while_the_split_asked_for_i
                                                                ("revision", "split-00001", "50", "")]
     # Preset to send split-00001 100%: its "Now" line is what is routed too.
     preset = html.unescape((await console.get(split_path(ns, "split") + "?revision=split-00001")).text)
-    assert re.search(r"<dt>Now</dt><dd>latest ready revision \(now 00001\) 100%</dd>", preset), preset
+    assert re.search(r"<dt>Now</dt><dd data-before>latest ready revision \(now 00001\) 100%</dd>", preset), preset
 
 
 async def test_a_revision_whose_image_cannot_be_resolved_says_it_was_not_resolved_and_why(console: Console) -> None:

@@ -89,6 +89,71 @@ async def test_the_list_page_follows_services_made_and_deleted_elsewhere(console
                                and "data-deleted" not in e.data)
 
 
+async def test_a_list_marks_a_service_deleted_while_its_watch_was_cut_past_a_relist(tmp_path: Path) -> None:
+    """The list's watch was down while a Service it shows was deleted, and the cluster's watch history moved past
+    where it would resume (410 Gone): the list is read again, and the row of the Service that went is marked Deleted,
+    as when the watch sees it go, rather than vanishing unseen."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cluster = DevClusterProcess(tmp_path / "cut", ["--api-port", str(port)]).start()
+    try:
+        for name in ("goes", "stays"):
+            code, _, body = cluster.request("POST", KSVC.format(ns="default"), ksvc_manifest(name))
+            assert code == 201, body
+        async with served(live_settings(cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+            page = await http.get("/namespaces/default/services")
+            async with open_stream(http, stream_path(page)) as events:
+                await events.next()
+                assert cluster.stop() == 0
+                await events.until(lambda e: e.name == "connection" and "Cannot reach" in e.data)
+                # Meanwhile, on the same cluster served where this console does not reach it: "goes" is deleted, and
+                # the history moves on past where the console's watch would resume.
+                cluster.extra_args = ["--watch-history", "5"]
+                cluster.start()
+                code, _, body = cluster.request("DELETE", f"{KSVC.format(ns='default')}/goes")
+                assert code == 200, body
+                for index in range(10):
+                    code, _, body = cluster.request("POST", "/api/v1/namespaces/default/configmaps",
+                                                    {"metadata": {"name": f"later-{index}"}})
+                    assert code == 201, body
+                assert cluster.stop() == 0
+                cluster.extra_args = ["--api-port", str(port), "--watch-history", "5"]
+                cluster.start()
+                got = await events.until(lambda e: e.name == "services" and "data-deleted" in row_of(e.data, "goes"),
+                                         within=30)
+                gone = row_of(got[-1].data, "goes")
+                assert "Deleted" in gone and "href" not in gone and "while this page was open" in gone
+                assert "data-deleted" not in row_of(got[-1].data, "stays") and row_of(got[-1].data, "stays")
+    finally:
+        cluster.stop()
+
+
+async def test_a_list_marks_a_service_deleted_while_the_console_was_down(console: Console) -> None:
+    """The console stopped with a list open in a tab, a Service the tab shows was deleted meanwhile, and the tab's
+    stream comes back to the console started again: its row is marked Deleted (the tab's stream says which rows its
+    page showed), the others are not."""
+    ns = console.namespace()
+    for name in ("went-meanwhile", "still-here"):
+        console.create_ksvc(ns, name)
+    settings = live_settings(console.cluster)
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as http:
+        path = stream_path(await http.get(f"/namespaces/{ns}/services"))
+        async with open_stream(http, path) as events:
+            console.create_ksvc(ns, "third")
+            got = await events.until(lambda e: e.name == "services" and 'data-service="third"' in e.data)
+            last = got[-1].ident
+    code, _, _ = console.cluster.request("DELETE", f"{KSVC.format(ns=ns)}/went-meanwhile")
+    assert code == 200
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url) as http, \
+            open_stream(http, path, {"Last-Event-ID": last}) as events:
+        got = await events.until(lambda e: e.name == "services")
+        gone = row_of(got[-1].data, "went-meanwhile")
+        assert "data-deleted" in gone and "Deleted" in gone and "href" not in gone, got[-1].data
+        for name in ("still-here", "third"):
+            assert row_of(got[-1].data, name) and "data-deleted" not in row_of(got[-1].data, name)
+
+
 def row_of(html: str, service: str) -> str:
     """The list's row of `service` in a region's HTML ("" when there is none)."""
     found = re.search(rf'<tr data-service="{service}".*?</tr>', html, re.S)

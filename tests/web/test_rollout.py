@@ -10,10 +10,12 @@ import html
 import json
 import re
 
+import httpx
+
 from app.knative.instances import UNREACHED
 from tests.devcluster.controllers.test_zero_initial_scale import autoscaler_config
 from tests.support import ksvc_manifest, wait_for
-from tests.web.conftest import KSVC, Console, form_fields, now_column, rows_in
+from tests.web.conftest import KSVC, Console, form_fields, live_settings, now_column, open_stream, rows_in, served
 from tests.web.test_writes import split_path, submit, wizard_path
 
 REVISIONS = "/apis/serving.knative.dev/v1/namespaces/{ns}/revisions"
@@ -68,7 +70,7 @@ async def test_the_split_dialogs_now_column_follows_a_gradual_rollout(console: C
             f"({new}% of all traffic now). Keep that row and the rollout goes on") in said
     # Preset to send ro-00001 100% (a roll back): its "Now" line is what is routed, the rollout's two parts.
     preset = html.unescape((await console.get(split_path(ns, "ro") + "?revision=ro-00001")).text)
-    assert re.search(r"<dt>Now</dt><dd>latest ready revision \(now 00001\) \d+% · latest ready revision "
+    assert re.search(r"<dt>Now</dt><dd data-before>latest ready revision \(now 00001\) \d+% · latest ready revision "
                      r"\(now 00002\) \d+%</dd>", preset), preset
 
 
@@ -188,3 +190,32 @@ async def test_a_scaled_to_zero_revision_no_traffic_reaches_is_not_said_to_start
     assert UNREACHED not in tagged and "0 (scaled to zero; the next request starts one)" in tagged
     logs = html.unescape((await console.get(f"/namespaces/{ns}/services/idle/revisions/idle-00002/logs")).text)
     assert UNREACHED not in logs and "The next request starts one, and its lines appear below" in logs
+
+
+async def test_the_logs_page_follows_whether_traffic_reaches_its_revision(console: Console) -> None:
+    """The logs page of a revision at zero instances that no traffic reaches says no request starts one; tagged with
+    kubectl while the page is open, its Instances section and its note say, by themselves, that the next request
+    starts one (the page read the Service once, when it opened)."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "far")
+    await console.settled(ns, "far")
+    with autoscaler_config(console.cluster, **{"allow-zero-initial-scale": "true"}):  # admission reads it
+        console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "far", "--type", "merge", "-p", json.dumps(
+            {"spec": {"template": {"metadata": {"annotations": {"autoscaling.knative.dev/initial-scale": "0"}},
+                                   "spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:latest",
+                                                            "env": [{"name": "TARGET", "value": "Two"}]}]}},
+                      "traffic": [{"revisionName": "far-00001", "percent": 100}]}}))
+    await console.settled(ns, "far", revisions=2)
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        page = html.unescape((await http.get(f"/namespaces/{ns}/services/far/revisions/far-00002/logs")).text)
+        assert UNREACHED in page and "no request starts one: no traffic reaches this revision" in page
+        async with open_stream(http, html.unescape(re.search(r'sse-connect="([^"]+)"', page).group(1))) as stream:
+            await stream.until(lambda e: e.name == "")  # a heartbeat: the stream follows the revision
+            with autoscaler_config(console.cluster, **{"allow-zero-initial-scale": "true"}):
+                console.cluster.kubectl("1.33", "-n", ns, "patch", "ksvc", "far", "--type", "merge", "-p", json.dumps(
+                    {"spec": {"traffic": [{"revisionName": "far-00001", "percent": 100},
+                                          {"revisionName": "far-00002", "percent": 0, "tag": "next"}]}}))
+            got = await stream.until(lambda e: e.name == "logs-note" and "The next request starts one" in e.data)
+            instances = [e.data for e in got if e.name == "instances"]
+            assert instances and UNREACHED not in html.unescape(instances[-1]), got
+            assert "no request starts one" not in html.unescape(got[-1].data)

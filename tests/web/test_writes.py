@@ -243,7 +243,7 @@ async def test_roll_back_and_promote(console: Console) -> None:
     ns = console.namespace()
     await _two_revisions(console, ns, "rb")
     preset = await console.get(split_path(ns, "rb") + "?revision=rb-00002")
-    assert "Now</dt><dd>latest ready revision (now 00002) 0% · 00001 100%" in preset.text
+    assert "Now</dt><dd data-before>latest ready revision (now 00002) 0% · 00001 100%" in preset.text
     assert "After OK</dt><dd data-after>latest ready revision (now 00002) 0% · 00002 100%" in preset.text
     response = await submit(console, split_path(ns, "rb"), preset.text, "split-form", "ok",
                             headers={"HX-Request": "true", "HX-Target": "dialog"})
