@@ -11,7 +11,7 @@ import asyncio
 import json
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, Request, expect
 
 from tests.browser.conftest import ConsoleProcess, PageProblems
 
@@ -62,6 +62,28 @@ async def tab(page: Page, key: str = "Tab") -> dict[str, object]:
     where = await focused(page)
     assert where["ring"], f"no visible focus on {where}"
     return where
+
+
+def sent_by(page: Page) -> list[str]:
+    """The requests the page sends from now on, as "METHOD url": its live stream's EventSource aside, and the
+    "What will be sent" previews the fields filled before ask for (they write nothing)."""
+    sent: list[str] = []
+
+    def note(request: Request) -> None:
+        if request.resource_type != "eventsource" and "action=preview" not in (request.post_data or ""):
+            sent.append(f"{request.method} {request.url} {request.post_data or ''}")
+
+    page.on("request", note)
+    return sent
+
+
+async def tab_to(page: Page, control: Locator, limit: int = 60) -> None:
+    """Press Tab until `control` has focus; fail if it is not in the Tab order."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await control.evaluate("(node) => node === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {await control.evaluate('(node) => node.outerHTML')}")
 
 
 async def one_h1(page: Page) -> None:
@@ -137,6 +159,17 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
     ok = dialog.get_by_role("button", name="OK")
     await expect(ok).to_be_disabled()
     await expect(ok).to_have_accessible_description("Total: 90% — must be 100%")
+    # OK is in the Tab order all the same (aria-disabled), and Enter or Space on it sends nothing: the dialog says why.
+    await dialog.get_by_label(f"Traffic Ratio (%) for {SECOND}").focus()
+    await tab_to(browser_tab, ok)
+    sent = sent_by(browser_tab)
+    said = browser_tab.locator("#dialog [data-announce]")
+    for key in ("Enter", "Space"):
+        await browser_tab.keyboard.press(key)
+        await expect(said).to_have_text("Total: 90% — must be 100%")
+        await said.evaluate("(node) => { node.textContent = ''; }")
+    assert sent == [], sent
+    await expect(dialog.locator("#e-traffic")).to_have_count(0)  # the server was not asked
     await dialog.get_by_label(f"Traffic Ratio (%) for {SECOND}").press("Enter")
     await expect(dialog.locator("#e-traffic")).to_have_text("Traffic must add up to 100%; these add up to 90%.")
     await expect(first).to_be_focused()
