@@ -211,6 +211,13 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
     await browser_tab.keyboard.press("Enter")
     await expect(browser_tab.locator("#dialog [role=status]")).to_have_text(
         f"10 of 10 requests to {SERVICE}.default.example.com Done. 00001: configured 100%, observed 100.0%.")
+    # Its table reads each value once: the bars beside the numbers are for the eye only.
+    result = browser_tab.locator("#dialog table.check")
+    await expect(result.get_by_role("meter")).to_have_count(0)
+    await expect(browser_tab.locator("#dialog .check-progress").get_by_role("progressbar")).to_have_count(0)
+    await expect(result.locator("tbody")).to_match_aria_snapshot(
+        '- rowgroup:\n  - row "00001 100% 100.0% 10":\n    - cell "00001"\n    - cell "100%"\n    - cell "100.0%"\n'
+        '    - cell "10"')
     await browser_tab.keyboard.press("Escape")
     await expect(check).to_be_focused()
 
@@ -246,6 +253,16 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
                  "delete", "check", "revisions/new"):
         await browser_tab.goto(url + f"/namespaces/default/services/{SERVICE}/{path}")
         await one_h1(browser_tab)
+    # The logs page: its new lines are a log a screen reader does not read out as they come (not a live region), named
+    # and in the Tab order, so that the user goes there to read them.
+    await browser_tab.goto(url + f"/namespaces/default/services/{SERVICE}/revisions/{SECOND}/logs")
+    new_lines = browser_tab.get_by_role("log", name="New lines (following live while this page is open)")
+    await expect(new_lines).to_have_attribute("aria-live", "off")
+    await expect(new_lines).to_have_attribute("aria-relevant", "additions")
+    assert await browser_tab.locator("#main [aria-live]:not([aria-live=off])").count() == 0
+    await tab_to(browser_tab, new_lines)
+    assert (await focused(browser_tab))["ring"], "no visible focus on the log"
+    await browser_tab.goto(url + f"/namespaces/default/services/{SERVICE}/revisions/new")
     # The wizard's steps say which are done in words, not only in green.
     await browser_tab.get_by_role("button", name="Next", exact=True).focus()
     async with browser_tab.expect_navigation():
