@@ -270,6 +270,20 @@ document.addEventListener("DOMContentLoaded", () => {
   const invalid = document.querySelector('#main form [aria-invalid=true], #main form [aria-describedby~="e-traffic"]');
   if (invalid) invalid.focus();
 });
+// The page a form's post leads to (Create Service, Create Revision, a split) names the section the post changed as its
+// fragment (#region-traffic, app.web.context.go): focus starts on that section's heading, not at the top of the page,
+// so that a keyboard or screen-reader user goes on from what changed. The fragment is then dropped from the address:
+// a reload, or the page bookmarked, starts at the top as usual.
+document.addEventListener("DOMContentLoaded", () => {
+  const id = location.hash.slice(1);
+  if (!id.startsWith("region-")) return;
+  const region = document.getElementById(id);
+  const heading = region && region.querySelector("h2");
+  if (!heading || document.activeElement !== document.body) return;
+  heading.tabIndex = -1;
+  heading.focus();
+  history.replaceState(history.state, "", location.pathname + location.search);
+});
 // The connection banner. The server fills it (region "connection") when the cluster does not answer and empties it
 // when it does; the browser fills it when the console itself does not answer, and empties it once it does again.
 function showConnection(text) {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from playwright.async_api import Locator, Page, Request, expect
@@ -123,6 +124,10 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
     await browser_tab.keyboard.type("ghcr.io/knative/helloworld-go:latest")
     async with browser_tab.expect_navigation():
         await browser_tab.keyboard.press("Enter")
+    # The details page it leads to starts at what the post changed: the new Service's Basic Information, not the top
+    # (and the address is the page's own again, so that a reload starts at the top).
+    await expect(browser_tab.get_by_role("heading", name="Basic Information")).to_be_focused()
+    await expect(browser_tab).to_have_url(re.compile(rf"/namespaces/default/services/{SERVICE}$"))
     await expect(browser_tab.locator("#live dl.info .status")).to_have_text("Success")
     await one_h1(browser_tab)
     console_server.kubectl("patch", "ksvc", SERVICE, "--type", "merge", "-p", json.dumps(
@@ -269,4 +274,15 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
         await browser_tab.keyboard.press("Enter")
     steps = browser_tab.get_by_role("list", name="Steps")
     await expect(steps.get_by_role("listitem").first).to_have_text("Basic Information (done)")
+    # To its end, and Create (Enter in a field): the details page starts at the Revisions, where the new one is.
+    await browser_tab.get_by_role("button", name="Next", exact=True).focus()
+    async with browser_tab.expect_navigation():
+        await browser_tab.keyboard.press("Enter")
+    rollout = browser_tab.get_by_label("Roll out gradually over … seconds")
+    await rollout.focus()
+    async with browser_tab.expect_navigation():
+        await browser_tab.keyboard.press("Enter")
+    await expect(browser_tab.get_by_role("heading", name=re.compile(r"^Revisions"))).to_be_focused()
+    await expect(browser_tab).to_have_url(re.compile(rf"/namespaces/default/services/{SERVICE}$"))
+    await expect(browser_tab.locator(f'tr[data-revision="{SERVICE}-00004"]')).to_be_attached()
     assert not problems.uncaught, problems.uncaught
