@@ -434,7 +434,8 @@ function notePlace(region) {
   if (active && active !== document.body && region.contains(active)) {
     const key = keyOf(active);
     const scope = scopeOf(region, key);
-    place.focus = {key, signature: signature(active), index: Array.from(scope.querySelectorAll(FOCUSABLE)).indexOf(active)};
+    place.focus = {key, signature: signature(active), index: Array.from(scope.querySelectorAll(FOCUSABLE)).indexOf(active),
+      heading: active.matches("h2")};  // a section's heading, where a form's post put focus (below)
   }
   region.querySelectorAll("details[open]").forEach((details) => {
     const summary = details.querySelector("summary");
@@ -467,7 +468,11 @@ function keepPlace(region, place) {
   region.querySelectorAll(".table-scroll").forEach((node, index) => {
     if (index < place.sideways.length) node.scrollLeft = place.sideways[index];
   });
-  if (place.focus) {
+  const heading = place.focus && place.focus.heading ? region.querySelector("h2") : null;
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus({preventScroll: true});
+  } else if (place.focus) {
     const scope = scopeOf(region, place.focus.key);
     if (scope) {
       const focusable = Array.from(scope.querySelectorAll(FOCUSABLE));

@@ -126,7 +126,8 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
         await browser_tab.keyboard.press("Enter")
     # The details page it leads to starts at what the post changed: the new Service's Basic Information, not the top
     # (and the address is the page's own again, so that a reload starts at the top).
-    await expect(browser_tab.get_by_role("heading", name="Basic Information")).to_be_focused()
+    started_at = browser_tab.get_by_role("heading", name="Basic Information")
+    await expect(started_at).to_be_focused()
     await expect(browser_tab).to_have_url(re.compile(rf"/namespaces/default/services/{SERVICE}$"))
     await expect(browser_tab.locator("#live dl.info .status")).to_have_text("Success")
     await one_h1(browser_tab)
@@ -134,6 +135,9 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
         {"spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:latest",
                                                         "env": [{"name": "TARGET", "value": "Knative"}]}]}}}}))
     await expect(browser_tab.locator(f'tr[data-revision="{SECOND}"] .status')).to_have_text("Success")
+    # Live updates replaced the section meanwhile (its latest revision): its heading keeps focus.
+    await expect(browser_tab.locator("#region-status")).to_contain_text(SECOND)
+    await expect(started_at).to_be_focused()
 
     # Split Traffic, opened with Enter: focus lands on the first share (not the form's hidden default button), Tab and
     # Shift+Tab stay inside, Escape closes and focus is back on Split Traffic.
