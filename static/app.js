@@ -18,12 +18,17 @@ function updateTotal(form) {
     label.classList.toggle("invalid", !ok);
   }
   // A button the user may not press (their RBAC forbids the write) stays disabled whatever the sum.
-  // A screen reader reads why with the disabled button: the total, or the notice of what the user may not do.
+  // A screen reader reads why with the disabled button: the total, or the notice of what the user may not do. Disabled
+  // with aria-disabled (see blockDisabled below), so that it stays in the Tab order.
   form.querySelectorAll("[data-ok]").forEach((button) => {
-    const forbidden = button.hasAttribute("data-not-allowed");
-    button.disabled = !ok || forbidden;
-    if (forbidden) return;
-    if (ok) button.removeAttribute("aria-describedby"); else button.setAttribute("aria-describedby", "traffic-total");
+    if (button.hasAttribute("data-not-allowed")) return;
+    if (ok) {
+      button.removeAttribute("aria-disabled");
+      button.removeAttribute("aria-describedby");
+    } else {
+      button.setAttribute("aria-disabled", "true");
+      button.setAttribute("aria-describedby", "traffic-total");
+    }
   });
   updateAfter(form, ok);
 }
@@ -47,6 +52,33 @@ function updateAfter(form, ok) {
   if (!after) return;
   after.textContent = ok ? splitWords(form).join(" · ") : "— (the shares must add up to 100%)";
 }
+
+// A control disabled for a reason has aria-disabled="true", not `disabled`: it stays in the Tab order, so that a keyboard
+// or screen-reader user reaches it and hears why (its description). Pressing it does nothing and sends nothing: a click,
+// Enter or Space on it, and Enter in one of its form's fields (the browser presses the form's default button, which is
+// disabled with it), are stopped here, before htmx or the form see them, and the reason is said again. Without
+// JavaScript the form is sent and the server (or the cluster) refuses it, saying why.
+function disabledControl(node) {
+  return node && node.closest ? node.closest('[aria-disabled="true"]') : null;
+}
+
+function reasonOf(control) {
+  const ids = (control.getAttribute("aria-describedby") || "").split(/\s+/).filter((id) => id);
+  return ids.map((id) => words(document.getElementById(id))).filter((text) => text).join(" ") || control.title;
+}
+
+window.addEventListener("click", (event) => {
+  const control = disabledControl(event.target);
+  if (!control) return;
+  event.preventDefault();
+  event.stopImmediatePropagation();
+  announce([reasonOf(control)]);
+}, true);
+window.addEventListener("submit", (event) => {  // a submit without a click (requestSubmit with a disabled submitter)
+  if (!disabledControl(event.submitter)) return;
+  event.preventDefault();
+  event.stopImmediatePropagation();
+}, true);
 
 function addEnvRow(fieldset) {
   const body = fieldset.querySelector("[data-env-rows]");
@@ -238,6 +270,20 @@ document.addEventListener("DOMContentLoaded", () => {
   const invalid = document.querySelector('#main form [aria-invalid=true], #main form [aria-describedby~="e-traffic"]');
   if (invalid) invalid.focus();
 });
+// The page a form's post leads to (Create Service, Create Revision, a split) names the section the post changed as its
+// fragment (#region-traffic, app.web.context.go): focus starts on that section's heading, not at the top of the page,
+// so that a keyboard or screen-reader user goes on from what changed. The fragment is then dropped from the address:
+// a reload, or the page bookmarked, starts at the top as usual.
+document.addEventListener("DOMContentLoaded", () => {
+  const id = location.hash.slice(1);
+  if (!id.startsWith("region-")) return;
+  const region = document.getElementById(id);
+  const heading = region && region.querySelector("h2");
+  if (!heading || document.activeElement !== document.body) return;
+  heading.tabIndex = -1;
+  heading.focus();
+  history.replaceState(history.state, "", location.pathname + location.search);
+});
 // The connection banner. The server fills it (region "connection") when the cluster does not answer and empties it
 // when it does; the browser fills it when the console itself does not answer, and empties it once it does again.
 function showConnection(text) {
@@ -388,7 +434,8 @@ function notePlace(region) {
   if (active && active !== document.body && region.contains(active)) {
     const key = keyOf(active);
     const scope = scopeOf(region, key);
-    place.focus = {key, signature: signature(active), index: Array.from(scope.querySelectorAll(FOCUSABLE)).indexOf(active)};
+    place.focus = {key, signature: signature(active), index: Array.from(scope.querySelectorAll(FOCUSABLE)).indexOf(active),
+      heading: active.matches("h2")};  // a section's heading, where a form's post put focus (below)
   }
   region.querySelectorAll("details[open]").forEach((details) => {
     const summary = details.querySelector("summary");
@@ -421,7 +468,11 @@ function keepPlace(region, place) {
   region.querySelectorAll(".table-scroll").forEach((node, index) => {
     if (index < place.sideways.length) node.scrollLeft = place.sideways[index];
   });
-  if (place.focus) {
+  const heading = place.focus && place.focus.heading ? region.querySelector("h2") : null;
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus({preventScroll: true});
+  } else if (place.focus) {
     const scope = scopeOf(region, place.focus.key);
     if (scope) {
       const focusable = Array.from(scope.querySelectorAll(FOCUSABLE));

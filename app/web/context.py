@@ -65,11 +65,15 @@ def checked(what: str, value: str) -> str:
     return value
 
 
-def go(request: Request, url: str) -> Response:
-    """After a successful POST: a 303 for plain forms, HX-Redirect for htmx."""
+def go(request: Request, url: str, section: str = "") -> Response:
+    """After a successful POST: a 303 for plain forms, HX-Redirect for htmx. For a plain form, `section`, the page's
+    region the post changed (its `region-…` id), becomes the URL's fragment: the page that loads starts there, and
+    app.js gives its heading focus, so that a keyboard or screen-reader user starts at what changed rather than at the
+    top. Not for htmx: its redirect sets location.href, and a dialog's page that differs from it only in the fragment
+    would scroll instead of loading again (the split dialog's page says what it sent instead, app.js)."""
     if request.headers.get("HX-Request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)
+    return RedirectResponse(f"{url}#region-{section}" if section else url, status_code=303)
 
 
 def now() -> str:

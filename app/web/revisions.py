@@ -223,7 +223,7 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
                                                                        rollout, made.history_for(Basis.of(fresh))))
     except SpecChanged as changed:
         if landed(changed.fresh, template, planned, page.stamp):
-            return remember(request, go(request, service_url(namespace, name)), namespace, changed.fresh)
+            return remember(request, go(request, service_url(namespace, name), "revisions"), namespace, changed.fresh)
         basis = page.basis
         page.obj, page.service, page.revisions = await lookups(request).service(namespace, name)
         page.add_missing_rows()
@@ -241,5 +241,5 @@ async def _step(request: Request, page: WizardPage, obj: dict[str, Any], posted:
     except Forbidden as error:  # nothing was changed; everything typed is kept
         page.failure = forbidden_text(error, acting(request).name)
         return await _show(request, page, status=403)
-    done = remember(request, go(request, service_url(namespace, name)), namespace, written)
+    done = remember(request, go(request, service_url(namespace, name), "revisions"), namespace, written)
     return recording.with_event(request, done, written, made, what)

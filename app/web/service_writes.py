@@ -127,7 +127,7 @@ async def create_service(request: Request, namespace: str) -> Response:
             # After a timeout the create may have landed; a retry then finds it. Ours is not "already there".
             ours = await _made_by(request, namespace, draft.name, create_id)
             if ours is not None:
-                return remember(request, go(request, service_url(namespace, draft.name)), namespace, ours)
+                return remember(request, go(request, service_url(namespace, draft.name), "status"), namespace, ours)
             raise
     except AlreadyExists:
         errors = {"name": f'A Service named "{draft.name}" already exists in {namespace}; choose another name.'}
@@ -142,7 +142,7 @@ async def create_service(request: Request, namespace: str) -> Response:
         page = CreatePage(namespace, form, failure=forbidden_text(error, acting(request).name), create_id=create_id,
                           allowed=await allowed(request, namespace))
         return await _show_create(request, page, status=403)
-    done = remember(request, go(request, service_url(namespace, draft.name)), namespace, created)
+    done = remember(request, go(request, service_url(namespace, draft.name), "status"), namespace, created)
     return recording.with_event(request, done, created, made)
 
 

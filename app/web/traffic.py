@@ -432,7 +432,7 @@ async def _write(request: Request, page: SplitPage, planned: tuple[TrafficTarget
                                                                       made.history_for(Basis.of(fresh))))
     except SpecChanged as changed:
         if landed(changed.fresh, planned):
-            return remember(request, go(request, service_url(namespace, name)), namespace, changed.fresh)
+            return remember(request, go(request, service_url(namespace, name), "traffic"), namespace, changed.fresh)
         fresh, page.service, page.revisions = await lookups(request).service(namespace, name)
         page.add_missing_rows()
         page.basis, page.verified = Basis.of(fresh), True
@@ -442,5 +442,5 @@ async def _write(request: Request, page: SplitPage, planned: tuple[TrafficTarget
                         "the current traffic is shown beside each row, and your numbers are kept: check them "
                         "and press OK again.")
         return await _show(request, page, status=409)
-    done = remember(request, go(request, service_url(namespace, name)), namespace, written)
+    done = remember(request, go(request, service_url(namespace, name), "traffic"), namespace, written)
     return recording.with_event(request, done, written, made)

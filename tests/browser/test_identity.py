@@ -1,17 +1,20 @@
 """In a real browser, with `--auth token`: alice (edit in her namespace) signs in with a token and splits traffic,
-and the Service's lastModifier is alice; bob (view) sees the actions disabled with the reason, and a write he
-forces anyway gets the cluster's refusal said plainly, with nothing changed; Sign out ends the session; a session
-cookie changed by hand is refused."""
+and the Service's lastModifier is alice; bob (view) sees the actions disabled with the reason, reaches each with Tab and
+hears why, pressing one (click, Enter, Space, Enter in a field of its form) sends nothing, and a write he forces anyway
+gets the cluster's refusal said plainly, with nothing changed; Sign out ends the session; a session cookie changed by
+hand is refused."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from app.settings import Settings
 from app.web.sessions import COOKIE as SESSION
+from tests.browser.test_keyboard import LISTEN, focused, sent_by, tab_to
 from tests.browser.test_walkthrough import revision_row, split
 from tests.support import DevClusterProcess
 from tests.web.conftest import SECRET, Console, served
@@ -22,6 +25,7 @@ SERVICE = "shop"
 async def signed_in(browser: Browser, url: str, token: str) -> tuple[BrowserContext, Page]:
     context = await browser.new_context()
     page = await context.new_page()
+    await page.add_init_script(script="document.addEventListener('DOMContentLoaded', " + LISTEN + ")")
     await page.goto(url)
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # sent here, and back afterwards
     await page.get_by_label("Token").fill(token)
@@ -30,7 +34,49 @@ async def signed_in(browser: Browser, url: str, token: str) -> tuple[BrowserCont
     return context, page
 
 
-@pytest.mark.timeout(120)
+async def said(page: Page, sentence: str, times: int) -> None:
+    """Wait until the page's status region has said `sentence` `times` times (app.js says why each time a disabled
+    control is pressed: the sign that the press was handled)."""
+    deadline = asyncio.get_running_loop().time() + 15
+    count = 0
+    while asyncio.get_running_loop().time() < deadline:
+        count = int(await page.evaluate("(s) => window.heard.filter((h) => h === s).length", sentence))
+        if count >= times:
+            break
+        await asyncio.sleep(0.05)
+    assert count == times, f"said {count} times, not {times}: {sentence!r}"
+
+
+async def pressed_in_vain(page: Page, control: Locator, reason: str, *, field: Locator | None = None) -> None:
+    """`control` is reached with Tab, says `reason` as its description, looks disabled, and Enter, Space, a click and
+    (given `field`, of its form) Enter in a field send nothing and leave the page where it is."""
+    await expect(control).to_be_focused()
+    assert (await focused(page))["ring"], "no visible focus"
+    await expect(control).to_have_accessible_description(reason)
+    await expect(control).to_be_disabled()  # aria-disabled: Playwright counts it, as a screen reader does
+    assert float(await control.evaluate("(node) => getComputedStyle(node).opacity")) < 1  # and it looks disabled
+    await page.evaluate("window.samePage = true")
+    sent = sent_by(page)
+    heard = int(await page.evaluate("(s) => window.heard.filter((h) => h === s).length", reason))
+    await page.keyboard.press("Enter")
+    await said(page, reason, heard + 1)
+    assert sent == [], ("Enter", sent)
+    await page.keyboard.press("Space")
+    await said(page, reason, heard + 2)
+    assert sent == [], ("Space", sent)
+    await control.click(force=True)  # a mouse click: Playwright would otherwise wait for it to be enabled
+    await said(page, reason, heard + 3)
+    assert sent == [], ("click", sent)
+    presses = 3
+    if field is not None:
+        await field.press("Enter")
+        presses += 1
+        await said(page, reason, heard + presses)
+    assert sent == [], sent
+    assert await page.evaluate("window.samePage === true")  # no navigation either
+
+
+@pytest.mark.timeout(150)
 async def test_alice_releases_bob_watches_and_sessions_end(devcluster: DevClusterProcess, browser: Browser) -> None:
     ns = devcluster.new_namespace("browser")
     devcluster.bind(ns, "edit", user="alice")
@@ -57,6 +103,13 @@ async def test_alice_releases_bob_watches_and_sessions_end(devcluster: DevCluste
 
         bob_context, bob = await signed_in(browser, details, devcluster.user_tokens["bob"])
         reason = f"bob may not patch Services in {ns}: ask for the edit role"
+        no_delete = f"bob may not delete Services in {ns}: ask for the edit role"
+        # The toolbar's disabled actions are in the Tab order, after Check traffic, each saying why and doing nothing.
+        await bob.get_by_role("link", name="Check traffic").focus()
+        for label, why in (("Create Revision", reason), ("Split Traffic", reason), ("Delete", no_delete)):
+            await bob.keyboard.press("Tab")
+            await pressed_in_vain(bob, bob.get_by_role("button", name=label), why)
+        await expect(bob.locator("#dialog")).to_be_hidden()
         split_button = bob.get_by_role("button", name="Split Traffic")
         await expect(split_button).to_be_disabled()
         await expect(split_button).to_have_attribute("title", reason)
@@ -72,11 +125,27 @@ async def test_alice_releases_bob_watches_and_sessions_end(devcluster: DevCluste
         await bob.get_by_label(f"Traffic Ratio (%) for {SERVICE}-00002").fill("0")
         await expect(bob.get_by_text("Total: 100%", exact=True)).to_be_visible()
         await expect(ok).to_be_disabled()  # the page's script keeps it so, whatever the sum
-        await ok.evaluate("button => button.removeAttribute('disabled')")  # forced, as a hand-made POST would
+        share = bob.get_by_label(f"Traffic Ratio (%) for {SERVICE}-00002")
+        await share.focus()
+        await tab_to(bob, ok)
+        await pressed_in_vain(bob, ok, f"{reason}.", field=share)
+        await ok.evaluate("button => button.removeAttribute('aria-disabled')")  # forced, as a hand-made POST would
         await ok.click()
         await expect(bob.get_by_role("alert")).to_have_text(f"{reason}.")
         assert admin.ksvc(ns, SERVICE)["metadata"]["resourceVersion"] == before  # nothing changed
         await expect(bob.get_by_label(f"Traffic Ratio (%) for {SERVICE}-00001")).to_have_value("100")  # kept
+
+        # Create Service and Delete, on their own pages: the same.
+        await bob.goto(f"{server.url}/namespaces/{ns}/services/new")
+        name = bob.get_by_label("Service Name")
+        await name.fill("not-sent")
+        await tab_to(bob, bob.get_by_role("button", name="Create", exact=True))
+        await pressed_in_vain(bob, bob.get_by_role("button", name="Create", exact=True),
+                              f"bob may not create Services in {ns}: ask for the edit role.", field=name)
+        await bob.goto(f"{details}/delete")
+        await tab_to(bob, bob.get_by_role("button", name="Delete"))
+        await pressed_in_vain(bob, bob.get_by_role("button", name="Delete"), f"{no_delete}.")
+        assert admin.ksvc(ns, SERVICE)["metadata"]["resourceVersion"] == before  # nothing changed
 
         await bob.goto(details)
         await bob.get_by_role("button", name="Sign out").click()

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, Request, expect
 
 from tests.browser.conftest import ConsoleProcess, PageProblems
 
@@ -64,6 +65,28 @@ async def tab(page: Page, key: str = "Tab") -> dict[str, object]:
     return where
 
 
+def sent_by(page: Page) -> list[str]:
+    """The requests the page sends from now on, as "METHOD url": its live stream's EventSource aside, and the
+    "What will be sent" previews the fields filled before ask for (they write nothing)."""
+    sent: list[str] = []
+
+    def note(request: Request) -> None:
+        if request.resource_type != "eventsource" and "action=preview" not in (request.post_data or ""):
+            sent.append(f"{request.method} {request.url} {request.post_data or ''}")
+
+    page.on("request", note)
+    return sent
+
+
+async def tab_to(page: Page, control: Locator, limit: int = 60) -> None:
+    """Press Tab until `control` has focus; fail if it is not in the Tab order."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await control.evaluate("(node) => node === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {await control.evaluate('(node) => node.outerHTML')}")
+
+
 async def one_h1(page: Page) -> None:
     assert await page.get_by_role("heading", level=1).count() == 1, page.url
 
@@ -101,12 +124,20 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
     await browser_tab.keyboard.type("ghcr.io/knative/helloworld-go:latest")
     async with browser_tab.expect_navigation():
         await browser_tab.keyboard.press("Enter")
+    # The details page it leads to starts at what the post changed: the new Service's Basic Information, not the top
+    # (and the address is the page's own again, so that a reload starts at the top).
+    started_at = browser_tab.get_by_role("heading", name="Basic Information")
+    await expect(started_at).to_be_focused()
+    await expect(browser_tab).to_have_url(re.compile(rf"/namespaces/default/services/{SERVICE}$"))
     await expect(browser_tab.locator("#live dl.info .status")).to_have_text("Success")
     await one_h1(browser_tab)
     console_server.kubectl("patch", "ksvc", SERVICE, "--type", "merge", "-p", json.dumps(
         {"spec": {"template": {"spec": {"containers": [{"image": "ghcr.io/knative/helloworld-go:latest",
                                                         "env": [{"name": "TARGET", "value": "Knative"}]}]}}}}))
     await expect(browser_tab.locator(f'tr[data-revision="{SECOND}"] .status')).to_have_text("Success")
+    # Live updates replaced the section meanwhile (its latest revision): its heading keeps focus.
+    await expect(browser_tab.locator("#region-status")).to_contain_text(SECOND)
+    await expect(started_at).to_be_focused()
 
     # Split Traffic, opened with Enter: focus lands on the first share (not the form's hidden default button), Tab and
     # Shift+Tab stay inside, Escape closes and focus is back on Split Traffic.
@@ -137,6 +168,17 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
     ok = dialog.get_by_role("button", name="OK")
     await expect(ok).to_be_disabled()
     await expect(ok).to_have_accessible_description("Total: 90% — must be 100%")
+    # OK is in the Tab order all the same (aria-disabled), and Enter or Space on it sends nothing: the dialog says why.
+    await dialog.get_by_label(f"Traffic Ratio (%) for {SECOND}").focus()
+    await tab_to(browser_tab, ok)
+    sent = sent_by(browser_tab)
+    said = browser_tab.locator("#dialog [data-announce]")
+    for key in ("Enter", "Space"):
+        await browser_tab.keyboard.press(key)
+        await expect(said).to_have_text("Total: 90% — must be 100%")
+        await said.evaluate("(node) => { node.textContent = ''; }")
+    assert sent == [], sent
+    await expect(dialog.locator("#e-traffic")).to_have_count(0)  # the server was not asked
     await dialog.get_by_label(f"Traffic Ratio (%) for {SECOND}").press("Enter")
     await expect(dialog.locator("#e-traffic")).to_have_text("Traffic must add up to 100%; these add up to 90%.")
     await expect(first).to_be_focused()
@@ -178,6 +220,13 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
     await browser_tab.keyboard.press("Enter")
     await expect(browser_tab.locator("#dialog [role=status]")).to_have_text(
         f"10 of 10 requests to {SERVICE}.default.example.com Done. 00001: configured 100%, observed 100.0%.")
+    # Its table reads each value once: the bars beside the numbers are for the eye only.
+    result = browser_tab.locator("#dialog table.check")
+    await expect(result.get_by_role("meter")).to_have_count(0)
+    await expect(browser_tab.locator("#dialog .check-progress").get_by_role("progressbar")).to_have_count(0)
+    await expect(result.locator("tbody")).to_match_aria_snapshot(
+        '- rowgroup:\n  - row "00001 100% 100.0% 10":\n    - cell "00001"\n    - cell "100%"\n    - cell "100.0%"\n'
+        '    - cell "10"')
     await browser_tab.keyboard.press("Escape")
     await expect(check).to_be_focused()
 
@@ -213,10 +262,31 @@ async def test_release_and_review_by_keyboard(console_server: ConsoleProcess, pa
                  "delete", "check", "revisions/new"):
         await browser_tab.goto(url + f"/namespaces/default/services/{SERVICE}/{path}")
         await one_h1(browser_tab)
+    # The logs page: its new lines are a log a screen reader does not read out as they come (not a live region), named
+    # and in the Tab order, so that the user goes there to read them.
+    await browser_tab.goto(url + f"/namespaces/default/services/{SERVICE}/revisions/{SECOND}/logs")
+    new_lines = browser_tab.get_by_role("log", name="New lines (following live while this page is open)")
+    await expect(new_lines).to_have_attribute("aria-live", "off")
+    await expect(new_lines).to_have_attribute("aria-relevant", "additions")
+    assert await browser_tab.locator("#main [aria-live]:not([aria-live=off])").count() == 0
+    await tab_to(browser_tab, new_lines)
+    assert (await focused(browser_tab))["ring"], "no visible focus on the log"
+    await browser_tab.goto(url + f"/namespaces/default/services/{SERVICE}/revisions/new")
     # The wizard's steps say which are done in words, not only in green.
     await browser_tab.get_by_role("button", name="Next", exact=True).focus()
     async with browser_tab.expect_navigation():
         await browser_tab.keyboard.press("Enter")
     steps = browser_tab.get_by_role("list", name="Steps")
     await expect(steps.get_by_role("listitem").first).to_have_text("Basic Information (done)")
+    # To its end, and Create (Enter in a field): the details page starts at the Revisions, where the new one is.
+    await browser_tab.get_by_role("button", name="Next", exact=True).focus()
+    async with browser_tab.expect_navigation():
+        await browser_tab.keyboard.press("Enter")
+    rollout = browser_tab.get_by_label("Roll out gradually over … seconds")
+    await rollout.focus()
+    async with browser_tab.expect_navigation():
+        await browser_tab.keyboard.press("Enter")
+    await expect(browser_tab.get_by_role("heading", name=re.compile(r"^Revisions"))).to_be_focused()
+    await expect(browser_tab).to_have_url(re.compile(rf"/namespaces/default/services/{SERVICE}$"))
+    await expect(browser_tab.locator(f'tr[data-revision="{SERVICE}-00004"]')).to_be_attached()
     assert not problems.uncaught, problems.uncaught

@@ -191,7 +191,7 @@ async def test_phased_release(console_server: ConsoleProcess, page: tuple[Page, 
     await expect(dialog.get_by_text("Total: 90% — must be 100%", exact=True)).to_be_visible()
     ok = dialog.get_by_role("button", name="OK")
     await expect(ok).to_be_disabled()
-    await ok.evaluate("(button) => button.removeAttribute('disabled')")
+    await ok.evaluate("(button) => button.removeAttribute('aria-disabled')")
     await ok.click()
     await expect(dialog.get_by_role("alert")).to_have_text("Traffic must add up to 100%; these add up to 90%.")
     await expect(dialog.get_by_label(f"Traffic Ratio (%) for {FIRST}")).to_have_value("45")

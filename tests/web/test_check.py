@@ -8,11 +8,13 @@ import asyncio
 import html
 import re
 import socket
+from pathlib import Path
 
 import httpx
 
 from app.settings import Settings
 from app.web.check import MAX_RUNNING
+from tests.support import DevClusterProcess
 from tests.web.conftest import KSVC, SECRET, Console, served
 from tests.web.test_writes import _two_revisions
 
@@ -183,3 +185,33 @@ async def test_a_gateway_out_of_reach_is_said_so_and_cancelling_stops_the_reques
     finally:
         silent.close()
         await silent.wait_closed()
+
+
+async def test_without_a_known_gateway_start_says_why_and_a_check_posted_anyway_is_refused(
+        devcluster: DevClusterProcess, tmp_path: Path) -> None:
+    """A console whose credentials may not read knative-serving/config-network does not know the gateway: Start is
+    disabled (aria-disabled, so that it is still reached) with the reason tied to it, and a check posted anyway (no
+    JavaScript, or by hand) is refused with the reason, nothing sent through the gateway."""
+    ns = devcluster.new_namespace("blind")
+    devcluster.bind(ns, "view", user="bob")
+    admin = Console(None, devcluster)  # type: ignore[arg-type] - only its API helpers are used
+    admin.create_ksvc(ns, "blind")
+    await admin.settled(ns, "blind")
+    kubeconfig = devcluster.kubeconfig_for(tmp_path / "bob.kubeconfig", devcluster.user_tokens["bob"])
+    settings = Settings(kubeconfig=str(kubeconfig), secret_key=SECRET)
+    why = "The console may not read knative-serving/config-network; set the gateway address with --gateway or " \
+          "KNATIVE_CONSOLE_GATEWAY."
+    async with served(settings) as server, httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        form = await http.get(f"/namespaces/{ns}/services/blind/check")
+        assert form.status_code == 200
+        assert '<button type="submit" data-start-check aria-disabled="true" aria-describedby="no-gateway">Start' \
+            in form.text
+        notice = re.search(r'<p class="alert" role="alert" id="no-gateway">(.*?)</p>', form.text, re.S)
+        assert notice and html.unescape(notice.group(1)) == \
+            f"The gateway's address is not known, so the console cannot check the traffic: {why}"
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        page = await http.post(f"/namespaces/{ns}/services/blind/check", data={"requests": "5", "csrf_token": token})
+        assert page.status_code == 200
+        assert "The gateway&#39;s address is not known, so the console cannot send requests through it: " \
+               f"{html.escape(why)}" in page.text
+        assert not rows(page.text)  # nothing was sent, so nothing counted

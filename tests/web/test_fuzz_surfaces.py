@@ -308,7 +308,7 @@ async def test_a_valid_create_with_anything_in_its_other_fields(site: Site, data
                                          content=urlencode(fields).encode(),
                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
     if status == 303:
-        assert headers["location"] == f"/namespaces/{site.ns}/services/{name}", headers
+        assert headers["location"] == f"/namespaces/{site.ns}/services/{name}#region-status", headers
         await _pages_of(site, name)
         code, _, gone = site.cluster.request("DELETE", f"{KSVC.format(ns=site.ns)}/{name}")
         assert code == 200, gone

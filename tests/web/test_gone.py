@@ -38,7 +38,7 @@ def enabled(region: str, label: str) -> bool:
 
 def disabled_because(region: str, label: str) -> str:
     """The reason a region gives for the disabled action `label` ("" when it is not disabled)."""
-    found = re.search(rf'<button [^>]*disabled title="([^"]*)"[^>]*>{re.escape(label)}</button>', region)
+    found = re.search(rf'<button [^>]*aria-disabled="true" title="([^"]*)"[^>]*>{re.escape(label)}</button>', region)
     return html.unescape(found.group(1)) if found else ""
 
 

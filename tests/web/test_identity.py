@@ -128,7 +128,7 @@ async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess
         assert f'title="bob may not patch Services in {ns}: ask for the edit role" data-not-allowed>Split Traffic' \
             in bob_details
         for page, label in ((bob_details, "Split Traffic"), (bob_list, "Delete")):  # a screen reader reads why
-            why = re.search(rf'<button [^>]*aria-describedby="([^"]+)" disabled[^>]*>{label}</button>', page)
+            why = re.search(rf'<button [^>]*aria-describedby="([^"]+)" aria-disabled="true"[^>]*>{label}</button>', page)
             assert why and f'id="{why[1]}">bob may not ' in page, label
         split = await alice.get(f"/namespaces/{ns}/services/shared/traffic")
         shown = form_fields(split.text, "split-form")  # the floating entry at 100%: pin the revision instead
@@ -136,7 +136,7 @@ async def test_alice_changes_what_bob_may_only_see(devcluster: DevClusterProcess
                                    for kind, rev, _, tag in rows_in(shown)])
         bob_form = await bob.get(f"/namespaces/{ns}/services/shared/traffic")
         assert f"bob may not patch Services in {ns}: ask for the edit role." in bob_form.text
-        assert "data-ok disabled" in bob_form.text
+        assert 'data-ok aria-disabled="true"' in bob_form.text
         assert 'data-not-allowed aria-describedby="not-allowed">OK' in bob_form.text and \
             'id="not-allowed" data-not-allowed-notice>bob may not patch' in bob_form.text
         before = admin.ksvc(ns, "shared")
@@ -210,7 +210,7 @@ async def test_the_review_pages_act_as_each_user(devcluster: DevClusterProcess) 
 
         restore = await bob.get(f"{base}/traffic?restore={earlier}")
         assert f"bob may not patch Services in {ns}: ask for the edit role." in restore.text
-        assert "data-ok disabled" in restore.text
+        assert 'data-ok aria-disabled="true"' in restore.text
         before = admin.ksvc(ns, "rv")
         forced = await post_fields(bob, f"{base}/traffic", [*form_fields(restore.text, "split-form"),
                                                             ("action", "ok")])

@@ -70,7 +70,8 @@ async def test_a_browser_moves_between_replicas_with_one_key(devcluster: DevClus
         balancer.to = 0
         made = await browser.post(f"/namespaces/{ns}/services", content=urlencode(fields).encode(),
                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
-        assert made.status_code == 303 and made.headers["location"] == f"/namespaces/{ns}/services/moved", made.text
+        assert made.status_code == 303 and made.headers["location"] == \
+            f"/namespaces/{ns}/services/moved#region-status", made.text
         code, _, body = devcluster.request("GET", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services/moved")
         assert code == 200 and body["metadata"]["annotations"]["serving.knative.dev/creator"] == "alice"
 

@@ -133,6 +133,7 @@ async def test_a_create_that_landed_is_not_already_there(console: Console) -> No
     code, _, _ = console.cluster.request("POST", KSVC.format(ns=ns), body)
     assert code == 201
     retry = await console.post(f"/namespaces/{ns}/services", {**_create_form("landed"), "create_id": "form-1"})
-    assert retry.status_code == 303 and retry.headers["location"] == f"/namespaces/{ns}/services/landed"
+    assert retry.status_code == 303 and retry.headers["location"] == \
+        f"/namespaces/{ns}/services/landed#region-status"
     other = await console.post(f"/namespaces/{ns}/services", {**_create_form("landed"), "create_id": "form-2"})
     assert other.status_code == 409 and "already exists" in other.text

@@ -20,7 +20,8 @@ async def test_create_service(console: Console) -> None:
     response = await console.post(f"/namespaces/{ns}/services", _create_form(
         "made", protocol="grpc", port="9000", cpu_request="100m", memory_limit="256Mi", min_scale="1",
         max_scale="3", target="50", visibility="cluster-local"))
-    assert response.status_code == 303 and response.headers["location"] == f"/namespaces/{ns}/services/made"
+    assert response.status_code == 303 and response.headers["location"] == \
+        f"/namespaces/{ns}/services/made#region-status"  # the page starts at what the post changed
     stored = console.ksvc(ns, "made")
     assert stored["metadata"]["labels"] == {"networking.knative.dev/visibility": "cluster-local"}
     template = stored["spec"]["template"]
