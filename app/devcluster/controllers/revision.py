@@ -19,7 +19,7 @@ from app.devcluster.admission.validation_meta import first_key
 from app.devcluster.apiserver.indexes import label_index
 from app.devcluster.apiserver.resources import DEPLOYMENT, POD
 from app.devcluster.controllers import conditions, networking
-from app.devcluster.controllers.autoscaler import Autoscaler
+from app.devcluster.controllers.autoscaler import TIMED_OUT, Autoscaler
 from app.devcluster.controllers.config import PROGRESS_DEADLINE
 from app.devcluster.controllers.context import Context, controller_reference
 from app.devcluster.controllers.deployment import is_ready, replicas_of
@@ -126,7 +126,7 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
     ready = sum(1 for pod in pods if is_ready(pod))
     routed = (revision["metadata"].get("labels") or {}).get(LABEL_ROUTING_STATE) != "reserve"
     decision = scaler.decide(revision, ctx.autoscaler_config(), ready,
-                             replicas_of(deployment) if deployment else None, routed)
+                             replicas_of(deployment) if deployment else None, routed, ctx.progress_deadline())
     replicas = decision.replicas if decision.replicas is not None else decision.desired
     if deployment is None:
         image = str(_serving(containers).get("image", ""))
@@ -150,6 +150,14 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
         code, message = exited
         conds.set("ContainerHealthy", "False", f"ExitCode{code}", f"Container failed with: {message}")
         conds.set("ResourcesAvailable", "Unknown", DEPLOYING)
+    elif not decision.initialized and decision.active[1] == TIMED_OUT[0]:
+        # PropagateAutoscalerStatus: scaled to zero because it never reached its initial scale (the Deployment,
+        # complete at zero replicas, says nothing any more).
+        if healthy.get("status") == "True":
+            conds.set("ContainerHealthy", "True")
+        else:
+            conds.set("ContainerHealthy", "Unknown", DEPLOYING)
+        conds.set("ResourcesAvailable", "False", PROGRESS_DEADLINE_EXCEEDED, "Initial scale was never achieved")
     elif (timed_out := _timed_out(deployment)) is not None:
         # PropagateDeploymentStatus: the Deployment's Progressing False, through TransformDeploymentStatus, is
         # ResourcesAvailable False with its reason and message; ContainerHealthy stays as it was.

@@ -171,3 +171,40 @@ def test_config_deployment_sets_the_progress_deadline_of_revisions_without_one(d
     finally:
         code, _, answer = devcluster.request("DELETE", f"{CONFIG_DEPLOYMENT}/config-deployment")
         assert code == 200, answer
+
+
+def test_knatives_autoscaler_scales_a_revision_that_never_activates_to_zero(devcluster: DevClusterProcess,
+                                                                             unready: str) -> None:
+    """kpa/scaler.go: a revision still activating config-deployment's progress deadline and 30 s (activationTimeoutBuffer)
+    after it began is scaled to zero; its PodAutoscaler goes inactive, TimedOut (kpa.go), and the revision says
+    "Initial scale was never achieved" (revision_lifecycle.go PropagateAutoscalerStatus), its Deployment complete at
+    zero replicas."""
+    ns = unready
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "config-deployment"},
+            "data": {"progress-deadline": "1s"}}
+    code, _, answer = devcluster.request("POST", CONFIG_DEPLOYMENT, body)
+    assert code == 201, answer
+    try:
+        _create(devcluster, ns, "gives-up", f"ghcr.io/{ns}/never-ready:v1")
+        path = SERVING.format(ns=ns, plural="revisions", name="gives-up-00001")
+        first = _condition(devcluster, path, "ResourcesAvailable", "False", "ProgressDeadlineExceeded")
+        assert _conditions(first)["ResourcesAvailable"]["message"].endswith("has timed out progressing.")
+        revision = wait_for(lambda: (obj := _get(devcluster, path)) and
+                            _conditions(obj).get("Active", {}).get("reason") == "TimedOut" and obj,
+                            timeout=45, message="the autoscaler's TimedOut")
+    finally:
+        code, _, answer = devcluster.request("DELETE", f"{CONFIG_DEPLOYMENT}/config-deployment")
+        assert code == 200, answer
+    conds = _conditions(revision)
+    assert (conds["Active"]["status"], conds["Active"]["message"]) == ("False", "The target could not be activated.")
+    for kind in ("ResourcesAvailable", "Ready"):
+        assert (conds[kind]["status"], conds[kind]["reason"], conds[kind]["message"]) == \
+            ("False", "ProgressDeadlineExceeded", "Initial scale was never achieved")
+    assert revision["status"]["desiredReplicas"] == 0
+    deployment = _condition(devcluster, f"/apis/apps/v1/namespaces/{ns}/deployments/gives-up-00001-deployment",
+                            "Progressing", "True", "NewReplicaSetAvailable")
+    assert deployment["spec"]["replicas"] == 0
+    wait_for(lambda: not devcluster.get(f"/api/v1/namespaces/{ns}/pods")["items"], timeout=15, message="no pods")
+    configuration = _get(devcluster, SERVING.format(ns=ns, plural="configurations", name="gives-up"))
+    assert configuration is not None and _conditions(configuration)["Ready"]["message"] == \
+        'Revision "gives-up-00001" failed with message: Initial scale was never achieved.'
