@@ -3,8 +3,10 @@ follows what its pods and the autoscaler say, as knative/serving `pkg/reconciler
 
 The dev cluster runs no containers, and `devcluster-system/images` stands in for the registry: an image it lists under
 `unresolvable` gets no digest (ContainerMissing, and no Deployment); one listed under `failing` gets a Deployment whose
-pods crash-loop (ExitCode<N>). Either verdict is taken when the revision is first reconciled and then kept: later
-edits of the ConfigMap apply to revisions created afterwards, and no reconcile turns a failure back into success.
+pods crash-loop (ExitCode<N>); one listed under `unready` gets a Deployment whose pods run but never become ready, until
+its progress deadline fails it (ProgressDeadlineExceeded). Each verdict is taken when the revision is first reconciled
+and then kept: later edits of the ConfigMap apply to revisions created afterwards, and no reconcile turns a failure
+back into success.
 """
 
 from __future__ import annotations
