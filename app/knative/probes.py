@@ -25,8 +25,12 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _user_port(container: dict[str, Any]) -> int:
-    ports = [p for p in container.get("ports") or [] if isinstance(p, dict)]
+    ports = [p for p in _list(container.get("ports")) if isinstance(p, dict)]
     port = ports[0].get("containerPort") if ports else None
     return port if isinstance(port, int) and not isinstance(port, bool) and port > 0 else DEFAULT_PORT
 
@@ -59,7 +63,7 @@ def readiness_probe(spec: dict[str, Any]) -> ReadinessProbe:
         return ReadinessProbe(f"a gRPC health check on port {port}{every}",
                               f"check that the app serves the gRPC health service on port {port}")
     if isinstance(probe.get("exec"), dict):
-        command = " ".join(str(part) for part in probe["exec"].get("command") or [] if isinstance(part, str | int))
+        command = " ".join(str(part) for part in _list(probe["exec"].get("command")) if isinstance(part, str | int))
         return ReadinessProbe(f"the command {command or '(none)'}{every}",
                               f"check that the command {command or '(none)'} succeeds in the container")
     port = _port(_dict(probe.get("tcpSocket")), user_port)

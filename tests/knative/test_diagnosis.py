@@ -460,13 +460,15 @@ def test_the_progress_deadline_with_the_probe_that_never_passed() -> None:
      "check that the command cat /tmp/ready succeeds in the container"),
     ({"httpGet": {"path": "/h", "port": True}, "periodSeconds": "5"}, None, "an HTTP GET of /h on port 8080",
      "check that the app answers /h on port 8080 with a status from 200 to 399"),
+    # Not the shapes the API server lets through, but what a page may still be given: read as far as they go.
+    ({"exec": {"command": "cat"}}, 1, "the command (none)", "check that the command (none) succeeds in the container"),
 ])
 def test_a_readiness_probe_in_words(probe: dict[str, Any] | None, port: int | None, words: str, check: str) -> None:
     container: dict[str, Any] = {"image": "x"}
     if probe is not None:
         container["readinessProbe"] = probe
     if port is not None:
-        container["ports"] = [{"containerPort": port}]
+        container["ports"] = [{"containerPort": port}] if port > 1 else port
     said = readiness_probe({"containers": [container]})
     assert (said.words, said.check) == (words, check)
 
