@@ -11,7 +11,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from app.knative.instances import NOT_PULLED, Instance
-from app.knative.models import FAILED, Condition, RevisionView, ServiceView
+from app.knative.models import FAILED, SUCCESS, Condition, RevisionView, ServiceView
+from app.knative.probes import readiness_probe
 
 _IMAGE = re.compile(r'Unable to fetch image "([^"]*)"')
 _REVISION_FAILED = re.compile(r'^Revision "([^"]+)" failed with message: (.*)\.$', re.DOTALL)
@@ -24,6 +25,12 @@ _QUOTA = re.compile(r"exceeded quota: ([^,]+),")
 # The Route's AllTrafficAssigned messages for a split it cannot apply (knative/serving pkg/reconciler/route/traffic/
 # errors.go), copied to the Service's RoutesReady; while one holds, the Route keeps its last good status.traffic.
 _HELD = re.compile(r'^Revision "([^"]+)" (failed to become ready|referenced in traffic not found|is not yet ready)\.$')
+# ProgressDeadlineExceeded's messages: the Deployment controller's, which Knative's PropagateDeploymentStatus copies
+# (kubernetes pkg/controller/deployment/progress.go), and Knative's own once its autoscaler gave up on the revision and
+# scaled it to zero (revision_lifecycle.go PropagateAutoscalerStatus).
+_TIMED_OUT = re.compile(r'^(ReplicaSet|Deployment) "[^"]*" has timed out progressing\.$'
+                        r"|^Initial scale was never achieved$")
+PROGRESS_DEADLINE = ("serving.knative.dev/progress-deadline", "serving.knative.dev/progressDeadline")
 
 
 @dataclass(frozen=True)
@@ -84,8 +91,15 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
         return verdict(f"The image {image} could not be pulled",
                        "check the image name and tag, and the registry credentials (imagePullSecrets)")
     if reason == "ProgressDeadlineExceeded":
-        return verdict("The revision did not become ready within its progress deadline",
-                       "check its instances' events below (scheduling, resources, image pulls) and its logs")
+        probe = readiness_probe(revision.raw_spec)
+        within = f"The revision did not become ready within its progress deadline{_deadline(revision)}"
+        if any(i.probe_failing for i in instances):
+            return verdict(f"{within}: its container runs but never passed its readiness probe ({probe.words})",
+                           f"{probe.check}, or change the readiness probe's settings, with its logs below for why, "
+                           "then create a new revision")
+        return verdict(within, "check its instances' events below (scheduling, resources, image pulls, readiness "
+                       f"probe failures) and its logs, and its readiness probe ({probe.words}), then create a new "
+                       "revision")
     if reason == "FailedCreate":
         quota = _QUOTA.search(message)
         if quota is not None:
@@ -101,6 +115,31 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
                        "lower its CPU or memory requests, or add capacity to the cluster")
     return verdict(f"The revision is not Ready ({reason or 'no reason given'})",
                    "read its conditions, events and logs below")
+
+
+def _deadline(revision: RevisionView) -> str:
+    """" (600s)": the revision's own progress deadline, as its annotation says it; "" when it has none (then
+    config-deployment's progress-deadline applies, which the console does not read)."""
+    annotations = revision.raw_metadata.get("annotations")
+    annotations = annotations if isinstance(annotations, dict) else {}
+    value = next((annotations[k] for k in PROGRESS_DEADLINE if isinstance(annotations.get(k), str)), "")
+    return f" ({value})" if value else ""
+
+
+def not_ready(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diagnosis | None:
+    """Why a revision still deploying is not Ready when its instances say why: their container runs, but does not
+    pass its readiness probe (Knative then reports only "Deploying" until the progress deadline fails it). None
+    otherwise, and once the revision is Ready or failed (`diagnose` then says it)."""
+    if revision.status.label in (FAILED, SUCCESS):
+        return None
+    live = [i for i in instances if not i.terminating]
+    if not any(i.probe_failing for i in live) or any(i.ready for i in live):
+        return None
+    probe = readiness_probe(revision.raw_spec)
+    return Diagnosis(revision.name, f"Its container runs but does not pass its readiness probe ({probe.words})",
+                     "Knative sends it no requests until it does, and fails the revision if it has not within its "
+                     f"progress deadline{_deadline(revision)}: {probe.check}, or change the readiness probe's "
+                     "settings; its logs are below")
 
 
 @dataclass(frozen=True)
@@ -209,6 +248,8 @@ def service_problem(service: ServiceView) -> str:
         what = f"the image {image.group(1)} could not be resolved"
     elif inner.startswith("Container failed with:"):
         what = "its container exits as soon as it starts"
+    elif _TIMED_OUT.match(inner):
+        what = "it did not become ready within its progress deadline"
     else:
         what = inner
     line = f"Revision {name} failed: {what}."

@@ -19,6 +19,7 @@ CRASHING = frozenset({"CrashLoopBackOff", "RunContainerError", "CreateContainerE
 NOT_PULLED = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName"})
 # Scaled to zero with no share and no tag: no request reaches it, so none starts an instance.
 UNREACHED = "0 (scaled to zero; no traffic reaches it: a share or a tag in Split Traffic would)"
+PROBE_FAILING = "running, not ready (its readiness probe does not pass)"
 # Tones the page shows them in: running, idle (scaled to zero), starting, failing, none.
 RUNNING, IDLE, STARTING, FAILING, NONE = "running", "idle", "starting", "failing", "none"
 
@@ -38,7 +39,10 @@ class Instance:
     terminating: bool = False
     created: str = ""
     container: str = USER_CONTAINER  # the revision's own container in the pod, as the user named it
-
+    # Its container runs, but the pod is not ready because the readiness probe does not pass: queue-proxy, which runs
+    # the container's tcpSocket/httpGet/grpc probe for it (deploy.go), is running and not ready (or, for an exec
+    # probe the kubelet runs itself, the container is not ready).
+    probe_failing: bool = False
 
     @property
     def state(self) -> str:
@@ -47,6 +51,8 @@ class Instance:
             return "stopping"
         if self.ready:
             return "ready"
+        if self.probe_failing:
+            return PROBE_FAILING
         if self.waiting in CRASHING:
             return f"waiting to restart ({self.waiting})"
         if self.waiting in NOT_PULLED:
@@ -85,6 +91,9 @@ def instance_from(pod: dict[str, Any]) -> Instance:
                 for c in _list(status.get("conditions")))
     code = last.get("exitCode")
     restarts = user.get("restartCount")
+    queue = next((s for s in statuses if s.get("name") == QUEUE_PROXY), {})
+    probe_failing = not ready and "running" in state and (
+        user.get("ready") is False or ("running" in _dict(queue.get("state")) and queue.get("ready") is False))
     return Instance(
         name=str(meta.get("name") or ""),
         revision=str(_dict(meta.get("labels")).get(LABEL_REVISION) or ""),
@@ -96,6 +105,7 @@ def instance_from(pod: dict[str, Any]) -> Instance:
         terminating=bool(meta.get("deletionTimestamp")),
         created=str(meta.get("creationTimestamp") or ""),
         container=container,
+        probe_failing=probe_failing and not meta.get("deletionTimestamp"),
     )
 
 
@@ -127,7 +137,11 @@ def describe(revision: RevisionView, pods: Sequence[Instance] | None, reachable:
     if any(p.waiting in NOT_PULLED for p in live):
         return Instances("not starting: the image cannot be pulled", FAILING)
     running = sum(1 for p in live if p.ready)
+    unready = sum(1 for p in live if p.probe_failing)
     starting = len(live) - running
+    if unready and not running:
+        return Instances(PROBE_FAILING if unready == len(live) else f"starting, {PROBE_FAILING}",
+                         FAILING if revision.status.label == FAILED else STARTING)
     if running and starting:
         return Instances(f"{running} running, {starting} starting", RUNNING, running, restarts)
     if running:

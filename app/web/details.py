@@ -18,7 +18,15 @@ from starlette.responses import Response
 from app.cluster import resources as r
 from app.knative import changes, history, traffic
 from app.knative import instances as inst
-from app.knative.diagnosis import DeletedEntry, Diagnosis, HeldSplit, deleted_entries, diagnose, held_split
+from app.knative.diagnosis import (
+    DeletedEntry,
+    Diagnosis,
+    HeldSplit,
+    deleted_entries,
+    diagnose,
+    held_split,
+    not_ready,
+)
 from app.knative.gateway import Gateway
 from app.knative.models import (
     FAILED,
@@ -77,6 +85,7 @@ class RevisionRow:
     instances: inst.Instances = inst.Instances("", inst.NONE)
     diagnosis: Diagnosis | None = None
     newest_serving: int = 0  # the generation of the newest revision that gets traffic now (traffic.newest_serving)
+    waiting: Diagnosis | None = None  # why it is not Ready yet, while deploying, when its instances say (not_ready)
 
     @property
     def failed(self) -> bool:
@@ -314,7 +323,7 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
         words = inst.describe(revision, mine, service.reachable(revision.name))
         rows.append(RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
                                 revision.name == service.latest_created, previous, summary_of(revision.name),
-                                words, diagnose(revision, mine or ()), newest))
+                                words, diagnose(revision, mine or ()), newest, not_ready(revision, mine or ())))
     return rows
 
 

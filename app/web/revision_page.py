@@ -23,7 +23,7 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import Forbidden, NotFound
 from app.knative import changes, history
-from app.knative.diagnosis import Diagnosis, diagnose
+from app.knative.diagnosis import Diagnosis, diagnose, not_ready
 from app.knative.instances import NONE, Instances, container_of, describe, resolved_image, serving_container
 from app.knative.models import (
     FAILED,
@@ -116,6 +116,11 @@ class RevisionPage:
     def diagnosis(self) -> Diagnosis | None:
         """What went wrong and what to do, when the revision failed."""
         return diagnose(self.revision, self.instances.pods or ())
+
+    @property
+    def waiting(self) -> Diagnosis | None:
+        """Why it is not Ready yet while it deploys, when its instances say why (its readiness probe does not pass)."""
+        return not_ready(self.revision, self.instances.pods or ())
 
     @property
     def url(self) -> str:

@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.knative import traffic
-from app.knative.diagnosis import deleted_entries, diagnose, held_split, service_problem
+from app.knative.diagnosis import deleted_entries, diagnose, held_split, not_ready, service_problem
 from app.knative.events import newest_first
 from app.knative.instances import Instance, describe, instance_from
 from app.knative.models import revision_from, service_from
+from app.knative.probes import readiness_probe
 from app.knative.rollout import RolloutError, rollout_progress, rollout_request, seconds_of
 
 MISSING = ('Unable to fetch image "registry.invalid/app:v1": failed to resolve image to digest: Get '
@@ -368,3 +369,127 @@ def test_a_traffic_entry_whose_revision_was_deleted() -> None:
         "Traffic."]
     # The spec alone may name a revision about to be made: only what the Route applied counts.
     assert deleted_entries(service_from({**obj, "status": {}}), set()) == ()
+
+
+TIMED_OUT = 'ReplicaSet "app-00002-deployment-6d4b9" has timed out progressing.'
+
+
+def _unready_pod(name: str = "p", queue: str = "running", user_ready: bool = True) -> Instance:
+    """A Knative pod whose container runs while queue-proxy, which runs its readiness probe, is not ready (`queue`
+    "waiting": queue-proxy not started yet, as in an ordinary start)."""
+    statuses = [{"name": "user-container", "ready": user_ready, "restartCount": 0, "state": {"running": {}}},
+                {"name": "queue-proxy", "ready": False, "restartCount": 0,
+                 "state": {"running": {}} if queue == "running" else {"waiting": {"reason": "ContainerCreating"}}}]
+    return instance_from({"metadata": {"name": name, "labels": {"serving.knative.dev/revision": "app-00002"}},
+                          "status": {"phase": "Running", "containerStatuses": statuses,
+                                     "conditions": [{"type": "Ready", "status": "False"}]}})
+
+
+def test_an_instance_whose_readiness_probe_does_not_pass() -> None:
+    assert _unready_pod().probe_failing and _unready_pod().state == \
+        "running, not ready (its readiness probe does not pass)"
+    assert _unready_pod(user_ready=False).probe_failing  # an exec probe: the kubelet runs it on the container itself
+    starting = _unready_pod(queue="waiting")  # queue-proxy not started yet: starting, nothing said about a probe
+    assert not starting.probe_failing and starting.state == "starting"
+    assert not _pod("ready", True).probe_failing and not _pod("crash", False, waiting="CrashLoopBackOff").probe_failing
+    deploying = _revision(Ready=("Unknown", "Deploying", ""))
+    assert describe(deploying, [_unready_pod()]).words == "running, not ready (its readiness probe does not pass)"
+    assert describe(deploying, [_unready_pod()]).tone == "starting"
+    failed = _revision(Ready=("False", "ProgressDeadlineExceeded", TIMED_OUT))
+    assert describe(failed, [_unready_pod()]).tone == "failing"
+    assert describe(deploying, [_unready_pod(), _unready_pod("q", queue="waiting")]).words == \
+        "starting, running, not ready (its readiness probe does not pass)"
+
+
+def _probed(probe: dict[str, Any] | None, annotations: dict[str, str] | None = None, port: int | None = None,
+            **conditions: tuple[str, str, str]) -> Any:
+    container: dict[str, Any] = {"image": "ghcr.io/x/app:v1"}
+    if probe is not None:
+        container["readinessProbe"] = probe
+    if port is not None:
+        container["ports"] = [{"containerPort": port}]
+    status = {"conditions": [{"type": k, "status": s, "reason": r, "message": m} for k, (s, r, m) in conditions.items()]}
+    return revision_from({"metadata": {"name": "app-00002", "annotations": annotations or {}},
+                          "spec": {"containers": [container]}, "status": status})
+
+
+def test_a_revision_deploying_whose_probe_does_not_pass_is_said_so() -> None:
+    revision = _probed(None, {"serving.knative.dev/progress-deadline": "90s"}, Ready=("Unknown", "Deploying", ""))
+    found = not_ready(revision, [_unready_pod()])
+    assert found is not None
+    assert found.what == "Its container runs but does not pass its readiness probe (a TCP connection to port 8080)"
+    assert found.todo == ("Knative sends it no requests until it does, and fails the revision if it has not within its "
+                          "progress deadline (90s): check that the app listens on port 8080 (the PORT environment "
+                          "variable Knative sets), or change the readiness probe's settings; its logs are below")
+    assert not_ready(revision, [_unready_pod(queue="waiting")]) is None  # an ordinary start
+    assert not_ready(revision, [_unready_pod(), _pod("ok", True)]) is None  # one serves: it becomes Ready
+    assert not_ready(revision, []) is None
+    assert not_ready(_probed(None, Ready=("True", "", "")), [_unready_pod()]) is None
+    assert not_ready(_probed(None, Ready=("False", "ProgressDeadlineExceeded", TIMED_OUT)), [_unready_pod()]) is None
+
+
+def test_the_progress_deadline_with_the_probe_that_never_passed() -> None:
+    failed = {"Ready": ("False", "ProgressDeadlineExceeded", TIMED_OUT),
+              "ResourcesAvailable": ("False", "ProgressDeadlineExceeded", TIMED_OUT)}
+    probe = {"httpGet": {"path": "/ready", "port": 0}, "periodSeconds": 3}
+    found = diagnose(_probed(probe, {"serving.knative.dev/progressDeadline": "5m"}, port=9000, **failed),
+                     [_unready_pod()])
+    assert found is not None
+    assert found.what == ("The revision did not become ready within its progress deadline (5m): its container runs "
+                          "but never passed its readiness probe (an HTTP GET of /ready on port 9000, every 3s)")
+    assert found.todo == ("check that the app answers /ready on port 9000 with a status from 200 to 399, or change "
+                          "the readiness probe's settings, with its logs below for why, then create a new revision")
+    assert (found.reason, found.message) == ("ProgressDeadlineExceeded", TIMED_OUT)
+    # No instance left to say why (Knative's autoscaler scales it to zero once it gives up): what to look at.
+    gone = diagnose(_probed(None, **failed))
+    assert gone is not None and gone.what == "The revision did not become ready within its progress deadline"
+    assert "readiness probe failures" in gone.todo and "(a TCP connection to port 8080)" in gone.todo
+
+
+@pytest.mark.parametrize(("probe", "port", "words", "check"), [
+    (None, None, "a TCP connection to port 8080",
+     "check that the app listens on port 8080 (the PORT environment variable Knative sets)"),
+    ({"tcpSocket": {"port": 0}, "successThreshold": 1}, 3000, "a TCP connection to port 3000",
+     "check that the app listens on port 3000 (the PORT environment variable Knative sets)"),
+    ({"tcpSocket": {"port": 8081}}, None, "a TCP connection to port 8081", "check that the app listens on port 8081"),
+    ({"httpGet": {"scheme": "HTTPS"}}, None, "an HTTPS GET of / on port 8080",
+     "check that the app answers / on port 8080 with a status from 200 to 399"),
+    ({"grpc": {"port": 9090}, "periodSeconds": 2}, None, "a gRPC health check on port 9090, every 2s",
+     "check that the app serves the gRPC health service on port 9090"),
+    ({"exec": {"command": ["cat", "/tmp/ready"]}}, None, "the command cat /tmp/ready",
+     "check that the command cat /tmp/ready succeeds in the container"),
+    ({"httpGet": {"path": "/h", "port": True}, "periodSeconds": "5"}, None, "an HTTP GET of /h on port 8080",
+     "check that the app answers /h on port 8080 with a status from 200 to 399"),
+    # Not the shapes the API server lets through, but what a page may still be given: read as far as they go.
+    ({"exec": {"command": "cat"}}, 1, "the command (none)", "check that the command (none) succeeds in the container"),
+])
+def test_a_readiness_probe_in_words(probe: dict[str, Any] | None, port: int | None, words: str, check: str) -> None:
+    container: dict[str, Any] = {"image": "x"}
+    if probe is not None:
+        container["readinessProbe"] = probe
+    if port is not None:
+        container["ports"] = [{"containerPort": port}] if port > 1 else port
+    said = readiness_probe({"containers": [container]})
+    assert (said.words, said.check) == (words, check)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["containers", "x"]), st.lists(st.dictionaries(
+    st.sampled_from(["readinessProbe", "ports", "name", "image"]),
+    st.dictionaries(st.sampled_from(["httpGet", "tcpSocket", "grpc", "exec", "periodSeconds", "path", "port",
+                                     "command", "scheme"]), SHAPED | JSON, max_size=3) | SHAPED | JSON,
+    max_size=3), max_size=2) | JSON, max_size=2))
+def test_any_spec_has_a_readiness_probe_in_words(spec: dict[str, Any]) -> None:
+    said = readiness_probe(spec)
+    assert said.words and said.check.startswith("check that ")
+
+
+def test_a_service_whose_revision_missed_its_progress_deadline_in_one_line() -> None:
+    failed = f'Revision "app-00002" failed with message: {TIMED_OUT}.'
+    service = _service({"Ready": ("False", "RevisionMissing", 'Configuration "app" does not have any ready Revision.'),
+                        "ConfigurationsReady": ("False", "RevisionFailed", failed)}, latest_ready="")
+    assert service_problem(service) == "Revision app-00002 failed: it did not become ready within its progress deadline."
+    scaled = _service({"Ready": ("False", "RevisionFailed",
+                                 'Revision "app-00002" failed with message: Initial scale was never achieved.')})
+    assert service_problem(scaled) == ("Revision app-00002 failed: it did not become ready within its progress "
+                                       "deadline. Traffic stays on app-00001.")

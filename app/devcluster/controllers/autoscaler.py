@@ -5,7 +5,9 @@ gets one started and the request waits for it, as the activator holds it. The de
 stable window (and the panic window), divides by the target, and bounds the result by min-scale and max-scale, as
 knative/serving `pkg/autoscaler` does. Scaling to zero follows `pkg/reconciler/autoscaling/kpa/scaler.go`: a revision
 that has been active for at least the stable window with nothing to do is marked inactive (`NoTraffic`), and once it
-has been inactive for the scale-to-zero grace period (or the pod retention period, if longer) its last pod goes.
+has been inactive for the scale-to-zero grace period (or the pod retention period, if longer) its last pod goes; one
+that never reached its initial scale goes to zero once it has been activating for config-deployment's progress
+deadline and 30 s more (TimedOut).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from app.devcluster.controllers.config import SECOND, WINDOW_MAX, WINDOW_MIN, Au
 from app.devcluster.controllers.kubelet import USER_CONTAINER, go_log
 
 NO_TRAFFIC = ("NoTraffic", "The target is not receiving traffic.")
+TIMED_OUT = ("TimedOut", "The target could not be activated.")  # kpa.go computeActiveCondition
+ACTIVATION_BUFFER = 30.0  # kpa/scaler.go activationTimeoutBuffer, added to config-deployment's progress-deadline
 QUEUED = ("Queued", "Requests to the target are being buffered as resources are provisioned.")
 POKE_INTERVAL = 1.0  # at most one extra decision per revision per second, whatever the request rate
 ACTIVATION_TIMEOUT = 300.0  # the revision's default timeoutSeconds: how long the activator holds a request
@@ -143,8 +147,9 @@ class State:
     """The PodAutoscaler's status for one revision (Knative keeps it in a PodAutoscaler object)."""
 
     initialized: bool = False  # reached its initial scale once
-    active: str = "Unknown"  # the PA's Active: True, False (NoTraffic) or Unknown (Queued)
-    since: float = 0.0  # wall time of Active's last change
+    active: str = "Unknown"  # the PA's Active: True, False (NoTraffic, or TimedOut) or Unknown (Queued)
+    since: float = field(default_factory=time.time)  # wall time of Active's last change
+    timed_out: bool = False  # never reached its initial scale, and scaled to zero for it (Active False TimedOut)
     activating: bool = False  # a request waits for an instance
     born: float = field(default_factory=time.time)  # when metrics began to be collected for it
 
@@ -252,6 +257,31 @@ class Autoscaler:
 
     # -- the decider and the scaler ----------------------------------------------------------
 
+    @staticmethod
+    def _activating(state: State, scaling: Scaling, config: AutoscalerConfig, initial: int, routed: bool,
+                    progress_deadline: float | None, now: float) -> Decision:
+        """A revision short of its initial scale. kpa/scaler.go handleScaleToZero: one activating (Active Unknown)
+        for longer than config-deployment's progress deadline and ACTIVATION_BUFFER, with nothing that keeps it up
+        (min-scale, an initial scale above 1, scale to zero disabled, a request waiting), is presumed unable to
+        succeed and scaled to zero; computeActiveCondition then marks it inactive, TimedOut. It stays there until
+        a request activates it again."""
+        if state.activating:
+            state.timed_out = False
+            state.become("Unknown", now)
+        may_time_out = progress_deadline is not None and config.enable_scale_to_zero and \
+            (scaling.min_scale if routed else 0) == 0 and scaling.initial_scale <= 1 and not state.activating
+        if may_time_out and state.timed_out:
+            return Decision(0, 0, ("False", *TIMED_OUT), False, None)
+        if may_time_out and progress_deadline is not None and state.active == "Unknown":
+            waited = now - state.since
+            timeout = progress_deadline + ACTIVATION_BUFFER
+            if waited > timeout:
+                state.timed_out = True
+                state.become("False", now)
+                return Decision(0, 0, ("False", *TIMED_OUT), False, None)
+            return Decision(initial, initial, ("Unknown", *QUEUED), False, timeout - waited)
+        return Decision(initial, initial, ("Unknown", *QUEUED), False, None)
+
     def state_of(self, revision: dict[str, Any]) -> State:
         uid = revision["metadata"]["uid"]
         state = self.states.get(uid)
@@ -262,12 +292,15 @@ class Autoscaler:
                 initialized=conditions.status_of(revision, "ResourcesAvailable") == "True",
                 active=str(active.get("status") or "Unknown"),
                 since=_wall(str(active.get("lastTransitionTime") or "")),
+                timed_out=active.get("reason") == TIMED_OUT[0],
             )
             self.states[uid] = state
         return state
 
     def decide(self, revision: dict[str, Any], config: AutoscalerConfig, ready: int, replicas: int | None,
-               routed: bool) -> Decision:
+               routed: bool, progress_deadline: float | None = None) -> Decision:
+        """What the revision's Deployment should have; `progress_deadline`, config-deployment's (seconds), after which
+        and ACTIVATION_BUFFER more a revision that never reached its initial scale is scaled to zero."""
         now = time.time()
         meta = revision["metadata"]
         key = (meta["namespace"], meta["name"])
@@ -283,7 +316,7 @@ class Autoscaler:
             if ready < initial:
                 # The PodAutoscaler exists from the revision's first reconcile, and with fewer ready than it wants
                 # kpa.go's computeActiveCondition marks it activating: Queued.
-                return Decision(initial, initial, ("Unknown", *QUEUED), False, None)
+                return self._activating(state, scaling, config, initial, routed, progress_deadline, now)
             state.initialized = True
             state.become("True" if ready else "False", now)
         window = self.windows.get(key)

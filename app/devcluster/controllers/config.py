@@ -16,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from app.devcluster.admission.goparse import RangeError, go_duration, parse_bool, parse_duration, parse_float, parse_int
+from app.devcluster.admission.goparse import (
+    RangeError,
+    format_duration,
+    go_duration,
+    parse_bool,
+    parse_duration,
+    parse_float,
+    parse_int,
+)
 
 log = logging.getLogger("devcluster.controller")
 T = TypeVar("T")
@@ -24,6 +32,8 @@ T = TypeVar("T")
 KNATIVE_NAMESPACE = "knative-serving"
 AUTOSCALER = "config-autoscaler"
 NETWORK = "config-network"
+DEPLOYMENT = "config-deployment"
+PROGRESS_DEADLINE = 600  # config-deployment's progress-deadline by default (600s), in seconds
 DEVCLUSTER_NAMESPACE = "devcluster-system"
 IMAGES = "images"
 SECOND = 1_000_000_000
@@ -191,12 +201,13 @@ def _validate(c: AutoscalerConfig) -> None:
 
 @dataclass(frozen=True)
 class Images:
-    """devcluster-system/images: which images no registry can resolve, which exit as soon as they start, and which
-    tags were pushed again (they resolve to another digest)."""
+    """devcluster-system/images: which images no registry can resolve, which exit as soon as they start, which run
+    but never pass their readiness probe, and which tags were pushed again (they resolve to another digest)."""
 
     unresolvable: tuple[str, ...] = ()
     failing: tuple[tuple[str, int], ...] = ()
     pushed: tuple[tuple[str, int], ...] = ()
+    unready: tuple[str, ...] = ()
 
     def pushes(self, image: str) -> int:
         """How many times the tag was pushed again since the dev cluster's first image under it (0: never)."""
@@ -208,11 +219,15 @@ class Images:
     def exit_code(self, image: str) -> int | None:
         return next((code for pattern, code in self.failing if fnmatch.fnmatchcase(image, pattern)), None)
 
+    def unready_pattern(self, image: str) -> str:
+        return next((p for p in self.unready if fnmatch.fnmatchcase(image, p)), "")
+
 
 IMAGES_SEED = {
     "unresolvable": "*.invalid/*\n",
     "failing": "",
     "pushed": "",
+    "unready": "",
     "_example": (
         "# The dev cluster runs no containers; this ConfigMap says which images misbehave, as a registry and a\n"
         "# kubelet would make them. Edits apply to revisions (and pods) created afterwards.\n"
@@ -232,6 +247,12 @@ IMAGES_SEED = {
         "# to another digest, so a new revision of the same image runs other code.\n"
         "pushed: |\n"
         "  ghcr.io/knative/helloworld-go:latest 1\n"
+        "#\n"
+        "# unready: one shell-style pattern per line. A matching image starts and keeps running, but never passes its\n"
+        "# readiness probe (it never listens on its port): queue-proxy, which runs that probe, stays not ready, and\n"
+        "# the revision fails with ProgressDeadlineExceeded once its progress deadline passes.\n"
+        "unready: |\n"
+        "  ghcr.io/example/never-ready:*\n"
     ),
 }
 
@@ -259,7 +280,7 @@ def _numbered(data: dict[str, Any], key: str, what: str, lowest: int, highest: i
 
 def parse_images(data: dict[str, Any]) -> Images:
     return Images(tuple(_lines(data.get("unresolvable"))), _numbered(data, "failing", "exit code", 1, 255),
-                  _numbered(data, "pushed", "times", 0, 1_000_000))
+                  _numbered(data, "pushed", "times", 0, 1_000_000), tuple(_lines(data.get("unready"))))
 
 
 def rollout_seconds(data: dict[str, Any]) -> int:
@@ -277,6 +298,24 @@ def rollout_seconds(data: dict[str, Any]) -> int:
     return value
 
 
+def progress_deadline(data: dict[str, Any]) -> int:
+    """config-deployment's progress-deadline in seconds, 600 when absent; ValueError with Knative's message when it
+    is not valid (knative/serving pkg/deployment/config.go: cm.AsDuration, then its sign and whole seconds). Knative
+    also refuses a config-deployment without queue-sidecar-image; the dev cluster runs no queue-proxy and does not."""
+    raw = data.get("progress-deadline")
+    if not isinstance(raw, str):
+        return PROGRESS_DEADLINE
+    try:
+        nanos = parse_duration(raw)
+    except (ValueError, RangeError) as error:
+        raise ValueError(f'failed to parse "progress-deadline": {error}') from None
+    if nanos <= 0:
+        raise ValueError(f"progress-deadline cannot be a non-positive duration, was {format_duration(nanos)}")
+    if nanos % SECOND:
+        raise ValueError(f"progress-deadline must be rounded to a whole second, was: {format_duration(nanos)}")
+    return nanos // SECOND
+
+
 class Settings:
     """The parsed ConfigMaps, parsed again only when their resourceVersion changes."""
 
@@ -284,6 +323,7 @@ class Settings:
         self._autoscaler: tuple[str, AutoscalerConfig] = ("", AutoscalerConfig())
         self._images: tuple[str, Images] = ("", parse_images(IMAGES_SEED))
         self._rollout: tuple[str, int] = ("", 0)
+        self._deadline: tuple[str, int] = ("", PROGRESS_DEADLINE)
 
     def autoscaler(self, configmap: dict[str, Any] | None) -> AutoscalerConfig:
         self._autoscaler = _kept(self._autoscaler, configmap, parse_autoscaler, "knative-serving/config-autoscaler")
@@ -294,6 +334,14 @@ class Settings:
         config store keeps its configuration and logs the error (knative/pkg configmap/store.go)."""
         self._rollout = _kept(self._rollout, configmap, rollout_seconds, "knative-serving/config-network")
         return self._rollout[1]
+
+    def progress_deadline(self, configmap: dict[str, Any] | None) -> int:
+        """config-deployment's progress-deadline in seconds; 600 without the ConfigMap, the last valid value while
+        an invalid one is in place."""
+        if configmap is None:
+            return PROGRESS_DEADLINE
+        self._deadline = _kept(self._deadline, configmap, progress_deadline, "knative-serving/config-deployment")
+        return self._deadline[1]
 
     def images(self, configmap: dict[str, Any] | None) -> Images:
         if configmap is None:

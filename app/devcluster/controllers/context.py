@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -84,14 +85,20 @@ class Context:
     def images(self) -> config.Images:
         return self.settings.images(self.rest.store.get(CONFIGMAP.key, config.DEVCLUSTER_NAMESPACE, config.IMAGES))
 
+    def progress_deadline(self) -> int:
+        """config-deployment's progress-deadline in seconds (the last valid one; 600 without the ConfigMap)."""
+        return self.settings.progress_deadline(self.rest.store.get(CONFIGMAP.key, config.KNATIVE_NAMESPACE,
+                                                                   config.DEPLOYMENT))
+
     def rollout_seconds(self) -> int:
         """config-network's rollout-duration (the last valid one)."""
         return self.settings.rollout_seconds(self.rest.store.get(CONFIGMAP.key, config.KNATIVE_NAMESPACE,
                                                                  config.NETWORK))
 
     def record(self, involved: dict[str, Any], reason: str, message: str, kind: str = "Normal",
-               component: str = "", host: str = "") -> None:
-        """A core v1 Event about `involved`, as Knative's controllers (or the component named) record them."""
+               component: str = "", host: str = "", field_path: str = "") -> dict[str, Any] | None:
+        """A core v1 Event about `involved`, as Knative's controllers (or the component named) record them (about one
+        of a pod's containers with `field_path`, e.g. `spec.containers{queue-proxy}`); the Event written, or None."""
         metadata = involved["metadata"]
         stamp = self.now()
         # As Knative names its controllers, unless another part of the cluster (kubelet, a Kubernetes controller).
@@ -104,6 +111,7 @@ class Context:
                 "kind": involved["kind"], "namespace": metadata["namespace"], "name": metadata["name"],
                 "uid": metadata.get("uid", ""), "apiVersion": involved["apiVersion"],
                 "resourceVersion": metadata.get("resourceVersion", ""),
+                **({"fieldPath": field_path} if field_path else {}),
             },
             "reason": reason,
             "message": message,
@@ -117,9 +125,17 @@ class Context:
             "reportingInstance": host,
         }
         try:
-            self.rest.system_write(EVENT, event, None, MANAGER)
+            return self.rest.system_write(EVENT, event, None, MANAGER)
         except ApiError as error:
             log.info("could not record event %s: %s", message, error.message)
+            return None
+
+    def recount(self, event: dict[str, Any], count: int) -> dict[str, Any] | None:
+        """The same Event seen again, as client-go's event correlator records it: its count and lastTimestamp
+        updated (tools/record/events_cache.go eventLogger)."""
+        again = copy.deepcopy(event)
+        again["count"], again["lastTimestamp"] = count, self.now()
+        return self.write(EVENT, again, event)
 
     def _event_name(self, involved: str) -> str:
         """client-go's `<object>.<hex of UnixNano>` (record.makeEvent), so names sort in time order per object."""

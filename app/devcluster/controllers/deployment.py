@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import time
+from datetime import datetime
 from typing import Any
 
 from app.devcluster.apiserver.objects import generate_name
@@ -139,15 +141,32 @@ def _deployment_status(ctx: Context, deployment: dict[str, Any], replicaset: dic
     else:
         availability = condition("Available", "False", stamp, "MinimumReplicasUnavailable",
                                  "Deployment does not have minimum availability.", previous, updated=True)
+    before = deployment.get("status") or {}
+    progressed = have > int(before.get("updatedReplicas") or 0) or ready > int(before.get("readyReplicas") or 0) \
+        or available > int(before.get("availableReplicas") or 0)  # deployment_util.go DeploymentProgressing
+    current = next((c for c in previous if isinstance(c, dict) and c.get("type") == "Progressing"), None)
+    deadline = (deployment.get("spec") or {}).get("progressDeadlineSeconds")
     if created:
         progress = condition("Progressing", "True", stamp, "NewReplicaSetCreated", f'Created new replica set "{name}"',
                              previous, updated=True)
     elif available >= replicas and have == replicas:
         progress = condition("Progressing", "True", stamp, "NewReplicaSetAvailable",
                              f'ReplicaSet "{name}" has successfully progressed.', previous, updated=True)
+    elif not progressed and current is not None and _timed_out(current, deadline, time.time()):
+        # progress.go syncRolloutStatus: no progress within progressDeadlineSeconds of the Progressing condition's
+        # lastUpdateTime (deployment_util.go DeploymentTimedOut; its TimedOutReason).
+        progress = condition("Progressing", "False", stamp, "ProgressDeadlineExceeded",
+                             f'ReplicaSet "{name}" has timed out progressing.', previous, updated=True)
     else:
         progress = condition("Progressing", "True", stamp, "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.',
                              previous, updated=True)
+        if progressed:
+            progress["lastUpdateTime"] = stamp  # progress seen: only lastUpdateTime moves on
+        if isinstance(deadline, int) and deadline > 0:
+            # requeueStuckDeployment: look again when the deadline would pass without progress.
+            due = _wall(str(progress.get("lastUpdateTime") or stamp)) + deadline - time.time()
+            ctx.schedule((DEPLOYMENT.key, deployment["metadata"]["namespace"], deployment["metadata"]["name"]),
+                         max(due, 0.0) + 0.05)
     status: dict[str, Any] = {
         "observedGeneration": deployment["metadata"].get("generation", 1),
         "replicas": have, "updatedReplicas": have, "readyReplicas": ready, "availableReplicas": available,
@@ -157,6 +176,23 @@ def _deployment_status(ctx: Context, deployment: dict[str, Any], replicaset: dic
         status["unavailableReplicas"] = have - available
     status = {k: v for k, v in status.items() if v != 0 or k == "observedGeneration"}  # Go's omitempty
     ctx.write_status(DEPLOYMENT, deployment, status)
+
+
+def _wall(stamp: str) -> float:
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _timed_out(current: dict[str, Any], deadline: Any, now: float) -> bool:
+    """deployment_util.go DeploymentTimedOut: a deadline set, a rollout not complete (NewReplicaSetAvailable), and
+    either timed out already or no update of the Progressing condition for progressDeadlineSeconds."""
+    if not isinstance(deadline, int) or deadline <= 0 or current.get("reason") == "NewReplicaSetAvailable":
+        return False
+    if current.get("reason") == "ProgressDeadlineExceeded":
+        return True
+    return _wall(str(current.get("lastUpdateTime") or "")) + deadline < now
 
 
 def _new_pod(replicaset: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,10 @@ the start-up delay, and their status says what a kubelet would say. No process r
 
 A container either runs (the helloworld sample: it writes its start-up lines, then a line per request the gateway
 sends it), or exits at once with the code the images ConfigMap gave it and is restarted with the kubelet's back-off
-(CrashLoopBackOff, a growing restart count, its last run's output kept for `kubectl logs --previous`), or, for an image
-no registry has, never starts: each pull fails (ErrImagePull) and the kubelet backs off before the next
-(ImagePullBackOff).
+(CrashLoopBackOff, a growing restart count, its last run's output kept for `kubectl logs --previous`), or runs but
+never passes the readiness probe queue-proxy runs for it (queue-proxy stays not ready, and the kubelet's probe of
+queue-proxy fails: Unhealthy Events), or, for an image no registry has, never starts: each pull fails (ErrImagePull)
+and the kubelet backs off before the next (ImagePullBackOff).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from app.devcluster.admission.goparse import go_duration
 from app.devcluster.apiserver.resources import POD
 from app.devcluster.controllers import conditions as knative_conditions
 from app.devcluster.controllers.context import Context, condition
-from app.devcluster.controllers.labels import ANNOTATION_SIMULATED_EXIT, LABEL_REVISION
+from app.devcluster.controllers.labels import ANNOTATION_SIMULATED_EXIT, ANNOTATION_SIMULATED_UNREADY, LABEL_REVISION
 from app.devcluster.crds.resources import REVISION
 
 NODE = "devcluster"
@@ -32,6 +33,10 @@ MAX_BACKOFF = 300.0  # the kubelet's cap on the restart back-off (5m)
 USER_CONTAINER = "user-container"  # the name Knative's defaulting gives a revision's container that has none
 QUEUE_PROXY = "queue-proxy"
 USER_PORT = "user-port"  # the port Knative's deploy.go gives the serving container (v1.UserPortName)
+# What the kubelet's HTTP prober (pkg/probe/http/http.go) says of queue-proxy's answer while the user's container
+# fails the readiness probe queue-proxy runs on its behalf: 503 (knative/serving pkg/queue/health_state.go).
+QUEUE_NOT_READY = "HTTP probe failed with statuscode: 503"
+SPAM_BURST, SPAM_REFILL = 25, 300.0  # client-go's EventSourceObjectSpamFilter: 25 events per object, then 1 per 5m
 
 
 @dataclass
@@ -45,6 +50,19 @@ class PullBackOff:
 
 
 @dataclass
+class Probing:
+    """A readiness probe that keeps failing on one pod: when it runs next (loop time), how many times it failed, the
+    Unhealthy Event that counts them, and what the recorder's spam filter lets through (tokens, refilled in time)."""
+
+    next: float
+    period: float
+    failures: int = 0
+    event: dict[str, Any] | None = None
+    tokens: float = 0.0
+    refilled: float = 0.0
+
+
+@dataclass
 class Kubelet:
     """What the kubelet keeps in memory: when each pod's next container start is due (loop time), and its image
     pull back-offs."""
@@ -52,9 +70,11 @@ class Kubelet:
     backoff: float = 10.0  # the kubelet's first restart back-off, and its first image pull back-off
     due: dict[str, float] = field(default_factory=dict)  # pod uid → loop time of its next start or restart
     pulls: dict[tuple[str, str], PullBackOff] = field(default_factory=dict)  # (pod uid, image) → its back-off
+    probes: dict[str, Probing] = field(default_factory=dict)  # pod uid → the readiness probe that keeps failing
 
     def forget(self, uid: str) -> None:
         self.due.pop(uid, None)
+        self.probes.pop(uid, None)
         for key in [k for k in self.pulls if k[0] == uid]:
             del self.pulls[key]
 
@@ -144,15 +164,22 @@ def reconcile(ctx: Context, kubelet: Kubelet, namespace: str, name: str) -> None
         new_state = _advance(ctx, kubelet, pod, container, state, now)
         changed = changed or new_state != state
         states.append(new_state)
+    unready = False
     if LABEL_REVISION in (pod["metadata"].get("labels") or {}):
-        # queue-proxy's readiness probe goes through to the user's container: not ready while that one is not.
+        # queue-proxy's readiness probe goes through to the user's container: not ready while that one is not, nor
+        # while that container does not pass the readiness probe queue-proxy runs for it (an `unready` image).
         user = serving_container(pod)
         user_ready = all(s.get("ready") for s in states if s.get("name") == user)
-        states = [{**s, "ready": s.get("ready") and user_ready} if s.get("name") == QUEUE_PROXY else s for s in states]
+        unready = (pod["metadata"].get("annotations") or {}).get(ANNOTATION_SIMULATED_UNREADY) == "true"
+        states = [{**s, "ready": bool(s.get("ready") and user_ready and not unready)} if s.get("name") == QUEUE_PROXY
+                  else s for s in states]
         changed = changed or states != _statuses(pod)
     if changed:
         ctx.write_status(POD, pod, _status(pod, states, ctx.now()))
     waiting = [kubelet.due[uid] - now] if uid in kubelet.due else []
+    queue = next((s for s in states if s.get("name") == QUEUE_PROXY), {})
+    if unready and (queue.get("state") or {}).get("running"):
+        waiting.append(_probe_fails(ctx, kubelet, pod, now) - now)
     # A pull that just failed is looked at again at once, as the kubelet's pod worker syncs the pod again on its own
     # status update, which finds the back-off (ImagePullBackOff); then again when the back-off ends.
     for (pod_uid, image), pull in kubelet.pulls.items():
@@ -161,6 +188,40 @@ def reconcile(ctx: Context, kubelet: Kubelet, namespace: str, name: str) -> None
             waiting.append(0.0 if failed else pull.until - now)
     if waiting:
         ctx.schedule((POD.key, namespace, name), max(min(waiting), 0.0))
+
+
+def _probe_fails(ctx: Context, kubelet: Kubelet, pod: dict[str, Any], now: float) -> float:
+    """queue-proxy's readiness probe, failing each period while the user's container does not pass the probe
+    queue-proxy runs for it: each failure is a Warning Unhealthy Event on the pod, about queue-proxy, in the kubelet's
+    words (pkg/kubelet/prober/prober.go: "%s probe failed: %s"); the same Event again raises its count, as client-go's
+    event correlator does, and its spam filter lets 25 through per pod, then one every 5 minutes. The loop time of
+    the next probe."""
+    uid = pod["metadata"]["uid"]
+    probe = next((c.get("readinessProbe") for c in _containers(pod) if c.get("name") == QUEUE_PROXY), None) or {}
+    period = float(probe.get("periodSeconds") or 10) if isinstance(probe, dict) else 10.0
+    probing = kubelet.probes.get(uid)
+    if probing is None:
+        # The start already sent 3 Events per container (Pulled, Created, Started) through the same filter.
+        probing = kubelet.probes[uid] = Probing(next=now + period, period=period,
+                                                tokens=float(SPAM_BURST - 3 * len(_containers(pod))), refilled=now)
+        return probing.next
+    if now < probing.next:
+        return probing.next
+    runs = 1 + int((now - probing.next) // probing.period)
+    probing.next += runs * probing.period
+    probing.failures += runs
+    probing.tokens = min(probing.tokens + (now - probing.refilled) / SPAM_REFILL, float(SPAM_BURST))
+    probing.refilled = now
+    if probing.tokens >= 1:
+        probing.tokens -= 1
+        if probing.event is None:
+            probing.event = ctx.record(pod, "Unhealthy", f"Readiness probe failed: {QUEUE_NOT_READY}", kind="Warning",
+                                       component=KUBELET, host=NODE, field_path=f"spec.containers{{{QUEUE_PROXY}}}")
+        else:
+            probing.event = ctx.recount(probing.event, int(probing.event.get("count") or 1) + 1) or probing.event
+    # The next Event the filter lets through, rather than every probe: nothing else about the pod changes.
+    wait = 0.0 if probing.tokens >= 1 else (1 - probing.tokens) * SPAM_REFILL
+    return max(probing.next, now + wait)
 
 
 def _waiting_reason(state: dict[str, Any]) -> str:
@@ -211,7 +272,12 @@ def _advance(ctx: Context, kubelet: Kubelet, pod: dict[str, Any], container: dic
         if LABEL_REVISION in (meta.get("labels") or {}) and name == serving_container(pod):
             port = _port(container)
             ctx.logs.write(key, go_log("helloworld: starting server..."), time.time())
-            ctx.logs.write(key, go_log(f"helloworld: listening on port {port}"), time.time())
+            if (meta.get("annotations") or {}).get(ANNOTATION_SIMULATED_UNREADY) == "true":
+                ctx.logs.write(key, go_log(f"helloworld: not listening on port {port}: the dev cluster's "
+                                           "devcluster-system/images ConfigMap lists this image under \"unready\""),
+                               time.time())
+            else:
+                ctx.logs.write(key, go_log(f"helloworld: listening on port {port}"), time.time())
     code = _exit_code(ctx, pod, container)
     container_id = _container_id(meta["uid"], name, run)
     base = {"name": name, "image": image, "imageID": _image_id(image), "containerID": container_id,

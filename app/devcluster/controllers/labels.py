@@ -28,3 +28,5 @@ ANNOTATION_ROLLOUT_STATE = "networking.internal.knative.dev/rollout"  # the KIng
 # The dev cluster's own mark on a revision's pod template: its container exits with this code when it starts
 # (decided from devcluster-system/images when the Deployment is made, so later edits leave it alone).
 ANNOTATION_SIMULATED_EXIT = "devcluster/simulated-exit-code"
+# ... and, for an image listed under `unready`, that its container runs but never passes its readiness probe.
+ANNOTATION_SIMULATED_UNREADY = "devcluster/simulated-unready"

@@ -3,8 +3,10 @@ follows what its pods and the autoscaler say, as knative/serving `pkg/reconciler
 
 The dev cluster runs no containers, and `devcluster-system/images` stands in for the registry: an image it lists under
 `unresolvable` gets no digest (ContainerMissing, and no Deployment); one listed under `failing` gets a Deployment whose
-pods crash-loop (ExitCode<N>). Either verdict is taken when the revision is first reconciled and then kept: later
-edits of the ConfigMap apply to revisions created afterwards, and no reconcile turns a failure back into success.
+pods crash-loop (ExitCode<N>); one listed under `unready` gets a Deployment whose pods run but never become ready, until
+its progress deadline fails it (ProgressDeadlineExceeded). Each verdict is taken when the revision is first reconciled
+and then kept: later edits of the ConfigMap apply to revisions created afterwards, and no reconcile turns a failure
+back into success.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ import copy
 import hashlib
 from typing import Any
 
+from app.devcluster.admission.goparse import RangeError, parse_duration
+from app.devcluster.admission.validation_meta import PROGRESS_DEADLINE as PROGRESS_DEADLINE_KEYS
+from app.devcluster.admission.validation_meta import first_key
 from app.devcluster.apiserver.indexes import label_index
 from app.devcluster.apiserver.resources import DEPLOYMENT, POD
 from app.devcluster.controllers import conditions, networking
-from app.devcluster.controllers.autoscaler import Autoscaler
+from app.devcluster.controllers.autoscaler import TIMED_OUT, Autoscaler
+from app.devcluster.controllers.config import PROGRESS_DEADLINE
 from app.devcluster.controllers.context import Context, controller_reference
 from app.devcluster.controllers.deployment import is_ready, replicas_of
 from app.devcluster.controllers.indexes import STATUS_TRAFFIC
@@ -25,6 +31,7 @@ from app.devcluster.controllers.labels import (
     ANNOTATION_ROUTES,
     ANNOTATION_ROUTING_MODIFIED,
     ANNOTATION_SIMULATED_EXIT,
+    ANNOTATION_SIMULATED_UNREADY,
     LABEL_APP,
     LABEL_CONFIGURATION,
     LABEL_REVISION,
@@ -38,7 +45,7 @@ from app.devcluster.crds.resources import REVISION, ROUTE
 DEPLOYING = "Deploying"
 CONTAINER_MISSING = "ContainerMissing"
 QUEUE_IMAGE = "gcr.io/knative-releases/knative.dev/serving/cmd/queue@sha256:" + "0" * 64
-PROGRESS_DEADLINE = 600  # config-deployment's progress-deadline, in seconds
+PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"  # v1.ReasonProgressDeadlineExceeded, the Deployment's too
 _NOT_COPIED = (LABEL_ROUTING_STATE, LABEL_ROUTE, ANNOTATION_ROUTES, ANNOTATION_ROUTING_MODIFIED)
 
 
@@ -121,11 +128,15 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
     ready = sum(1 for pod in pods if is_ready(pod))
     routed = (revision["metadata"].get("labels") or {}).get(LABEL_ROUTING_STATE) != "reserve"
     decision = scaler.decide(revision, ctx.autoscaler_config(), ready,
-                             replicas_of(deployment) if deployment else None, routed)
+                             replicas_of(deployment) if deployment else None, routed, ctx.progress_deadline())
     replicas = decision.replicas if decision.replicas is not None else decision.desired
     if deployment is None:
-        exit_code = ctx.images().exit_code(str(_serving(containers).get("image", "")))
-        deployment = ctx.write(DEPLOYMENT, desired_deployment(revision, digests, replicas, exit_code), None)
+        image = str(_serving(containers).get("image", ""))
+        exit_code = ctx.images().exit_code(image)
+        unready = exit_code is None and bool(ctx.images().unready_pattern(image))
+        deployment = ctx.write(DEPLOYMENT, desired_deployment(revision, digests, replicas, exit_code,
+                                                              progress_deadline(revision, ctx.progress_deadline()),
+                                                              unready), None)
     elif decision.replicas is not None and replicas_of(deployment) != decision.replicas:
         scaled = copy.deepcopy(deployment)
         scaled["spec"]["replicas"] = decision.replicas
@@ -141,6 +152,22 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
         code, message = exited
         conds.set("ContainerHealthy", "False", f"ExitCode{code}", f"Container failed with: {message}")
         conds.set("ResourcesAvailable", "Unknown", DEPLOYING)
+    elif not decision.initialized and decision.active[1] == TIMED_OUT[0]:
+        # PropagateAutoscalerStatus: scaled to zero because it never reached its initial scale (the Deployment,
+        # complete at zero replicas, says nothing any more).
+        if healthy.get("status") == "True":
+            conds.set("ContainerHealthy", "True")
+        else:
+            conds.set("ContainerHealthy", "Unknown", DEPLOYING)
+        conds.set("ResourcesAvailable", "False", PROGRESS_DEADLINE_EXCEEDED, "Initial scale was never achieved")
+    elif (timed_out := _timed_out(deployment)) is not None:
+        # PropagateDeploymentStatus: the Deployment's Progressing False, through TransformDeploymentStatus, is
+        # ResourcesAvailable False with its reason and message; ContainerHealthy stays as it was.
+        if healthy.get("status") == "True":
+            conds.set("ContainerHealthy", "True")
+        else:
+            conds.set("ContainerHealthy", "Unknown", DEPLOYING)
+        conds.set("ResourcesAvailable", "False", PROGRESS_DEADLINE_EXCEEDED, timed_out)
     elif decision.initialized:
         conds.set("ContainerHealthy", "True")
         conds.set("ResourcesAvailable", "True")
@@ -160,6 +187,15 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
         ctx.record(written, "RevisionReady", "Revision becomes ready upon all resources being ready")
     if decision.recheck is not None:
         ctx.schedule((REVISION.key, namespace, name), decision.recheck + 0.05)
+
+
+def _timed_out(deployment: dict[str, Any] | None) -> str | None:
+    """The Deployment controller's message when the Deployment's Progressing condition is False with
+    ProgressDeadlineExceeded (its pods did not become available within progressDeadlineSeconds), else None."""
+    found = conditions.get(((deployment or {}).get("status") or {}).get("conditions") or [], "Progressing") or {}
+    if found.get("status") == "False" and found.get("reason") == PROGRESS_DEADLINE_EXCEEDED:
+        return str(found.get("message") or "")
+    return None
 
 
 def _serving(containers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,14 +223,33 @@ def deployment_labels(revision: dict[str, Any]) -> dict[str, str]:
     return labels
 
 
+def progress_deadline(revision: dict[str, Any], configured: int) -> int:
+    """The Deployment's progressDeadlineSeconds, as knative/serving's deploy.go sets it: the revision's
+    `serving.knative.dev/progress-deadline` annotation (whole seconds, validated by admission), else config-deployment's
+    progress-deadline."""
+    annotations = (revision.get("metadata") or {}).get("annotations") or {}
+    _, value = first_key(annotations, PROGRESS_DEADLINE_KEYS)
+    if isinstance(value, str) and value:
+        try:
+            seconds = parse_duration(value) // 1_000_000_000
+        except (ValueError, RangeError):
+            return configured  # admission refuses these; an old object may still carry one
+        if seconds > 0:
+            return min(seconds, 2**31 - 1)
+    return configured
+
+
 def desired_deployment(revision: dict[str, Any], digests: list[dict[str, Any]], replicas: int,
-                       exit_code: int | None) -> dict[str, Any]:
+                       exit_code: int | None, deadline: int = PROGRESS_DEADLINE,
+                       unready: bool = False) -> dict[str, Any]:
     meta = revision["metadata"]
     labels = deployment_labels(revision)
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in _NOT_COPIED}
     pod_annotations = dict(annotations)
     if exit_code is not None:
         pod_annotations[ANNOTATION_SIMULATED_EXIT] = str(exit_code)
+    if unready:
+        pod_annotations[ANNOTATION_SIMULATED_UNREADY] = "true"
     return {
         "apiVersion": DEPLOYMENT.api_version, "kind": DEPLOYMENT.kind,
         "metadata": {"name": f"{meta['name']}-deployment", "namespace": meta["namespace"], "labels": labels,
@@ -202,7 +257,7 @@ def desired_deployment(revision: dict[str, Any], digests: list[dict[str, Any]], 
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {LABEL_REVISION_UID: meta["uid"]}},
-            "progressDeadlineSeconds": PROGRESS_DEADLINE,
+            "progressDeadlineSeconds": deadline,
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "100%"}},
             "template": {"metadata": {"labels": dict(labels), "annotations": pod_annotations},
                          "spec": _pod_spec(revision, digests)},

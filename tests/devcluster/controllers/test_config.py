@@ -18,6 +18,7 @@ from app.devcluster.controllers.config import (
     Settings,
     parse_autoscaler,
     parse_images,
+    progress_deadline,
     rollout_seconds,
 )
 
@@ -101,6 +102,48 @@ def test_images_patterns() -> None:
     assert pushed.pushed == (("ghcr.io/x/app:latest", 1), ("ghcr.io/x/other:*", 3))
     assert (pushed.pushes("ghcr.io/x/app:latest"), pushed.pushes("ghcr.io/x/other:v2"), pushed.pushes("bad")) == \
         (1, 3, 0)
+    unready = parse_images({"unready": "ghcr.io/x/slow:*\n  # a comment\n\n  ghcr.io/x/never  \n"})
+    assert unready.unready == ("ghcr.io/x/slow:*", "ghcr.io/x/never")
+    assert (unready.unready_pattern("ghcr.io/x/slow:v3"), unready.unready_pattern("ghcr.io/x/never"),
+            unready.unready_pattern("ghcr.io/x/never:v1")) == ("ghcr.io/x/slow:*", "ghcr.io/x/never", "")
+    assert parse_images({"unready": 7}).unready == ()  # not text: no patterns
+
+
+@pytest.mark.parametrize(("data", "seconds"), [({}, 600), ({"progress-deadline": "45s"}, 45),
+                                               ({"progress-deadline": "1h"}, 3600),
+                                               ({"progress-deadline": "2m30s"}, 150)])
+def test_progress_deadline_of_config_deployment(data: dict[str, str], seconds: int) -> None:
+    assert progress_deadline(data) == seconds
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("0s", "progress-deadline cannot be a non-positive duration, was 0s"),
+    ("-5s", "progress-deadline cannot be a non-positive duration, was -5s"),
+    ("1.5s", "progress-deadline must be rounded to a whole second, was: 1.5s"),
+    ("ten", 'failed to parse "progress-deadline": time: invalid duration "ten"'),
+])
+def test_an_invalid_progress_deadline_is_refused_with_knatives_message(value: str, message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        progress_deadline({"progress-deadline": value})
+    assert str(refused.value) == message
+
+
+def test_an_invalid_config_deployment_keeps_the_progress_deadline_in_force() -> None:
+    settings = Settings()
+    assert settings.progress_deadline(None) == 600
+    assert settings.progress_deadline({"metadata": {"resourceVersion": "1"}, "data": {"progress-deadline": "9s"}}) == 9
+    assert settings.progress_deadline({"metadata": {"resourceVersion": "2"}, "data": {"progress-deadline": "0s"}}) == 9
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20) | st.sampled_from(["1s", "0", "-1m", "1.5s", "90m", "1e3s", "٣s", "2147483648s"]))
+def test_any_progress_deadline_is_whole_positive_seconds_or_refused(value: str) -> None:
+    try:
+        seconds = progress_deadline({"progress-deadline": value})
+    except ValueError as error:
+        assert str(error).startswith(("failed to parse", "progress-deadline "))
+    else:
+        assert isinstance(seconds, int) and seconds > 0
 
 
 @pytest.mark.parametrize(("data", "seconds"), [({}, 0), ({"rollout-duration": "120"}, 120),
@@ -178,7 +221,7 @@ def test_any_annotations_give_a_scaling_the_decider_can_divide_by(annotations: d
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["unresolvable", "failing", "pushed", "x"]),
+@given(st.dictionaries(st.sampled_from(["unresolvable", "failing", "pushed", "unready", "x"]),
                        st.text(max_size=40) | st.sampled_from(["a 2", "b ²", "c ٣", "d 256", "e 0", "*\t3", " 7"]),
                        max_size=3))
 def test_any_images_configmap_is_patterns(data: dict[str, str]) -> None:
@@ -188,3 +231,10 @@ def test_any_images_configmap_is_patterns(data: dict[str, str]) -> None:
     images.exit_code("ghcr.io/x/y:v1")
     images.pushes("ghcr.io/x/y:v1")
     images.unresolvable_pattern("ghcr.io/x/y:v1")
+    # `unready` is patterns, one a line, trimmed, without blank lines or comments.
+    assert all(p and p == p.strip() and not p.startswith("#") for p in images.unready)
+    assert images.unready == tuple(line.strip() for line in (data.get("unready") or "").splitlines()
+                                   if line.strip() and not line.strip().startswith("#"))
+    for pattern in images.unready:
+        if not any(ch in pattern for ch in "*?["):  # a pattern with no wildcard lists that one image
+            assert images.unready_pattern(pattern)

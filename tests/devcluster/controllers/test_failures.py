@@ -85,7 +85,9 @@ def _message(image: str, registry: str) -> str:
 def test_the_seeded_configmap_lists_the_invalid_domain(devcluster: DevClusterProcess) -> None:
     data = devcluster.get(IMAGES)["data"]
     assert data["unresolvable"] == "*.invalid/*\n" and data["failing"] == "" and data["pushed"] == ""
+    assert data["unready"] == ""
     assert "PATTERN [EXIT_CODE]" in data["_example"] and "PATTERN [TIMES]" in data["_example"]
+    assert "\nunready: |\n" in data["_example"] and "never passes its\n# readiness probe" in data["_example"]
 
 
 def test_an_unresolvable_image_fails_with_knatives_conditions(devcluster: DevClusterProcess) -> None:
