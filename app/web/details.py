@@ -198,14 +198,16 @@ def row_key(page: DetailPage, row: RevisionRow) -> tuple[Any, ...] | None:
     """Everything a revision's row shows, or None when the revision has no version to know it by (its row is then
     always rendered): the revision as the API gave it (uid and resourceVersion: its template, status, creator), what
     the Service's traffic gives it, whether it is the newest, the revision before it and what changed since, its
-    instances, the diagnosis line, and the page's Service, latest revision and what the user may do."""
+    instances, the diagnosis line (or why it is not Ready yet), and the page's Service, latest revision and what the
+    user may do."""
     meta = row.revision.raw_metadata
     uid, version = meta.get("uid"), meta.get("resourceVersion")
     if not (isinstance(uid, str) and isinstance(version, str) and uid and version):
         return None
     return ("revision", page.namespace, page.service.name, uid, version, row.pinned, row.floating, row.newest,
             row.previous, row.changes, row.instances, row.diagnosis.what if row.diagnosis else None,
-            row.newest_serving, page.service.latest_created, page.allowed.patch, page.allowed.logs, page.gone)
+            row.waiting.what if row.waiting else None, row.newest_serving, page.service.latest_created,
+            page.allowed.patch, page.allowed.logs, page.gone)
 
 
 def render_page(templates: Jinja2Templates, settings: Settings, cache: RowCache, page: DetailPage) -> DetailPage:

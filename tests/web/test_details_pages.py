@@ -232,6 +232,8 @@ FIELDS = {  # what a revision's row is made from, each with the values a test ma
     "instances": st.builds(Instances, words=st.sampled_from(["1 running", "scaled to zero"]),
                            tone=st.sampled_from(["ok", "idle"])),
     "diagnosis": st.sampled_from([None, Diagnosis("svc-00001", "The image could not be pulled", "Fix the image")]),
+    "waiting": st.sampled_from([None, Diagnosis("svc-00001", "Its container runs but does not pass its readiness "
+                                                             "probe (a TCP connection to port 8080)", "Check it")]),
     "latest": st.sampled_from(["svc-00001", "svc-00002"]),
     "allowed": st.sampled_from([EVERYTHING, Allowed(patch="you may not"), Allowed(logs="no pods for you")]),
     "ready": st.booleans(),
@@ -252,7 +254,8 @@ def variants(draw: st.DrawFn) -> list[dict[str, Any]]:
 @given(rows=variants())
 def test_a_row_is_what_its_key_says(rows: list[dict[str, Any]]) -> None:
     """Rows rendered through one row cache are the rows rendered without it: no two rows that look different share
-    a key, whatever the traffic, tags, instances, diagnosis, latest revision and permissions."""
+    a key, whatever the traffic, tags, instances, diagnosis (or why it is not Ready yet), latest revision and
+    permissions."""
     templates, settings_ = TEMPLATES, Settings()
     cache = RowCache()
     condition = {"type": "Ready", "status": "True"}
@@ -267,7 +270,8 @@ def test_a_row_is_what_its_key_says(rows: list[dict[str, Any]]) -> None:
         obj = {"metadata": {"name": "svc", "uid": "s", "resourceVersion": "3"},
                "status": {"latestCreatedRevisionName": variant["latest"]}}
         row = details.RevisionRow(revision, variant["pinned"], variant["floating"], variant["newest"],
-                                  variant["previous"], variant["changes"], variant["instances"], variant["diagnosis"])
+                                  variant["previous"], variant["changes"], variant["instances"], variant["diagnosis"],
+                                  waiting=variant["waiting"])
         page = details.DetailPage("ns", details.service_from(obj), [row], 1, Gateway(), "", allowed=variant["allowed"])
         alone = details.render_page(templates, settings_, RowCache(), page).row_html
         assert details.render_page(templates, settings_, cache, page).row_html == alone
