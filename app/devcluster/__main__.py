@@ -111,6 +111,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="the kubelet's first back-off before restarting a container that exited, or pulling "
                         "again an image that could not be pulled; it doubles with each try, up to 5 minutes "
                         "(default: %(default)s, as the kubelet's)")
+    parser.add_argument("--activation-timeout-buffer", type=float, default=30.0, metavar="SECONDS",
+                        help="what the autoscaler adds to config-deployment's progress-deadline before it scales a "
+                        "revision that never became active to zero (default: %(default)s, as Knative's "
+                        "activationTimeoutBuffer)")
     parser.add_argument("--bookmark-interval", type=float, default=30.0, metavar="SECONDS",
                         help="idle time before a watch that allows bookmarks gets one (default: %(default)s)")
     parser.add_argument("--watch-history", type=int, default=20000, metavar="N",
@@ -150,6 +154,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         internal_gateway_port=args.internal_gateway_port, data=args.data,
         domain=args.domain, revision_start_delay=args.revision_start_delay,
         cold_start_delay=max(args.cold_start_delay, 0.0), restart_backoff=max(args.restart_backoff, 0.05),
+        activation_timeout_buffer=max(args.activation_timeout_buffer, 0.0),
         bookmark_interval=args.bookmark_interval, watch_history=max(args.watch_history, 1),
         insecure_allow_remote=args.insecure_allow_remote, knative=not args.without_knative,
         advertise_host=args.advertise_host, watch_buffer=max(args.watch_buffer, 1), event_ttl=args.event_ttl,

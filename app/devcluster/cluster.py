@@ -75,6 +75,7 @@ class Config:
     revision_start_delay: float = 1.0
     cold_start_delay: float = 1.0  # a revision that had been Ready starts an instance in this long (from zero too)
     restart_backoff: float = 10.0  # the kubelet's first back-off before a restart, or another image pull
+    activation_timeout_buffer: float = 30.0  # Knative's activationTimeoutBuffer (autoscaler.ACTIVATION_BUFFER)
     bookmark_interval: float = 30.0
     watch_history: int = 20000
     watch_buffer: int = BUFFER  # events a watcher may fall behind before it is cut off
@@ -309,7 +310,7 @@ def build(config: Config) -> DevCluster:
         registry=Registry(CORE_RESOURCES + KNATIVE_RESOURCES),
     )
     controller = KnativeController(cluster.rest, config.revision_start_delay, config.cold_start_delay, cluster.logs,
-                                   config.restart_backoff)
+                                   config.restart_backoff, config.activation_timeout_buffer)
     # The webhook validates against config-autoscaler as the controllers read it: parsed once per version, the last
     # valid settings kept.
     webhooks.autoscaling = controller.context.autoscaler_config

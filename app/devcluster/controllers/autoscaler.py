@@ -177,8 +177,10 @@ def _wall(stamp: str) -> float:
 class Autoscaler:
     """Decisions per revision, the gateway's observations, and instances ready to take requests."""
 
-    def __init__(self, logs: ContainerLogs, wake: Callable[[Key], None]) -> None:
+    def __init__(self, logs: ContainerLogs, wake: Callable[[Key], None],
+                 activation_buffer: float = ACTIVATION_BUFFER) -> None:
         self.logs = logs
+        self.activation_buffer = activation_buffer  # `--activation-timeout-buffer`; Knative's is fixed
         self.wake = wake  # reconcile the revision soon
         self.states: dict[str, State] = {}  # revision uid → state
         self.windows: dict[Key, Window] = {}
@@ -257,11 +259,10 @@ class Autoscaler:
 
     # -- the decider and the scaler ----------------------------------------------------------
 
-    @staticmethod
-    def _activating(state: State, scaling: Scaling, config: AutoscalerConfig, initial: int, routed: bool,
+    def _activating(self, state: State, scaling: Scaling, config: AutoscalerConfig, initial: int, routed: bool,
                     progress_deadline: float | None, now: float) -> Decision:
         """A revision short of its initial scale. kpa/scaler.go handleScaleToZero: one activating (Active Unknown)
-        for longer than config-deployment's progress deadline and ACTIVATION_BUFFER, with nothing that keeps it up
+        for longer than config-deployment's progress deadline and the activation buffer, with nothing that keeps it up
         (min-scale, an initial scale above 1, scale to zero disabled, a request waiting), is presumed unable to
         succeed and scaled to zero; computeActiveCondition then marks it inactive, TimedOut. It stays there until
         a request activates it again."""
@@ -274,7 +275,7 @@ class Autoscaler:
             return Decision(0, 0, ("False", *TIMED_OUT), False, None)
         if may_time_out and progress_deadline is not None and state.active == "Unknown":
             waited = now - state.since
-            timeout = progress_deadline + ACTIVATION_BUFFER
+            timeout = progress_deadline + self.activation_buffer
             if waited > timeout:
                 state.timed_out = True
                 state.become("False", now)
@@ -300,7 +301,7 @@ class Autoscaler:
     def decide(self, revision: dict[str, Any], config: AutoscalerConfig, ready: int, replicas: int | None,
                routed: bool, progress_deadline: float | None = None) -> Decision:
         """What the revision's Deployment should have; `progress_deadline`, config-deployment's (seconds), after which
-        and ACTIVATION_BUFFER more a revision that never reached its initial scale is scaled to zero."""
+        and the activation buffer more a revision that never reached its initial scale is scaled to zero."""
         now = time.time()
         meta = revision["metadata"]
         key = (meta["namespace"], meta["name"])

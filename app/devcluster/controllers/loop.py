@@ -23,7 +23,7 @@ from app.devcluster.apiserver.rest import Rest
 from app.devcluster.apiserver.store import Event, split_key
 from app.devcluster.apiserver.tasks import cancel
 from app.devcluster.controllers import config, kubelet
-from app.devcluster.controllers.autoscaler import Autoscaler
+from app.devcluster.controllers.autoscaler import ACTIVATION_BUFFER, Autoscaler
 from app.devcluster.controllers.configuration import reconcile as reconcile_configuration
 from app.devcluster.controllers.context import Context, Key
 from app.devcluster.controllers.deployment import is_ready, reconcile_deployment, reconcile_replicaset
@@ -45,12 +45,14 @@ class KnativeController:
     Kubernetes they rely on (the Deployment and ReplicaSet controllers, the scheduler and the kubelet)."""
 
     def __init__(self, rest: Rest, start_delay: float = 1.0, cold_start_delay: float = 1.0,
-                 logs: ContainerLogs | None = None, crash_backoff: float = 10.0) -> None:
+                 logs: ContainerLogs | None = None, crash_backoff: float = 10.0,
+                 activation_buffer: float = ACTIVATION_BUFFER) -> None:
         add_indexes(rest.store)
         self.rest = rest
         self.context = Context(rest, start_delay, self.schedule, cold_start_delay=cold_start_delay,
                                logs=logs or ContainerLogs())
-        self.autoscaler = Autoscaler(self.context.logs, lambda key: self.schedule((REVISION.key, *key), 0.0))
+        self.autoscaler = Autoscaler(self.context.logs, lambda key: self.schedule((REVISION.key, *key), 0.0),
+                                     activation_buffer)
         self.kubelet = kubelet.Kubelet(backoff=crash_backoff)
         self.reconcilers: dict[str, Callable[[Context, str, str], None]] = {
             SERVICE.key: reconcile_service,

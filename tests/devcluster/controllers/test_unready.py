@@ -8,11 +8,13 @@ the Revision (revision_lifecycle.go PropagateDeploymentStatus), the Configuratio
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.support import DevClusterProcess, ksvc_manifest, wait_for
+from tests.support import DevClusterProcess, ksvc_manifest, start_cluster, wait_for
 
 SERVING = "/apis/serving.knative.dev/v1/namespaces/{ns}/{plural}/{name}"
 IMAGES = "/api/v1/namespaces/devcluster-system/configmaps/images"
@@ -173,28 +175,37 @@ def test_config_deployment_sets_the_progress_deadline_of_revisions_without_one(d
         assert code == 200, answer
 
 
-def test_knatives_autoscaler_scales_a_revision_that_never_activates_to_zero(devcluster: DevClusterProcess,
-                                                                             unready: str) -> None:
+def test_knatives_autoscaler_scales_a_revision_that_never_activates_to_zero(tmp_path: Path) -> None:
     """kpa/scaler.go: a revision still activating config-deployment's progress deadline and 30 s (activationTimeoutBuffer)
     after it began is scaled to zero; its PodAutoscaler goes inactive, TimedOut (kpa.go), and the revision says
     "Initial scale was never achieved" (revision_lifecycle.go PropagateAutoscalerStatus), its Deployment complete at
-    zero replicas."""
-    ns = unready
+    zero replicas. On a dev cluster of its own whose buffer is 1 s (`--activation-timeout-buffer`), not to wait 30 s."""
+    devcluster = start_cluster(tmp_path / "devcluster", "--activation-timeout-buffer", "1")
+    try:
+        _never_activates(devcluster)
+    finally:
+        devcluster.stop()
+
+
+def _never_activates(devcluster: DevClusterProcess) -> None:
+    ns = devcluster.new_namespace("u")
+    code, _, answer = devcluster.request("PATCH", IMAGES, {"data": {"unready": f"ghcr.io/{ns}/never-ready:*\n"}},
+                                         content_type="application/merge-patch+json")
+    assert code == 200, answer
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "config-deployment"},
             "data": {"progress-deadline": "1s"}}
     code, _, answer = devcluster.request("POST", CONFIG_DEPLOYMENT, body)
     assert code == 201, answer
-    try:
-        _create(devcluster, ns, "gives-up", f"ghcr.io/{ns}/never-ready:v1")
-        path = SERVING.format(ns=ns, plural="revisions", name="gives-up-00001")
-        first = _condition(devcluster, path, "ResourcesAvailable", "False", "ProgressDeadlineExceeded")
-        assert _conditions(first)["ResourcesAvailable"]["message"].endswith("has timed out progressing.")
-        revision = wait_for(lambda: (obj := _get(devcluster, path)) and
-                            _conditions(obj).get("Active", {}).get("reason") == "TimedOut" and obj,
-                            timeout=45, message="the autoscaler's TimedOut")
-    finally:
-        code, _, answer = devcluster.request("DELETE", f"{CONFIG_DEPLOYMENT}/config-deployment")
-        assert code == 200, answer
+    started = time.monotonic()
+    _create(devcluster, ns, "gives-up", f"ghcr.io/{ns}/never-ready:v1")
+    path = SERVING.format(ns=ns, plural="revisions", name="gives-up-00001")
+    first = _condition(devcluster, path, "ResourcesAvailable", "False", "ProgressDeadlineExceeded")
+    assert _conditions(first)["ResourcesAvailable"]["message"].endswith("has timed out progressing.")
+    revision = wait_for(lambda: (obj := _get(devcluster, path)) and
+                        _conditions(obj).get("Active", {}).get("reason") == "TimedOut" and obj,
+                        timeout=45, message="the autoscaler's TimedOut")
+    # Not before the progress deadline and the buffer (1 s + 1 s) have passed.
+    assert time.monotonic() - started >= 2.0
     conds = _conditions(revision)
     assert (conds["Active"]["status"], conds["Active"]["message"]) == ("False", "The target could not be activated.")
     for kind in ("ResourcesAvailable", "Ready"):
