@@ -18,6 +18,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,6 +210,21 @@ class DevClusterProcess:
         code, _, body = self.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
         assert code == 201, body
         return name
+
+    @contextmanager
+    def images(self, key: str, value: str) -> Iterator[None]:
+        """The dev cluster's images ConfigMap (`devcluster-system/images`) with `key` (failing, unready, ...) set to
+        `value` while this lasts; what the key held before is put back after."""
+        path = "/api/v1/namespaces/devcluster-system/configmaps/images"
+        before = self.get(path)["data"].get(key)
+        code, _, body = self.request("PATCH", path, {"data": {key: value}}, content_type="application/merge-patch+json")
+        assert code == 200, body
+        try:
+            yield
+        finally:
+            code, _, body = self.request("PATCH", path, {"data": {key: before}},
+                                         content_type="application/merge-patch+json")
+            assert code == 200, body
 
     def get(self, path: str) -> Any:
         code, _, body = self.request("GET", path)

@@ -58,14 +58,8 @@ def _routes_refused(console: Console, ns: str, name: str) -> bool:
 @pytest.fixture
 def failing_images(devcluster: DevClusterProcess) -> Iterator[None]:
     """Images `ghcr.io/crash/*` exit with code 2 at start, for the test; the ConfigMap is put back after."""
-    before = devcluster.get(IMAGES)["data"].get("failing")
-    code, _, body = devcluster.request("PATCH", IMAGES, {"data": {"failing": "ghcr.io/crash/* 2\n"}},
-                                       content_type="application/merge-patch+json")
-    assert code == 200, body
-    yield
-    code, _, body = devcluster.request("PATCH", IMAGES, {"data": {"failing": before}},
-                                       content_type="application/merge-patch+json")
-    assert code == 200, body
+    with devcluster.images("failing", "ghcr.io/crash/* 2\n"):
+        yield
 
 
 async def test_an_unresolvable_image_is_diagnosed_everywhere(console: Console) -> None:

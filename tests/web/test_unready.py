@@ -15,7 +15,6 @@ import pytest
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 from tests.web.conftest import Console
 
-IMAGES = "/api/v1/namespaces/devcluster-system/configmaps/images"
 KSVC = "/apis/serving.knative.dev/v1/namespaces/{ns}/services"
 REVISION = "/apis/serving.knative.dev/v1/namespaces/{ns}/revisions/{name}"
 DEADLINE = "serving.knative.dev/progress-deadline"
@@ -24,14 +23,8 @@ DEADLINE = "serving.knative.dev/progress-deadline"
 @pytest.fixture
 def unready(devcluster: DevClusterProcess) -> Iterator[str]:
     """Images `ghcr.io/never-ready/*` never pass their readiness probe, for the test; the ConfigMap is put back."""
-    before = devcluster.get(IMAGES)["data"].get("unready")
-    code, _, body = devcluster.request("PATCH", IMAGES, {"data": {"unready": "ghcr.io/never-ready/*\n"}},
-                                       content_type="application/merge-patch+json")
-    assert code == 200, body
-    yield "ghcr.io/never-ready/app:v1"
-    code, _, body = devcluster.request("PATCH", IMAGES, {"data": {"unready": before}},
-                                       content_type="application/merge-patch+json")
-    assert code == 200, body
+    with devcluster.images("unready", "ghcr.io/never-ready/*\n"):
+        yield "ghcr.io/never-ready/app:v1"
 
 
 def _create(console: Console, ns: str, name: str, image: str, deadline: str, probe: dict | None = None) -> None:

@@ -26,15 +26,9 @@ PROBE_FAILED = "Readiness probe failed: HTTP probe failed with statuscode: 503"
 @pytest.fixture
 def unready(devcluster: DevClusterProcess) -> Iterator[str]:
     """A namespace whose `ghcr.io/<namespace>/never-ready:*` images are listed as unready, the list put back after."""
-    before = devcluster.get(IMAGES)["data"].get("unready")
     ns = devcluster.new_namespace("u")
-    code, _, body = devcluster.request("PATCH", IMAGES, {"data": {"unready": f"ghcr.io/{ns}/never-ready:*\n"}},
-                                       content_type="application/merge-patch+json")
-    assert code == 200, body
-    yield ns
-    code, _, body = devcluster.request("PATCH", IMAGES, {"data": {"unready": before}},
-                                       content_type="application/merge-patch+json")
-    assert code == 200, body
+    with devcluster.images("unready", f"ghcr.io/{ns}/never-ready:*\n"):
+        yield ns
 
 
 def _create(cluster: DevClusterProcess, ns: str, name: str, image: str, deadline: str = "") -> None:
