@@ -621,6 +621,19 @@ function followSplit(region) {
     cell.dataset.now = entry.dataset.now;
     changed = changed || !unknown;
   });
+  // The latest-revision row's label (where the floating share goes now: a new revision Ready, a rollout's step) and
+  // its name in the "After OK" line.
+  const latest = form.querySelector('tr[data-row="latest"]');
+  const label = latest && latest.querySelector("[data-floating-now]");
+  const freshLabel = source.content.querySelector("[data-floating-now]");
+  if (label && freshLabel && words(label) !== words(freshLabel)) {
+    label.textContent = freshLabel.textContent;
+    changed = true;
+  }
+  if (latest && source.dataset.floatingShort && latest.dataset.short !== source.dataset.floatingShort) {
+    latest.dataset.short = source.dataset.floatingShort;
+    updateTotal(form);
+  }
   const scope = dialog.querySelector(".dialog-body") || dialog;
   const notes = scope.querySelector("[data-split-notes]");
   const fresh = source.content.querySelector("[data-split-notes]");

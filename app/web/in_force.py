@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from app.knative import traffic
 from app.knative.diagnosis import HeldSplit, held_split
 from app.knative.models import ServiceView
+from app.knative.naming import short_name
 from app.knative.rollout import RolloutProgress, rollout_progress
 from app.web.regions import Region
 
@@ -29,6 +30,17 @@ class InForce:
     nows: tuple[tuple[str, traffic.Now], ...]  # row_key → what such a row gets now; a row not here gets 0%
     held: HeldSplit | None
     rolling: RolloutProgress | None
+    floating: str  # where the floating row's share goes now, as its label says it ("" when no revision is ready)
+    floating_short: str  # how the "After OK" line names the floating row
+
+
+def floating_now(service: ServiceView) -> tuple[str, str]:
+    """The floating row's label and its name in the "After OK" line: the revision the floating entry serves now, or
+    during a gradual rollout where its share goes (app.web.traffic.row_views, which shows the same)."""
+    progress = rollout_progress(service)
+    revision = progress.revision if progress else traffic.floating_revision(service)
+    share = traffic.Share(short_name(revision, service.name), 0, floating=True, rolling=progress is not None)
+    return (progress.in_words if progress else revision), traffic.share_label(share)
 
 
 def in_force(service: ServiceView) -> InForce:
@@ -38,4 +50,4 @@ def in_force(service: ServiceView) -> InForce:
     keys += [row_key(traffic.NAMED, t.revision_name) for t in routed if t.revision_name]
     nows = {key: traffic.now_of(routed, *(key.split(":", 1) if ":" in key else (key, ""))) for key in keys}
     return InForce(traffic.describe(traffic.shares(routed, service.name)), tuple(nows.items()), held,
-                   rollout_progress(service))
+                   rollout_progress(service), *floating_now(service))

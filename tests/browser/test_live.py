@@ -192,6 +192,15 @@ async def test_the_split_dialogs_now_column_follows_the_cluster_and_keeps_what_w
     await expect(latest.locator("[data-percent]")).to_have_value("50")
     await expect(old.locator("[data-percent]")).to_have_value("50")
 
+    # A third revision becomes Ready meanwhile: the latest-revision row says that its share would now go there, and
+    # names it so in the split the page says it sent (its data-short).
+    floating = latest.locator("td").first
+    await expect(floating).to_contain_text(f"— now {name}-00002")
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest(name, env={"TARGET": "three"})))
+    await expect(floating).to_contain_text(f"— now {name}-00003", timeout=15_000)
+    await expect(latest).to_have_attribute("data-short", "latest ready revision (now 00003)")
+    await expect(latest.locator("[data-percent]")).to_have_value("50")
+
     # OK is still refused, as before: the other change is spelled out beside the shares typed, which are kept.
     await dialog.get_by_role("button", name="OK").click()
     await expect(dialog).to_contain_text("Someone else changed this Service while the dialog was open")
