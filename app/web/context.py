@@ -59,8 +59,13 @@ async def allowed(request: Request, namespace: str) -> Allowed:
     return await request.app.state.permissions.services(acting(request), namespace)  # type: ignore[no-any-return]
 
 
+def valid_name(value: str) -> bool:
+    """Whether `value` could be a namespace's or an object's name (a DNS-1123 label, at most 253 characters here)."""
+    return len(value) <= 253 and bool(_NAME.match(value))
+
+
 def checked(what: str, value: str) -> str:
-    if len(value) > 253 or not _NAME.match(value):
+    if not valid_name(value):
         raise BadPath(what, value)
     return value
 

@@ -25,22 +25,32 @@ def row_key(kind: str, revision: str) -> str:
 
 
 @dataclass(frozen=True)
+class Floating:
+    """A traffic form's latest-revision row: where its share goes now."""
+
+    revision: str  # the revision the floating entry serves now, or the one a gradual rollout brings in ("": none ready)
+    rolling: str  # during a gradual rollout, where its share goes, in words ("" otherwise)
+    short: str  # how the split in words names it ("latest ready revision (now 00002)")
+
+    @property
+    def label(self) -> str:
+        return self.rolling or self.revision
+
+
+@dataclass(frozen=True)
 class InForce:
     before: str  # the split now, as routed, in words ("" when there is none)
     nows: tuple[tuple[str, traffic.Now], ...]  # row_key → what such a row gets now; a row not here gets 0%
     held: HeldSplit | None
     rolling: RolloutProgress | None
-    floating: str  # where the floating row's share goes now, as its label says it ("" when no revision is ready)
-    floating_short: str  # how the "After OK" line names the floating row
+    floating: Floating
 
 
-def floating_now(service: ServiceView) -> tuple[str, str]:
-    """The floating row's label and its name in the "After OK" line: the revision the floating entry serves now, or
-    during a gradual rollout where its share goes (app.web.traffic.row_views, which shows the same)."""
+def floating_now(service: ServiceView) -> Floating:
     progress = rollout_progress(service)
     revision = progress.revision if progress else traffic.floating_revision(service)
     share = traffic.Share(short_name(revision, service.name), 0, floating=True, rolling=progress is not None)
-    return (progress.in_words if progress else revision), traffic.share_label(share)
+    return Floating(revision, progress.in_words if progress else "", traffic.share_label(share))
 
 
 def in_force(service: ServiceView) -> InForce:
@@ -50,4 +60,4 @@ def in_force(service: ServiceView) -> InForce:
     keys += [row_key(traffic.NAMED, t.revision_name) for t in routed if t.revision_name]
     nows = {key: traffic.now_of(routed, *(key.split(":", 1) if ":" in key else (key, ""))) for key in keys}
     return InForce(traffic.describe(traffic.shares(routed, service.name)), tuple(nows.items()), held,
-                   rollout_progress(service), *floating_now(service))
+                   rollout_progress(service), floating_now(service))

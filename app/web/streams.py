@@ -4,7 +4,6 @@ they change (htmx's SSE extension swaps each into the element whose `sse-swap` n
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +19,7 @@ from app.knative.gateway import Gateway
 from app.knative.instances import LABEL_REVISION
 from app.knative.models import FAILED, LABEL_SERVICE, revision_from
 from app.web import details, history_page, revision_page, services
-from app.web.context import acting, checked, identity, lookups
+from app.web.context import acting, checked, identity, lookups, valid_name
 from app.web.evidence import Evidence, InstanceLog, Listing, live_instances, revision_pods, service_pods, unlisted
 from app.web.hub import Change, Resync
 from app.web.informer import Informer
@@ -325,7 +324,7 @@ class ServiceList(PageView):
         keys = []
         for part in shown.split(",")[:self.settings.page_size]:
             namespace, _, name = part.rpartition("/") if not self.namespace else (self.namespace, "/", part)
-            if namespace and name and all(len(v) <= 253 and _NAME.match(v) for v in (namespace, name)):
+            if namespace and name and valid_name(namespace) and valid_name(name):
                 keys.append((namespace, name))
         listed = {_key(item) for item in self.page.items} if self.page is not None else set()
         new = {key: {"metadata": {"name": key[1], "namespace": key[0]}} for key in keys
@@ -440,7 +439,6 @@ class ServiceList(PageView):
 
 
 _key = services.service_key
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # a namespace's or Service's name (app.web.context.checked)
 
 
 async def _open(request: Request, key: tuple[Any, ...], make: Callable[[str, Cluster], View], seen: str,

@@ -27,7 +27,7 @@ from app.web import forms, preview, recording, security
 from app.web.context import acting, allowed, checked, cluster, go, identity, lookups, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
-from app.web.in_force import in_force
+from app.web.in_force import floating_now, in_force
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
 from app.web.routing import CheckedRoute
@@ -61,20 +61,19 @@ class RowView:
 
 def row_views(rows: Sequence[traffic.RowInput], service: ServiceView,
               revisions: Sequence[RevisionView] = ()) -> list[RowView]:
-    progress = rollout_progress(service)
-    now = progress.revision if progress else traffic.floating_revision(service)
+    floating = floating_now(service)
     routed = traffic.routed_now(service, held=held_split(service) is not None)
     statuses = {r.name: r.status for r in revisions}
     views = []
     for row in rows:
-        floating = row.kind == traffic.LATEST
-        revision = now if floating else row.revision
-        share = traffic.Share(short_name(revision, service.name), 0, floating=floating,
-                              rolling=floating and progress is not None)
-        views.append(RowView(row.kind, revision, row.percent, row.tag, traffic.now_of(routed, row.kind, row.revision),
-                             traffic.share_label(share),
-                             statuses.get(row.revision) if row.kind == traffic.NAMED else None,
-                             progress.in_words if floating and progress else ""))
+        now = traffic.now_of(routed, row.kind, row.revision)
+        if row.kind == traffic.LATEST:
+            views.append(RowView(row.kind, floating.revision, row.percent, row.tag, now, floating.short,
+                                 rolling=floating.rolling))
+        else:
+            views.append(RowView(row.kind, row.revision, row.percent, row.tag, now,
+                                 short_name(row.revision, service.name),
+                                 statuses.get(row.revision) if row.kind == traffic.NAMED else None))
     return views
 
 

@@ -152,17 +152,8 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
         code, message = exited
         conds.set("ContainerHealthy", "False", f"ExitCode{code}", f"Container failed with: {message}")
         conds.set("ResourcesAvailable", "Unknown", DEPLOYING)
-    elif not decision.initialized and decision.active[1] == TIMED_OUT[0]:
-        # PropagateAutoscalerStatus: scaled to zero because it never reached its initial scale (the Deployment,
-        # complete at zero replicas, says nothing any more).
-        if healthy.get("status") == "True":
-            conds.set("ContainerHealthy", "True")
-        else:
-            conds.set("ContainerHealthy", "Unknown", DEPLOYING)
-        conds.set("ResourcesAvailable", "False", PROGRESS_DEADLINE_EXCEEDED, "Initial scale was never achieved")
-    elif (timed_out := _timed_out(deployment)) is not None:
-        # PropagateDeploymentStatus: the Deployment's Progressing False, through TransformDeploymentStatus, is
-        # ResourcesAvailable False with its reason and message; ContainerHealthy stays as it was.
+    elif (timed_out := _gave_up(decision.initialized, decision.active[1], deployment)) is not None:
+        # ContainerHealthy stays as it was; ResourcesAvailable says why the revision will not become ready.
         if healthy.get("status") == "True":
             conds.set("ContainerHealthy", "True")
         else:
@@ -189,9 +180,14 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
         ctx.schedule((REVISION.key, namespace, name), decision.recheck + 0.05)
 
 
-def _timed_out(deployment: dict[str, Any] | None) -> str | None:
-    """The Deployment controller's message when the Deployment's Progressing condition is False with
-    ProgressDeadlineExceeded (its pods did not become available within progressDeadlineSeconds), else None."""
+def _gave_up(initialized: bool, active_reason: str, deployment: dict[str, Any] | None) -> str | None:
+    """ResourcesAvailable's message for a revision past its progress deadline, else None: Knative's own once its
+    autoscaler scaled it to zero for never reaching its initial scale (PropagateAutoscalerStatus; the Deployment,
+    complete at zero replicas, then says nothing any more), else the Deployment controller's while the Deployment's
+    Progressing is False with ProgressDeadlineExceeded (PropagateDeploymentStatus, through
+    TransformDeploymentStatus: its pods did not become available within progressDeadlineSeconds)."""
+    if not initialized and active_reason == TIMED_OUT[0]:
+        return "Initial scale was never achieved"
     found = conditions.get(((deployment or {}).get("status") or {}).get("conditions") or [], "Progressing") or {}
     if found.get("status") == "False" and found.get("reason") == PROGRESS_DEADLINE_EXCEEDED:
         return str(found.get("message") or "")
