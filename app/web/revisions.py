@@ -79,9 +79,20 @@ def _step_of(key: str) -> int:
 
 
 def next_revision_name(service: ServiceView, revisions: list[RevisionView]) -> str:
-    """The name Knative gives the next revision, or the next free one after it (the wizard pins it by name)."""
+    """The name Knative gives the next revision, or the next free one after it (the wizard pins it by name).
+
+    Knative makes a Service's revision after the write that asked for it is acknowledged, so right after someone
+    else's template change (or a new Service) its revision may not exist yet: when the newest revision is not of the
+    Service's template, that one takes the next generation and ours the one after. A name pinned in the template
+    (another console's wizard) is taken before it is made."""
     taken = {rev.name for rev in revisions}
-    generation = max((rev.generation for rev in revisions), default=0) + 1
+    pinned = (service.raw_template.get("metadata") or {}).get("name")
+    if isinstance(pinned, str) and pinned:
+        taken.add(pinned)
+    newest = max(revisions, key=lambda rev: rev.generation, default=None)
+    generation = (newest.generation if newest else 0) + 1
+    if newest is None or newest.template != service.template:
+        generation += 1
     while revision_name(service.name, generation) in taken:
         generation += 1
     return revision_name(service.name, generation)
