@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from app.devcluster.apiserver import builtins, decode, deletion, errors, fieldmanager, objects, paging, selection
 from app.devcluster.apiserver.patch import json_patch, merge_patch, not_an_object, strategic_merge_patch
-from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, ResourceDef
+from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, POD, ResourceDef
 from app.devcluster.apiserver.selectors import FieldSelector, LabelSelector
 from app.devcluster.apiserver.store import Change, Store
 from app.devcluster.apiserver.users import ADMIN, UserInfo
@@ -167,6 +167,9 @@ class Rest:
         self._check_schema(call, obj)
         if admit:
             self.admission.mutate(resource, "CREATE", obj, None, call.user)
+        if resource is POD:  # its strategy's PrepareForCreate, after mutating admission (LimitRanger's defaults)
+            builtins.prepare_pod(obj)
+        if admit:
             self._validate(call, "CREATE", obj, None)
         existing = self.store.get(resource.key, call.namespace if resource.namespaced else "", metadata["name"])
         if existing is not None:
