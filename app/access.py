@@ -43,7 +43,8 @@ def route_template(scope: Scope) -> str:
     if route is not None:
         return str(getattr(route, "path", "unmatched"))
     if scope.get("endpoint") is not None and scope.get("root_path"):  # a Mount: /static
-        return f"{scope['root_path']}/{{path}}"
+        # (Starlette makes it "/static/" for a path that ends in a newline: its `$` matches before one)
+        return f"{str(scope['root_path']).rstrip('/')}/{{path}}"
     return "unmatched"
 
 
