@@ -12,6 +12,14 @@ import json
 import math
 import re
 
+from app.devcluster.apiserver.quantity import (  # noqa: F401 (re-exported: Knative's validation reads them here)
+    QUANTITY_FORMAT,
+    QUANTITY_NUMERIC,
+    QUANTITY_SUFFIX,
+    is_quantity,
+    quantity_error,
+)
+
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
@@ -145,84 +153,6 @@ def parse_float(text: str) -> float:
     else:
         raise ValueError(f"strconv.ParseFloat: parsing {_quote(text)}: invalid syntax")
     return value
-
-
-def is_quantity(text: str) -> bool:
-    """Whether k8s.io/apimachinery resource.ParseQuantity accepts the text."""
-    return quantity_error(text) is None
-
-
-# apimachinery pkg/api/resource/quantity.go: ErrFormatWrong, ErrSuffix and ErrNumeric.
-QUANTITY_FORMAT = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-QUANTITY_SUFFIX = "unable to parse quantity's suffix"
-QUANTITY_NUMERIC = "unable to parse numeric part of quantity"
-_DECIMAL_SUFFIXES = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
-_BINARY_SUFFIXES = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-_DIGITS = frozenset("0123456789")
-
-
-def quantity_error(text: str) -> str | None:
-    """resource.ParseQuantity's error for the text, or None when it parses."""
-    if not text:
-        return QUANTITY_FORMAT
-    if text == "0":
-        return None
-    parsed = _quantity_parts(text)
-    if parsed is None:
-        return QUANTITY_FORMAT
-    value, num, denom, suffix = parsed
-    if suffix in _BINARY_SUFFIXES:
-        exponent = _BINARY_SUFFIXES[suffix]
-        precision = 15 - len(num) - int(exponent * 3 / 10) - 1 if not denom else -1
-        scale = 0
-    elif suffix in _DECIMAL_SUFFIXES or _exponent(suffix) is not None:
-        scale = _DECIMAL_SUFFIXES[suffix] if suffix in _DECIMAL_SUFFIXES else int(_exponent(suffix) or 0)
-        precision = 18 - len(num) - len(denom)
-        scale -= len(denom)
-    else:
-        return QUANTITY_SUFFIX
-    fast = precision >= 0 and scale >= -9  # the int64 path, which never fails on digits
-    if not fast and not any(c in _DIGITS for c in value):
-        return QUANTITY_NUMERIC  # the decimal fallback (inf.Dec.SetString) needs a number
-    return None
-
-
-def _quantity_parts(text: str) -> tuple[str, str, str, str] | None:
-    """parseQuantityString: (value, numerator, denominator, suffix), or None for ErrFormatWrong."""
-    pos, end = (1 if text[0] in "+-" else 0), len(text)
-    while pos < end and text[pos] == "0":  # leading zeros go, and all-zero is 0
-        pos += 1
-    start = pos
-    while pos < end and text[pos] in _DIGITS:
-        pos += 1
-    num, denom = text[start:pos] or "0", ""
-    if pos < end and text[pos] == ".":
-        pos += 1
-        start = pos
-        while pos < end and text[pos] in _DIGITS:
-            pos += 1
-        denom = text[start:pos]
-    value, suffix_start = text[:pos], pos
-    while pos < end and text[pos] in "eEinumkKMGTP":
-        pos += 1
-    if pos < end and text[pos] in "+-":
-        pos += 1
-    while pos < end and text[pos] in _DIGITS:
-        pos += 1
-    if pos < end:
-        return None
-    return value, num, denom, text[suffix_start:]
-
-
-def _exponent(suffix: str) -> int | None:
-    """The exponent of an `e<int>` or `E<int>` suffix that strconv.ParseInt(…, 10, 64) reads."""
-    if len(suffix) < 2 or suffix[0] not in "eE":
-        return None
-    number = suffix[1:]
-    body = number[1:] if number[0] in "+-" else number
-    if not body or not set(body) <= _DIGITS or len(body) > 19 or not -(2**63) <= int(number) < 2**63:
-        return None
-    return int(number)
 
 
 def clean_path(path: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from app.devcluster.apiserver import builtins, decode, deletion, errors, fieldmanager, objects, paging, selection
 from app.devcluster.apiserver.patch import json_patch, merge_patch, not_an_object, strategic_merge_patch
-from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, ResourceDef
+from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, POD, ResourceDef
 from app.devcluster.apiserver.selectors import FieldSelector, LabelSelector
 from app.devcluster.apiserver.store import Change, Store
 from app.devcluster.apiserver.users import ADMIN, UserInfo
@@ -47,6 +47,13 @@ class Guard(Protocol):
 
     def check(self, resource: ResourceDef, user: UserInfo | None, namespace: str, obj: dict[str, Any],
               old: dict[str, Any] | None) -> None: ...
+
+
+class PodPlugin(Protocol):
+    """A built-in admission plugin on pod creation (LimitRanger, ResourceQuota): it runs for every client, the
+    cluster's own controllers too, and may change the pod or refuse it."""
+
+    def admit(self, namespace: str, pod: dict[str, Any]) -> None: ...
 
 
 class Schema(Protocol):
@@ -85,6 +92,7 @@ class Rest:
         self.admission: Admission = admission or NoAdmission()
         self.schema: Schema = schema or NoSchema()
         self.guards: list[Guard] = []
+        self.pod_plugins: list[PodPlugin] = []
         self.now: Callable[[], str] = objects.now
         # Services found by their ClusterIPs: the index must be there before the store opens (DevCluster makes it so).
         store.add_index(CORE_SERVICE.key, CLUSTER_IP, _cluster_ips)
@@ -168,6 +176,9 @@ class Rest:
         if admit:
             self.admission.mutate(resource, "CREATE", obj, None, call.user)
             self._validate(call, "CREATE", obj, None)
+        if resource is POD:
+            for plugin in self.pod_plugins:
+                plugin.admit(call.namespace, obj)
         existing = self.store.get(resource.key, call.namespace if resource.namespaced else "", metadata["name"])
         if existing is not None:
             raise errors.already_exists(resource.plural, resource.group, metadata["name"], generated)
