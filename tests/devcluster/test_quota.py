@@ -233,3 +233,34 @@ def test_no_quota_or_limit_range_body_gets_a_5xx(devcluster: DevClusterProcess, 
     assert code in (201, 400, 422), (code, answer)
     if code != 201:
         assert answer["message"]
+
+
+@pytest.fixture(scope="module")
+def limited(devcluster: DevClusterProcess) -> str:
+    """A namespace with a quota and a limit range of every kind of item."""
+    ns = devcluster.new_namespace("qp")
+    assert devcluster.request("POST", QUOTAS.format(ns=ns), _quota(
+        "all", cpu="2", memory="1Gi", pods="5", **{"limits.cpu": "4", "count/pods": "9"}))[0] == 201
+    code, _, body = devcluster.request("POST", LIMITS.format(ns=ns), {"metadata": {"name": "all"}, "spec": {"limits": [
+        {"type": "Container", "max": {"cpu": "2"}, "min": {"memory": "1Mi"}, "maxLimitRequestRatio": {"cpu": "4"},
+         "defaultRequest": {"memory": "16Mi"}},
+        {"type": "Pod", "max": {"memory": "2Gi"}}]}})
+    assert code == 201, body
+    return ns
+
+
+_AMOUNTS = st.dictionaries(st.sampled_from(["cpu", "memory", "ephemeral-storage", "example.com/gpu", "x"]), _QUANTITY,
+                           max_size=3)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(resources=st.lists(st.one_of(st.fixed_dictionaries({}, optional={"requests": _AMOUNTS, "limits": _AMOUNTS}),
+                                    st.just({"requests": "x"}), st.just(None)), min_size=1, max_size=3))
+def test_no_pod_under_a_quota_and_a_limit_range_gets_a_5xx(devcluster: DevClusterProcess, limited: str,
+                                                            resources: list[Any]) -> None:
+    containers = [{"name": f"c{i}", "image": "nginx", "resources": r} for i, r in enumerate(resources)]
+    code, _, answer = devcluster.request("POST", PODS.format(ns=limited) + "?dryRun=All",
+                                         {"metadata": {"name": "fuzz"}, "spec": {"containers": containers}})
+    assert code in (201, 400, 403, 422), (code, answer)
+    if code == 403:
+        assert answer["message"].startswith('pods "fuzz" is forbidden: ')

@@ -92,6 +92,8 @@ DECIMAL_SI = "DecimalSI"
 BINARY_SI = "BinarySI"
 DECIMAL_EXPONENT = "DecimalExponent"
 _NANO = 10**9
+_MOST_DIGITS = 100  # far beyond any real quantity (2^63 has 19 digits) ...
+_MOST_EXPONENT = 100  # ... and its exponent: the arithmetic stays small
 _SI_SUFFIX = {exponent: suffix for suffix, exponent in _DECIMAL_SUFFIXES.items()}
 _BINARY_SUFFIX = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 
@@ -130,6 +132,10 @@ def parse(text: str) -> Quantity:
     parts = _quantity_parts(text)
     assert parts is not None
     _, num, denom, suffix = parts
+    exponent = _exponent(suffix)
+    if len(num) + len(denom) > _MOST_DIGITS or (exponent is not None and abs(exponent) > _MOST_EXPONENT):
+        # apimachinery keeps such a value exactly (inf.Dec); here it is refused rather than computed digit by digit.
+        raise ValueError(QUANTITY_NUMERIC)
     negative = text.startswith("-")
     amount = Fraction(int(num or "0")) + (Fraction(int(denom), 10 ** len(denom)) if denom else 0)
     if suffix in _BINARY_SUFFIXES:
@@ -139,7 +145,7 @@ def parse(text: str) -> Quantity:
         amount *= Fraction(10) ** _DECIMAL_SUFFIXES[suffix]
         fmt = DECIMAL_SI
     else:
-        amount *= Fraction(10) ** int(_exponent(suffix) or 0)
+        amount *= Fraction(10) ** int(exponent or 0)
         fmt = DECIMAL_EXPONENT
     amount = Fraction(math.ceil(amount * _NANO), _NANO)  # the smallest step is 1n: finer values round up
     return Quantity(-amount if negative else amount, fmt)

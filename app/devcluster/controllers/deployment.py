@@ -256,6 +256,7 @@ def _new_pod(replicaset: dict[str, Any]) -> dict[str, Any]:
 def reconcile_replicaset(ctx: Context, namespace: str, name: str) -> None:
     replicaset = ctx.get(REPLICASET, namespace, name)
     if replicaset is None or replicaset["metadata"].get("deletionTimestamp"):
+        ctx.create_failures.pop((REPLICASET.key, namespace, name), None)
         return
     wanted = replicas_of(replicaset)
     pods = owned(ctx, POD, replicaset)
