@@ -562,3 +562,4 @@ def test_a_service_whose_revision_missed_its_progress_deadline_in_one_line() -> 
                                  'Revision "app-00002" failed with message: Initial scale was never achieved.')})
     assert service_problem(scaled) == ("Revision app-00002 failed: it did not become ready within its progress "
                                        "deadline. Traffic stays on app-00001.")
+

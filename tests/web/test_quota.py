@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
 from tests.web.conftest import Console
+from tests.web.test_writes import submit, wizard_path
 
 SERVING = "/apis/serving.knative.dev/v1/namespaces/{ns}"
 
@@ -92,3 +93,28 @@ async def test_a_revision_a_limit_range_refuses_names_the_limit(console: Console
     assert "give the revision a CPU limit of at most 1 in a new revision" in page
     assert "maximum cpu usage per Container is 1, but limit is 2" in page  # Knative's words, as it reports them
 
+
+
+async def test_the_wizard_warns_when_the_namespace_limit_range_would_refuse_the_revision(console: Console) -> None:
+    """Create Revision reads the namespace's LimitRanges with the user's own rights and warns, on the steps after the
+    resources are typed, of a request or limit outside a Container item's min or max; a user who may not read them
+    gets no warning and no error."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "wiz")
+    await console.settled(ns, "wiz")
+    code, _, body = console.cluster.request("POST", f"/api/v1/namespaces/{ns}/limitranges", {
+        "metadata": {"name": "sizes"}, "spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}}]}})
+    assert code == 201, body
+    path = wizard_path(ns, "wiz")
+    first = await console.get(path)
+    step2 = await submit(console, path, first.text, "wizard", "next")
+    warning = ("The namespace's LimitRange sizes allows a container a CPU limit of at most 1, and this one's is 2: "
+               "Kubernetes would refuse every instance of the new revision.")
+    assert warning not in html.unescape(step2.text)
+    step3 = await submit(console, path, step2.text, "wizard", "next", cpu_limit="2")
+    assert step3.status_code == 200
+    assert warning in html.unescape(step3.text)
+    back = await submit(console, path, step3.text, "wizard", "previous")
+    assert warning in html.unescape(back.text)  # on the step where the limit is typed too
+    fine = await submit(console, path, back.text, "wizard", "next", cpu_limit="500m")
+    assert "LimitRange sizes" not in fine.text
