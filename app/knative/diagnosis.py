@@ -21,7 +21,9 @@ _EXIT = re.compile(r"^ExitCode(-?[0-9]+)$")
 # A Pod the API server refuses (the ReplicaSet's ReplicaFailure, reason FailedCreate, its message the refusal): the
 # resource quota admission's "exceeded quota: NAME, requested: …" (plugin/pkg/admission/resourcequota), a LimitRange's
 # "maximum cpu usage per Container is 1, but limit is 2" (plugin/pkg/admission/limitranger), a policy's own words.
-_FORBIDDEN = re.compile(r'^pods "[^"]*" is forbidden: ')
+_FORBIDDEN = re.compile(r'^pods "[^"]*" is forbidden: |^Pod "[^"]*" is invalid: ')
+# validation.go ValidateResourceRequirements, once a LimitRange's default limit is below a container's request.
+_ABOVE_LIMIT = re.compile(r'Invalid value: "([^"]*)": must be less than or equal to (\S+) limit of (\S+?)\.?$')
 _QUOTA = re.compile(r"exceeded quota: ([^,]+), requested: (\S*), used: (\S*), limited: (\S*?)\.?$")
 # pods.go Constraints: "must specify <resource> for: <containers>; …" (1.2x; before, "must specify <r1>,<r2>").
 _MUST = re.compile(r"failed quota: ([^:]+): must specify (.*?)\.?$")
@@ -198,6 +200,14 @@ def refusal(message: str) -> tuple[str, str]:
     must = _MUST.search(message)
     if must is not None:
         return _must_state(*must.groups())
+    above = _ABOVE_LIMIT.search(message)
+    if above is not None:
+        request, resource, limit = above.groups()
+        term = _RESOURCE.get(resource, resource)
+        return (f"{_REFUSED}: a container requests {request} of {term}, more than its {term} limit of {limit} (the "
+                "namespace's LimitRange default, when the revision sets none)",
+                f"set the revision's {term} limit (at least its request) in a new revision, or ask for the "
+                f"LimitRange's default to be raised, and {_BY_ITSELF}")
     found = _RANGE.search(message)
     if found is not None:
         bound, resource, per, enforced, kind, value, unstated = found.groups()

@@ -127,6 +127,11 @@ def test_the_limit_ranger_defaults_and_refuses_pods_in_its_words(devcluster: Dev
     assert code == 403, body
     assert body["message"] == ('pods "two" is forbidden: [maximum cpu usage per Container is 1, but limit is 2, '
                                "maximum cpu usage per Container is 1, but limit is 3]")
+    # A default limit below what a container requests: the pod's own validation refuses it (kubernetes#51430).
+    code, body = _create_pod(devcluster, ns, _pod("greedy", _container(requests={"cpu": "800m"})))
+    assert code == 422, body
+    assert body["message"] == ('Pod "greedy" is invalid: spec.containers[0].resources.requests: Invalid value: '
+                               '"800m": must be less than or equal to cpu limit of 500m')
     code, body = _create_pod(devcluster, ns, _pod("plain"))
     assert code == 201, body
     assert body["spec"]["containers"][0]["resources"] == {"limits": {"cpu": "500m"},

@@ -160,6 +160,17 @@ def test_a_limit_range_that_refuses_the_revision() -> None:
                           "ResourceQuota or policies) in a new revision")
 
 
+def test_a_default_limit_below_the_request() -> None:
+    """A LimitRange's default limit below what a container requests: the pod's own validation (422) refuses it."""
+    found = _refused('Pod "app-00002-deployment-6d4b9-x7k2p" is invalid: spec.containers[0].resources.requests: '
+                     'Invalid value: "800m": must be less than or equal to cpu limit of 500m')
+    assert found.what == ("Kubernetes refuses to create its instances: a container requests 800m of CPU, more than "
+                          "its CPU limit of 500m (the namespace's LimitRange default, when the revision sets none)")
+    assert found.todo == ("set the revision's CPU limit (at least its request) in a new revision, or ask for the "
+                          f"LimitRange's default to be raised, and {'this revision starts by itself'}, as Kubernetes "
+                          "keeps trying to create its instances")
+
+
 def test_a_refused_revision_in_the_services_list() -> None:
     message = POD + "exceeded quota: small, requested: requests.cpu=525m, used: requests.cpu=0, limited: requests.cpu=100m"
     service = _service({"ConfigurationsReady": ("False", "RevisionFailed",

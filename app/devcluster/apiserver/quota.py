@@ -469,6 +469,19 @@ def _limit_range_problems(pod: dict[str, Any], limit_range: dict[str, Any]) -> l
     return problems
 
 
+def _over_limit(pod: dict[str, Any]) -> list[Cause]:
+    """ValidateResourceRequirements: a request above its limit."""
+    causes: list[Cause] = []
+    for key in ("containers", "initContainers"):
+        for index, container in enumerate(_containers(pod, key)):
+            requests, limits = _amounts(container, "requests"), _amounts(container, "limits")
+            for name in sorted(requests):
+                if name in limits and requests[name].value > limits[name].value:
+                    causes.append(_invalid(f"spec.{key}[{index}].resources.requests", str(requests[name]),
+                                           f"must be less than or equal to {name} limit of {limits[name]}"))
+    return causes
+
+
 def aggregate(messages: list[str]) -> str:
     """utilerrors.NewAggregate(...).Error(): one message as it is, more without repeats in brackets."""
     unique = list(dict.fromkeys(messages))
@@ -499,6 +512,9 @@ class PodAdmission:
         limit_ranges = self.store.list(LIMIT_RANGE.key, namespace)
         for limit_range in limit_ranges:
             _limit_range_defaults(pod, limit_range)
+        causes = _over_limit(pod)
+        if causes:  # the pod's own validation, after the mutating plugins (a default limit below a request)
+            raise errors.invalid("Pod", "", name, causes)
         for limit_range in limit_ranges:
             problems = _limit_range_problems(pod, limit_range)
             if problems:
