@@ -138,6 +138,7 @@ def test_the_limit_ranger_defaults_and_refuses_pods_in_its_words(devcluster: Dev
                                                           "requests": {"cpu": "200m", "memory": "64Mi"}}
     assert body["metadata"]["annotations"]["kubernetes.io/limit-ranger"] == \
         "LimitRanger plugin set: cpu, memory request for container app; cpu limit for container app"
+    assert body["status"]["qosClass"] == "Burstable"  # PrepareForCreate comes after LimitRanger's defaults
 
 
 def test_the_resource_quota_counts_pods_and_refuses_the_one_too_many(devcluster: DevClusterProcess) -> None:

@@ -12,7 +12,7 @@ import json
 import math
 import re
 
-from app.devcluster.apiserver.quantity import (  # noqa: F401 (re-exported: Knative's validation reads them here)
+from app.devcluster.apiserver.quantity import (  # noqa: F401 (the admission parsers' home for them)
     QUANTITY_FORMAT,
     QUANTITY_NUMERIC,
     QUANTITY_SUFFIX,

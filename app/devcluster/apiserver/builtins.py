@@ -8,9 +8,11 @@ import binascii
 import ipaddress
 import re
 from collections.abc import Container
+from fractions import Fraction
 from typing import Any
 
 from app.devcluster.apiserver import errors, gofmt, quota, rbac_objects
+from app.devcluster.apiserver.quantity import quantity_value
 from app.devcluster.apiserver.resources import (
     CORE_SERVICE,
     LIMIT_RANGE,
@@ -76,6 +78,48 @@ def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: Contai
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
         obj["status"] = {"loadBalancer": {}}
+
+
+def prepare_pod(obj: dict[str, Any]) -> None:
+    """A new Pod's status, as pkg/registry/core/pod/strategy.go PrepareForCreate sets it after mutating admission:
+    phase Pending and its QoS class, whatever the client sent."""
+    obj["status"] = {"phase": "Pending", "qosClass": pod_qos(obj)}
+
+
+def pod_qos(pod: dict[str, Any]) -> str:
+    """pkg/apis/core/helper/qos ComputePodQOS over the containers and init containers (pod-level resources are not
+    simulated): BestEffort without a cpu or memory request or limit above zero; Guaranteed when every container has
+    both limits and each resource's requests add up to its limits (a request left out defaults to its limit, as
+    SetDefaults_Pod does); Burstable otherwise."""
+    spec = _mapping(pod.get("spec"))
+    containers = [c for key in ("containers", "initContainers") if isinstance(spec.get(key), list)
+                  for c in spec[key] if isinstance(c, dict)]
+    requests: dict[str, Fraction] = {}
+    limits: dict[str, Fraction] = {}
+    guaranteed = True
+    for container in containers:
+        resources = _mapping(container.get("resources"))
+        asked_limits, asked_requests = _mapping(resources.get("limits")), _mapping(resources.get("requests"))
+        own_limits = _positive(asked_limits)
+        for name, value in _positive({**asked_limits, **asked_requests}).items():
+            requests[name] = requests.get(name, Fraction(0)) + value
+        for name, value in own_limits.items():
+            limits[name] = limits.get(name, Fraction(0)) + value
+        guaranteed = guaranteed and {"cpu", "memory"} <= own_limits.keys()
+    if not requests and not limits:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed and requests == limits else "Burstable"
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _positive(resources: dict[str, Any]) -> dict[str, Fraction]:
+    """The cpu and memory quantities above zero in a requests or limits map."""
+    values = {name: quantity_value(str(text)) for name, text in resources.items()  # JSON numbers are quantities too
+              if name in ("cpu", "memory") and isinstance(text, (str, int, float)) and not isinstance(text, bool)}
+    return {name: value for name, value in values.items() if value is not None and value > 0}
 
 
 def prepare_update(resource: ResourceDef, obj: dict[str, Any], old: dict[str, Any]) -> None:

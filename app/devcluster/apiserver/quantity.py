@@ -1,7 +1,8 @@
-"""apimachinery's resource.Quantity: what ParseQuantity accepts (and its errors), a quantity's exact value, and the
-canonical text `Quantity.String()` gives it (pkg/api/resource/quantity.go, amount.go): a ResourceQuota's or a
-LimitRange's values, and the sums and messages the quota and limit range admission print, read as a cluster prints
-them."""
+"""resource.Quantity as k8s.io/apimachinery pkg/api/resource/quantity.go parses it: which texts it accepts (with
+its error for those it refuses) and, for the API server's own arithmetic (a Pod's QoS class, quotas and limit
+ranges), a parsed one's exact value, and the canonical text `Quantity.String()` gives it (quantity.go, amount.go): a
+ResourceQuota's or a LimitRange's values, and the sums and messages the quota and limit range admission print, read
+as a cluster prints them."""
 
 from __future__ import annotations
 
@@ -86,6 +87,26 @@ def _exponent(suffix: str) -> int | None:
     if not body or not set(body) <= _DIGITS or len(body) > 19 or not -(2**63) <= int(number) < 2**63:
         return None
     return int(number)
+
+
+def quantity_value(text: str) -> Fraction | None:
+    """The exact value of a quantity resource.ParseQuantity accepts (cpu "100m" is 1/10, memory "1Ki" 1024), or
+    None for one it refuses, and for one beyond 10^±1000 (which no pod's resources need; computing it could take
+    the server's time)."""
+    if quantity_error(text) is not None:
+        return None
+    parsed = _quantity_parts(text) if text != "0" else None
+    if parsed is None:
+        return Fraction(0)
+    value, _, _, suffix = parsed
+    body = value.lstrip("+-")
+    number = Fraction(body) if body.strip(".") else Fraction(0)
+    if value.startswith("-"):
+        number = -number
+    if suffix in _BINARY_SUFFIXES:
+        return number * 2 ** _BINARY_SUFFIXES[suffix]
+    exponent = _DECIMAL_SUFFIXES[suffix] if suffix in _DECIMAL_SUFFIXES else int(_exponent(suffix) or 0)
+    return number * Fraction(10) ** exponent if abs(exponent) <= 1000 else None
 
 
 DECIMAL_SI = "DecimalSI"

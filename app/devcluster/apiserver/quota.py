@@ -507,15 +507,19 @@ class PodAdmission:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def admit(self, namespace: str, pod: dict[str, Any]) -> None:
-        name = str((pod.get("metadata") or {}).get("name") or "")
-        limit_ranges = self.store.list(LIMIT_RANGE.key, namespace)
-        for limit_range in limit_ranges:
+    def mutate(self, namespace: str, pod: dict[str, Any]) -> None:
+        """LimitRanger's Admit: the namespace's defaults for what the containers lack."""
+        for limit_range in self.store.list(LIMIT_RANGE.key, namespace):
             _limit_range_defaults(pod, limit_range)
+
+    def validate(self, namespace: str, pod: dict[str, Any]) -> None:
+        """The pod's own requests-to-limits check (its strategy's validation, which follows the mutating plugins),
+        then LimitRanger's Validate and ResourceQuota."""
+        name = str((pod.get("metadata") or {}).get("name") or "")
         causes = _over_limit(pod)
-        if causes:  # the pod's own validation, after the mutating plugins (a default limit below a request)
+        if causes:  # a default limit below a container's request
             raise errors.invalid("Pod", "", name, causes)
-        for limit_range in limit_ranges:
+        for limit_range in self.store.list(LIMIT_RANGE.key, namespace):
             problems = _limit_range_problems(pod, limit_range)
             if problems:
                 raise errors.forbidden(POD.plural, "", name, aggregate(problems))

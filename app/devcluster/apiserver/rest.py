@@ -50,10 +50,12 @@ class Guard(Protocol):
 
 
 class PodPlugin(Protocol):
-    """A built-in admission plugin on pod creation (LimitRanger, ResourceQuota): it runs for every client, the
-    cluster's own controllers too, and may change the pod or refuse it."""
+    """Built-in admission plugins on pod creation (LimitRanger, ResourceQuota): they run for every client, the
+    cluster's own controllers too; `mutate` with the mutating plugins, `validate` with the validating ones."""
 
-    def admit(self, namespace: str, pod: dict[str, Any]) -> None: ...
+    def mutate(self, namespace: str, pod: dict[str, Any]) -> None: ...
+
+    def validate(self, namespace: str, pod: dict[str, Any]) -> None: ...
 
 
 class Schema(Protocol):
@@ -175,10 +177,15 @@ class Rest:
         self._check_schema(call, obj)
         if admit:
             self.admission.mutate(resource, "CREATE", obj, None, call.user)
+        if resource is POD:
+            for plugin in self.pod_plugins:  # mutating admission: LimitRanger's defaults
+                plugin.mutate(call.namespace, obj)
+            builtins.prepare_pod(obj)  # its strategy's PrepareForCreate, after mutating admission
+        if admit:
             self._validate(call, "CREATE", obj, None)
         if resource is POD:
-            for plugin in self.pod_plugins:
-                plugin.admit(call.namespace, obj)
+            for plugin in self.pod_plugins:  # validating admission: LimitRanger's limits, then ResourceQuota
+                plugin.validate(call.namespace, obj)
         existing = self.store.get(resource.key, call.namespace if resource.namespaced else "", metadata["name"])
         if existing is not None:
             raise errors.already_exists(resource.plural, resource.group, metadata["name"], generated)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.devcluster.admission.goparse import go_duration
+from app.devcluster.apiserver.builtins import pod_qos
 from app.devcluster.apiserver.resources import POD
 from app.devcluster.controllers import conditions as knative_conditions
 from app.devcluster.controllers.context import Context, condition
@@ -361,15 +362,8 @@ def _status(pod: dict[str, Any], states: list[dict[str, Any]], stamp: str) -> di
         "podIP": pod_ip(uid), "podIPs": [{"ip": pod_ip(uid)}],
         "startTime": (pod.get("status") or {}).get("startTime") or stamp,
         "containerStatuses": states,
-        "qosClass": _qos(pod),
+        "qosClass": (pod.get("status") or {}).get("qosClass") or pod_qos(pod),  # set on create
     }
     return status
 
 
-def _qos(pod: dict[str, Any]) -> str:
-    resources = [c.get("resources") or {} for c in _containers(pod)]
-    if not any(r.get("requests") or r.get("limits") for r in resources):
-        return "BestEffort"
-    guaranteed = all(r.get("limits") and (not r.get("requests") or r.get("requests") == r.get("limits"))
-                     for r in resources)
-    return "Guaranteed" if guaranteed else "Burstable"
