@@ -33,6 +33,7 @@ from app.devcluster.apiserver.http import HEADER_TIMEOUT, ApiServer
 from app.devcluster.apiserver.metrics import ApiMetrics
 from app.devcluster.apiserver.openapi import OpenApi
 from app.devcluster.apiserver.podlogs import ContainerLogs
+from app.devcluster.apiserver.quota import PodAdmission, QuotaController
 from app.devcluster.apiserver.rbac import Authorizer
 from app.devcluster.apiserver.resources import (
     CORE_RESOURCES,
@@ -129,6 +130,8 @@ class DevCluster:
         self.logs = ContainerLogs()
         self.authorizer = Authorizer(self.store)
         self.rest.guards.append(Escalation(self.authorizer))
+        self.rest.pod_plugins.append(PodAdmission(self.store))  # LimitRanger, then ResourceQuota
+        self.quotas = QuotaController(self.rest)
         self.aggregation = Aggregation(self.rest)
         self.admin_token = ""
         self.accounts: ServiceAccounts | None = None
@@ -179,6 +182,7 @@ class DevCluster:
         self.accounts.start()
         self.aggregation.start()
         self.gc.start()
+        self.quotas.start()
         self.expiry.start()
         for controller in self.controllers:
             controller.start()
@@ -242,6 +246,7 @@ class DevCluster:
         for controller in reversed(self.controllers):
             await controller.stop()
         await self.expiry.stop()
+        await self.quotas.stop()
         await self.gc.stop()
         await self.aggregation.stop()
         if self.accounts is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from app.knative.instances import NOT_PULLED, Instance
 from app.knative.models import FAILED, SUCCESS, Condition, RevisionView, ServiceView
 from app.knative.probes import readiness_probe
+from app.knative.quantity import QuantityError, parse_quantity
 
 _IMAGE = re.compile(r'Unable to fetch image "([^"]*)"')
 _REVISION_FAILED = re.compile(r'^Revision "([^"]+)" failed with message: (.*)\.$', re.DOTALL)
@@ -20,8 +21,22 @@ _EXIT = re.compile(r"^ExitCode(-?[0-9]+)$")
 # A Pod the API server refuses (the ReplicaSet's ReplicaFailure, reason FailedCreate, its message the refusal): the
 # resource quota admission's "exceeded quota: NAME, requested: …" (plugin/pkg/admission/resourcequota), a LimitRange's
 # "maximum cpu usage per Container is 1, but limit is 2" (plugin/pkg/admission/limitranger), a policy's own words.
-_FORBIDDEN = re.compile(r'^pods "[^"]*" is forbidden: ')
-_QUOTA = re.compile(r"exceeded quota: ([^,]+),")
+_FORBIDDEN = re.compile(r'^pods "[^"]*" is forbidden: |^Pod "[^"]*" is invalid: ')
+# validation.go ValidateResourceRequirements, once a LimitRange's default limit is below a container's request.
+_ABOVE_LIMIT = re.compile(r'Invalid value: "([^"]*)": must be less than or equal to (\S+) limit of (\S+?)\.?$')
+_QUOTA = re.compile(r"exceeded quota: ([^,]+), requested: (\S*), used: (\S*), limited: (\S*?)\.?$")
+# pods.go Constraints: "must specify <resource> for: <containers>; …" (1.2x; before, "must specify <r1>,<r2>").
+_MUST = re.compile(r"failed quota: ([^:]+): must specify (.*?)\.?$")
+# limitranger/admission.go minConstraint and maxConstraint (newer without a final full stop).
+_RANGE = re.compile(r"(maximum|minimum) (\S+) usage per (Container|Pod) is ([^,\s\]]+?)\.?"
+                    r"(?:, but (limit|request) is ([^,\s\]]+?)\.?(?=,|\]|$)|\.?\s+No (limit|request) is specified)")
+_TERMS = {"cpu": "CPU requests", "requests.cpu": "CPU requests", "limits.cpu": "CPU limits",
+          "memory": "memory requests", "requests.memory": "memory requests", "limits.memory": "memory limits",
+          "ephemeral-storage": "ephemeral storage requests", "requests.ephemeral-storage": "ephemeral storage requests",
+          "limits.ephemeral-storage": "ephemeral storage limits", "pods": "pods", "count/pods": "pods"}
+_RESOURCE = {"cpu": "CPU", "memory": "memory", "ephemeral-storage": "ephemeral storage"}
+_BY_ITSELF = "this revision starts by itself, as Kubernetes keeps trying to create its instances"
+_REFUSED = "Kubernetes refuses to create its instances"
 # The Route's AllTrafficAssigned messages for a split it cannot apply (knative/serving pkg/reconciler/route/traffic/
 # errors.go), copied to the Service's RoutesReady; while one holds, the Route keeps its last good status.traffic.
 _HELD = re.compile(r'^Revision "([^"]+)" (failed to become ready|referenced in traffic not found|is not yet ready)\.$')
@@ -101,20 +116,111 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
                        f"probe failures) and its logs, and its readiness probe ({probe.words}), then create a new "
                        "revision")
     if reason == "FailedCreate":
-        quota = _QUOTA.search(message)
-        if quota is not None:
-            return verdict(f"Kubernetes refuses to create its instances: the namespace's ResourceQuota "
-                           f"{quota.group(1)} is used up",
-                           "lower the revision's resource requests and limits, or ask for a larger quota, then "
-                           "create a new revision")
-        return verdict(f"Kubernetes refuses to create its instances: {_FORBIDDEN.sub('', message).rstrip('.')}",
-                       "change the revision's settings to what the namespace allows (its LimitRange, ResourceQuota "
-                       "or policies), then create a new revision")
+        return verdict(*refusal(message))
     if reason == "Unschedulable":
         return verdict("No node can run its instances",
                        "lower its CPU or memory requests, or add capacity to the cluster")
     return verdict(f"The revision is not Ready ({reason or 'no reason given'})",
                    "read its conditions, events and logs below")
+
+
+def _amounts(text: str) -> dict[str, str]:
+    """resourcequota's prettyPrint read back: `name=quantity,…`."""
+    return dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+
+
+def _more(requested: str, limited: str) -> bool:
+    try:
+        return parse_quantity(requested) > parse_quantity(limited)
+    except QuantityError:
+        return False
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _quota_refusal(name: str, requested: dict[str, str], used: dict[str, str], limited: dict[str, str]) \
+        -> tuple[str, str]:
+    """A quota the instance would exceed: each resource in its words; the revision too big for the whole quota, or
+    the rest of the namespace using it up."""
+    clauses, alone = [], []
+    for resource in requested:
+        term, asked, held, most = _TERMS.get(resource, resource), requested[resource], used.get(resource, "0"), \
+            limited.get(resource, "")
+        if term == "pods":
+            clauses.append(f"pods: {held} of the {most} allowed are in use")
+        elif _more(asked, most):
+            alone.append(term)
+            clauses.append(f"{term}: each instance asks for {asked}, more than the {most} allowed in all")
+        else:
+            clauses.append(f"{term}: each instance asks for {asked}, and {held} of the {most} allowed are in use")
+    what = f"{_REFUSED}: they would exceed the namespace's ResourceQuota {name} ({'; '.join(clauses)})"
+    if alone:
+        return what, (f"lower the revision's {_and(alone)} in a new revision, or ask for a larger quota, and "
+                      f"{_BY_ITSELF}")
+    lower = [t for t in dict.fromkeys(_TERMS.get(r, r) for r in requested) if t != "pods"]
+    todo = ("free some of the quota (fewer instances of other revisions or workloads in the namespace) or ask for a "
+            f"larger quota, and {_BY_ITSELF}")
+    return what, todo + (f"; or lower its {_and(lower)} in a new revision" if lower else "")
+
+
+def _must_state(name: str, listed: str) -> tuple[str, str]:
+    """A quota that counts cpu or memory, and containers that do not state them."""
+    missing: dict[str, list[str]] = {}
+    for part in listed.split("; "):
+        resource, _, containers = part.partition(" for: ")
+        for one in resource.split(",") if not containers else [resource]:
+            missing[one.strip()] = [c for c in containers.split(",") if c]
+    terms = list(dict.fromkeys(_TERMS.get(r, r) for r in missing))
+    what = f"{_REFUSED}: the namespace's ResourceQuota {name} counts {_and(terms)}, so every container must state them"
+    limit_range = "a LimitRange's defaults give them to every container that states none"
+    if not any(missing.values()):
+        return what, ("set them on the revision's container in a new revision (queue-proxy, the container Knative "
+                      f"adds to each instance, takes its own from the cluster's config-deployment), or {limit_range}")
+    which = ", ".join(f"{_TERMS.get(r, r).removesuffix('s')} ({', '.join(c)})" for r, c in missing.items())
+    what += f", and these do not: {which}"
+    queue = [r for r, c in missing.items() if "queue-proxy" in c]
+    todo = "set them on the revision's container in a new revision"
+    if queue:
+        keys = ", ".join(f"queue-sidecar-{r.split('.')[-1]}-{'limit' if r.startswith('limits.') else 'request'}"
+                         for r in queue)
+        todo += (f"; queue-proxy, the container Knative adds to each instance, takes its own from the cluster's "
+                 f"config-deployment ({keys}), or {limit_range}")
+    return what, todo
+
+
+def refusal(message: str) -> tuple[str, str]:
+    """What happened and what to do when the API server refuses a revision's pods (FailedCreate): a ResourceQuota,
+    a LimitRange, or another admission's own words."""
+    quota = _QUOTA.search(message)
+    if quota is not None:
+        name, requested, used, limited = quota.groups()
+        return _quota_refusal(name, _amounts(requested), _amounts(used), _amounts(limited))
+    must = _MUST.search(message)
+    if must is not None:
+        return _must_state(*must.groups())
+    above = _ABOVE_LIMIT.search(message)
+    if above is not None:
+        request, resource, limit = above.groups()
+        term = _RESOURCE.get(resource, resource)
+        return (f"{_REFUSED}: a container requests {request} of {term}, more than its {term} limit of {limit} (the "
+                "namespace's LimitRange default, when the revision sets none)",
+                f"set the revision's {term} limit (at least its request) in a new revision, or ask for the "
+                f"LimitRange's default to be raised, and {_BY_ITSELF}")
+    found = _RANGE.search(message)
+    if found is not None:
+        bound, resource, per, enforced, kind, value, unstated = found.groups()
+        subject = "a container" if per == "Container" else "an instance (its containers together)"
+        term = f"{_RESOURCE.get(resource, resource)} {kind or unstated}"
+        most = "at most" if bound == "maximum" else "at least"
+        this = f"this one's is {value}" if value else "one states none"
+        return (f"{_REFUSED}: the namespace's LimitRange allows {subject} a {term} of {most} {enforced}, and {this}",
+                f"give the revision a {term} of {most} {enforced} in a new revision, or ask for the LimitRange to be "
+                f"changed, and {_BY_ITSELF}")
+    return (f"{_REFUSED}: {_FORBIDDEN.sub('', message).rstrip('.')}",
+            "change the revision's settings to what the namespace allows (its LimitRange, ResourceQuota or policies) "
+            "in a new revision")
 
 
 def _deadline(revision: RevisionView) -> str:
@@ -250,6 +356,8 @@ def service_problem(service: ServiceView) -> str:
         what = "its container exits as soon as it starts"
     elif _TIMED_OUT.match(inner):
         what = "it did not become ready within its progress deadline"
+    elif _FORBIDDEN.match(inner):
+        what = refusal(inner)[0]
     else:
         what = inner
     line = f"Revision {name} failed: {what}."

@@ -43,3 +43,13 @@ def event_from(obj: dict[str, Any]) -> EventView:
 def newest_first(events: Iterable[dict[str, Any]], limit: int = 20) -> list[EventView]:
     parsed = [event_from(e) for e in events if isinstance(e, dict)]
     return sorted(parsed, key=lambda e: e.last, reverse=True)[:limit]
+
+
+def about_instances(event: dict[str, Any], revision: str) -> bool:
+    """A warning about one of the revision's instances or about the ReplicaSet that creates them (of its Deployment
+    `<revision>-deployment`, Knative's name for it: pkg/reconciler/revision/resources/names): the kubelet's BackOff, a
+    failed pull or probe; the ReplicaSet controller's FailedCreate ("Error creating: …", a quota or limit range that
+    refuses the pods)."""
+    involved = _dict(event.get("involvedObject"))
+    return bool(involved.get("kind") in ("Pod", "ReplicaSet") and event.get("type") == "Warning"
+                and str(involved.get("name") or "").startswith(f"{revision}-deployment-"))

@@ -12,7 +12,7 @@ from typing import Any
 from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unreachable
-from app.knative.events import EventView, newest_first
+from app.knative.events import EventView, about_instances, newest_first
 from app.knative.instances import LABEL_REVISION, NONE, USER_CONTAINER, Instance, Instances, instance_from
 from app.knative.models import LABEL_SERVICE
 from app.web.permissions import forbidden_text, plainly
@@ -172,9 +172,13 @@ async def gather_evidence(client: Cluster, user: str, namespace: str, revision: 
     evidence = Evidence(revision)
     names = [revision, *(i.name for i in instances[:EVENT_PODS])]
     reads = [client.list(r.EVENT, namespace, field_selector=f"involvedObject.name={name}") for name in names]
+    # The ReplicaSet's warnings too: its FailedCreate says why no instance exists (a quota, a limit range).
+    reads.append(client.list(r.EVENT, namespace, field_selector="involvedObject.kind=ReplicaSet,type=Warning"))
     try:
         listed = await asyncio.gather(*reads)
-        evidence.events = newest_first(e for answer in listed for e in answer.get("items") or [])
+        found = [e for answer in listed[:-1] for e in answer.get("items") or []]
+        found += [e for e in listed[-1].get("items") or [] if about_instances(e, revision)]
+        evidence.events = newest_first(found)
     except Unreachable:
         raise
     except ClusterError as error:

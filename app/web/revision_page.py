@@ -24,6 +24,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import Forbidden, NotFound
 from app.knative import changes, history
 from app.knative.diagnosis import Diagnosis, diagnose, not_ready
+from app.knative.events import about_instances
 from app.knative.instances import NONE, Instances, container_of, describe, resolved_image, serving_container
 from app.knative.models import (
     FAILED,
@@ -232,22 +233,22 @@ def of_this_revision(events: Sequence[dict[str, Any]], uid: str) -> list[dict[st
 
 
 def instance_event(event: dict[str, Any], revision: str) -> bool:
-    """A warning about one of the revision's instances (a Pod of its Deployment `<revision>-deployment`, Knative's
-    name for it: pkg/reconciler/revision/resources/names): the kubelet's BackOff, a failed pull or probe."""
-    involved = event.get("involvedObject") or {}
-    return bool(involved.get("kind") == "Pod" and event.get("type") == "Warning"
-                and str(involved.get("name") or "").startswith(f"{revision}-deployment-"))
+    """A warning about one of the revision's instances, or about the ReplicaSet that creates them."""
+    return about_instances(event, revision)
 
 
 async def read_events(client: Cluster, namespace: str, name: str, who: str) -> tuple[list[dict[str, Any]], str]:
-    """The revision's Events and its instances' warnings, read as the user `who`; or why they cannot be."""
+    """The revision's Events and the warnings about its instances and their ReplicaSet, read as the user `who`; or why
+    they cannot be."""
     try:
-        own, pods = await asyncio.gather(
+        own, pods, replicasets = await asyncio.gather(
             client.list(r.EVENT, namespace, field_selector=f"involvedObject.kind=Revision,involvedObject.name={name}"),
-            client.list(r.EVENT, namespace, field_selector="involvedObject.kind=Pod,type=Warning"))
+            client.list(r.EVENT, namespace, field_selector="involvedObject.kind=Pod,type=Warning"),
+            client.list(r.EVENT, namespace, field_selector="involvedObject.kind=ReplicaSet,type=Warning"))
     except Forbidden:
         return [], f"{refusal(who, 'list', 'events', namespace)}."
-    return [*(own.get("items") or []), *(e for e in pods.get("items") or [] if instance_event(e, name))], ""
+    theirs = [*(pods.get("items") or []), *(replicasets.get("items") or [])]
+    return [*(own.get("items") or []), *(e for e in theirs if instance_event(e, name))], ""
 
 
 async def read_excerpt(client: Cluster, who: str, namespace: str, listing: Listing,

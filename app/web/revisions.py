@@ -16,11 +16,13 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from app.cluster.errors import Forbidden, Invalid, Rejected, Unreachable
+from app.cluster import resources as r
+from app.cluster.errors import ClusterError, Forbidden, Invalid, Rejected, Unreachable
 from app.knative import changes, traffic
 from app.knative import forms as kforms
 from app.knative.basis import Basis, canonical, what_changed
 from app.knative.commands import Preview
+from app.knative.limits import limit_range_warnings
 from app.knative.manifests import UPDATE_TIMESTAMP, desired_template, new_revision_patch
 from app.knative.models import RevisionView, ServiceView, Template, TrafficTarget, template_from
 from app.knative.naming import revision_name
@@ -68,6 +70,7 @@ class WizardPage(RowsForm):
     preview: Preview | None = None
     preview_problem: str = ""
     allowed: Allowed = EVERYTHING  # whether the user may change the Service (Create is disabled when not)
+    limit_warnings: list[str] = field(default_factory=list)  # what the namespace's LimitRanges would refuse
 
     @property
     def retry_action(self) -> str:
@@ -110,8 +113,26 @@ def _planned(page: WizardPage) -> tuple[Template, list[traffic.TrafficRow], int 
     return template, rows, _rollout(page, rows)
 
 
+async def _limit_warnings(request: Request, page: WizardPage) -> list[str]:
+    """What the namespace's LimitRanges would refuse of the resources typed, read with the user's own rights; nothing
+    when they may not read them, or the cluster does not answer (the wizard is not held up for a warning)."""
+    try:
+        template = kforms.parse_template(page.form)
+    except kforms.FormErrors:
+        return []
+    if not any((template.cpu_request, template.cpu_limit, template.memory_request, template.memory_limit)):
+        return []
+    try:
+        listed = await cluster(request).list(r.LIMIT_RANGE, page.namespace)
+    except ClusterError:  # Forbidden, Unreachable and the rest
+        return []
+    return limit_range_warnings(template, listed.get("items") or [])
+
+
 async def _show(request: Request, page: WizardPage, status: int = 200, only_preview: bool = False) -> Response:
     """The wizard, with what Create would send (on the last step, where the traffic is chosen)."""
+    if page.step >= 2 and not page.offline and not only_preview:
+        page.limit_warnings = await _limit_warnings(request, page)
     if page.step == 3 and page.obj and not page.offline:
         try:
             template, rows, rollout = _planned(page)

@@ -79,27 +79,107 @@ def test_other_failures(reason: str, what: str) -> None:
     assert found is not None and found.what == what
 
 
+def _refused(message: str) -> Any:
+    found = diagnose(_revision(ResourcesAvailable=("False", "FailedCreate", message),
+                               Ready=("False", "FailedCreate", message)))
+    assert found is not None
+    return found
+
+
+POD = 'pods "app-00002-deployment-6d4b9-x7k2p" is forbidden: '
+
+
 def test_instances_the_cluster_refuses_to_create() -> None:
     """A ResourceQuota or LimitRange refuses the revision's Pods: the ReplicaSet's ReplicaFailure (reason FailedCreate,
     the API server's refusal as message) becomes the revision's ResourcesAvailable=False (knative/serving
-    pkg/apis/serving/k8s_lifecycle.go TransformDeploymentStatus, revision_lifecycle.go PropagateDeploymentStatus)."""
-    quota = ('pods "app-00002-deployment-6d4b9-x7k2p" is forbidden: exceeded quota: compute, requested: cpu=2, '
-             "used: cpu=3, limited: cpu=4")
-    found = diagnose(_revision(ResourcesAvailable=("False", "FailedCreate", quota), Ready=("False", "FailedCreate",
-                                                                                             quota)))
-    assert found is not None
-    assert found.what == "Kubernetes refuses to create its instances: the namespace's ResourceQuota compute is used up"
-    assert found.todo == ("lower the revision's resource requests and limits, or ask for a larger quota, then create "
-                          "a new revision")
-    limit = ('pods "app-00002-deployment-6d4b9-x7k2p" is forbidden: maximum cpu usage per Container is 1, but limit '
-             "is 2")
-    other = diagnose(_revision(ResourcesAvailable=("False", "FailedCreate", limit), Ready=("False", "FailedCreate",
-                                                                                             limit)))
-    assert other is not None
-    assert other.what == ("Kubernetes refuses to create its instances: maximum cpu usage per Container is 1, but limit "
-                          "is 2")
-    assert other.todo == ("change the revision's settings to what the namespace allows (its LimitRange, "
-                          "ResourceQuota or policies), then create a new revision")
+    pkg/apis/serving/k8s_lifecycle.go TransformDeploymentStatus, revision_lifecycle.go PropagateDeploymentStatus). The
+    words name the quota and the resource, say whether the rest of the namespace or the revision itself is too big, and
+    that a quota raised (or a LimitRange changed) lets this revision start by itself: the ReplicaSet keeps trying."""
+    used_up = _refused(POD + "exceeded quota: compute, requested: cpu=2, used: cpu=3, limited: cpu=4")
+    assert used_up.what == ("Kubernetes refuses to create its instances: they would exceed the namespace's "
+                            "ResourceQuota compute (CPU requests: each instance asks for 2, and 3 of the 4 allowed "
+                            "are in use)")
+    assert used_up.todo == ("free some of the quota (fewer instances of other revisions or workloads in the namespace) "
+                            "or ask for a larger quota, and this revision starts by itself, as Kubernetes keeps trying "
+                            "to create its instances; or lower its CPU requests in a new revision")
+    too_big = _refused(POD + "exceeded quota: small, requested: limits.memory=1Gi,requests.cpu=525m, used: "
+                             "limits.memory=0,requests.cpu=0, limited: limits.memory=512Mi,requests.cpu=100m")
+    assert too_big.what == ("Kubernetes refuses to create its instances: they would exceed the namespace's "
+                            "ResourceQuota small (memory limits: each instance asks for 1Gi, more than the 512Mi "
+                            "allowed in all; CPU requests: each instance asks for 525m, more than the 100m allowed in "
+                            "all)")
+    assert too_big.todo == ("lower the revision's memory limits and CPU requests in a new revision, or ask for a "
+                            "larger quota, and this revision starts by itself, as Kubernetes keeps trying to create "
+                            "its instances")
+    pods = _refused(POD + "exceeded quota: few, requested: pods=1, used: pods=3, limited: pods=3")
+    assert pods.what == ("Kubernetes refuses to create its instances: they would exceed the namespace's "
+                         "ResourceQuota few (pods: 3 of the 3 allowed are in use)")
+    assert pods.todo == ("free some of the quota (fewer instances of other revisions or workloads in the namespace) or "
+                         "ask for a larger quota, and this revision starts by itself, as Kubernetes keeps trying to "
+                         "create its instances")
+
+
+def test_a_quota_that_needs_every_container_to_state_what_it_counts() -> None:
+    """pods.go Constraints: a quota that counts cpu or memory refuses a pod with a container that does not state it;
+    queue-proxy, which Knative adds, gets its requests and limits from config-deployment's queue-sidecar-* keys."""
+    found = _refused(POD + "failed quota: team: must specify limits.memory for: queue-proxy,user-container; "
+                           "requests.cpu for: user-container")
+    assert found.what == ("Kubernetes refuses to create its instances: the namespace's ResourceQuota team counts "
+                          "memory limits and CPU requests, so every container must state them, and these do not: "
+                          "memory limit (queue-proxy, user-container), CPU request (user-container)")
+    assert found.todo == ("set them on the revision's container in a new revision; queue-proxy, the container Knative "
+                          "adds to each instance, takes its own from the cluster's config-deployment "
+                          "(queue-sidecar-memory-limit), or a LimitRange's defaults give them to every container "
+                          "that states none")
+    older = _refused(POD + "failed quota: team: must specify limits.cpu,requests.memory")
+    assert older.what == ("Kubernetes refuses to create its instances: the namespace's ResourceQuota team counts "
+                          "CPU limits and memory requests, so every container must state them")
+    assert older.todo == ("set them on the revision's container in a new revision (queue-proxy, the container Knative "
+                          "adds to each instance, takes its own from the cluster's config-deployment), or a "
+                          "LimitRange's defaults give them to every container that states none")
+
+
+def test_a_limit_range_that_refuses_the_revision() -> None:
+    found = _refused(POD + "maximum cpu usage per Container is 1, but limit is 2")
+    assert found.what == ("Kubernetes refuses to create its instances: the namespace's LimitRange allows a container "
+                          "a CPU limit of at most 1, and this one's is 2")
+    assert found.todo == ("give the revision a CPU limit of at most 1 in a new revision, or ask for the LimitRange to "
+                          "be changed, and this revision starts by itself, as Kubernetes keeps trying to create its "
+                          "instances")
+    several = _refused(POD + "[minimum memory usage per Pod is 1Gi, but request is 64Mi, maximum cpu usage per "
+                             "Container is 1, but limit is 2]")
+    assert several.what == ("Kubernetes refuses to create its instances: the namespace's LimitRange allows an instance "
+                            "(its containers together) a memory request of at least 1Gi, and this one's is 64Mi")
+    unstated = _refused(POD + "maximum memory usage per Container is 1Gi.  No limit is specified")
+    assert unstated.what == ("Kubernetes refuses to create its instances: the namespace's LimitRange allows a "
+                             "container a memory limit of at most 1Gi, and one states none")
+    ratio = _refused(POD + "cpu max limit to request ratio per Container is 2, but provided ratio is 4.000000")
+    assert ratio.what == ("Kubernetes refuses to create its instances: cpu max limit to request ratio per Container "
+                          "is 2, but provided ratio is 4.000000")
+    assert ratio.todo == ("change the revision's settings to what the namespace allows (its LimitRange, "
+                          "ResourceQuota or policies) in a new revision")
+
+
+def test_a_default_limit_below_the_request() -> None:
+    """A LimitRange's default limit below what a container requests: the pod's own validation (422) refuses it."""
+    found = _refused('Pod "app-00002-deployment-6d4b9-x7k2p" is invalid: spec.containers[0].resources.requests: '
+                     'Invalid value: "800m": must be less than or equal to cpu limit of 500m')
+    assert found.what == ("Kubernetes refuses to create its instances: a container requests 800m of CPU, more than "
+                          "its CPU limit of 500m (the namespace's LimitRange default, when the revision sets none)")
+    assert found.todo == ("set the revision's CPU limit (at least its request) in a new revision, or ask for the "
+                          f"LimitRange's default to be raised, and {'this revision starts by itself'}, as Kubernetes "
+                          "keeps trying to create its instances")
+
+
+def test_a_refused_revision_in_the_services_list() -> None:
+    message = POD + "exceeded quota: small, requested: requests.cpu=525m, used: requests.cpu=0, limited: requests.cpu=100m"
+    service = _service({"ConfigurationsReady": ("False", "RevisionFailed",
+                                                f'Revision "app-00002" failed with message: {message}.'),
+                        "Ready": ("False", "RevisionMissing", 'Configuration "app" does not have any ready Revision.')},
+                       latest_ready="")
+    assert service_problem(service) == ("Revision app-00002 failed: Kubernetes refuses to create its instances: they "
+                                        "would exceed the namespace's ResourceQuota small (CPU requests: each instance "
+                                        "asks for 525m, more than the 100m allowed in all).")
 
 
 def test_no_diagnosis_unless_failed() -> None:
@@ -493,3 +573,4 @@ def test_a_service_whose_revision_missed_its_progress_deadline_in_one_line() -> 
                                  'Revision "app-00002" failed with message: Initial scale was never achieved.')})
     assert service_problem(scaled) == ("Revision app-00002 failed: it did not become ready within its progress "
                                        "deadline. Traffic stays on app-00001.")
+

@@ -11,9 +11,18 @@ from collections.abc import Container
 from fractions import Fraction
 from typing import Any
 
-from app.devcluster.apiserver import errors, gofmt, rbac_objects
+from app.devcluster.apiserver import errors, gofmt, quota, rbac_objects
 from app.devcluster.apiserver.quantity import quantity_value
-from app.devcluster.apiserver.resources import CORE_SERVICE, NAMESPACE, RBAC_GROUP, SECRET, ResourceDef
+from app.devcluster.apiserver.resources import (
+    CORE_SERVICE,
+    LIMIT_RANGE,
+    NAMESPACE,
+    POD,
+    RBAC_GROUP,
+    RESOURCE_QUOTA,
+    SECRET,
+    ResourceDef,
+)
 from app.devcluster.apiserver.tokens import SA_NAME_ANNOTATION, SERVICE_ACCOUNT_TOKEN
 
 _SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
@@ -25,7 +34,9 @@ _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 def prepare_create(resource: ResourceDef, obj: dict[str, Any], taken_ips: Container[str] = frozenset(),
                    start: int = 0) -> None:
     """`taken_ips`: the ClusterIPs live Services hold; `start`: where in the range to look for a free one first."""
-    if resource is SECRET:
+    if resource in (RESOURCE_QUOTA, LIMIT_RANGE, POD):
+        quota.prepare(resource, obj)
+    elif resource is SECRET:
         _secret(obj)
     elif resource.group == RBAC_GROUP:
         rbac_objects.set_defaults(obj)
@@ -112,7 +123,9 @@ def _positive(resources: dict[str, Any]) -> dict[str, Fraction]:
 
 
 def prepare_update(resource: ResourceDef, obj: dict[str, Any], old: dict[str, Any]) -> None:
-    if resource is SECRET:
+    if resource in (RESOURCE_QUOTA, LIMIT_RANGE, POD):
+        quota.prepare(resource, obj)
+    elif resource is SECRET:
         _secret(obj)
     elif resource.group == RBAC_GROUP:
         rbac_objects.set_defaults(obj)
@@ -132,6 +145,8 @@ def validate(resource: ResourceDef, obj: dict[str, Any], old: dict[str, Any] | N
         causes = rbac_objects.validate(resource, obj, old)
     elif resource is SECRET:
         causes = _secret_problems(obj, old)
+    elif resource in (RESOURCE_QUOTA, LIMIT_RANGE):
+        causes = quota.validate(resource, obj)
     if causes:
         raise errors.invalid(resource.kind, resource.group, str(obj["metadata"].get("name") or ""), causes)
 

@@ -119,6 +119,18 @@ SECRET = ResourceDef(
     group="", version="v1",
 )
 
+# A namespace's limits on what its pods take (the ResourceQuota and LimitRanger admission plugins read them).
+RESOURCE_QUOTA = ResourceDef(
+    plural="resourcequotas", singular="resourcequota", kind="ResourceQuota", namespaced=True, short_names=("quota",),
+    subresources=("status",), has_generation=False,
+    group="", version="v1",
+)
+LIMIT_RANGE = ResourceDef(
+    plural="limitranges", singular="limitrange", kind="LimitRange", namespaced=True, short_names=("limits",),
+    has_generation=False, has_status=False,
+    group="", version="v1",
+)
+
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
@@ -157,7 +169,7 @@ REVIEWS = (SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW, SUBJECT_ACCESS
            TOKEN_REVIEW, *SELF_SUBJECT_REVIEWS)
 
 CORE_RESOURCES = (NAMESPACE, CONFIGMAP, CORE_SERVICE, EVENT, POD, DEPLOYMENT, REPLICASET, SERVICE_ACCOUNT, SECRET, ROLE,
-                  CLUSTER_ROLE, ROLE_BINDING, CLUSTER_ROLE_BINDING, *REVIEWS)
+                  CLUSTER_ROLE, ROLE_BINDING, CLUSTER_ROLE_BINDING, *REVIEWS, RESOURCE_QUOTA, LIMIT_RANGE)
 
 
 @dataclass

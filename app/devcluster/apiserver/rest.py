@@ -49,6 +49,15 @@ class Guard(Protocol):
               old: dict[str, Any] | None) -> None: ...
 
 
+class PodPlugin(Protocol):
+    """Built-in admission plugins on pod creation (LimitRanger, ResourceQuota): they run for every client, the
+    cluster's own controllers too; `mutate` with the mutating plugins, `validate` with the validating ones."""
+
+    def mutate(self, namespace: str, pod: dict[str, Any]) -> None: ...
+
+    def validate(self, namespace: str, pod: dict[str, Any]) -> None: ...
+
+
 class Schema(Protocol):
     def check(self, resource: ResourceDef, obj: dict[str, Any], field_validation: str) -> list[str]: ...
 
@@ -85,6 +94,7 @@ class Rest:
         self.admission: Admission = admission or NoAdmission()
         self.schema: Schema = schema or NoSchema()
         self.guards: list[Guard] = []
+        self.pod_plugins: list[PodPlugin] = []
         self.now: Callable[[], str] = objects.now
         # Services found by their ClusterIPs: the index must be there before the store opens (DevCluster makes it so).
         store.add_index(CORE_SERVICE.key, CLUSTER_IP, _cluster_ips)
@@ -167,10 +177,15 @@ class Rest:
         self._check_schema(call, obj)
         if admit:
             self.admission.mutate(resource, "CREATE", obj, None, call.user)
-        if resource is POD:  # its strategy's PrepareForCreate, after mutating admission (LimitRanger's defaults)
-            builtins.prepare_pod(obj)
+        if resource is POD:
+            for plugin in self.pod_plugins:  # mutating admission: LimitRanger's defaults
+                plugin.mutate(call.namespace, obj)
+            builtins.prepare_pod(obj)  # its strategy's PrepareForCreate, after mutating admission
         if admit:
             self._validate(call, "CREATE", obj, None)
+        if resource is POD:
+            for plugin in self.pod_plugins:  # validating admission: LimitRanger's limits, then ResourceQuota
+                plugin.validate(call.namespace, obj)
         existing = self.store.get(resource.key, call.namespace if resource.namespaced else "", metadata["name"])
         if existing is not None:
             raise errors.already_exists(resource.plural, resource.group, metadata["name"], generated)

@@ -564,6 +564,48 @@ REPLICA_SET = _workload(
 )
 
 
+RESOURCE_LIST = {"type": "object", "description": "Amounts by resource name, e.g. cpu: 500m, memory: 1Gi.",
+                 "additionalProperties": int_or_string("A quantity.")}
+
+RESOURCE_QUOTA = _core(
+    "Limits on what a namespace's objects may use in total.",
+    {
+        "spec": obj(
+            "The limits.",
+            {
+                "hard": {**RESOURCE_LIST, "description": "The most of each resource the namespace may use."},
+                "scopes": string_list("Which objects the quota counts, e.g. NotTerminating."),
+                "scopeSelector": preserved("Which objects the quota counts, as a selector over scopes."),
+            },
+        ),
+        "status": obj(
+            "What the namespace uses now.",
+            {
+                "hard": {**RESOURCE_LIST, "description": "The limits the quota enforces."},
+                "used": {**RESOURCE_LIST, "description": "What the namespace uses of each."},
+            },
+        ),
+    },
+)
+
+LIMIT_RANGE_ITEM = obj(
+    "Limits for one kind of object.",
+    {
+        "type": string("Container, Pod or PersistentVolumeClaim."),
+        "max": {**RESOURCE_LIST, "description": "The most each may have."},
+        "min": {**RESOURCE_LIST, "description": "The least each may have."},
+        "default": {**RESOURCE_LIST, "description": "The limits a container without them gets."},
+        "defaultRequest": {**RESOURCE_LIST, "description": "The requests a container without them gets."},
+        "maxLimitRequestRatio": {**RESOURCE_LIST, "description": "The largest limit-to-request ratio allowed."},
+    },
+)
+
+LIMIT_RANGE = _core(
+    "Limits on what each pod or container in a namespace may ask for, and the defaults they get.",
+    {"spec": obj("The limits.", {"limits": array("The limits, one item per type.", LIMIT_RANGE_ITEM)})},
+)
+
+
 def _core_kind(kind: str, plural: str, namespaced: bool, schema: Schema, **flags: bool) -> Kind:
     return Kind("", "v1", kind, plural, namespaced, schema, f"io.k8s.api.core.v1.{kind}", **flags)
 
@@ -590,4 +632,6 @@ CORE_KINDS = (
          status_subresource=True),
     Kind("apps", "v1", "ReplicaSet", "replicasets", True, REPLICA_SET, "io.k8s.api.apps.v1.ReplicaSet",
          status_subresource=True),
+    _core_kind("ResourceQuota", "resourcequotas", True, RESOURCE_QUOTA, status_subresource=True),
+    _core_kind("LimitRange", "limitranges", True, LIMIT_RANGE),
 )

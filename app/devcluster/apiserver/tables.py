@@ -176,6 +176,20 @@ def _template_containers(obj: dict[str, Any], key: str) -> str:
 _CoreColumn = tuple[dict[str, Any], Callable[[dict[str, Any]], Any]]
 
 
+def _quota_cells(obj: dict[str, Any]) -> tuple[str, str]:
+    """printResourceQuota: `resource: used/hard` for each hard resource in name order, those named limits.* under
+    Limit, the rest under Request."""
+    status = obj.get("status") or {}
+    hard, used = status.get("hard") or {}, status.get("used") or {}
+    request: list[str] = []
+    limit: list[str] = []
+    for name in sorted(hard):
+        pieces = name.split(".")
+        (limit if len(pieces) > 1 and pieces[0] == "limits" else request).append(
+            f"{name}: {used.get(name, '0')}/{hard[name]}")
+    return ", ".join(request), ", ".join(limit)
+
+
 def _column(name: str, type_: str, description: str = "", priority: int = 0, format_: str = "") -> dict[str, Any]:
     return {"name": name, "type": type_, "format": format_, "description": description, "priority": priority}
 
@@ -245,6 +259,18 @@ _CORE_COLUMNS: dict[str, list[_CoreColumn]] = {
         _AGE,
         (_column("Selector", "string", "The selector of the service.", priority=1),
          lambda o: ",".join(f"{k}={v}" for k, v in ((o.get("spec") or {}).get("selector") or {}).items()) or "<none>"),
+    ],
+    # printers.go resourceQuotaColumnDefinitions (Age last, as kube-apiserver 1.2x orders them) and
+    # limitRangeColumnDefinitions.
+    "/resourcequotas": [
+        (_column("Request", "string", "Request represents a minimum amount of cpu/memory that a container may "
+                 "consume."), lambda o: _quota_cells(o)[0]),
+        (_column("Limit", "string", "Limits control the maximum amount of cpu/memory that a container may use "
+                 "independent of contention on the node."), lambda o: _quota_cells(o)[1]),
+        _AGE,
+    ],
+    "/limitranges": [
+        (_column("Created At", "date", AGE_DESCRIPTION), lambda o: _meta(o, "creationTimestamp")),
     ],
     "/events": [
         (_column("Last Seen", "string", "The time the event was last seen."),

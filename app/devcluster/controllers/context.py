@@ -33,6 +33,7 @@ class Context:
     logs: ContainerLogs = field(default_factory=ContainerLogs)
     settings: config.Settings = field(default_factory=config.Settings)
     last_event_nanos: int = 0
+    create_failures: dict[Key, int] = field(default_factory=dict)  # ReplicaSets refused a pod: tries so far
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()

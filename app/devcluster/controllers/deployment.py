@@ -10,13 +10,17 @@ import time
 from datetime import datetime
 from typing import Any
 
+from app.devcluster.apiserver.errors import ApiError
 from app.devcluster.apiserver.objects import generate_name
 from app.devcluster.apiserver.resources import DEPLOYMENT, POD, REPLICASET
-from app.devcluster.controllers.context import Context, condition, controller_reference, owned
+from app.devcluster.controllers.context import MANAGER, Context, condition, controller_reference, owned
 from app.devcluster.controllers.labels import LABEL_POD_TEMPLATE_HASH
 
 DEPLOYMENT_CONTROLLER = "deployment-controller"
 REPLICASET_CONTROLLER = "replicaset-controller"
+REPLICA_FAILURE = "ReplicaFailure"  # apps/v1 ReplicaSetReplicaFailure and DeploymentReplicaFailure
+FAILED_CREATE = "FailedCreate"  # controller_utils.go FailedCreatePodReason, replica_set_utils.go's condition reason
+RETRY_MAX = 30.0  # seconds: the longest wait before a ReplicaSet tries again to create a pod it was refused
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery's rand.SafeEncodeString alphabet
 
 
@@ -52,6 +56,17 @@ def find_new_replicaset(deployment: dict[str, Any], replicasets: list[dict[str, 
                                                    rs["metadata"]["name"]))
     return next((rs for rs in ordered if _without_hash((rs.get("spec") or {}).get("template") or {}) == wanted),
                 None)
+
+
+def _failure(obj: dict[str, Any]) -> dict[str, Any] | None:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if isinstance(c, dict) and c.get("type") == REPLICA_FAILURE
+                 and c.get("status") == "True"), None)
+
+
+def replica_failure(deployment: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The Deployment's ReplicaFailure condition while it is True: a pod its ReplicaSet could not create."""
+    return _failure(deployment) if deployment is not None else None
 
 
 def replicas_of(obj: dict[str, Any]) -> int:
@@ -167,10 +182,23 @@ def _deployment_status(ctx: Context, deployment: dict[str, Any], replicaset: dic
             due = _wall(str(progress.get("lastUpdateTime") or stamp)) + deadline - time.time()
             ctx.schedule((DEPLOYMENT.key, deployment["metadata"]["namespace"], deployment["metadata"]["name"]),
                          max(due, 0.0) + 0.05)
+    conditions = [availability, progress]
+    failure = _failure(replicaset)
+    if failure is not None:
+        # progress.go syncRolloutStatus: a ReplicaSet's ReplicaFailure moves to the Deployment (getReplicaFailures,
+        # util.ReplicaSetToDeploymentCondition: its lastTransitionTime is the lastUpdateTime too), and goes with it.
+        known = next((c for c in previous if isinstance(c, dict) and c.get("type") == REPLICA_FAILURE), None)
+        same = known is not None and (known.get("status"), known.get("reason")) == (failure.get("status"),
+                                                                                   failure.get("reason"))
+        conditions.append(known if same and known is not None else {
+            "type": REPLICA_FAILURE, "status": failure.get("status", "True"),
+            "lastUpdateTime": failure.get("lastTransitionTime", stamp),
+            "lastTransitionTime": failure.get("lastTransitionTime", stamp),
+            "reason": failure.get("reason", ""), "message": failure.get("message", "")})
     status: dict[str, Any] = {
         "observedGeneration": deployment["metadata"].get("generation", 1),
         "replicas": have, "updatedReplicas": have, "readyReplicas": ready, "availableReplicas": available,
-        "conditions": [availability, progress],
+        "conditions": conditions,
     }
     if have - available > 0:
         status["unavailableReplicas"] = have - available
@@ -228,15 +256,32 @@ def _new_pod(replicaset: dict[str, Any]) -> dict[str, Any]:
 def reconcile_replicaset(ctx: Context, namespace: str, name: str) -> None:
     replicaset = ctx.get(REPLICASET, namespace, name)
     if replicaset is None or replicaset["metadata"].get("deletionTimestamp"):
+        ctx.create_failures.pop((REPLICASET.key, namespace, name), None)
         return
     wanted = replicas_of(replicaset)
     pods = owned(ctx, POD, replicaset)
+    key = (REPLICASET.key, namespace, name)
+    refused: ApiError | None = None
     for _ in range(wanted - len(pods)):
-        pod = ctx.write(POD, _new_pod(replicaset), None)
-        if pod is not None:
-            pods.append(pod)
-            ctx.record(replicaset, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
-                       component=REPLICASET_CONTROLLER)
+        try:
+            pod = ctx.rest.system_write(POD, _new_pod(replicaset), None, MANAGER)
+        except ApiError as error:
+            # controller_utils.go createPods: a Warning event "Error creating: <the API server's error>", and the
+            # rest of this batch not tried; the ReplicaSet is requeued with a growing back-off, and looked at again
+            # when a quota or a limit range of its namespace changes (its pods' deletions change the quota's usage).
+            refused = error
+            if error.reason != "NotFound" and "is being terminated" not in error.message:
+                ctx.record(replicaset, FAILED_CREATE, f"Error creating: {error.message}", kind="Warning",
+                           component=REPLICASET_CONTROLLER)
+            tries = ctx.create_failures.get(key, 0)
+            ctx.create_failures[key] = tries + 1
+            ctx.schedule(key, min(RETRY_MAX, 2.0**tries))
+            break
+        pods.append(pod)
+        ctx.record(replicaset, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
+                   component=REPLICASET_CONTROLLER)
+    if refused is None:
+        ctx.create_failures.pop(key, None)
     if len(pods) > wanted:
         # As the ReplicaSet controller ranks them: pods not ready yet go first, then the newest.
         pods.sort(key=lambda p: (not is_ready(p), p["metadata"].get("creationTimestamp", "")))
@@ -247,8 +292,16 @@ def reconcile_replicaset(ctx: Context, namespace: str, name: str) -> None:
             ctx.record(replicaset, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
                        component=REPLICASET_CONTROLLER)
     ready = sum(1 for p in pods if is_ready(p))
-    status = {"replicas": len(pods), "fullyLabeledReplicas": len(pods), "readyReplicas": ready,
-              "availableReplicas": ready, "observedGeneration": replicaset["metadata"].get("generation", 1)}
-    ctx.write_status(REPLICASET, replicaset, {k: v for k, v in status.items() if v or k in ("replicas",
-                                                                                            "observedGeneration")})
+    status: dict[str, Any] = {
+        "replicas": len(pods), "fullyLabeledReplicas": len(pods), "readyReplicas": ready, "availableReplicas": ready,
+        "observedGeneration": replicaset["metadata"].get("generation", 1)}
+    status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}
+    # replica_set_utils.go calculateStatus: the first refusal sets ReplicaFailure (FailedCreate, the error's text) and
+    # it stays as it is while creating keeps failing; a round without error removes it.
+    failure = _failure(replicaset)
+    if refused is not None:
+        status["conditions"] = [failure or {"type": REPLICA_FAILURE, "status": "True",
+                                            "lastTransitionTime": ctx.now(), "reason": FAILED_CREATE,
+                                            "message": refused.message}]
+    ctx.write_status(REPLICASET, replicaset, status)
 

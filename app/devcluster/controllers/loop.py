@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.devcluster.apiserver.podlogs import ContainerLogs
-from app.devcluster.apiserver.resources import CONFIGMAP, DEPLOYMENT, POD, REPLICASET
+from app.devcluster.apiserver.resources import CONFIGMAP, DEPLOYMENT, LIMIT_RANGE, POD, REPLICASET, RESOURCE_QUOTA
 from app.devcluster.apiserver.rest import Rest
 from app.devcluster.apiserver.store import Event, split_key
 from app.devcluster.apiserver.tasks import cancel
@@ -26,7 +26,12 @@ from app.devcluster.controllers import config, kubelet
 from app.devcluster.controllers.autoscaler import ACTIVATION_BUFFER, Autoscaler
 from app.devcluster.controllers.configuration import reconcile as reconcile_configuration
 from app.devcluster.controllers.context import Context, Key
-from app.devcluster.controllers.deployment import is_ready, reconcile_deployment, reconcile_replicaset
+from app.devcluster.controllers.deployment import (
+    REPLICA_FAILURE,
+    is_ready,
+    reconcile_deployment,
+    reconcile_replicaset,
+)
 from app.devcluster.controllers.indexes import SPEC_TRAFFIC, add_indexes
 from app.devcluster.controllers.labels import LABEL_CONFIGURATION, LABEL_REVISION, LABEL_ROUTE, LABEL_SERVICE
 from app.devcluster.controllers.revision import reconcile as reconcile_revision
@@ -71,7 +76,8 @@ class KnativeController:
         self._timers: dict[Key, asyncio.TimerHandle] = {}  # the next wake-up of each key that has one
 
     def start(self) -> None:
-        subscription = self.rest.store.subscribe([*(r.key for r in RESOURCES), CONFIGMAP.key, INGRESS.key])
+        subscription = self.rest.store.subscribe([*(r.key for r in RESOURCES), CONFIGMAP.key, INGRESS.key,
+                                                   RESOURCE_QUOTA.key, LIMIT_RANGE.key])
         for pod in self.rest.store.list(POD.key):
             self._observe_pod("ADDED", pod)
         for resource in RESOURCES:
@@ -128,6 +134,13 @@ class KnativeController:
             if namespace == config.KNATIVE_NAMESPACE and name == config.AUTOSCALER:
                 return [(REVISION.key, *split_key(key)) for key in self.rest.store.keys(REVISION.key)]
             return []
+        if event.resource in (RESOURCE_QUOTA.key, LIMIT_RANGE.key):
+            # A quota raised (or its usage down, its pods gone) or a limit range changed: the ReplicaSets refused a
+            # pod try again now.
+            return [(REPLICASET.key, namespace, rs["metadata"]["name"])
+                    for rs in self.rest.store.list(REPLICASET.key, namespace)
+                    if any(isinstance(c, dict) and c.get("type") == REPLICA_FAILURE
+                           for c in (rs.get("status") or {}).get("conditions") or [])]
         labels = obj["metadata"].get("labels") or {}
         if event.resource == INGRESS.key:
             return [(ROUTE.key, namespace, labels[LABEL_ROUTE])] if labels.get(LABEL_ROUTE) else []

@@ -24,7 +24,7 @@ from app.devcluster.controllers import conditions, networking
 from app.devcluster.controllers.autoscaler import TIMED_OUT, Autoscaler
 from app.devcluster.controllers.config import PROGRESS_DEADLINE
 from app.devcluster.controllers.context import Context, controller_reference
-from app.devcluster.controllers.deployment import is_ready, replicas_of
+from app.devcluster.controllers.deployment import is_ready, replica_failure, replicas_of
 from app.devcluster.controllers.indexes import STATUS_TRAFFIC
 from app.devcluster.controllers.kubelet import QUEUE_PROXY, USER_CONTAINER
 from app.devcluster.controllers.labels import (
@@ -152,6 +152,15 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
         code, message = exited
         conds.set("ContainerHealthy", "False", f"ExitCode{code}", f"Container failed with: {message}")
         conds.set("ResourcesAvailable", "Unknown", DEPLOYING)
+    elif (failure := replica_failure(deployment)) is not None:
+        # PropagateDeploymentStatus, through TransformDeploymentStatus: the Deployment's ReplicaFailure (True) is its
+        # ReplicaSetReady False, so ResourcesAvailable False with its reason and message (FailedCreate: the API
+        # server refused its pods, e.g. a ResourceQuota or a LimitRange); gone once the ReplicaSet creates them.
+        if healthy.get("status") == "True":
+            conds.set("ContainerHealthy", "True")
+        else:
+            conds.set("ContainerHealthy", "Unknown", DEPLOYING)
+        conds.set("ResourcesAvailable", "False", str(failure.get("reason") or ""), str(failure.get("message") or ""))
     elif (timed_out := _gave_up(decision.initialized, decision.active[1], deployment)) is not None:
         # ContainerHealthy stays as it was; ResourcesAvailable says why the revision will not become ready.
         if healthy.get("status") == "True":

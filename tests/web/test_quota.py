@@ -1,0 +1,120 @@
+"""A revision whose instances the namespace's ResourceQuota or LimitRange refuses, in the console (over httpx, against
+the session's dev cluster, whose API server applies them as kube-apiserver does): the Services list, the details page
+and the revision page say which quota or limit range, which resource and the amounts, and what to do; the ReplicaSet's
+FailedCreate warnings ("Error creating: …") are among the revision's events; once the quota is raised the revision
+starts by itself and the pages say it is Ready."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Any
+
+from tests.support import DevClusterProcess, ksvc_manifest, wait_for
+from tests.web.conftest import Console
+from tests.web.test_writes import submit, wizard_path
+
+SERVING = "/apis/serving.knative.dev/v1/namespaces/{ns}"
+
+
+def _ready(cluster: DevClusterProcess, ns: str, name: str) -> str:
+    code, _, revision = cluster.request("GET", SERVING.format(ns=ns) + f"/revisions/{name}")
+    if code == 404:
+        return ""
+    assert code == 200, (code, revision)
+    return next((c["status"] for c in (revision.get("status") or {}).get("conditions", []) if c["type"] == "Ready"),
+                "")
+
+
+def _create(console: Console, ns: str, name: str, resources: dict[str, Any]) -> None:
+    manifest = ksvc_manifest(name, ns)
+    manifest["spec"]["template"]["spec"]["containers"][0]["resources"] = resources
+    code, _, body = console.cluster.request("POST", SERVING.format(ns=ns) + "/services", manifest)
+    assert code == 201, body
+
+
+def _refused_event(cluster: DevClusterProcess, ns: str) -> bool:
+    events = cluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
+    return any(e["reason"] == "FailedCreate" and e["involvedObject"]["kind"] == "ReplicaSet" for e in events)
+
+
+async def test_a_revision_the_quota_refuses_is_explained_and_starts_once_the_quota_is_raised(console: Console) -> None:
+    ns = console.namespace()
+    code, _, body = console.cluster.request("POST", f"/api/v1/namespaces/{ns}/resourcequotas", {
+        "metadata": {"name": "small"}, "spec": {"hard": {"requests.cpu": "100m"}}})
+    assert code == 201, body
+    _create(console, ns, "web", {"requests": {"cpu": "500m"}})
+    wait_for(lambda: _ready(console.cluster, ns, "web-00001") == "False", timeout=15, message="web-00001 refused")
+    wait_for(lambda: _refused_event(console.cluster, ns), message="the ReplicaSet's FailedCreate event")
+    await asyncio.sleep(0.3)  # the Service's status follows the revision's
+    said = ("Kubernetes refuses to create its instances: they would exceed the namespace's ResourceQuota small (CPU "
+            "requests: each instance asks for 525m, more than the 100m allowed in all)")
+
+    listing = html.unescape((await console.get(f"/namespaces/{ns}/services")).text)
+    assert f"Revision web-00001 failed: {said}." in listing
+
+    details = html.unescape((await console.get(f"/namespaces/{ns}/services/web")).text)
+    assert said in details
+    assert ("lower the revision's CPU requests in a new revision, or ask for a larger quota, and this revision starts "
+            "by itself, as Kubernetes keeps trying to create its instances") in details
+    assert 'Error creating: pods "web-00001-deployment-' in details  # the ReplicaSet's warning, among its events
+
+    page = html.unescape((await console.get(f"/namespaces/{ns}/services/web/revisions/web-00001")).text)
+    assert said in page
+    assert 'Error creating: pods "web-00001-deployment-' in page and "exceeded quota: small" in page
+    assert "No Events recorded for this revision" not in page
+
+    code, _, body = console.cluster.request("PATCH", f"/api/v1/namespaces/{ns}/resourcequotas/small",
+                                            {"spec": {"hard": {"requests.cpu": "2"}}},
+                                            content_type="application/merge-patch+json")
+    assert code == 200, body
+    wait_for(lambda: _ready(console.cluster, ns, "web-00001") == "True", timeout=20, message="web-00001 Ready")
+    await console.settled(ns, "web")
+    for _ in range(100):  # the console's view of the revision follows the cluster's
+        page = html.unescape((await console.get(f"/namespaces/{ns}/services/web/revisions/web-00001")).text)
+        if "What happened" not in page:
+            break
+        await asyncio.sleep(0.1)
+    assert "What happened" not in page and "Kubernetes refuses to create its instances:" not in page
+    assert 'class="status status-success"' in page
+
+
+async def test_a_revision_a_limit_range_refuses_names_the_limit(console: Console) -> None:
+    ns = console.namespace()
+    code, _, body = console.cluster.request("POST", f"/api/v1/namespaces/{ns}/limitranges", {
+        "metadata": {"name": "sizes"}, "spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}}]}})
+    assert code == 201, body
+    _create(console, ns, "big", {"limits": {"cpu": "2"}})
+    wait_for(lambda: _ready(console.cluster, ns, "big-00001") == "False", timeout=15, message="big-00001 refused")
+    await asyncio.sleep(0.3)
+    page = html.unescape((await console.get(f"/namespaces/{ns}/services/big/revisions/big-00001")).text)
+    assert ("Kubernetes refuses to create its instances: the namespace's LimitRange allows a container a CPU limit of "
+            "at most 1, and this one's is 2") in page
+    assert "give the revision a CPU limit of at most 1 in a new revision" in page
+    assert "maximum cpu usage per Container is 1, but limit is 2" in page  # Knative's words, as it reports them
+
+
+
+async def test_the_wizard_warns_when_the_namespace_limit_range_would_refuse_the_revision(console: Console) -> None:
+    """Create Revision reads the namespace's LimitRanges with the user's own rights and warns, on the steps after the
+    resources are typed, of a request or limit outside a Container item's min or max; a user who may not read them
+    gets no warning and no error."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "wiz")
+    await console.settled(ns, "wiz")
+    code, _, body = console.cluster.request("POST", f"/api/v1/namespaces/{ns}/limitranges", {
+        "metadata": {"name": "sizes"}, "spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}}]}})
+    assert code == 201, body
+    path = wizard_path(ns, "wiz")
+    first = await console.get(path)
+    step2 = await submit(console, path, first.text, "wizard", "next")
+    warning = ("The namespace's LimitRange sizes allows a container a CPU limit of at most 1, and this one's is 2: "
+               "Kubernetes would refuse every instance of the new revision.")
+    assert warning not in html.unescape(step2.text)
+    step3 = await submit(console, path, step2.text, "wizard", "next", cpu_limit="2")
+    assert step3.status_code == 200
+    assert warning in html.unescape(step3.text)
+    back = await submit(console, path, step3.text, "wizard", "previous")
+    assert warning in html.unescape(back.text)  # on the step where the limit is typed too
+    fine = await submit(console, path, back.text, "wizard", "next", cpu_limit="500m")
+    assert "LimitRange sizes" not in fine.text
