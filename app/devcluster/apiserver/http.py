@@ -247,6 +247,11 @@ class ApiServer:
                 raise errors.method_not_allowed(method)
             return await self._review(request, resource, namespace, name)
         call = self._call(request, resource, namespace, name, subresource)
+        # A resource served read-only (the node) answers only the verbs it lists, as its REST storage does.
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method) if name else \
+            {"POST": "create"}.get(method)
+        if verb is not None and subresource != "finalize" and verb not in resource.verbs:
+            raise errors.method_not_allowed(method)
         if not name:
             if method == "GET":
                 return await self._list_or_watch(request, call)

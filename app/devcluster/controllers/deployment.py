@@ -17,6 +17,7 @@ from app.devcluster.controllers.labels import LABEL_POD_TEMPLATE_HASH
 
 DEPLOYMENT_CONTROLLER = "deployment-controller"
 REPLICASET_CONTROLLER = "replicaset-controller"
+BURST_REPLICAS = 500  # kubernetes pkg/controller/replicaset/replica_set.go BurstReplicas
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery's rand.SafeEncodeString alphabet
 
 
@@ -231,16 +232,19 @@ def reconcile_replicaset(ctx: Context, namespace: str, name: str) -> None:
         return
     wanted = replicas_of(replicaset)
     pods = owned(ctx, POD, replicaset)
-    for _ in range(wanted - len(pods)):
+    # At most BURST_REPLICAS pods made (or deleted) per sync, as replica_set.go's manageReplicas caps them; the pods'
+    # own changes bring the ReplicaSet back for the next batch.
+    for _ in range(min(wanted - len(pods), BURST_REPLICAS)):
         pod = ctx.write(POD, _new_pod(replicaset), None)
-        if pod is not None:
-            pods.append(pod)
-            ctx.record(replicaset, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
-                       component=REPLICASET_CONTROLLER)
+        if pod is None:
+            break  # slowStartBatch: a create that fails skips the rest of the sync's creates
+        pods.append(pod)
+        ctx.record(replicaset, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
+                   component=REPLICASET_CONTROLLER)
     if len(pods) > wanted:
         # As the ReplicaSet controller ranks them: pods not ready yet go first, then the newest.
         pods.sort(key=lambda p: (not is_ready(p), p["metadata"].get("creationTimestamp", "")))
-        while len(pods) > wanted:
+        for _ in range(min(len(pods) - wanted, BURST_REPLICAS)):
             pod = pods.pop()
             ctx.delete(POD, pod)
             ctx.logs.forget(namespace, pod["metadata"]["name"])

@@ -152,6 +152,15 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
         code, message = exited
         conds.set("ContainerHealthy", "False", f"ExitCode{code}", f"Container failed with: {message}")
         conds.set("ResourcesAvailable", "Unknown", DEPLOYING)
+    elif (unschedulable := _unschedulable(pods, deployment)) is not None:
+        # reconcile_resources.go: the Deployment wants pods and has none available, and the first of them cannot be
+        # scheduled: ResourcesAvailable False with the pod's reason and message (after PropagateDeploymentStatus, so
+        # over its ProgressDeadlineExceeded too).
+        if healthy.get("status") == "True":
+            conds.set("ContainerHealthy", "True")
+        else:
+            conds.set("ContainerHealthy", "Unknown", DEPLOYING)
+        conds.set("ResourcesAvailable", "False", *unschedulable)
     elif (timed_out := _gave_up(decision.initialized, decision.active[1], deployment)) is not None:
         # ContainerHealthy stays as it was; ResourcesAvailable says why the revision will not become ready.
         if healthy.get("status") == "True":
@@ -191,6 +200,20 @@ def _gave_up(initialized: bool, active_reason: str, deployment: dict[str, Any] |
     found = conditions.get(((deployment or {}).get("status") or {}).get("conditions") or [], "Progressing") or {}
     if found.get("status") == "False" and found.get("reason") == PROGRESS_DEADLINE_EXCEEDED:
         return str(found.get("message") or "")
+    return None
+
+
+def _unschedulable(pods: list[dict[str, Any]], deployment: dict[str, Any] | None) -> tuple[str, str] | None:
+    """The PodScheduled reason and message of the revision's first pod (by name, as a LIST returns them) when the
+    Deployment wants replicas, has none available, and that pod could not be scheduled; else None."""
+    if deployment is None or replicas_of(deployment) <= 0 or not pods:
+        return None
+    if int((deployment.get("status") or {}).get("availableReplicas") or 0) > 0:
+        return None
+    first = min(pods, key=lambda p: p["metadata"]["name"])
+    for entry in (first.get("status") or {}).get("conditions") or []:
+        if isinstance(entry, dict) and entry.get("type") == "PodScheduled" and entry.get("status") == "False":
+            return str(entry.get("reason") or ""), str(entry.get("message") or "")
     return None
 
 
