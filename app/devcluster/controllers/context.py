@@ -33,6 +33,8 @@ class Context:
     logs: ContainerLogs = field(default_factory=ContainerLogs)
     settings: config.Settings = field(default_factory=config.Settings)
     last_event_nanos: int = 0
+    # ReplicaSet uid → (pods its current sync has still to create, the next slow-start batch's size)
+    replica_syncs: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()

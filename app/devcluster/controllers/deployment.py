@@ -226,21 +226,44 @@ def _new_pod(replicaset: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec}
 
 
+def _create_pods(ctx: Context, replicaset: dict[str, Any], count: int) -> int:
+    """Create up to `count` pods of the ReplicaSet, stopping at the first the API server refuses: how many it made."""
+    for made in range(count):
+        pod = ctx.write(POD, _new_pod(replicaset), None)
+        if pod is None:
+            return made
+        ctx.record(replicaset, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
+                   component=REPLICASET_CONTROLLER)
+    return count
+
+
 def reconcile_replicaset(ctx: Context, namespace: str, name: str) -> None:
     replicaset = ctx.get(REPLICASET, namespace, name)
     if replicaset is None or replicaset["metadata"].get("deletionTimestamp"):
         return
+    uid = replicaset["metadata"]["uid"]
+    sync = ctx.replica_syncs.get(uid)
+    if sync is not None:
+        # The sync's next slow-start batch; the loop (and so the API server) had its turn since the last one.
+        left, batch = sync
+        made = _create_pods(ctx, replicaset, min(left, batch))
+        if made == min(left, batch) and left > made:
+            ctx.replica_syncs[uid] = (left - made, batch * 2)
+            ctx.schedule((REPLICASET.key, namespace, name), 0.0)
+            return
+        del ctx.replica_syncs[uid]  # the sync's creates are done (or one failed: slowStartBatch skips the rest)
     wanted = replicas_of(replicaset)
     pods = owned(ctx, POD, replicaset)
-    # At most BURST_REPLICAS pods made (or deleted) per sync, as replica_set.go's manageReplicas caps them; the pods'
-    # own changes bring the ReplicaSet back for the next batch.
-    for _ in range(min(wanted - len(pods), BURST_REPLICAS)):
-        pod = ctx.write(POD, _new_pod(replicaset), None)
-        if pod is None:
-            break  # slowStartBatch: a create that fails skips the rest of the sync's creates
-        pods.append(pod)
-        ctx.record(replicaset, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
-                   component=REPLICASET_CONTROLLER)
+    if wanted > len(pods) and sync is None:
+        # manageReplicas: at most BURST_REPLICAS pods a sync, made in slow-start batches of 1, 2, 4, ...
+        # (SlowStartInitialBatchSize), each batch one turn of the loop; the status follows once the sync is done.
+        left = min(wanted - len(pods), BURST_REPLICAS)
+        made = _create_pods(ctx, replicaset, 1)
+        if made == 1 and left > 1:
+            ctx.replica_syncs[uid] = (left - 1, 2)
+            ctx.schedule((REPLICASET.key, namespace, name), 0.0)
+            return
+        pods = owned(ctx, POD, replicaset)
     if len(pods) > wanted:
         # As the ReplicaSet controller ranks them: pods not ready yet go first, then the newest.
         pods.sort(key=lambda p: (not is_ready(p), p["metadata"].get("creationTimestamp", "")))
