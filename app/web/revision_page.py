@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -208,7 +208,8 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
     service, revision = service_from(service_obj), revision_from(obj)
     instances = RevisionInstances(describe(revision, listing.pods, service.reachable(name)), listing.pods, listing.why)
     shown = RevisionLogs(namespace, service.name, name, container_of(revision.raw_spec), list(logs), EXCERPT_LINES,
-                         max(len(listing.pods or ()) - EXCERPT_INSTANCES, 0), logs_problem(listing),
+                         max(sum(1 for i in listing.pods or () if not i.unschedulable) - EXCERPT_INSTANCES, 0),
+                         logs_problem(listing),
                          refused=allowed.logs, failed=revision.status.label == FAILED,
                          unreached=not service.reachable(name))
     if gone:
@@ -216,9 +217,32 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
         shown = RevisionLogs(namespace, service.name, name, shown.container, problem=f"{gone} Its instances went "
                              "with it: there are no logs to read.", refused=gone)
     return RevisionPage(namespace, service, revision, obj, names[index + 1] if older else "",
-                        names[index - 1] if index else "", diffs, history.event_items(of_this_revision(events, uid)),
+                        names[index - 1] if index else "", diffs,
+                        alike_grouped(history.event_items(of_this_revision(events, uid))),
                         instances, shown, events_problem, allowed=allowed,
                         newest_serving=serving_generation(service, ordered), gone=gone, service_gone=service_gone)
+
+
+def alike_grouped(items: list[history.Item]) -> list[history.Item]:
+    """The instances' warnings that say the same (reason, message, from whom) as one row, the newest, counting them
+    all and naming how many instances: a revision with thousands of Pending instances has as many FailedScheduling
+    Events, one each, with the same words."""
+    rows: list[history.Item] = []
+    alike: dict[tuple[str, str, str, str], tuple[int, set[str]]] = {}
+    for item in items:  # newest first
+        key = (item.kind, item.title, item.detail, item.by)
+        if not item.about.startswith("pod/"):
+            rows.append(item)
+        elif key not in alike:
+            alike[key] = (len(rows), {item.about})
+            rows.append(item)
+        else:
+            index, pods = alike[key]
+            pods.add(item.about)
+            first = rows[index]
+            rows[index] = replace(first, count=first.count + item.count,
+                                  about=f"{len(pods)} instances ({sorted(pods)[0]}, …)")
+    return rows
 
 
 def of_this_revision(events: Sequence[dict[str, Any]], uid: str) -> list[dict[str, Any]]:
@@ -255,7 +279,8 @@ async def read_excerpt(client: Cluster, who: str, namespace: str, listing: Listi
     """The last lines of the first instances of the revision (`revision` its object, None when not found)."""
     if not listing.pods or revision is None:
         return []
-    return await read_logs(client, who, namespace, listing.pods[:EXCERPT_INSTANCES], EXCERPT_LINES)
+    started = [i for i in listing.pods if not i.unschedulable]  # one no node took has no log to read
+    return await read_logs(client, who, namespace, started[:EXCERPT_INSTANCES], EXCERPT_LINES)
 
 
 def named(revisions: list[dict[str, Any]], name: str) -> dict[str, Any] | None:

@@ -296,6 +296,10 @@ class ApiServer:
         validate(options, call.name, bool(query.get("sinceTime")))
         pod = self.rest.get(call)
         container = container_of(pod, query.get("container", ""))
+        if not (pod.get("spec") or {}).get("nodeName"):
+            # Not scheduled yet: no kubelet to ask. LogLocation gives no location (pkg/registry/core/pod/strategy.go),
+            # and the API server answers a null stream with 204 No Content (responsewriters.StreamObject).
+            return web.Response(status=204)
         run = run_for(self.logs, pod, container, go_bool(query.get("previous")))
         response = web.StreamResponse(headers={"Content-Type": "text/plain", "Cache-Control": "no-cache, private"})
         await response.prepare(request)

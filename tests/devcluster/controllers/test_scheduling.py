@@ -117,6 +117,10 @@ def test_a_pod_that_does_not_fit_stays_pending_until_room_frees(small: DevCluste
     assert not _events(small, ns, "second", "Scheduled")
     described = small.kubectl(KUBECTL_VERSIONS[-1], "describe", "pod", "-n", ns, "second").stdout
     assert "FailedScheduling" in described and "Insufficient cpu" in described
+    # No node, no kubelet to ask: the API server answers its log with 204 No Content, and kubectl prints nothing.
+    code, _, _ = small.request("GET", f"/api/v1/namespaces/{ns}/pods/second/log")
+    assert code == 204
+    assert small.kubectl(KUBECTL_VERSIONS[-1], "logs", "-n", ns, "second").stdout == ""
 
     code, _, _ = small.request("DELETE", f"/api/v1/namespaces/{ns}/pods/big")
     assert code == 200
