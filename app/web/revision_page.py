@@ -228,20 +228,21 @@ def alike_grouped(items: list[history.Item]) -> list[history.Item]:
     all and naming how many instances: a revision with thousands of Pending instances has as many FailedScheduling
     Events, one each, with the same words."""
     rows: list[history.Item] = []
-    alike: dict[tuple[str, str, str, str], tuple[int, set[str]]] = {}
+    alike: dict[tuple[str, str, str, str], tuple[int, set[str], int]] = {}  # → (its row, its pods, their count)
     for item in items:  # newest first
         key = (item.kind, item.title, item.detail, item.by)
         if not item.about.startswith("pod/"):
             rows.append(item)
         elif key not in alike:
-            alike[key] = (len(rows), {item.about})
+            alike[key] = (len(rows), {item.about}, item.count)
             rows.append(item)
         else:
-            index, pods = alike[key]
+            index, pods, count = alike[key]
             pods.add(item.about)
-            first = rows[index]
-            rows[index] = replace(first, count=first.count + item.count,
-                                  about=f"{len(pods)} instances ({sorted(pods)[0]}, …)")
+            alike[key] = (index, pods, count + item.count)
+    for index, pods, count in alike.values():
+        if len(pods) > 1:
+            rows[index] = replace(rows[index], count=count, about=f"{len(pods)} instances ({min(pods)}, …)")
     return rows
 
 
