@@ -153,9 +153,11 @@ class Scheduler:
         meta = pod["metadata"]
         self.waiting.pop((meta["namespace"], meta["name"]), None)
         freed = self.bound.pop(meta.get("uid", ""), None)
-        if freed is None or not self.waiting:
+        if freed is None:
             return []
         self.used = Requests(self.used.cpu - freed.cpu, self.used.memory - freed.memory)
+        if not self.waiting:
+            return []
         offered = self._node[1]
         if offered is None:
             return list(self.waiting)

@@ -104,6 +104,9 @@ def test_a_pod_that_does_not_fit_stays_pending_until_room_frees(small: DevCluste
     ns = small.new_namespace("fit")
     _create(small, ns, _pod(ns, "big", cpu="700m"))
     _wait_bound(small, ns, "big")
+    node = small.kubectl(KUBECTL_VERSIONS[-1], "describe", "node", "devcluster").stdout
+    assert "Non-terminated Pods:          (1 in total)" in node and " big " in node
+    assert "cpu                700m (70%)" in node  # kubectl adds up the requests of the pods bound to the node
     _create(small, ns, _pod(ns, "second", cpu="500m"))
     pending = _wait_unschedulable(small, ns, "second")
     assert not pending["spec"].get("nodeName")
@@ -182,3 +185,61 @@ def test_the_pod_limit_leaves_the_rest_pending(small: DevClusterProcess) -> None
     code, _, _ = small.request("DELETE", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services/many")
     assert code == 200
     wait_for(lambda: not pods(), timeout=20, message="the pods gone")
+
+
+def _revision_conditions(cluster: DevClusterProcess, ns: str, name: str) -> dict[str, dict]:
+    code, _, obj = cluster.request("GET", f"/apis/serving.knative.dev/v1/namespaces/{ns}/revisions/{name}")
+    return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []} if code == 200 else {}
+
+
+def test_a_waiting_revision_becomes_ready_once_another_frees_the_room(small: DevClusterProcess) -> None:
+    ns = small.new_namespace("room")
+    base = f"/apis/serving.knative.dev/v1/namespaces/{ns}/services"
+    for name, cpu in (("first", "800m"), ("second", "500m")):
+        body = ksvc_manifest(name, ns)
+        body["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": cpu}}
+        body["spec"]["template"]["metadata"] = {"annotations": {MIN_SCALE: "1"}}
+        code, _, answer = small.request("POST", base, body)
+        assert code == 201, answer
+        if name == "first":
+            wait_for(lambda: _revision_conditions(small, ns, "first-00001").get("Ready", {}).get("status") == "True",
+                     timeout=20, message="first Ready")
+    failed = wait_for(lambda: (c := _revision_conditions(small, ns, "second-00001").get("Ready", {})).get(
+        "reason") == "Unschedulable" and c, timeout=20, message="second Unschedulable")
+    assert failed["status"] == "False"
+    code, _, _ = small.request("DELETE", f"{base}/first")
+    assert code == 200
+    # Its pods go with it (garbage collection); the waiting pod is bound, starts, and the revision recovers.
+    wait_for(lambda: _revision_conditions(small, ns, "second-00001").get("Ready", {}).get("status") == "True",
+             timeout=30, message="second Ready once first is gone")
+    small.request("DELETE", f"{base}/second")
+    wait_for(lambda: not small.get(f"/api/v1/namespaces/{ns}/pods")["items"], timeout=20, message="no pods")
+
+
+def test_the_autoscaler_giving_up_takes_over_from_unschedulable(tmp_path: Path) -> None:
+    """After config-deployment's progress deadline and the activation buffer, Knative's autoscaler scales a revision
+    that never reached its initial scale to zero (revision_lifecycle.go PropagateAutoscalerStatus): with no pod left,
+    the Unschedulable pod no longer speaks for it, and its message becomes "Initial scale was never achieved"."""
+    cluster = start_cluster(tmp_path / "gives-up", "--revision-start-delay", "0.1", "--node-cpu", "1",
+                            "--activation-timeout-buffer", "1")
+    try:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "config-deployment"},
+                "data": {"progress-deadline": "2s"}}
+        code, _, answer = cluster.request("POST", "/api/v1/namespaces/knative-serving/configmaps", body)
+        assert code == 201, answer
+        ns = cluster.new_namespace("late")
+        manifest = ksvc_manifest("hungry", ns)
+        manifest["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "2"}}
+        code, _, answer = cluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services", manifest)
+        assert code == 201, answer
+        first = wait_for(lambda: (c := _revision_conditions(cluster, ns, "hungry-00001").get("ResourcesAvailable",
+                                                                                               {})).get("reason") ==
+                         "Unschedulable" and c, timeout=20, message="Unschedulable")
+        assert first["message"] == CPU
+        later = wait_for(lambda: (c := _revision_conditions(cluster, ns, "hungry-00001").get("ResourcesAvailable",
+                                                                                               {})).get("message") ==
+                         "Initial scale was never achieved" and c, timeout=30, message="the autoscaler gave up")
+        assert (later["status"], later["reason"]) == ("False", "ProgressDeadlineExceeded")
+        wait_for(lambda: not cluster.get(f"/api/v1/namespaces/{ns}/pods")["items"], timeout=15, message="no pods")
+    finally:
+        assert cluster.stop() == 0
