@@ -24,9 +24,18 @@ from app.cluster.client import Cluster
 from app.cluster.errors import Forbidden, NotFound
 from app.knative import changes, history
 from app.knative.diagnosis import Diagnosis, diagnose, not_ready
-from app.knative.instances import NONE, Instances, container_of, describe, resolved_image, serving_container
+from app.knative.instances import (
+    LABEL_REVISION,
+    NONE,
+    Instances,
+    container_of,
+    describe,
+    resolved_image,
+    serving_container,
+)
 from app.knative.models import (
     FAILED,
+    LABEL_SERVICE,
     RevisionView,
     ServiceView,
     newest_first_raw,
@@ -35,7 +44,7 @@ from app.knative.models import (
 )
 from app.knative.rollout import rollout_progress
 from app.web import in_force, yaml_views
-from app.web.context import acting, allowed, checked, service_url
+from app.web.context import acting, allowed, checked, identity, service_url
 from app.web.details import RevisionRow, read_revisions, serving_generation
 from app.web.evidence import (
     InstanceLog,
@@ -43,6 +52,7 @@ from app.web.evidence import (
     RevisionInstances,
     RevisionLogs,
     list_instances,
+    live_instances,
     logs_problem,
     read_logs,
 )
@@ -241,8 +251,8 @@ def alike_grouped(items: list[history.Item]) -> list[history.Item]:
             pods.add(item.about)
             alike[key] = (index, pods, count + item.count)
     for index, pods, count in alike.values():
-        if len(pods) > 1:
-            rows[index] = replace(rows[index], count=count, about=f"{len(pods)} instances ({min(pods)}, …)")
+        about = f"{len(pods)} instances ({min(pods)}, …)" if len(pods) > 1 else rows[index].about
+        rows[index] = replace(rows[index], count=count, about=about)
     return rows
 
 
@@ -305,11 +315,25 @@ async def service_revisions(request: Request, namespace: str, service: str) -> t
                                              "have been deleted, and its revisions with it.") from error
 
 
+async def read_instances(request: Request, namespace: str, service: str, name: str) -> Listing:
+    """The revision's instances from the namespace's watch-fed cache of pods, as the details page reads them, when it
+    can be trusted; else listed. A revision with thousands of pods (a min-scale in the thousands) is then not listed
+    and decoded again each time its page is opened."""
+    key, client = identity(request)
+    informer = request.app.state.live.informers.get(key, client, namespace, r.POD, LABEL_SERVICE)
+    cached = informer.labelled(service)
+    if cached is not None:
+        return Listing(live_instances(p for p in cached if ((p.get("metadata") or {}).get("labels") or {}).get(
+            LABEL_REVISION) == name))
+    who = acting(request)
+    return await list_instances(who.cluster, who.name, namespace, name)
+
+
 async def read_page(request: Request, namespace: str, service: str, name: str) -> RevisionPage:
     who = acting(request)
     (obj, revisions), (events, problem), listing, may = await asyncio.gather(
         service_revisions(request, namespace, service), read_events(who.cluster, namespace, name, who.name),
-        list_instances(who.cluster, who.name, namespace, name), allowed(request, namespace))
+        read_instances(request, namespace, service, name), allowed(request, namespace))
     logs = await read_excerpt(who.cluster, who.name, namespace, listing, named(revisions, name))
     return revision_page(namespace, obj, revisions, name, events, listing, logs, problem, may)
 
