@@ -172,6 +172,14 @@ class RevisionLogs:
     refused: str = ""  # why this user may not read them (the access review), "" when they may
     failed: bool = False  # the revision failed: no instance will start by itself
     unreached: bool = False  # no share and no tag: no request starts an instance (ServiceView.reachable)
+    no_node: str = ""  # why its instances wait for a node (no_room), when none of them has one: none has a log
+
+    def waiting_for_a_node(self, pods: Sequence[Instance] | None) -> RevisionLogs:
+        """Said of it when its instances all wait for a node (Pending, Unschedulable): nothing to read yet."""
+        live = [i for i in pods or () if not i.terminating]
+        if live and all(i.unschedulable for i in live):
+            self.no_node = no_room(live[0].unschedulable)
+        return self
 
     @property
     def path(self) -> str:

@@ -132,7 +132,7 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
                                               _reachable(client, namespace, name, revision))
     logs = RevisionLogs(namespace, name, revision, container_of(view.raw_spec), tail=TAIL,
                         problem=logs_problem(listing), following=True, failed=view.status.label == FAILED,
-                        unreached=not reachable)
+                        unreached=not reachable).waiting_for_a_node(listing.pods)
     if listing.pods is not None:
         started = [i for i in listing.pods if not i.unschedulable]  # one no node took has no log to read
         logs.logs = await read_logs(client, user, namespace, started[:INSTANCES], TAIL, timestamps=True)

@@ -221,7 +221,7 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
                          max(sum(1 for i in listing.pods or () if not i.unschedulable) - EXCERPT_INSTANCES, 0),
                          logs_problem(listing),
                          refused=allowed.logs, failed=revision.status.label == FAILED,
-                         unreached=not service.reachable(name))
+                         unreached=not service.reachable(name)).waiting_for_a_node(listing.pods)
     if gone:
         instances = RevisionInstances(Instances("", NONE), [], "")
         shown = RevisionLogs(namespace, service.name, name, shown.container, problem=f"{gone} Its instances went "

@@ -80,6 +80,11 @@ async def test_a_revision_asking_more_cpu_than_any_node_has(console: Console) ->
     assert "starting" not in text.split("Instances:", 1)[1].split("Events", 1)[0]
     # A pod no node took has no log (the API server answers 204): its logs are not read, nor said to be empty.
     assert "is not available" not in text
+    note = "No instance runs: no node has enough CPU (its instances wait for one, Pending), so there is no log to read."
+    assert note in text
+    logs = await console.get(f"/namespaces/{ns}/services/hungry/revisions/hungry-00001/logs")
+    assert logs.status_code == 200
+    assert note in _words(logs.text)
 
 
 async def test_a_min_scale_beyond_the_pod_limit(console: Console) -> None:
