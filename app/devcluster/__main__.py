@@ -16,6 +16,8 @@ from pathlib import Path
 from aiohttp.http_exceptions import BadHttpMessage
 
 from app.devcluster.apiserver.http import HEADER_TIMEOUT
+from app.devcluster.apiserver.nodes import DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, NodeSize
+from app.devcluster.apiserver.quantity import quantity_error, quantity_value
 from app.devcluster.apiserver.watch import BUFFER
 from app.devcluster.cluster import Config, build
 
@@ -35,6 +37,24 @@ def duration(text: str) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
     return seconds
+
+
+def node_quantity(text: str) -> str:
+    """A positive Kubernetes quantity (`4`, `3500m`, `16Gi`) for the node's cpu or memory, kept as typed."""
+    problem = quantity_error(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a quantity ({problem}): use e.g. 4, 3500m, 16Gi")
+    value = quantity_value(text)
+    if value is None or value * 1000 <= 0:  # its MilliValue(): what the scheduler counts cpu in
+        raise argparse.ArgumentTypeError(f"{text!r} is not above zero (nor beyond 10^1000)")
+    return text
+
+
+def node_pods(text: str) -> int:
+    """How many pods the node takes: a whole number, at least 1."""
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pods, at least 1")
+    return int(text)
 
 
 class JsonLines(logging.Formatter):
@@ -130,6 +150,16 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="how long a client may take to send a request's headers, and stay idle between "
                         "requests, before the API closes the connection; the gateway allows at most 5 "
                         "(default: %(default)s)")
+    parser.add_argument("--node-cpu", type=node_quantity, default=DEFAULT_CPU, metavar="QUANTITY",
+                        help="CPU the dev cluster's one node (`devcluster`) offers pods, as a Kubernetes quantity "
+                        "(e.g. 4, 3500m): the scheduler leaves a pod Pending (Unschedulable) when the cpu requests of "
+                        "the pods on the node and its own would exceed it (default: %(default)s)")
+    parser.add_argument("--node-memory", type=node_quantity, default=DEFAULT_MEMORY, metavar="QUANTITY",
+                        help="memory the node offers pods, as a Kubernetes quantity (e.g. 512Mi, 16Gi) "
+                        "(default: %(default)s)")
+    parser.add_argument("--node-pods", type=node_pods, default=DEFAULT_PODS, metavar="N",
+                        help="how many pods the node takes, like the kubelet's --max-pods; further pods stay Pending "
+                        "(default: %(default)s, as the kubelet's)")
     parser.add_argument("--without-knative", action="store_true",
                         help="serve only the core Kubernetes API, like a cluster where Knative is not installed")
     parser.add_argument("--token-auth-file", type=Path, default=None, metavar="FILE",
@@ -159,6 +189,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         insecure_allow_remote=args.insecure_allow_remote, knative=not args.without_knative,
         advertise_host=args.advertise_host, watch_buffer=max(args.watch_buffer, 1), event_ttl=args.event_ttl,
         header_timeout=args.header_timeout, token_auth_file=args.token_auth_file, audit_log_path=args.audit_log_path,
+        node=NodeSize(args.node_cpu, args.node_memory, args.node_pods),
     )
 
 

@@ -31,6 +31,8 @@ from app.devcluster.apiserver.gc import GarbageCollector
 from app.devcluster.apiserver.hosts import own_names
 from app.devcluster.apiserver.http import HEADER_TIMEOUT, ApiServer
 from app.devcluster.apiserver.metrics import ApiMetrics
+from app.devcluster.apiserver.nodes import NodeSize
+from app.devcluster.apiserver.nodes import register as register_node
 from app.devcluster.apiserver.openapi import OpenApi
 from app.devcluster.apiserver.podlogs import ContainerLogs
 from app.devcluster.apiserver.quota import PodAdmission, QuotaController
@@ -87,6 +89,7 @@ class Config:
     insecure_allow_remote: bool = False
     token_auth_file: Path | None = None  # more users, as kube-apiserver's --token-auth-file (CSV)
     audit_log_path: Path | None = None  # one audit.k8s.io Event a line per request (kube-apiserver's --audit-log-path)
+    node: NodeSize = field(default_factory=NodeSize)  # what the one node offers pods (cpu, memory, pods)
 
 
 def is_loopback(host: str) -> bool:
@@ -174,6 +177,7 @@ class DevCluster:
         self.store.open()
         seed.seed(self.rest)
         bootstrap.install(self.rest)
+        register_node(self.rest, self.config.node)
         if self.config.knative:
             install.install(self.rest, self.config.domain, self.advertised_host, self.gateway_port,
                             self.internal_gateway_port)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from app.knative.instances import NOT_PULLED, Instance
+from app.knative.instances import NOT_PULLED, Instance, short_of
 from app.knative.models import FAILED, SUCCESS, Condition, RevisionView, ServiceView
 from app.knative.probes import readiness_probe
 from app.knative.quantity import QuantityError, parse_quantity
@@ -118,8 +118,8 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
     if reason == "FailedCreate":
         return verdict(*refusal(message))
     if reason == "Unschedulable":
-        return verdict("No node can run its instances",
-                       "lower its CPU or memory requests, or add capacity to the cluster")
+        why, todo = unschedulable_words(message)
+        return verdict(f"No node can run its instances: {why}", todo)
     return verdict(f"The revision is not Ready ({reason or 'no reason given'})",
                    "read its conditions, events and logs below")
 
@@ -221,6 +221,28 @@ def refusal(message: str) -> tuple[str, str]:
     return (f"{_REFUSED}: {_FORBIDDEN.sub('', message).rstrip('.')}",
             "change the revision's settings to what the namespace allows (its LimitRange, ResourceQuota or policies) "
             "in a new revision")
+def unschedulable_words(message: str) -> tuple[str, str]:
+    """Why no node takes the revision's instances, and what to do, by what the scheduler's message says ran out (its
+    reasons: fit.go's "Insufficient cpu", "Insufficient memory", "Too many pods")."""
+    missing = short_of(message)
+    resources = [r for r in missing if r != "pods"]
+    named = " and ".join(_RESOURCE.get(r, r) for r in resources)
+    if resources and "pods" in missing:
+        return (f"no node has enough {named} left, and none takes more pods",
+                f"lower the revision's {named} requests or its min-scale, or add capacity to the cluster (more or "
+                "larger nodes), then create a new revision")
+    if resources:
+        return (f"no node has enough {named} left for their requests",
+                f"lower the revision's {named} requests (or its min-scale, if its own instances take the room), or add "
+                f"{named} to the cluster (larger or more nodes), then create a new revision")
+    if missing:
+        return ("every node already runs as many pods as it takes",
+                "lower the revision's min-scale (a new revision), scale down or delete other workloads, or add nodes "
+                "to the cluster (a node takes a limited number of pods, 110 by default)")
+    return ("the scheduler found no node that fits them",
+            "read the scheduler's message in the events below (FailedScheduling), and change the revision's requests "
+            "or the cluster's nodes to match")
+
 
 
 def _deadline(revision: RevisionView) -> str:
@@ -239,6 +261,14 @@ def not_ready(revision: RevisionView, instances: Sequence[Instance] = ()) -> Dia
     if revision.status.label in (FAILED, SUCCESS):
         return None
     live = [i for i in instances if not i.terminating]
+    pending = [i for i in live if i.unschedulable]
+    if pending:
+        why, todo = unschedulable_words(pending[0].unschedulable)
+        count = f"{len(pending)} of its {_plural(len(live), 'instance')} wait" if len(pending) < len(live) else \
+            ("Its instance waits" if len(live) == 1 else f"All {len(live)} of its instances wait")
+        return Diagnosis(revision.name, f"{count} for a node: {why}",
+                         f"Knative fails the revision if it is not Ready within its progress deadline"
+                         f"{_deadline(revision)}: {todo}", "Unschedulable", pending[0].unschedulable)
     if not any(i.probe_failing for i in live) or any(i.ready for i in live):
         return None
     probe = readiness_probe(revision.raw_spec)

@@ -5,6 +5,7 @@ desiredReplicas and its Active condition)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,8 @@ class Instance:
     # the container's tcpSocket/httpGet/grpc probe for it (deploy.go), is running and not ready (or, for an exec
     # probe the kubelet runs itself, the container is not ready).
     probe_failing: bool = False
+    # The scheduler's message while no node can take it (its PodScheduled condition False, reason Unschedulable).
+    unschedulable: str = ""
 
     @property
     def state(self) -> str:
@@ -51,6 +54,8 @@ class Instance:
             return "stopping"
         if self.ready:
             return "ready"
+        if self.unschedulable:
+            return f"pending: {no_room(self.unschedulable)}"
         if self.probe_failing:
             return PROBE_FAILING
         if self.waiting in CRASHING:
@@ -60,6 +65,43 @@ class Instance:
         if self.phase in ("Succeeded", "Failed"):
             return f"ended ({self.phase})"
         return "starting" + (f" ({self.waiting})" if self.waiting else "")
+
+
+# kube-scheduler's reasons for a node a pod does not fit (pkg/scheduler/framework/plugins/noderesources/fit.go), as
+# its FitError message counts them before any "preemption:" part: "0/1 nodes are available: 1 Insufficient cpu."
+_SHORT_OF = re.compile(r"\b[0-9]+ (Insufficient ([A-Za-z0-9](?:[A-Za-z0-9./_-]*[A-Za-z0-9])?)|Too many pods)")
+_RESOURCE_WORDS = {"cpu": "CPU", "memory": "memory", "ephemeral-storage": "ephemeral storage"}
+
+
+def short_of(message: str) -> list[str]:
+    """What the nodes ran out of, by the scheduler's message: "cpu", "memory", "pods" (or an extended resource's
+    name), in the message's order, each once; [] when it names none (another reason: taints, affinity, ...)."""
+    found: list[str] = []
+    for match in _SHORT_OF.finditer(message.split(" preemption:", 1)[0]):
+        resource = match.group(2) or "pods"
+        if resource not in found:
+            found.append(resource)
+    return found
+
+
+def no_room(message: str) -> str:
+    """The scheduler's message in a few words: "no node has enough CPU", "no node takes more pods", ..."""
+    missing = short_of(message)
+    if not missing:
+        return "no node can run it"
+    words = [_RESOURCE_WORDS.get(r, r) for r in missing if r != "pods"]
+    parts = [f"no node has enough {' or '.join(words)}"] if words else []
+    if "pods" in missing:
+        parts.append("no node takes more pods")
+    return "; ".join(parts)
+
+
+def _unschedulable(status: dict[str, Any]) -> str:
+    for entry in _list(status.get("conditions")):
+        if isinstance(entry, dict) and entry.get("type") == "PodScheduled" and entry.get("status") == "False" \
+                and entry.get("reason") == "Unschedulable":
+            return str(entry.get("message") or "Unschedulable")
+    return ""
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -106,6 +148,7 @@ def instance_from(pod: dict[str, Any]) -> Instance:
         created=str(meta.get("creationTimestamp") or ""),
         container=container,
         probe_failing=probe_failing and not meta.get("deletionTimestamp"),
+        unschedulable="" if _dict(pod.get("spec")).get("nodeName") else _unschedulable(status),
     )
 
 
@@ -138,6 +181,16 @@ def describe(revision: RevisionView, pods: Sequence[Instance] | None, reachable:
         return Instances("not starting: the image cannot be pulled", FAILING)
     running = sum(1 for p in live if p.ready)
     unready = sum(1 for p in live if p.probe_failing)
+    pending = [p for p in live if p.unschedulable]
+    if pending:
+        # Pods no node has room for: said with what ran out, however many there are (a min-scale in the thousands
+        # leaves most of them Pending).
+        why = no_room(pending[0].unschedulable)
+        starting = len(live) - running - len(pending)
+        parts = [f"{running} running"] if running else []
+        parts += [f"{starting} starting"] if starting else []
+        parts.append(f"{len(pending)} pending ({why})")
+        return Instances(", ".join(parts), RUNNING if running else FAILING, running, restarts)
     starting = len(live) - running
     if unready and not running:
         return Instances(PROBE_FAILING if unready == len(live) else f"starting, {PROBE_FAILING}",

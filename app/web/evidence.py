@@ -13,12 +13,21 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unreachable
 from app.knative.events import EventView, about_instances, newest_first
-from app.knative.instances import LABEL_REVISION, NONE, USER_CONTAINER, Instance, Instances, instance_from
+from app.knative.instances import (
+    LABEL_REVISION,
+    NONE,
+    USER_CONTAINER,
+    Instance,
+    Instances,
+    instance_from,
+    no_room,
+)
 from app.knative.models import LABEL_SERVICE
 from app.web.permissions import forbidden_text, plainly
 
 LOG_LINES = 20  # a failed revision's last lines shown on the details page
 EVENT_PODS = 2  # the instances whose events join the revision's
+INSTANCE_ROWS = 50  # the instances a revision's page lists one by one; the rest are counted
 
 
 @dataclass
@@ -102,6 +111,24 @@ class RevisionInstances:
     pods: list[Instance] | None = None
     why: str = ""
 
+    @property
+    def listed(self) -> list[Instance]:
+        """The instances the table lists: the first INSTANCE_ROWS (ready first, then the oldest)."""
+        return (self.pods or [])[:INSTANCE_ROWS]
+
+    @property
+    def unlisted(self) -> str:
+        """The instances past the table's rows in words ("" when it lists them all): "7930 more: 7930 pending (no
+        node takes more pods)". A min-scale in the thousands makes thousands of pods, most of them Pending."""
+        rest = (self.pods or [])[INSTANCE_ROWS:]
+        if not rest:
+            return ""
+        pending = [i for i in rest if i.unschedulable]
+        said = f"{len(rest)} more"
+        if pending:
+            said += f": {len(pending)} pending ({no_room(pending[0].unschedulable)})"
+        return said
+
 
 @dataclass
 class InstanceLog:
@@ -145,6 +172,14 @@ class RevisionLogs:
     refused: str = ""  # why this user may not read them (the access review), "" when they may
     failed: bool = False  # the revision failed: no instance will start by itself
     unreached: bool = False  # no share and no tag: no request starts an instance (ServiceView.reachable)
+    no_node: str = ""  # why its instances wait for a node (no_room), when none of them has one: none has a log
+
+    def waiting_for_a_node(self, pods: Sequence[Instance] | None) -> RevisionLogs:
+        """Said of it when its instances all wait for a node (Pending, Unschedulable): nothing to read yet."""
+        live = [i for i in pods or () if not i.terminating]
+        if live and all(i.unschedulable for i in live):
+            self.no_node = no_room(live[0].unschedulable)
+        return self
 
     @property
     def path(self) -> str:
@@ -183,10 +218,11 @@ async def gather_evidence(client: Cluster, user: str, namespace: str, revision: 
         raise
     except ClusterError as error:
         evidence.problem = f"Its events could not be read: {plainly(error, user)}"
-    if instances:
-        evidence.log_pod = instances[0].name
+    started = [i for i in instances if not i.unschedulable]  # one no node took has no log to read
+    if started:
+        evidence.log_pod = started[0].name
         try:
-            evidence.log = await last_lines(client, namespace, instances[0], LOG_LINES)
+            evidence.log = await last_lines(client, namespace, started[0], LOG_LINES)
         except Unreachable:
             raise
         except ClusterError as error:

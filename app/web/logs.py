@@ -132,10 +132,11 @@ async def revision_logs(request: Request, namespace: str, name: str, revision: s
                                               _reachable(client, namespace, name, revision))
     logs = RevisionLogs(namespace, name, revision, container_of(view.raw_spec), tail=TAIL,
                         problem=logs_problem(listing), following=True, failed=view.status.label == FAILED,
-                        unreached=not reachable)
+                        unreached=not reachable).waiting_for_a_node(listing.pods)
     if listing.pods is not None:
-        logs.logs = await read_logs(client, user, namespace, listing.pods[:INSTANCES], TAIL, timestamps=True)
-        logs.more = max(len(listing.pods) - INSTANCES, 0)
+        started = [i for i in listing.pods if not i.unschedulable]  # one no node took has no log to read
+        logs.logs = await read_logs(client, user, namespace, started[:INSTANCES], TAIL, timestamps=True)
+        logs.more = max(len(started) - INSTANCES, 0)
     page = LogsPage(namespace, name, revision, RevisionInstances(describe(view, listing.pods, reachable), listing.pods,
                                                                   listing.why), logs, unstamped(logs.logs))
     return render(request, "revision_logs.html", page)

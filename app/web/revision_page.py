@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,9 +25,18 @@ from app.cluster.errors import Forbidden, NotFound
 from app.knative import changes, history
 from app.knative.diagnosis import Diagnosis, diagnose, not_ready
 from app.knative.events import about_instances
-from app.knative.instances import NONE, Instances, container_of, describe, resolved_image, serving_container
+from app.knative.instances import (
+    LABEL_REVISION,
+    NONE,
+    Instances,
+    container_of,
+    describe,
+    resolved_image,
+    serving_container,
+)
 from app.knative.models import (
     FAILED,
+    LABEL_SERVICE,
     RevisionView,
     ServiceView,
     newest_first_raw,
@@ -36,7 +45,7 @@ from app.knative.models import (
 )
 from app.knative.rollout import rollout_progress
 from app.web import in_force, yaml_views
-from app.web.context import acting, allowed, checked, service_url
+from app.web.context import acting, allowed, checked, identity, service_url
 from app.web.details import RevisionRow, read_revisions, serving_generation
 from app.web.evidence import (
     InstanceLog,
@@ -44,6 +53,7 @@ from app.web.evidence import (
     RevisionInstances,
     RevisionLogs,
     list_instances,
+    live_instances,
     logs_problem,
     read_logs,
 )
@@ -209,17 +219,42 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
     service, revision = service_from(service_obj), revision_from(obj)
     instances = RevisionInstances(describe(revision, listing.pods, service.reachable(name)), listing.pods, listing.why)
     shown = RevisionLogs(namespace, service.name, name, container_of(revision.raw_spec), list(logs), EXCERPT_LINES,
-                         max(len(listing.pods or ()) - EXCERPT_INSTANCES, 0), logs_problem(listing),
+                         max(sum(1 for i in listing.pods or () if not i.unschedulable) - EXCERPT_INSTANCES, 0),
+                         logs_problem(listing),
                          refused=allowed.logs, failed=revision.status.label == FAILED,
-                         unreached=not service.reachable(name))
+                         unreached=not service.reachable(name)).waiting_for_a_node(listing.pods)
     if gone:
         instances = RevisionInstances(Instances("", NONE), [], "")
         shown = RevisionLogs(namespace, service.name, name, shown.container, problem=f"{gone} Its instances went "
                              "with it: there are no logs to read.", refused=gone)
     return RevisionPage(namespace, service, revision, obj, names[index + 1] if older else "",
-                        names[index - 1] if index else "", diffs, history.event_items(of_this_revision(events, uid)),
+                        names[index - 1] if index else "", diffs,
+                        alike_grouped(history.event_items(of_this_revision(events, uid))),
                         instances, shown, events_problem, allowed=allowed,
                         newest_serving=serving_generation(service, ordered), gone=gone, service_gone=service_gone)
+
+
+def alike_grouped(items: list[history.Item]) -> list[history.Item]:
+    """The instances' warnings that say the same (reason, message, from whom) as one row, the newest, counting them
+    all and naming how many instances: a revision with thousands of Pending instances has as many FailedScheduling
+    Events, one each, with the same words."""
+    rows: list[history.Item] = []
+    alike: dict[tuple[str, str, str, str], tuple[int, set[str], int]] = {}  # → (its row, its pods, their count)
+    for item in items:  # newest first
+        key = (item.kind, item.title, item.detail, item.by)
+        if not item.about.startswith("pod/"):
+            rows.append(item)
+        elif key not in alike:
+            alike[key] = (len(rows), {item.about}, item.count)
+            rows.append(item)
+        else:
+            index, pods, count = alike[key]
+            pods.add(item.about)
+            alike[key] = (index, pods, count + item.count)
+    for index, pods, count in alike.values():
+        about = f"{len(pods)} instances ({min(pods)}, …)" if len(pods) > 1 else rows[index].about
+        rows[index] = replace(rows[index], count=count, about=about)
+    return rows
 
 
 def of_this_revision(events: Sequence[dict[str, Any]], uid: str) -> list[dict[str, Any]]:
@@ -256,7 +291,8 @@ async def read_excerpt(client: Cluster, who: str, namespace: str, listing: Listi
     """The last lines of the first instances of the revision (`revision` its object, None when not found)."""
     if not listing.pods or revision is None:
         return []
-    return await read_logs(client, who, namespace, listing.pods[:EXCERPT_INSTANCES], EXCERPT_LINES)
+    started = [i for i in listing.pods if not i.unschedulable]  # one no node took has no log to read
+    return await read_logs(client, who, namespace, started[:EXCERPT_INSTANCES], EXCERPT_LINES)
 
 
 def named(revisions: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
@@ -280,11 +316,25 @@ async def service_revisions(request: Request, namespace: str, service: str) -> t
                                              "have been deleted, and its revisions with it.") from error
 
 
+async def read_instances(request: Request, namespace: str, service: str, name: str) -> Listing:
+    """The revision's instances from the namespace's watch-fed cache of pods, as the details page reads them, when it
+    can be trusted; else listed. A revision with thousands of pods (a min-scale in the thousands) is then not listed
+    and decoded again each time its page is opened."""
+    key, client = identity(request)
+    informer = request.app.state.live.informers.get(key, client, namespace, r.POD, LABEL_SERVICE)
+    cached = informer.labelled(service)
+    if cached is not None:
+        return Listing(live_instances(p for p in cached if ((p.get("metadata") or {}).get("labels") or {}).get(
+            LABEL_REVISION) == name))
+    who = acting(request)
+    return await list_instances(who.cluster, who.name, namespace, name)
+
+
 async def read_page(request: Request, namespace: str, service: str, name: str) -> RevisionPage:
     who = acting(request)
     (obj, revisions), (events, problem), listing, may = await asyncio.gather(
         service_revisions(request, namespace, service), read_events(who.cluster, namespace, name, who.name),
-        list_instances(who.cluster, who.name, namespace, name), allowed(request, namespace))
+        read_instances(request, namespace, service, name), allowed(request, namespace))
     logs = await read_excerpt(who.cluster, who.name, namespace, listing, named(revisions, name))
     return revision_page(namespace, obj, revisions, name, events, listing, logs, problem, may)
 

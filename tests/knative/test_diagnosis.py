@@ -12,9 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.knative import traffic
-from app.knative.diagnosis import deleted_entries, diagnose, held_split, not_ready, service_problem
+from app.knative.diagnosis import (
+    deleted_entries,
+    diagnose,
+    held_split,
+    not_ready,
+    service_problem,
+    unschedulable_words,
+)
 from app.knative.events import newest_first
-from app.knative.instances import Instance, describe, instance_from
+from app.knative.instances import Instance, describe, instance_from, no_room, short_of
 from app.knative.models import revision_from, service_from
 from app.knative.probes import readiness_probe
 from app.knative.rollout import RolloutError, rollout_progress, rollout_request, seconds_of
@@ -71,7 +78,7 @@ def test_a_crashing_container() -> None:
 @pytest.mark.parametrize(("reason", "what"), [
     ("ProgressDeadlineExceeded", "The revision did not become ready within its progress deadline"),
     ("ImagePullBackOff", "The image registry.invalid/app:v1 could not be pulled"),
-    ("Unschedulable", "No node can run its instances"),
+    ("Unschedulable", "No node can run its instances: the scheduler found no node that fits them"),
     ("SomethingElse", "The revision is not Ready (SomethingElse)"),
 ])
 def test_other_failures(reason: str, what: str) -> None:
@@ -574,3 +581,63 @@ def test_a_service_whose_revision_missed_its_progress_deadline_in_one_line() -> 
     assert service_problem(scaled) == ("Revision app-00002 failed: it did not become ready within its progress "
                                        "deadline. Traffic stays on app-00001.")
 
+
+# kube-scheduler's FitError messages (pkg/scheduler/framework/types.go) with the preemption plugin's PostFilter part.
+PREEMPTION = " preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+
+
+@pytest.mark.parametrize(("message", "what", "todo"), [
+    ("0/1 nodes are available: 1 Insufficient cpu." + PREEMPTION,
+     "No node can run its instances: no node has enough CPU left for their requests", "lower the revision's CPU"),
+    ("0/1 nodes are available: 1 Insufficient memory." + PREEMPTION,
+     "No node can run its instances: no node has enough memory left for their requests",
+     "lower the revision's memory"),
+    ("0/1 nodes are available: 1 Too many pods." + PREEMPTION,
+     "No node can run its instances: every node already runs as many pods as it takes",
+     "lower the revision's min-scale"),
+    ("0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory, 1 Too many pods." + PREEMPTION,
+     "No node can run its instances: no node has enough CPU and memory left, and none takes more pods",
+     "lower the revision's CPU and memory requests or its min-scale"),
+])
+def test_unschedulable_says_what_ran_out_and_what_to_do(message: str, what: str, todo: str) -> None:
+    found = diagnose(_revision(ResourcesAvailable=("False", "Unschedulable", message),
+                               Ready=("False", "Unschedulable", message)))
+    assert found is not None and found.what == what
+    assert found.todo.startswith(todo)
+    assert found.message == message  # shown behind the words
+
+
+def _pending(name: str, message: str) -> Instance:
+    return instance_from({"metadata": {"name": name}, "spec": {}, "status": {"phase": "Pending", "conditions": [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}]}})
+
+
+def test_instances_no_node_has_room_for_are_said_so() -> None:
+    message = "0/1 nodes are available: 1 Too many pods." + PREEMPTION
+    running = [_pod(f"r{i}", True) for i in range(3)]
+    pending = [_pending(f"p{i}", message) for i in range(5)]
+    deploying = _revision(Ready=("Unknown", "Deploying", ""))
+    words = describe(deploying, [*running, *pending])
+    assert words.words == "3 running, 5 pending (no node takes more pods)"
+    assert pending[0].state == "pending: no node takes more pods"
+    only = describe(deploying, pending)
+    assert (only.words, only.tone) == ("5 pending (no node takes more pods)", "failing")
+    waiting = not_ready(deploying, [*running, *pending])
+    assert waiting is not None
+    assert waiting.what == "5 of its 8 instances wait for a node: every node already runs as many pods as it takes"
+    assert "lower the revision's min-scale" in waiting.todo
+    cpu = _pending("c", "0/1 nodes are available: 1 Insufficient cpu." + PREEMPTION)
+    assert cpu.state == "pending: no node has enough CPU"
+    one = not_ready(deploying, [cpu])
+    assert one is not None and one.what.startswith("Its instance waits for a node: no node has enough CPU")
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=300))
+def test_any_scheduler_message_is_read_without_failing(message: str) -> None:
+    found = short_of(message)
+    assert len(found) == len(set(found))
+    assert all(name and not name.endswith((".", ",")) for name in found)
+    assert no_room(message)
+    why, todo = unschedulable_words(message)
+    assert why and todo

@@ -247,6 +247,11 @@ class ApiServer:
                 raise errors.method_not_allowed(method)
             return await self._review(request, resource, namespace, name)
         call = self._call(request, resource, namespace, name, subresource)
+        # A resource served read-only (the node) answers only the verbs it lists, as its REST storage does.
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method) if name else \
+            {"POST": "create"}.get(method)
+        if verb is not None and subresource != "finalize" and verb not in resource.verbs:
+            raise errors.method_not_allowed(method)
         if not name:
             if method == "GET":
                 return await self._list_or_watch(request, call)
@@ -291,6 +296,10 @@ class ApiServer:
         validate(options, call.name, bool(query.get("sinceTime")))
         pod = self.rest.get(call)
         container = container_of(pod, query.get("container", ""))
+        if not (pod.get("spec") or {}).get("nodeName"):
+            # Not scheduled yet: no kubelet to ask. LogLocation gives no location (pkg/registry/core/pod/strategy.go),
+            # and the API server answers a null stream with 204 No Content (responsewriters.StreamObject).
+            return web.Response(status=204)
         run = run_for(self.logs, pod, container, go_bool(query.get("previous")))
         response = web.StreamResponse(headers={"Content-Type": "text/plain", "Cache-Control": "no-cache, private"})
         await response.prepare(request)

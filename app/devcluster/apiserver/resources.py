@@ -131,6 +131,13 @@ LIMIT_RANGE = ResourceDef(
     group="", version="v1",
 )
 
+# The dev cluster's one node (nodes.py): cluster-scoped, read by users, written by the cluster alone.
+NODE = ResourceDef(
+    plural="nodes", singular="node", kind="Node", namespaced=False, short_names=("no",), subresources=("status",),
+    verbs=("get", "list", "watch"), field_labels=("metadata.name", "spec.unschedulable"), has_generation=False,
+    group="", version="v1",
+)
+
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
@@ -169,7 +176,7 @@ REVIEWS = (SELF_SUBJECT_ACCESS_REVIEW, SELF_SUBJECT_RULES_REVIEW, SUBJECT_ACCESS
            TOKEN_REVIEW, *SELF_SUBJECT_REVIEWS)
 
 CORE_RESOURCES = (NAMESPACE, CONFIGMAP, CORE_SERVICE, EVENT, POD, DEPLOYMENT, REPLICASET, SERVICE_ACCOUNT, SECRET, ROLE,
-                  CLUSTER_ROLE, ROLE_BINDING, CLUSTER_ROLE_BINDING, *REVIEWS, RESOURCE_QUOTA, LIMIT_RANGE)
+                  CLUSTER_ROLE, ROLE_BINDING, CLUSTER_ROLE_BINDING, *REVIEWS, RESOURCE_QUOTA, LIMIT_RANGE, NODE)
 
 
 @dataclass

@@ -605,6 +605,19 @@ LIMIT_RANGE = _core(
     {"spec": obj("The limits.", {"limits": array("The limits, one item per type.", LIMIT_RANGE_ITEM)})},
 )
 
+NODE = _core(
+    "A worker machine: what it offers pods and how it is.",
+    {
+        "spec": obj("How the node is set up.", {
+            "podCIDR": string("The pod IP range assigned to the node."),
+            "podCIDRs": string_list("The pod IP ranges assigned to the node."),
+            "providerID": string("The node's ID at its provider."),
+            "unschedulable": boolean("Whether new pods may not be scheduled onto the node."),
+        }),
+        "status": preserved("What the node offers (capacity, allocatable), its conditions, addresses and info."),
+    },
+)
+
 
 def _core_kind(kind: str, plural: str, namespaced: bool, schema: Schema, **flags: bool) -> Kind:
     return Kind("", "v1", kind, plural, namespaced, schema, f"io.k8s.api.core.v1.{kind}", **flags)
@@ -628,6 +641,7 @@ CORE_KINDS = (
     _rbac_kind("RoleBinding", "rolebindings", True, ROLE_BINDING),
     _rbac_kind("ClusterRoleBinding", "clusterrolebindings", False, CLUSTER_ROLE_BINDING),
     _core_kind("Pod", "pods", True, POD, status_subresource=True),
+    _core_kind("Node", "nodes", False, NODE, status_subresource=True),
     Kind("apps", "v1", "Deployment", "deployments", True, DEPLOYMENT, "io.k8s.api.apps.v1.Deployment",
          status_subresource=True),
     Kind("apps", "v1", "ReplicaSet", "replicasets", True, REPLICA_SET, "io.k8s.api.apps.v1.ReplicaSet",

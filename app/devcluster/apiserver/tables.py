@@ -204,7 +204,47 @@ _WORKLOAD_DETAIL: list[_CoreColumn] = [
     (_column("Selector", "string", "Label selector for the pods it targets.", priority=1), _selector),
 ]
 
+def _node_status(obj: dict[str, Any]) -> str:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if isinstance(c, dict) and c.get("type") == "Ready"), None)
+    shown = "Ready" if ready and ready.get("status") == "True" else "NotReady" if ready else "Unknown"
+    return shown + (",SchedulingDisabled" if (obj.get("spec") or {}).get("unschedulable") else "")
+
+
+def _node_roles(obj: dict[str, Any]) -> str:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    roles = sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/") and "/" in k)
+    return ",".join(r for r in roles if r) or "<none>"
+
+
+def _node_address(obj: dict[str, Any], kind: str) -> str:
+    addresses = (obj.get("status") or {}).get("addresses") or []
+    return next((str(a.get("address")) for a in addresses if isinstance(a, dict) and a.get("type") == kind), "<none>")
+
+
+def _node_info(obj: dict[str, Any], key: str) -> str:
+    return str(((obj.get("status") or {}).get("nodeInfo") or {}).get(key) or "<unknown>")
+
+
 _CORE_COLUMNS: dict[str, list[_CoreColumn]] = {
+    # kubectl's node printer (pkg/printers/internalversion/printers.go): Status, Roles, Age, Version; -o wide more.
+    "/nodes": [
+        (_column("Status", "string", "The status of the node"), _node_status),
+        (_column("Roles", "string", "The roles of the node"), _node_roles),
+        _AGE,
+        (_column("Version", "string", "Kubelet Version reported by the node."),
+         lambda o: _node_info(o, "kubeletVersion")),
+        (_column("Internal-IP", "string", "List of internal IPs for the node.", priority=1),
+         lambda o: _node_address(o, "InternalIP")),
+        (_column("External-IP", "string", "List of external IPs for the node.", priority=1),
+         lambda o: _node_address(o, "ExternalIP")),
+        (_column("OS-Image", "string", "OS image reported by the node.", priority=1),
+         lambda o: _node_info(o, "osImage")),
+        (_column("Kernel-Version", "string", "Kernel version reported by the node.", priority=1),
+         lambda o: _node_info(o, "kernelVersion")),
+        (_column("Container-Runtime", "string", "Container runtime version reported by the node.", priority=1),
+         lambda o: _node_info(o, "containerRuntimeVersion")),
+    ],
     "/pods": [
         (_column("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
          lambda o: _pod_cells(o)[0]),

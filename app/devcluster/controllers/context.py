@@ -34,6 +34,8 @@ class Context:
     settings: config.Settings = field(default_factory=config.Settings)
     last_event_nanos: int = 0
     create_failures: dict[Key, int] = field(default_factory=dict)  # ReplicaSets refused a pod: tries so far
+    # ReplicaSet uid → (pods its current sync has still to create, the next slow-start batch's size)
+    replica_syncs: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def clock(self) -> float:
         return asyncio.get_running_loop().time()

@@ -21,6 +21,7 @@ REPLICASET_CONTROLLER = "replicaset-controller"
 REPLICA_FAILURE = "ReplicaFailure"  # apps/v1 ReplicaSetReplicaFailure and DeploymentReplicaFailure
 FAILED_CREATE = "FailedCreate"  # controller_utils.go FailedCreatePodReason, replica_set_utils.go's condition reason
 RETRY_MAX = 30.0  # seconds: the longest wait before a ReplicaSet tries again to create a pod it was refused
+BURST_REPLICAS = 500  # kubernetes pkg/controller/replicaset/replica_set.go BurstReplicas
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery's rand.SafeEncodeString alphabet
 
 
@@ -253,39 +254,65 @@ def _new_pod(replicaset: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec}
 
 
-def reconcile_replicaset(ctx: Context, namespace: str, name: str) -> None:
-    replicaset = ctx.get(REPLICASET, namespace, name)
-    if replicaset is None or replicaset["metadata"].get("deletionTimestamp"):
-        ctx.create_failures.pop((REPLICASET.key, namespace, name), None)
-        return
-    wanted = replicas_of(replicaset)
-    pods = owned(ctx, POD, replicaset)
-    key = (REPLICASET.key, namespace, name)
-    refused: ApiError | None = None
-    for _ in range(wanted - len(pods)):
+def _create_pods(ctx: Context, replicaset: dict[str, Any], count: int) -> tuple[int, ApiError | None]:
+    """Create up to `count` pods of the ReplicaSet, stopping at the first the API server refuses: how many it made,
+    and the refusal."""
+    key = (REPLICASET.key, replicaset["metadata"]["namespace"], replicaset["metadata"]["name"])
+    for made in range(count):
         try:
             pod = ctx.rest.system_write(POD, _new_pod(replicaset), None, MANAGER)
         except ApiError as error:
             # controller_utils.go createPods: a Warning event "Error creating: <the API server's error>", and the
-            # rest of this batch not tried; the ReplicaSet is requeued with a growing back-off, and looked at again
-            # when a quota or a limit range of its namespace changes (its pods' deletions change the quota's usage).
-            refused = error
+            # rest of this batch not tried (slowStartBatch skips the batches after it); the ReplicaSet is requeued
+            # with a growing back-off, and looked at again when a quota or a limit range of its namespace changes
+            # (its pods' deletions change the quota's usage).
             if error.reason != "NotFound" and "is being terminated" not in error.message:
                 ctx.record(replicaset, FAILED_CREATE, f"Error creating: {error.message}", kind="Warning",
                            component=REPLICASET_CONTROLLER)
             tries = ctx.create_failures.get(key, 0)
             ctx.create_failures[key] = tries + 1
             ctx.schedule(key, min(RETRY_MAX, 2.0**tries))
-            break
-        pods.append(pod)
+            return made, error
         ctx.record(replicaset, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
                    component=REPLICASET_CONTROLLER)
-    if refused is None:
+    ctx.create_failures.pop(key, None)
+    return count, None
+
+
+def reconcile_replicaset(ctx: Context, namespace: str, name: str) -> None:
+    key = (REPLICASET.key, namespace, name)
+    replicaset = ctx.get(REPLICASET, namespace, name)
+    if replicaset is None or replicaset["metadata"].get("deletionTimestamp"):
         ctx.create_failures.pop(key, None)
+        return
+    uid = replicaset["metadata"]["uid"]
+    refused: ApiError | None = None
+    sync = ctx.replica_syncs.get(uid)
+    if sync is not None:
+        # The sync's next slow-start batch; the loop (and so the API server) had its turn since the last one.
+        left, batch = sync
+        made, refused = _create_pods(ctx, replicaset, min(left, batch))
+        if refused is None and left > made:
+            ctx.replica_syncs[uid] = (left - made, batch * 2)
+            ctx.schedule(key, 0.0)
+            return
+        del ctx.replica_syncs[uid]  # the sync's creates are done (or one was refused: slowStartBatch skips the rest)
+    wanted = replicas_of(replicaset)
+    pods = owned(ctx, POD, replicaset)
+    if wanted > len(pods) and sync is None:
+        # manageReplicas: at most BURST_REPLICAS pods a sync, made in slow-start batches of 1, 2, 4, ...
+        # (SlowStartInitialBatchSize), each batch one turn of the loop; the status follows once the sync is done.
+        left = min(wanted - len(pods), BURST_REPLICAS)
+        made, refused = _create_pods(ctx, replicaset, 1)
+        if made == 1 and left > 1:
+            ctx.replica_syncs[uid] = (left - 1, 2)
+            ctx.schedule(key, 0.0)
+            return
+        pods = owned(ctx, POD, replicaset)
     if len(pods) > wanted:
         # As the ReplicaSet controller ranks them: pods not ready yet go first, then the newest.
         pods.sort(key=lambda p: (not is_ready(p), p["metadata"].get("creationTimestamp", "")))
-        while len(pods) > wanted:
+        for _ in range(min(len(pods) - wanted, BURST_REPLICAS)):
             pod = pods.pop()
             ctx.delete(POD, pod)
             ctx.logs.forget(namespace, pod["metadata"]["name"])

@@ -11,7 +11,6 @@ and the kubelet backs off before the next (ImagePullBackOff).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -20,16 +19,16 @@ from typing import Any
 
 from app.devcluster.admission.goparse import go_duration
 from app.devcluster.apiserver.builtins import pod_qos
+from app.devcluster.apiserver.nodes import NODE_IP, NODE_NAME
 from app.devcluster.apiserver.resources import POD
 from app.devcluster.controllers import conditions as knative_conditions
 from app.devcluster.controllers.context import Context, condition
 from app.devcluster.controllers.labels import ANNOTATION_SIMULATED_EXIT, ANNOTATION_SIMULATED_UNREADY, LABEL_REVISION
+from app.devcluster.controllers.scheduler import Scheduler
 from app.devcluster.crds.resources import REVISION
 
-NODE = "devcluster"
-NODE_IP = "10.0.0.2"
+NODE = NODE_NAME
 KUBELET = "kubelet"
-SCHEDULER = "default-scheduler"
 MAX_BACKOFF = 300.0  # the kubelet's cap on the restart back-off (5m)
 USER_CONTAINER = "user-container"  # the name Knative's defaulting gives a revision's container that has none
 QUEUE_PROXY = "queue-proxy"
@@ -72,6 +71,7 @@ class Kubelet:
     due: dict[str, float] = field(default_factory=dict)  # pod uid → loop time of its next start or restart
     pulls: dict[tuple[str, str], PullBackOff] = field(default_factory=dict)  # (pod uid, image) → its back-off
     probes: dict[str, Probing] = field(default_factory=dict)  # pod uid → the readiness probe that keeps failing
+    scheduler: Scheduler = field(default_factory=Scheduler)  # binds pods to the node, or leaves them Pending
 
     def forget(self, uid: str) -> None:
         self.due.pop(uid, None)
@@ -141,10 +141,7 @@ def reconcile(ctx: Context, kubelet: Kubelet, namespace: str, name: str) -> None
         return
     spec = pod.get("spec") or {}
     if not spec.get("nodeName"):
-        bound = copy.deepcopy(pod)
-        bound["spec"]["nodeName"] = NODE
-        if ctx.write(POD, bound, pod) is not None:
-            ctx.record(pod, "Scheduled", f"Successfully assigned {namespace}/{name} to {NODE}", component=SCHEDULER)
+        kubelet.scheduler.schedule(ctx, pod)
         return
     uid = pod["metadata"]["uid"]
     status = pod.get("status") or {}

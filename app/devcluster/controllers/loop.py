@@ -173,6 +173,12 @@ class KnativeController:
         """Keep the autoscaler's view of which instances can take requests."""
         meta = pod["metadata"]
         revision = (meta.get("labels") or {}).get(LABEL_REVISION)
+        if kind == "DELETED":
+            # The scheduler's room comes back when the pod is gone, not when its deletion starts.
+            for namespace, name in self.kubelet.scheduler.gone(pod):
+                self.schedule((POD.key, namespace, name), 0.0)
+        else:
+            self.kubelet.scheduler.observe(pod)
         if kind == "DELETED" or meta.get("deletionTimestamp"):
             self.autoscaler.pod_gone(meta["namespace"], meta["name"])
             self.kubelet.forget(meta.get("uid", ""))

@@ -152,15 +152,18 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
         code, message = exited
         conds.set("ContainerHealthy", "False", f"ExitCode{code}", f"Container failed with: {message}")
         conds.set("ResourcesAvailable", "Unknown", DEPLOYING)
-    elif (failure := replica_failure(deployment)) is not None:
-        # PropagateDeploymentStatus, through TransformDeploymentStatus: the Deployment's ReplicaFailure (True) is its
-        # ReplicaSetReady False, so ResourcesAvailable False with its reason and message (FailedCreate: the API
-        # server refused its pods, e.g. a ResourceQuota or a LimitRange); gone once the ReplicaSet creates them.
+    elif (unavailable := _unschedulable(pods, deployment) or _refused(deployment)) is not None:
+        # reconcile_resources.go: the Deployment wants pods and has none available, and the first of them cannot be
+        # scheduled: ResourcesAvailable False with the pod's reason and message. Else PropagateDeploymentStatus,
+        # through TransformDeploymentStatus (which runs before that pod check, so the pod's reason wins): the
+        # Deployment's ReplicaFailure (True) is its ReplicaSetReady False, so ResourcesAvailable False with its reason
+        # and message (FailedCreate: the API server refused its pods, e.g. a ResourceQuota or a LimitRange); gone once
+        # the ReplicaSet creates them. Either is over a ProgressDeadlineExceeded.
         if healthy.get("status") == "True":
             conds.set("ContainerHealthy", "True")
         else:
             conds.set("ContainerHealthy", "Unknown", DEPLOYING)
-        conds.set("ResourcesAvailable", "False", str(failure.get("reason") or ""), str(failure.get("message") or ""))
+        conds.set("ResourcesAvailable", "False", *unavailable)
     elif (timed_out := _gave_up(decision.initialized, decision.active[1], deployment)) is not None:
         # ContainerHealthy stays as it was; ResourcesAvailable says why the revision will not become ready.
         if healthy.get("status") == "True":
@@ -200,6 +203,26 @@ def _gave_up(initialized: bool, active_reason: str, deployment: dict[str, Any] |
     found = conditions.get(((deployment or {}).get("status") or {}).get("conditions") or [], "Progressing") or {}
     if found.get("status") == "False" and found.get("reason") == PROGRESS_DEADLINE_EXCEEDED:
         return str(found.get("message") or "")
+    return None
+
+
+def _refused(deployment: dict[str, Any] | None) -> tuple[str, str] | None:
+    """The Deployment's ReplicaFailure while it is True, as (reason, message): a pod its ReplicaSet could not create."""
+    failure = replica_failure(deployment)
+    return None if failure is None else (str(failure.get("reason") or ""), str(failure.get("message") or ""))
+
+
+def _unschedulable(pods: list[dict[str, Any]], deployment: dict[str, Any] | None) -> tuple[str, str] | None:
+    """The PodScheduled reason and message of the revision's first pod (by name, as a LIST returns them) when the
+    Deployment wants replicas, has none available, and that pod could not be scheduled; else None."""
+    if deployment is None or replicas_of(deployment) <= 0 or not pods:
+        return None
+    if int((deployment.get("status") or {}).get("availableReplicas") or 0) > 0:
+        return None
+    first = min(pods, key=lambda p: p["metadata"]["name"])
+    for entry in (first.get("status") or {}).get("conditions") or []:
+        if isinstance(entry, dict) and entry.get("type") == "PodScheduled" and entry.get("status") == "False":
+            return str(entry.get("reason") or ""), str(entry.get("message") or "")
     return None
 
 
