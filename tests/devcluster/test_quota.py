@@ -270,3 +270,36 @@ def test_no_pod_under_a_quota_and_a_limit_range_gets_a_5xx(devcluster: DevCluste
     assert code in (201, 400, 403, 422), (code, answer)
     if code == 403:
         assert answer["message"].startswith('pods "fuzz" is forbidden: ')
+
+
+def test_a_refusal_midway_through_the_slow_start_batches_stops_the_sync_and_is_tried_again(
+        devcluster: DevClusterProcess) -> None:
+    """min-scale 6 under a quota of 3 pods: the ReplicaSet makes 1, then 2 (slow start), is refused the 4th, says
+    so (FailedCreate, ReplicaFailure) and keeps the 3; raised to 6, it makes the rest and the failure goes."""
+    ns = devcluster.new_namespace("q")
+    assert devcluster.request("POST", QUOTAS.format(ns=ns), _quota("three", pods="3"))[0] == 201
+    manifest = ksvc_manifest("six", ns)
+    manifest["spec"]["template"]["metadata"] = {"annotations": {"autoscaling.knative.dev/min-scale": "6"}}
+    code, _, body = devcluster.request("POST", f"/apis/serving.knative.dev/v1/namespaces/{ns}/services", manifest)
+    assert code == 201, body
+    replicasets = f"/apis/apps/v1/namespaces/{ns}/replicasets"
+
+    def refused() -> dict[str, Any] | None:
+        found = devcluster.get(replicasets)["items"]
+        return found[0] if found and "ReplicaFailure" in _conditions(found[0]) else None
+
+    replicaset = wait_for(refused, timeout=20, message="the ReplicaSet refused its 4th pod")
+    assert replicaset["status"]["replicas"] == 3
+    assert len(devcluster.get(PODS.format(ns=ns))["items"]) == 3
+    failure = _conditions(replicaset)["ReplicaFailure"]
+    assert (failure["reason"], failure["status"]) == ("FailedCreate", "True")
+    assert "exceeded quota: three, requested: pods=1, used: pods=3, limited: pods=3" in failure["message"]
+    events = devcluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
+    created = [e for e in events if e["reason"] == "SuccessfulCreate" and e["involvedObject"]["kind"] == "ReplicaSet"]
+    assert sum(e.get("count", 1) for e in created) == 3
+    code, _, body = devcluster.request("PATCH", QUOTAS.format(ns=ns) + "/three", {"spec": {"hard": {"pods": "6"}}},
+                                       content_type="application/merge-patch+json")
+    assert code == 200, body
+    done = wait_for(lambda: (r := devcluster.get(replicasets)["items"][0])["status"].get("replicas") == 6
+                    and "ReplicaFailure" not in _conditions(r) and r, timeout=40, message="six pods, no failure")
+    assert done["status"]["replicas"] == 6
