@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.devcluster.apiserver.quantity import json_text
+
 from .goparse import quantity_error
 
 
@@ -41,17 +43,8 @@ def _check_resources(resources: dict[str, Any]) -> None:
         if not isinstance(amounts, dict):
             continue
         for value in amounts.values():
-            problem = quantity_error(_json_text(value))
+            problem = quantity_error(json_text(value))
             if problem is not None and value is not None:
                 raise Undecodable(problem)
 
 
-def _json_text(value: Any) -> str:
-    """What Quantity.UnmarshalJSON parses: a string's content, or the JSON text of anything else."""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return "{}" if isinstance(value, dict) else "[]"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 
 def is_quantity(text: str) -> bool:
@@ -201,3 +202,14 @@ def canonical(value: Fraction, fmt: str = DECIMAL_SI) -> str:
 def canonical_text(text: str) -> str:
     """The text a cluster stores and returns for a quantity sent as `text` (e.g. `1000m` as `1`, `0.5` as `500m`)."""
     return str(parse(text))
+
+
+def json_text(value: Any) -> str:
+    """What Quantity.UnmarshalJSON parses: a string's content, or the JSON text of anything else."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return "{}" if isinstance(value, dict) else "[]"

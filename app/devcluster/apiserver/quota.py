@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.devcluster.apiserver import errors
-from app.devcluster.apiserver.quantity import ZERO, Quantity, parse
+from app.devcluster.apiserver.quantity import ZERO, Quantity, json_text, parse
 from app.devcluster.apiserver.resources import LIMIT_RANGE, POD, RESOURCE_QUOTA, ResourceDef
 from app.devcluster.apiserver.store import Event, Store
 from app.devcluster.apiserver.tasks import cancel
@@ -62,17 +62,6 @@ Cause = tuple[str, str, str]
 
 # -- decoding and defaulting ------------------------------------------------------------------------------------------
 
-def _text(value: Any) -> str:
-    """What Quantity.UnmarshalJSON parses: a string's content, or the JSON text of anything else."""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return "{}" if isinstance(value, dict) else "[]"
-
-
 def _decoded_list(resource: ResourceDef, amounts: Any) -> Any:
     """A ResourceList as the API server stores it: each quantity in its canonical text (`1000m` is `1`), null as 0;
     a 400 as the decoder answers for a value that is no quantity."""
@@ -84,7 +73,7 @@ def _decoded_list(resource: ResourceDef, amounts: Any) -> Any:
             result[name] = "0"
             continue
         try:
-            result[name] = str(parse(_text(value)))
+            result[name] = str(parse(json_text(value)))
         except ValueError as error:
             raise errors.bad_request(
                 f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: {error}'
@@ -273,7 +262,7 @@ def _amounts(container: dict[str, Any], key: str) -> ResourceList:
     result: ResourceList = {}
     for name, value in (amounts or {}).items() if isinstance(amounts, dict) else ():
         try:
-            result[str(name)] = parse(_text(value)) if value is not None else ZERO
+            result[str(name)] = parse(json_text(value)) if value is not None else ZERO
         except ValueError:
             continue  # refused when the pod was decoded
     return result
@@ -287,7 +276,7 @@ def _add(a: ResourceList, b: ResourceList) -> ResourceList:
     return result
 
 
-def _pod_total(pod: dict[str, Any], key: str) -> ResourceList:
+def pod_total(pod: dict[str, Any], key: str) -> ResourceList:
     """resourcehelper.PodRequests / PodLimits: the containers' sum, or an init container's own when that is more."""
     total: ResourceList = {}
     for container in _containers(pod, "containers"):
@@ -329,7 +318,7 @@ def pod_usage(pod: dict[str, Any]) -> ResourceList:
     """PodUsageFunc: the object count always, the compute resources while the pod is not terminal."""
     usage: ResourceList = {"count/pods": parse("1")}
     if not _terminal(pod):
-        usage = _add(usage, _compute_usage(_pod_total(pod, "requests"), _pod_total(pod, "limits")))
+        usage = _add(usage, _compute_usage(pod_total(pod, "requests"), pod_total(pod, "limits")))
     return usage
 
 
@@ -459,7 +448,7 @@ def _limit_range_problems(pod: dict[str, Any], limit_range: dict[str, Any]) -> l
         if kind == "Container":
             subjects = [(_amounts(c, "requests"), _amounts(c, "limits")) for c in _containers(pod)]
         else:
-            subjects = [(_pod_total(pod, "requests"), _pod_total(pod, "limits"))]
+            subjects = [(pod_total(pod, "requests"), pod_total(pod, "limits"))]
         for requests, limits in subjects:
             for key, check in checks:
                 for name, enforced in sorted(_quantities(item.get(key)).items()):

@@ -1,8 +1,8 @@
 """kube-scheduler for the dev cluster's one node: a pod is bound to it when it fits, as the NodeResourcesFit plugin
 counts (pkg/scheduler/framework/plugins/noderesources/fit.go): the node's pods stay below its allocatable `pods`, and,
 for a pod that requests any, the cpu and memory requests of the pods bound to the node plus its own stay within its
-allocatable cpu and memory. Requests are the containers' summed (a container's limit where it sets no request, as the
-API server's defaulting copies it), the init containers' largest where larger, plus the pod's overhead.
+allocatable cpu and memory. Requests are the containers' summed (a container's limit where it sets no request: the
+API server's defaulting copied it), the init containers' largest where larger, plus the pod's overhead.
 
 A pod that does not fit stays Pending and unbound, its PodScheduled condition False with reason Unschedulable and the
 scheduler's message, and a Warning FailedScheduling Event from default-scheduler, in the wording of
@@ -20,6 +20,7 @@ from typing import Any
 
 from app.devcluster.apiserver.nodes import NODE_NAME
 from app.devcluster.apiserver.quantity import quantity_value
+from app.devcluster.apiserver.quota import pod_total
 from app.devcluster.apiserver.resources import NODE, POD
 from app.devcluster.controllers.context import Context, condition
 
@@ -66,29 +67,15 @@ def _amount(resources: Any, name: str) -> tuple[int, int] | None:
     return (milli, whole) if milli is not None and whole is not None else None
 
 
-def _container_requests(container: dict[str, Any]) -> Requests:
-    resources = container.get("resources")
-    resources = resources if isinstance(resources, dict) else {}
-    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
-    cpu = _amount(requests, "cpu") or _amount(limits, "cpu")
-    memory = _amount(requests, "memory") or _amount(limits, "memory")
-    return Requests(cpu[0] if cpu else 0, memory[1] if memory else 0)
-
-
 def pod_requests(pod: dict[str, Any]) -> Requests:
-    """What the pod asks of a node (fit.go computePodResourceRequest)."""
-    spec = pod.get("spec") or {}
-    total = Requests()
-    for container in spec.get("containers") or []:
-        if isinstance(container, dict):
-            total += _container_requests(container)
-    for container in spec.get("initContainers") or []:
-        if isinstance(container, dict):
-            init = _container_requests(container)
-            total = Requests(max(total.cpu, init.cpu), max(total.memory, init.memory))
-    overhead = spec.get("overhead")
+    """What the pod asks of a node (fit.go computePodResourceRequest: resourcehelper.PodRequests, the pod's overhead
+    included)."""
+    total = pod_total(pod, "requests")
+    overhead = (pod.get("spec") or {}).get("overhead")
     cpu, memory = _amount(overhead, "cpu"), _amount(overhead, "memory")
-    return total + Requests(cpu[0] if cpu else 0, memory[1] if memory else 0)
+    return Requests(total["cpu"].milli() if "cpu" in total else 0,
+                    math.ceil(total["memory"].value) if "memory" in total else 0) + \
+        Requests(cpu[0] if cpu else 0, memory[1] if memory else 0)
 
 
 def allocatable_of(node: dict[str, Any] | None) -> Allocatable | None:

@@ -143,6 +143,18 @@ def test_memory_is_counted_too(small: DevClusterProcess) -> None:
     small.request("DELETE", f"/api/v1/namespaces/{ns}/pods/huge")
 
 
+def test_a_limit_without_a_request_counts_as_the_request(small: DevClusterProcess) -> None:
+    """The API server's defaulting copies a container's limit to its missing request, and the scheduler counts it."""
+    ns = small.new_namespace("lim")
+    pod = _pod(ns, "limited")
+    pod["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "2", "memory": "64Mi"}}
+    _create(small, ns, pod)
+    pending = _wait_unschedulable(small, ns, "limited")
+    assert pending["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "2", "memory": "64Mi"}
+    assert _scheduled(pending)["message"].startswith("0/1 nodes are available: 1 Insufficient cpu. preemption:")
+    small.request("DELETE", f"/api/v1/namespaces/{ns}/pods/limited")
+
+
 def test_a_revision_no_node_can_run_fails_with_the_schedulers_words(small: DevClusterProcess) -> None:
     ns = small.new_namespace("ksvc")
     body = ksvc_manifest("hungry", ns)
