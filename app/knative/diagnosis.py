@@ -193,8 +193,8 @@ def _must_state(name: str, listed: str) -> tuple[str, str]:
         if all(c == ["queue-proxy"] for c in missing.values()):
             them = "it" if len(queue) == 1 else "them"
             return what, (f"{sidecar}: ask a cluster admin to set {them} there, or for a LimitRange whose defaults "
-                          "give them to every container that states none; the revision's own container needs nothing "
-                          "more")
+                          "give them to every container that states none (the revision's own container needs nothing "
+                          f"more), and {_BY_ITSELF}")
         todo += f"; {sidecar}, or {limit_range}"
     return what, todo
 

@@ -154,8 +154,9 @@ def test_a_quota_that_only_queue_proxy_does_not_satisfy() -> None:
                           "limits, so every container must state them, and these do not: CPU limit (queue-proxy)")
     assert found.todo == ("queue-proxy, the container Knative adds to each instance, takes its own from the cluster's "
                           "config-deployment (queue-sidecar-cpu-limit): ask a cluster admin to set it there, or for a "
-                          "LimitRange whose defaults give them to every container that states none; the revision's "
-                          "own container needs nothing more")
+                          "LimitRange whose defaults give them to every container that states none (the revision's "
+                          "own container needs nothing more), and this revision starts by itself, as Kubernetes "
+                          "keeps trying to create its instances")
 
 
 def test_a_limit_range_that_refuses_the_revision() -> None:
