@@ -18,6 +18,9 @@ from app.knative.quantity import QuantityError, parse_quantity
 _IMAGE = re.compile(r'Unable to fetch image "([^"]*)"')
 _REVISION_FAILED = re.compile(r'^Revision "([^"]+)" failed with message: (.*)\.$', re.DOTALL)
 _EXIT = re.compile(r"^ExitCode(-?[0-9]+)$")
+# kube-scheduler's FitError (pkg/scheduler/framework/types.go NoNodeAvailableMsg), which Knative copies from the pod's
+# PodScheduled condition when no instance of a revision is scheduled (reconcile_resources.go).
+_NO_NODE = re.compile(r"^[0-9]+/[0-9]+ nodes are available")
 # A Pod the API server refuses (the ReplicaSet's ReplicaFailure, reason FailedCreate, its message the refusal): the
 # resource quota admission's "exceeded quota: NAME, requested: …" (plugin/pkg/admission/resourcequota), a LimitRange's
 # "maximum cpu usage per Container is 1, but limit is 2" (plugin/pkg/admission/limitranger), a policy's own words.
@@ -185,8 +188,14 @@ def _must_state(name: str, listed: str) -> tuple[str, str]:
     if queue:
         keys = ", ".join(f"queue-sidecar-{r.split('.')[-1]}-{'limit' if r.startswith('limits.') else 'request'}"
                          for r in queue)
-        todo += (f"; queue-proxy, the container Knative adds to each instance, takes its own from the cluster's "
-                 f"config-deployment ({keys}), or {limit_range}")
+        sidecar = ("queue-proxy, the container Knative adds to each instance, takes its own from the cluster's "
+                   f"config-deployment ({keys})")
+        if all(c == ["queue-proxy"] for c in missing.values()):
+            them = "it" if len(queue) == 1 else "them"
+            return what, (f"{sidecar}: ask a cluster admin to set {them} there, or for a LimitRange whose defaults "
+                          "give them to every container that states none (the revision's own container needs nothing "
+                          f"more), and {_BY_ITSELF}")
+        todo += f"; {sidecar}, or {limit_range}"
     return what, todo
 
 
@@ -388,8 +397,10 @@ def service_problem(service: ServiceView) -> str:
         what = "it did not become ready within its progress deadline"
     elif _FORBIDDEN.match(inner):
         what = refusal(inner)[0]
+    elif _NO_NODE.match(inner):
+        what = f"no node can run its instances: {unschedulable_words(inner)[0]}"
     else:
-        what = inner
+        what = inner.rstrip(".")  # Knative's "failed with message: %s." after a message that ends with one
     line = f"Revision {name} failed: {what}."
     if service.latest_ready and service.latest_ready != name and service.follows_latest:
         line += f" Traffic stays on {service.latest_ready}."

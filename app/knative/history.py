@@ -205,7 +205,10 @@ def change_text(entry: Entry, service: str) -> str:
         return f"traffic: {split_text(entry.after, service)}"
     if entry.action == "delete":
         return f"it sent: {split_text(entry.before, service)}"
-    return f"traffic: {split_text(entry.before, service)} → {split_text(entry.after, service)}"
+    before, after = split_text(entry.before, service), split_text(entry.after, service)
+    if before == after:  # a new revision that leaves the split as it was
+        return f"traffic: {after} (unchanged)"
+    return f"traffic: {before} → {after}"
 
 
 def event_message(entry: Entry, service: str, what: str = "") -> str:

@@ -146,6 +146,19 @@ def test_a_quota_that_needs_every_container_to_state_what_it_counts() -> None:
                           "LimitRange's defaults give them to every container that states none")
 
 
+def test_a_quota_that_only_queue_proxy_does_not_satisfy() -> None:
+    """The revision's container states its CPU limit; only queue-proxy, which takes its own from config-deployment,
+    does not: telling the user to set it on their container again leads nowhere."""
+    found = _refused(POD + "failed quota: limits: must specify limits.cpu for: queue-proxy")
+    assert found.what == ("Kubernetes refuses to create its instances: the namespace's ResourceQuota limits counts CPU "
+                          "limits, so every container must state them, and these do not: CPU limit (queue-proxy)")
+    assert found.todo == ("queue-proxy, the container Knative adds to each instance, takes its own from the cluster's "
+                          "config-deployment (queue-sidecar-cpu-limit): ask a cluster admin to set it there, or for a "
+                          "LimitRange whose defaults give them to every container that states none (the revision's "
+                          "own container needs nothing more), and this revision starts by itself, as Kubernetes "
+                          "keeps trying to create its instances")
+
+
 def test_a_limit_range_that_refuses_the_revision() -> None:
     found = _refused(POD + "maximum cpu usage per Container is 1, but limit is 2")
     assert found.what == ("Kubernetes refuses to create its instances: the namespace's LimitRange allows a container "
@@ -187,6 +200,25 @@ def test_a_refused_revision_in_the_services_list() -> None:
     assert service_problem(service) == ("Revision app-00002 failed: Kubernetes refuses to create its instances: they "
                                         "would exceed the namespace's ResourceQuota small (CPU requests: each instance "
                                         "asks for 525m, more than the 100m allowed in all).")
+
+
+def test_an_unschedulable_revision_in_the_services_list() -> None:
+    """Knative fails a revision none of whose instances a node takes (reconcile_resources.go copies the pod's
+    PodScheduled message); the list says it in the words of the details page, not the scheduler's, and with one full
+    stop (the scheduler's message ends with one, and Knative's RevisionFailed adds another)."""
+    message = "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption " \
+              "victims found for incoming pod."
+    service = _service({"ConfigurationsReady": ("False", "RevisionFailed",
+                                                f'Revision "app-00002" failed with message: {message}.'),
+                        "Ready": ("False", "RevisionMissing", 'Configuration "app" does not have any ready Revision.')},
+                       latest_ready="")
+    assert service_problem(service) == ("Revision app-00002 failed: no node can run its instances: no node has enough "
+                                        "CPU left for their requests.")
+    other = _service({"ConfigurationsReady": ("False", "RevisionFailed",
+                                              'Revision "app-00002" failed with message: Something else happened..'),
+                      "Ready": ("False", "RevisionMissing", 'Configuration "app" does not have any ready Revision.')},
+                     latest_ready="")
+    assert service_problem(other) == "Revision app-00002 failed: Something else happened."
 
 
 def test_no_diagnosis_unless_failed() -> None:

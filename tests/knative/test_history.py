@@ -69,6 +69,13 @@ def test_an_entry_knows_whether_its_write_moves_the_generation() -> None:
     assert history.make_entry("i", "t", "a", "split", "x" * 40, None, (A,)).generations == (0, 1)
 
 
+def test_a_new_revision_that_leaves_the_split_as_it_was() -> None:
+    """Create Revision with the split untouched: the history said "latest ready revision 100% → latest ready
+    revision 100%", a change that is none."""
+    made = entry("c3", "2026-01-01T02:00:00Z", "revision", (2, 3), (LATEST,), revision="hw-00002")
+    assert history.change_text(made, "hw") == "traffic: latest ready revision 100% (unchanged)"
+
+
 def test_words_and_the_event() -> None:
     split = entry("b2", "2026-01-01T01:00:00Z", "split", (1, 2), (A, B))
     assert history.change_text(split, "hw") == "traffic: latest ready revision 100% → 00001 100% · " \

@@ -74,7 +74,12 @@ async def test_an_unresolvable_image_is_diagnosed_everywhere(console: Console) -
 
     revision = html.unescape((await console.get(f"/namespaces/{ns}/services/broken/revisions/broken-00001")).text)
     assert "The image registry.invalid/app:v1 could not be resolved</strong>: check the image name and tag" in revision
-    assert "No instance runs: the revision failed" in revision and "Instances: <span" in revision
+    assert "No instance runs: the revision failed (what happened is said at the top of this page)" in revision
+    assert "Instances: <span" in revision
+    # The logs page is another page: it says where what happened is told, with a link (it said "its page").
+    logs = html.unescape((await console.get(f"/namespaces/{ns}/services/broken/revisions/broken-00001/logs")).text)
+    assert (f'No instance runs: the revision failed (what happened is said on <a href="/namespaces/{ns}/services/'
+            'broken/revisions/broken-00001">the revision\'s page</a>), so there is no log to read.') in logs
 
     page = (await console.get(f"/namespaces/{ns}/services/broken")).text
     text = html.unescape(page)
