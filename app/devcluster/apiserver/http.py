@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -303,9 +304,15 @@ class ApiServer:
         run = run_for(self.logs, pod, container, go_bool(query.get("previous")))
         response = web.StreamResponse(headers={"Content-Type": "text/plain", "Cache-Control": "no-cache, private"})
         await response.prepare(request)
-        async for text in stream(run, options, time.time()):
-            await response.write(text.encode())
-        await response.write_eof()
+        lines = stream(run, options, time.time())
+        try:
+            while (text := await _next_while_connected(request, lines)) is not None:
+                await response.write(text.encode())
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client went away as the last lines were written: there is no one to answer
+        finally:
+            await lines.aclose()
         return response
 
     def _call(self, request: web.Request, resource: ResourceDef, namespace: str, name: str, sub: str) -> Call:
@@ -469,3 +476,23 @@ class ApiServer:
         for warning in (call.warnings if call else []):
             response.headers.add("Warning", f'299 - "{quote_warning(warning)}"')
         return response
+
+
+_GONE_CHECK = 1.0  # seconds between looks at a followed log's connection while no line comes
+
+
+async def _next_while_connected(request: web.Request, lines: AsyncGenerator[str, None]) -> str | None:
+    """The next line, or None once there are no more or the client has gone (aiohttp does not cancel a handler whose
+    client left, and a follow with nothing to write would not notice it otherwise)."""
+    waiting = asyncio.ensure_future(anext(lines, None))
+    try:
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=_GONE_CHECK)
+            if done:
+                return waiting.result()
+            if request.transport is None or request.transport.is_closing():
+                return None
+    finally:
+        if not waiting.done():  # the generator runs in it: it must have stopped before the caller closes it
+            waiting.cancel()
+            await asyncio.wait({waiting})

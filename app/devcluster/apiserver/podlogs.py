@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -141,7 +141,7 @@ def validate(options: LogOptions, name: str, since_time: bool) -> None:
         raise errors.invalid("PodLogOptions", "", name, causes)
 
 
-async def stream(run: Run, options: LogOptions, now: float) -> AsyncIterator[str]:
+async def stream(run: Run, options: LogOptions, now: float) -> AsyncGenerator[str, None]:
     """The run's lines as the options select them, then, when following, each new line until the run ends."""
     lines = run.since(0)
     if options.since_seconds is not None:
