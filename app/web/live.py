@@ -396,6 +396,7 @@ class Live:
             if first:
                 yield first
             closing = asyncio.ensure_future(self.over(stream.signed_out, stream.until))
+            getter: asyncio.Future[bytes | None] | None = None
             try:
                 while True:
                     getter = asyncio.ensure_future(stream.next())
@@ -413,6 +414,8 @@ class Live:
                     yield chunk
             finally:
                 closing.cancel()
+                if getter is not None:  # the tab went (the generator closed) while it waited for the next chunk
+                    getter.cancel()
         finally:
             self.detach(stream)
 

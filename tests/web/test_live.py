@@ -429,3 +429,25 @@ async def test_identities_never_share_a_watch(console: Console) -> None:
         await hub.close()
         await alice.close()
         await bob.close()
+
+
+def _pending_stream_reads() -> list[asyncio.Task[Any]]:
+    return [task for task in asyncio.all_tasks() if not task.done()
+            and getattr(task.get_coro(), "__qualname__", "") == "Stream.next"]
+
+
+async def test_a_closed_tab_leaves_no_read_of_its_stream_pending(console: Console) -> None:
+    """A tab that goes (its connection closed) ends its stream's generator while that waits for the next chunk: the
+    wait is cancelled with it, not left pending (asyncio said "Task was destroyed but it is pending!" for it)."""
+    ns = console.namespace()
+    console.create_ksvc(ns, "closed")
+    await console.settled(ns, "closed")
+    async with served(live_settings(console.cluster)) as server, httpx.AsyncClient(base_url=server.url) as http:
+        path = stream_path(await http.get(f"/namespaces/{ns}/services/closed"))
+        before = metrics.live_streams._value.get()
+        async with open_stream(http, path) as events:
+            assert (await events.next()).name == ""  # connected: the stream now waits for a change
+            await wait_until(lambda: len(_pending_stream_reads()) >= 1)
+        await wait_until(lambda: metrics.live_streams._value.get() == before)
+        await asyncio.sleep(0.2)
+        assert _pending_stream_reads() == []
