@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from app.knative.instances import NOT_PULLED, Instance, short_of
-from app.knative.models import FAILED, SUCCESS, Condition, RevisionView, ServiceView
+from app.knative.models import FAILED, SUCCESS, Condition, RevisionView, ServiceView, Template
 from app.knative.probes import readiness_probe
 from app.knative.quantity import QuantityError, parse_quantity
 
@@ -119,7 +120,7 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
                        f"probe failures) and its logs, and its readiness probe ({probe.words}), then create a new "
                        "revision")
     if reason == "FailedCreate":
-        return verdict(*refusal(message))
+        return verdict(*refusal(message, revision.template, sum(1 for i in instances if not i.terminating)))
     if reason == "Unschedulable":
         why, todo = unschedulable_words(message)
         return verdict(f"No node can run its instances: {why}", todo)
@@ -143,29 +144,68 @@ def _and(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _quota_refusal(name: str, requested: dict[str, str], used: dict[str, str], limited: dict[str, str]) \
-        -> tuple[str, str]:
-    """A quota the instance would exceed: each resource in its words; the revision too big for the whole quota, or
-    the rest of the namespace using it up."""
-    clauses, alone = [], []
+def _own(template: Template | None, resource: str) -> str:
+    """What the revision's own container states for a quota's resource (`requests.cpu`, `limits.memory`, …): a
+    request not stated is its limit, as kube-apiserver defaults it; "" when it states neither."""
+    if template is None:
+        return ""
+    kind, _, name = resource.rpartition(".")
+    request, limit = {"cpu": (template.cpu_request, template.cpu_limit),
+                      "memory": (template.memory_request, template.memory_limit)}.get(name, ("", ""))
+    return limit if kind == "limits" else request or limit
+
+
+def _quota_refusal(name: str, requested: dict[str, str], used: dict[str, str], limited: dict[str, str],
+                   template: Template | None = None, instances: int = 0) -> tuple[str, str]:
+    """A quota the instance would exceed: each resource in its words (what of it queue-proxy adds to the revision's
+    own container); the revision too big for the whole quota, its own instances holding the quota, or the rest of the
+    namespace using it up."""
+    clauses, alone, held_by_it = [], [], []
     for resource in requested:
         term, asked, held, most = _TERMS.get(resource, resource), requested[resource], used.get(resource, "0"), \
             limited.get(resource, "")
+        own = f", by this revision's own {_plural(instances, 'instance')}" if instances and \
+            _at_least(_times(asked, instances), held) else ""
+        if own:
+            held_by_it.append(term)
         if term == "pods":
-            clauses.append(f"pods: {held} of the {most} allowed are in use")
-        elif _more(asked, most):
+            clauses.append(f"pods: {held} of the {most} allowed are in use{own}")
+            continue
+        mine = _own(template, resource)
+        split = f" (its container's {mine}, the rest for queue-proxy, the container Knative adds to each instance)" \
+            if mine and _more(asked, mine) else ""
+        if _more(asked, most):
             alone.append(term)
-            clauses.append(f"{term}: each instance asks for {asked}, more than the {most} allowed in all")
+            clauses.append(f"{term}: each instance asks for {asked}{split}, more than the {most} allowed in all")
         else:
-            clauses.append(f"{term}: each instance asks for {asked}, and {held} of the {most} allowed are in use")
+            clauses.append(f"{term}: each instance asks for {asked}{split}, and {held} of the {most} allowed are in "
+                           f"use{own}")
     what = f"{_REFUSED}: they would exceed the namespace's ResourceQuota {name} ({'; '.join(clauses)})"
     if alone:
         return what, (f"lower the revision's {_and(alone)} in a new revision, or ask for a larger quota, and "
                       f"{_BY_ITSELF}")
     lower = [t for t in dict.fromkeys(_TERMS.get(r, r) for r in requested) if t != "pods"]
+    if held_by_it:
+        its = f"min-scale or its {_and(lower)}" if lower else "min-scale"
+        return what, (f"lower the revision's {its} in a new revision, or ask for a larger quota, and {_BY_ITSELF}")
     todo = ("free some of the quota (fewer instances of other revisions or workloads in the namespace) or ask for a "
             f"larger quota, and {_BY_ITSELF}")
     return what, todo + (f"; or lower its {_and(lower)} in a new revision" if lower else "")
+
+
+def _times(amount: str, count: int) -> Decimal | None:
+    try:
+        return parse_quantity(amount) * count
+    except QuantityError:
+        return None
+
+
+def _at_least(value: Decimal | None, amount: str) -> bool:
+    """Whether `value` (this revision's instances' share) accounts for all of `amount` in use."""
+    try:
+        return value is not None and value >= parse_quantity(amount) > 0
+    except QuantityError:
+        return False
 
 
 def _must_state(name: str, listed: str) -> tuple[str, str]:
@@ -199,13 +239,15 @@ def _must_state(name: str, listed: str) -> tuple[str, str]:
     return what, todo
 
 
-def refusal(message: str) -> tuple[str, str]:
+def refusal(message: str, template: Template | None = None, instances: int = 0) -> tuple[str, str]:
     """What happened and what to do when the API server refuses a revision's pods (FailedCreate): a ResourceQuota,
-    a LimitRange, or another admission's own words."""
+    a LimitRange, or another admission's own words. `template` and `instances` (the revision's container and how
+    many instances it has), when known, say what of an amount is queue-proxy's and whether the revision's own
+    instances hold the quota."""
     quota = _QUOTA.search(message)
     if quota is not None:
         name, requested, used, limited = quota.groups()
-        return _quota_refusal(name, _amounts(requested), _amounts(used), _amounts(limited))
+        return _quota_refusal(name, _amounts(requested), _amounts(used), _amounts(limited), template, instances)
     must = _MUST.search(message)
     if must is not None:
         return _must_state(*must.groups())

@@ -126,6 +126,42 @@ def test_instances_the_cluster_refuses_to_create() -> None:
                          "create its instances")
 
 
+def _refused_with(message: str, resources: dict[str, Any], instances: int) -> Any:
+    """A refused revision whose container states `resources` and that has `instances` live instances already."""
+    revision = revision_from({
+        "metadata": {"name": "app-00002", "labels": {"serving.knative.dev/configurationGeneration": "2"}},
+        "spec": {"containers": [{"image": "registry.invalid/app:v1", "resources": resources}]},
+        "status": {"conditions": [{"type": t, "status": "False", "reason": "FailedCreate", "message": message}
+                                  for t in ("ResourcesAvailable", "Ready")]}})
+    found = diagnose(revision, [_pod(f"p{i}", True) for i in range(instances)])
+    assert found is not None
+    return found
+
+
+def test_a_quota_refusal_says_what_queue_proxy_adds_and_when_the_revision_holds_the_quota_itself() -> None:
+    """Seen in a walkthrough: 200m typed, "each instance asks for 225m" (queue-proxy's 25m, unexplained), and "450m of
+    the 500m allowed are in use" held by the revision's own 2 instances while the advice spoke only of other
+    workloads. The words now split the amount and say whose instances hold the quota, and the advice names the
+    revision's min-scale."""
+    own = _refused_with(POD + "exceeded quota: q, requested: requests.cpu=225m, used: requests.cpu=450m, "
+                              "limited: requests.cpu=500m", {"requests": {"cpu": "200m"}}, 2)
+    assert own.what == ("Kubernetes refuses to create its instances: they would exceed the namespace's ResourceQuota q "
+                        "(CPU requests: each instance asks for 225m (its container's 200m, the rest for queue-proxy, "
+                        "the container Knative adds to each instance), and 450m of the 500m allowed are in use, by "
+                        "this revision's own 2 instances)")
+    assert own.todo.startswith("lower the revision's min-scale or its CPU requests in a new revision, or ask for a "
+                               "larger quota")
+    pods = _refused_with(POD + "exceeded quota: few, requested: pods=1, used: pods=3, limited: pods=3", {}, 3)
+    assert pods.what.endswith("(pods: 3 of the 3 allowed are in use, by this revision's own 3 instances)")
+    assert pods.todo.startswith("lower the revision's min-scale in a new revision, or ask for a larger quota")
+    others = _refused_with(POD + "exceeded quota: q, requested: requests.cpu=225m, used: requests.cpu=450m, "
+                                 "limited: requests.cpu=500m", {"requests": {"cpu": "200m"}}, 1)
+    assert "by this revision's own" not in others.what and others.todo.startswith("free some of the quota")
+    limit_only = _refused_with(POD + "exceeded quota: q, requested: requests.cpu=1025m, used: requests.cpu=0, "
+                                     "limited: requests.cpu=500m", {"limits": {"cpu": "1"}}, 0)
+    assert "each instance asks for 1025m (its container's 1, the rest for queue-proxy" in limit_only.what
+
+
 def test_a_quota_that_needs_every_container_to_state_what_it_counts() -> None:
     """pods.go Constraints: a quota that counts cpu or memory refuses a pod with a container that does not state it;
     queue-proxy, which Knative adds, gets its requests and limits from config-deployment's queue-sidecar-* keys."""

@@ -49,18 +49,22 @@ async def test_a_revision_the_quota_refuses_is_explained_and_starts_once_the_quo
     await asyncio.sleep(0.3)  # the Service's status follows the revision's
     said = ("Kubernetes refuses to create its instances: they would exceed the namespace's ResourceQuota small (CPU "
             "requests: each instance asks for 525m, more than the 100m allowed in all)")
+    # The pages that know the revision's container say what of the 525m is queue-proxy's.
+    detailed = ("Kubernetes refuses to create its instances: they would exceed the namespace's ResourceQuota small (CPU "
+                "requests: each instance asks for 525m (its container's 500m, the rest for queue-proxy, the container "
+                "Knative adds to each instance), more than the 100m allowed in all)")
 
     listing = html.unescape((await console.get(f"/namespaces/{ns}/services")).text)
     assert f"Revision web-00001 failed: {said}." in listing
 
     details = html.unescape((await console.get(f"/namespaces/{ns}/services/web")).text)
-    assert said in details
+    assert detailed in details
     assert ("lower the revision's CPU requests in a new revision, or ask for a larger quota, and this revision starts "
             "by itself, as Kubernetes keeps trying to create its instances") in details
     assert 'Error creating: pods "web-00001-deployment-' in details  # the ReplicaSet's warning, among its events
 
     page = html.unescape((await console.get(f"/namespaces/{ns}/services/web/revisions/web-00001")).text)
-    assert said in page
+    assert detailed in page
     assert 'Error creating: pods "web-00001-deployment-' in page and "exceeded quota: small" in page
     assert "No Events recorded for this revision" not in page
 
