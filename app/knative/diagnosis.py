@@ -280,20 +280,26 @@ def unschedulable_words(message: str) -> tuple[str, str]:
     named = " and ".join(_RESOURCE.get(r, r) for r in resources)
     if resources and "pods" in missing:
         return (f"no node has enough {named} left, and none takes more pods",
-                f"lower the revision's {named} requests or its min-scale, or add capacity to the cluster (more or "
-                "larger nodes), then create a new revision")
+                f"lower the revision's {named} requests or its min-scale, free room ({_OLDER}), or add capacity to "
+                "the cluster (more or larger nodes), then create a new revision")
     if resources:
         return (f"no node has enough {named} left for their requests",
-                f"lower the revision's {named} requests (or its min-scale, if its own instances take the room), or add "
-                f"{named} to the cluster (larger or more nodes), then create a new revision")
+                f"lower the revision's {named} requests (or its min-scale, if its own instances take the room), free "
+                f"room ({_OLDER}), or add {named} to the cluster (larger or more nodes), then create a new revision")
     if missing:
         return ("every node already runs as many pods as it takes",
-                "lower the revision's min-scale (a new revision), scale down or delete other workloads, or add nodes "
-                "to the cluster (a node takes a limited number of pods, 110 by default)")
+                f"lower the revision's min-scale (a new revision), scale down or delete other workloads ({_OLDER}), or "
+                "add nodes to the cluster (a node takes a limited number of pods, 110 by default)")
     return ("the scheduler found no node that fits them",
             "read the scheduler's message in the events below (FailedScheduling), and change the revision's requests "
             "or the cluster's nodes to match")
 
+
+# Whose instances take the room: Knative's autoscaler scales a revision whose initial scale was never achieved to zero
+# once its progress deadline has passed (pkg/reconciler/autoscaling/kpa/scaler.go, "Initial scale was never
+# achieved"), so a lowered min-scale in a new revision can wait on the revision before it until then.
+_OLDER = ("this Service's older revisions too: one that never became Ready keeps its instances until Knative scales it "
+          "to zero, after its progress deadline; deleting it frees them now")
 
 
 def _deadline(revision: RevisionView) -> str:

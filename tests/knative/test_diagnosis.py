@@ -673,6 +673,10 @@ def test_unschedulable_says_what_ran_out_and_what_to_do(message: str, what: str,
     assert found is not None and found.what == what
     assert found.todo.startswith(todo)
     assert found.message == message  # shown behind the words
+    # Seen in a walkthrough: min-scale 20 lowered to 3 in a new revision that then waited too, the node's pods held
+    # by the first revision (never Ready): the advice must name the Service's older revisions, and when they let go.
+    assert ("this Service's older revisions too: one that never became Ready keeps its instances until Knative scales "
+            "it to zero, after its progress deadline") in found.todo
 
 
 def _pending(name: str, message: str) -> Instance:
