@@ -148,6 +148,7 @@ class DetailPage:
     regions: Regions = field(default_factory=dict)  # rendered, for the page and the stream
     rollout: RolloutProgress | None = None
     failures: list[Failure] = field(default_factory=list)
+    waiting: RevisionRow | None = None  # the newest revision, deploying, when its instances say why it is not Ready
     pods_known: bool = True  # False: this identity may not list pods; instances come from the revisions' status
     allowed: Allowed = EVERYTHING  # what the user may do to this Service (the actions offered)
     row_html: list[Markup] = field(default_factory=list)  # the revision table's rows, rendered (render_page)
@@ -376,12 +377,15 @@ def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, A
     latest = history.with_summaries(changed[:HISTORY_ROWS], summary_of)
     grouped = None if pods is None else inst.by_revision(pods)
     rows = revision_rows(service, ordered, shown, summary_of, grouped)
+    candidates = explainable(service, ordered, rows, grouped)
     failures = [Failure(row, row.diagnosis, (evidence or {}).get(row.revision.name))
-                for row in explained(service, explainable(service, ordered, rows, grouped))
-                if row.diagnosis is not None]
+                for row in explained(service, candidates) if row.diagnosis is not None]
+    # The newest revision, still deploying, whose instances say why it is not Ready yet: said at the top too.
+    waiting = next((row for row in candidates if row.revision.name == service.latest_created
+                    and row.waiting is not None and row.diagnosis is None), None)
     rollout = rollout_progress(service, [row.revision for row in rows])
     return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
-                      shown, latest, rollout=rollout, failures=failures, pods_known=pods is not None,
+                      shown, latest, rollout=rollout, failures=failures, waiting=waiting, pods_known=pods is not None,
                       allowed=allowed, gone=gone,
                       deleted=deleted_entries(service, {_name_of(obj) for obj in revisions}))
 

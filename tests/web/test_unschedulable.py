@@ -110,6 +110,11 @@ async def test_a_min_scale_beyond_the_pod_limit(console: Console) -> None:
     assert details.status_code == 200
     text = _words(details.text)
     assert f"{pending} pending (no node takes more pods)" in text
+    # While it still deploys, the details page says why at the top, as the revision's page does (a walkthrough found
+    # the cause only in the revision's row, and the Service's status "In progress" for up to its progress deadline).
+    assert 'data-waiting="crowd-00001"' in details.text
+    top = text.split("Revisions", 1)[0]
+    assert f"Not ready yet Revision crowd-00001 {pending} of its {wanted} instances wait for a node" in top
 
     page = await console.get(f"/namespaces/{ns}/services/crowd/revisions/crowd-00001")
     assert page.status_code == 200
