@@ -18,9 +18,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
 
 from tests.support import ROOT, kubectl_binary
+
+# How long an `expect` waits for what it checks before it fails (Playwright's default: 5 s). A step passes as soon as
+# its condition holds; the ceiling is for a loaded machine (the suite runs three workers on two cores), where a page
+# that follows the cluster took longer than 5 s now and then.
+expect.set_options(timeout=10_000)
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
