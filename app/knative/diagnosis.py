@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from app.knative.instances import NOT_PULLED, Instance, short_of
+from app.knative.instances import NOT_PULLED, RESOURCE_WORDS, Instance, short_of
 from app.knative.models import FAILED, SUCCESS, Condition, RevisionView, ServiceView, Template
 from app.knative.probes import readiness_probe
 from app.knative.quantity import QuantityError, parse_quantity
@@ -38,7 +38,6 @@ _TERMS = {"cpu": "CPU requests", "requests.cpu": "CPU requests", "limits.cpu": "
           "memory": "memory requests", "requests.memory": "memory requests", "limits.memory": "memory limits",
           "ephemeral-storage": "ephemeral storage requests", "requests.ephemeral-storage": "ephemeral storage requests",
           "limits.ephemeral-storage": "ephemeral storage limits", "pods": "pods", "count/pods": "pods"}
-_RESOURCE = {"cpu": "CPU", "memory": "memory", "ephemeral-storage": "ephemeral storage"}
 _BY_ITSELF = "this revision starts by itself, as Kubernetes keeps trying to create its instances"
 _REFUSED = "Kubernetes refuses to create its instances"
 # The Route's AllTrafficAssigned messages for a split it cannot apply (knative/serving pkg/reconciler/route/traffic/
@@ -254,7 +253,7 @@ def refusal(message: str, template: Template | None = None, instances: int = 0) 
     above = _ABOVE_LIMIT.search(message)
     if above is not None:
         request, resource, limit = above.groups()
-        term = _RESOURCE.get(resource, resource)
+        term = RESOURCE_WORDS.get(resource, resource)
         return (f"{_REFUSED}: a container requests {request} of {term}, more than its {term} limit of {limit} (the "
                 "namespace's LimitRange default, when the revision sets none)",
                 f"set the revision's {term} limit (at least its request) in a new revision, or ask for the "
@@ -263,7 +262,7 @@ def refusal(message: str, template: Template | None = None, instances: int = 0) 
     if found is not None:
         bound, resource, per, enforced, kind, value, unstated = found.groups()
         subject = "a container" if per == "Container" else "an instance (its containers together)"
-        term = f"{_RESOURCE.get(resource, resource)} {kind or unstated}"
+        term = f"{RESOURCE_WORDS.get(resource, resource)} {kind or unstated}"
         most = "at most" if bound == "maximum" else "at least"
         this = f"this one's is {value}" if value else "one states none"
         return (f"{_REFUSED}: the namespace's LimitRange allows {subject} a {term} of {most} {enforced}, and {this}",
@@ -277,7 +276,7 @@ def unschedulable_words(message: str) -> tuple[str, str]:
     reasons: fit.go's "Insufficient cpu", "Insufficient memory", "Too many pods")."""
     missing = short_of(message)
     resources = [r for r in missing if r != "pods"]
-    named = " and ".join(_RESOURCE.get(r, r) for r in resources)
+    named = " and ".join(RESOURCE_WORDS.get(r, r) for r in resources)
     if resources and "pods" in missing:
         return (f"no node has enough {named} left, and none takes more pods",
                 f"lower the revision's {named} requests or its min-scale, free room ({_OLDER}), or add capacity to "

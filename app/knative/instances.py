@@ -70,7 +70,7 @@ class Instance:
 # kube-scheduler's reasons for a node a pod does not fit (pkg/scheduler/framework/plugins/noderesources/fit.go), as
 # its FitError message counts them before any "preemption:" part: "0/1 nodes are available: 1 Insufficient cpu."
 _SHORT_OF = re.compile(r"\b[0-9]+ (Insufficient ([A-Za-z0-9](?:[A-Za-z0-9./_-]*[A-Za-z0-9])?)|Too many pods)")
-_RESOURCE_WORDS = {"cpu": "CPU", "memory": "memory", "ephemeral-storage": "ephemeral storage"}
+RESOURCE_WORDS = {"cpu": "CPU", "memory": "memory", "ephemeral-storage": "ephemeral storage"}  # said to users
 
 
 def short_of(message: str) -> list[str]:
@@ -89,7 +89,7 @@ def no_room(message: str) -> str:
     missing = short_of(message)
     if not missing:
         return "no node can run it"
-    words = [_RESOURCE_WORDS.get(r, r) for r in missing if r != "pods"]
+    words = [RESOURCE_WORDS.get(r, r) for r in missing if r != "pods"]
     parts = [f"no node has enough {' or '.join(words)}"] if words else []
     if "pods" in missing:
         parts.append("no node takes more pods")
