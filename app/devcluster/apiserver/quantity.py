@@ -91,23 +91,14 @@ def _exponent(suffix: str) -> int | None:
 
 
 def quantity_value(text: str) -> Fraction | None:
-    """The exact value of a quantity resource.ParseQuantity accepts (cpu "100m" is 1/10, memory "1Ki" 1024), or
-    None for one it refuses, and for one beyond 10^±1000 (which no pod's resources need; computing it could take
-    the server's time)."""
+    """The exact value of a quantity resource.ParseQuantity accepts (cpu "100m" is 1/10, memory "1Ki" 1024), as
+    `parse` reads it; None for text it refuses (surrounding spaces included)."""
     if quantity_error(text) is not None:
         return None
-    parsed = _quantity_parts(text) if text != "0" else None
-    if parsed is None:
-        return Fraction(0)
-    value, _, _, suffix = parsed
-    body = value.lstrip("+-")
-    number = Fraction(body) if body.strip(".") else Fraction(0)
-    if value.startswith("-"):
-        number = -number
-    if suffix in _BINARY_SUFFIXES:
-        return number * 2 ** _BINARY_SUFFIXES[suffix]
-    exponent = _DECIMAL_SUFFIXES[suffix] if suffix in _DECIMAL_SUFFIXES else int(_exponent(suffix) or 0)
-    return number * Fraction(10) ** exponent if abs(exponent) <= 1000 else None
+    try:
+        return parse(text).value
+    except ValueError:  # beyond what `parse` computes
+        return None
 
 
 DECIMAL_SI = "DecimalSI"
