@@ -14,7 +14,7 @@ from decimal import Decimal
 from app.knative.instances import NOT_PULLED, RESOURCE_WORDS, Instance, short_of
 from app.knative.models import FAILED, SUCCESS, Condition, RevisionView, ServiceView, Template
 from app.knative.probes import readiness_probe
-from app.knative.quantity import QuantityError, parse_quantity
+from app.knative.quantity import quantity_or_none
 
 _IMAGE = re.compile(r'Unable to fetch image "([^"]*)"')
 _REVISION_FAILED = re.compile(r'^Revision "([^"]+)" failed with message: (.*)\.$', re.DOTALL)
@@ -133,10 +133,8 @@ def _amounts(text: str) -> dict[str, str]:
 
 
 def _more(requested: str, limited: str) -> bool:
-    try:
-        return parse_quantity(requested) > parse_quantity(limited)
-    except QuantityError:
-        return False
+    asked, most = quantity_or_none(requested), quantity_or_none(limited)
+    return asked is not None and most is not None and asked > most
 
 
 def _and(words: list[str]) -> str:
@@ -193,18 +191,14 @@ def _quota_refusal(name: str, requested: dict[str, str], used: dict[str, str], l
 
 
 def _times(amount: str, count: int) -> Decimal | None:
-    try:
-        return parse_quantity(amount) * count
-    except QuantityError:
-        return None
+    value = quantity_or_none(amount)
+    return None if value is None else value * count
 
 
 def _at_least(value: Decimal | None, amount: str) -> bool:
     """Whether `value` (this revision's instances' share) accounts for all of `amount` in use."""
-    try:
-        return value is not None and value >= parse_quantity(amount) > 0
-    except QuantityError:
-        return False
+    used = quantity_or_none(amount)
+    return value is not None and used is not None and value >= used > 0
 
 
 def _must_state(name: str, listed: str) -> tuple[str, str]:

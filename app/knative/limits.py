@@ -7,20 +7,12 @@ not typed at all takes the LimitRange's default, which its own validation keeps 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from app.knative.models import Template
-from app.knative.quantity import QuantityError, parse_quantity
+from app.knative.quantity import quantity_or_none
 
 _WORDS = {"cpu": "CPU", "memory": "memory"}
-
-
-def _value(text: str) -> Decimal | None:
-    try:
-        return parse_quantity(text.strip()) if text.strip() else None
-    except QuantityError:
-        return None
 
 
 def _items(limit_ranges: Iterable[Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -47,12 +39,12 @@ def limit_range_warnings(template: Template, limit_ranges: Sequence[Any]) -> lis
         for resource, (request_text, limit_text) in typed.items():
             limit_text = limit_text.strip()
             request_text = request_text.strip() or limit_text
-            request, limit = _value(request_text), _value(limit_text)
+            request, limit = quantity_or_none(request_text), quantity_or_none(limit_text)
             for bound, words in (("max", "at most"), ("min", "at least")):
                 amounts = item.get(bound)
                 enforced_text = str(amounts.get(resource)) if isinstance(amounts, dict) and resource in amounts \
                     else ""
-                enforced = _value(enforced_text)
+                enforced = quantity_or_none(enforced_text.strip())
                 if enforced is None:
                     continue
                 for kind, value, text in (("limit", limit, limit_text), ("request", request, request_text)):

@@ -60,9 +60,13 @@ def parse_quantity(text: str) -> Decimal:
     return -value if match["sign"] == "-" else value
 
 
-def is_quantity(text: str) -> bool:
+def quantity_or_none(text: str) -> Decimal | None:
+    """The exact value of `text`, or None when it is no quantity."""
     try:
-        parse_quantity(text)
+        return parse_quantity(text)
     except QuantityError:
-        return False
-    return True
+        return None
+
+
+def is_quantity(text: str) -> bool:
+    return quantity_or_none(text) is not None
