@@ -47,3 +47,19 @@ def test_the_split_is_set_beside_the_patch_and_one_request_to_the_console() -> N
     assert "Split POST − bare PATCH: p50 2.50 ms, p95 3.00 ms" in line and "is 1.50 ms at p50" in line
     assert line.endswith("(bare PATCH p95 + that request's p95): 1.50×")
     assert hop_lines(Pairs(page=[0.004], bare=[0.002])) == [] and hop_lines(None) == []
+
+
+async def test_the_split_post_sends_the_bytes_aiohttp_would_have_made_of_the_form() -> None:
+    """The benchmark encodes the form before it times the POST (a browser's encoding is no part of the console); what
+    it sends is what aiohttp's FormData made of the same fields when it did the encoding inside the timed POST."""
+    import aiohttp
+
+    from bench.console import Browser
+
+    browser = Browser.__new__(Browser)
+    browser.token = "tok-en_1"
+    form = [("basis_traffic", '[{"percent":100,"revisionName":"a-00001"}]'), ("row_tag", ""), ("row_percent", "50%"),
+            ("note", "é & = + /"), ("action", "ok")]
+    payload = aiohttp.FormData([("csrf_token", browser.token), *form])()
+    assert browser.encoded(form) == payload._value
+    assert payload.content_type == "application/x-www-form-urlencoded"
