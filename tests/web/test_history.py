@@ -214,3 +214,6 @@ async def test_what_was_done_outside_the_console_before_its_first_change_stays_i
     assert "+TARGET" in made and any("Revision 00001 created outside the console" in w for w in words)
     [changed] = [w for w in words if "Changed outside the console" in w]
     assert "1 change to the spec" in changed  # the traffic patch, which made no revision
+    # Each such row says where the change was made once, and under its title by what it may have been made.
+    outside = [w for (source, _), w in zip(rows, words, strict=True) if source == "outside"]
+    assert all(w.count("outside the console") == 1 and "kubectl, kn or another tool" in w for w in outside), outside
