@@ -104,7 +104,8 @@ def assert_plain(error: Unreachable, server: str, cause: str, caplog: pytest.Log
     assert error.cause == cause, (error.cause, error.detail)
     assert error.message == f"Cannot reach the Kubernetes API server at {server}: {errors.CAUSES[cause]}".format(
         within="in time")
-    assert not [word for word in LIBRARY_WORDS if word in error.message], error.message
+    said = error.message.replace(server, "")  # the address may hold a library word: port 40023 holds "400"
+    assert not [word for word in LIBRARY_WORDS if word in said], error.message
     assert error.detail  # the library's own account, for the log
     assert not logged or any(error.detail in record.getMessage() and server in record.getMessage() for record in caplog.records
                if record.name == "knative_console.cluster"), [record.getMessage() for record in caplog.records]
