@@ -208,13 +208,13 @@ function focusFirst(root) {
 
 // What opened the dialog, by its hx-get: a live update may replace it while the dialog is open (the revision table's
 // "Roll back to this"), and the browser then gives focus to nothing; its replacement takes focus instead.
-let opener = null;
+let opener = null;  // {node, key}: the element, and its hx-get to find its replacement by
 document.addEventListener("htmx:afterSwap", (event) => {
   const dialog = document.getElementById("dialog");
   if (event.detail.target !== dialog) return;
   if (!dialog.open) {
     const from = document.activeElement;
-    opener = from && from.getAttribute && from.getAttribute("hx-get") ? from.getAttribute("hx-get") : null;
+    opener = from && from.getAttribute && from.getAttribute("hx-get") ? {node: from, key: from.getAttribute("hx-get")} : null;
     dialog.showModal();
   }
   if (!dialog.querySelector("[data-announce]")) {
@@ -684,13 +684,14 @@ document.addEventListener("click", (event) => {
 document.addEventListener("close", (event) => {
   if (event.target.id !== "dialog") return;
   stopCheck(event.target.querySelector("[data-check-stream]"), "Cancelled.");
-  const key = opener;
+  const from = opener;
   opener = null;
-  setTimeout(() => {  // after the browser has given focus back, where it could
-    if (!key || (document.activeElement && document.activeElement !== document.body)) return;
-    const again = Array.from(document.querySelectorAll("[hx-get]")).find((node) => node.getAttribute("hx-get") === key);
-    if (again) again.focus();
-  }, 0);
+  // The browser gave focus back before this event, to the opener if it is still in the page. If it is not, nothing
+  // has focus, though document.activeElement may still name the closed dialog's field until the browser's next
+  // rendering step: whether it does is a matter of timing, so the opener's own presence decides, not that.
+  if (!from || from.node.isConnected) return;
+  const again = Array.from(document.querySelectorAll("[hx-get]")).find((node) => node.getAttribute("hx-get") === from.key);
+  if (again) again.focus();
 }, true);
 
 // Revisions ticked for Compare stay ticked when the live stream replaces the revision table, and when the user comes
