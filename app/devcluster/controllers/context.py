@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from app.devcluster.apiserver.resources import CONFIGMAP, EVENT, ResourceDef
 from app.devcluster.apiserver.rest import Rest
 from app.devcluster.apiserver.store import Store
 from app.devcluster.controllers import config
+from app.devcluster.controllers.correlator import Correlator
 
 log = logging.getLogger("devcluster.controller")
 MANAGER = "controller"
@@ -33,6 +33,7 @@ class Context:
     logs: ContainerLogs = field(default_factory=ContainerLogs)
     settings: config.Settings = field(default_factory=config.Settings)
     last_event_nanos: int = 0
+    events: Correlator = field(default_factory=Correlator)  # what every recorder of the dev cluster goes through
     create_failures: dict[Key, int] = field(default_factory=dict)  # ReplicaSets refused a pod: tries so far
     # ReplicaSet uid → (pods its current sync has still to create, the next slow-start batch's size)
     replica_syncs: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -101,12 +102,14 @@ class Context:
     def record(self, involved: dict[str, Any], reason: str, message: str, kind: str = "Normal",
                component: str = "", host: str = "", field_path: str = "") -> dict[str, Any] | None:
         """A core v1 Event about `involved`, as Knative's controllers (or the component named) record them (about one
-        of a pod's containers with `field_path`, e.g. `spec.containers{queue-proxy}`); the Event written, or None."""
+        of a pod's containers with `field_path`, e.g. `spec.containers{queue-proxy}`), through client-go's event
+        correlator (app.devcluster.controllers.correlator: the same Event again counted, similar ones combined, a
+        source's flood about one object dropped); the Event written, or None."""
         metadata = involved["metadata"]
         stamp = self.now()
         # As Knative names its controllers, unless another part of the cluster (kubelet, a Kubernetes controller).
         component = component or f"{str(involved.get('kind', '')).lower()}-controller"
-        event = {
+        event: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"name": self._event_name(metadata["name"]), "namespace": metadata["namespace"]},
@@ -127,18 +130,33 @@ class Context:
             "reportingComponent": component,
             "reportingInstance": host,
         }
+        correlated = self.events.correlate(event, lambda: self._event_name(metadata["name"]))
+        if correlated is None:
+            return None  # the spam filter's: this source said enough about this object lately
+        event = correlated.event
+        # recordToSink: an Event seen before is patched (its count, lastTimestamp and message); created anew when it
+        # is gone meanwhile.
+        old = self.get(EVENT, metadata["namespace"], event["metadata"]["name"]) if correlated.update else None
         try:
-            return self.rest.system_write(EVENT, event, None, MANAGER)
+            if old is not None:
+                written = self.rest.system_write(EVENT, {**old, "metadata": dict(old["metadata"]),
+                                                         "count": event["count"], "message": event["message"],
+                                                         "lastTimestamp": event["lastTimestamp"]}, old, MANAGER)
+            else:
+                written = self.rest.system_write(EVENT, event, None, MANAGER)
         except ApiError as error:
             log.info("could not record event %s: %s", message, error.message)
             return None
+        self.events.written(correlated.key, written)
+        return written
 
-    def recount(self, event: dict[str, Any], count: int) -> dict[str, Any] | None:
-        """The same Event seen again, as client-go's event correlator records it: its count and lastTimestamp
-        updated (tools/record/events_cache.go eventLogger)."""
-        again = copy.deepcopy(event)
-        again["count"], again["lastTimestamp"] = count, self.now()
-        return self.write(EVENT, again, event)
+    def quiet_for(self, involved: dict[str, Any], component: str, host: str = "") -> float:
+        """Seconds until the spam filter lets `component` record another Event about `involved` (0: now)."""
+        metadata = involved["metadata"]
+        return self.events.allowed_in({
+            "source": {"component": component, "host": host},
+            "involvedObject": {"kind": involved["kind"], "namespace": metadata["namespace"], "name": metadata["name"],
+                               "uid": metadata.get("uid", ""), "apiVersion": involved["apiVersion"]}})
 
     def _event_name(self, involved: str) -> str:
         """client-go's `<object>.<hex of UnixNano>` (record.makeEvent), so names sort in time order per object."""

@@ -36,7 +36,6 @@ USER_PORT = "user-port"  # the port Knative's deploy.go gives the serving contai
 # What the kubelet's HTTP prober (pkg/probe/http/http.go) says of queue-proxy's answer while the user's container
 # fails the readiness probe queue-proxy runs on its behalf: 503 (knative/serving pkg/queue/health_state.go).
 QUEUE_NOT_READY = "HTTP probe failed with statuscode: 503"
-SPAM_BURST, SPAM_REFILL = 25, 300.0  # client-go's EventSourceObjectSpamFilter: 25 events per object, then 1 per 5m
 
 
 @dataclass
@@ -51,15 +50,11 @@ class PullBackOff:
 
 @dataclass
 class Probing:
-    """A readiness probe that keeps failing on one pod: when it runs next (loop time), how many times it failed, the
-    Unhealthy Event that counts them, and what the recorder's spam filter lets through (tokens, refilled in time)."""
+    """A readiness probe that keeps failing on one pod: when it runs next (loop time), and how many times it failed."""
 
     next: float
     period: float
     failures: int = 0
-    event: dict[str, Any] | None = None
-    tokens: float = 0.0
-    refilled: float = 0.0
 
 
 @dataclass
@@ -191,35 +186,25 @@ def reconcile(ctx: Context, kubelet: Kubelet, namespace: str, name: str) -> None
 def _probe_fails(ctx: Context, kubelet: Kubelet, pod: dict[str, Any], now: float) -> float:
     """queue-proxy's readiness probe, failing each period while the user's container does not pass the probe
     queue-proxy runs for it: each failure is a Warning Unhealthy Event on the pod, about queue-proxy, in the kubelet's
-    words (pkg/kubelet/prober/prober.go: "%s probe failed: %s"); the same Event again raises its count, as client-go's
-    event correlator does, and its spam filter lets 25 through per pod, then one every 5 minutes. The loop time of
+    words (pkg/kubelet/prober/prober.go: "%s probe failed: %s"); the same Event again raises its count, and the spam
+    filter lets 25 through per pod, then one every 5 minutes (app.devcluster.controllers.correlator). The loop time of
     the next probe."""
     uid = pod["metadata"]["uid"]
     probe = next((c.get("readinessProbe") for c in _containers(pod) if c.get("name") == QUEUE_PROXY), None) or {}
     period = float(probe.get("periodSeconds") or 10) if isinstance(probe, dict) else 10.0
     probing = kubelet.probes.get(uid)
     if probing is None:
-        # The start already sent 3 Events per container (Pulled, Created, Started) through the same filter.
-        probing = kubelet.probes[uid] = Probing(next=now + period, period=period,
-                                                tokens=float(SPAM_BURST - 3 * len(_containers(pod))), refilled=now)
+        probing = kubelet.probes[uid] = Probing(next=now + period, period=period)
         return probing.next
     if now < probing.next:
         return probing.next
     runs = 1 + int((now - probing.next) // probing.period)
     probing.next += runs * probing.period
     probing.failures += runs
-    probing.tokens = min(probing.tokens + (now - probing.refilled) / SPAM_REFILL, float(SPAM_BURST))
-    probing.refilled = now
-    if probing.tokens >= 1:
-        probing.tokens -= 1
-        if probing.event is None:
-            probing.event = ctx.record(pod, "Unhealthy", f"Readiness probe failed: {QUEUE_NOT_READY}", kind="Warning",
-                                       component=KUBELET, host=NODE, field_path=f"spec.containers{{{QUEUE_PROXY}}}")
-        else:
-            probing.event = ctx.recount(probing.event, int(probing.event.get("count") or 1) + 1) or probing.event
+    ctx.record(pod, "Unhealthy", f"Readiness probe failed: {QUEUE_NOT_READY}", kind="Warning", component=KUBELET,
+               host=NODE, field_path=f"spec.containers{{{QUEUE_PROXY}}}")
     # The next Event the filter lets through, rather than every probe: nothing else about the pod changes.
-    wait = 0.0 if probing.tokens >= 1 else (1 - probing.tokens) * SPAM_REFILL
-    return max(probing.next, now + wait)
+    return max(probing.next, now + ctx.quiet_for(pod, KUBELET, NODE))
 
 
 def _waiting_reason(state: dict[str, Any]) -> str:
