@@ -46,6 +46,8 @@ class Instance:
     probe_failing: bool = False
     # The scheduler's message while no node can take it (its PodScheduled condition False, reason Unschedulable).
     unschedulable: str = ""
+    # What the namespace's LimitRange gave the revision's container, which set none of it: (("cpu request", "1"), …)
+    limit_range: tuple[tuple[str, str], ...] = ()
 
     @property
     def state(self) -> str:
@@ -123,6 +125,34 @@ def user_container(pod: dict[str, Any]) -> str:
     return name if isinstance(name, str) and name else USER_CONTAINER
 
 
+# The LimitRanger admission plugin's note of the defaults it gave a pod's containers (plugin/pkg/admission/limitranger
+# admission.go mergePodResourceRequirements): "LimitRanger plugin set: cpu, memory request for container NAME; cpu
+# limit for container NAME".
+LIMIT_RANGER_ANNOTATION = "kubernetes.io/limit-ranger"
+_LIMIT_RANGER_PREFIX = "LimitRanger plugin set: "
+_LIMIT_RANGER_NOTE = re.compile(r"^(.+) (request|limit) for container (\S+)$")
+
+
+def limit_range_defaults(pod: dict[str, Any], container: str) -> tuple[tuple[str, str], ...]:
+    """The requests and limits the LimitRanger gave `container` of `pod`, with the amounts the pod holds."""
+    note = _dict(_dict(pod.get("metadata")).get("annotations")).get(LIMIT_RANGER_ANNOTATION)
+    if not isinstance(note, str) or not note.startswith(_LIMIT_RANGER_PREFIX):
+        return ()
+    spec = next((c for c in _list(_dict(pod.get("spec")).get("containers"))
+                 if isinstance(c, dict) and c.get("name") == container), {})
+    resources = _dict(spec.get("resources"))
+    found = []
+    for part in note.removeprefix(_LIMIT_RANGER_PREFIX).split("; "):
+        matched = _LIMIT_RANGER_NOTE.match(part)
+        if matched is None or matched.group(3) != container:
+            continue
+        amounts = _dict(resources.get(f"{matched.group(2)}s"))
+        for name in matched.group(1).split(", "):
+            if name in amounts:
+                found.append((f"{name} {matched.group(2)}", str(amounts[name])))
+    return tuple(sorted(found, key=lambda item: (item[0].endswith("limit"), item[0])))
+
+
 def instance_from(pod: dict[str, Any]) -> Instance:
     meta, status = _dict(pod.get("metadata")), _dict(pod.get("status"))
     statuses = [s for s in _list(status.get("containerStatuses")) if isinstance(s, dict)]
@@ -149,6 +179,7 @@ def instance_from(pod: dict[str, Any]) -> Instance:
         container=container,
         probe_failing=probe_failing and not meta.get("deletionTimestamp"),
         unschedulable="" if _dict(pod.get("spec")).get("nodeName") else _unschedulable(status),
+        limit_range=limit_range_defaults(pod, container),
     )
 
 

@@ -191,6 +191,14 @@ class RevisionPage:
                 for name, amount in sorted((resources.get(section) or {}).items())]
 
 
+    @property
+    def limit_range(self) -> list[Setting]:
+        """What the namespace's LimitRange gave the revision's container that the revision does not set, as its
+        instances show it (none while it has none)."""
+        given = next((i.limit_range for i in self.instances.pods or () if i.limit_range), ())
+        return [Setting(label, amount) for label, amount in given]
+
+
 def _or_default(value: Any, default: str) -> str:
     return default if value in (None, 0) else str(value)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from typing import Any
 
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
@@ -97,6 +98,31 @@ async def test_a_revision_a_limit_range_refuses_names_the_limit(console: Console
     assert "give the revision a CPU limit of at most 1 in a new revision" in page
     assert "maximum cpu usage per Container is 1, but limit is 2" in page  # Knative's words, as it reports them
 
+
+
+async def test_the_revision_page_says_what_a_limit_range_gave_a_revision_that_set_no_resources(
+        console: Console) -> None:
+    """A LimitRange with only a max: Kubernetes makes the max each container's default limit and request
+    (SetDefaults_LimitRangeItem), so instances of a revision that set nothing ask for the max. The Resources row says
+    so, from the instances (the LimitRanger's note on each pod), instead of "none set: the cluster's defaults"."""
+    ns = console.namespace()
+    code, _, body = console.cluster.request("POST", f"/api/v1/namespaces/{ns}/limitranges", {
+        "metadata": {"name": "sizes"}, "spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}}]}})
+    assert code == 201, body
+    _create(console, ns, "bare", {})
+    _create(console, ns, "some", {"requests": {"memory": "64Mi"}})
+    for name in ("bare", "some"):
+        wait_for(lambda name=name: _ready(console.cluster, ns, f"{name}-00001") == "True", timeout=15,
+                 message=f"{name}-00001 Ready")
+    await asyncio.sleep(0.3)
+    bare = html.unescape((await console.get(f"/namespaces/{ns}/services/bare/revisions/bare-00001")).text)
+    assert "None set; the namespace's LimitRange gives its instances: cpu request 1, cpu limit 1" in \
+        " ".join(re.sub(r"<[^>]+>", "", bare).split())
+    assert "the cluster's defaults" not in bare
+    some = html.unescape((await console.get(f"/namespaces/{ns}/services/some/revisions/some-00001")).text)
+    words = " ".join(re.sub(r"<[^>]+>", "", some).split())
+    assert "memory request: 64Mi" in words
+    assert "the namespace's LimitRange gives its instances as well: cpu request 1, cpu limit 1" in words
 
 
 async def test_the_wizard_warns_when_the_namespace_limit_range_would_refuse_the_revision(console: Console) -> None:
