@@ -121,7 +121,8 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
     if reason == "FailedCreate":
         return verdict(*refusal(message, revision.template, sum(1 for i in instances if not i.terminating)))
     if reason == "Unschedulable":
-        why, todo = unschedulable_words(message)
+        waiting = next((i for i in instances if i.unschedulable and not i.terminating), None)
+        why, todo = unschedulable_words(message, waiting.asks if waiting else ())
         return verdict(f"No node can run its instances: {why}", todo)
     return verdict(f"The revision is not Ready ({reason or 'no reason given'})",
                    "read its conditions, events and logs below")
@@ -265,18 +266,32 @@ def refusal(message: str, template: Template | None = None, instances: int = 0) 
     return (f"{_REFUSED}: {_FORBIDDEN.sub('', message).rstrip('.')}",
             "change the revision's settings to what the namespace allows (its LimitRange, ResourceQuota or policies) "
             "in a new revision")
-def unschedulable_words(message: str) -> tuple[str, str]:
+def _asks_words(resources: Collection[str], asks: Sequence[tuple[str, str, str]]) -> str:
+    """" (each instance asks for 4025m CPU: its container's 4, the rest for queue-proxy, …)": what an instance asks for
+    of the resources no node has enough of (the scheduler's message gives no amounts)."""
+    parts = []
+    for name, total, own in asks:
+        if name in resources:
+            split = f": its container's {own}, the rest for queue-proxy, the container Knative adds to each instance" \
+                if own and _more(total, own) else ""
+            parts.append(f"{total} {RESOURCE_WORDS.get(name, name)}{split}")
+    return f" (each instance asks for {'; '.join(parts)})" if parts else ""
+
+
+def unschedulable_words(message: str, asks: Sequence[tuple[str, str, str]] = ()) -> tuple[str, str]:
     """Why no node takes the revision's instances, and what to do, by what the scheduler's message says ran out (its
-    reasons: fit.go's "Insufficient cpu", "Insufficient memory", "Too many pods")."""
+    reasons: fit.go's "Insufficient cpu", "Insufficient memory", "Too many pods"), with what an instance asks for of
+    it (`asks`: Instance.asks of one that waits for a node)."""
     missing = short_of(message)
     resources = [r for r in missing if r != "pods"]
     named = " and ".join(RESOURCE_WORDS.get(r, r) for r in resources)
+    amounts = _asks_words(resources, asks)
     if resources and "pods" in missing:
-        return (f"no node has enough {named} left, and none takes more pods",
+        return (f"no node has enough {named} left{amounts}, and none takes more pods",
                 f"lower the revision's {named} requests or its min-scale, free room ({_OLDER}), or add capacity to "
                 "the cluster (more or larger nodes), then create a new revision")
     if resources:
-        return (f"no node has enough {named} left for their requests",
+        return (f"no node has enough {named} left for their requests{amounts}",
                 f"lower the revision's {named} requests (or its min-scale, if its own instances take the room), free "
                 f"room ({_OLDER}), or add {named} to the cluster (larger or more nodes), then create a new revision")
     if missing:
@@ -313,7 +328,7 @@ def not_ready(revision: RevisionView, instances: Sequence[Instance] = ()) -> Dia
     live = [i for i in instances if not i.terminating]
     pending = [i for i in live if i.unschedulable]
     if pending:
-        why, todo = unschedulable_words(pending[0].unschedulable)
+        why, todo = unschedulable_words(pending[0].unschedulable, pending[0].asks)
         count = f"{len(pending)} of its {_plural(len(live), 'instance')} wait" if len(pending) < len(live) else \
             ("Its instance waits" if len(live) == 1 else f"All {len(live)} of its instances wait")
         return Diagnosis(revision.name, f"{count} for a node: {why}",

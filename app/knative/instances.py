@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from app.knative.models import FAILED, RevisionView
+from app.knative.quantity import quantity_or_none
 
 LABEL_REVISION = "serving.knative.dev/revision"
 USER_CONTAINER = "user-container"  # Knative's default name for a revision's container
@@ -48,6 +50,9 @@ class Instance:
     unschedulable: str = ""
     # What the namespace's LimitRange gave the revision's container, which set none of it: (("cpu request", "1"), …)
     limit_range: tuple[tuple[str, str], ...] = ()
+    # What the pod asks the scheduler for, per resource: (("cpu", "1025m", "1"), …), the pod's total (all its
+    # containers, queue-proxy's included) and what of it is the revision's own container's ("" for none).
+    asks: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def state(self) -> str:
@@ -153,6 +158,37 @@ def limit_range_defaults(pod: dict[str, Any], container: str) -> tuple[tuple[str
     return tuple(sorted(found, key=lambda item: (item[0].endswith("limit"), item[0])))
 
 
+def amount_words(resource: str, value: Decimal) -> str:
+    """A sum of quantities, as the console writes it: CPU in cores or millicores ("4", "1025m"), other amounts with the
+    largest binary (else decimal) suffix that keeps them whole ("640Mi", "1500M"), else as a number."""
+    if resource == "cpu":
+        if value == value.to_integral_value():
+            return str(int(value))
+        milli = value * 1000
+        return f"{int(milli)}m" if milli == milli.to_integral_value() else str(value.normalize())
+    for suffix, power in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10),
+                          ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if value >= power and value % power == 0:
+            return f"{int(value / power)}{suffix}"
+    return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
+
+
+def pod_asks(pod: dict[str, Any], container: str) -> tuple[tuple[str, str, str], ...]:
+    """Each resource the pod's containers request, summed as the scheduler sums them (NodeResourcesFit, without init
+    containers or overhead, which Knative's pods have none of), with what of it is `container`'s own."""
+    totals: dict[str, Decimal] = {}
+    own: dict[str, str] = {}
+    for spec in _list(_dict(pod.get("spec")).get("containers")):
+        for name, amount in _dict(_dict(_dict(spec).get("resources")).get("requests")).items():
+            value = quantity_or_none(str(amount))
+            if value is None or not isinstance(name, str):
+                continue
+            totals[name] = totals.get(name, Decimal(0)) + value
+            if _dict(spec).get("name") == container:
+                own[name] = str(amount)
+    return tuple((name, amount_words(name, total), own.get(name, "")) for name, total in sorted(totals.items()))
+
+
 def instance_from(pod: dict[str, Any]) -> Instance:
     meta, status = _dict(pod.get("metadata")), _dict(pod.get("status"))
     statuses = [s for s in _list(status.get("containerStatuses")) if isinstance(s, dict)]
@@ -180,6 +216,7 @@ def instance_from(pod: dict[str, Any]) -> Instance:
         probe_failing=probe_failing and not meta.get("deletionTimestamp"),
         unschedulable="" if _dict(pod.get("spec")).get("nodeName") else _unschedulable(status),
         limit_range=limit_range_defaults(pod, container),
+        asks=pod_asks(pod, container),
     )
 
 

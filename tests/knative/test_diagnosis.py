@@ -713,3 +713,4 @@ def test_any_scheduler_message_is_read_without_failing(message: str) -> None:
     assert no_room(message)
     why, todo = unschedulable_words(message)
     assert why and todo
+    assert unschedulable_words(message, (("cpu", "1025m", "1"), ("memory", "1Gi", "")))[0]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from app.knative.instances import instance_from, limit_range_defaults
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.knative.instances import amount_words, instance_from, limit_range_defaults, pod_asks
+from app.knative.quantity import parse_quantity
 
 
 def test_what_the_limit_ranger_gave_the_revision_container_is_read_from_its_note_and_the_pod() -> None:
@@ -19,3 +25,18 @@ def test_what_the_limit_ranger_gave_the_revision_container_is_read_from_its_note
         odd = {**pod, "metadata": {"annotations": {"kubernetes.io/limit-ranger": note}}}
         assert instance_from(odd).limit_range == ()
     assert instance_from({"spec": pod["spec"]}).limit_range == ()
+
+
+def test_what_a_pod_asks_the_scheduler_for_is_the_sum_of_its_containers_requests() -> None:
+    pod = {"spec": {"containers": [
+        {"name": "app", "ports": [{"name": "user-port"}], "resources": {"requests": {"cpu": "4", "memory": "512Mi"}}},
+        {"name": "queue-proxy", "resources": {"requests": {"cpu": "25m", "memory": "128Mi", "odd": "not a number"}}},
+        {"name": "other"}, "not a container"]}}
+    assert instance_from(pod).asks == (("cpu", "4025m", "4"), ("memory", "640Mi", "512Mi"))
+    assert pod_asks(pod, "queue-proxy") == (("cpu", "4025m", "25m"), ("memory", "640Mi", "128Mi"))
+    assert pod_asks({}, "app") == ()
+
+
+@given(st.sampled_from(["cpu", "memory"]), st.decimals(min_value=0, max_value=10**15, places=3))
+def test_an_amount_in_words_is_the_same_quantity(resource: str, value: Decimal) -> None:
+    assert parse_quantity(amount_words(resource, value)) == value
