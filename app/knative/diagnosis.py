@@ -266,14 +266,16 @@ def refusal(message: str, template: Template | None = None, instances: int = 0) 
     return (f"{_REFUSED}: {_FORBIDDEN.sub('', message).rstrip('.')}",
             "change the revision's settings to what the namespace allows (its LimitRange, ResourceQuota or policies) "
             "in a new revision")
+
+
 def _asks_words(resources: Collection[str], asks: Sequence[tuple[str, str, str]]) -> str:
-    """" (each instance asks for 4025m CPU: its container's 4, the rest for queue-proxy, …)": what an instance asks for
-    of the resources no node has enough of (the scheduler's message gives no amounts)."""
+    """" (each instance asks for 4025m CPU, 4 of it for its container and the rest for queue-proxy, …)": what an
+    instance asks for of the resources no node has enough of (the scheduler's message gives no amounts)."""
     parts = []
     for name, total, own in asks:
         if name in resources:
-            split = f": its container's {own}, the rest for queue-proxy, the container Knative adds to each instance" \
-                if own and _more(total, own) else ""
+            split = f", {own} of it for its container and the rest for queue-proxy, the container Knative adds to " \
+                "each instance" if own and _more(total, own) else ""
             parts.append(f"{total} {RESOURCE_WORDS.get(name, name)}{split}")
     return f" (each instance asks for {'; '.join(parts)})" if parts else ""
 
