@@ -42,7 +42,7 @@ async def test_failure_rollout_scale_to_zero_and_logs(console_server: ConsolePro
     await expect(tab).to_have_url(re.compile(r"/namespaces/default/services/broken$"))
     failure = tab.locator("#region-failures [data-diagnosis]")
     await expect(failure).to_have_text(
-        "The image registry.invalid/app:v1 could not be resolved: check the image name and tag, and that the cluster "
+        "The image registry.invalid/app:v1 could not be resolved. Check the image name and tag, and that the cluster "
         "can pull from its registry.")
     await expect(tab.locator("#region-status .status")).to_have_text("Failed")
     await expect(revision_row(tab, "broken-00001")).to_have_class(re.compile(r"\bfailed-row\b"))

@@ -73,7 +73,7 @@ async def test_an_unresolvable_image_is_diagnosed_everywhere(console: Console) -
     assert "Revision broken-00001 failed: the image registry.invalid/app:v1 could not be resolved." in listing
 
     revision = html.unescape((await console.get(f"/namespaces/{ns}/services/broken/revisions/broken-00001")).text)
-    assert "The image registry.invalid/app:v1 could not be resolved</strong>: check the image name and tag" in revision
+    assert "The image registry.invalid/app:v1 could not be resolved.</strong> Check the image name and tag" in revision
     assert "No instance runs: the revision failed (what happened is said at the top of this page)" in revision
     assert "Instances: <span" in revision
     # The logs page is another page: it says where what happened is told, with a link (it said "its page").
@@ -83,7 +83,7 @@ async def test_an_unresolvable_image_is_diagnosed_everywhere(console: Console) -
 
     page = (await console.get(f"/namespaces/{ns}/services/broken")).text
     text = html.unescape(page)
-    assert ("The image registry.invalid/app:v1 could not be resolved</strong>: check the image name and tag, and that "
+    assert ("The image registry.invalid/app:v1 could not be resolved.</strong> Check the image name and tag, and that "
             "the cluster can pull from its registry.") in text
     assert 'Unable to fetch image "registry.invalid/app:v1": failed to resolve image to digest' in text  # conditions
     assert "InternalError" in text  # the revision's events
@@ -140,7 +140,7 @@ async def test_a_crash_loop_shows_its_restarts_and_last_words(console: Console, 
     page = html.unescape((await console.get(f"/namespaces/{ns}/services/loops")).text)
     assert "crash-looping (" in page
     assert "The container exits with code 2 as soon as it starts" in page
-    assert "read its last log lines below for the cause" in page
+    assert "Read its last log lines below for the cause" in page
     assert "helloworld: exiting with code 2" in page  # the last log lines
     assert "BackOff" in page  # the instance's events
     # Its logs page: each instance, its restarts and last exit code, and what it wrote.

@@ -60,7 +60,7 @@ async def test_a_revision_the_quota_refuses_is_explained_and_starts_once_the_quo
 
     details = html.unescape((await console.get(f"/namespaces/{ns}/services/web")).text)
     assert detailed in details
-    assert ("lower the revision's CPU requests in a new revision, or ask for a larger quota, and this revision starts "
+    assert ("Lower the revision's CPU requests in a new revision, or ask for a larger quota, and this revision starts "
             "by itself, as Kubernetes keeps trying to create its instances") in details
     assert 'Error creating: pods "web-00001-deployment-' in details  # the ReplicaSet's warning, among its events
 
@@ -95,7 +95,7 @@ async def test_a_revision_a_limit_range_refuses_names_the_limit(console: Console
     page = html.unescape((await console.get(f"/namespaces/{ns}/services/big/revisions/big-00001")).text)
     assert ("Kubernetes refuses to create its instances: the namespace's LimitRange allows a container a CPU limit of "
             "at most 1, and this one's is 2") in page
-    assert "give the revision a CPU limit of at most 1 in a new revision" in page
+    assert "Give the revision a CPU limit of at most 1 in a new revision" in page
     assert "maximum cpu usage per Container is 1, but limit is 2" in page  # Knative's words, as it reports them
 
 

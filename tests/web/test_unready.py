@@ -54,7 +54,7 @@ def _text(page: str) -> str:
 
 
 def _words(page: str) -> str:
-    """The page's text with its tags taken out (`<strong>what</strong>: todo` reads `what: todo`)."""
+    """The page's text with its tags taken out (`<strong>what.</strong> Todo` reads `what. Todo`)."""
     return _text(re.sub(r"<[^>]+>", "", page))
 
 
@@ -97,15 +97,15 @@ async def test_after_its_deadline_the_diagnosis_says_what_to_look_at(console: Co
 
     what = "The revision did not become ready within its progress deadline (2s): its container runs but never " \
         "passed its readiness probe (a TCP connection to port 8080)"
-    todo = "check that the app listens on port 8080 (the PORT environment variable Knative sets), or change the " \
+    todo = "Check that the app listens on port 8080 (the PORT environment variable Knative sets), or change the " \
         "readiness probe's settings, with its logs below for why, then create a new revision"
     details = _words((await console.get(f"/namespaces/{ns}/services/stuck")).text)
-    assert f"{what}: {todo}." in details  # the failure explained
+    assert f"{what}. {todo}." in details  # the failure explained, in two sentences
     assert f"{what}." in details  # the revision table's line
     assert "Readiness probe failed: HTTP probe failed with statuscode: 503" in details  # its instances' events
     assert "not listening on port 8080" in details  # the last log lines
     page = _text((await console.get(f"/namespaces/{ns}/services/stuck/revisions/stuck-00001")).text)
-    assert f"{what}: {todo}." in _words(page)
+    assert f"{what}. {todo}." in _words(page)
     assert 'Knative reports <span class="reason">ProgressDeadlineExceeded</span>: <span class="message">ReplicaSet "' \
         in page and 'has timed out progressing.</span>' in page
     assert "Readiness probe failed: HTTP probe failed with statuscode: 503" in page

@@ -71,7 +71,7 @@ async def test_a_revision_asking_more_cpu_than_any_node_has(console: Console) ->
             "4025m CPU, 4 of it for its container and the rest for queue-proxy, the container Knative adds to each "
             "instance)") \
         in text
-    assert "lower the revision's CPU requests" in text
+    assert "Lower the revision's CPU requests" in text
     assert "No node can run its instances: the scheduler" not in text
 
     page = await console.get(f"/namespaces/{ns}/services/hungry/revisions/hungry-00001")
