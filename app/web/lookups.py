@@ -12,7 +12,16 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unreachable
 from app.knative import gateway as gw
-from app.knative.models import LABEL_SERVICE, RevisionView, ServiceView, newest_first, revision_from, service_from
+from app.knative.limits import limit_range_warnings
+from app.knative.models import (
+    LABEL_SERVICE,
+    RevisionView,
+    ServiceView,
+    Template,
+    newest_first,
+    revision_from,
+    service_from,
+)
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -150,3 +159,16 @@ class Lookups:
 def _items(listed: dict[str, Any]) -> list[dict[str, Any]]:
     """A list's items that are objects."""
     return [item for item in listed.get("items") or [] if isinstance(item, dict)]
+
+
+async def limit_range_problems(client: Cluster, namespace: str, template: Template) -> list[str]:
+    """What the namespace's LimitRanges would refuse of the resources `template` states, read with the rights of
+    `client` (the user's); nothing when it states none, the user may not read them, or the cluster does not answer (a
+    form is not held up for a warning)."""
+    if not any((template.cpu_request, template.cpu_limit, template.memory_request, template.memory_limit)):
+        return []
+    try:
+        listed = await client.list(r.LIMIT_RANGE, namespace)
+    except ClusterError:  # Forbidden, Unreachable and the rest
+        return []
+    return limit_range_warnings(template, listed.get("items") or [])

@@ -16,13 +16,11 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from app.cluster import resources as r
-from app.cluster.errors import ClusterError, Forbidden, Invalid, Rejected, Unreachable
+from app.cluster.errors import Forbidden, Invalid, Rejected, Unreachable
 from app.knative import changes, traffic
 from app.knative import forms as kforms
 from app.knative.basis import Basis, canonical, what_changed
 from app.knative.commands import Preview
-from app.knative.limits import limit_range_warnings
 from app.knative.manifests import UPDATE_TIMESTAMP, desired_template, new_revision_patch
 from app.knative.models import RevisionView, ServiceView, Template, TrafficTarget, template_from
 from app.knative.naming import revision_name
@@ -32,6 +30,7 @@ from app.web import forms, preview, recording
 from app.web.context import acting, allowed, checked, cluster, go, lookups, now, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
+from app.web.lookups import limit_range_problems
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
 from app.web.routing import CheckedRoute
@@ -120,13 +119,7 @@ async def _limit_warnings(request: Request, page: WizardPage) -> list[str]:
         template = kforms.parse_template(page.form)
     except kforms.FormErrors:
         return []
-    if not any((template.cpu_request, template.cpu_limit, template.memory_request, template.memory_limit)):
-        return []
-    try:
-        listed = await cluster(request).list(r.LIMIT_RANGE, page.namespace)
-    except ClusterError:  # Forbidden, Unreachable and the rest
-        return []
-    return limit_range_warnings(template, listed.get("items") or [])
+    return await limit_range_problems(cluster(request), page.namespace, template)
 
 
 async def _show(request: Request, page: WizardPage, status: int = 200, only_preview: bool = False) -> Response:

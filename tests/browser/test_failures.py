@@ -1,5 +1,6 @@
-"""In a real browser against `knative-console dev`, with config-autoscaler at Knative's smallest settings: a Service
-with an unresolvable image gets its diagnosis; a revision created with a 5 s gradual rollout takes the traffic step
+"""In a real browser against `knative-console dev`, with config-autoscaler at Knative's smallest settings: Create
+Service warns of a CPU limit the namespace's LimitRange would refuse as it is typed; a Service with an unresolvable
+image gets its diagnosis; a revision created with a 5 s gradual rollout takes the traffic step
 by step while the details page shows the share moving; an idle revision goes to zero and comes back on a request;
 and its logs page shows its lines, new ones as they are written."""
 
@@ -33,6 +34,23 @@ async def test_failure_rollout_scale_to_zero_and_logs(console_server: ConsolePro
     # Idle from the start: it will have gone to zero by the time the page looks at it.
     console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest("sleepy", env={"TARGET": "again"})))
     console_server.kubectl("apply", "-f", "-", stdin=json.dumps(ksvc_manifest("rollme", env={"TARGET": "one"})))
+
+    # 0. Create Service in a namespace whose LimitRange allows a container at most 1 CPU: a CPU limit of 2 typed in,
+    # the warning comes above Create as the live preview answers (out of band), and goes when the limit fits.
+    console_server.kubectl("create", "namespace", "limited")
+    console_server.kubectl("apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "sizes", "namespace": "limited"},
+        "spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}}]}}))
+    await tab.goto(console_server.url + "/namespaces/limited/services/new")
+    await tab.get_by_label("Service Name").fill("big")
+    await tab.get_by_label("Image Name").fill("ghcr.io/knative/helloworld-go:latest")
+    await tab.get_by_label("CPU Limit").fill("2")
+    warning = tab.locator("#limit-warnings [data-limit-range]")
+    await expect(warning).to_have_text("The namespace's LimitRange sizes allows a container a CPU limit of at most 1, "
+                                       "and this one's is 2: Kubernetes would refuse every instance of the new "
+                                       "revision.")
+    await tab.get_by_label("CPU Limit").fill("1")
+    await expect(warning).to_have_count(0)
 
     # 1. A Service whose image no registry has: the details page says what happened and what to do.
     await tab.goto(console_server.url + "/namespaces/default/services/new")

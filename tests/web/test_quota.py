@@ -148,3 +148,34 @@ async def test_the_wizard_warns_when_the_namespace_limit_range_would_refuse_the_
     assert warning in html.unescape(back.text)  # on the step where the limit is typed too
     fine = await submit(console, path, back.text, "wizard", "next", cpu_limit="500m")
     assert "LimitRange sizes" not in fine.text
+
+
+async def test_create_service_warns_above_create_when_the_namespace_limit_range_would_refuse_it(
+        console: Console) -> None:
+    """Create Service, as Create Revision does: the namespace's LimitRanges, read with the user's own rights, against
+    the resources typed; the warning sits above Create, and the live preview's answer brings it there again out of
+    band as they are typed. Nothing is written by a preview, and the Service may still be created."""
+    ns = console.namespace()
+    code, _, body = console.cluster.request("POST", f"/api/v1/namespaces/{ns}/limitranges", {
+        "metadata": {"name": "sizes"}, "spec": {"limits": [{"type": "Container", "max": {"cpu": "1"}}]}})
+    assert code == 201, body
+    path = f"/namespaces/{ns}/services"
+    form = await console.get(path + "/new")
+    assert form.status_code == 200 and '<div id="limit-warnings" role="status"></div>' in form.text
+    warning = ("The namespace's LimitRange sizes allows a container a CPU limit of at most 1, and this one's is 2: "
+               "Kubernetes would refuse every instance of the new revision.")
+    typed = {"name": "big", "image": "ghcr.io/knative/helloworld-go:latest"}
+    fine = await submit(console, path, form.text, "create-service", "preview", **typed, cpu_limit="500m")
+    assert fine.status_code == 200 and '<div id="limit-warnings" role="status" hx-swap-oob="true"></div>' in fine.text
+    big = await submit(console, path, form.text, "create-service", "preview", **typed, cpu_limit="2")
+    assert big.status_code == 200
+    assert '<div id="limit-warnings" role="status" hx-swap-oob="true"><p class="alert" data-limit-range>' in big.text
+    assert warning in html.unescape(big.text)
+    assert console.cluster.request("GET", SERVING.format(ns=ns) + "/services/big")[0] == 404  # a preview writes nothing
+    # The whole form, shown again (here: the name is taken), has it above Create too.
+    console.create_ksvc(ns, "taken")
+    again = await submit(console, path, form.text, "create-service", "create", **{**typed, "name": "taken"},
+                         cpu_limit="2")
+    assert again.status_code == 409
+    text = html.unescape(again.text)
+    assert warning in text and text.index(warning) < text.index('value="create">Create</button>')
