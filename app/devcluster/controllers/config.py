@@ -25,6 +25,7 @@ from app.devcluster.admission.goparse import (
     parse_float,
     parse_int,
 )
+from app.devcluster.apiserver.quantity import canonical_text, quantity_error
 
 log = logging.getLogger("devcluster.controller")
 T = TypeVar("T")
@@ -37,6 +38,7 @@ PROGRESS_DEADLINE = 600  # config-deployment's progress-deadline by default (600
 DEVCLUSTER_NAMESPACE = "devcluster-system"
 IMAGES = "images"
 SECOND = 1_000_000_000
+_CAMEL = {"cpu": "CPU", "memory": "Memory", "ephemeral-storage": "EphemeralStorage"}
 WINDOW_MIN, WINDOW_MAX = 6 * SECOND, 3600 * SECOND  # autoscaling.WindowMin / WindowMax
 TARGET_MIN = 0.01  # autoscaling.TargetMin
 
@@ -298,22 +300,60 @@ def rollout_seconds(data: dict[str, Any]) -> int:
     return value
 
 
-def progress_deadline(data: dict[str, Any]) -> int:
-    """config-deployment's progress-deadline in seconds, 600 when absent; ValueError with Knative's message when it
-    is not valid (knative/serving pkg/deployment/config.go: cm.AsDuration, then its sign and whole seconds). Knative
-    also refuses a config-deployment without queue-sidecar-image; the dev cluster runs no queue-proxy and does not."""
+# config-deployment's keys for queue-proxy's resources, in the order NewConfigFromMap parses them (the legacy
+# camelCase keys first, the new ones after, which win): (key, resource, "requests" or "limits").
+QUEUE_SIDECAR_KEYS = tuple(
+    (key, resource, kind)
+    for legacy in (True, False)
+    for kind in ("requests", "limits")
+    for resource in ("cpu", "memory", "ephemeral-storage")
+    for key in [f"queueSidecar{_CAMEL[resource]}{'Request' if kind == 'requests' else 'Limit'}" if legacy else
+                f"queue-sidecar-{resource}-{kind[:-1]}"]
+)
+QUEUE_SIDECAR_CPU_REQUEST = "25m"  # deployment.QueueSidecarCPURequestDefault, in the default config
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """config-deployment as the dev cluster uses it: the progress deadline (seconds) and queue-proxy's resources."""
+
+    progress_deadline: int = PROGRESS_DEADLINE
+    queue_requests: tuple[tuple[str, str], ...] = (("cpu", QUEUE_SIDECAR_CPU_REQUEST),)
+    queue_limits: tuple[tuple[str, str], ...] = ()
+
+
+def parse_deployment(data: dict[str, Any]) -> DeploymentConfig:
+    """config-deployment, as knative/serving pkg/deployment/config.go NewConfigFromMap reads it: progress-deadline (600s
+    when absent) and the queue-sidecar-* quantities (cm.AsQuantity; queue-proxy asks for 25m of CPU when none is
+    set), then the deadline's sign and whole seconds; ValueError with Knative's message for the first that is not
+    valid. Knative also refuses a config-deployment without queue-sidecar-image; the dev cluster runs no image of
+    queue-proxy and does not."""
     raw = data.get("progress-deadline")
-    if not isinstance(raw, str):
-        return PROGRESS_DEADLINE
-    try:
-        nanos = parse_duration(raw)
-    except (ValueError, RangeError) as error:
-        raise ValueError(f'failed to parse "progress-deadline": {error}') from None
+    nanos = PROGRESS_DEADLINE * SECOND
+    if isinstance(raw, str):
+        try:
+            nanos = parse_duration(raw)
+        except (ValueError, RangeError) as error:
+            raise ValueError(f'failed to parse "progress-deadline": {error}') from None
+    amounts: dict[str, dict[str, str]] = {"requests": {"cpu": QUEUE_SIDECAR_CPU_REQUEST}, "limits": {}}
+    for key, resource, kind in QUEUE_SIDECAR_KEYS:
+        value = data.get(key)
+        if isinstance(value, str):
+            problem = quantity_error(value)
+            if problem:
+                raise ValueError(f'failed to parse "{key}": {problem}')
+            amounts[kind][resource] = canonical_text(value)
     if nanos <= 0:
         raise ValueError(f"progress-deadline cannot be a non-positive duration, was {format_duration(nanos)}")
     if nanos % SECOND:
         raise ValueError(f"progress-deadline must be rounded to a whole second, was: {format_duration(nanos)}")
-    return nanos // SECOND
+    return DeploymentConfig(nanos // SECOND, tuple(sorted(amounts["requests"].items())),
+                            tuple(sorted(amounts["limits"].items())))
+
+
+def progress_deadline(data: dict[str, Any]) -> int:
+    """config-deployment's progress-deadline in seconds (parse_deployment)."""
+    return parse_deployment(data).progress_deadline
 
 
 class Settings:
@@ -323,7 +363,7 @@ class Settings:
         self._autoscaler: tuple[str, AutoscalerConfig] = ("", AutoscalerConfig())
         self._images: tuple[str, Images] = ("", parse_images(IMAGES_SEED))
         self._rollout: tuple[str, int] = ("", 0)
-        self._deadline: tuple[str, int] = ("", PROGRESS_DEADLINE)
+        self._deployment: tuple[str, DeploymentConfig] = ("", DeploymentConfig())
 
     def autoscaler(self, configmap: dict[str, Any] | None) -> AutoscalerConfig:
         self._autoscaler = _kept(self._autoscaler, configmap, parse_autoscaler, "knative-serving/config-autoscaler")
@@ -335,13 +375,18 @@ class Settings:
         self._rollout = _kept(self._rollout, configmap, rollout_seconds, "knative-serving/config-network")
         return self._rollout[1]
 
+    def deployment(self, configmap: dict[str, Any] | None) -> DeploymentConfig:
+        """config-deployment; Knative's defaults without the ConfigMap, the last valid settings while an invalid
+        version is in place."""
+        if configmap is None:
+            return DeploymentConfig()
+        self._deployment = _kept(self._deployment, configmap, parse_deployment, "knative-serving/config-deployment")
+        return self._deployment[1]
+
     def progress_deadline(self, configmap: dict[str, Any] | None) -> int:
         """config-deployment's progress-deadline in seconds; 600 without the ConfigMap, the last valid value while
         an invalid one is in place."""
-        if configmap is None:
-            return PROGRESS_DEADLINE
-        self._deadline = _kept(self._deadline, configmap, progress_deadline, "knative-serving/config-deployment")
-        return self._deadline[1]
+        return self.deployment(configmap).progress_deadline
 
     def images(self, configmap: dict[str, Any] | None) -> Images:
         if configmap is None:

@@ -89,6 +89,11 @@ class Context:
     def images(self) -> config.Images:
         return self.settings.images(self.rest.store.get(CONFIGMAP.key, config.DEVCLUSTER_NAMESPACE, config.IMAGES))
 
+    def deployment_config(self) -> config.DeploymentConfig:
+        """config-deployment (the last valid one; Knative's defaults without the ConfigMap)."""
+        return self.settings.deployment(self.rest.store.get(CONFIGMAP.key, config.KNATIVE_NAMESPACE,
+                                                            config.DEPLOYMENT))
+
     def progress_deadline(self) -> int:
         """config-deployment's progress-deadline in seconds (the last valid one; 600 without the ConfigMap)."""
         return self.settings.progress_deadline(self.rest.store.get(CONFIGMAP.key, config.KNATIVE_NAMESPACE,

@@ -131,7 +131,7 @@ class KnativeController:
         if event.resource == CONFIGMAP.key:
             if namespace == "knative-serving" and name in ("config-domain", "config-network"):
                 return [(ROUTE.key, *split_key(key)) for key in self.rest.store.keys(ROUTE.key)]
-            if namespace == config.KNATIVE_NAMESPACE and name == config.AUTOSCALER:
+            if namespace == config.KNATIVE_NAMESPACE and name in (config.AUTOSCALER, config.DEPLOYMENT):
                 return [(REVISION.key, *split_key(key)) for key in self.rest.store.keys(REVISION.key)]
             return []
         if event.resource in (RESOURCE_QUOTA.key, LIMIT_RANGE.key):

@@ -17,12 +17,13 @@ from typing import Any
 
 from app.devcluster.admission.goparse import RangeError, parse_duration
 from app.devcluster.admission.validation_meta import PROGRESS_DEADLINE as PROGRESS_DEADLINE_KEYS
-from app.devcluster.admission.validation_meta import first_key
+from app.devcluster.admission.validation_meta import QUEUE_RESOURCE_KEYS, first_key
 from app.devcluster.apiserver.indexes import label_index
+from app.devcluster.apiserver.quantity import canonical_text, quantity_error
 from app.devcluster.apiserver.resources import DEPLOYMENT, POD
 from app.devcluster.controllers import conditions, networking
 from app.devcluster.controllers.autoscaler import TIMED_OUT, Autoscaler
-from app.devcluster.controllers.config import PROGRESS_DEADLINE
+from app.devcluster.controllers.config import PROGRESS_DEADLINE, DeploymentConfig
 from app.devcluster.controllers.context import Context, controller_reference
 from app.devcluster.controllers.deployment import is_ready, replica_failure, replicas_of
 from app.devcluster.controllers.indexes import STATUS_TRAFFIC
@@ -130,17 +131,28 @@ def reconcile(ctx: Context, scaler: Autoscaler, namespace: str, name: str) -> No
     decision = scaler.decide(revision, ctx.autoscaler_config(), ready,
                              replicas_of(deployment) if deployment else None, routed, ctx.progress_deadline())
     replicas = decision.replicas if decision.replicas is not None else decision.desired
+    queue = queue_resources(revision, ctx.deployment_config())
     if deployment is None:
         image = str(_serving(containers).get("image", ""))
         exit_code = ctx.images().exit_code(image)
         unready = exit_code is None and bool(ctx.images().unready_pattern(image))
         deployment = ctx.write(DEPLOYMENT, desired_deployment(revision, digests, replicas, exit_code,
                                                               progress_deadline(revision, ctx.progress_deadline()),
-                                                              unready), None)
-    elif decision.replicas is not None and replicas_of(deployment) != decision.replicas:
-        scaled = copy.deepcopy(deployment)
-        scaled["spec"]["replicas"] = decision.replicas
-        deployment = ctx.write(DEPLOYMENT, scaled, deployment) or deployment
+                                                              unready, queue), None)
+    else:
+        # Knative's revision reconciler makes the Deployment it wants on each pass and updates the one there when they
+        # differ: queue-proxy's resources follow config-deployment (a new ReplicaSet, new pods).
+        rescaled = decision.replicas is not None and replicas_of(deployment) != decision.replicas
+        resized = any(c.get("name") == QUEUE_PROXY and c.get("resources") != queue
+                      for c in _pod_containers(deployment))
+        if rescaled or resized:
+            changed = copy.deepcopy(deployment)
+            if rescaled:
+                changed["spec"]["replicas"] = decision.replicas
+            for container in _pod_containers(changed):
+                if container.get("name") == QUEUE_PROXY:
+                    container["resources"] = queue
+            deployment = ctx.write(DEPLOYMENT, changed, deployment) or deployment
     networking.ensure_revision_services(ctx, revision)
 
     was_ready = conditions.status_of(revision) == "True"
@@ -269,7 +281,7 @@ def progress_deadline(revision: dict[str, Any], configured: int) -> int:
 
 def desired_deployment(revision: dict[str, Any], digests: list[dict[str, Any]], replicas: int,
                        exit_code: int | None, deadline: int = PROGRESS_DEADLINE,
-                       unready: bool = False) -> dict[str, Any]:
+                       unready: bool = False, queue: dict[str, Any] | None = None) -> dict[str, Any]:
     meta = revision["metadata"]
     labels = deployment_labels(revision)
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in _NOT_COPIED}
@@ -288,12 +300,36 @@ def desired_deployment(revision: dict[str, Any], digests: list[dict[str, Any]], 
             "progressDeadlineSeconds": deadline,
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "100%"}},
             "template": {"metadata": {"labels": dict(labels), "annotations": pod_annotations},
-                         "spec": _pod_spec(revision, digests)},
+                         "spec": _pod_spec(revision, digests, queue)},
         },
     }
 
 
-def _pod_spec(revision: dict[str, Any], digests: list[dict[str, Any]]) -> dict[str, Any]:
+QUEUE_ANNOTATION_PREFIX = "queue.sidecar.serving.knative.dev/"
+
+
+def _pod_containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return [c for c in spec.get("containers") or [] if isinstance(c, dict)]
+
+
+def queue_resources(revision: dict[str, Any], deployment: DeploymentConfig) -> dict[str, Any]:
+    """queue-proxy's resources, as knative/serving's queue.go createQueueResources makes them: config-deployment's
+    queue-sidecar-* (25m of CPU requested when none is set), then the revision's own
+    `queue.sidecar.serving.knative.dev/<resource>-resource-<request|limit>` annotations (validated by admission).
+    Not modelled: the resourcePercentage annotation and config-features' queueproxy.resource-defaults."""
+    requests, limits = dict(deployment.queue_requests), dict(deployment.queue_limits)
+    annotations = (revision.get("metadata") or {}).get("annotations") or {}
+    for key in QUEUE_RESOURCE_KEYS:
+        value = annotations.get(key)
+        if isinstance(value, str) and quantity_error(value) is None:
+            resource, _, kind = key.removeprefix(QUEUE_ANNOTATION_PREFIX).rpartition("-resource-")
+            (requests if kind == "request" else limits)[resource] = canonical_text(value)
+    return {"requests": requests, **({"limits": limits} if limits else {})}
+
+
+def _pod_spec(revision: dict[str, Any], digests: list[dict[str, Any]],
+              queue: dict[str, Any] | None = None) -> dict[str, Any]:
     meta, spec = revision["metadata"], revision.get("spec") or {}
     labels = meta.get("labels") or {}
     by_name = {d.get("name"): d.get("imageDigest") for d in digests}
@@ -334,7 +370,7 @@ def _pod_spec(revision: dict[str, Any], digests: list[dict[str, Any]]) -> dict[s
                 {"name": "REVISION_TIMEOUT_SECONDS", "value": str(spec.get("timeoutSeconds") or 300)}],
         "readinessProbe": {"httpGet": {"port": 8012, "httpHeaders": [{"name": "K-Network-Probe", "value": "queue"}]},
                            "periodSeconds": 1, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3},
-        "resources": {"requests": {"cpu": "25m"}},
+        "resources": queue or queue_resources(revision, DeploymentConfig()),
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                             "readOnlyRootFilesystem": True, "runAsNonRoot": True,
                             "seccompProfile": {"type": "RuntimeDefault"}},
