@@ -72,8 +72,10 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diagnosis | None:
-    """Why the revision failed and what to do; None while it is not failed (Ready, or still deploying)."""
+def diagnose(revision: RevisionView, instances: Sequence[Instance] = (),
+             holders: Sequence[tuple[str, int]] = ()) -> Diagnosis | None:
+    """Why the revision failed and what to do; None while it is not failed (Ready, or still deploying). `holders`: the
+    Service's other revisions that hold instances, (name, how many), for a revision no node can run."""
     if revision.status.label != FAILED:
         return None
     ready = _condition(revision.conditions, "Ready")
@@ -122,7 +124,7 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diag
         return verdict(*refusal(message, revision.template, sum(1 for i in instances if not i.terminating)))
     if reason == "Unschedulable":
         waiting = next((i for i in instances if i.unschedulable and not i.terminating), None)
-        why, todo = unschedulable_words(message, waiting.asks if waiting else ())
+        why, todo = unschedulable_words(message, waiting.asks if waiting else (), holders)
         return verdict(f"No node can run its instances: {why}", todo)
     return verdict(f"The revision is not Ready ({reason or 'no reason given'})",
                    "read its conditions, events and logs below")
@@ -280,25 +282,28 @@ def _asks_words(resources: Collection[str], asks: Sequence[tuple[str, str, str]]
     return f" (each instance asks for {'; '.join(parts)})" if parts else ""
 
 
-def unschedulable_words(message: str, asks: Sequence[tuple[str, str, str]] = ()) -> tuple[str, str]:
+def unschedulable_words(message: str, asks: Sequence[tuple[str, str, str]] = (),
+                        holders: Sequence[tuple[str, int]] = ()) -> tuple[str, str]:
     """Why no node takes the revision's instances, and what to do, by what the scheduler's message says ran out (its
     reasons: fit.go's "Insufficient cpu", "Insufficient memory", "Too many pods"), with what an instance asks for of
-    it (`asks`: Instance.asks of one that waits for a node)."""
+    it (`asks`: Instance.asks of one that waits for a node) and, when known, which of the Service's other revisions
+    hold instances on the nodes (`holders`: (revision, instances))."""
+    older = _older(holders)
     missing = short_of(message)
     resources = [r for r in missing if r != "pods"]
     named = " and ".join(RESOURCE_WORDS.get(r, r) for r in resources)
     amounts = _asks_words(resources, asks)
     if resources and "pods" in missing:
         return (f"no node has enough {named} left{amounts}, and none takes more pods",
-                f"lower the revision's {named} requests or its min-scale, free room ({_OLDER}), or add capacity to "
+                f"lower the revision's {named} requests or its min-scale, free room ({older}), or add capacity to "
                 "the cluster (more or larger nodes), then create a new revision")
     if resources:
         return (f"no node has enough {named} left for their requests{amounts}",
                 f"lower the revision's {named} requests (or its min-scale, if its own instances take the room), free "
-                f"room ({_OLDER}), or add {named} to the cluster (larger or more nodes), then create a new revision")
+                f"room ({older}), or add {named} to the cluster (larger or more nodes), then create a new revision")
     if missing:
         return ("every node already runs as many pods as it takes",
-                f"lower the revision's min-scale (a new revision), scale down or delete other workloads ({_OLDER}), or "
+                f"lower the revision's min-scale (a new revision), scale down or delete other workloads ({older}), or "
                 "add nodes to the cluster (a node takes a limited number of pods, 110 by default)")
     return ("the scheduler found no node that fits them",
             "read the scheduler's message in the events below (FailedScheduling), and change the revision's requests "
@@ -312,6 +317,16 @@ _OLDER = ("this Service's older revisions too: one that never became Ready keeps
           "to zero, after its progress deadline; deleting it frees them now")
 
 
+def _older(holders: Sequence[tuple[str, int]]) -> str:
+    """Whose instances take the room, in words: the Service's other revisions that hold some, by name, when known."""
+    if not holders:
+        return _OLDER
+    held = [f"{count} {'instance' if count == 1 else 'instances'} of {name}" if index == 0 else f"{count} of {name}"
+            for index, (name, count) in enumerate(holders)]
+    return (f"this Service's other revisions too, which hold {_and(held)}: one that never became Ready keeps its "
+            "instances until Knative scales it to zero, after its progress deadline; deleting it frees them now")
+
+
 def _deadline(revision: RevisionView) -> str:
     """" (600s)": the revision's own progress deadline, as its annotation says it; "" when it has none (then
     config-deployment's progress-deadline applies, which the console does not read)."""
@@ -321,7 +336,8 @@ def _deadline(revision: RevisionView) -> str:
     return f" ({value})" if value else ""
 
 
-def not_ready(revision: RevisionView, instances: Sequence[Instance] = ()) -> Diagnosis | None:
+def not_ready(revision: RevisionView, instances: Sequence[Instance] = (),
+              holders: Sequence[tuple[str, int]] = ()) -> Diagnosis | None:
     """Why a revision still deploying is not Ready when its instances say why: their container runs, but does not
     pass its readiness probe (Knative then reports only "Deploying" until the progress deadline fails it). None
     otherwise, and once the revision is Ready or failed (`diagnose` then says it)."""
@@ -330,7 +346,7 @@ def not_ready(revision: RevisionView, instances: Sequence[Instance] = ()) -> Dia
     live = [i for i in instances if not i.terminating]
     pending = [i for i in live if i.unschedulable]
     if pending:
-        why, todo = unschedulable_words(pending[0].unschedulable, pending[0].asks)
+        why, todo = unschedulable_words(pending[0].unschedulable, pending[0].asks, holders)
         count = f"{len(pending)} of its {_plural(len(live), 'instance')} wait" if len(pending) < len(live) else \
             ("Its instance waits" if len(live) == 1 else f"All {len(live)} of its instances wait")
         return Diagnosis(revision.name, f"{count} for a node: {why}",

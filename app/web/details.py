@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -324,10 +324,35 @@ def revision_rows(service: ServiceView, ordered: list[dict[str, Any]], shown: st
             else ""
         mine = None if pods is None else [inst.instance_from(pod) for pod in pods.get(revision.name, [])]
         words = inst.describe(revision, mine, service.reachable(revision.name))
-        rows.append(RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
-                                revision.name == service.latest_created, previous, summary_of(revision.name),
-                                words, diagnose(revision, mine or ()), newest, not_ready(revision, mine or ())))
+        row = RevisionRow(revision, service.pinned_to(revision.name), service.floating_to(revision.name),
+                          revision.name == service.latest_created, previous, summary_of(revision.name),
+                          words, diagnose(revision, mine or ()), newest, not_ready(revision, mine or ()))
+        if pods is not None and UNSCHEDULABLE in (_reason(row.diagnosis), _reason(row.waiting)):
+            # No node for its instances: say which of the Service's other revisions hold some (rare: read only then).
+            holders = holding(pods, revision.name)
+            row = replace(row, diagnosis=diagnose(revision, mine or (), holders),
+                          waiting=not_ready(revision, mine or (), holders))
+        rows.append(row)
     return rows
+
+
+UNSCHEDULABLE = "Unschedulable"  # the scheduler's reason, as the revision and its diagnosis carry it
+
+
+def _reason(found: Diagnosis | None) -> str:
+    return found.reason if found is not None else ""
+
+
+def holding(pods: dict[str, list[dict[str, Any]]], revision: str) -> list[tuple[str, int]]:
+    """The Service's revisions other than `revision` whose pods a node runs (bound, not being deleted): (name, how
+    many), newest first."""
+    held = []
+    for name, found in pods.items():
+        count = sum(1 for pod in found if isinstance(pod, dict) and (pod.get("spec") or {}).get("nodeName")
+                    and not (pod.get("metadata") or {}).get("deletionTimestamp"))
+        if name != revision and count:
+            held.append((name, count))
+    return sorted(held, reverse=True)
 
 
 def serving_generation(service: ServiceView, revisions: list[dict[str, Any]]) -> int:

@@ -714,3 +714,11 @@ def test_any_scheduler_message_is_read_without_failing(message: str) -> None:
     why, todo = unschedulable_words(message)
     assert why and todo
     assert unschedulable_words(message, (("cpu", "1025m", "1"), ("memory", "1Gi", "")))[0]
+
+
+def test_the_room_s_holders_are_named_with_how_many_instances_each() -> None:
+    message = "0/1 nodes are available: 1 Too many pods." + PREEMPTION
+    _, todo = unschedulable_words(message, (), (("app-00003", 1), ("app-00001", 4)))
+    assert "this Service's other revisions too, which hold 1 instance of app-00003 and 4 of app-00001: one that " \
+        "never became Ready keeps its instances" in todo
+    assert "this Service's older revisions too: one that never" in unschedulable_words(message)[1]

@@ -6,6 +6,7 @@ table's rows."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -134,3 +135,35 @@ async def test_a_min_scale_beyond_the_pod_limit(console: Console) -> None:
     assert f"{pending} instances (pod/crowd-00001-deployment-" in events
     assert f"And {wanted - INSTANCE_ROWS} more: {wanted - INSTANCE_ROWS} pending (no node takes more pods), not " \
         "listed." in text
+
+
+async def test_the_advice_names_the_service_s_other_revisions_that_hold_the_room(tmp_path: Path) -> None:
+    """A node that takes 4 pods, 3 of them the Service's first revision's (min-scale 3): its second revision
+    (min-scale 3) gets one, and the details page names the first among what holds the room, with how many."""
+    cluster = start_cluster(tmp_path / "four", "--revision-start-delay", "0.1", "--node-pods", "4")
+    try:
+        async with console_on(cluster) as console:
+            ns = console.namespace()
+            _create(console, ns, "hold", min_scale=3)
+            wait_for(lambda: _revision_condition(console, ns, "hold-00001", "Ready").get("status") == "True",
+                     timeout=20, message="hold-00001 Ready")
+            code, _, body = cluster.request(
+                "PATCH", KSVC.format(ns=ns) + "/hold",
+                {"spec": {"template": {"metadata": {"annotations": {MIN_SCALE: "3", "x": "2"}}}}},
+                content_type="application/merge-patch+json")
+            assert code == 200, body
+            pending = lambda: [p for p in cluster.get(f"/api/v1/namespaces/{ns}/pods")["items"]  # noqa: E731
+                               if not p["spec"].get("nodeName") and any(
+                                   c["type"] == "PodScheduled" for c in p.get("status", {}).get("conditions") or [])]
+            wait_for(lambda: len(pending()) == 2, timeout=20, message="two of hold-00002's pods Unschedulable")
+            top = ""
+            for _ in range(100):  # until the console's watch of the pods has seen them
+                top = _words((await console.get(f"/namespaces/{ns}/services/hold")).text).split("Revisions", 1)[0]
+                if "Not ready yet Revision hold-00002 2 of its 3 instances wait for a node" in top:
+                    break
+                await asyncio.sleep(0.1)
+            assert "Not ready yet Revision hold-00002 2 of its 3 instances wait for a node" in top
+            assert ("scale down or delete other workloads (this Service's other revisions too, which hold 3 instances "
+                    "of hold-00001: one that never became Ready keeps its instances") in top
+    finally:
+        assert cluster.stop() == 0, cluster.log()[-4000:]
