@@ -127,13 +127,33 @@ def reconcile_deployment(ctx: Context, namespace: str, name: str) -> None:
         new["spec"]["replicas"] = replicas
         new["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/desired-replicas"] = str(replicas)
         current = ctx.write(REPLICASET, new, current) or current
-    for old in replicasets:  # a changed template: the old ReplicaSets go to zero
-        if old["metadata"]["name"] != current_name and replicas_of(old):
-            _scaled(ctx, deployment, old["metadata"]["name"], replicas_of(old), 0)
+    # A changed template: the old ReplicaSets go down as the new one's pods become available, so that no more than
+    # maxUnavailable of the replicas are ever missing (rolling.go reconcileOldReplicaSets; Knative's Deployments say 0,
+    # and maxSurge 100%, which is why the new ReplicaSet gets all its replicas at once); with Recreate, at once.
+    keep = max(0, replicas - _max_unavailable(deployment, replicas)
+               - int((current.get("status") or {}).get("availableReplicas") or 0))
+    olds = [rs for rs in replicasets if rs["metadata"]["name"] != current_name]
+    for old in sorted(olds, key=lambda rs: str(rs["metadata"].get("creationTimestamp") or ""), reverse=True):
+        target = min(replicas_of(old), keep)  # the newest of the old ones keep theirs longest
+        keep -= target
+        if target < replicas_of(old):
+            _scaled(ctx, deployment, old["metadata"]["name"], replicas_of(old), target)
             new = copy.deepcopy(old)
-            new["spec"]["replicas"] = 0
+            new["spec"]["replicas"] = target
             ctx.write(REPLICASET, new, old)
     _deployment_status(ctx, deployment, current, created)
+
+
+def _max_unavailable(deployment: dict[str, Any], replicas: int) -> int:
+    """How many of the replicas a rollout may leave unavailable: all with Recreate; RollingUpdate's maxUnavailable,
+    a number or a percentage rounded down (25% when unset, as the API server defaults it)."""
+    strategy = (deployment.get("spec") or {}).get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return replicas
+    value = (strategy.get("rollingUpdate") or {}).get("maxUnavailable", "25%")
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        return replicas * int(value[:-1]) // 100
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else replicas // 4
 
 
 def _scaled(ctx: Context, deployment: dict[str, Any], replicaset: str, before: int, after: int) -> None:

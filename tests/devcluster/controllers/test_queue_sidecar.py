@@ -6,6 +6,7 @@ revisions, so that a quota that wants a limit queue-proxy lacked lets the revisi
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,3 +98,47 @@ def test_a_quota_that_wants_a_cpu_limit_lets_the_revision_start_once_config_depl
              message="the refusal in the log")
     after = cluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments/app-00001-deployment")
     assert after["metadata"]["generation"] == generation, json.dumps(after["spec"]["template"])
+
+
+def _configure(cluster: DevClusterProcess, data: dict[str, str]) -> None:
+    """kubectl apply of knative-serving/config-deployment with `data`."""
+    if cluster.request("GET", CONFIG)[0] == 404:
+        config = {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "config-deployment", "namespace": "knative-serving"}, "data": data}
+        code, _, body = cluster.request("POST", CONFIG.rsplit("/", 1)[0], config)
+        assert code == 201, body
+    else:
+        code, _, body = cluster.request("PATCH", CONFIG, {"data": data}, content_type="application/merge-patch+json")
+        assert code == 200, body
+
+
+def test_a_config_deployment_change_rolls_the_instances_without_taking_any_away_first(
+        cluster: DevClusterProcess) -> None:
+    """Knative's Deployments say maxUnavailable 0 (maxSurge 100%): the new pods come up beside the old ones, which go
+    only as the new ones become available. A walkthrough saw every Service's pods go at once."""
+    ns = cluster.new_namespace("roll")
+    manifest = ksvc_manifest("steady", ns)
+    manifest["spec"]["template"]["metadata"] = {"annotations": {"autoscaling.knative.dev/min-scale": "2"}}
+    assert cluster.request("POST", SERVING.format(ns=ns) + "/services", manifest)[0] == 201
+
+    def ready_pods() -> list[dict[str, Any]]:
+        return [p for p in cluster.get(f"/api/v1/namespaces/{ns}/pods")["items"]
+                if not p["metadata"].get("deletionTimestamp") and any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
+
+    wait_for(lambda: len(ready_pods()) == 2 and _ready(cluster, ns, "steady-00001"), timeout=20,
+             message="two ready instances")
+    # Valid as a whole (the other test may have left an invalid key, which would keep the old settings in force).
+    _configure(cluster, {"queue-sidecar-cpu-limit": "250m", "queue-sidecar-memory-limit": "300Mi"})
+    fewest, deadline = 2, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pods = ready_pods()
+        fewest = min(fewest, len(pods))
+        rolled = [p for p in pods if _queue_proxy(p).get("limits", {}).get("memory") == "300Mi"]
+        if len(rolled) == 2 and len(pods) == 2:
+            break
+        assert fewest == 2, f"{len(pods)} ready instances during the rollout"
+    else:
+        raise AssertionError("the rollout did not end within 30 s")
+    replicasets = cluster.get(f"/apis/apps/v1/namespaces/{ns}/replicasets")["items"]
+    assert sorted(rs["spec"]["replicas"] for rs in replicasets) == [0, 2]
