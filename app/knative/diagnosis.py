@@ -271,13 +271,13 @@ def refusal(message: str, template: Template | None = None, instances: int = 0) 
 
 
 def _asks_words(resources: Collection[str], asks: Sequence[tuple[str, str, str]]) -> str:
-    """" (each instance asks for 4025m CPU, 4 of it for its container and the rest for queue-proxy, …)": what an
+    """" (each instance asks for 4025m CPU, of which 4 for its container and the rest for queue-proxy, …)": what an
     instance asks for of the resources no node has enough of (the scheduler's message gives no amounts)."""
     parts = []
     for name, total, own in asks:
         if name in resources:
-            split = f", {own} of it for its container and the rest for queue-proxy, the container Knative adds to " \
-                "each instance" if own and _more(total, own) else ""
+            split = f", of which {own} for its container and the rest for queue-proxy, the container Knative adds " \
+                "to each instance" if own and _more(total, own) else ""
             parts.append(f"{total} {RESOURCE_WORDS.get(name, name)}{split}")
     return f" (each instance asks for {'; '.join(parts)})" if parts else ""
 
@@ -347,7 +347,8 @@ def not_ready(revision: RevisionView, instances: Sequence[Instance] = (),
     pending = [i for i in live if i.unschedulable]
     if pending:
         why, todo = unschedulable_words(pending[0].unschedulable, pending[0].asks, holders)
-        count = f"{len(pending)} of its {_plural(len(live), 'instance')} wait" if len(pending) < len(live) else \
+        waits = "waits" if len(pending) == 1 else "wait"
+        count = f"{len(pending)} of its {_plural(len(live), 'instance')} {waits}" if len(pending) < len(live) else \
             ("Its instance waits" if len(live) == 1 else f"All {len(live)} of its instances wait")
         return Diagnosis(revision.name, f"{count} for a node: {why}",
                          f"Knative fails the revision if it is not Ready within its progress deadline"

@@ -722,3 +722,10 @@ def test_the_room_s_holders_are_named_with_how_many_instances_each() -> None:
     assert "this Service's other revisions too, which hold 1 instance of app-00003 and 4 of app-00001: one that " \
         "never became Ready keeps its instances" in todo
     assert "this Service's older revisions too: one that never" in unschedulable_words(message)[1]
+
+
+def test_one_instance_of_several_waiting_for_a_node_waits() -> None:
+    message = "0/1 nodes are available: 1 Too many pods." + PREEMPTION
+    deploying = _revision(Ready=("Unknown", "Deploying", ""))
+    waiting = not_ready(deploying, [*(_pod(f"r{i}", True) for i in range(3)), _pending("p", message)])
+    assert waiting is not None and waiting.what.startswith("1 of its 4 instances waits for a node: ")
