@@ -258,7 +258,8 @@ def describe(revision: RevisionView, pods: Sequence[Instance] | None, reachable:
         parts = [f"{running} running"] if running else []
         parts += [f"{starting} starting"] if starting else []
         parts.append(f"{len(pending)} pending ({why})")
-        return Instances(", ".join(parts), RUNNING if running else FAILING, running, restarts)
+        # Some running beside them: not all is well, nor all lost (amber, as while starting; red with none running).
+        return Instances(", ".join(parts), STARTING if running else FAILING, running, restarts)
     starting = len(live) - running
     if unready and not running:
         return Instances(PROBE_FAILING if unready == len(live) else f"starting, {PROBE_FAILING}",

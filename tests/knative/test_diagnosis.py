@@ -690,7 +690,7 @@ def test_instances_no_node_has_room_for_are_said_so() -> None:
     pending = [_pending(f"p{i}", message) for i in range(5)]
     deploying = _revision(Ready=("Unknown", "Deploying", ""))
     words = describe(deploying, [*running, *pending])
-    assert words.words == "3 running, 5 pending (no node takes more pods)"
+    assert (words.words, words.tone) == ("3 running, 5 pending (no node takes more pods)", "starting")
     assert pending[0].state == "pending: no node takes more pods"
     only = describe(deploying, pending)
     assert (only.words, only.tone) == ("5 pending (no node takes more pods)", "failing")
