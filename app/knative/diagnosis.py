@@ -73,9 +73,10 @@ def _plural(count: int, word: str) -> str:
 
 
 def diagnose(revision: RevisionView, instances: Sequence[Instance] = (),
-             holders: Sequence[tuple[str, int]] = ()) -> Diagnosis | None:
+             holders: Sequence[tuple[str, int]] | None = None) -> Diagnosis | None:
     """Why the revision failed and what to do; None while it is not failed (Ready, or still deploying). `holders`: the
-    Service's other revisions that hold instances, (name, how many), for a revision no node can run."""
+    Service's other revisions that hold instances, (name, how many), for a revision no node can run (None: not
+    known)."""
     if revision.status.label != FAILED:
         return None
     ready = _condition(revision.conditions, "Ready")
@@ -283,28 +284,30 @@ def _asks_words(resources: Collection[str], asks: Sequence[tuple[str, str, str]]
 
 
 def unschedulable_words(message: str, asks: Sequence[tuple[str, str, str]] = (),
-                        holders: Sequence[tuple[str, int]] = ()) -> tuple[str, str]:
+                        holders: Sequence[tuple[str, int]] | None = None, waiting: bool = False) -> tuple[str, str]:
     """Why no node takes the revision's instances, and what to do, by what the scheduler's message says ran out (its
     reasons: fit.go's "Insufficient cpu", "Insufficient memory", "Too many pods"), with what an instance asks for of
     it (`asks`: Instance.asks of one that waits for a node) and, when known, which of the Service's other revisions
-    hold instances on the nodes (`holders`: (revision, instances))."""
+    hold instances on the nodes (`holders`: (revision, instances); None when not known). `waiting`: the revision still
+    deploys, and its instances start by themselves once there is room (a failed one was scaled to zero)."""
     older = _older(holders)
+    then = f"; {_BY_THEMSELVES}" if waiting else ", then create a new revision"
     missing = short_of(message)
     resources = [r for r in missing if r != "pods"]
     named = " and ".join(RESOURCE_WORDS.get(r, r) for r in resources)
     amounts = _asks_words(resources, asks)
     if resources and "pods" in missing:
         return (f"no node has enough {named} left{amounts}, and none takes more pods",
-                f"lower the revision's {named} requests or its min-scale, free room ({older}), or add capacity to "
-                "the cluster (more or larger nodes), then create a new revision")
+                f"lower the revision's {named} requests or its min-scale in a new revision, free room{older}, or add "
+                f"capacity to the cluster (more or larger nodes){then}")
     if resources:
         return (f"no node has enough {named} left for their requests{amounts}",
-                f"lower the revision's {named} requests (or its min-scale, if its own instances take the room), free "
-                f"room ({older}), or add {named} to the cluster (larger or more nodes), then create a new revision")
+                f"lower the revision's {named} requests (or its min-scale, if its own instances take the room) in a "
+                f"new revision, free room{older}, or add {named} to the cluster (larger or more nodes){then}")
     if missing:
         return ("every node already runs as many pods as it takes",
-                f"lower the revision's min-scale (a new revision), scale down or delete other workloads ({older}), or "
-                "add nodes to the cluster (a node takes a limited number of pods, 110 by default)")
+                f"lower the revision's min-scale (a new revision), scale down or delete other workloads{older}, or "
+                f"add nodes to the cluster (a node takes a limited number of pods, 110 by default){then}")
     return ("the scheduler found no node that fits them",
             "read the scheduler's message in the events below (FailedScheduling), and change the revision's requests "
             "or the cluster's nodes to match")
@@ -313,18 +316,24 @@ def unschedulable_words(message: str, asks: Sequence[tuple[str, str, str]] = (),
 # Whose instances take the room: Knative's autoscaler scales a revision whose initial scale was never achieved to zero
 # once its progress deadline has passed (pkg/reconciler/autoscaling/kpa/scaler.go, "Initial scale was never
 # achieved"), so a lowered min-scale in a new revision can wait on the revision before it until then.
+# What freeing room does: the scheduler binds the waiting pods once they fit; only lower requests or a lower min-scale
+# take a new revision.
+_BY_THEMSELVES = "once there is room, the waiting instances start by themselves"
 _OLDER = ("this Service's older revisions too: one that never became Ready keeps its instances until Knative scales it "
           "to zero, after its progress deadline; deleting it frees them now")
 
 
-def _older(holders: Sequence[tuple[str, int]]) -> str:
-    """Whose instances take the room, in words: the Service's other revisions that hold some, by name, when known."""
+def _older(holders: Sequence[tuple[str, int]] | None) -> str:
+    """" (…)": whose instances take the room, in words: the Service's other revisions that hold some, by name, when
+    known; nothing when it is known that none does."""
+    if holders is None:
+        return f" ({_OLDER})"
     if not holders:
-        return _OLDER
+        return ""
     held = [f"{count} {'instance' if count == 1 else 'instances'} of {name}" if index == 0 else f"{count} of {name}"
             for index, (name, count) in enumerate(holders)]
-    return (f"this Service's other revisions too, which hold {_and(held)}: one that never became Ready keeps its "
-            "instances until Knative scales it to zero, after its progress deadline; deleting it frees them now")
+    return (f" (this Service's other revisions too, which hold {_and(held)}: one that never became Ready keeps its "
+            "instances until Knative scales it to zero, after its progress deadline; deleting it frees them now)")
 
 
 def _deadline(revision: RevisionView) -> str:
@@ -337,7 +346,7 @@ def _deadline(revision: RevisionView) -> str:
 
 
 def not_ready(revision: RevisionView, instances: Sequence[Instance] = (),
-              holders: Sequence[tuple[str, int]] = ()) -> Diagnosis | None:
+              holders: Sequence[tuple[str, int]] | None = None) -> Diagnosis | None:
     """Why a revision still deploying is not Ready when its instances say why: their container runs, but does not
     pass its readiness probe (Knative then reports only "Deploying" until the progress deadline fails it). None
     otherwise, and once the revision is Ready or failed (`diagnose` then says it)."""
@@ -346,7 +355,7 @@ def not_ready(revision: RevisionView, instances: Sequence[Instance] = (),
     live = [i for i in instances if not i.terminating]
     pending = [i for i in live if i.unschedulable]
     if pending:
-        why, todo = unschedulable_words(pending[0].unschedulable, pending[0].asks, holders)
+        why, todo = unschedulable_words(pending[0].unschedulable, pending[0].asks, holders, waiting=True)
         waits = "waits" if len(pending) == 1 else "wait"
         count = f"{len(pending)} of its {_plural(len(live), 'instance')} {waits}" if len(pending) < len(live) else \
             ("Its instance waits" if len(live) == 1 else f"All {len(live)} of its instances wait")

@@ -729,3 +729,11 @@ def test_one_instance_of_several_waiting_for_a_node_waits() -> None:
     deploying = _revision(Ready=("Unknown", "Deploying", ""))
     waiting = not_ready(deploying, [*(_pod(f"r{i}", True) for i in range(3)), _pending("p", message)])
     assert waiting is not None and waiting.what.startswith("1 of its 4 instances waits for a node: ")
+
+
+def test_the_advice_drops_older_revisions_known_to_hold_nothing_and_says_waiting_instances_start_by_themselves() -> None:
+    message = "0/1 nodes are available: 1 Insufficient cpu." + PREEMPTION
+    _, todo = unschedulable_words(message, (), (), waiting=True)
+    assert "older revisions" not in todo and "other revisions" not in todo
+    assert todo.endswith("; once there is room, the waiting instances start by themselves")
+    assert unschedulable_words(message)[1].endswith(", then create a new revision")  # failed: scaled to zero
