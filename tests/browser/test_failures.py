@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import ConsoleProcess, PageProblems
+from tests.browser.test_layout import broken_words
 from tests.support import ksvc_manifest
 
 expect.set_options(timeout=20_000)
@@ -66,6 +67,10 @@ async def test_failure_rollout_scale_to_zero_and_logs(console_server: ConsolePro
     await expect(revision_row(tab, "broken-00001")).to_have_class(re.compile(r"\bfailed-row\b"))
     await tab.locator("#region-failures summary").click()
     await expect(tab.locator("#region-failures table.events")).to_contain_text("InternalError")
+    # At 800 px the conditions' and events' one-word columns (type, status, reason) keep their words whole.
+    await tab.set_viewport_size({"width": 800, "height": 900})
+    assert await broken_words(tab) == []
+    await tab.set_viewport_size({"width": 1400, "height": 1200})
     await tab.screenshot(path=output_dir / "failure.png", full_page=True)
 
     # 2. A revision rolled out over 5 s (four steps of a second after the first 1%): the share moves on the details page by itself.

@@ -23,11 +23,21 @@ async def in_view(page: Page, selector: str) -> bool:
 
 
 async def broken_words(page: Page) -> list[str]:
-    """The status badges and tags of the page that wrap inside themselves ("Succe / ss", "candida / te")."""
-    return list(await page.evaluate("""() => [...document.querySelectorAll('.status, code.tag, .badge')]
-        .filter((e) => e.getClientRects().length > 1
-                || e.getBoundingClientRect().height > 1.9 * parseFloat(getComputedStyle(e).fontSize))
-        .map((e) => e.textContent)"""))
+    """The status badges and tags of the page that wrap inside themselves ("Succe / ss", "candida / te"), and the
+    one-word cells of conditions and events tables (type, status, reason) whose word is on more than one line."""
+    return list(await page.evaluate("""() => [
+        ...[...document.querySelectorAll('.status, code.tag, .badge')]
+          .filter((e) => e.getClientRects().length > 1
+                  || e.getBoundingClientRect().height > 1.9 * parseFloat(getComputedStyle(e).fontSize)),
+        ...[...document.querySelectorAll('table.conditions td:nth-child(-n+3), table.events td:nth-child(-n+3)')]
+          .filter((e) => {
+            const word = e.textContent.trim();
+            if (!word || /\\s/.test(word)) return false;
+            const range = document.createRange();
+            range.selectNodeContents(e);
+            return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+          })]
+        .map((e) => e.textContent.trim())"""))
 
 
 @pytest.mark.timeout(120)
