@@ -313,12 +313,12 @@ def unschedulable_words(message: str, asks: Sequence[tuple[str, str, str]] = (),
             "or the cluster's nodes to match")
 
 
-# Whose instances take the room: Knative's autoscaler scales a revision whose initial scale was never achieved to zero
-# once its progress deadline has passed (pkg/reconciler/autoscaling/kpa/scaler.go, "Initial scale was never
-# achieved"), so a lowered min-scale in a new revision can wait on the revision before it until then.
 # What freeing room does: the scheduler binds the waiting pods once they fit; only lower requests or a lower min-scale
 # take a new revision.
 _BY_THEMSELVES = "once there is room, the waiting instances start by themselves"
+# Whose instances take the room: Knative's autoscaler scales a revision whose initial scale was never achieved to zero
+# once its progress deadline has passed (pkg/reconciler/autoscaling/kpa/scaler.go, "Initial scale was never
+# achieved"), so a lowered min-scale in a new revision can wait on the revision before it until then.
 _OLDER = ("this Service's older revisions too: one that never became Ready keeps its instances until Knative scales it "
           "to zero, after its progress deadline; deleting it frees them now")
 

@@ -190,7 +190,6 @@ class RevisionPage:
                                                                               ("limits", "limit"))
                 for name, amount in sorted((resources.get(section) or {}).items())]
 
-
     @property
     def limit_range(self) -> list[Setting]:
         """What the namespace's LimitRange gave the revision's container that the revision does not set, as its
