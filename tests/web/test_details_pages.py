@@ -216,11 +216,11 @@ async def test_a_page_built_again_renders_only_the_rows_that_changed(console: Co
                                             content_type="application/merge-patch+json")
     assert code == 200, body
     deadline = asyncio.get_running_loop().time() + 10
-    while not re.search(r'data-revision="rows-00001".*?data-pinned>30%', page := (await console.get(
+    while not re.search(r'data-revision="rows-00001".*?data-share>30%', page := (await console.get(
             path, headers=reload)).text, re.S):  # once the Route serves it (the rows show the traffic served)
         assert asyncio.get_running_loop().time() < deadline, "the split never reached the page"
         await asyncio.sleep(0.05)
-    assert sorted(set(rendered)) == ["rows-00001", "rows-00002"] and "data-pinned>70%" in page
+    assert sorted(set(rendered)) == ["rows-00001", "rows-00002"] and "data-share>70%" in page
 
 
 TARGETS = st.builds(TrafficTarget, percent=st.sampled_from([0, 30, 100]), revision_name=st.just("svc-00001"),

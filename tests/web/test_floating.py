@@ -70,8 +70,9 @@ async def test_the_default_floating_hundred_percent_shows_and_edits(console: Con
     await console.settled(ns, "dflt")
     details = await console.get(f"/namespaces/{ns}/services/dflt")
     assert 'data-entry="latest"' in details.text and "— now dflt-00001" in details.text
-    assert 'data-percent="100"><span data-pinned>0%</span><div class="floating" data-floating>+ 100% via the ' \
-           "latest ready revision</div>" in details.text
+    # The share it gets, then how (found by a walkthrough: "0% + 100% via the latest ready revision").
+    assert 'data-percent="100"><span data-share>100%</span><div class="floating" data-floating>via the latest ' \
+           "ready revision</div>" in details.text
     dialog = await console.get(split_path(ns, "dflt"))
     assert rows_in(form_fields(dialog.text, "split-form")) == [("latest", "", "100", ""),
                                                                ("revision", "dflt-00001", "0", "")]
@@ -85,6 +86,12 @@ async def test_the_default_floating_hundred_percent_shows_and_edits(console: Con
     assert console.ksvc(ns, "dflt")["spec"]["traffic"] == [
         {"latestRevision": True, "percent": 50, "tag": "edge"},
         {"latestRevision": False, "percent": 50, "revisionName": "dflt-00001"}]
+    await console.settled(ns, "dflt")
+    details = await console.get(f"/namespaces/{ns}/services/dflt")  # dflt-00001 both by name and as the latest
+    assert 'data-percent="100"><span data-share>100%</span><div class="floating" data-floating>50% by name, 50% ' \
+           "via the latest ready revision</div>" in details.text
+    page = await console.get(f"/namespaces/{ns}/services/dflt/revisions/dflt-00001")
+    assert '100% <span class="floating">(50% by name, 50% via the latest ready revision' in page.text
 
 
 async def test_the_floating_row_is_added_and_removed_on_purpose(console: Console) -> None:
