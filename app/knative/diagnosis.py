@@ -39,6 +39,9 @@ _TERMS = {"cpu": "CPU requests", "requests.cpu": "CPU requests", "limits.cpu": "
           "ephemeral-storage": "ephemeral storage requests", "requests.ephemeral-storage": "ephemeral storage requests",
           "limits.ephemeral-storage": "ephemeral storage limits", "pods": "pods", "count/pods": "pods"}
 _BY_ITSELF = "this revision starts by itself, as Kubernetes keeps trying to create its instances"
+_INSTEAD = "which starts in this one's place"  # after a fix made in a new revision: this one stays as it is
+# Knative's ConfigMap, in the namespace the console reads config-network from too (app.web.lookups).
+_CONFIG_DEPLOYMENT = "the ConfigMap knative-serving/config-deployment"
 _REFUSED = "Kubernetes refuses to create its instances"
 # The Route's AllTrafficAssigned messages for a split it cannot apply (knative/serving pkg/reconciler/route/traffic/
 # errors.go), copied to the Service's RoutesReady; while one holds, the Route keeps its last good status.traffic.
@@ -183,12 +186,13 @@ def _quota_refusal(name: str, requested: dict[str, str], used: dict[str, str], l
                            f"use{own}")
     what = f"{_REFUSED}: they would exceed the namespace's ResourceQuota {name} ({'; '.join(clauses)})"
     if alone:
-        return what, (f"lower the revision's {_and(alone)} in a new revision, or ask for a larger quota, and "
-                      f"{_BY_ITSELF}")
+        return what, (f"lower the revision's {_and(alone)} in a new revision, {_INSTEAD}; or ask for a larger quota, "
+                      f"and {_BY_ITSELF}")
     lower = [t for t in dict.fromkeys(_TERMS.get(r, r) for r in requested) if t != "pods"]
     if held_by_it:
         its = f"min-scale or its {_and(lower)}" if lower else "min-scale"
-        return what, (f"lower the revision's {its} in a new revision, or ask for a larger quota, and {_BY_ITSELF}")
+        return what, (f"lower the revision's {its} in a new revision, {_INSTEAD}; or ask for a larger quota, and "
+                      f"{_BY_ITSELF}")
     todo = ("free some of the quota (fewer instances of other revisions or workloads in the namespace) or ask for a "
             f"larger quota, and {_BY_ITSELF}")
     return what, todo + (f"; or lower its {_and(lower)} in a new revision" if lower else "")
@@ -217,16 +221,16 @@ def _must_state(name: str, listed: str) -> tuple[str, str]:
     limit_range = "a LimitRange's defaults give them to every container that states none"
     if not any(missing.values()):
         return what, ("set them on the revision's container in a new revision (queue-proxy, the container Knative "
-                      f"adds to each instance, takes its own from the cluster's config-deployment), or {limit_range}")
+                      f"adds to each instance, takes its own from {_CONFIG_DEPLOYMENT}), or {limit_range}")
     which = ", ".join(f"{_TERMS.get(r, r).removesuffix('s')} ({', '.join(c)})" for r, c in missing.items())
     what += f", and these do not: {which}"
     queue = [r for r, c in missing.items() if "queue-proxy" in c]
     todo = "set them on the revision's container in a new revision"
     if queue:
-        keys = ", ".join(f"queue-sidecar-{r.split('.')[-1]}-{'limit' if r.startswith('limits.') else 'request'}"
-                         for r in queue)
-        sidecar = ("queue-proxy, the container Knative adds to each instance, takes its own from the cluster's "
-                   f"config-deployment ({keys})")
+        keys = _and([f"queue-sidecar-{r.split('.')[-1]}-{'limit' if r.startswith('limits.') else 'request'}"
+                     for r in queue])
+        sidecar = (f"queue-proxy, the container Knative adds to each instance, takes its own from {keys} in "
+                   f"{_CONFIG_DEPLOYMENT}")
         if all(c == ["queue-proxy"] for c in missing.values()):
             them = "it" if len(queue) == 1 else "them"
             return what, (f"{sidecar}: ask a cluster admin to set {them} there, or for a LimitRange whose defaults "
@@ -254,8 +258,8 @@ def refusal(message: str, template: Template | None = None, instances: int = 0) 
         term = RESOURCE_WORDS.get(resource, resource)
         return (f"{_REFUSED}: a container requests {request} of {term}, more than its {term} limit of {limit} (the "
                 "namespace's LimitRange default, when the revision sets none)",
-                f"set the revision's {term} limit (at least its request) in a new revision, or ask for the "
-                f"LimitRange's default to be raised, and {_BY_ITSELF}")
+                f"set the revision's {term} limit (at least its request) in a new revision, {_INSTEAD}; or ask for "
+                f"the LimitRange's default to be raised, and {_BY_ITSELF}")
     found = _RANGE.search(message)
     if found is not None:
         bound, resource, per, enforced, kind, value, unstated = found.groups()
@@ -264,8 +268,8 @@ def refusal(message: str, template: Template | None = None, instances: int = 0) 
         most = "at most" if bound == "maximum" else "at least"
         this = f"this one's is {value}" if value else "one states none"
         return (f"{_REFUSED}: the namespace's LimitRange allows {subject} a {term} of {most} {enforced}, and {this}",
-                f"give the revision a {term} of {most} {enforced} in a new revision, or ask for the LimitRange to be "
-                f"changed, and {_BY_ITSELF}")
+                f"give the revision a {term} of {most} {enforced} in a new revision, {_INSTEAD}; or ask for the "
+                f"LimitRange to be changed, and {_BY_ITSELF}")
     return (f"{_REFUSED}: {_FORBIDDEN.sub('', message).rstrip('.')}",
             "change the revision's settings to what the namespace allows (its LimitRange, ResourceQuota or policies) "
             "in a new revision")

@@ -60,8 +60,9 @@ async def test_a_revision_the_quota_refuses_is_explained_and_starts_once_the_quo
 
     details = html.unescape((await console.get(f"/namespaces/{ns}/services/web")).text)
     assert detailed in details
-    assert ("Lower the revision's CPU requests in a new revision, or ask for a larger quota, and this revision starts "
-            "by itself, as Kubernetes keeps trying to create its instances") in details
+    assert ("Lower the revision's CPU requests in a new revision, which starts in this one's place; or ask for a "
+            "larger quota, and this revision starts by itself, as Kubernetes keeps trying to create its instances") \
+        in details
     assert 'Error creating: pods "web-00001-deployment-' in details  # the ReplicaSet's warning, among its events
 
     page = html.unescape((await console.get(f"/namespaces/{ns}/services/web/revisions/web-00001")).text)
