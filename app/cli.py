@@ -12,6 +12,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from fastapi import FastAPI
 
 from app import logs
 from app.cluster.client import Cluster, KubeconfigError
+from app.devcluster.apiserver.node_flags import add_node_flags
 from app.header_timeout import HeaderTimeoutProtocol
 from app.main import create_app
 from app.settings import Settings, SettingsError
@@ -161,9 +163,20 @@ ENVIRONMENT = (
 )
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's, except that it never breaks a line inside a flag (`--node-` / `memory`)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(self._whitespace_matcher.sub(" ", text).strip(), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(self._whitespace_matcher.sub(" ", text).strip(), width, initial_indent=indent,
+                             subsequent_indent=indent, break_on_hyphens=False)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
-        prog="knative-console",
+        prog="knative-console", formatter_class=_HelpFormatter,
         description="A web console for Knative Serving: Services, Revisions and traffic splitting.",
         epilog="Every flag of serve, and those dev shares with it, can also be set as an environment variable: "
                "KNATIVE_CONSOLE_<FLAG> (e.g. KNATIVE_CONSOLE_GATEWAY); flags win. `knative-console serve --help` "
@@ -171,7 +184,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = main.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
-        "serve", help="serve the console against a cluster",
+        "serve", formatter_class=_HelpFormatter, help="serve the console against a cluster",
         description="Serve the console against a Kubernetes cluster that runs Knative Serving. The cluster comes "
                     "from --kubeconfig, then KUBECONFIG, then ~/.kube/config, then the pod's service account.",
         epilog=ENVIRONMENT.format(dev_only=""),
@@ -180,11 +193,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--context", default=None, metavar="NAME", help="kubeconfig context (default: current)")
     _common(serve)
     dev = commands.add_parser(
-        "dev", help="start the embedded dev cluster and serve the console against it",
+        "dev", formatter_class=_HelpFormatter, help="start the embedded dev cluster and serve the console against it",
         description="Start the embedded dev cluster (python -m app.devcluster) as a child process, wait until it "
                     "is ready, and serve the console against the kubeconfig it writes. Ctrl+C stops both.",
         epilog=ENVIRONMENT.format(dev_only=" The dev cluster's own (--api-port, --gateway-port, "
-                                  "--internal-gateway-port, --data, --domain) are flags only."),
+                                  "--internal-gateway-port, --data, --domain, --node-cpu, --node-memory, --node-pods) "
+                                  "are flags only."),
     )
     _common(dev)
     dev.add_argument("--api-port", type=int, default=8001, help="dev cluster API port (default: %(default)s)")
@@ -194,6 +208,7 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--data", type=Path, default=Path(".devcluster"), help="dev cluster data directory "
                      "(default: %(default)s)")
     dev.add_argument("--domain", default="example.com", help="domain for Knative URLs (default: %(default)s)")
+    add_node_flags(dev)
     return main
 
 
@@ -227,7 +242,8 @@ def _dev(args: argparse.Namespace, settings: Settings) -> None:
     child = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "app.devcluster", "--host", "127.0.0.1", "--api-port", str(args.api_port),
          "--gateway-port", str(args.gateway_port), "--internal-gateway-port", str(args.internal_gateway_port),
-         "--data", str(args.data), "--domain", args.domain, "--log-format", settings.log_format],
+         "--data", str(args.data), "--domain", args.domain, "--log-format", settings.log_format,
+         "--node-cpu", args.node_cpu, "--node-memory", args.node_memory, "--node-pods", str(args.node_pods)],
         start_new_session=True,
     )
     # uvicorn re-raises the signal that stopped it once it is done; as SystemExit it runs the

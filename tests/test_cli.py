@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,17 +26,21 @@ from tests.support import ROOT
 def test_help_texts() -> None:
     for args in (["-m", "app.cli", "--help"], ["-m", "app.cli", "serve", "--help"], ["-m", "app.cli", "dev", "--help"],
                  ["-m", "app.devcluster", "--help"]):
-        result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                                env={**os.environ, "COLUMNS": "80"})
         assert result.returncode == 0 and "usage:" in result.stdout, result.stderr
+        # No flag is cut at a line's end ("--insecure-" / "allow-unauthenticated" was).
+        assert not re.search(r"--[a-z-]*-$", result.stdout, re.M), result.stdout
 
 
-@pytest.mark.parametrize(("sig", "log_format"), [(signal.SIGINT, "text"), (signal.SIGTERM, "json")])
-def test_dev_stops_what_it_started(tmp_path, sig: signal.Signals, log_format: str) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(("sig", "log_format", "node"), [
+    (signal.SIGINT, "text", ()), (signal.SIGTERM, "json", ("--node-cpu", "3500m", "--node-memory", "2Gi", "--node-pods", "7"))])
+def test_dev_stops_what_it_started(tmp_path, sig: signal.Signals, log_format: str, node: tuple[str, ...]) -> None:  # noqa: ANN001
     ports = [free_port() for _ in range(4)]
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "dev", "--port", str(ports[0]), "--api-port", str(ports[1]),
          "--gateway-port", str(ports[2]), "--internal-gateway-port", str(ports[3]), "--data", str(tmp_path / "data"),
-         "--log-format", log_format],
+         "--log-format", log_format, *node],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -43,6 +48,13 @@ def test_dev_stops_what_it_started(tmp_path, sig: signal.Signals, log_format: st
         while not all(listening(p) for p in ports):
             assert process.poll() is None and time.monotonic() < deadline, "knative-console dev did not start"
             time.sleep(0.1)
+        # The node's size reaches the dev cluster (found by a walkthrough: only python -m app.devcluster took it).
+        shown = subprocess.run(["kubectl", "--kubeconfig", str(tmp_path / "data" / "kubeconfig"), "get", "node",
+                                "devcluster", "-o", "jsonpath={.status.capacity}"], capture_output=True, text=True,
+                               timeout=30, check=True).stdout
+        capacity = json.loads(shown)
+        assert (capacity["cpu"], capacity["memory"], capacity["pods"]) == (
+            ("3500m", "2Gi", "7") if node else ("8", "16Gi", "110")), capacity
         children = _children(process.pid)
         assert children, "the dev cluster runs as a child process"
         process.send_signal(sig)
@@ -64,6 +76,19 @@ def test_dev_stops_what_it_started(tmp_path, sig: signal.Signals, log_format: st
     finally:
         if process.poll() is None:
             process.kill()
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--node-pods", "0", "'0' is not a whole number of pods, at least 1"),
+    ("--node-cpu", "lots", "'lots' is not a quantity"),
+    ("--node-memory", "0", "'0' is not above zero")])
+def test_dev_refuses_a_node_size_it_cannot_use_before_starting_anything(tmp_path, flag: str, value: str,  # noqa: ANN001
+                                                                        message: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "app.cli", "dev", "--port", str(free_port()), "--data",
+                             str(tmp_path / "data"), flag, value], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and f"knative-console dev: error: argument {flag}: {message}" in result.stderr, \
+        result.stderr
+    assert not (tmp_path / "data").exists()  # no dev cluster was started
 
 
 def _serve(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:  # noqa: ANN001

@@ -16,8 +16,8 @@ from pathlib import Path
 from aiohttp.http_exceptions import BadHttpMessage
 
 from app.devcluster.apiserver.http import HEADER_TIMEOUT
-from app.devcluster.apiserver.nodes import DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, NodeSize
-from app.devcluster.apiserver.quantity import quantity_error, quantity_value
+from app.devcluster.apiserver.node_flags import add_node_flags
+from app.devcluster.apiserver.nodes import NodeSize
 from app.devcluster.apiserver.watch import BUFFER
 from app.devcluster.cluster import Config, build
 
@@ -37,24 +37,6 @@ def duration(text: str) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration")
     return seconds
-
-
-def node_quantity(text: str) -> str:
-    """A positive Kubernetes quantity (`4`, `3500m`, `16Gi`) for the node's cpu or memory, kept as typed."""
-    problem = quantity_error(text)
-    if problem is not None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a quantity ({problem}): use e.g. 4, 3500m, 16Gi")
-    value = quantity_value(text)
-    if value is None or value * 1000 <= 0:  # its MilliValue(): what the scheduler counts cpu in
-        raise argparse.ArgumentTypeError(f"{text!r} is not above zero (nor beyond 10^1000)")
-    return text
-
-
-def node_pods(text: str) -> int:
-    """How many pods the node takes: a whole number, at least 1."""
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of pods, at least 1")
-    return int(text)
 
 
 class JsonLines(logging.Formatter):
@@ -150,16 +132,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                         help="how long a client may take to send a request's headers, and stay idle between "
                         "requests, before the API closes the connection; the gateway allows at most 5 "
                         "(default: %(default)s)")
-    parser.add_argument("--node-cpu", type=node_quantity, default=DEFAULT_CPU, metavar="QUANTITY",
-                        help="CPU the dev cluster's one node (`devcluster`) offers pods, as a Kubernetes quantity "
-                        "(e.g. 4, 3500m): the scheduler leaves a pod Pending (Unschedulable) when the cpu requests of "
-                        "the pods on the node and its own would exceed it (default: %(default)s)")
-    parser.add_argument("--node-memory", type=node_quantity, default=DEFAULT_MEMORY, metavar="QUANTITY",
-                        help="memory the node offers pods, as a Kubernetes quantity (e.g. 512Mi, 16Gi) "
-                        "(default: %(default)s)")
-    parser.add_argument("--node-pods", type=node_pods, default=DEFAULT_PODS, metavar="N",
-                        help="how many pods the node takes, like the kubelet's --max-pods; further pods stay Pending "
-                        "(default: %(default)s, as the kubelet's)")
+    add_node_flags(parser)
     parser.add_argument("--without-knative", action="store_true",
                         help="serve only the core Kubernetes API, like a cluster where Knative is not installed")
     parser.add_argument("--token-auth-file", type=Path, default=None, metavar="FILE",

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.devcluster.__main__ import node_pods, node_quantity, parse_args
+from app.devcluster.__main__ import parse_args
+from app.devcluster.apiserver.node_flags import node_pods, node_quantity
 from app.devcluster.apiserver.nodes import NodeSize
 from app.devcluster.apiserver.quantity import is_quantity
 from app.devcluster.controllers.scheduler import int_value, milli_value

@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from app.devcluster.apiserver.node_flags import DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS
 from app.devcluster.apiserver.resources import NODE
 from app.devcluster.apiserver.rest import Rest
 
@@ -20,7 +21,6 @@ NODE_NAME = "devcluster"
 NODE_IP = "10.0.0.2"
 KUBELET_VERSION = "v1.33.0-devcluster"  # as the API server's /version says
 MANAGER = "kubelet"
-DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS = "8", "16Gi", 110
 # (type, status, reason, message) as a healthy kubelet posts them.
 CONDITIONS = (
     ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
