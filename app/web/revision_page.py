@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,7 +26,7 @@ from app.cluster.client import Cluster
 from app.cluster.errors import Forbidden, NotFound
 from app.knative import changes, history
 from app.knative.diagnosis import Diagnosis, diagnose, not_ready
-from app.knative.events import about_instances
+from app.knative.events import COMBINED, about_instances, without_pod_name
 from app.knative.instances import (
     LABEL_REVISION,
     NONE,
@@ -122,6 +124,20 @@ class RevisionPage:
         """Its traffic and what can be done with it, as its row in the revision table says them."""
         return RevisionRow(self.revision, self.service.pinned_to(self.name), self.service.floating_to(self.name),
                            self.name == self.service.latest_created, newest_serving=self.newest_serving)
+
+    @cached_property
+    def ready_since(self) -> datetime | None:
+        """When it last became Ready, while it is (None otherwise, or when its condition gives no time)."""
+        ready = self.revision.condition("Ready")
+        if self.gone or ready is None or ready.status != "True":
+            return None
+        return history.moment(ready.last_transition)
+
+    def before_ready(self, item: history.Item) -> bool:
+        """A warning that last happened before the revision became Ready: what it said has since been overcome (a
+        quota raised, a probe that now passes), though Kubernetes keeps it for an hour."""
+        when = history.moment(item.at) if item.kind == "Warning" and self.ready_since is not None else None
+        return when is not None and self.ready_since is not None and when < self.ready_since
 
     @property
     def diagnosis(self) -> Diagnosis | None:
@@ -244,23 +260,35 @@ def revision_page(namespace: str, service_obj: dict[str, Any], revisions: list[d
 def alike_grouped(items: list[history.Item]) -> list[history.Item]:
     """The instances' warnings that say the same (reason, message, from whom) as one row, the newest, counting them
     all and naming how many instances: a revision with thousands of Pending instances has as many FailedScheduling
-    Events, one each, with the same words."""
+    Events, one each, with the same words. Likewise a ReplicaSet's refusals to create them (FailedCreate), whose
+    messages differ only in the pod's random name, and the Event that counts the tenth and later ones ("(combined from
+    similar events): …", as client-go's correlator records them): one row, whose count is all of them."""
     rows: list[history.Item] = []
-    alike: dict[tuple[str, str, str, str], tuple[int, set[str], int]] = {}  # → (its row, its pods, their count)
+    alike: dict[tuple[str, ...], tuple[int, set[str], int]] = {}  # → (its row, its pods, their count)
     for item in items:  # newest first
-        key = (item.kind, item.title, item.detail, item.by)
-        if not item.about.startswith("pod/"):
+        if item.about.startswith("pod/"):
+            key: tuple[str, ...] = (item.kind, item.title, item.detail, item.by)
+            member = item.about
+        elif item.about.startswith("replicaset/"):
+            key, member = (item.kind, item.title, without_pod_name(item.detail), item.by, item.about), item.detail
+        else:
             rows.append(item)
-        elif key not in alike:
-            alike[key] = (len(rows), {item.about}, item.count)
+            continue
+        if key not in alike:
+            alike[key] = (len(rows), {member}, item.count)
             rows.append(item)
         else:
-            index, pods, count = alike[key]
-            pods.add(item.about)
-            alike[key] = (index, pods, count + item.count)
-    for index, pods, count in alike.values():
-        about = f"{len(pods)} instances ({min(pods)}, …)" if len(pods) > 1 else rows[index].about
-        rows[index] = replace(rows[index], count=count, about=about)
+            index, members, count = alike[key]
+            members.add(member)
+            alike[key] = (index, members, count + item.count)
+    for key, (index, members, count) in alike.items():
+        row = rows[index]
+        if row.about.startswith("pod/"):
+            about = f"{len(members)} instances ({min(members)}, …)" if len(members) > 1 else row.about
+            rows[index] = replace(row, count=count, about=about)
+        else:
+            rows[index] = replace(row, count=count, detail=key[2] if len(members) > 1 else
+                                  row.detail.removeprefix(COMBINED))
     return rows
 
 

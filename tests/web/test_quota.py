@@ -34,6 +34,11 @@ def _create(console: Console, ns: str, name: str, resources: dict[str, Any]) -> 
     assert code == 201, body
 
 
+def _failed_creates(cluster: DevClusterProcess, ns: str) -> list[dict[str, Any]]:
+    return [e for e in cluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
+            if e["reason"] == "FailedCreate" and e["involvedObject"]["kind"] == "ReplicaSet"]
+
+
 def _refused_event(cluster: DevClusterProcess, ns: str) -> bool:
     events = cluster.get(f"/api/v1/namespaces/{ns}/events")["items"]
     return any(e["reason"] == "FailedCreate" and e["involvedObject"]["kind"] == "ReplicaSet" for e in events)
@@ -83,6 +88,65 @@ async def test_a_revision_the_quota_refuses_is_explained_and_starts_once_the_quo
         await asyncio.sleep(0.1)
     assert "What happened" not in page and "Kubernetes refuses to create its instances:" not in page
     assert 'class="status status-success"' in page
+    # The refusals stay among its events for an hour, said to be from before it became Ready (found by a walkthrough:
+    # listed as if still true).
+    events = page.split("Events <span", 1)[1].split("</table>", 1)[0]
+    refused = [row for row in events.split("<tr")[2:] if ">FailedCreate<" in row]
+    assert refused and all(row.startswith(' class="past"') and "(before it became Ready)" in row for row in refused), \
+        refused
+
+
+async def test_a_replicaset_s_refusals_are_one_row_counting_them_all(console: Console) -> None:
+    """A quota that refuses most of a revision's instances: the ReplicaSet records a FailedCreate for each pod it could
+    not create, naming it, and client-go's correlator combines the tenth and later ones ("(combined from similar
+    events): …"). The revision's events and the details page's failure panel show one row counting them all (found by
+    a walkthrough: sixteen rows of count 1, then the combined one's count, which meant "after the first nine")."""
+    ns = console.namespace()
+    code, _, body = console.cluster.request("POST", f"/api/v1/namespaces/{ns}/resourcequotas", {
+        "metadata": {"name": "few"}, "spec": {"hard": {"pods": "2"}}})
+    assert code == 201, body
+    manifest = ksvc_manifest("many", ns)
+    manifest["spec"]["template"]["metadata"] = {"annotations": {"autoscaling.knative.dev/min-scale": "20"}}
+    code, _, body = console.cluster.request("POST", SERVING.format(ns=ns) + "/services", manifest)
+    assert code == 201, body
+
+    def refusals() -> list[dict[str, Any]] | None:
+        found = _failed_creates(console.cluster, ns)
+        return found if any(e["message"].startswith("(combined from similar events): ") for e in found) else None
+
+    # The ReplicaSet tries again with a growing back-off, and at once whenever a quota of its namespace changes.
+    found = None
+    for touch in range(40):
+        found = wait_for(lambda touch=touch: refusals() or sum(e["count"] for e in _failed_creates(
+            console.cluster, ns)) > touch, timeout=10, message=f"FailedCreate number {touch + 1}")
+        if isinstance(found, list):
+            break
+        code, _, body = console.cluster.request("PATCH", f"/api/v1/namespaces/{ns}/resourcequotas/few",
+                                                {"metadata": {"labels": {"touched": str(touch)}}},
+                                                content_type="application/merge-patch+json")
+        assert code == 200, body
+    assert isinstance(found, list), "no combined FailedCreate Event"
+    assert len(found) == 10, [(e["message"], e["count"]) for e in found]  # nine, and the one that counts the rest
+    at_least = sum(e["count"] for e in found)
+    pod_name = re.compile(r'Error creating: pods "(many-00001-deployment-[a-z0-9]+-)[a-z0-9]{5}" is forbidden: '
+                          r"exceeded quota: few, requested: pods=1, used: pods=2, limited: pods=2")
+    prefix = pod_name.search(found[0]["message"])
+    assert prefix, found[0]["message"]
+    said = (f'Error creating: pods "{prefix.group(1)}…" is forbidden: exceeded quota: few, requested: pods=1, used: '
+            "pods=2, limited: pods=2")
+
+    page = await console.get(f"/namespaces/{ns}/services/many/revisions/many-00001")
+    events = html.unescape(page.text).split("Events <span", 1)[1].split("</table>", 1)[0]
+    rows = [row for row in events.split("<tr>")[2:] if ">FailedCreate<" in row]
+    assert len(rows) == 1, rows
+    assert said in rows[0] and "(combined from similar events)" not in rows[0]
+    assert int(re.findall(r'<td class="num">(\d+)</td>', rows[0])[-1]) >= at_least
+
+    details = html.unescape((await console.get(f"/namespaces/{ns}/services/many")).text)
+    # The revision failed (its Deployment's ReplicaFailure): the details page's panel groups them the same way.
+    panel = details.split('data-failure="many-00001"', 1)[1].split("<h3>Events</h3>", 1)[1].split("</table>", 1)[0]
+    assert panel.count(">FailedCreate<") == 1 and said in panel, panel
+    assert int(re.findall(r'<td class="num">(\d+)</td>', panel)[-1]) >= at_least
 
 
 async def test_a_revision_a_limit_range_refuses_names_the_limit(console: Console) -> None:
