@@ -43,6 +43,7 @@ CORE_SERVICE = Resource("", "v1", "services", "Service")
 EVENT = Resource("", "v1", "events", "Event")
 POD = Resource("", "v1", "pods", "Pod")
 LIMIT_RANGE = Resource("", "v1", "limitranges", "LimitRange")
+RESOURCE_QUOTA = Resource("", "v1", "resourcequotas", "ResourceQuota")
 SELF_SUBJECT_REVIEW = Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
                                namespaced=False)
 SELF_SUBJECT_ACCESS_REVIEW = Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews",

@@ -34,14 +34,14 @@ _MUST = re.compile(r"failed quota: ([^:]+): must specify (.*?)\.?$")
 # limitranger/admission.go minConstraint and maxConstraint (newer without a final full stop).
 _RANGE = re.compile(r"(maximum|minimum) (\S+) usage per (Container|Pod) is ([^,\s\]]+?)\.?"
                     r"(?:, but (limit|request) is ([^,\s\]]+?)\.?(?=,|\]|$)|\.?\s+No (limit|request) is specified)")
-_TERMS = {"cpu": "CPU requests", "requests.cpu": "CPU requests", "limits.cpu": "CPU limits",
+QUOTA_TERMS = {"cpu": "CPU requests", "requests.cpu": "CPU requests", "limits.cpu": "CPU limits",
           "memory": "memory requests", "requests.memory": "memory requests", "limits.memory": "memory limits",
           "ephemeral-storage": "ephemeral storage requests", "requests.ephemeral-storage": "ephemeral storage requests",
           "limits.ephemeral-storage": "ephemeral storage limits", "pods": "pods", "count/pods": "pods"}
 _BY_ITSELF = "this revision starts by itself, as Kubernetes keeps trying to create its instances"
 _INSTEAD = "which starts in this one's place"  # after a fix made in a new revision: this one stays as it is
 # Knative's ConfigMap, in the namespace the console reads config-network from too (app.web.lookups).
-_CONFIG_DEPLOYMENT = "the ConfigMap knative-serving/config-deployment"
+CONFIG_DEPLOYMENT = "the ConfigMap knative-serving/config-deployment"
 _REFUSED = "Kubernetes refuses to create its instances"
 # The Route's AllTrafficAssigned messages for a split it cannot apply (knative/serving pkg/reconciler/route/traffic/
 # errors.go), copied to the Service's RoutesReady; while one holds, the Route keeps its last good status.traffic.
@@ -166,7 +166,7 @@ def _quota_refusal(name: str, requested: dict[str, str], used: dict[str, str], l
     namespace using it up."""
     clauses, alone, held_by_it = [], [], []
     for resource in requested:
-        term, asked, held, most = _TERMS.get(resource, resource), requested[resource], used.get(resource, "0"), \
+        term, asked, held, most = QUOTA_TERMS.get(resource, resource), requested[resource], used.get(resource, "0"), \
             limited.get(resource, "")
         own = f", by this revision's own {_plural(instances, 'instance')}" if instances and \
             _at_least(_times(asked, instances), held) else ""
@@ -188,7 +188,7 @@ def _quota_refusal(name: str, requested: dict[str, str], used: dict[str, str], l
     if alone:
         return what, (f"lower the revision's {_and(alone)} in a new revision, {_INSTEAD}; or ask for a larger quota, "
                       f"and {_BY_ITSELF}")
-    lower = [t for t in dict.fromkeys(_TERMS.get(r, r) for r in requested) if t != "pods"]
+    lower = [t for t in dict.fromkeys(QUOTA_TERMS.get(r, r) for r in requested) if t != "pods"]
     if held_by_it:
         its = f"min-scale or its {_and(lower)}" if lower else "min-scale"
         return what, (f"lower the revision's {its} in a new revision, {_INSTEAD}; or ask for a larger quota, and "
@@ -216,13 +216,13 @@ def _must_state(name: str, listed: str) -> tuple[str, str]:
         resource, _, containers = part.partition(" for: ")
         for one in resource.split(",") if not containers else [resource]:
             missing[one.strip()] = [c for c in containers.split(",") if c]
-    terms = list(dict.fromkeys(_TERMS.get(r, r) for r in missing))
+    terms = list(dict.fromkeys(QUOTA_TERMS.get(r, r) for r in missing))
     what = f"{_REFUSED}: the namespace's ResourceQuota {name} counts {_and(terms)}, so every container must state them"
     limit_range = "a LimitRange's defaults give them to every container that states none"
     if not any(missing.values()):
         return what, ("set them on the revision's container in a new revision (queue-proxy, the container Knative "
-                      f"adds to each instance, takes its own from {_CONFIG_DEPLOYMENT}), or {limit_range}")
-    which = ", ".join(f"{_TERMS.get(r, r).removesuffix('s')} ({', '.join(c)})" for r, c in missing.items())
+                      f"adds to each instance, takes its own from {CONFIG_DEPLOYMENT}), or {limit_range}")
+    which = ", ".join(f"{QUOTA_TERMS.get(r, r).removesuffix('s')} ({', '.join(c)})" for r, c in missing.items())
     what += f", and these do not: {which}"
     queue = [r for r, c in missing.items() if "queue-proxy" in c]
     todo = "set them on the revision's container in a new revision"
@@ -230,7 +230,7 @@ def _must_state(name: str, listed: str) -> tuple[str, str]:
         keys = _and([f"queue-sidecar-{r.split('.')[-1]}-{'limit' if r.startswith('limits.') else 'request'}"
                      for r in queue])
         sidecar = (f"queue-proxy, the container Knative adds to each instance, takes its own from {keys} in "
-                   f"{_CONFIG_DEPLOYMENT}")
+                   f"{CONFIG_DEPLOYMENT}")
         if all(c == ["queue-proxy"] for c in missing.values()):
             them = "it" if len(queue) == 1 else "them"
             return what, (f"{sidecar}: ask a cluster admin to set {them} there, or for a LimitRange whose defaults "

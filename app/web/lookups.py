@@ -12,7 +12,7 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unreachable
 from app.knative import gateway as gw
-from app.knative.limits import limit_range_warnings
+from app.knative.limits import COMPUTE, Amounts, limit_range_warnings, queue_proxy_amounts, quota_warnings
 from app.knative.models import (
     LABEL_SERVICE,
     RevisionView,
@@ -119,6 +119,22 @@ class Lookups:
         except ClusterError as error:
             return gw.unknown(f"The gateway could not be found: {error.message}")
 
+    async def queue_proxy(self) -> Amounts | None:
+        """queue-proxy's requests and limits, from knative-serving/config-deployment read with the console's own
+        credentials (Knative's configuration, not a user's data), cached as the gateway is; None when it cannot be
+        read (not granted by deploy/'s roles: the quota warnings then count only the revision's own container)."""
+
+        async def load() -> Amounts | None:
+            try:
+                configmap = await (self.own or self.cluster).get(r.CONFIGMAP, "config-deployment", "knative-serving")
+            except NotFound:
+                return queue_proxy_amounts({})  # Knative's defaults
+            except ClusterError:
+                return None
+            return queue_proxy_amounts(configmap.get("data") or {})
+
+        return await self._cached("queue-proxy", load)
+
     async def services(self, namespace: str, continue_token: str = "") -> dict[str, Any]:
         """One page of the namespace's Services, as the API lists them (by name)."""
         return await self.cluster.list(r.SERVICE, namespace, limit=self.settings.page_size,
@@ -161,14 +177,40 @@ def _items(listed: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for item in listed.get("items") or [] if isinstance(item, dict)]
 
 
-async def limit_range_problems(client: Cluster, namespace: str, template: Template) -> list[str]:
-    """What the namespace's LimitRanges would refuse of the resources `template` states, read with the rights of
-    `client` (the user's); nothing when it states none, the user may not read them, or the cluster does not answer (a
-    form is not held up for a warning)."""
-    if not any((template.cpu_request, template.cpu_limit, template.memory_request, template.memory_limit)):
-        return []
+async def _items_or_none(client: Cluster, resource: r.Resource, namespace: str) -> list[Any] | None:
+    """A namespace's objects of `resource`, read with `client`'s rights; None when they cannot be (refused, or the
+    cluster did not answer: a form is not held up for a warning)."""
     try:
-        listed = await client.list(r.LIMIT_RANGE, namespace)
+        return (await client.list(resource, namespace)).get("items") or []
     except ClusterError:  # Forbidden, Unreachable and the rest
-        return []
-    return limit_range_warnings(template, listed.get("items") or [])
+        return None
+
+
+@dataclass(frozen=True)
+class ResourceWarnings:
+    """What the namespace would refuse of a new revision's instances, before it is sent."""
+
+    limit_ranges: list[str] = field(default_factory=list)  # a request or limit outside a LimitRange's min or max
+    quotas: list[str] = field(default_factory=list)  # a ResourceQuota's counted resource unstated, or no room left
+
+
+async def resource_problems(lookups: Lookups, namespace: str, template: Template) -> ResourceWarnings:
+    """The namespace's LimitRanges and ResourceQuotas read with the user's rights (`lookups`' client), queue-proxy's
+    amounts with the console's own (knative-serving/config-deployment), against the template as typed. A read that
+    is refused or fails leaves its part out: LimitRanges are read when resources are typed or a quota counts CPU or
+    memory, config-deployment only then too."""
+    client = lookups.cluster
+    typed = any((template.cpu_request, template.cpu_limit, template.memory_request, template.memory_limit))
+    quotas = await _items_or_none(client, r.RESOURCE_QUOTA, namespace) or []
+    counts = any(key in COMPUTE for quota in quotas if isinstance(quota, dict)
+                 for key in (quota.get("status") or {}).get("hard") or (quota.get("spec") or {}).get("hard") or {})
+    if not (typed or counts):
+        return ResourceWarnings([], quota_warnings(template, quotas, [], None))
+    limit_ranges, queue = await asyncio.gather(_items_or_none(client, r.LIMIT_RANGE, namespace),
+                                               lookups.queue_proxy() if counts else _nothing())
+    return ResourceWarnings(limit_range_warnings(template, limit_ranges or []) if typed else [],
+                            quota_warnings(template, quotas, limit_ranges or [], queue))
+
+
+async def _nothing() -> None:
+    return None

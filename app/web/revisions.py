@@ -30,7 +30,7 @@ from app.web import forms, preview, recording
 from app.web.context import acting, allowed, checked, cluster, go, lookups, now, service_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
-from app.web.lookups import limit_range_problems
+from app.web.lookups import ResourceWarnings, resource_problems
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.render import render
 from app.web.routing import CheckedRoute
@@ -70,6 +70,7 @@ class WizardPage(RowsForm):
     preview_problem: str = ""
     allowed: Allowed = EVERYTHING  # whether the user may change the Service (Create is disabled when not)
     limit_warnings: list[str] = field(default_factory=list)  # what the namespace's LimitRanges would refuse
+    quota_warnings: list[str] = field(default_factory=list)  # … and its ResourceQuotas
 
     @property
     def retry_action(self) -> str:
@@ -112,20 +113,22 @@ def _planned(page: WizardPage) -> tuple[Template, list[traffic.TrafficRow], int 
     return template, rows, _rollout(page, rows)
 
 
-async def _limit_warnings(request: Request, page: WizardPage) -> list[str]:
-    """What the namespace's LimitRanges would refuse of the resources typed, read with the user's own rights; nothing
-    when they may not read them, or the cluster does not answer (the wizard is not held up for a warning)."""
+async def _resource_warnings(request: Request, page: WizardPage) -> ResourceWarnings:
+    """What the namespace's LimitRanges and ResourceQuotas would refuse of the revision typed, read with the user's own
+    rights; nothing when they may not read them, or the cluster does not answer (the wizard is not held up for a
+    warning)."""
     try:
         template = kforms.parse_template(page.form)
     except kforms.FormErrors:
-        return []
-    return await limit_range_problems(cluster(request), page.namespace, template)
+        return ResourceWarnings()
+    return await resource_problems(lookups(request), page.namespace, template)
 
 
 async def _show(request: Request, page: WizardPage, status: int = 200, only_preview: bool = False) -> Response:
     """The wizard, with what Create would send (on the last step, where the traffic is chosen)."""
     if page.step >= 2 and not page.offline and not only_preview:
-        page.limit_warnings = await _limit_warnings(request, page)
+        warnings = await _resource_warnings(request, page)
+        page.limit_warnings, page.quota_warnings = warnings.limit_ranges, warnings.quotas
     if page.step == 3 and page.obj and not page.offline:
         try:
             template, rows, rollout = _planned(page)

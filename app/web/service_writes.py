@@ -22,7 +22,7 @@ from app.web import forms, preview, recording
 from app.web.context import acting, allowed, checked, cluster, go, lookups, service_url, services_url
 from app.web.counting import counted
 from app.web.errors import unreachable_text
-from app.web.lookups import limit_range_problems
+from app.web.lookups import resource_problems
 from app.web.permissions import EVERYTHING, Allowed, forbidden_text
 from app.web.recording import Change
 from app.web.render import render
@@ -47,6 +47,7 @@ class CreatePage:
     preview_problem: str = ""
     allowed: Allowed = EVERYTHING
     limit_warnings: list[str] = field(default_factory=list)  # what the namespace's LimitRanges would refuse
+    quota_warnings: list[str] = field(default_factory=list)  # … and its ResourceQuotas
 
 
 @dataclass
@@ -82,7 +83,8 @@ async def _show_create(request: Request, page: CreatePage, status: int = 200, on
     else:
         made = await _creation(request, draft)
         page.preview = preview.create(draft, page.create_id, made.history_for(Basis(generation="0")))
-        page.limit_warnings = await limit_range_problems(cluster(request), page.namespace, draft.template)
+        warnings = await resource_problems(lookups(request), page.namespace, draft.template)
+        page.limit_warnings, page.quota_warnings = warnings.limit_ranges, warnings.quotas
     # The preview's answer brings the warnings too, out of band, to where the form shows them.
     return render(request, "_create_preview.html" if only_preview else "service_new.html", page, status=status)
 

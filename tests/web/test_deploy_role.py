@@ -104,6 +104,23 @@ async def _diagnosis(console: Console, devcluster: DevClusterProcess, ns: str) -
     assert "registry.invalid/app:v1 could not be resolved" in page and "InternalError" in page, page
 
 
+async def _warnings(console: Console, devcluster: DevClusterProcess, ns: str) -> None:
+    """Create Service's warnings before anything is sent: the namespace's LimitRanges and ResourceQuotas, read as the
+    user, and queue-proxy's resources (knative-serving/config-deployment), read with the console's own credentials."""
+    code, _, body = devcluster.request("POST", f"/api/v1/namespaces/{ns}/resourcequotas",
+                                       {"metadata": {"name": "small"}, "spec": {"hard": {"requests.cpu": "100m"}}})
+    assert code == 201, body
+    wait_for(lambda: "used" in (devcluster.get(f"/api/v1/namespaces/{ns}/resourcequotas/small").get("status") or {}),
+             message="the quota counted")
+    form = await console.get(f"/namespaces/{ns}/services/new")
+    fields = dict(form_fields(form.text, "create-service"))
+    preview = await console.post(f"/namespaces/{ns}/services", {
+        **fields, "name": "warned", "image": "ghcr.io/knative/helloworld-go:latest", "cpu_request": "500m",
+        "action": "preview"})
+    assert preview.status_code == 200, preview.text
+    assert "asks for 525m (500m for its container, the rest for queue-proxy)" in preview.text, preview.text
+
+
 async def _review(console: Console, ns: str, name: str) -> None:
     """The review pages: a revision's page (its Events and Pods) and live stream, the diff, YAML, the history (the
     Service's Events) and its live stream, a restore of the split before, and a traffic check."""
@@ -161,6 +178,7 @@ async def test_the_documented_role_is_exactly_what_the_console_needs(devcluster:
         await _split(console, ns, "roled")
         await _diagnosis(console, devcluster, ns)
         await _review(console, ns, "roled")
+        await _warnings(console, devcluster, ns)
         delete = await console.get(f"/namespaces/{ns}/services/roled/delete")
         deleted = await console.post_fields(f"/namespaces/{ns}/services/roled/delete",
                                             form_fields(delete.text, "delete"))

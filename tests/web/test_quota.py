@@ -12,7 +12,8 @@ import re
 from typing import Any
 
 from tests.support import DevClusterProcess, ksvc_manifest, wait_for
-from tests.web.conftest import Console
+from tests.web.conftest import Console, form_fields
+from tests.web.test_identity import console_as, post_fields, sign_in
 from tests.web.test_writes import submit, wizard_path
 
 SERVING = "/apis/serving.knative.dev/v1/namespaces/{ns}"
@@ -244,3 +245,89 @@ async def test_create_service_warns_above_create_when_the_namespace_limit_range_
     assert again.status_code == 409
     text = html.unescape(again.text)
     assert warning in text and text.index(warning) < text.index('value="create">Create</button>')
+
+
+def _counted(cluster: DevClusterProcess, ns: str, name: str, hard: dict[str, str]) -> None:
+    """A ResourceQuota, once its controller has counted what is in use (the console reads its status)."""
+    code, _, body = cluster.request("POST", f"/api/v1/namespaces/{ns}/resourcequotas",
+                                    {"metadata": {"name": name}, "spec": {"hard": hard}})
+    assert code == 201, body
+    wait_for(lambda: "used" in (cluster.get(f"/api/v1/namespaces/{ns}/resourcequotas/{name}").get("status") or {}),
+             message=f"the quota {name} counted")
+
+
+async def test_create_service_warns_of_a_quota_the_new_service_would_exceed_or_not_satisfy(console: Console) -> None:
+    """Before anything is sent: the namespace's ResourceQuotas, read with the user's own rights, against what an
+    instance would ask for (its container's amounts and queue-proxy's, from knative-serving/config-deployment), and
+    whether every container states what a quota counts (found by a walkthrough: no warning before submit, then a
+    revision Kubernetes refuses). The preview writes nothing; the warning sits above Create."""
+    ns = console.namespace()
+    _counted(console.cluster, ns, "small", {"requests.cpu": "100m"})
+    path = f"/namespaces/{ns}/services"
+    form = await console.get(path + "/new")
+    typed = {"name": "web", "image": "ghcr.io/knative/helloworld-go:latest"}
+    unstated = await submit(console, path, form.text, "create-service", "preview", **typed)
+    assert unstated.status_code == 200
+    assert ('<p class="alert" data-quota>The namespace&#39;s ResourceQuota small counts CPU requests, so every '
+            "container must state them, and this one does not: Kubernetes would refuse every instance of the new "
+            "revision.</p>") in unstated.text
+    big = await submit(console, path, form.text, "create-service", "preview", **typed, cpu_request="500m")
+    assert ("The namespace's ResourceQuota small allows 100m of CPU requests in all, 0 of them in use; each instance "
+            "of the new revision asks for 525m (500m for its container, the rest for queue-proxy): Kubernetes would "
+            "refuse every instance of it.") in html.unescape(big.text)
+    fits = await submit(console, path, form.text, "create-service", "preview", **typed, cpu_request="50m")
+    assert "data-quota" not in fits.text
+    assert console.cluster.request("GET", SERVING.format(ns=ns) + "/services/web")[0] == 404  # previews write nothing
+    _counted(console.cluster, ns, "limits", {"limits.memory": "4Gi"})
+    limited = await submit(console, path, form.text, "create-service", "preview", **typed, cpu_request="50m",
+                           memory_limit="128Mi")
+    assert ("The namespace's ResourceQuota limits counts memory limits, so every container must state them, and "
+            "queue-proxy, the container Knative adds to each instance, does not: it takes its own from "
+            "queue-sidecar-memory-limit in the ConfigMap knative-serving/config-deployment, which sets none: "
+            "Kubernetes would refuse every instance of the new revision. Ask a cluster admin to set "
+            "queue-sidecar-memory-limit there, or for a LimitRange whose defaults give them to every container.") \
+        in html.unescape(limited.text)
+    # Created anyway, Kubernetes refuses its instances as the warning said.
+    created = await submit(console, path, form.text, "create-service", "create", **typed, cpu_request="50m",
+                           memory_limit="128Mi")
+    assert created.status_code == 303
+    wait_for(lambda: _ready(console.cluster, ns, "web-00001") == "False", timeout=15, message="web-00001 refused")
+    refusal = next(e["message"] for e in _failed_creates(console.cluster, ns))
+    assert "failed quota: limits: must specify limits.memory for: queue-proxy" in refusal, refusal
+
+
+async def test_create_revision_warns_of_a_quota_with_no_room_left(console: Console) -> None:
+    ns = console.namespace()
+    console.create_ksvc(ns, "wiz")
+    await console.settled(ns, "wiz")
+    _counted(console.cluster, ns, "tight", {"requests.cpu": "10m"})  # less than queue-proxy's 25m alone
+    path = wizard_path(ns, "wiz")
+    first = await console.get(path)
+    step2 = await submit(console, path, first.text, "wizard", "next", cpu_request="100m")
+    assert step2.status_code == 200
+    said = html.unescape(step2.text)
+    assert re.search(r"The namespace's ResourceQuota tight allows 10m of CPU requests in all, \w+ of them in use; each "
+                     r"instance of the new revision asks for 125m \(100m for its container, the rest for queue-proxy\): "
+                     r"Kubernetes would refuse every instance of it\.", said), said
+
+
+async def test_a_user_who_may_not_read_quotas_gets_no_warning_and_no_error(devcluster: DevClusterProcess) -> None:
+    """The quotas and limit ranges are read with the user's own rights (--auth token): bob, who may edit Knative
+    Services here and nothing else, previews a Service a quota would refuse and gets the preview without a warning."""
+    ns = devcluster.new_namespace("noquota")
+    devcluster.bind(ns, "knative-serving-namespaced-edit", user="bob")
+    _counted(devcluster, ns, "small", {"requests.cpu": "100m"})
+    async with console_as(devcluster, auth="token") as http:
+        assert (await sign_in(http, devcluster.user_tokens["bob"])).status_code == 303
+        form = await http.get(f"/namespaces/{ns}/services/new")
+        assert form.status_code == 200, form.text
+        fields = [*form_fields(form.text, "create-service"), ("action", "preview")]
+        fields = [(k, {"name": "web", "image": "ghcr.io/knative/helloworld-go:latest", "cpu_request": "500m"}.get(k, v))
+                  for k, v in fields]
+        preview = await post_fields(http, f"/namespaces/{ns}/services", fields)
+    assert preview.status_code == 200, preview.text
+    assert "data-quota" not in preview.text and "data-limit-range" not in preview.text
+    assert "cpu: 500m" in html.unescape(preview.text)  # the request Create would send
+    # The read was made as bob, and refused.
+    asked = [e for e in devcluster.audit_events("bob") if f"/namespaces/{ns}/resourcequotas" in e["requestURI"]]
+    assert asked and all(e["responseStatus"]["code"] == 403 for e in asked), asked
