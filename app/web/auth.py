@@ -177,6 +177,11 @@ async def principal(request: Request) -> Principal:
             raise ProxyCredentialsMissing("The request reached the console without a token: it must come through the "
                                           "authenticating proxy, which sends Authorization: Bearer or "
                                           "X-Forwarded-Access-Token.")
+        if len(token) > MAX_TOKEN or not _TOKEN.match(token):
+            # Not sent on: aiohttp refuses control characters in a header, and no cluster takes such a token.
+            raise ProxyCredentialsMissing("The token the proxy sent is not one a cluster takes (one line of visible "
+                                          f"ASCII, at most {MAX_TOKEN} characters): check the authenticating "
+                                          "proxy's settings, then sign in again through it.")
         try:
             identity = await state.proxy_identities.identify(own, token)
         except Unauthorized:

@@ -819,3 +819,31 @@ async def test_a_live_stream_ends_with_the_session_it_was_opened_in(devcluster: 
             told = await again.until(lambda e: e.name == "connection")
             assert "You are signed out" in told[-1].data
     await admin.http.aclose()
+
+
+_HEADER_BYTES = st.binary(max_size=80).filter(lambda b: b"\r" not in b and b"\n" not in b and b"\0" not in b)
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(authorization=st.one_of(st.none(), _HEADER_BYTES, _HEADER_BYTES.map(lambda b: b"Bearer " + b),
+                               st.sampled_from([b"Bearer", b"Bearer ", b"bearer \xe9", b"Basic dXNlcjpwdw=="])),
+       forwarded=st.one_of(st.none(), _HEADER_BYTES, st.just(b"\xff\xfe"), st.text(max_size=30).map(str.encode)))
+async def test_whatever_a_proxy_sends_as_the_token_gets_a_clear_answer_and_writes_nothing(
+        devcluster: DevClusterProcess, authorization: bytes | None, forwarded: bytes | None) -> None:
+    """--auth proxy's input is the two headers an authenticating proxy sets (Authorization: Bearer,
+    X-Forwarded-Access-Token), with any bytes a client behind a misconfigured proxy could send: the console answers
+    401 with what to do (or 200 as whoever the cluster says the token is), never a 5xx, and a POST through it changes
+    nothing (its CSRF check and the cluster's refusal both stand)."""
+    headers = [(name, value) for name, value in ((b"authorization", authorization),
+                                                 (b"x-forwarded-access-token", forwarded)) if value is not None]
+    async with console_as(devcluster, auth="proxy") as http:
+        page = await http.get("/namespaces/default/services", headers=headers)
+        assert page.status_code in (200, 401, 403), (page.status_code, page.text[:300])
+        if page.status_code == 401:
+            assert "authenticating proxy" in page.text or "does not accept the token the proxy sent" in page.text \
+                or "without a token" in page.text, page.text[:500]
+        posted = await http.post("/namespaces/default/services", headers=headers,
+                                 data={"name": "proxied", "image": "ghcr.io/knative/helloworld-go:latest",
+                                       "action": "create"})
+        assert posted.status_code < 500, (posted.status_code, posted.text[:300])
+        assert devcluster.request("GET", "/apis/serving.knative.dev/v1/namespaces/default/services/proxied")[0] == 404
