@@ -66,6 +66,11 @@ class Diagnosis:
     def sentence(self) -> str:
         return f"{self.what}: {self.todo}"
 
+    @property
+    def headline(self) -> str:
+        """What happened in a few words (`what` up to its first colon), for a narrow place that points to the rest."""
+        return self.what.split(": ", 1)[0]
+
 
 def _condition(conditions: Sequence[Condition], kind: str) -> Condition | None:
     return next((c for c in conditions if c.type == kind), None)

@@ -86,6 +86,7 @@ class RevisionRow:
     diagnosis: Diagnosis | None = None
     newest_serving: int = 0  # the generation of the newest revision that gets traffic now (traffic.newest_serving)
     waiting: Diagnosis | None = None  # why it is not Ready yet, while deploying, when its instances say (not_ready)
+    above: bool = False  # the page explains its failure (or why it is not Ready yet) in a panel above the table
 
     @property
     def failed(self) -> bool:
@@ -199,15 +200,15 @@ def row_key(page: DetailPage, row: RevisionRow) -> tuple[Any, ...] | None:
     """Everything a revision's row shows, or None when the revision has no version to know it by (its row is then
     always rendered): the revision as the API gave it (uid and resourceVersion: its template, status, creator), what
     the Service's traffic gives it, whether it is the newest, the revision before it and what changed since, its
-    instances, the diagnosis line (or why it is not Ready yet), and the page's Service, latest revision and what the
-    user may do."""
+    instances, the diagnosis line (or why it is not Ready yet) and whether a panel above says it, and the page's
+    Service, latest revision and what the user may do."""
     meta = row.revision.raw_metadata
     uid, version = meta.get("uid"), meta.get("resourceVersion")
     if not (isinstance(uid, str) and isinstance(version, str) and uid and version):
         return None
     return ("revision", page.namespace, page.service.name, uid, version, row.pinned, row.floating, row.newest,
             row.previous, row.changes, row.instances, row.diagnosis.what if row.diagnosis else None,
-            row.waiting.what if row.waiting else None, row.newest_serving, page.service.latest_created,
+            row.waiting.what if row.waiting else None, row.above, row.newest_serving, page.service.latest_created,
             page.allowed.patch, page.allowed.logs, page.gone)
 
 
@@ -409,6 +410,8 @@ def detail_page(namespace: str, obj: dict[str, Any], revisions: list[dict[str, A
     waiting = next((row for row in candidates if row.revision.name == service.latest_created
                     and row.waiting is not None and row.diagnosis is None), None)
     rollout = rollout_progress(service, [row.revision for row in rows])
+    above = {f.row.revision.name for f in failures} | ({waiting.revision.name} if waiting else set())
+    rows = [replace(row, above=True) if row.revision.name in above else row for row in rows]
     return DetailPage(namespace, service, rows, len(revisions), gateway, gateway.curl(service.default_domain),
                       shown, latest, rollout=rollout, failures=failures, waiting=waiting, pods_known=pods is not None,
                       allowed=allowed, gone=gone,

@@ -102,6 +102,11 @@ async def test_traffic_stays_and_split_traffic_refuses_a_failed_revision(console
     await asyncio.sleep(0.3)
     page = html.unescape((await console.get(f"/namespaces/{ns}/services/keep")).text)
     assert "Traffic that follows the latest revision stays on keep-00001" in page
+    # Explained in the panel above: its row gives the first words and points there.
+    row = page.split('data-revision="keep-00002"', 1)[1].split("</tr>", 1)[0]
+    line = re.search(r'<div class="failure-line" data-failure-line>(.*?)</div>', row)
+    assert line and line.group(1).endswith(': <a href="#failure-keep-00002">see above</a>.'), row
+    assert 'id="failure-keep-00002"' in page
     # The table's "serving only" leaves the failed newest revision out (it has no traffic): the page still explains it.
     serving = html.unescape((await console.get(f"/namespaces/{ns}/services/keep?revisions=serving")).text)
     assert re.findall(r'<tr data-revision="([^"]+)"', serving) == ["keep-00001"]

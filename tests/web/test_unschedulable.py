@@ -120,6 +120,12 @@ async def test_a_min_scale_beyond_the_pod_limit(console: Console) -> None:
     assert 'data-waiting="crowd-00001"' in details.text
     top = text.split("Revisions", 1)[0]
     assert f"Not ready yet Revision crowd-00001 {pending} of its {wanted} instances wait for a node" in top
+    # The revision's row says it in a few words and points to the panel (found by a walkthrough: the whole diagnosis
+    # again, in the table's narrow Status column).
+    row = details.text.split('data-revision="crowd-00001"', 1)[1].split("</tr>", 1)[0]
+    assert (f'<div class="waiting-line" data-waiting-line>{pending} of its {wanted} instances wait for a node: '
+            '<a href="#waiting-crowd-00001">see above</a>.</div>') in row, row
+    assert 'id="waiting-crowd-00001"' in details.text and "every node already runs" not in row
 
     page = await console.get(f"/namespaces/{ns}/services/crowd/revisions/crowd-00001")
     assert page.status_code == 200
