@@ -1,6 +1,6 @@
 """Decoding the protobuf bodies kubectl's typed commands send here: `kubectl create namespace|serviceaccount|
-secret|configmap|role|rolebinding|clusterrole|clusterrolebinding|deployment`, `kubectl create token`, `kubectl auth
-can-i` and `kubectl auth whoami`.
+secret|configmap|role|rolebinding|clusterrole|clusterrolebinding|deployment|quota`, `kubectl create token`, `kubectl
+auth can-i` and `kubectl auth whoami`.
 
 The body is the `k8s\\x00` magic followed by a `runtime.Unknown` whose `raw` field holds the object. Only the
 fields these objects carry when they are sent are read (field numbers from k8s.io/api's generated.proto).
@@ -65,7 +65,8 @@ def _text(value: int | bytes) -> str:
 
 
 # A message's fields: number → (JSON name, kind). Kinds: "string", "strings" (repeated), "int", "bool", "map"
-# (string to string), "bytes_map" (string to bytes, base64 in JSON), a nested message, or ("list", message).
+# (string to string), "bytes_map" (string to bytes, base64 in JSON), "quantity_map" (string to a resource.Quantity,
+# whose field 1 is its text), a nested message, or ("list", message).
 Message = dict[int, tuple[str, Any]]
 _OBJECT_META: Message = {1: ("name", "string"), 2: ("generateName", "string"), 3: ("namespace", "string"),
                          11: ("labels", "map"), 12: ("annotations", "map"), 14: ("finalizers", "strings")}
@@ -97,6 +98,10 @@ _CONTAINER: Message = {1: ("name", "string"), 2: ("image", "string"), 3: ("comma
 _POD_TEMPLATE: Message = {1: ("metadata", _OBJECT_META), 2: ("spec", {2: ("containers", ("list", _CONTAINER))})}
 _DEPLOYMENT_SPEC: Message = {1: ("replicas", "int"), 2: ("selector", _LABEL_SELECTOR), 3: ("template", _POD_TEMPLATE),
                              4: ("strategy", {1: ("type", "string")})}
+# What `kubectl create quota NAME --hard=… [--scopes=…]` sends (core/v1 ResourceQuota and ResourceQuotaSpec).
+_QUOTA_SPEC: Message = {1: ("hard", "quantity_map"), 2: ("scopes", "strings"),
+                        3: ("scopeSelector", {1: ("matchExpressions", ("list", {
+                            1: ("scopeName", "string"), 2: ("operator", "string"), 3: ("values", "strings")}))})}
 MESSAGES: dict[str, Message] = {
     "Namespace": {1: ("metadata", _OBJECT_META), 2: ("spec", {1: ("finalizers", "strings")})},
     "ServiceAccount": {1: ("metadata", _OBJECT_META), 2: ("secrets", ("list", _REFERENCE)),
@@ -112,6 +117,7 @@ MESSAGES: dict[str, Message] = {
     "RoleBinding": _BINDING,
     "ClusterRoleBinding": _BINDING,
     "Deployment": {1: ("metadata", _OBJECT_META), 2: ("spec", _DEPLOYMENT_SPEC)},
+    "ResourceQuota": {1: ("metadata", _OBJECT_META), 2: ("spec", _QUOTA_SPEC)},
     "TokenRequest": {1: ("metadata", _OBJECT_META), 2: ("spec", {
         1: ("audiences", "strings"), 4: ("expirationSeconds", "int"),
         3: ("boundObjectRef", {1: ("kind", "string"), 2: ("apiVersion", "string"), 3: ("name", "string"),
@@ -156,6 +162,9 @@ def _message(data: bytes, message: Message) -> dict[str, Any]:
             key, item = _entry(value)
             out.setdefault(name, {})[key] = item.decode("utf-8") if kind == "map" else \
                 base64.b64encode(item).decode()
+        elif kind == "quantity_map":
+            key, item = _entry(value)
+            out.setdefault(name, {})[key] = _text(dict(fields(item)).get(1, b""))
         elif not isinstance(value, bytes):
             raise ProtobufError(f"expected a message for {name}")
         elif isinstance(kind, tuple):
