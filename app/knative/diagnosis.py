@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from app.knative.instances import NOT_PULLED, RESOURCE_WORDS, Instance, short_of
+from app.knative.instances import NOT_PULLED, RESOURCE_WORDS, Instance, amount_like, short_of
 from app.knative.models import FAILED, SUCCESS, Condition, RevisionView, ServiceView, Template
 from app.knative.probes import readiness_probe
 from app.knative.quantity import quantity_or_none
@@ -181,8 +181,10 @@ def _quota_refusal(name: str, requested: dict[str, str], used: dict[str, str], l
             clauses.append(f"pods: {held} of the {most} allowed are in use{own}")
             continue
         mine = _own(template, resource)
-        split = f" (its container's {mine}, the rest for queue-proxy, the container Knative adds to each instance)" \
-            if mine and _more(asked, mine) else ""
+        value = quantity_or_none(mine)
+        split = f" (its container's {amount_like(resource.rpartition('.')[2], value, asked)}, the rest for " \
+            "queue-proxy, the container Knative adds to each instance)" if value is not None and _more(asked, mine) \
+            else ""
         if _more(asked, most):
             alone.append(term)
             clauses.append(f"{term}: each instance asks for {asked}{split}, more than the {most} allowed in all")
@@ -228,13 +230,13 @@ def _must_state(name: str, listed: str) -> tuple[str, str]:
         return what, ("set them on the revision's container in a new revision (queue-proxy, the container Knative "
                       f"adds to each instance, takes its own from {CONFIG_DEPLOYMENT}), or {limit_range}")
     which = ", ".join(f"{QUOTA_TERMS.get(r, r).removesuffix('s')} ({', '.join(c)})" for r, c in missing.items())
-    what += f", and these do not: {which}"
+    what += f"; not stated: {which}"
     queue = [r for r, c in missing.items() if "queue-proxy" in c]
     todo = "set them on the revision's container in a new revision"
     if queue:
         keys = _and([f"queue-sidecar-{r.split('.')[-1]}-{'limit' if r.startswith('limits.') else 'request'}"
                      for r in queue])
-        sidecar = (f"queue-proxy, the container Knative adds to each instance, takes its own from {keys} in "
+        sidecar = (f"Knative's queue-proxy, the container it adds to each instance, takes its own from {keys} in "
                    f"{CONFIG_DEPLOYMENT}")
         if all(c == ["queue-proxy"] for c in missing.values()):
             them = "it" if len(queue) == 1 else "them"

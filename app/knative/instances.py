@@ -173,6 +173,22 @@ def amount_words(resource: str, value: Decimal) -> str:
     return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
 
 
+_SUFFIXES = {"m": Decimal("0.001"), "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9),
+             "T": Decimal(10**12), "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30),
+             "Ti": Decimal(2**40)}
+
+
+def amount_like(resource: str, value: Decimal, like: str) -> str:
+    """`value` in the unit `like` is written in ("4000m" beside "4025m", not "4"), when that keeps it whole; else as
+    amount_words writes it. For a part of an amount said in the same sentence."""
+    suffix = like.lstrip("0123456789.")
+    unit = _SUFFIXES.get(suffix)
+    if unit is None or (suffix == "m") != (resource == "cpu"):
+        return amount_words(resource, value)
+    scaled = value / unit
+    return f"{int(scaled)}{suffix}" if scaled == scaled.to_integral_value() else amount_words(resource, value)
+
+
 def pod_asks(pod: dict[str, Any], container: str) -> tuple[tuple[str, str, str], ...]:
     """Each resource the pod's containers request, summed as the scheduler sums them (NodeResourcesFit, without init
     containers or overhead, which Knative's pods have none of), with what of it is `container`'s own."""
@@ -186,7 +202,11 @@ def pod_asks(pod: dict[str, Any], container: str) -> tuple[tuple[str, str, str],
             totals[name] = totals.get(name, Decimal(0)) + value
             if _dict(spec).get("name") == container:
                 own[name] = str(amount)
-    return tuple((name, amount_words(name, total), own.get(name, "")) for name, total in sorted(totals.items()))
+    asks = []
+    for name, total in sorted(totals.items()):
+        words, mine = amount_words(name, total), quantity_or_none(own.get(name, ""))
+        asks.append((name, words, amount_like(name, mine, words) if mine is not None else ""))
+    return tuple(asks)
 
 
 def instance_from(pod: dict[str, Any]) -> Instance:

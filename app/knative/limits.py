@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.knative.diagnosis import CONFIG_DEPLOYMENT, QUOTA_TERMS
-from app.knative.instances import amount_words
+from app.knative.instances import amount_like, amount_words
 from app.knative.models import Template
 from app.knative.quantity import quantity_or_none
 
@@ -178,8 +178,7 @@ def quota_warnings(template: Template, quotas: Sequence[Any], limit_ranges: Sequ
         if missing:
             warnings.append(f"The namespace's ResourceQuota {name} counts {missing}: Kubernetes would refuse every "
                             f"instance of the new revision.{advice}")
-            continue
-        if used is not None:
+        if used is not None:  # and what it would exceed once they all state them (found alone, it hid this)
             warnings += _beyond(name, hard, used, own, sidecar, wanted)
     return list(dict.fromkeys(warnings))
 
@@ -204,14 +203,14 @@ def _unstated(hard: dict[str, tuple[str, Decimal]], own: Amounts, sidecar: Amoun
     if not keys:
         return f"{counted_terms}, and this one does not", ""
     queue_keys = _and(list(dict.fromkeys(keys)))
-    where = f"{queue_keys} in {CONFIG_DEPLOYMENT}, which sets none"
+    where = f"{queue_keys} in {CONFIG_DEPLOYMENT}, where none is set"
     advice = (f" Ask a cluster admin to set {queue_keys} there, or for a LimitRange whose defaults give them to every "
               "container.")
     if mine:
         return (f"{counted_terms}, and neither this one nor queue-proxy does (queue-proxy, the container Knative adds "
                 f"to each instance, takes its own from {where})"), advice
-    return (f"{counted_terms}, and queue-proxy, the container Knative adds to each instance, does not: it takes its "
-            f"own from {where}"), advice
+    return (f"{counted_terms}, and queue-proxy, the container Knative adds to each instance, does not (it takes its "
+            f"own from {where})"), advice
 
 
 def _and(words: list[str]) -> str:
@@ -243,10 +242,11 @@ def _beyond(name: str, hard: dict[str, tuple[str, Decimal]], used: dict[str, Dec
         if resource == "pods":
             asks = ""
         else:
-            split = f" ({amount_words(resource, mine)} for its container, the rest for queue-proxy)" \
+            total = amount_words(resource, each)
+            split = f" ({amount_like(resource, mine, total)} for its container, the rest for queue-proxy)" \
                 if sidecar is not None and each > mine > 0 else ""
             least = "" if sidecar is not None else "at least "
-            asks = f"; each instance of the new revision asks for {least}{amount_words(resource, each)}{split}"
+            asks = f"; each instance of the new revision asks for {least}{total}{split}"
         refused = "every instance of it" if fits == 0 else \
             f"all but {fits} of the {wanted} instances its min-scale asks for"
         term = QUOTA_TERMS.get(counted, counted)

@@ -135,9 +135,10 @@ class RevisionPage:
 
     def before_ready(self, item: history.Item) -> bool:
         """A warning that last happened before the revision became Ready: what it said has since been overcome (a
-        quota raised, a probe that now passes), though Kubernetes keeps it for an hour."""
+        quota raised, a probe that now passes), though Kubernetes keeps it for an hour. The condition's time has whole
+        seconds: a warning in the same second counts as before (the refusals that end as the revision starts)."""
         when = history.moment(item.at) if item.kind == "Warning" and self.ready_since is not None else None
-        return when is not None and self.ready_since is not None and when < self.ready_since
+        return when is not None and self.ready_since is not None and when.replace(microsecond=0) <= self.ready_since
 
     @property
     def diagnosis(self) -> Diagnosis | None:

@@ -208,6 +208,10 @@ async def step(request: Request, namespace: str, name: str) -> Response:
         page.new_revision = page.new_revision or next_revision_name(page.service, page.revisions)
         if action == "preview":
             return await _show(request, page, only_preview=True)
+        if action == "warnings":  # step 2's warnings, again as the form is typed
+            warnings = await _resource_warnings(request, page)
+            page.limit_warnings, page.quota_warnings = warnings.limit_ranges, warnings.quotas
+            return render(request, "_resource_warnings.html", page)
         return await _step(request, page, page.obj, posted, action)
     except Unreachable as error:
         page.failure, page.offline = unreachable_text(error), True

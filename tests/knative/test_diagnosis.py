@@ -160,7 +160,7 @@ def test_a_quota_refusal_says_what_queue_proxy_adds_and_when_the_revision_holds_
     assert "by this revision's own" not in others.what and others.todo.startswith("free some of the quota")
     limit_only = _refused_with(POD + "exceeded quota: q, requested: requests.cpu=1025m, used: requests.cpu=0, "
                                      "limited: requests.cpu=500m", {"limits": {"cpu": "1"}}, 0)
-    assert "each instance asks for 1025m (its container's 1, the rest for queue-proxy" in limit_only.what
+    assert "each instance asks for 1025m (its container's 1000m, the rest for queue-proxy" in limit_only.what
 
 
 def test_a_quota_that_needs_every_container_to_state_what_it_counts() -> None:
@@ -169,10 +169,11 @@ def test_a_quota_that_needs_every_container_to_state_what_it_counts() -> None:
     found = _refused(POD + "failed quota: team: must specify limits.memory for: queue-proxy,user-container; "
                            "requests.cpu for: user-container")
     assert found.what == ("Kubernetes refuses to create its instances: the namespace's ResourceQuota team counts "
-                          "memory limits and CPU requests, so every container must state them, and these do not: "
+                          "memory limits and CPU requests, so every container must state them; not stated: "
                           "memory limit (queue-proxy, user-container), CPU request (user-container)")
-    assert found.todo == ("set them on the revision's container in a new revision; queue-proxy, the container Knative "
-                          "adds to each instance, takes its own from queue-sidecar-memory-limit in the ConfigMap "
+    assert found.todo == ("set them on the revision's container in a new revision; Knative's queue-proxy, the "
+                          "container it adds to each instance, takes its own from queue-sidecar-memory-limit in the "
+                          "ConfigMap "
                           "knative-serving/config-deployment, or a LimitRange's defaults give them to every container "
                           "that states none")
     older = _refused(POD + "failed quota: team: must specify limits.cpu,requests.memory")
@@ -188,8 +189,9 @@ def test_a_quota_that_only_queue_proxy_does_not_satisfy() -> None:
     does not: telling the user to set it on their container again leads nowhere."""
     found = _refused(POD + "failed quota: limits: must specify limits.cpu for: queue-proxy")
     assert found.what == ("Kubernetes refuses to create its instances: the namespace's ResourceQuota limits counts CPU "
-                          "limits, so every container must state them, and these do not: CPU limit (queue-proxy)")
-    assert found.todo == ("queue-proxy, the container Knative adds to each instance, takes its own from "
+                          "limits, so every container must state them; not stated: CPU limit (queue-proxy)")
+    # Said as a sentence of its own, it starts with "Knative's", not a capitalised "Queue-proxy" (a walkthrough).
+    assert found.todo == ("Knative's queue-proxy, the container it adds to each instance, takes its own from "
                           "queue-sidecar-cpu-limit in the ConfigMap knative-serving/config-deployment: ask a cluster "
                           "admin to set it there, or for a "
                           "LimitRange whose defaults give them to every container that states none (the revision's "

@@ -32,7 +32,7 @@ def test_what_a_pod_asks_the_scheduler_for_is_the_sum_of_its_containers_requests
         {"name": "app", "ports": [{"name": "user-port"}], "resources": {"requests": {"cpu": "4", "memory": "512Mi"}}},
         {"name": "queue-proxy", "resources": {"requests": {"cpu": "25m", "memory": "128Mi", "odd": "not a number"}}},
         {"name": "other"}, "not a container"]}}
-    assert instance_from(pod).asks == (("cpu", "4025m", "4"), ("memory", "640Mi", "512Mi"))
+    assert instance_from(pod).asks == (("cpu", "4025m", "4000m"), ("memory", "640Mi", "512Mi"))
     assert pod_asks(pod, "queue-proxy") == (("cpu", "4025m", "25m"), ("memory", "640Mi", "128Mi"))
     assert pod_asks({}, "app") == ()
 

@@ -86,14 +86,14 @@ def test_a_quota_that_counts_what_a_container_does_not_state() -> None:
     assert quota_warnings(Template(), [limits], [], KNATIVE_DEFAULTS) == [
         "The namespace's ResourceQuota limits counts CPU limits, so every container must state them, and neither "
         "this one nor queue-proxy does (queue-proxy, the container Knative adds to each instance, takes its own from "
-        "queue-sidecar-cpu-limit in the ConfigMap knative-serving/config-deployment, which sets none): Kubernetes "
+        "queue-sidecar-cpu-limit in the ConfigMap knative-serving/config-deployment, where none is set): Kubernetes "
         "would refuse every instance of the new revision. Ask a cluster admin to set queue-sidecar-cpu-limit there, "
         "or for a LimitRange whose defaults give them to every container."]
     assert quota_warnings(Template(cpu_limit="1"), [limits], [], KNATIVE_DEFAULTS) == [
         "The namespace's ResourceQuota limits counts CPU limits, so every container must state them, and queue-proxy, "
-        "the container Knative adds to each instance, does not: it takes its own from queue-sidecar-cpu-limit in the "
-        "ConfigMap knative-serving/config-deployment, which sets none: Kubernetes would refuse every instance of the "
-        "new revision. Ask a cluster admin to set queue-sidecar-cpu-limit there, or for a LimitRange whose defaults "
+        "the container Knative adds to each instance, does not (it takes its own from queue-sidecar-cpu-limit in the "
+        "ConfigMap knative-serving/config-deployment, where none is set): Kubernetes would refuse every instance of "
+        "the new revision. Ask a cluster admin to set queue-sidecar-cpu-limit there, or for a LimitRange whose defaults "
         "give them to every container."]
     assert quota_warnings(Template(), [limits], [], None) == [
         "The namespace's ResourceQuota limits counts CPU limits, so every container must state them, and this one "
@@ -144,3 +144,13 @@ def test_any_quota_is_read_without_failing(quotas: list[Any], request: str, limi
     queue = queue_proxy_amounts(config) if config is not None else None
     for warning in quota_warnings(template, quotas, [], queue):
         assert warning.startswith("The namespace's ResourceQuota ") and warning.endswith(".")
+
+
+def test_a_container_that_states_too_much_is_said_too_when_another_states_nothing() -> None:
+    """Kubernetes refuses the unstated first, but the user is told both (found by a walkthrough: a 5Gi limit against
+    a 4Gi quota went unsaid behind queue-proxy's missing limit)."""
+    limits = _quota("limits", {"limits.memory": "4Gi"}, {"limits.memory": "0"})
+    said = quota_warnings(Template(memory_limit="5Gi"), [limits], [], KNATIVE_DEFAULTS)
+    assert len(said) == 2 and said[0].startswith("The namespace's ResourceQuota limits counts memory limits")
+    assert said[1] == ("The namespace's ResourceQuota limits allows 4Gi of memory limits in all, 0 of them in use; "
+                       "each instance of the new revision asks for 5Gi: Kubernetes would refuse every instance of it.")

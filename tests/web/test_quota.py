@@ -282,8 +282,8 @@ async def test_create_service_warns_of_a_quota_the_new_service_would_exceed_or_n
     limited = await submit(console, path, form.text, "create-service", "preview", **typed, cpu_request="50m",
                            memory_limit="128Mi")
     assert ("The namespace's ResourceQuota limits counts memory limits, so every container must state them, and "
-            "queue-proxy, the container Knative adds to each instance, does not: it takes its own from "
-            "queue-sidecar-memory-limit in the ConfigMap knative-serving/config-deployment, which sets none: "
+            "queue-proxy, the container Knative adds to each instance, does not (it takes its own from "
+            "queue-sidecar-memory-limit in the ConfigMap knative-serving/config-deployment, where none is set): "
             "Kubernetes would refuse every instance of the new revision. Ask a cluster admin to set "
             "queue-sidecar-memory-limit there, or for a LimitRange whose defaults give them to every container.") \
         in html.unescape(limited.text)
@@ -309,6 +309,20 @@ async def test_create_revision_warns_of_a_quota_with_no_room_left(console: Conso
     assert re.search(r"The namespace's ResourceQuota tight allows 10m of CPU requests in all, \w+ of them in use; each "
                      r"instance of the new revision asks for 125m \(100m for its container, the rest for queue-proxy\): "
                      r"Kubernetes would refuse every instance of it\.", said), said
+    # Step 2 is where the request is typed: its warnings follow the form (found by a walkthrough: they stayed as the
+    # step opened, beside a request typed since).
+    assert 'hx-vals=\'{"action": "warnings"}\'' in step2.text
+    fields = [(k, {"cpu_request": "5m"}.get(k, v)) for k, v in form_fields(step2.text, "wizard")]
+    live = await console.post_fields(path, [*fields, ("action", "warnings")])
+    assert live.status_code == 200 and "<form" not in live.text
+    assert "each instance of the new revision asks for 30m (5m for its container" in html.unescape(live.text)
+    fields = [(k, {"cpu_request": ""}.get(k, v)) for k, v in form_fields(step2.text, "wizard")]
+    unstated = html.unescape((await console.post_fields(path, [*fields, ("action", "warnings")])).text)
+    assert "counts CPU requests, so every container must state them, and this one does not" in unstated
+    step3 = await submit(console, path, step2.text, "wizard", "next")
+    assert "The resources and the min-scale are on step 2: go back with Previous to change them." in \
+        html.unescape(step3.text)
+    assert console.ksvc(ns, "wiz")["status"]["latestCreatedRevisionName"] == "wiz-00001"  # nothing was written
 
 
 async def test_a_user_who_may_not_read_quotas_gets_no_warning_and_no_error(devcluster: DevClusterProcess) -> None:

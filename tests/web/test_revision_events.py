@@ -39,13 +39,14 @@ def _warning(reason: str, at: str) -> dict[str, Any]:
 
 
 EVENTS = [_warning("Early", "2026-12-03T07:59:59Z"), _warning("Late", "2026-12-03T08:00:01Z"),
+          _warning("Same", "2026-12-03T08:00:00.400000Z"),
           {**_warning("Normal", "2026-12-03T07:30:00Z"), "type": "Normal"}]
 
 
 def test_warnings_from_before_the_revision_became_ready_are_marked() -> None:
     page = revision_page(NS, SERVICE, [_revision("True", "2026-12-03T08:00:00Z")], "web-00001", EVENTS, Listing([]))
     marked = {e.title: page.before_ready(e) for e in page.events}
-    assert marked == {"Early": True, "Late": False, "Normal": False}
+    assert marked == {"Early": True, "Late": False, "Normal": False, "Same": True}  # whole seconds: same one, before
 
 
 def test_nothing_is_marked_while_the_revision_is_not_ready_or_its_time_is_unknown() -> None:

@@ -69,7 +69,7 @@ async def test_a_revision_asking_more_cpu_than_any_node_has(console: Console) ->
     text = _words(details.text)
     # The scheduler's message has no amounts: the page gives what each instance asks for, queue-proxy's share said.
     assert ("No node can run its instances: no node has enough CPU left for their requests (each instance asks for "
-            "4025m CPU, of which 4 for its container and the rest for queue-proxy, the container Knative adds to each "
+            "4025m CPU, of which 4000m for its container and the rest for queue-proxy, the container Knative adds to each "
             "instance)") \
         in text
     assert "Lower the revision's CPU requests" in text
