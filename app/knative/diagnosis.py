@@ -132,8 +132,11 @@ def diagnose(revision: RevisionView, instances: Sequence[Instance] = (),
     if reason == "FailedCreate":
         return verdict(*refusal(message, revision.template, sum(1 for i in instances if not i.terminating)))
     if reason == "Unschedulable":
+        # Ready=False from the start, but its pods are still there: they start once there is room, until Knative
+        # scales the revision to zero after its progress deadline (then only a new revision starts).
         waiting = next((i for i in instances if i.unschedulable and not i.terminating), None)
-        why, todo = unschedulable_words(message, waiting.asks if waiting else (), holders)
+        why, todo = unschedulable_words(message, waiting.asks if waiting else (), holders, waiting is not None,
+                                        _min_scale(revision))
         return verdict(f"No node can run its instances: {why}", todo)
     return verdict(f"The revision is not Ready ({reason or 'no reason given'})",
                    "read its conditions, events and logs below")
@@ -294,13 +297,21 @@ def _asks_words(resources: Collection[str], asks: Sequence[tuple[str, str, str]]
     return f" (each instance asks for {'; '.join(parts)})" if parts else ""
 
 
+def _min_scale(revision: RevisionView) -> bool:
+    """Whether the revision asks for a min-scale above zero (lowering it is then advice worth giving)."""
+    text = revision.template.scaling.min_scale.strip()
+    return text.isascii() and text.isdigit() and int(text) > 0
+
+
 def unschedulable_words(message: str, asks: Sequence[tuple[str, str, str]] = (),
-                        holders: Sequence[tuple[str, int]] | None = None, waiting: bool = False) -> tuple[str, str]:
+                        holders: Sequence[tuple[str, int]] | None = None, waiting: bool = False,
+                        min_scale: bool = True) -> tuple[str, str]:
     """Why no node takes the revision's instances, and what to do, by what the scheduler's message says ran out (its
     reasons: fit.go's "Insufficient cpu", "Insufficient memory", "Too many pods"), with what an instance asks for of
     it (`asks`: Instance.asks of one that waits for a node) and, when known, which of the Service's other revisions
-    hold instances on the nodes (`holders`: (revision, instances); None when not known). `waiting`: the revision still
-    deploys, and its instances start by themselves once there is room (a failed one was scaled to zero)."""
+    hold instances on the nodes (`holders`: (revision, instances); None when not known). `waiting`: its instances are
+    there, waiting, and start by themselves once there is room (else Knative scaled it to zero: a new revision it is).
+    `min_scale`: the revision sets one, and lowering it is said as a way out."""
     older = _older(holders)
     then = f"; {_BY_THEMSELVES}" if waiting else ", then create a new revision"
     missing = short_of(message)
@@ -309,16 +320,18 @@ def unschedulable_words(message: str, asks: Sequence[tuple[str, str, str]] = (),
     amounts = _asks_words(resources, asks)
     if resources and "pods" in missing:
         return (f"no node has enough {named} left{amounts}, and none takes more pods",
-                f"lower the revision's {named} requests or its min-scale in a new revision, free room{older}, or add "
-                f"capacity to the cluster (more or larger nodes){then}")
+                f"lower the revision's {named} requests{' or its min-scale' if min_scale else ''} in a new revision, "
+                f"free room{older}, or add capacity to the cluster (more or larger nodes){then}")
     if resources:
+        scale = " (or its min-scale, if its own instances take the room)" if min_scale else ""
         return (f"no node has enough {named} left for their requests{amounts}",
-                f"lower the revision's {named} requests (or its min-scale, if its own instances take the room) in a "
-                f"new revision, free room{older}, or add {named} to the cluster (larger or more nodes){then}")
+                f"lower the revision's {named} requests{scale} in a new revision, free room{older}, or add {named} to "
+                f"the cluster (larger or more nodes){then}")
     if missing:
+        lower = "lower the revision's min-scale (a new revision), " if min_scale else ""
         return ("every node already runs as many pods as it takes",
-                f"lower the revision's min-scale (a new revision), scale down or delete other workloads{older}, or "
-                f"add nodes to the cluster (a node takes a limited number of pods, 110 by default){then}")
+                f"{lower}scale down or delete other workloads{older}, or add nodes to the cluster (each takes as many "
+                f"pods as its kubelet's --max-pods, 110 by default){then}")
     return ("the scheduler found no node that fits them",
             "read the scheduler's message in the events below (FailedScheduling), and change the revision's requests "
             "or the cluster's nodes to match")
@@ -366,7 +379,8 @@ def not_ready(revision: RevisionView, instances: Sequence[Instance] = (),
     live = [i for i in instances if not i.terminating]
     pending = [i for i in live if i.unschedulable]
     if pending:
-        why, todo = unschedulable_words(pending[0].unschedulable, pending[0].asks, holders, waiting=True)
+        why, todo = unschedulable_words(pending[0].unschedulable, pending[0].asks, holders, waiting=True,
+                                        min_scale=_min_scale(revision))
         waits = "waits" if len(pending) == 1 else "wait"
         count = f"{len(pending)} of its {_plural(len(live), 'instance')} {waits}" if len(pending) < len(live) else \
             ("Its instance waits" if len(live) == 1 else f"All {len(live)} of its instances wait")

@@ -31,15 +31,17 @@ MISSING = ('Unable to fetch image "registry.invalid/app:v1": failed to resolve i
 
 
 def _revision(name: str = "app-00002", image: str = "registry.invalid/app:v1", actual: int | None = None,
-              desired: int | None = None, **conditions: tuple[str, str, str]) -> Any:
+              desired: int | None = None, min_scale: str = "", **conditions: tuple[str, str, str]) -> Any:
     status: dict[str, Any] = {"conditions": [{"type": k, "status": s, "reason": r, "message": m}
                                              for k, (s, r, m) in conditions.items()]}
     if actual is not None:
         status["actualReplicas"] = actual
     if desired is not None:
         status["desiredReplicas"] = desired
-    return revision_from({"metadata": {"name": name, "labels": {"serving.knative.dev/configurationGeneration": "2"}},
-                          "spec": {"containers": [{"image": image}]}, "status": status})
+    metadata: dict[str, Any] = {"name": name, "labels": {"serving.knative.dev/configurationGeneration": "2"}}
+    if min_scale:
+        metadata["annotations"] = {"autoscaling.knative.dev/min-scale": min_scale}
+    return revision_from({"metadata": metadata, "spec": {"containers": [{"image": image}]}, "status": status})
 
 
 def _pod(name: str, ready: bool, restarts: int = 0, waiting: str = "", code: int | None = None) -> Instance:
@@ -673,7 +675,7 @@ PREEMPTION = " preemption: 0/1 nodes are available: 1 No preemption victims foun
      "lower the revision's CPU and memory requests or its min-scale"),
 ])
 def test_unschedulable_says_what_ran_out_and_what_to_do(message: str, what: str, todo: str) -> None:
-    found = diagnose(_revision(ResourcesAvailable=("False", "Unschedulable", message),
+    found = diagnose(_revision(min_scale="20", ResourcesAvailable=("False", "Unschedulable", message),
                                Ready=("False", "Unschedulable", message)))
     assert found is not None and found.what == what
     assert found.todo.startswith(todo)
@@ -693,7 +695,7 @@ def test_instances_no_node_has_room_for_are_said_so() -> None:
     message = "0/1 nodes are available: 1 Too many pods." + PREEMPTION
     running = [_pod(f"r{i}", True) for i in range(3)]
     pending = [_pending(f"p{i}", message) for i in range(5)]
-    deploying = _revision(Ready=("Unknown", "Deploying", ""))
+    deploying = _revision(min_scale="8", Ready=("Unknown", "Deploying", ""))
     words = describe(deploying, [*running, *pending])
     assert (words.words, words.tone) == ("3 running, 5 pending (no node takes more pods)", "starting")
     assert pending[0].state == "pending: no node takes more pods"
@@ -742,3 +744,19 @@ def test_the_advice_drops_older_revisions_known_to_hold_nothing_and_says_waiting
     assert "older revisions" not in todo and "other revisions" not in todo
     assert todo.endswith("; once there is room, the waiting instances start by themselves")
     assert unschedulable_words(message)[1].endswith(", then create a new revision")  # failed: scaled to zero
+
+
+def test_a_failed_revision_whose_instances_wait_starts_by_itself_and_min_scale_only_when_it_has_one() -> None:
+    """Knative marks a revision whose pods no node takes Ready=False (Unschedulable) at once, but its pods stay and
+    start once there is room, until its progress deadline (found by a walkthrough: "then create a new revision" for
+    one that started by itself 4 s later, and "lower the revision's min-scale" for one that set none)."""
+    message = "0/1 nodes are available: 1 Too many pods." + PREEMPTION
+    failed = _revision(ResourcesAvailable=("False", "Unschedulable", message), Ready=("False", "Unschedulable", message))
+    waiting = diagnose(failed, [_pending("p0", message)])
+    assert waiting is not None and waiting.todo.endswith("; once there is room, the waiting instances start by themselves")
+    assert "min-scale" not in waiting.todo and "its kubelet's --max-pods, 110 by default" in waiting.todo
+    gone = diagnose(failed, [])  # scaled to zero (or its pods not readable): only a new revision starts
+    assert gone is not None and gone.todo.endswith(", then create a new revision")
+    scaled = diagnose(_revision(min_scale="5", ResourcesAvailable=("False", "Unschedulable", message),
+                                Ready=("False", "Unschedulable", message)), [_pending("p0", message)])
+    assert scaled is not None and scaled.todo.startswith("lower the revision's min-scale (a new revision), ")
