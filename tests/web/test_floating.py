@@ -71,7 +71,7 @@ async def test_the_default_floating_hundred_percent_shows_and_edits(console: Con
     details = await console.get(f"/namespaces/{ns}/services/dflt")
     assert 'data-entry="latest"' in details.text and "— now dflt-00001" in details.text
     # The share it gets, then how (found by a walkthrough: "0% + 100% via the latest ready revision").
-    assert 'data-percent="100"><span data-share>100%</span><div class="floating" data-floating>via the latest ' \
+    assert 'data-percent="100"><span data-share>100%</span><div class="hint" data-floating>via the latest ' \
            "ready revision</div>" in details.text
     dialog = await console.get(split_path(ns, "dflt"))
     assert rows_in(form_fields(dialog.text, "split-form")) == [("latest", "", "100", ""),
@@ -88,10 +88,19 @@ async def test_the_default_floating_hundred_percent_shows_and_edits(console: Con
         {"latestRevision": False, "percent": 50, "revisionName": "dflt-00001"}]
     await console.settled(ns, "dflt")
     details = await console.get(f"/namespaces/{ns}/services/dflt")  # dflt-00001 both by name and as the latest
-    assert 'data-percent="100"><span data-share>100%</span><div class="floating" data-floating>50% by name, 50% ' \
+    assert 'data-percent="100"><span data-share>100%</span><div class="hint" data-floating>50% by name, 50% ' \
            "via the latest ready revision</div>" in details.text
     page = await console.get(f"/namespaces/{ns}/services/dflt/revisions/dflt-00001")
     assert '100% <span class="floating">(50% by name, 50% via the latest ready revision' in page.text
+    # All of it by name, the floating entry at 0% pointing here too: said so (found by a walkthrough: "100%" over
+    # "the latest ready revision points here, at 0%" read as if that entry gave the 100%).
+    rows = [("latest", "", "0", "edge"), ("revision", "dflt-00001", "100", "")]
+    again = await console.get(split_path(ns, "dflt"))
+    assert (await submit(console, split_path(ns, "dflt"), again.text, "split-form", "ok", rows=rows)).status_code == 303
+    await console.settled(ns, "dflt")
+    details = await console.get(f"/namespaces/{ns}/services/dflt")
+    assert 'data-percent="100"><span data-share>100%</span><div class="hint" data-floating>by name; the latest ready ' \
+           "revision points here too, at 0%</div>" in details.text
 
 
 async def test_the_floating_row_is_added_and_removed_on_purpose(console: Console) -> None:
@@ -134,4 +143,5 @@ async def test_a_floating_entry_at_zero_percent_does_not_read_as_a_share(console
     details = await console.get(f"/namespaces/{ns}/services/zero")
     row = details.text.split('data-revision="zero-00002"', 1)[1].split("</tr>", 1)[0]
     assert "+ 0%" not in row
-    assert '<div class="floating" data-floating>the latest ready revision points here, at 0%</div>' in row
+    assert '<div class="hint" data-floating>the latest ready revision points here, at 0%</div>' in row
+
