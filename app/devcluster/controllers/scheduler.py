@@ -123,7 +123,7 @@ class Scheduler:
 
     bound: dict[str, Requests] = field(default_factory=dict)  # pod uid → its requests
     used: Requests = Requests()
-    waiting: dict[PodKey, Requests] = field(default_factory=dict)
+    waiting: dict[PodKey, tuple[Requests, tuple[str, ...]]] = field(default_factory=dict)  # → (requests, reasons)
     _node: tuple[str, Allocatable | None] = ("", None)  # (the Node's resourceVersion, its allocatable)
 
     def observe(self, pod: dict[str, Any]) -> None:
@@ -136,7 +136,10 @@ class Scheduler:
             self.waiting.pop((meta["namespace"], meta["name"]), None)
 
     def gone(self, pod: dict[str, Any]) -> list[PodKey]:
-        """A pod deleted: the room it held is free. The waiting pods that now fit, oldest first, to try again."""
+        """A pod deleted: the room it held is free. The waiting pods that now fit, oldest first, to try again; and
+        those that still do not but for other reasons now (a pod too big for the node's CPU, said to wait for pods too
+        while the node was full), whose message and FailedScheduling the scheduler's next try brings up to date, as
+        kube-scheduler retries the unschedulable pods a pod's deletion may help."""
         meta = pod["metadata"]
         self.waiting.pop((meta["namespace"], meta["name"]), None)
         freed = self.bound.pop(meta.get("uid", ""), None)
@@ -149,12 +152,17 @@ class Scheduler:
         if offered is None:
             return list(self.waiting)
         woken, used, count = [], self.used, len(self.bound)
-        for key, wanted in self.waiting.items():
-            if count >= offered.pods:
-                break
-            if not insufficient(wanted, used, count, offered):
+        found: dict[Requests, tuple[str, ...]] = {}  # the reasons for each size of pod, while nothing else binds
+        for key, (wanted, said) in self.waiting.items():
+            reasons = found.get(wanted)
+            if reasons is None:
+                reasons = found[wanted] = tuple(insufficient(wanted, used, count, offered))
+            if not reasons:
                 woken.append(key)
                 used, count = used + wanted, count + 1
+                found.clear()
+            elif reasons != said:
+                woken.append(key)
         return woken
 
     def allocatable(self, ctx: Context) -> Allocatable | None:
@@ -181,7 +189,7 @@ class Scheduler:
                 ctx.record(pod, "Scheduled", f"Successfully assigned {namespace}/{name} to {NODE_NAME}",
                            component=SCHEDULER)
             return
-        self.waiting[(namespace, name)] = wanted
+        self.waiting[(namespace, name)] = (wanted, tuple(reasons))
         message = fit_error(reasons)
         if _unschedulable_message(pod) == message:
             return  # already said: its own status write brought it back here

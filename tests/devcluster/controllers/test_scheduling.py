@@ -255,3 +255,30 @@ def test_the_autoscaler_giving_up_takes_over_from_unschedulable(tmp_path: Path) 
         wait_for(lambda: not cluster.get(f"/api/v1/namespaces/{ns}/pods")["items"], timeout=15, message="no pods")
     finally:
         assert cluster.stop() == 0
+
+
+def test_a_pod_that_still_does_not_fit_is_told_why_again_when_room_frees(small: DevClusterProcess) -> None:
+    """A pod too big for the node's CPU, first refused while the node was also full of pods: once a pod goes, the
+    scheduler tries it again, and its condition and a FailedScheduling say only what is still short (found by a
+    walkthrough: "Insufficient cpu, Too many pods" stayed after the node had room for pods)."""
+    ns = small.new_namespace("again")
+    fillers = [f"fill-{index}" for index in range(4)]
+    for name in fillers:
+        _create(small, ns, _pod(ns, name))
+    for name in fillers:
+        _wait_bound(small, ns, name)
+    _create(small, ns, _pod(ns, "huge", cpu="3"))
+    both = "0/1 nodes are available: 1 Insufficient cpu, 1 Too many pods. preemption: 0/1 nodes are available: 1 " \
+           "No preemption victims found for incoming pod."
+    assert _scheduled(_wait_unschedulable(small, ns, "huge"))["message"] == both
+    code, _, body = small.request("DELETE", f"/api/v1/namespaces/{ns}/pods/{fillers[0]}")
+    assert code == 200, body
+    wait_for(lambda: _scheduled(_get_pod(small, ns, "huge")).get("message") == CPU, message="the message brought up "
+             "to date")
+    said = wait_for(lambda: [e["message"] for e in _events(small, ns, "huge", "FailedScheduling")
+                             if e["message"] == CPU], message="a FailedScheduling for what is still short")
+    assert said == [CPU]
+    assert not _get_pod(small, ns, "huge")["spec"].get("nodeName")
+    for name in fillers[1:]:
+        small.request("DELETE", f"/api/v1/namespaces/{ns}/pods/{name}")
+    small.request("DELETE", f"/api/v1/namespaces/{ns}/pods/huge")
