@@ -35,9 +35,10 @@ _MUST = re.compile(r"failed quota: ([^:]+): must specify (.*?)\.?$")
 _RANGE = re.compile(r"(maximum|minimum) (\S+) usage per (Container|Pod) is ([^,\s\]]+?)\.?"
                     r"(?:, but (limit|request) is ([^,\s\]]+?)\.?(?=,|\]|$)|\.?\s+No (limit|request) is specified)")
 QUOTA_TERMS = {"cpu": "CPU requests", "requests.cpu": "CPU requests", "limits.cpu": "CPU limits",
-          "memory": "memory requests", "requests.memory": "memory requests", "limits.memory": "memory limits",
-          "ephemeral-storage": "ephemeral storage requests", "requests.ephemeral-storage": "ephemeral storage requests",
-          "limits.ephemeral-storage": "ephemeral storage limits", "pods": "pods", "count/pods": "pods"}
+               "memory": "memory requests", "requests.memory": "memory requests", "limits.memory": "memory limits",
+               "ephemeral-storage": "ephemeral storage requests",
+               "requests.ephemeral-storage": "ephemeral storage requests",
+               "limits.ephemeral-storage": "ephemeral storage limits", "pods": "pods", "count/pods": "pods"}
 _BY_ITSELF = "this revision starts by itself, as Kubernetes keeps trying to create its instances"
 _INSTEAD = "which starts in this one's place"  # after a fix made in a new revision: this one stays as it is
 # Knative's ConfigMap, in the namespace the console reads config-network from too (app.web.lookups).

@@ -92,7 +92,7 @@ def _dict(value: Any) -> dict[str, Any]:
 def queue_proxy_amounts(data: Any) -> Amounts | None:
     """queue-proxy's requests and limits as config-deployment's data sets them (Knative's defaults where it sets none);
     None when a value is no quantity (Knative then keeps the settings it had, which the console cannot know)."""
-    amounts: Amounts = {"requests": {"cpu": Decimal("0.025")}, "limits": {}}
+    amounts: Amounts = {"requests": {"cpu": Decimal(QUEUE_CPU_REQUEST.removesuffix("m")) / 1000}, "limits": {}}
     for key, resource, kind in _QUEUE_KEYS:
         value = data.get(key) if isinstance(data, dict) else None
         if isinstance(value, str):
@@ -153,6 +153,12 @@ def _hard_and_used(quota: dict[str, Any]) -> tuple[str, dict[str, tuple[str, Dec
     used = {str(k): q for k, v in used_list.items() if (q := quantity_or_none(str(v).strip())) is not None} \
         if isinstance(used_list, dict) else None
     return str(metadata.get("name") or ""), hard, used
+
+
+def counts_compute(quotas: Sequence[Any]) -> bool:
+    """Whether a quota counts CPU or memory (then every container must state it, and queue-proxy's amounts matter)."""
+    return any(key in COMPUTE for quota in quotas if isinstance(quota, dict)
+               for key in _dict(_dict(quota.get("status")).get("hard")) or _dict(_dict(quota.get("spec")).get("hard")))
 
 
 def quota_warnings(template: Template, quotas: Sequence[Any], limit_ranges: Sequence[Any],

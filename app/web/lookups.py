@@ -12,7 +12,7 @@ from app.cluster import resources as r
 from app.cluster.client import Cluster
 from app.cluster.errors import ClusterError, Forbidden, NotFound, Unreachable
 from app.knative import gateway as gw
-from app.knative.limits import COMPUTE, Amounts, limit_range_warnings, queue_proxy_amounts, quota_warnings
+from app.knative.limits import Amounts, counts_compute, limit_range_warnings, queue_proxy_amounts, quota_warnings
 from app.knative.models import (
     LABEL_SERVICE,
     RevisionView,
@@ -202,8 +202,7 @@ async def resource_problems(lookups: Lookups, namespace: str, template: Template
     client = lookups.cluster
     typed = any((template.cpu_request, template.cpu_limit, template.memory_request, template.memory_limit))
     quotas = await _items_or_none(client, r.RESOURCE_QUOTA, namespace) or []
-    counts = any(key in COMPUTE for quota in quotas if isinstance(quota, dict)
-                 for key in (quota.get("status") or {}).get("hard") or (quota.get("spec") or {}).get("hard") or {})
+    counts = counts_compute(quotas)
     if not (typed or counts):
         return ResourceWarnings([], quota_warnings(template, quotas, [], None))
     limit_ranges, queue = await asyncio.gather(_items_or_none(client, r.LIMIT_RANGE, namespace),
