@@ -43,11 +43,13 @@ def test_dev_stops_what_it_started(tmp_path, sig: signal.Signals, log_format: st
          "--log-format", log_format, *node],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    children: list[int] = []
     try:
         deadline = time.monotonic() + 30
         while not all(listening(p) for p in ports):
             assert process.poll() is None and time.monotonic() < deadline, "knative-console dev did not start"
             time.sleep(0.1)
+        children = _children(process.pid)
         # The node's size reaches the dev cluster (found by a walkthrough: only python -m app.devcluster took it).
         shown = subprocess.run(["kubectl", "--kubeconfig", str(tmp_path / "data" / "kubeconfig"), "get", "node",
                                 "devcluster", "-o", "jsonpath={.status.capacity}"], capture_output=True, text=True,
@@ -55,7 +57,6 @@ def test_dev_stops_what_it_started(tmp_path, sig: signal.Signals, log_format: st
         capacity = json.loads(shown)
         assert (capacity["cpu"], capacity["memory"], capacity["pods"]) == (
             ("3500m", "2Gi", "7") if node else ("8", "16Gi", "110")), capacity
-        children = _children(process.pid)
         assert children, "the dev cluster runs as a child process"
         process.send_signal(sig)
         assert process.wait(20) == 0
@@ -76,6 +77,9 @@ def test_dev_stops_what_it_started(tmp_path, sig: signal.Signals, log_format: st
     finally:
         if process.poll() is None:
             process.kill()
+        for child in children:  # a failed assertion above leaves no dev cluster behind (it has a session of its own)
+            if _alive(child):
+                os.kill(child, signal.SIGKILL)
 
 
 @pytest.mark.parametrize(("flag", "value", "message"), [
