@@ -182,7 +182,7 @@ def _quota_refusal(name: str, requested: dict[str, str], used: dict[str, str], l
         if own:
             held_by_it.append(term)
         if term == "pods":
-            clauses.append(f"pods: {held} of the {most} allowed are in use{own}")
+            clauses.append(f"{held} of the {most} pods allowed are in use{own}")
             continue
         mine = _own(template, resource)
         value = quantity_or_none(mine)
@@ -233,8 +233,10 @@ def _must_state(name: str, listed: str) -> tuple[str, str]:
     if not any(missing.values()):
         return what, ("set them on the revision's container in a new revision (queue-proxy, the container Knative "
                       f"adds to each instance, takes its own from {CONFIG_DEPLOYMENT}), or {limit_range}")
-    which = ", ".join(f"{QUOTA_TERMS.get(r, r).removesuffix('s')} ({', '.join(c)})" for r, c in missing.items())
-    what += f"; not stated: {which}"
+    which = [f"{_and(c)} {'states' if len(c) == 1 else 'state'} no {QUOTA_TERMS.get(r, r).removesuffix('s')}"
+             if index == 0 else f"{_and(c)} no {QUOTA_TERMS.get(r, r).removesuffix('s')}"
+             for index, (r, c) in enumerate(missing.items())]
+    what += f", and {', '.join(which)}"
     queue = [r for r, c in missing.items() if "queue-proxy" in c]
     todo = "set them on the revision's container in a new revision"
     if queue:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.knative.diagnosis import CONFIG_DEPLOYMENT, QUOTA_TERMS
-from app.knative.instances import amount_like, amount_words
+from app.knative.instances import amount_words
 from app.knative.models import Template
 from app.knative.quantity import quantity_or_none
 
@@ -223,6 +223,28 @@ def _and(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+_UNITS = (("Ti", Decimal(2**40)), ("Gi", Decimal(2**30)), ("Mi", Decimal(2**20)), ("Ki", Decimal(2**10)),
+          ("T", Decimal(10**12)), ("G", Decimal(10**9)), ("M", Decimal(10**6)), ("k", Decimal(10**3)))
+
+
+def _in_one_unit(resource: str, values: Sequence[Decimal]) -> list[str]:
+    """Amounts said in one sentence, in one unit: CPU in cores when all are whole, else in millicores; memory in the
+    largest unit that keeps them all whole ("4096Mi … 5248Mi", not "4Gi … 5248Mi"); else each as amount_words."""
+    def whole(unit: Decimal) -> bool:
+        return all((v / unit) == (v / unit).to_integral_value() for v in values)
+
+    if resource == "cpu":
+        if whole(Decimal(1)):
+            return [str(int(v)) for v in values]
+        if whole(Decimal("0.001")):
+            return [f"{int(v * 1000)}m" if v else "0" for v in values]
+    else:
+        unit = next(((suffix, size) for suffix, size in _UNITS if whole(size)), None)
+        if unit is not None:
+            return [f"{int(v / unit[1])}{unit[0]}" if v else "0" for v in values]
+    return [amount_words(resource, v) for v in values]
+
+
 def _beyond(name: str, hard: dict[str, tuple[str, Decimal]], used: dict[str, Decimal], own: Amounts,
             sidecar: Amounts | None, wanted: int) -> list[str]:
     """Instances of the new revision that what is left of the quota would not take: every one, or fewer than its
@@ -243,13 +265,12 @@ def _beyond(name: str, hard: dict[str, tuple[str, Decimal]], used: dict[str, Dec
         fits = max(int(left // each), 0)
         if fits >= wanted:
             continue
-        held = amount_words(resource, used.get(counted, Decimal(0))) if resource != "pods" else \
-            str(int(used.get(counted, Decimal(0))))
+        in_use = used.get(counted, Decimal(0))
         if resource == "pods":
-            asks = ""
+            asks, held = "", str(int(in_use))
         else:
-            total = amount_words(resource, each)
-            split = f" ({amount_like(resource, mine, total)} for its container, the rest for queue-proxy)" \
+            allowed, held, total, part = _in_one_unit(resource, [most, in_use, each, mine])
+            split = f" ({part} for its container, the rest for queue-proxy)" \
                 if sidecar is not None and each > mine > 0 else ""
             least = "" if sidecar is not None else "at least "
             asks = f"; each instance of the new revision asks for {least}{total}{split}"

@@ -141,14 +141,21 @@ class RevisionPage:
         return when is not None and self.ready_since is not None and when.replace(microsecond=0) <= self.ready_since
 
     @property
+    def _holders(self) -> tuple[()] | None:
+        """Which older revisions hold room on the nodes: not known here (the page reads only this revision's pods),
+        except that the first revision has none (found by a walkthrough: it was told of "this Service's older
+        revisions")."""
+        return None if self.previous else ()
+
+    @property
     def diagnosis(self) -> Diagnosis | None:
         """What went wrong and what to do, when the revision failed."""
-        return diagnose(self.revision, self.instances.pods or ())
+        return diagnose(self.revision, self.instances.pods or (), self._holders)
 
     @property
     def waiting(self) -> Diagnosis | None:
         """Why it is not Ready yet while it deploys, when its instances say why (its readiness probe does not pass)."""
-        return not_ready(self.revision, self.instances.pods or ())
+        return not_ready(self.revision, self.instances.pods or (), self._holders)
 
     @property
     def url(self) -> str:

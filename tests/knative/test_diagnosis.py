@@ -122,7 +122,7 @@ def test_instances_the_cluster_refuses_to_create() -> None:
                             "Kubernetes keeps trying to create its instances")
     pods = _refused(POD + "exceeded quota: few, requested: pods=1, used: pods=3, limited: pods=3")
     assert pods.what == ("Kubernetes refuses to create its instances: they would exceed the namespace's "
-                         "ResourceQuota few (pods: 3 of the 3 allowed are in use)")
+                         "ResourceQuota few (3 of the 3 pods allowed are in use)")
     assert pods.todo == ("free some of the quota (fewer instances of other revisions or workloads in the namespace) or "
                          "ask for a larger quota, and this revision starts by itself, as Kubernetes keeps trying to "
                          "create its instances")
@@ -154,7 +154,7 @@ def test_a_quota_refusal_says_what_queue_proxy_adds_and_when_the_revision_holds_
     assert own.todo.startswith("lower the revision's min-scale or its CPU requests in a new revision, which starts in "
                                "this one's place; or ask for a larger quota")
     pods = _refused_with(POD + "exceeded quota: few, requested: pods=1, used: pods=3, limited: pods=3", {}, 3)
-    assert pods.what.endswith("(pods: 3 of the 3 allowed are in use, by this revision's own 3 instances)")
+    assert pods.what.endswith("(3 of the 3 pods allowed are in use, by this revision's own 3 instances)")
     assert pods.todo.startswith("lower the revision's min-scale in a new revision, which starts in this one's place; "
                                 "or ask for a larger quota")
     others = _refused_with(POD + "exceeded quota: q, requested: requests.cpu=225m, used: requests.cpu=450m, "
@@ -171,8 +171,8 @@ def test_a_quota_that_needs_every_container_to_state_what_it_counts() -> None:
     found = _refused(POD + "failed quota: team: must specify limits.memory for: queue-proxy,user-container; "
                            "requests.cpu for: user-container")
     assert found.what == ("Kubernetes refuses to create its instances: the namespace's ResourceQuota team counts "
-                          "memory limits and CPU requests, so every container must state them; not stated: "
-                          "memory limit (queue-proxy, user-container), CPU request (user-container)")
+                          "memory limits and CPU requests, so every container must state them, and queue-proxy and "
+                          "user-container state no memory limit, user-container no CPU request")
     assert found.todo == ("set them on the revision's container in a new revision; Knative's queue-proxy, the "
                           "container it adds to each instance, takes its own from queue-sidecar-memory-limit in the "
                           "ConfigMap "
@@ -191,7 +191,7 @@ def test_a_quota_that_only_queue_proxy_does_not_satisfy() -> None:
     does not: telling the user to set it on their container again leads nowhere."""
     found = _refused(POD + "failed quota: limits: must specify limits.cpu for: queue-proxy")
     assert found.what == ("Kubernetes refuses to create its instances: the namespace's ResourceQuota limits counts CPU "
-                          "limits, so every container must state them; not stated: CPU limit (queue-proxy)")
+                          "limits, so every container must state them, and queue-proxy states no CPU limit")
     # Said as a sentence of its own, it starts with "Knative's", not a capitalised "Queue-proxy" (a walkthrough).
     assert found.todo == ("Knative's queue-proxy, the container it adds to each instance, takes its own from "
                           "queue-sidecar-cpu-limit in the ConfigMap knative-serving/config-deployment: ask a cluster "

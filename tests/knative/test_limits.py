@@ -66,7 +66,8 @@ def test_a_quota_the_new_revision_would_exceed() -> None:
     assert quota_warnings(Template(cpu_request="200m"), [room], [], KNATIVE_DEFAULTS) == []
     assert quota_warnings(Template(cpu_request="200m", scaling=Scaling(min_scale="3")), [room], [],
                           KNATIVE_DEFAULTS) == [
-        "The namespace's ResourceQuota room allows 2 of CPU requests in all, 1500m of them in use; each instance of "
+        # One unit in a sentence (found by a walkthrough: "allows 2 of CPU requests … asks for 225m").
+        "The namespace's ResourceQuota room allows 2000m of CPU requests in all, 1500m of them in use; each instance of "
         "the new revision asks for 225m (200m for its container, the rest for queue-proxy): Kubernetes would refuse "
         "all but 2 of the 3 instances its min-scale asks for."]
     pods = _quota("few", {"pods": "3"}, {"pods": "3"})
@@ -155,3 +156,8 @@ def test_a_container_that_states_too_much_is_said_too_when_another_states_nothin
     assert len(said) == 2 and said[0].startswith("The namespace's ResourceQuota limits counts memory limits")
     assert said[1] == ("The namespace's ResourceQuota limits allows 4Gi of memory limits in all, 0 of them in use; "
                        "each instance of the new revision asks for 5Gi: Kubernetes would refuse every instance of it.")
+    defaults = {"metadata": {"name": "d"}, "spec": {"limits": [{"type": "Container", "default": {"memory": "128Mi"}}]}}
+    assert quota_warnings(Template(memory_limit="5Gi"), [limits], [defaults], KNATIVE_DEFAULTS) == [
+        "The namespace's ResourceQuota limits allows 4096Mi of memory limits in all, 0 of them in use; each instance "
+        "of the new revision asks for 5248Mi (5120Mi for its container, the rest for queue-proxy): Kubernetes would "
+        "refuse every instance of it."]

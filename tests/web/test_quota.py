@@ -219,7 +219,7 @@ async def test_the_wizard_warns_when_the_namespace_limit_range_would_refuse_the_
 async def test_create_service_warns_above_create_when_the_namespace_limit_range_would_refuse_it(
         console: Console) -> None:
     """Create Service, as Create Revision does: the namespace's LimitRanges, read with the user's own rights, against
-    the resources typed; the warning sits above Create, and the live preview's answer brings it there again out of
+    the resources typed; the warning sits before Create, and the live preview's answer brings it there again out of
     band as they are typed. Nothing is written by a preview, and the Service may still be created."""
     ns = console.namespace()
     code, _, body = console.cluster.request("POST", f"/api/v1/namespaces/{ns}/limitranges", {
@@ -238,7 +238,7 @@ async def test_create_service_warns_above_create_when_the_namespace_limit_range_
     assert '<div id="limit-warnings" role="status" hx-swap-oob="true"><p class="alert" data-limit-range>' in big.text
     assert warning in html.unescape(big.text)
     assert console.cluster.request("GET", SERVING.format(ns=ns) + "/services/big")[0] == 404  # a preview writes nothing
-    # The whole form, shown again (here: the name is taken), has it above Create too.
+    # The whole form, shown again (here: the name is taken), has it before Create too.
     console.create_ksvc(ns, "taken")
     again = await submit(console, path, form.text, "create-service", "create", **{**typed, "name": "taken"},
                          cpu_limit="2")
@@ -260,7 +260,7 @@ async def test_create_service_warns_of_a_quota_the_new_service_would_exceed_or_n
     """Before anything is sent: the namespace's ResourceQuotas, read with the user's own rights, against what an
     instance would ask for (its container's amounts and queue-proxy's, from knative-serving/config-deployment), and
     whether every container states what a quota counts (found by a walkthrough: no warning before submit, then a
-    revision Kubernetes refuses). The preview writes nothing; the warning sits above Create."""
+    revision Kubernetes refuses). The preview writes nothing; the warning sits before Create."""
     ns = console.namespace()
     _counted(console.cluster, ns, "small", {"requests.cpu": "100m"})
     path = f"/namespaces/{ns}/services"

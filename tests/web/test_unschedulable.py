@@ -134,6 +134,7 @@ async def test_a_min_scale_beyond_the_pod_limit(console: Console) -> None:
     assert f"{pending} of its {wanted} instances wait for a node: every node already runs as many pods as it takes" \
         in text
     assert "lower the revision's min-scale" in text
+    assert "older revisions" not in text  # it is the first: none is older (a walkthrough found them named anyway)
     assert page.text.count("data-instance=") == INSTANCE_ROWS
     # One row for the pending instances' FailedScheduling Events, which say the same, counting them.
     events = text.split("Events (the revision's", 1)[1].split("Instances:", 1)[0]
