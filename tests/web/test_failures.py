@@ -229,7 +229,7 @@ async def test_a_revisions_page_lists_its_instances_warnings_with_its_events(con
         assert "No Events recorded" not in events
         backoff_row = (r'<td>BackOff</td><td class="mono wrap">pod/warns-00001-deployment-[^<]+</td><td>Back-off '
                        r'restarting failed container user-container in pod warns-00001-deployment-[^<]+</td>'
-                       r'<td>kubelet</td><td class="num">(\d+)</td>')
+                       r'<td class="source">kubelet</td><td class="num">(\d+)</td>')
         assert re.search(backoff_row, events), events
         assert "<td>Started</td>" not in events and "<td>Pulled</td>" not in events
         counted = sum(int(n) for n in re.findall(backoff_row, events))
