@@ -153,7 +153,8 @@ def _more(requested: str, limited: str) -> bool:
     return asked is not None and most is not None and asked > most
 
 
-def _and(words: list[str]) -> str:
+def and_words(words: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
@@ -197,16 +198,16 @@ def _quota_refusal(name: str, requested: dict[str, str], used: dict[str, str], l
                            f"use{own}")
     what = f"{_REFUSED}: they would exceed the namespace's ResourceQuota {name} ({'; '.join(clauses)})"
     if alone:
-        return what, (f"lower the revision's {_and(alone)} in a new revision, {_INSTEAD}; or ask for a larger quota, "
-                      f"and {_BY_ITSELF}")
+        return what, (f"lower the revision's {and_words(alone)} in a new revision, {_INSTEAD}; or ask for a larger "
+                      f"quota, and {_BY_ITSELF}")
     lower = [t for t in dict.fromkeys(QUOTA_TERMS.get(r, r) for r in requested) if t != "pods"]
     if held_by_it:
-        its = f"min-scale or its {_and(lower)}" if lower else "min-scale"
+        its = f"min-scale or its {and_words(lower)}" if lower else "min-scale"
         return what, (f"lower the revision's {its} in a new revision, {_INSTEAD}; or ask for a larger quota, and "
                       f"{_BY_ITSELF}")
     todo = ("free some of the quota (fewer instances of other revisions or workloads in the namespace) or ask for a "
             f"larger quota, and {_BY_ITSELF}")
-    return what, todo + (f"; or lower its {_and(lower)} in a new revision" if lower else "")
+    return what, todo + (f"; or lower its {and_words(lower)} in a new revision" if lower else "")
 
 
 def _times(amount: str, count: int) -> Decimal | None:
@@ -228,19 +229,20 @@ def _must_state(name: str, listed: str) -> tuple[str, str]:
         for one in resource.split(",") if not containers else [resource]:
             missing[one.strip()] = [c for c in containers.split(",") if c]
     terms = list(dict.fromkeys(QUOTA_TERMS.get(r, r) for r in missing))
-    what = f"{_REFUSED}: the namespace's ResourceQuota {name} counts {_and(terms)}, so every container must state them"
+    what = (f"{_REFUSED}: the namespace's ResourceQuota {name} counts {and_words(terms)}, so every container must "
+            "state them")
     limit_range = "a LimitRange's defaults give them to every container that states none"
     if not any(missing.values()):
         return what, ("set them on the revision's container in a new revision (queue-proxy, the container Knative "
                       f"adds to each instance, takes its own from {CONFIG_DEPLOYMENT}), or {limit_range}")
-    which = [f"{_and(c)} {'states' if len(c) == 1 else 'state'} no {QUOTA_TERMS.get(r, r).removesuffix('s')}"
-             if index == 0 else f"{_and(c)} no {QUOTA_TERMS.get(r, r).removesuffix('s')}"
+    which = [f"{and_words(c)} {'states' if len(c) == 1 else 'state'} no {QUOTA_TERMS.get(r, r).removesuffix('s')}"
+             if index == 0 else f"{and_words(c)} no {QUOTA_TERMS.get(r, r).removesuffix('s')}"
              for index, (r, c) in enumerate(missing.items())]
     what += f", and {', '.join(which)}"
     queue = [r for r, c in missing.items() if "queue-proxy" in c]
     todo = "set them on the revision's container in a new revision"
     if queue:
-        keys = _and([f"queue-sidecar-{r.split('.')[-1]}-{'limit' if r.startswith('limits.') else 'request'}"
+        keys = and_words([f"queue-sidecar-{r.split('.')[-1]}-{'limit' if r.startswith('limits.') else 'request'}"
                      for r in queue])
         sidecar = (f"Knative's queue-proxy, the container it adds to each instance, takes its own from {keys} in "
                    f"{CONFIG_DEPLOYMENT}")
@@ -359,8 +361,8 @@ def _older(holders: Sequence[tuple[str, int]] | None) -> str:
         return ""
     held = [f"{count} {'instance' if count == 1 else 'instances'} of {name}" if index == 0 else f"{count} of {name}"
             for index, (name, count) in enumerate(holders)]
-    return (f" (this Service's other revisions too, which hold {_and(held)}: one that never became Ready keeps its "
-            "instances until Knative scales it to zero, after its progress deadline; deleting it frees them now)")
+    return (f" (this Service's other revisions too, which hold {and_words(held)}: one that never became Ready keeps "
+            "its instances until Knative scales it to zero, after its progress deadline; deleting it frees them now)")
 
 
 def _deadline(revision: RevisionView) -> str:

@@ -158,6 +158,12 @@ def limit_range_defaults(pod: dict[str, Any], container: str) -> tuple[tuple[str
     return tuple(sorted(found, key=lambda item: (item[0].endswith("limit"), item[0])))
 
 
+# The suffixes the console writes amounts other than CPU with, largest first: binary, then decimal.
+_UNITS = (("Ti", Decimal(2**40)), ("Gi", Decimal(2**30)), ("Mi", Decimal(2**20)), ("Ki", Decimal(2**10)),
+          ("T", Decimal(10**12)), ("G", Decimal(10**9)), ("M", Decimal(10**6)), ("k", Decimal(10**3)))
+_SUFFIXES = {"m": Decimal("0.001"), **dict(_UNITS)}
+
+
 def amount_words(resource: str, value: Decimal) -> str:
     """A sum of quantities, as the console writes it: CPU in cores or millicores ("4", "1025m"), other amounts with the
     largest binary (else decimal) suffix that keeps them whole ("640Mi", "1500M"), else as a number."""
@@ -166,16 +172,10 @@ def amount_words(resource: str, value: Decimal) -> str:
             return str(int(value))
         milli = value * 1000
         return f"{int(milli)}m" if milli == milli.to_integral_value() else str(value.normalize())
-    for suffix, power in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10),
-                          ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
+    for suffix, power in _UNITS:
         if value >= power and value % power == 0:
             return f"{int(value / power)}{suffix}"
     return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
-
-
-_SUFFIXES = {"m": Decimal("0.001"), "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9),
-             "T": Decimal(10**12), "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30),
-             "Ti": Decimal(2**40)}
 
 
 def amount_like(resource: str, value: Decimal, like: str) -> str:
@@ -187,6 +187,25 @@ def amount_like(resource: str, value: Decimal, like: str) -> str:
         return amount_words(resource, value)
     scaled = value / unit
     return f"{int(scaled)}{suffix}" if scaled == scaled.to_integral_value() else amount_words(resource, value)
+
+
+def in_one_unit(resource: str, values: Sequence[Decimal]) -> list[str]:
+    """Amounts said in one sentence, in one unit: CPU in cores when all are whole, else in millicores; other amounts
+    in the largest unit that keeps them all whole ("4096Mi … 5248Mi", not "4Gi … 5248Mi"); else each as amount_words
+    writes it."""
+    def whole(unit: Decimal) -> bool:
+        return all((v / unit) == (v / unit).to_integral_value() for v in values)
+
+    if resource == "cpu":
+        if whole(Decimal(1)):
+            return [str(int(v)) for v in values]
+        if whole(Decimal("0.001")):
+            return [f"{int(v * 1000)}m" if v else "0" for v in values]
+    else:
+        unit = next(((suffix, size) for suffix, size in _UNITS if whole(size)), None)
+        if unit is not None:
+            return [f"{int(v / unit[1])}{unit[0]}" if v else "0" for v in values]
+    return [amount_words(resource, v) for v in values]
 
 
 def pod_asks(pod: dict[str, Any], container: str) -> tuple[tuple[str, str, str], ...]:

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from app.knative.diagnosis import CONFIG_DEPLOYMENT, QUOTA_TERMS
-from app.knative.instances import amount_words
+from app.knative.diagnosis import CONFIG_DEPLOYMENT, QUOTA_TERMS, and_words
+from app.knative.instances import in_one_unit
 from app.knative.models import Template
 from app.knative.quantity import quantity_or_none
 
@@ -205,10 +205,10 @@ def _unstated(hard: dict[str, tuple[str, Decimal]], own: Amounts, sidecar: Amoun
                 keys.append(f"queue-sidecar-{resource}-{kind[:-1]}")
     if not terms:
         return "", ""
-    counted_terms = f"{_and(list(dict.fromkeys(terms)))}, so every container must state them"
+    counted_terms = f"{and_words(list(dict.fromkeys(terms)))}, so every container must state them"
     if not keys:
         return f"{counted_terms}, and this one does not", ""
-    queue_keys = _and(list(dict.fromkeys(keys)))
+    queue_keys = and_words(list(dict.fromkeys(keys)))
     where = f"{queue_keys} in {CONFIG_DEPLOYMENT}, where none is set"
     advice = (f" Ask a cluster admin to set {queue_keys} there, or for a LimitRange whose defaults give them to every "
               "container.")
@@ -217,32 +217,6 @@ def _unstated(hard: dict[str, tuple[str, Decimal]], own: Amounts, sidecar: Amoun
                 f"to each instance, takes its own from {where})"), advice
     return (f"{counted_terms}, and queue-proxy, the container Knative adds to each instance, does not (it takes its "
             f"own from {where})"), advice
-
-
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-_UNITS = (("Ti", Decimal(2**40)), ("Gi", Decimal(2**30)), ("Mi", Decimal(2**20)), ("Ki", Decimal(2**10)),
-          ("T", Decimal(10**12)), ("G", Decimal(10**9)), ("M", Decimal(10**6)), ("k", Decimal(10**3)))
-
-
-def _in_one_unit(resource: str, values: Sequence[Decimal]) -> list[str]:
-    """Amounts said in one sentence, in one unit: CPU in cores when all are whole, else in millicores; memory in the
-    largest unit that keeps them all whole ("4096Mi … 5248Mi", not "4Gi … 5248Mi"); else each as amount_words."""
-    def whole(unit: Decimal) -> bool:
-        return all((v / unit) == (v / unit).to_integral_value() for v in values)
-
-    if resource == "cpu":
-        if whole(Decimal(1)):
-            return [str(int(v)) for v in values]
-        if whole(Decimal("0.001")):
-            return [f"{int(v * 1000)}m" if v else "0" for v in values]
-    else:
-        unit = next(((suffix, size) for suffix, size in _UNITS if whole(size)), None)
-        if unit is not None:
-            return [f"{int(v / unit[1])}{unit[0]}" if v else "0" for v in values]
-    return [amount_words(resource, v) for v in values]
 
 
 def _beyond(name: str, hard: dict[str, tuple[str, Decimal]], used: dict[str, Decimal], own: Amounts,
@@ -269,7 +243,7 @@ def _beyond(name: str, hard: dict[str, tuple[str, Decimal]], used: dict[str, Dec
         if resource == "pods":
             asks, held = "", str(int(in_use))
         else:
-            allowed, held, total, part = _in_one_unit(resource, [most, in_use, each, mine])
+            allowed, held, total, part = in_one_unit(resource, [most, in_use, each, mine])
             split = f" ({part} for its container, the rest for queue-proxy)" \
                 if sidecar is not None and each > mine > 0 else ""
             least = "" if sidecar is not None else "at least "

@@ -113,22 +113,23 @@ def _planned(page: WizardPage) -> tuple[Template, list[traffic.TrafficRow], int 
     return template, rows, _rollout(page, rows)
 
 
-async def _resource_warnings(request: Request, page: WizardPage) -> ResourceWarnings:
+async def _resource_warnings(request: Request, page: WizardPage) -> None:
     """What the namespace's LimitRanges and ResourceQuotas would refuse of the revision typed, read with the user's own
-    rights; nothing when they may not read them, or the cluster does not answer (the wizard is not held up for a
-    warning)."""
+    rights, onto the page; nothing when they may not read them, or the cluster does not answer (the wizard is not held
+    up for a warning)."""
     try:
         template = kforms.parse_template(page.form)
     except kforms.FormErrors:
-        return ResourceWarnings()
-    return await resource_problems(lookups(request), page.namespace, template)
+        warnings = ResourceWarnings()
+    else:
+        warnings = await resource_problems(lookups(request), page.namespace, template)
+    page.limit_warnings, page.quota_warnings = warnings.limit_ranges, warnings.quotas
 
 
 async def _show(request: Request, page: WizardPage, status: int = 200, only_preview: bool = False) -> Response:
     """The wizard, with what Create would send (on the last step, where the traffic is chosen)."""
     if page.step >= 2 and not page.offline and not only_preview:
-        warnings = await _resource_warnings(request, page)
-        page.limit_warnings, page.quota_warnings = warnings.limit_ranges, warnings.quotas
+        await _resource_warnings(request, page)
     if page.step == 3 and page.obj and not page.offline:
         try:
             template, rows, rollout = _planned(page)
@@ -209,8 +210,7 @@ async def step(request: Request, namespace: str, name: str) -> Response:
         if action == "preview":
             return await _show(request, page, only_preview=True)
         if action == "warnings":  # step 2's warnings, again as the form is typed
-            warnings = await _resource_warnings(request, page)
-            page.limit_warnings, page.quota_warnings = warnings.limit_ranges, warnings.quotas
+            await _resource_warnings(request, page)
             return render(request, "_resource_warnings.html", page)
         return await _step(request, page, page.obj, posted, action)
     except Unreachable as error:

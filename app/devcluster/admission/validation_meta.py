@@ -29,9 +29,10 @@ ROLLOUT_DURATION = ("serving.knative.dev/rollout-duration", "serving.knative.dev
 PROGRESS_DEADLINE = ("serving.knative.dev/progress-deadline", "serving.knative.dev/progressDeadline")
 NETWORKING_PREFIX = "networking.knative.dev/"
 INGRESS_CLASS_KEYS = ("networking.knative.dev/ingress.class", "networking.knative.dev/ingress-class")
-QUEUE_RESOURCE_PERCENTAGE = "queue.sidecar.serving.knative.dev/resourcePercentage"
+QUEUE_ANNOTATION_PREFIX = "queue.sidecar.serving.knative.dev/"
+QUEUE_RESOURCE_PERCENTAGE = f"{QUEUE_ANNOTATION_PREFIX}resourcePercentage"
 QUEUE_RESOURCE_KEYS = tuple(
-    f"queue.sidecar.serving.knative.dev/{resource}-resource-{kind}"
+    f"{QUEUE_ANNOTATION_PREFIX}{resource}-resource-{kind}"
     for resource in ("cpu", "memory", "ephemeral-storage")
     for kind in ("request", "limit")
 )

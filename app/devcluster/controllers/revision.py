@@ -17,7 +17,7 @@ from typing import Any
 
 from app.devcluster.admission.goparse import RangeError, parse_duration
 from app.devcluster.admission.validation_meta import PROGRESS_DEADLINE as PROGRESS_DEADLINE_KEYS
-from app.devcluster.admission.validation_meta import QUEUE_RESOURCE_KEYS, first_key
+from app.devcluster.admission.validation_meta import QUEUE_ANNOTATION_PREFIX, QUEUE_RESOURCE_KEYS, first_key
 from app.devcluster.apiserver.indexes import label_index
 from app.devcluster.apiserver.quantity import canonical_text, quantity_error
 from app.devcluster.apiserver.resources import DEPLOYMENT, POD
@@ -303,9 +303,6 @@ def desired_deployment(revision: dict[str, Any], digests: list[dict[str, Any]], 
                          "spec": _pod_spec(revision, digests, queue)},
         },
     }
-
-
-QUEUE_ANNOTATION_PREFIX = "queue.sidecar.serving.knative.dev/"
 
 
 def _pod_containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
