@@ -236,9 +236,9 @@ def _beyond(name: str, hard: dict[str, tuple[str, Decimal]], used: dict[str, Dec
         if each <= 0:
             continue
         left = most - used.get(counted, Decimal(0))
-        fits = max(int(left // each), 0)
-        if fits >= wanted:
-            continue
+        if left >= each * wanted:
+            continue  # room enough
+        fits = int(left // each) if left >= each else 0  # so below `wanted`: no quotient beyond Decimal's 28 digits
         in_use = used.get(counted, Decimal(0))
         if resource == "pods":
             asks, held = "", str(int(in_use))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from app.knative.limits import counts_compute, limit_range_warnings, queue_proxy_amounts, quota_warnings
@@ -125,6 +125,8 @@ def test_queue_proxy_s_amounts() -> None:
 _AMOUNT = st.one_of(st.sampled_from(["0", "1", "100m", "1Gi", "-1", "", "x"]), st.text(max_size=5), st.integers())
 
 
+@example([{"metadata": None, "status": {"hard": {}, "used": {}}, "spec": {"hard": {"pods": 10**28}}}], "", "", "", None)
+@example([{"metadata": None, "status": {"hard": {}, "used": {}}, "spec": {"hard": {"pods": -10**28}}}], "", "", "", None)
 @given(st.lists(st.one_of(st.none(), st.text(max_size=4), st.fixed_dictionaries({}, optional={
     "metadata": st.one_of(st.none(), st.fixed_dictionaries({"name": st.text(max_size=6)})),
     "spec": st.one_of(st.none(), st.fixed_dictionaries({}, optional={
